@@ -1,0 +1,46 @@
+# The two commands of the README: `make demo` and `make test`.
+# Both create .venv at the repository root and install every distribution into it.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+OFFICIAL := .venv-official
+# The official Polyaxon client, installed in a virtual environment of its own: the test
+# suite compares `polyaxon check` verdicts with it, and benchmarks/ times it beside ours.
+OFFICIAL_CLIENT ?= polyaxon==2.18.*
+DISTRIBUTIONS := . plugins/schedulers plugins/optimizers plugins/stores
+
+.PHONY: install demo test lint official-client bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml plugins/*/pyproject.toml
+	$(BIN)/python -m pip install --quiet $(foreach d,$(DISTRIBUTIONS),-e $(d)) -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+$(OFFICIAL)/.installed:
+	$(PYTHON) -m venv $(OFFICIAL)
+	$(OFFICIAL)/bin/python -m pip install --quiet "$(OFFICIAL_CLIENT)"
+	touch $@
+
+official-client: $(OFFICIAL)/.installed
+
+demo: install
+	$(BIN)/python examples/quick-start/demo.py
+
+test: install official-client
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy polyaxon_core plugins/*/polyaxon_*
+
+bench: install official-client
+	$(BIN)/python benchmarks/cli_startup.py
+
+clean:
+	rm -rf $(VENV) $(OFFICIAL)

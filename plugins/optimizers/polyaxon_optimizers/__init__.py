@@ -1,0 +1,1 @@
+"""polyaxon-optimizers: first-party optimizers plugins, discovered through entry points like any other."""

@@ -1,0 +1,1 @@
+"""polyaxon-schedulers: first-party schedulers plugins, discovered through entry points like any other."""

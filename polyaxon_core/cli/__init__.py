@@ -1,0 +1,78 @@
+"""The ``polyaxon`` (alias ``plx``) command line.
+
+Sub-commands are imported only when invoked, so ``polyaxon --help`` loads click and
+nothing heavy. Commands contributed by plugins (``polyaxon_register_commands``) are
+looked up only when a name is not one of the core's.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from polyaxon_core import __version__
+
+#: command name -> "module:attribute" (relative to polyaxon_core.cli)
+CORE_COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("init", "Create the database and, optionally, set this folder's default project."),
+    "project": ("project", "Create, list, inspect and delete projects."),
+    "run": ("run", "Run a polyaxonfile (a component or an operation)."),
+    "ops": ("ops", "List, inspect, follow, stop, restart and delete runs."),
+    "check": ("check", "Validate a polyaxonfile and summarise it."),
+    "plugins": ("plugins", "List and check the installed plugins."),
+    "scheduler": ("scheduler", "Run the orchestrator: compile, queue, schedule, reconcile."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose core commands live in their own modules, imported on use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plugin_commands_loaded = False
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(CORE_COMMANDS) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in CORE_COMMANDS:
+            module_name, _ = CORE_COMMANDS[cmd_name]
+            module = importlib.import_module(f"polyaxon_core.cli.{module_name}")
+            command: click.Command = getattr(module, module_name.replace("-", "_") + "_command")
+            return command
+        if cmd_name not in self.commands and not self._plugin_commands_loaded:
+            self._load_plugin_commands()
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, help_text) for name, (_, help_text) in sorted(CORE_COMMANDS.items())]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+        formatter.write_paragraph()
+        formatter.write_text("Plugins may add commands: see `polyaxon plugins list`.")
+
+    def _load_plugin_commands(self) -> None:
+        self._plugin_commands_loaded = True
+        from polyaxon_core.plugins import get_plugin_manager
+
+        get_plugin_manager().hook.polyaxon_register_commands(cli=self)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="polyaxon")
+def cli() -> None:
+    """polyaxon: track, schedule and search machine-learning experiments.
+
+    Runs on the embedded default (SQLite + local processes under POLYAXON_HOME) with no
+    set-up; set POLYAXON_DB_URL, POLYAXON_SCHEDULER or POLYAXON_STORE to scale out.
+    """
+
+
+def main() -> None:
+    """Entry point: every expected failure becomes a message and an exit code."""
+    from polyaxon_core.cli.errors import run_cli
+
+    sys.exit(run_cli(cli))

@@ -1,0 +1,38 @@
+"""Turn every expected failure into one clear message and an exit code, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+
+class CliError(click.ClickException):
+    """A failure the user can act on; the message says what went wrong and the fix."""
+
+    exit_code = 1
+
+
+def run_cli(group: click.Group) -> int:
+    from polyaxon_core.config import ConfigurationError
+
+    try:
+        group.main(standalone_mode=False, prog_name=os.path.basename(sys.argv[0]) or "polyaxon")
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except ConfigurationError as exc:
+        click.echo(f"Error: configuration: {exc}", err=True)
+        return 2
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except BrokenPipeError:
+        return 0
+    return 0

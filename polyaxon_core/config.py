@@ -1,0 +1,94 @@
+"""Settings read from the environment (prefix ``POLYAXON_``).
+
+Everything has an embedded default that needs nothing but Python: a SQLite file and
+local folders under ``POLYAXON_HOME`` (``~/.polyaxon``), local processes for runs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class ConfigurationError(Exception):
+    """A setting has a value that cannot work; the message names the setting and the fix."""
+
+
+def _int_setting(name: str, default: int, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a whole number; set it to an integer >= {minimum} "
+            f"or unset it to use the default ({default})."
+        ) from None
+    if value < minimum:
+        raise ConfigurationError(f"{name}={value} must be >= {minimum}.")
+    return value
+
+
+def _float_setting(name: str, default: float, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a number; set it to a number >= {minimum} "
+            f"or unset it to use the default ({default})."
+        ) from None
+    if value < minimum:
+        raise ConfigurationError(f"{name}={value} must be >= {minimum}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one process."""
+
+    home: Path
+    db_url: str
+    scheduler: str
+    store: str
+    disabled_plugins: frozenset[str] = field(default_factory=frozenset)
+    default_concurrency: int = 2
+    stop_grace_period: float = 10.0
+    poll_interval: float = 0.5
+    idle_exit_seconds: float = 60.0
+
+    @property
+    def runs_path(self) -> Path:
+        """Where per-run working directories live on this machine."""
+        return self.home / "runs"
+
+    @property
+    def artifacts_path(self) -> Path:
+        """Root folder of the local artifact store."""
+        return self.home / "artifacts"
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment; raises ConfigurationError on bad values."""
+    home = Path(os.environ.get("POLYAXON_HOME") or Path.home() / ".polyaxon").expanduser()
+    db_url = os.environ.get("POLYAXON_DB_URL") or f"sqlite:///{home / 'polyaxon.db'}"
+    disabled = frozenset(
+        name.strip()
+        for name in os.environ.get("POLYAXON_DISABLE_PLUGINS", "").split(",")
+        if name.strip()
+    )
+    return Settings(
+        home=home,
+        db_url=db_url,
+        scheduler=os.environ.get("POLYAXON_SCHEDULER") or "local",
+        store=os.environ.get("POLYAXON_STORE") or "local",
+        disabled_plugins=disabled,
+        default_concurrency=_int_setting("POLYAXON_CONCURRENCY", 2, minimum=1),
+        stop_grace_period=_float_setting("POLYAXON_STOP_GRACE_PERIOD", 10.0),
+        poll_interval=_float_setting("POLYAXON_POLL_INTERVAL", 0.5, minimum=0.01),
+        idle_exit_seconds=_float_setting("POLYAXON_IDLE_EXIT", 60.0),
+    )

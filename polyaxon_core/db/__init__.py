@@ -1,0 +1,1 @@
+"""State: SQLAlchemy 2 models, engine/session helpers, Alembic migrations."""

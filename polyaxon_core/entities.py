@@ -1,0 +1,151 @@
+"""Plain, frozen data handed to plugins.
+
+Plugins never see ORM rows or database sessions: the core converts rows to these
+entities at the edge (``polyaxon_core.db.convert``), so a plugin cannot mutate state
+behind the orchestrator's back and keeps working when the storage changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ProjectEntity:
+    uuid: str
+    owner: str
+    name: str
+    description: str | None
+    tags: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class RunEntity:
+    """A run as plugins see it."""
+
+    uuid: str
+    project: str
+    owner: str
+    name: str | None
+    kind: str
+    runtime: str | None
+    status: str
+    inputs: Mapping[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    meta_info: Mapping[str, Any] = field(default_factory=dict)
+    pipeline: str | None = None
+    original: str | None = None
+    cloning_kind: str | None = None
+    queue: str | None = None
+    retries: int = 0
+    created_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What to execute: the ``run.container`` section after templating."""
+
+    image: str | None
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    working_dir: str | None = None
+    resources: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LaunchRequest:
+    """Everything a scheduler needs to start one run.
+
+    ``env`` already holds the run context (``POLYAXON_RUN_UUID`` and friends) that the
+    tracking SDK reads; schedulers add it to the container's environment unchanged.
+    """
+
+    run: RunEntity
+    container: ContainerSpec
+    env: Mapping[str, str]
+    run_path: str
+    context_path: str | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    """What a scheduler observed about one run."""
+
+    run_uuid: str
+    status: str
+    reason: str | None = None
+    message: str | None = None
+    exit_code: int | None = None
+
+
+@dataclass(frozen=True)
+class ParamDistribution:
+    """One matrix parameter in its normalized form.
+
+    ``value`` shapes by kind: ``choice`` a list; ``pchoice`` a list of ``[value, p]``;
+    ``range`` / ``daterange`` / ``datetimerange`` ``{start, stop, step}``;
+    ``linspace`` / ``logspace`` / ``geomspace`` ``{start, stop, num}`` (logspace may add
+    ``base``); ``uniform`` / ``loguniform`` ``{low, high}``; ``quniform`` / ``qloguniform``
+    ``{low, high, q}``; ``normal`` / ``lognormal`` ``{loc, scale}``; ``qnormal`` /
+    ``qlognormal`` ``{loc, scale, q}``.
+    """
+
+    kind: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class MatrixConfig:
+    """The ``matrix`` section of an operation, validated, as an optimizer receives it."""
+
+    kind: str
+    params: Mapping[str, ParamDistribution]
+    options: Mapping[str, Any] = field(default_factory=dict)
+    concurrency: int | None = None
+    num_runs: int | None = None
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One child run of a sweep, as the optimizer's history."""
+
+    index: int
+    params: Mapping[str, Any]
+    status: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+    run_uuid: str | None = None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A configuration an optimizer wants evaluated; ``meta`` is kept on the child run."""
+
+    params: Mapping[str, Any]
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    path: str
+    size: int
+    is_dir: bool
+    modified_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """A slice of a run's log and the cursor to continue from."""
+
+    data: bytes
+    next_offset: int

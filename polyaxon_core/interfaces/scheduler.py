@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from polyaxon_core.config import Settings
+from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
+from polyaxon_core.interfaces.base import PluginClass
+
+
+@dataclass(frozen=True)
+class ActiveRun:
+    """A run the orchestrator believes is executing, with the scheduler's handle for it.
+
+    ``stop_requested_at`` is the wall-clock time a stop was first asked for (``None``
+    when none was); the base class uses it to escalate to a forced stop.
+    """
+
+    run: RunEntity
+    handle: Mapping[str, Any]
+    stop_requested_at: float | None = None
+
+
+class Scheduler(PluginClass):
+    """Starts runs somewhere and reports what became of them.
+
+    A backend implements :meth:`submit`, :meth:`poll` and :meth:`stop`. The orchestrator
+    keeps all state in the database; the handle returned by :meth:`submit` is stored on the
+    run, so a restarted orchestrator (with a new scheduler object) can still poll and stop
+    runs started by its predecessor. The loop — polling every active run, escalating a
+    stop from graceful to forced after the grace period — lives in :meth:`sync`.
+    """
+
+    #: Whether ``run.kind: service`` (long-running, with ports) can run here.
+    supports_services: ClassVar[bool] = False
+    #: Whether runs keep going when the orchestrator process dies.
+    survives_orchestrator_restart: ClassVar[bool] = True
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.clock = clock
+
+    @abstractmethod
+    def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
+        """Start the run; return a JSON-serializable handle to find it again."""
+
+    @abstractmethod
+    def poll(self, run: RunEntity, handle: Mapping[str, Any]) -> StatusUpdate:
+        """Report the run's current state (running, succeeded, failed, stopped, ...)."""
+
+    @abstractmethod
+    def stop(self, run: RunEntity, handle: Mapping[str, Any], force: bool) -> None:
+        """Ask the run to stop (``force=False``) or kill it (``force=True``)."""
+
+    def cleanup(self, run: RunEntity, handle: Mapping[str, Any]) -> None:  # noqa: B027
+        """Release what the run held once it is final; nothing by default."""
+
+    def sync(self, active: Sequence[ActiveRun]) -> list[StatusUpdate]:
+        """Poll every active run and push pending stops along; return what changed.
+
+        A run with a stop request is stopped gracefully once and forcibly after
+        ``settings.stop_grace_period`` seconds if it is still alive.
+        """
+        updates: list[StatusUpdate] = []
+        now = self.clock()
+        for item in active:
+            update = self.poll(item.run, item.handle)
+            if item.stop_requested_at is not None and update.status in {"running", "starting"}:
+                force = now - item.stop_requested_at >= self.settings.stop_grace_period
+                self.stop(item.run, item.handle, force=force)
+            if update.status != item.run.status:
+                updates.append(update)
+        return updates

@@ -1,0 +1,74 @@
+"""Shared fixtures: an isolated POLYAXON_HOME and databases on SQLite and PostgreSQL.
+
+State tests take the ``db_url`` fixture and run once per backend. PostgreSQL is the real
+server on 127.0.0.1:5432 (``POLYAXON_TEST_PG_URL`` overrides it); each test session gets a
+database of its own, created here and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from polyaxon_core.db.models import Base
+from polyaxon_core.db.session import migrate
+
+PG_SERVER_URL = os.environ.get(
+    "POLYAXON_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh, migrated PostgreSQL database for this test session."""
+    name = f"polyaxon_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = PG_SERVER_URL.rsplit("/", 1)[0] + f"/{name}"
+    migrate(url)
+    yield url
+    from polyaxon_core.db.session import get_engine
+
+    get_engine(url).dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _empty_postgres(url: str) -> None:
+    from polyaxon_core.db.session import get_engine
+
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with get_engine(url).begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database URL: once on SQLite, once on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'polyaxon.db'}"
+        migrate(url)
+        return url
+    url: str = request.getfixturevalue("postgres_database")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def polyaxon_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An isolated POLYAXON_HOME with the embedded default (SQLite) database."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("POLYAXON_HOME", str(home))
+    monkeypatch.delenv("POLYAXON_DB_URL", raising=False)
+    monkeypatch.delenv("POLYAXON_DISABLE_PLUGINS", raising=False)
+    monkeypatch.setenv("POLYAXON_POLL_INTERVAL", "0.1")
+    monkeypatch.setenv("POLYAXON_STOP_GRACE_PERIOD", "2")
+    return home
