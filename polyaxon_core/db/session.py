@@ -75,16 +75,23 @@ def get_engine(url: str) -> Engine:
 
 @contextmanager
 def session_scope(url: str) -> Iterator[Session]:
-    """A session that commits on success and rolls back on any error."""
+    """A session that commits on success and rolls back on any error.
+
+    Run events queued during the session are broadcast to plugins after the commit.
+    """
+    from polyaxon_core.events import discard_pending, dispatch_pending
+
     session = _factory(url)()
     try:
         yield session
         session.commit()
     except BaseException:
         session.rollback()
+        discard_pending(session)
         raise
     finally:
         session.close()
+    dispatch_pending(session)
 
 
 def alembic_config(url: str) -> Any:

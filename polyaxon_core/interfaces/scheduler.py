@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 from polyaxon_core.config import Settings
 from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.interfaces.base import PluginClass
+from polyaxon_core.lifecycle import is_final
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class Scheduler(PluginClass):
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.clock = clock
+        # runs this object already asked to stop gracefully (kept in memory only: after a
+        # restart a run is asked once more, which is harmless)
+        self._graceful_stop_sent: set[str] = set()
 
     @abstractmethod
     def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
@@ -68,9 +72,13 @@ class Scheduler(PluginClass):
         now = self.clock()
         for item in active:
             update = self.poll(item.run, item.handle)
-            if item.stop_requested_at is not None and update.status in {"running", "starting"}:
+            if item.stop_requested_at is not None and not is_final(update.status):
                 force = now - item.stop_requested_at >= self.settings.stop_grace_period
-                self.stop(item.run, item.handle, force=force)
+                if force or item.run.uuid not in self._graceful_stop_sent:
+                    self.stop(item.run, item.handle, force=force)
+                    self._graceful_stop_sent.add(item.run.uuid)
+            if is_final(update.status):
+                self._graceful_stop_sent.discard(item.run.uuid)
             if update.status != item.run.status:
                 updates.append(update)
         return updates

@@ -1,0 +1,152 @@
+"""``scheduler-local``: every run is a process on this machine.
+
+Each attempt of a run gets a control folder ``<run_path>/.polyaxon/attempt-<n>`` and a
+detached runner process (see :mod:`polyaxon_schedulers.runner`) that starts the command
+in the run's working directory with the run context in its environment. The handle kept
+in the database names that folder, so an orchestrator started later can poll and stop
+runs its predecessor launched. Stopping sends SIGTERM to the run's process group; the
+base class escalates to SIGKILL after the grace period.
+
+Commands run with the Python environment polyaxon itself runs in first on ``PATH``, so
+``python`` in a polyaxonfile means an interpreter that can import the tracking SDK.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
+from polyaxon_core.hookspecs import hookimpl
+from polyaxon_core.interfaces import Scheduler
+from polyaxon_schedulers import runner
+from polyaxon_schedulers.processes import is_alive, read_json, write_json_atomically
+
+
+class LocalScheduler(Scheduler):
+    name = "local"
+    description = "Runs each operation as a process on this machine."
+    supports_services: ClassVar[bool] = True
+    survives_orchestrator_restart: ClassVar[bool] = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # runners this process started: polled so that exited ones are reaped, not zombies
+        self._children: dict[int, subprocess.Popen[bytes]] = {}
+
+    @staticmethod
+    def control_dir(run_path: str | Path, attempt: int) -> Path:
+        return Path(run_path) / ".polyaxon" / f"attempt-{attempt}"
+
+    def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
+        attempt = int(launch.run.meta_info.get("attempts", 1))
+        control = self.control_dir(launch.run_path, attempt)
+        handle = {"control_dir": str(control), "attempt": attempt}
+        if (control / runner.PID_FILE).exists() or (control / runner.EXIT_FILE).exists():
+            return handle  # this attempt was already started (resubmission after a crash)
+        control.mkdir(parents=True, exist_ok=True)
+        container = launch.container
+        command = [*container.command, *container.args]
+        if not command:
+            raise ValueError("the container has neither `command` nor `args`; nothing to run")
+        cwd = Path(container.working_dir or launch.run_path)
+        if not cwd.is_absolute():
+            cwd = Path(launch.context_path or launch.run_path) / cwd
+        cwd.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ)
+        env.update(container.env)
+        env.update(launch.env)
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        write_json_atomically(control / runner.LAUNCH_FILE, {
+            "command": command,
+            "cwd": str(cwd),
+            "env": env,
+            "run_uuid": launch.run.uuid,
+            "store": env.get("POLYAXON_STORE", self.settings.store),
+        })
+        with open(control / "runner.log", "ab") as runner_log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "polyaxon_schedulers.runner", str(control)],
+                stdin=subprocess.DEVNULL,
+                stdout=runner_log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        self._children[process.pid] = process
+        handle["spawned_pid"] = process.pid
+        return handle
+
+    def _reap(self) -> None:
+        for pid, process in list(self._children.items()):
+            if process.poll() is not None:
+                del self._children[pid]
+
+    def _runner_pid(self, control: Path) -> dict[str, Any] | None:
+        info = read_json(control / runner.PID_FILE)
+        return info if isinstance(info, dict) else None
+
+    def poll(self, run: RunEntity, handle: Mapping[str, Any]) -> StatusUpdate:
+        self._reap()
+        control = Path(handle["control_dir"])
+        stopping = run.status == "stopping"
+        result = read_json(control / runner.EXIT_FILE)
+        if isinstance(result, dict):
+            return self._final_update(run, result, stopping)
+        info = self._runner_pid(control)
+        if info is not None and is_alive(int(info["pid"]), info.get("start_time")):
+            return StatusUpdate(run.uuid, "running" if not stopping else "stopping")
+        if info is None:
+            spawned = handle.get("spawned_pid")
+            if spawned is not None and is_alive(int(spawned), None):
+                return StatusUpdate(run.uuid, "starting" if not stopping else "stopping")
+        # the runner is gone without writing its result; read again in case it just finished
+        result = read_json(control / runner.EXIT_FILE)
+        if isinstance(result, dict):
+            return self._final_update(run, result, stopping)
+        if stopping:
+            return StatusUpdate(run.uuid, "stopped", reason="killed",
+                                message="the run's processes were killed after the grace period")
+        return StatusUpdate(run.uuid, "failed", reason="lost",
+                            message="the run's process exited without reporting a result "
+                                    "(killed from outside, or the machine restarted)")
+
+    @staticmethod
+    def _final_update(run: RunEntity, result: Mapping[str, Any], stopping: bool) -> StatusUpdate:
+        code = int(result.get("exit_code", 1))
+        if result.get("error"):
+            return StatusUpdate(run.uuid, "failed", reason="launch error",
+                                message=str(result["error"]), exit_code=code)
+        if result.get("terminated") or (stopping and code != 0):
+            return StatusUpdate(run.uuid, "stopped", reason="stopped", exit_code=code)
+        if code == 0:
+            return StatusUpdate(run.uuid, "succeeded", exit_code=0)
+        if code < 0:
+            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
+            return StatusUpdate(run.uuid, "failed", reason="signal",
+                                message=f"the process was killed by {name}", exit_code=code)
+        return StatusUpdate(run.uuid, "failed", reason="exit code",
+                            message=f"the process exited with code {code}", exit_code=code)
+
+    def stop(self, run: RunEntity, handle: Mapping[str, Any], force: bool) -> None:
+        info = self._runner_pid(Path(handle["control_dir"]))
+        if info is None or not is_alive(int(info["pid"]), info.get("start_time")):
+            return
+        try:
+            os.killpg(int(info["pid"]), signal.SIGKILL if force else signal.SIGTERM)
+        except ProcessLookupError:
+            return
+
+    def cleanup(self, run: RunEntity, handle: Mapping[str, Any]) -> None:
+        self._reap()
+
+
+@hookimpl
+def polyaxon_register_schedulers() -> list[type[Scheduler]]:
+    return [LocalScheduler]

@@ -1,0 +1,103 @@
+"""The process that owns one attempt of one run on the local scheduler.
+
+Started detached (its own session) by :class:`LocalScheduler`, it outlives the
+orchestrator: it starts the user's command, copies its stdout and stderr into the run's
+log in the artifact store as they come, and writes ``exit.json`` when the command ends.
+A second runner for the same attempt (a resubmission after an orchestrator crash) finds
+the lock taken and leaves at once, so a run is never started twice.
+
+Usage: ``python -m polyaxon_schedulers.runner CONTROL_DIR``
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+
+from polyaxon_schedulers.processes import process_start_time, read_json, write_json_atomically
+
+LAUNCH_FILE = "launch.json"
+PID_FILE = "runner.pid"
+EXIT_FILE = "exit.json"
+LOCK_FILE = "runner.lock"
+
+
+def _store(name: str):  # type: ignore[no-untyped-def]
+    from polyaxon_core.config import load_settings
+    from polyaxon_core.plugins import create
+
+    return create("store", name, load_settings())
+
+
+def run(control_dir: Path) -> int:
+    lock = open(control_dir / LOCK_FILE, "w")  # noqa: SIM115 - held for the process lifetime
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return 0  # another runner owns this attempt
+    if (control_dir / EXIT_FILE).exists():
+        return 0  # this attempt already ran to its end
+    pid = os.getpid()
+    write_json_atomically(control_dir / PID_FILE, {"pid": pid, "start_time": process_start_time(pid)})
+
+    launch = read_json(control_dir / LAUNCH_FILE)
+    if launch is None:
+        write_json_atomically(control_dir / EXIT_FILE, {"exit_code": 127, "error": "launch.json missing"})
+        return 1
+    store = _store(launch["store"])
+    run_uuid: str = launch["run_uuid"]
+
+    terminated = False
+
+    def on_term(signum: int, _frame: FrameType | None) -> None:
+        nonlocal terminated
+        terminated = True
+        if child is not None and child.poll() is None:
+            child.send_signal(signum)
+
+    child: subprocess.Popen[bytes] | None = None
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_term)
+    try:
+        child = subprocess.Popen(
+            launch["command"],
+            cwd=launch["cwd"],
+            env=launch["env"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+    except OSError as exc:
+        message = f"could not start {launch['command'][0]!r}: {exc.strerror or exc}\n"
+        store.append_log(run_uuid, message.encode())
+        write_json_atomically(control_dir / EXIT_FILE, {
+            "exit_code": 127, "error": message.strip(), "terminated": terminated,
+            "finished_at": datetime.now(UTC).isoformat(),
+        })
+        return 0
+    assert child.stdout is not None
+    while True:
+        try:
+            chunk = child.stdout.read1(65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            break
+        store.append_log(run_uuid, chunk)
+    exit_code = child.wait()
+    write_json_atomically(control_dir / EXIT_FILE, {
+        "exit_code": exit_code,
+        "terminated": terminated,
+        "finished_at": datetime.now(UTC).isoformat(),
+    })
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run(Path(sys.argv[1])))

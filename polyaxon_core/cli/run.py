@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from polyaxon_core.cli.common import (
+    database,
+    default_project_name,
+    domain_errors,
+    output_option,
+    print_json,
+    project_option,
+    settings,
+)
+from polyaxon_core.cli.errors import CliError
+
+
+def parse_params(values: tuple[str, ...]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise CliError(f"-P {item!r} is not NAME=VALUE (e.g. -P learning_rate=0.01)")
+        params[name.strip()] = value
+    return params
+
+
+@click.command("run")
+@click.option("-f", "--file", "polyaxonfile", required=True, metavar="FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="The polyaxonfile: a component or an operation (YAML or JSON).")
+@click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="Set an input (repeatable); the value is converted to the input's type.")
+@project_option
+@click.option("--name", help="The run's name (default: the operation's or component's name).")
+@click.option("--description", help="A sentence about this run.")
+@click.option("--tags", help="Comma-separated tags, added to the file's.")
+@click.option("--queue", help="The queue to run in (default: the file's, else 'default').")
+@click.option("-w", "--watch", is_flag=True,
+              help="Follow the run to its end (logs, or a sweep's progress); exit 1 unless it succeeds.")
+@output_option
+@domain_errors
+def run_command(
+    polyaxonfile: Path, params: tuple[str, ...], project_name: str | None, name: str | None,
+    description: str | None, tags: str | None, queue: str | None, watch: bool, output: str,
+) -> None:
+    """Validate a polyaxonfile, create a run and queue it; return at once unless --watch.
+
+    \b
+    polyaxon run -f polyaxonfile.yaml -P learning_rate=0.05 -p my-project
+    polyaxon run -f sweep.yaml --watch
+    """
+    from polyaxon_core.orchestrator import ensure_orchestrator
+    from polyaxon_core.runs import get_project, run_as_dict, submit_operation
+    from polyaxon_core.spec import read_polyaxonfile
+
+    if not polyaxonfile.is_file():
+        raise CliError(f"{polyaxonfile}: no such file; pass the path of a polyaxonfile with -f")
+    spec = read_polyaxonfile(polyaxonfile, parse_params(params))
+    current = settings()
+    project = default_project_name(project_name)
+    with database() as session:
+        run = submit_operation(
+            session,
+            get_project(session, project),
+            spec,
+            default_concurrency=current.default_concurrency,
+            raw_content=polyaxonfile.read_text(),
+            name=name,
+            description=description,
+            tags=[t.strip() for t in (tags or "").split(",") if t.strip()],
+            queue=queue,
+            context_path=str(polyaxonfile.resolve().parent),
+        )
+        data = run_as_dict(run)
+    ensure_orchestrator(current)
+    if output == "json":
+        print_json(data)
+    else:
+        what = f"sweep ({spec.matrix.kind})" if spec.matrix else data["kind"]
+        click.echo(f"Run {data['uuid']} queued: {data['name'] or '-'}, {what}, project {project}.")
+        if not watch:
+            click.echo(f"Follow it with `polyaxon ops get {data['uuid'][:12]} --watch`.")
+    if watch:
+        from polyaxon_core.cli.watch import watch_run
+
+        status = watch_run(data["uuid"])
+        if status != "succeeded":
+            raise SystemExit(1)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+from types import FrameType
+
+import click
+
+from polyaxon_core.cli.common import domain_errors, settings
+
+
+@click.command("scheduler")
+@click.option("--exit-when-idle", type=float, metavar="SECONDS",
+              help="Exit after this long with no unfinished run (the embedded default's mode).")
+@click.option("--once", is_flag=True, help="Do a single pass and exit (for cron or debugging).")
+@click.option("--quiet-if-running", is_flag=True, hidden=True,
+              help="Exit 0 silently when another orchestrator holds the lock.")
+@domain_errors
+def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running: bool) -> None:
+    """Run the orchestrator: compile, queue, schedule and reconcile runs.
+
+    One orchestrator serves a POLYAXON_HOME at a time. `polyaxon run` starts one on
+    demand; run this yourself for a long-lived one (and set POLYAXON_ORCHESTRATOR=external).
+    """
+    from polyaxon_core.cli.common import database
+    from polyaxon_core.cli.errors import CliError
+    from polyaxon_core.orchestrator import Orchestrator, OrchestratorLock
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    current = settings()
+    with database():
+        pass  # migrate before the first tick
+    lock = OrchestratorLock(current)
+    if not lock.acquire():
+        if quiet_if_running:
+            return
+        raise CliError(
+            f"an orchestrator is already running for {current.home} (pid {lock.holder_pid()}); "
+            "stop it first or let it serve this home"
+        )
+    stopping = False
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    with lock:
+        orchestrator = Orchestrator(current)
+        if once:
+            orchestrator.tick()
+            return
+        click.echo(f"orchestrator started for {current.home} (pid {lock.holder_pid()})", err=True)
+        sys.stderr.flush()
+        orchestrator.run_forever(lambda: stopping, idle_exit=exit_when_idle)

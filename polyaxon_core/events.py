@@ -1,0 +1,39 @@
+"""Run events: queued on the session while a change is made, broadcast after it commits.
+
+Plugins only hear about changes that really happened: a rolled-back transaction fires
+nothing. A plugin that raises is logged and does not disturb the others' delivery of
+later events, nor the change itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+logger = logging.getLogger(__name__)
+
+_KEY = "polyaxon_pending_events"
+
+
+def queue_event(session: Session, hook_name: str, **kwargs: Any) -> None:
+    session.info.setdefault(_KEY, []).append((hook_name, kwargs))
+
+
+def discard_pending(session: Session) -> None:
+    session.info.pop(_KEY, None)
+
+
+def dispatch_pending(session: Session) -> None:
+    pending = session.info.pop(_KEY, [])
+    if not pending:
+        return
+    from polyaxon_core.plugins import get_plugin_manager
+
+    hook = get_plugin_manager().hook
+    for hook_name, kwargs in pending:
+        try:
+            getattr(hook, hook_name)(**kwargs)
+        except Exception:
+            logger.exception("a plugin failed while handling %s", hook_name)

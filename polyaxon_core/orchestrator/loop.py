@@ -1,0 +1,284 @@
+"""The orchestrator: compile -> queue -> schedule -> reconcile, one tick at a time.
+
+It keeps nothing in memory that it cannot rebuild from the database: killed and started
+again, it finds queued runs still queued, launched runs still referenced by their
+scheduler handles, and sweeps still able to tell which trials exist. Each step of a tick
+is its own short transaction, so a crash between two steps loses nothing committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from polyaxon_core.config import Settings
+from polyaxon_core.db.convert import run_to_entity
+from polyaxon_core.db.models import Queue, Run, utcnow
+from polyaxon_core.db.session import session_scope
+from polyaxon_core.entities import LaunchRequest, StatusUpdate
+from polyaxon_core.interfaces import ArtifactStore, Scheduler
+from polyaxon_core.interfaces.scheduler import ActiveRun
+from polyaxon_core.lifecycle import ACTIVE_STATUSES, FINAL_STATUSES, Status
+from polyaxon_core.orchestrator.sweeps import SweepController
+from polyaxon_core.runs import DEFAULT_QUEUE, ensure_queue, load_spec, transition
+
+logger = logging.getLogger(__name__)
+
+_ACTIVE = [status.value for status in ACTIVE_STATUSES]
+_FINAL = [status.value for status in FINAL_STATUSES]
+
+
+def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path: str) -> dict[str, str]:
+    """The environment that tells the tracking SDK which run it is in."""
+    return {
+        "POLYAXON_RUN_UUID": run.uuid,
+        "POLYAXON_PROJECT": run.project.name,
+        "POLYAXON_OWNER": run.project.owner,
+        "POLYAXON_HOME": str(settings.home),
+        "POLYAXON_DB_URL": settings.db_url,
+        "POLYAXON_STORE": settings.store,
+        "POLYAXON_RUN_ARTIFACTS_PATH": str(artifacts),
+        "POLYAXON_RUN_OUTPUTS_PATH": str(artifacts / "outputs"),
+        "POLYAXON_CONTEXT_PATH": context_path,
+    }
+
+
+class Orchestrator:
+    """Drives every run of one database through its life."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        scheduler: Scheduler | None = None,
+        store: ArtifactStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        from polyaxon_core.plugins import create
+
+        self.settings = settings
+        self.clock = clock
+        self.scheduler: Scheduler = scheduler or create("scheduler", settings.scheduler, settings)
+        self.store: ArtifactStore = store or create("store", settings.store, settings)
+        self.sweeps = SweepController(settings)
+
+    # ------------------------------------------------------------------------------ tick
+    def tick(self) -> None:
+        """One pass over everything: sweeps, reconciliation, scheduling."""
+        self.sweeps.control_all(self.settings.db_url)
+        self.reconcile()
+        self.schedule()
+
+    def has_unfinished_runs(self) -> bool:
+        with session_scope(self.settings.db_url) as session:
+            return session.scalar(select(Run.id).where(Run.status.not_in(_FINAL)).limit(1)) is not None
+
+    def run_forever(self, should_stop: Callable[[], bool], idle_exit: float | None = None) -> None:
+        """Tick until ``should_stop()``; with ``idle_exit``, also once idle that long."""
+        idle_since: float | None = None
+        while not should_stop():
+            try:
+                self.tick()
+            except Exception:
+                # a tick that failed half-way has committed only whole steps: log and go on
+                logger.exception("orchestrator tick failed; retrying")
+            if idle_exit is not None:
+                if self.has_unfinished_runs():
+                    idle_since = None
+                else:
+                    idle_since = idle_since or self.clock()
+                    if self.clock() - idle_since >= idle_exit:
+                        return
+            time.sleep(self.settings.poll_interval)
+
+    # -------------------------------------------------------------------------- schedule
+    def schedule(self) -> None:
+        """Move queued runs to the scheduler, by queue priority, within each queue's limit."""
+        with session_scope(self.settings.db_url) as session:
+            to_launch = self._claim_queued(session)
+        with session_scope(self.settings.db_url) as session:
+            orphans = session.scalars(
+                select(Run.id).where(Run.status == Status.SCHEDULED.value, Run.kind != "matrix")
+            ).all()
+        for run_id in dict.fromkeys([*to_launch, *orphans]):
+            self._launch(run_id)
+
+    def _claim_queued(self, session: Session) -> list[int]:
+        ensure_queue(session, DEFAULT_QUEUE, self.settings.default_concurrency)
+        queues = {queue.name: queue for queue in session.scalars(select(Queue))}
+        busy = Counter(
+            session.scalars(
+                select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind != "matrix")
+            ).all()
+        )
+        candidates = session.scalars(
+            select(Run)
+            .outerjoin(Queue, Queue.name == Run.queue)
+            .where(Run.status == Status.QUEUED.value, Run.kind != "matrix")
+            .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id)
+        ).all()
+        claimed: list[int] = []
+        for run in candidates:
+            queue_name = run.queue or DEFAULT_QUEUE
+            queue = queues.get(queue_name) or ensure_queue(
+                session, queue_name, self.settings.default_concurrency
+            )
+            queues[queue_name] = queue
+            if busy[queue_name] >= queue.concurrency:
+                continue
+            attempts = int((run.meta_info or {}).get("attempts", 0)) + 1
+            run.meta_info = {**(run.meta_info or {}), "attempts": attempts}
+            run.scheduler = self.scheduler.name
+            run.scheduler_handle = {}
+            if transition(session, run, Status.SCHEDULED, reason="scheduled",
+                          message=f"queue {queue_name}, attempt {attempts}"):
+                busy[queue_name] += 1
+                claimed.append(run.id)
+        return claimed
+
+    def _launch(self, run_id: int) -> None:
+        with session_scope(self.settings.db_url) as session:
+            run = session.get(Run, run_id, options=[selectinload(Run.project)])
+            if run is None or run.status != Status.SCHEDULED.value:
+                return
+            try:
+                launch = self.launch_request(run)
+                handle = self.scheduler.submit(launch)
+            except Exception as exc:  # a bad template or command fails the run, not the loop
+                logger.info("run %s could not be launched: %s", run.uuid, exc)
+                transition(session, run, Status.FAILED, reason="launch failed",
+                           message=str(exc))
+                return
+            run.scheduler_handle = dict(handle)
+            transition(session, run, Status.STARTING, reason="starting")
+
+    def launch_request(self, run: Run) -> LaunchRequest:
+        spec = load_spec(run)
+        run_path = self.settings.runs_path / run.uuid
+        run_path.mkdir(parents=True, exist_ok=True)
+        artifacts = self.store.local_path(run.uuid) or run_path / "artifacts"
+        (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
+        context_path = str((run.meta_info or {}).get("context_path") or run_path)
+        project = run.project
+        globals_context: dict[str, Any] = {
+            "owner_name": project.owner,
+            "project_name": project.name,
+            "project_unique_name": f"{project.owner}.{project.name}",
+            "project_uuid": project.uuid,
+            "uuid": run.uuid,
+            "name": run.name,
+            "run_info": f"{project.owner}.{project.name}.runs.{run.uuid}",
+            "context_path": context_path,
+            "artifacts_path": str(self.settings.artifacts_path),
+            "run_artifacts_path": str(artifacts),
+            "run_outputs_path": str(artifacts / "outputs"),
+            "store_path": str(self.settings.artifacts_path),
+            "namespace": "local",
+            "iteration": run.matrix_index,
+            "created_at": _iso(run.created_at),
+            "compiled_at": _iso(run.created_at),
+            "started_at": _iso(run.started_at),
+            "cloning_kind": run.cloning_kind,
+            "original_uuid": run.original.uuid if run.original is not None else None,
+            "is_independent": run.pipeline_id is None,
+        }
+        container = spec.render_container(dict(run.inputs or {}), globals_context)
+        termination = spec.termination
+        return LaunchRequest(
+            run=run_to_entity(run),
+            container=container,
+            env=run_context_env(self.settings, run, artifacts, context_path),
+            run_path=str(run_path),
+            context_path=context_path,
+            timeout=float(termination.timeout) if termination and termination.timeout else None,
+        )
+
+    # ------------------------------------------------------------------------- reconcile
+    def reconcile(self) -> None:
+        """Ask the scheduler about every launched run and apply what changed."""
+        with session_scope(self.settings.db_url) as session:
+            rows = session.scalars(
+                select(Run).options(selectinload(Run.project))
+                .where(Run.status.in_(_ACTIVE), Run.kind != "matrix")
+            ).all()
+            self._enforce_timeouts(session, rows)
+            active = [
+                ActiveRun(run_to_entity(run), dict(run.scheduler_handle),
+                          run.stop_requested_at.timestamp() if run.stop_requested_at else None)
+                for run in rows
+                if run.scheduler_handle and run.scheduler in (None, self.scheduler.name)
+            ]
+        if not active:
+            return
+        updates = self.scheduler.sync(active)
+        handles = {item.run.uuid: item for item in active}
+        for update in updates:
+            with session_scope(self.settings.db_url) as session:
+                run = session.scalar(
+                    select(Run).options(selectinload(Run.project)).where(Run.uuid == update.run_uuid)
+                )
+                if run is not None:
+                    self._apply(session, run, update)
+                    if run.status in _FINAL:
+                        item = handles[update.run_uuid]
+                        self.scheduler.cleanup(item.run, item.handle)
+
+    def _enforce_timeouts(self, session: Session, rows: Any) -> None:
+        now = utcnow()
+        for run in rows:
+            if run.started_at is None or run.stop_requested_at is not None:
+                continue
+            timeout = _timeout(run)
+            if timeout is not None and (now - run.started_at).total_seconds() > timeout:
+                run.stop_requested_at = now
+                run.meta_info = {**(run.meta_info or {}), "timed_out": True}
+                transition(session, run, Status.STOPPING, reason="timeout",
+                           message=f"termination.timeout of {timeout:g}s exceeded")
+
+    def _apply(self, session: Session, run: Run, update: StatusUpdate) -> None:
+        status = Status(update.status)
+        if status in {Status.STARTING, Status.RUNNING}:
+            if run.status == Status.SCHEDULED.value and status == Status.RUNNING:
+                transition(session, run, Status.STARTING, reason="starting")
+            transition(session, run, status, reason=update.reason or status.value)
+            return
+        if status == Status.STOPPING:
+            return
+        if status in {Status.STOPPED, Status.FAILED} and (run.meta_info or {}).get("timed_out"):
+            transition(session, run, Status.FAILED, reason="timeout",
+                       message=f"stopped after exceeding termination.timeout ({_timeout(run):g}s)")
+            return
+        if status == Status.FAILED and run.status != Status.STOPPING.value and self._retry(session, run, update):
+            return
+        transition(session, run, status, reason=update.reason or status.value,
+                   message=update.message)
+
+    def _retry(self, session: Session, run: Run, update: StatusUpdate) -> bool:
+        spec = load_spec(run)
+        max_retries = spec.termination.max_retries if spec.termination else None
+        if not max_retries or run.retries >= max_retries:
+            return False
+        run.retries += 1
+        detail = f"{update.message or update.reason}; retry {run.retries} of {max_retries}"
+        if not transition(session, run, Status.RETRYING, reason="retrying", message=detail):
+            return False
+        run.scheduler_handle = {}
+        transition(session, run, Status.QUEUED, reason="queued", message="retry")
+        return True
+
+
+def _timeout(run: Run) -> float | None:
+    spec = load_spec(run)
+    termination = spec.termination
+    return float(termination.timeout) if termination and termination.timeout else None
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -1,0 +1,430 @@
+"""What can be done to projects and runs, shared by the CLI, the API and the orchestrator.
+
+Every status change goes through :func:`transition`, which consults the lifecycle table,
+records the condition in the run's timeline, keeps the timestamps right and queues the
+events plugins hear about after the commit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from polyaxon_core.db.convert import run_to_entity
+from polyaxon_core.db.models import Project, Queue, Run, RunStatusCondition, utcnow
+from polyaxon_core.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
+from polyaxon_core.events import queue_event
+from polyaxon_core.lifecycle import Status, can_transition, is_final
+
+if TYPE_CHECKING:
+    from polyaxon_core.spec import OperationSpec
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OWNER = "default"
+DEFAULT_QUEUE = "default"
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,149}$")
+
+
+# ----------------------------------------------------------------------------- projects
+
+
+def validate_slug(kind: str, name: str) -> str:
+    if not _SLUG.match(name):
+        raise InvalidRequest(
+            f"{kind} name {name!r} is not valid: use lowercase letters, digits, '-', '_' "
+            "or '.', starting with a letter or digit (at most 150 characters)"
+        )
+    return name
+
+
+def create_project(
+    session: Session,
+    name: str,
+    owner: str = DEFAULT_OWNER,
+    description: str | None = None,
+    tags: Sequence[str] = (),
+) -> Project:
+    validate_slug("project", name)
+    if session.scalar(select(Project.id).where(Project.owner == owner, Project.name == name)):
+        raise AlreadyExists(f"project '{owner}/{name}' already exists")
+    project = Project(owner=owner, name=name, description=description, tags=list(tags))
+    session.add(project)
+    session.flush()
+    return project
+
+
+def get_project(session: Session, name: str, owner: str = DEFAULT_OWNER) -> Project:
+    project = session.scalar(select(Project).where(Project.owner == owner, Project.name == name))
+    if project is None:
+        raise NotFound(
+            f"project '{owner}/{name}' does not exist; create it with "
+            f"`polyaxon project create {name}` or list them with `polyaxon project ls`"
+        )
+    return project
+
+
+def list_projects(session: Session, owner: str = DEFAULT_OWNER) -> list[Project]:
+    return list(session.scalars(select(Project).where(Project.owner == owner).order_by(Project.name)))
+
+
+def count_runs(session: Session, project: Project) -> int:
+    return session.scalar(select(func.count(Run.id)).where(Run.project_id == project.id)) or 0
+
+
+def delete_project(session: Session, project: Project) -> list[str]:
+    """Delete a project and its runs; returns the run uuids whose artifacts to remove."""
+    active = session.scalars(
+        select(Run.uuid).where(Run.project_id == project.id, Run.status.not_in(_inactive()))
+    ).all()
+    if active:
+        raise Conflict(
+            f"project '{project.name}' has {len(active)} unfinished run(s) "
+            f"({', '.join(uuid[:8] for uuid in active[:5])}); stop them first with "
+            "`polyaxon ops stop UUID`"
+        )
+    uuids = list(session.scalars(select(Run.uuid).where(Run.project_id == project.id)))
+    session.delete(project)
+    return uuids
+
+
+def _inactive() -> list[str]:
+    return [status.value for status in Status if is_final(status)]
+
+
+# --------------------------------------------------------------------------------- queues
+
+
+def ensure_queue(session: Session, name: str, concurrency: int) -> Queue:
+    queue = session.scalar(select(Queue).where(Queue.name == name))
+    if queue is None:
+        queue = Queue(name=name, concurrency=concurrency)
+        session.add(queue)
+        session.flush()
+    return queue
+
+
+# ---------------------------------------------------------------------------- transitions
+
+
+def transition(
+    session: Session,
+    run: Run,
+    status: str | Status,
+    reason: str | None = None,
+    message: str | None = None,
+) -> bool:
+    """Move ``run`` to ``status`` if the lifecycle allows it; return whether it moved.
+
+    An illegal transition is logged and not applied: the caller's view of the run was
+    stale (another process got there first), and the row stays the single source of truth.
+    """
+    status = Status(status)
+    previous = run.status
+    if previous == status:
+        return False
+    if not can_transition(previous, status):
+        logger.warning(
+            "refused illegal transition of run %s: %s -> %s (%s)", run.uuid, previous, status,
+            reason or "no reason given",
+        )
+        return False
+    now = utcnow()
+    run.status = status.value
+    if status == Status.RUNNING and run.started_at is None:
+        run.started_at = now
+        run.wait_time = (now - run.created_at).total_seconds()
+    if status == Status.RESUMING:
+        run.finished_at = None
+        run.duration = None
+        run.stop_requested_at = None
+    if is_final(status):
+        run.finished_at = now
+        if run.started_at is not None:
+            run.duration = (now - run.started_at).total_seconds()
+    session.add(
+        RunStatusCondition(run=run, status=status.value, reason=reason, message=message,
+                           created_at=now)
+    )
+    session.flush()
+    entity = run_to_entity(run)
+    queue_event(session, "polyaxon_on_run_status_changed", run=entity, previous=previous,
+                status=status.value)
+    if is_final(status):
+        queue_event(session, "polyaxon_on_run_done", run=entity)
+    return True
+
+
+# ------------------------------------------------------------------------------------ runs
+
+
+def get_run(session: Session, identifier: str, project: Project | None = None) -> Run:
+    """A run by uuid or by a unique uuid prefix (at least 4 characters)."""
+    identifier = identifier.strip().lower().replace("-", "")
+    if len(identifier) < 4 or not re.fullmatch(r"[0-9a-f]+", identifier):
+        raise InvalidRequest(
+            f"{identifier!r} is not a run uuid; give the uuid or at least its first 4 characters"
+        )
+    statement = select(Run).options(selectinload(Run.project)).where(
+        Run.uuid.startswith(identifier, autoescape=True)
+    )
+    if project is not None:
+        statement = statement.where(Run.project_id == project.id)
+    matches = list(session.scalars(statement.limit(3)))
+    if not matches:
+        where = f" in project '{project.name}'" if project is not None else ""
+        raise NotFound(f"no run {identifier!r}{where}; list runs with `polyaxon ops ls`")
+    if len(matches) > 1:
+        raise InvalidRequest(
+            f"{identifier!r} matches several runs ({', '.join(m.uuid[:12] for m in matches)}); "
+            "give more characters of the uuid"
+        )
+    return matches[0]
+
+
+def load_spec(run: Run) -> OperationSpec:
+    from polyaxon_core.spec import parse_operation
+
+    if not run.content:
+        raise InvalidRequest(f"run {run.uuid} has no compiled content")
+    return parse_operation(json.loads(run.content), source=f"run {run.uuid}")
+
+
+def _new_run(
+    session: Session,
+    project: Project,
+    spec: OperationSpec,
+    content: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    *,
+    name: str | None,
+    description: str | None,
+    tags: Sequence[str],
+    queue: str,
+    meta_info: Mapping[str, Any],
+    raw_content: str | None = None,
+    pipeline: Run | None = None,
+    matrix_index: int | None = None,
+    original: Run | None = None,
+    cloning_kind: str | None = None,
+) -> Run:
+    run = Run(
+        project=project,
+        name=name,
+        description=description,
+        kind="matrix" if content.get("matrix") else spec.run_kind,
+        runtime=spec.run_kind,
+        status=Status.CREATED.value,
+        queue=queue,
+        inputs=dict(inputs),
+        tags=list(dict.fromkeys(tags)),
+        meta_info=dict(meta_info),
+        content=json.dumps(content, sort_keys=True),
+        raw_content=raw_content,
+        pipeline=pipeline,
+        matrix_index=matrix_index,
+        original=original,
+        cloning_kind=cloning_kind,
+    )
+    session.add(run)
+    session.add(RunStatusCondition(run=run, status=Status.CREATED.value, reason="created",
+                                   created_at=run.created_at or utcnow()))
+    session.flush()
+    queue_event(session, "polyaxon_on_run_created", run=run_to_entity(run))
+    transition(session, run, Status.COMPILED, reason="compiled")
+    transition(session, run, Status.QUEUED, reason="queued")
+    return run
+
+
+def submit_operation(
+    session: Session,
+    project: Project,
+    spec: OperationSpec,
+    *,
+    default_concurrency: int,
+    raw_content: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    tags: Sequence[str] = (),
+    queue: str | None = None,
+    context_path: str | None = None,
+) -> Run:
+    """Create a run from a validated operation, compile it and queue it."""
+    from polyaxon_core.spec import PolyaxonfileError
+
+    if spec.run_kind == "dag":
+        raise InvalidRequest(
+            "this operation's component is a DAG (`run.kind: dag`); DAG pipelines are not "
+            "executed by this version of the orchestrator — run its operations one by one"
+        )
+    matrix = spec.matrix
+    try:
+        inputs = spec.resolve_inputs()
+    except PolyaxonfileError as exc:
+        raise InvalidRequest(str(exc)) from None
+    if matrix is not None:
+        _check_optimizer(matrix)
+    queue_name = validate_slug("queue", queue or spec.queue or DEFAULT_QUEUE)
+    ensure_queue(session, queue_name, default_concurrency)
+    return _new_run(
+        session,
+        project,
+        spec,
+        spec.to_dict(),
+        inputs,
+        name=name or spec.name or (spec.component.name if spec.component else None),
+        description=description or spec.description,
+        tags=[*spec.tags, *tags],
+        queue=queue_name,
+        meta_info={"context_path": context_path} if context_path else {},
+        raw_content=raw_content,
+    )
+
+
+def _check_optimizer(matrix: Any) -> None:
+    from polyaxon_core.interfaces import PluginConfigError
+    from polyaxon_core.plugins import UnknownPluginError, get_plugin_manager
+
+    try:
+        get_plugin_manager().get("optimizer", matrix.kind)(matrix)
+    except UnknownPluginError as exc:
+        raise InvalidRequest(
+            f"matrix kind '{matrix.kind}' has no optimizer plugin installed: {exc}"
+        ) from None
+    except PluginConfigError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def create_trial(
+    session: Session, sweep: Run, spec: OperationSpec, params: Mapping[str, Any],
+    meta: Mapping[str, Any],
+) -> Run:
+    """A child run of a sweep evaluating ``params``; ``meta['index']`` is its unique slot."""
+    content = spec.to_dict()
+    content.pop("matrix", None)
+    inputs = spec.resolve_inputs(dict(params))
+    index = int(meta["index"])
+    return _new_run(
+        session,
+        sweep.project,
+        spec,
+        content,
+        inputs,
+        name=f"{sweep.name or 'sweep'}-{index}",
+        description=sweep.description,
+        tags=list(sweep.tags or ()),
+        queue=sweep.queue or DEFAULT_QUEUE,
+        meta_info={**(sweep.meta_info or {}), "matrix": {**meta, "params": dict(params)}},
+        pipeline=sweep,
+        matrix_index=index,
+    )
+
+
+def request_stop(session: Session, run: Run, reason: str = "stopped by user") -> Run:
+    """Stop a run: at once if it never started, otherwise through ``stopping``."""
+    if is_final(run.status):
+        raise Conflict(f"run {run.uuid[:12]} is already {run.status}; nothing to stop")
+    if run.status in {Status.CREATED, Status.COMPILED, Status.QUEUED, Status.RETRYING}:
+        if run.kind == "matrix" and any(not is_final(child.status) for child in run.children):
+            run.stop_requested_at = utcnow()
+            transition(session, run, Status.STOPPING, reason=reason)
+        else:
+            transition(session, run, Status.STOPPED, reason=reason)
+        return run
+    if run.stop_requested_at is None:
+        run.stop_requested_at = utcnow()
+    transition(session, run, Status.STOPPING, reason=reason)
+    return run
+
+
+def clone_run(session: Session, run: Run, cloning_kind: str) -> Run:
+    """A new run with the same content and inputs (``restart``, or ``copy``)."""
+    if cloning_kind not in {"restart", "copy"}:
+        raise InvalidRequest(f"unknown cloning kind {cloning_kind!r}; use restart or copy")
+    if run.pipeline_id is not None:
+        raise InvalidRequest(
+            f"run {run.uuid[:12]} is a trial of sweep {run.pipeline.uuid[:12] if run.pipeline else ''}; "
+            "restart the sweep instead"
+        )
+    spec = load_spec(run)
+    content = json.loads(run.content or "{}")
+    return _new_run(
+        session,
+        run.project,
+        spec,
+        content,
+        dict(run.inputs or {}),
+        name=run.name,
+        description=run.description,
+        tags=list(run.tags or ()),
+        queue=run.queue or DEFAULT_QUEUE,
+        meta_info={k: v for k, v in (run.meta_info or {}).items() if k == "context_path"},
+        raw_content=run.raw_content,
+        original=run,
+        cloning_kind=cloning_kind,
+    )
+
+
+def resume_run(session: Session, run: Run) -> Run:
+    """Run a finished run again in place (same uuid, same artifacts folder)."""
+    if not is_final(run.status) or run.status in {Status.SKIPPED, Status.DONE}:
+        raise Conflict(
+            f"run {run.uuid[:12]} is {run.status}; only succeeded, failed, stopped or "
+            "upstream_failed runs can be resumed"
+        )
+    if run.pipeline_id is not None:
+        raise InvalidRequest("a sweep's trial cannot be resumed on its own; resume the sweep")
+    transition(session, run, Status.RESUMING, reason="resumed by user")
+    run.scheduler_handle = {}
+    transition(session, run, Status.QUEUED, reason="queued")
+    return run
+
+
+def delete_run(session: Session, run: Run) -> list[str]:
+    """Delete a finished run (and a sweep's trials); returns uuids whose artifacts to remove."""
+    unfinished = [r for r in [run, *run.children] if not is_final(r.status)]
+    if unfinished:
+        what = (
+            f"run {run.uuid[:12]} is {run.status}" if unfinished[0] is run
+            else f"sweep {run.uuid[:12]} still has {len(unfinished)} unfinished trial(s)"
+        )
+        raise Conflict(f"{what}; stop it first with `polyaxon ops stop {run.uuid[:12]}`")
+    uuids = [run.uuid, *(child.uuid for child in run.children)]
+    session.delete(run)
+    return uuids
+
+
+def run_as_dict(run: Run) -> dict[str, Any]:
+    """A run in Polyaxon's JSON field names (used by ``-o json`` and the API)."""
+    return {
+        "uuid": run.uuid,
+        "name": run.name,
+        "description": run.description,
+        "project": run.project.name,
+        "owner": run.project.owner,
+        "tags": list(run.tags or ()),
+        "kind": run.kind,
+        "runtime": run.runtime,
+        "status": run.status,
+        "queue": run.queue,
+        "inputs": dict(run.inputs or {}),
+        "outputs": dict(run.outputs or {}),
+        "metrics": dict(run.last_metrics or {}),
+        "meta_info": dict(run.meta_info or {}),
+        "pipeline": run.pipeline.uuid if run.pipeline is not None else None,
+        "original": run.original.uuid if run.original is not None else None,
+        "cloning_kind": run.cloning_kind,
+        "retries": run.retries,
+        "created_at": run.created_at,
+        "updated_at": run.updated_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "wait_time": run.wait_time,
+        "duration": run.duration,
+    }

@@ -1,0 +1,96 @@
+"""Where the SDK's data goes. On the embedded default: the database and the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from polyaxon_core.db.models import Artifact, Metric, Run, utcnow
+from polyaxon_core.db.session import session_scope
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    name: str
+    value: float
+    step: int | None
+
+
+class DatabaseBackend:
+    """Writes straight to the database of POLYAXON_DB_URL, one transaction per call."""
+
+    def __init__(self, run_uuid: str) -> None:
+        from polyaxon_core.config import load_settings
+
+        self.run_uuid = run_uuid
+        self.settings = load_settings()
+        self.db_url = self.settings.db_url
+        with session_scope(self.db_url) as session:
+            if session.scalar(select(Run.id).where(Run.uuid == run_uuid)) is None:
+                from polyaxon_core.tracking.run import TrackingError
+
+                raise TrackingError(
+                    f"run {run_uuid} does not exist in {self.db_url}; check POLYAXON_RUN_UUID "
+                    "and POLYAXON_DB_URL"
+                )
+
+    @cached_property
+    def store(self) -> Any:
+        from polyaxon_core.plugins import create
+
+        return create("store", self.settings.store, self.settings)
+
+    def artifacts_path(self) -> Path:
+        local = self.store.local_path(self.run_uuid)
+        return Path(local) if local else self.settings.runs_path / self.run_uuid / "artifacts"
+
+    def _run(self, session: Any) -> Run:
+        return session.scalars(select(Run).where(Run.uuid == self.run_uuid)).one()
+
+    def log_metrics(self, points: Sequence[MetricPoint], timestamp: datetime | None) -> None:
+        """Store points of one step in one transaction and update the run's last values."""
+        from polyaxon_core.db.convert import run_to_entity
+        from polyaxon_core.events import queue_event
+
+        when = timestamp or utcnow()
+        with session_scope(self.db_url) as session:
+            run = self._run(session)
+            session.add_all(
+                Metric(run_id=run.id, name=p.name, step=p.step, value=p.value, timestamp=when)
+                for p in points
+            )
+            run.last_metrics = {**(run.last_metrics or {}), **{p.name: p.value for p in points}}
+            session.flush()
+            queue_event(session, "polyaxon_on_run_metrics_logged", run=run_to_entity(run),
+                        metrics={p.name: p.value for p in points},
+                        step=points[0].step)
+
+    def merge_json(self, column: str, values: Mapping[str, Any]) -> None:
+        with session_scope(self.db_url) as session:
+            run = self._run(session)
+            setattr(run, column, {**(getattr(run, column) or {}), **values})
+
+    def add_tags(self, tags: Sequence[str]) -> None:
+        with session_scope(self.db_url) as session:
+            run = self._run(session)
+            run.tags = list(dict.fromkeys([*(run.tags or []), *tags]))
+
+    def put_artifact(self, source: Path, name: str, kind: str) -> None:
+        info = self.store.put_file(self.run_uuid, source, name)
+        with session_scope(self.db_url) as session:
+            run = self._run(session)
+            artifact = session.scalar(
+                select(Artifact).where(Artifact.run_id == run.id, Artifact.name == name)
+            )
+            if artifact is None:
+                artifact = Artifact(run_id=run.id, name=name)
+                session.add(artifact)
+            artifact.kind = kind
+            artifact.path = info.path
+            artifact.summary = {"size": info.size}

@@ -1,0 +1,158 @@
+"""The state layer on both backends: migrations, constraints, cascades, transitions."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from polyaxon_core.db.models import Base, Metric, Project, Run, RunStatusCondition
+from polyaxon_core.db.session import get_engine, is_current, migrate, session_scope
+from polyaxon_core.errors import AlreadyExists, Conflict, NotFound
+from polyaxon_core.runs import create_project, get_project, get_run, request_stop, transition
+
+
+def _run(session, project: Project, **kwargs) -> Run:  # type: ignore[no-untyped-def]
+    run = Run(project=project, kind=kwargs.pop("kind", "job"), runtime="job", **kwargs)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def test_migrations_produce_exactly_the_models(db_url: str) -> None:
+    with get_engine(db_url).connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    assert diff == []
+    assert is_current(db_url)
+
+
+def test_migrate_is_idempotent(db_url: str) -> None:
+    migrate(db_url)
+    assert is_current(db_url)
+
+
+def test_project_names_are_unique_per_owner(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        create_project(session, "mnist")
+    with pytest.raises(AlreadyExists, match="already exists"), session_scope(db_url) as session:
+        create_project(session, "mnist")
+    with session_scope(db_url) as session:
+        create_project(session, "mnist", owner="someone-else")
+        assert session.scalar(select(func.count(Project.id))) == 2
+
+
+def test_missing_project_error_says_how_to_create_it(db_url: str) -> None:
+    with pytest.raises(NotFound, match="polyaxon project create"), session_scope(db_url) as s:
+        get_project(s, "nope")
+
+
+def test_a_trial_index_is_unique_within_its_sweep(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        project = create_project(session, "p")
+        sweep = _run(session, project, kind="matrix")
+        _run(session, project, pipeline=sweep, matrix_index=0)
+        sweep_id = sweep.id
+    with pytest.raises(IntegrityError), session_scope(db_url) as session:
+        project = get_project(session, "p")
+        _run(session, project, pipeline_id=sweep_id, matrix_index=0)
+    with session_scope(db_url) as session:
+        assert session.scalar(select(func.count(Run.id)).where(Run.pipeline_id == sweep_id)) == 1
+
+
+def test_deleting_a_project_deletes_runs_metrics_and_timelines(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        project = create_project(session, "p")
+        run = _run(session, project)
+        session.add(Metric(run_id=run.id, name="loss", step=1, value=0.5))
+        transition(session, run, "compiled")
+    with session_scope(db_url) as session:
+        session.delete(get_project(session, "p"))
+    with session_scope(db_url) as session:
+        for model in (Run, Metric, RunStatusCondition):
+            assert session.scalar(select(func.count()).select_from(model)) == 0
+
+
+def test_transition_records_the_timeline_and_timestamps(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        run = _run(session, create_project(session, "p"))
+        for status in ("compiled", "queued", "scheduled", "starting", "running", "succeeded"):
+            assert transition(session, run, status, reason=f"to {status}")
+        uuid = run.uuid
+    with session_scope(db_url) as session:
+        run = get_run(session, uuid)
+        assert [c.status for c in run.conditions] == [
+            "compiled", "queued", "scheduled", "starting", "running", "succeeded"]
+        assert run.started_at is not None and run.finished_at is not None
+        assert run.finished_at >= run.started_at >= run.created_at
+        assert run.duration is not None and run.duration >= 0
+        assert run.started_at.tzinfo is not None
+
+
+def test_an_illegal_transition_is_refused_logged_and_not_applied(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with session_scope(db_url) as session:
+        run = _run(session, create_project(session, "p"))
+        for status in ("compiled", "queued", "scheduled", "running", "succeeded"):
+            transition(session, run, status)
+        uuid = run.uuid
+    with caplog.at_level(logging.WARNING), session_scope(db_url) as session:
+        run = get_run(session, uuid)
+        assert not transition(session, run, "running")
+    assert "refused illegal transition" in caplog.text
+    with session_scope(db_url) as session:
+        run = get_run(session, uuid)
+        assert run.status == "succeeded"
+        assert run.conditions[-1].status == "succeeded"
+
+
+def test_events_fire_only_after_commit(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    heard: list[tuple[str, dict]] = []
+
+    class Hooks:  # a stand-in plugin manager that records every hook call
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return lambda **kwargs: heard.append((name, kwargs))
+
+    class Manager:
+        hook = Hooks()
+
+    monkeypatch.setattr("polyaxon_core.plugins.get_plugin_manager", lambda: Manager())
+    with pytest.raises(RuntimeError), session_scope(db_url) as session:
+        run = _run(session, create_project(session, "p"))
+        transition(session, run, "compiled")
+        raise RuntimeError("rolled back")
+    assert heard == []
+    with session_scope(db_url) as session:
+        run = _run(session, create_project(session, "q"))
+        transition(session, run, "compiled")
+        transition(session, run, "stopped")
+        assert heard == []  # not before the commit
+    names = [name for name, _ in heard]
+    assert names == ["polyaxon_on_run_status_changed", "polyaxon_on_run_status_changed",
+                     "polyaxon_on_run_done"]
+    assert heard[1][1]["previous"] == "compiled" and heard[1][1]["status"] == "stopped"
+
+
+def test_stopping_a_queued_run_is_immediate_and_a_final_one_conflicts(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        run = _run(session, create_project(session, "p"))
+        transition(session, run, "compiled")
+        transition(session, run, "queued")
+        request_stop(session, run)
+        assert run.status == "stopped"
+        with pytest.raises(Conflict, match="already stopped"):
+            request_stop(session, run)
+
+
+def test_runs_are_found_by_unique_prefix(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        run = _run(session, create_project(session, "p"))
+        uuid = run.uuid
+    with session_scope(db_url) as session:
+        assert get_run(session, uuid[:6]).uuid == uuid
+        with pytest.raises(NotFound):
+            get_run(session, "ffff0000ffff")
