@@ -57,6 +57,7 @@ class Settings:
     store: str
     disabled_plugins: frozenset[str] = field(default_factory=frozenset)
     default_concurrency: int = 2
+    max_concurrency: int = 4
     stop_grace_period: float = 10.0
     poll_interval: float = 0.5
     idle_exit_seconds: float = 60.0
@@ -88,6 +89,7 @@ def load_settings() -> Settings:
         store=os.environ.get("POLYAXON_STORE") or "local",
         disabled_plugins=disabled,
         default_concurrency=_int_setting("POLYAXON_CONCURRENCY", 2, minimum=1),
+        max_concurrency=_int_setting("POLYAXON_MAX_CONCURRENCY", os.cpu_count() or 2, minimum=1),
         stop_grace_period=_float_setting("POLYAXON_STOP_GRACE_PERIOD", 10.0),
         poll_interval=_float_setting("POLYAXON_POLL_INTERVAL", 0.5, minimum=0.01),
         idle_exit_seconds=_float_setting("POLYAXON_IDLE_EXIT", 60.0),

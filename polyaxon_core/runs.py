@@ -110,6 +110,36 @@ def ensure_queue(session: Session, name: str, concurrency: int) -> Queue:
     return queue
 
 
+def set_queue(session: Session, name: str, priority: int | None, concurrency: int | None,
+              default_concurrency: int) -> Queue:
+    """Create the queue ``name`` or change its priority / concurrency."""
+    validate_slug("queue", name)
+    if concurrency is not None and concurrency < 1:
+        raise InvalidRequest(f"queue concurrency must be at least 1, got {concurrency}")
+    queue = ensure_queue(session, name, concurrency or default_concurrency)
+    if priority is not None:
+        queue.priority = priority
+    if concurrency is not None:
+        queue.concurrency = concurrency
+    return queue
+
+
+def list_queues(session: Session) -> list[Queue]:
+    return list(session.scalars(select(Queue).order_by(Queue.priority.desc(), Queue.name)))
+
+
+def delete_queue(session: Session, name: str) -> None:
+    queue = session.scalar(select(Queue).where(Queue.name == name))
+    if queue is None:
+        raise NotFound(f"no queue named '{name}'; list them with `polyaxon queues ls`")
+    waiting = session.scalar(
+        select(func.count(Run.id)).where(Run.queue == name, Run.status.not_in(_inactive()))
+    )
+    if waiting:
+        raise Conflict(f"queue '{name}' still has {waiting} unfinished run(s)")
+    session.delete(queue)
+
+
 # ---------------------------------------------------------------------------- transitions
 
 

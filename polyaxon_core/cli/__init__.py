@@ -23,6 +23,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "ops": ("ops", "List, inspect, follow, stop, restart and delete runs."),
     "check": ("check", "Validate a polyaxonfile and summarise it."),
     "plugins": ("plugins", "List and check the installed plugins."),
+    "queues": ("queues", "Create, list and change the queues runs wait in."),
     "scheduler": ("scheduler", "Run the orchestrator: compile, queue, schedule, reconcile."),
 }
 

@@ -35,4 +35,14 @@ def run_cli(group: click.Group) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except Exception as exc:
+        if os.environ.get("POLYAXON_DEBUG"):
+            raise
+        click.echo(
+            f"Error: unexpected {type(exc).__name__}: {exc}\n"
+            "This is a bug in polyaxon or one of its plugins; run again with POLYAXON_DEBUG=1 "
+            "to see where it happened, and report it.",
+            err=True,
+        )
+        return 1
     return 0

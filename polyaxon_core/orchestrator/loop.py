@@ -100,7 +100,8 @@ class Orchestrator:
 
     # -------------------------------------------------------------------------- schedule
     def schedule(self) -> None:
-        """Move queued runs to the scheduler, by queue priority, within each queue's limit."""
+        """Move queued runs to the scheduler: by queue priority, then age, within each
+        queue's concurrency and the machine-wide ``max_concurrency``."""
         with session_scope(self.settings.db_url) as session:
             to_launch = self._claim_queued(session)
         with session_scope(self.settings.db_url) as session:
@@ -125,7 +126,11 @@ class Orchestrator:
             .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id)
         ).all()
         claimed: list[int] = []
+        # queues share the machine-wide limit; higher-priority queues get its slots first
+        free = self.settings.max_concurrency - sum(busy.values())
         for run in candidates:
+            if free <= 0:
+                break
             queue_name = run.queue or DEFAULT_QUEUE
             queue = queues.get(queue_name) or ensure_queue(
                 session, queue_name, self.settings.default_concurrency
@@ -140,6 +145,7 @@ class Orchestrator:
             if transition(session, run, Status.SCHEDULED, reason="scheduled",
                           message=f"queue {queue_name}, attempt {attempts}"):
                 busy[queue_name] += 1
+                free -= 1
                 claimed.append(run.id)
         return claimed
 

@@ -1,0 +1,40 @@
+"""`polyaxon --help` stays fast: it imports click and the core's small modules only."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+HEAVY = ["sqlalchemy", "alembic", "marshmallow", "rich", "pluggy", "jinja2", "yaml", "psycopg",
+         "polyaxon_core.plugins", "polyaxon_core.db", "polyaxon_core.spec"]
+
+
+def _modules_after(*argv: str) -> set[str]:
+    script = (
+        "import sys\n"
+        "from polyaxon_core.cli import cli\n"
+        f"try:\n    cli.main({list(argv)!r}, standalone_mode=False)\n"
+        "except SystemExit:\n    pass\n"
+        "import json; print(json.dumps(sorted(sys.modules)))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            check=True)
+    return set(json.loads(result.stdout.splitlines()[-1]))
+
+
+def test_help_imports_no_heavy_library() -> None:
+    loaded = _modules_after("--help")
+    assert not [name for name in HEAVY if name in loaded]
+
+
+def test_a_subcommands_help_imports_no_heavy_library() -> None:
+    loaded = _modules_after("ops", "--help")
+    assert not [name for name in HEAVY if name in loaded]
+
+
+def test_help_lists_every_core_command() -> None:
+    result = subprocess.run([sys.executable, "-m", "polyaxon_core.cli", "--help"],
+                            capture_output=True, text=True, check=True)
+    for command in ("init", "project", "run", "ops", "check", "plugins", "queues", "scheduler"):
+        assert f"  {command} " in result.stdout
