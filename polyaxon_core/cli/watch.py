@@ -85,7 +85,7 @@ def sweep_table(snapshot: dict[str, Any], limit: int = 8) -> Any:
 
     trials = snapshot["trials"]
     finished = sum(1 for t in trials if is_final(t["status"]))
-    total = snapshot["optimizer"].get("total") or "?"
+    total = snapshot["optimizer"].get("planned") or "?"
     counts: dict[str, int] = {}
     for trial in trials:
         counts[trial["status"]] = counts.get(trial["status"], 0) + 1
@@ -120,7 +120,7 @@ def _progress_line(snapshot: dict[str, Any]) -> str:
     finished = sum(1 for t in trials if is_final(t["status"]))
     succeeded = sum(1 for t in trials if t["status"] == "succeeded")
     running = sum(1 for t in trials if not is_final(t["status"]))
-    total = snapshot["optimizer"].get("total") or "?"
+    total = snapshot["optimizer"].get("planned") or "?"
     return (f"sweep {snapshot['uuid'][:12]} {snapshot['status']}: {finished}/{total} trials done "
             f"({succeeded} succeeded), {running} in flight")
 
