@@ -2,7 +2,7 @@
 
 Plugins only hear about changes that really happened: a rolled-back transaction fires
 nothing. A plugin that raises is logged and does not disturb the others' delivery of
-later events, nor the change itself.
+events, nor the change itself.
 """
 
 from __future__ import annotations
@@ -33,7 +33,12 @@ def dispatch_pending(session: Session) -> None:
 
     hook = get_plugin_manager().hook
     for hook_name, kwargs in pending:
-        try:
-            getattr(hook, hook_name)(**kwargs)
-        except Exception:
-            logger.exception("a plugin failed while handling %s", hook_name)
+        # each implementation on its own, so one failing plugin does not silence the rest
+        for implementation in getattr(hook, hook_name).get_hookimpls():
+            try:
+                implementation.function(
+                    **{name: kwargs[name] for name in implementation.argnames}
+                )
+            except Exception:
+                logger.exception("plugin %s failed while handling %s",
+                                 implementation.plugin_name, hook_name)

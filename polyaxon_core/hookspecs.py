@@ -17,6 +17,9 @@ what it returns; ``tests/test_hookspecs.py`` fails when one does not, or when no
 calls it.
 """
 
+# Specs are signatures with docstrings; the bodies are empty by design.
+# mypy: disable-error-code="empty-body"
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -128,9 +131,10 @@ def polyaxon_on_run_status_changed(run: RunEntity, previous: str | None, status:
 def polyaxon_on_run_metrics_logged(run: RunEntity, metrics: Mapping[str, float], step: int | None) -> None:
     """A batch of metrics of a run was committed.
 
-    ``metrics`` maps metric names to values logged at ``step`` (``None`` when the run did
-    not give one). Called by the process that stored them (the tracking SDK in the run's
-    own process on the embedded default). The return value is ignored.
+    ``run`` is the run that logged them (its status as of the commit); ``metrics`` maps
+    metric names to values logged at ``step`` (``None`` when the run did not give one).
+    Called by the process that stored them (the tracking SDK in the run's own process on
+    the embedded default). The return value is ignored.
     """
 
 

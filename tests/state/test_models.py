@@ -110,17 +110,35 @@ def test_an_illegal_transition_is_refused_logged_and_not_applied(
         assert run.conditions[-1].status == "succeeded"
 
 
+def _manager_with(*plugins: object) -> object:
+    import pluggy
+
+    from polyaxon_core import hookspecs
+    from polyaxon_core.plugins import PluginManager
+
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    for index, plugin in enumerate(plugins):
+        pm.register(plugin, name=f"notifier-test-{index}")
+    return PluginManager(pm)
+
+
 def test_events_fire_only_after_commit(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    heard: list[tuple[str, dict]] = []
+    from polyaxon_core import hookspecs
 
-    class Hooks:  # a stand-in plugin manager that records every hook call
-        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
-            return lambda **kwargs: heard.append((name, kwargs))
+    heard: list[tuple[str, str | None, str]] = []
 
-    class Manager:
-        hook = Hooks()
+    class Recorder:
+        @hookspecs.hookimpl
+        def polyaxon_on_run_status_changed(self, run, previous, status):  # type: ignore[no-untyped-def]
+            heard.append(("changed", previous, status))
 
-    monkeypatch.setattr("polyaxon_core.plugins.get_plugin_manager", lambda: Manager())
+        @hookspecs.hookimpl
+        def polyaxon_on_run_done(self, run):  # type: ignore[no-untyped-def]
+            heard.append(("done", None, run.status))
+
+    manager = _manager_with(Recorder())
+    monkeypatch.setattr("polyaxon_core.plugins.get_plugin_manager", lambda: manager)
     with pytest.raises(RuntimeError), session_scope(db_url) as session:
         run = _run(session, create_project(session, "p"))
         transition(session, run, "compiled")
@@ -131,10 +149,8 @@ def test_events_fire_only_after_commit(db_url: str, monkeypatch: pytest.MonkeyPa
         transition(session, run, "compiled")
         transition(session, run, "stopped")
         assert heard == []  # not before the commit
-    names = [name for name, _ in heard]
-    assert names == ["polyaxon_on_run_status_changed", "polyaxon_on_run_status_changed",
-                     "polyaxon_on_run_done"]
-    assert heard[1][1]["previous"] == "compiled" and heard[1][1]["status"] == "stopped"
+    assert heard == [("changed", "created", "compiled"), ("changed", "compiled", "stopped"),
+                     ("done", None, "stopped")]
 
 
 def test_stopping_a_queued_run_is_immediate_and_a_final_one_conflicts(db_url: str) -> None:
@@ -156,3 +172,29 @@ def test_runs_are_found_by_unique_prefix(db_url: str) -> None:
         assert get_run(session, uuid[:6]).uuid == uuid
         with pytest.raises(NotFound):
             get_run(session, "ffff0000ffff")
+
+
+def test_a_failing_event_plugin_does_not_silence_the_others(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from polyaxon_core import hookspecs
+
+    heard: list[str] = []
+
+    class Failing:
+        @hookspecs.hookimpl
+        def polyaxon_on_run_done(self, run):  # type: ignore[no-untyped-def]
+            raise RuntimeError("notifier down")
+
+    class Listening:
+        @hookspecs.hookimpl
+        def polyaxon_on_run_done(self, run):  # type: ignore[no-untyped-def]
+            heard.append(run.status)
+
+    manager = _manager_with(Listening(), Failing())  # the failing one is called first (LIFO)
+    monkeypatch.setattr("polyaxon_core.plugins.get_plugin_manager", lambda: manager)
+    with caplog.at_level(logging.ERROR), session_scope(db_url) as session:
+        run = _run(session, create_project(session, "p"))
+        transition(session, run, "stopped")
+    assert heard == ["stopped"]
+    assert "notifier-test-1 failed while handling polyaxon_on_run_done" in caplog.text

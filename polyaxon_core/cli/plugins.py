@@ -1,0 +1,198 @@
+"""``polyaxon plugins list|check``: what discovery found, and whether it all works.
+
+Both commands use the same manager the rest of the process uses, so what they show is
+what ``polyaxon run`` and the server will get. Beyond what the manager recorded while
+loading (import errors, hooks that do not match the specs, duplicate names), they also
+call each plugin's contribution hooks and check the answers: a ``polyaxon_register_*``
+hook that raises or returns something other than named subclasses of the kind's base
+class is reported as broken too, because selecting it by name would fail later.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+import click
+
+from polyaxon_core.cli.errors import CliError
+
+if TYPE_CHECKING:
+    from polyaxon_core.plugins import PluginInfo, PluginManager
+
+
+@dataclass(frozen=True)
+class PluginReport:
+    """One plugin as the commands show it."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    module: str
+    hooks: list[str]
+    #: ``ok``, ``disabled`` or ``broken``
+    status: str
+    reason: str | None = None
+    #: plugin kind -> name -> one-line description of each class contributed
+    #: (``{"store": {"local": "Artifacts and logs in folders ..."}}``)
+    contributes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def package(self) -> str:
+        """``distribution==version``, or the module when no distribution is known."""
+        if self.distribution is None:
+            return self.module
+        return f"{self.distribution}=={self.version}" if self.version else self.distribution
+
+    @property
+    def fix(self) -> str:
+        """What the user can do about a broken plugin."""
+        repair = (
+            f"reinstall or upgrade it (pip install --upgrade {self.distribution})"
+            if self.distribution
+            else f"fix the module {self.module}"
+        )
+        return f"{repair}, or turn it off with POLYAXON_DISABLE_PLUGINS={self.name}"
+
+
+class ContributionError(Exception):
+    """A contribution hook raised or answered with something unusable."""
+
+
+def describe_plugins(manager: PluginManager) -> list[PluginReport]:
+    """A report per discovered plugin, contributions checked, in discovery order."""
+    return [_report(manager, info) for info in manager.plugins]
+
+
+def _report(manager: PluginManager, info: PluginInfo) -> PluginReport:
+    status, reason = "ok", info.error
+    contributes: dict[str, dict[str, str]] = {}
+    if info.disabled:
+        status = "disabled"
+    elif info.error:
+        status = "broken"
+    else:
+        try:
+            contributes = _contributions(manager, info.name)
+        except ContributionError as exc:
+            status, reason = "broken", str(exc)
+    return PluginReport(info.name, info.distribution, info.version, info.module,
+                        list(info.hooks), status, reason, contributes)
+
+
+def _contributions(manager: PluginManager, plugin_name: str) -> dict[str, dict[str, str]]:
+    """Call the plugin's own contribution hooks and check every class it returns."""
+    from polyaxon_core.interfaces import PLUGIN_KINDS
+
+    plugin = manager.pm.get_plugin(plugin_name)
+    found: dict[str, dict[str, str]] = {}
+    for kind, base in PLUGIN_KINDS.items():
+        hook_name = f"polyaxon_register_{kind}s"
+        caller = getattr(manager.hook, hook_name, None)
+        if caller is None:
+            continue
+        for implementation in caller.get_hookimpls():
+            if implementation.plugin is not plugin:
+                continue
+            try:
+                classes = implementation.function()
+            except Exception as exc:  # the plugin's bug, reported instead of crashing
+                message = " ".join(str(exc).split())
+                raise ContributionError(
+                    f"{hook_name} raised {type(exc).__name__}: {message}"
+                ) from None
+            for cls in classes or ():
+                name = _checked_name(hook_name, base, cls)
+                description = " ".join(str(getattr(cls, "description", "") or "").split())
+                found.setdefault(kind, {})[name] = description
+    return found
+
+
+def _checked_name(hook_name: str, base: type, cls: object) -> str:
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ContributionError(
+            f"{hook_name} returned {cls!r}, which is not a subclass of {base.__name__}"
+        )
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ContributionError(
+            f"{hook_name} returned {cls.__name__} without a `name` to select it by"
+        )
+    return name
+
+
+def _load_reports() -> list[PluginReport]:
+    from polyaxon_core.plugins import get_plugin_manager
+
+    return describe_plugins(get_plugin_manager())
+
+
+@click.group("plugins")
+def plugins_command() -> None:
+    """List and check the installed plugins.
+
+    Plugins are discovered from the `polyaxon.plugins` entry points of installed
+    distributions. Turn one off with POLYAXON_DISABLE_PLUGINS=name1,name2.
+    """
+
+
+@plugins_command.command("list")
+@click.option(
+    "-o", "--output", type=click.Choice(["table", "json"]), default="table",
+    show_default=True, help="Output format.",
+)
+def list_command(output: str) -> None:
+    """Show every discovered plugin: where it comes from, what it provides, its status."""
+    reports = _load_reports()
+    if output == "json":
+        click.echo(json.dumps([asdict(report) for report in reports], indent=2))
+        return
+    if not reports:
+        click.echo(
+            "No plugins installed. Install the defaults with "
+            "`pip install polyaxon-schedulers polyaxon-optimizers polyaxon-stores`."
+        )
+        return
+    _print_table(reports)
+
+
+def _print_table(reports: list[PluginReport]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table("Plugin", "Distribution", "Provides", "Hooks", "Status")
+    styles = {"ok": "green", "disabled": "yellow", "broken": "red"}
+    for report in reports:
+        provides = "\n".join(
+            f"{kind}: {name} — {description}" if description else f"{kind}: {name}"
+            for kind, classes in sorted(report.contributes.items())
+            for name, description in sorted(classes.items())
+        )
+        status = f"broken: {report.reason}" if report.status == "broken" else report.status
+        # Text cells: a reason may contain brackets that rich would read as markup.
+        table.add_row(
+            Text(report.name),
+            Text(report.package),
+            Text(provides or "-"),
+            Text("\n".join(report.hooks) or "-"),
+            Text(status, style=styles[report.status]),
+        )
+    Console().print(table)
+
+
+@plugins_command.command("check")
+def check_command() -> None:
+    """Exit 0 when every enabled plugin loads and works; else list each broken one."""
+    reports = _load_reports()
+    broken = [report for report in reports if report.status == "broken"]
+    if broken:
+        for report in broken:
+            click.echo(f"{report.name} ({report.package}): {report.reason}")
+            click.echo(f"  fix: {report.fix}")
+        raise CliError(f"{len(broken)} of {len(reports)} plugins broken")
+    working = sum(report.status == "ok" for report in reports)
+    disabled = len(reports) - working
+    summary = f"{working} plugin{'' if working == 1 else 's'} ok"
+    click.echo(f"{summary}, {disabled} disabled" if disabled else summary)

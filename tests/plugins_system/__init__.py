@@ -1,0 +1,1 @@
+"""Tests of plugin discovery, the hooks, and the `polyaxon plugins` commands."""
