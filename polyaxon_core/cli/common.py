@@ -125,9 +125,15 @@ def print_json(data: Any) -> None:
 
 
 def console() -> Any:
+    """Rich output; pipes and logs get a wide page instead of rich's 80 columns."""
+    import shutil
+
     from rich.console import Console
 
-    return Console()
+    out = Console()
+    if not out.is_terminal:
+        out = Console(width=max(shutil.get_terminal_size((160, 24)).columns, 160))
+    return out
 
 
 def humanize_time(value: datetime | None) -> str:

@@ -82,32 +82,49 @@ def ls(project_name: str | None, query: str | None, sort: str | None, limit: int
     if output == "json":
         print_json({"count": total, "results": results, "offset": offset, "limit": limit})
         return
-    _print_runs_table(results, total, offset, show_project=project is None)
+    sorted_metrics = [key.key for key in parsed_sort or () if key.field == "metrics"]
+    _print_runs_table(results, total, offset, show_project=project is None,
+                      first_metrics=sorted_metrics)
 
 
-def _metric_columns(results: list[dict[str, Any]], most: int = 3) -> list[str]:
+def _metric_columns(results: list[dict[str, Any]], first: list[str], most: int = 3) -> list[str]:
     seen: dict[str, int] = {}
     for row in results:
         for name in row["metrics"]:
             seen[name] = seen.get(name, 0) + 1
-    return sorted(seen, key=lambda name: (-seen[name], name))[:most]
+    others = sorted((n for n in seen if n not in first), key=lambda name: (-seen[name], name))
+    return [*first, *others][:max(most, len(first))]
+
+
+def _param_columns(results: list[dict[str, Any]]) -> list[str]:
+    """The search parameters, when every listed run is a trial of a sweep."""
+    params = [row["meta_info"].get("matrix", {}).get("params") for row in results]
+    if not results or not all(params):
+        return []
+    return sorted({name for row_params in params for name in row_params})
 
 
 def _print_runs_table(results: list[dict[str, Any]], total: int, offset: int,
-                      show_project: bool) -> None:
+                      show_project: bool, first_metrics: list[str]) -> None:
     from rich.table import Table
 
-    metrics = _metric_columns(results)
+    metrics = _metric_columns(results, first_metrics)
+    params = _param_columns(results)
     shown = f"{offset + 1}-{offset + len(results)} of {total}" if results else f"0 of {total}"
     table = Table(title=f"Runs ({shown})", title_justify="left")
-    columns = ["uuid", "name", *(["project"] if show_project else []), "kind", "status",
-               "created", "duration", *metrics]
-    for column in columns:
+    # trials of a sweep: a leaderboard, where the parameters matter more than name and kind
+    base = (["uuid", "status", "duration"] if params else
+            ["uuid", "name", *(["project"] if show_project else []), "kind", "status", "created",
+             "duration"])
+    for column in [*base, *params, *metrics]:
         table.add_column(column, justify="right" if column in metrics else "left")
     for row in results:
-        values = [row["uuid"][:12], row["name"] or "-", *([row["project"]] if show_project else []),
-                  row["kind"], styled_status(row["status"]), humanize_time(row["created_at"]),
-                  humanize_duration(row["duration"])]
+        cells = {"uuid": row["uuid"][:12], "name": row["name"] or "-", "project": row["project"],
+                 "kind": row["kind"], "status": styled_status(row["status"]),
+                 "created": humanize_time(row["created_at"]),
+                 "duration": humanize_duration(row["duration"])}
+        values = [cells[column] for column in base]
+        values += [_format_value(row["meta_info"]["matrix"]["params"].get(name)) for name in params]
         values += [_format_value(row["metrics"].get(name)) for name in metrics]
         table.add_row(*values)
     console().print(table)

@@ -28,6 +28,7 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     from polyaxon_core.orchestrator import Orchestrator, OrchestratorLock
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     current = settings()
     with database():
         pass  # migrate before the first tick

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -53,12 +52,12 @@ class DatabaseBackend:
     def _run(self, session: Any) -> Run:
         return session.scalars(select(Run).where(Run.uuid == self.run_uuid)).one()
 
-    def log_metrics(self, points: Sequence[MetricPoint], timestamp: datetime | None) -> None:
+    def log_metrics(self, points: Sequence[MetricPoint]) -> None:
         """Store points of one step in one transaction and update the run's last values."""
         from polyaxon_core.db.convert import run_to_entity
         from polyaxon_core.events import queue_event
 
-        when = timestamp or utcnow()
+        when = utcnow()
         with session_scope(self.db_url) as session:
             run = self._run(session)
             session.add_all(

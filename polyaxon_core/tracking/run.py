@@ -6,7 +6,6 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +65,7 @@ class TrackingRun:
         if self._ended:
             raise TrackingError("this run's tracking was ended; call tracking.init() again")
 
-    def log_metrics(self, step: int | None = None, timestamp: datetime | None = None,
-                    **metrics: Any) -> None:
+    def log_metrics(self, step: int | None = None, **metrics: Any) -> None:
         self._check_open()
         if not metrics:
             raise TrackingError("log_metrics() needs at least one name=value")
@@ -79,7 +77,7 @@ class TrackingRun:
             if number is not None:
                 points.append(MetricPoint(name, number, None if step is None else int(step)))
         if points:
-            self.backend.log_metrics(points, timestamp)
+            self.backend.log_metrics(points)
 
     def log_inputs(self, **inputs: Any) -> None:
         self._check_open()

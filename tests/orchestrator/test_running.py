@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from polyaxon_core.testing.scheduler import wait_until
 from tests.orchestrator.conftest import FILES, Cli, run_state, wait_final, wait_for
 
 
@@ -170,8 +171,10 @@ def test_killing_the_orchestrator_mid_sweep_loses_and_repeats_nothing(
     lock = OrchestratorLock(load_settings())
     pid = lock.holder_pid()
     assert pid is not None
-    os.kill(pid, signal.SIGKILL)  # the kernel releases its lock; a new one can take over
-    ensure_orchestrator(load_settings())
+    os.kill(pid, signal.SIGKILL)
+    # the kernel releases the lock once the process is gone; then a new one can take over
+    wait_until(lambda: not lock.is_held())
+    assert ensure_orchestrator(load_settings()) is not None
     state = wait_final(uuid, timeout=240)
     assert state["status"] == "succeeded"
     indexes = sorted(c["matrix_index"] for c in state["children"])
