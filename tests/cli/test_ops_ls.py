@@ -1,0 +1,85 @@
+"""`polyaxon ops ls`: the query language, sorting, pagination and errors, through the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from polyaxon_core.config import load_settings
+from polyaxon_core.db.models import Run
+from polyaxon_core.db.session import migrate, session_scope
+from polyaxon_core.runs import create_project
+
+POLYAXON = str(Path(sys.executable).parent / "polyaxon")
+
+
+def polyaxon(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([POLYAXON, *args], capture_output=True, text=True, env=os.environ.copy(),
+                          timeout=120)
+
+
+@pytest.fixture
+def runs(polyaxon_home: Path) -> dict[str, str]:
+    url = load_settings().db_url
+    migrate(url)
+    uuids: dict[str, str] = {}
+    with session_scope(url) as session:
+        project = create_project(session, "p")
+        other = create_project(session, "other")
+        for name, status, loss, tags in [("a", "succeeded", 0.05, ["best"]),
+                                         ("b", "succeeded", 0.3, []),
+                                         ("c", "failed", 0.9, ["best"]),
+                                         ("d", "running", None, [])]:
+            run = Run(project=project, name=name, kind="job", runtime="job", status=status,
+                      tags=tags, last_metrics={} if loss is None else {"loss": loss})
+            session.add(run)
+            session.flush()
+            uuids[name] = run.uuid
+        session.add(Run(project=other, name="elsewhere", kind="job", runtime="job"))
+    return uuids
+
+
+def _names(*args: str) -> list[str]:
+    result = polyaxon("ops", "ls", "-o", "json", *args)
+    assert result.returncode == 0, result.stderr
+    return [row["name"] for row in json.loads(result.stdout)["results"]]
+
+
+def test_query_and_sort(runs: dict[str, str]) -> None:
+    assert _names("-p", "p", "-q", "metrics.loss:<0.5", "-s", "metrics.loss") == ["a", "b"]
+    assert _names("-p", "p", "-q", "status:succeeded|failed, tags:best", "-s", "-name") == ["c", "a"]
+    assert _names("-p", "p", "-q", "metrics.loss:nil") == ["d"]
+
+
+def test_limit_offset_and_count(runs: dict[str, str]) -> None:
+    result = json.loads(polyaxon("ops", "ls", "-p", "p", "-s", "name", "-l", "2", "--offset", "1",
+                                 "-o", "json").stdout)
+    assert result["count"] == 4
+    assert [row["name"] for row in result["results"]] == ["b", "c"]
+
+
+def test_without_a_project_every_project_is_listed(runs: dict[str, str]) -> None:
+    assert sorted(_names()) == ["a", "b", "c", "d", "elsewhere"]
+
+
+def test_a_malformed_query_points_at_the_token(runs: dict[str, str]) -> None:
+    result = polyaxon("ops", "ls", "-p", "p", "-q", "status:succeeded, colour:red")
+    assert result.returncode == 1
+    assert "colour" in result.stderr and "^" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_bad_sort_field_is_an_error(runs: dict[str, str]) -> None:
+    result = polyaxon("ops", "ls", "-p", "p", "-s", "-flavour")
+    assert result.returncode == 1 and "flavour" in result.stderr
+
+
+def test_the_table_shows_the_sorted_metric(runs: dict[str, str]) -> None:
+    result = polyaxon("ops", "ls", "-p", "p", "-s", "metrics.loss")
+    assert result.returncode == 0
+    assert "loss" in result.stdout and "0.05" in result.stdout
