@@ -1,0 +1,183 @@
+"""Users, passwords and API tokens.
+
+Passwords are stored as scrypt hashes; tokens as SHA-256 digests of a random key that is
+shown once, when issued. Tokens can expire and be revoked. The official Polyaxon client
+sends ``Authorization: token <key>``, which is what :func:`user_for_token` resolves.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from polyaxon_core.db.models import ApiToken, OrganizationMember, Project, ProjectMember, User, utcnow
+from polyaxon_core.errors import AlreadyExists, InvalidRequest, NotFound
+from polyaxon_core.permissions import ORGANIZATION_ROLES, PROJECT_ROLES
+
+_USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,149}$")
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+MIN_PASSWORD_LENGTH = 8
+
+
+@dataclass(frozen=True)
+class AuthenticatedUser:
+    """Who sent a request, as the API and the auth hooks see it."""
+
+    id: int
+    username: str
+    organization_role: str | None
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    parts = ["scrypt", str(_SCRYPT["n"]), str(_SCRYPT["r"]), str(_SCRYPT["p"]),
+             base64.b64encode(salt).decode(), base64.b64encode(digest).decode()]
+    return "$".join(parts)
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    computed = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
+                              p=int(p))
+    return hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+def create_user(session: Session, username: str, password: str, email: str | None = None,
+                organization_role: str | None = "member", owner: str = "default") -> User:
+    if not _USERNAME.match(username):
+        raise InvalidRequest(
+            f"username {username!r} is not valid: letters, digits and _ . @ + -, at most 150"
+        )
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequest(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if organization_role is not None and organization_role not in ORGANIZATION_ROLES:
+        raise InvalidRequest(
+            f"unknown organization role {organization_role!r}; use one of "
+            f"{', '.join(ORGANIZATION_ROLES)}"
+        )
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise AlreadyExists(f"user '{username}' already exists")
+    user = User(username=username, email=email, password_hash=hash_password(password))
+    session.add(user)
+    session.flush()
+    if organization_role is not None:
+        session.add(OrganizationMember(owner=owner, user_id=user.id, role=organization_role))
+    return user
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user named '{username}'")
+    return user
+
+
+def check_password(session: Session, username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (the same answer for any mismatch)."""
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.is_active or not verify_password(password, user.password_hash):
+        return None
+    return user
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User, name: str = "default",
+                expires_in: timedelta | None = timedelta(days=30)) -> tuple[ApiToken, str]:
+    """A new token for ``user``; returns the row and the key (shown once, stored hashed)."""
+    key = secrets.token_urlsafe(32)
+    token = ApiToken(user_id=user.id, name=name, key_hash=_digest(key), prefix=key[:8],
+                     expires_at=utcnow() + expires_in if expires_in else None)
+    session.add(token)
+    session.flush()
+    return token, key
+
+
+def revoke_token(session: Session, key: str) -> bool:
+    token = session.scalar(select(ApiToken).where(ApiToken.key_hash == _digest(key)))
+    if token is None or token.revoked_at is not None:
+        return False
+    token.revoked_at = utcnow()
+    return True
+
+
+def user_for_token(session: Session, key: str, now: datetime | None = None) -> AuthenticatedUser | None:
+    """The user a valid (known, unexpired, unrevoked) token belongs to, else None."""
+    token = session.scalar(select(ApiToken).where(ApiToken.key_hash == _digest(key)))
+    now = now or utcnow()
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if not token.user.is_active:
+        return None
+    token.last_used_at = now
+    return authenticated(session, token.user)
+
+
+def authenticated(session: Session, user: User, owner: str = "default") -> AuthenticatedUser:
+    role = session.scalar(
+        select(OrganizationMember.role).where(OrganizationMember.user_id == user.id,
+                                              OrganizationMember.owner == owner)
+    )
+    return AuthenticatedUser(id=user.id, username=user.username, organization_role=role)
+
+
+def project_role(session: Session, user_id: int, project: Project) -> str | None:
+    return session.scalar(
+        select(ProjectMember.role).where(ProjectMember.user_id == user_id,
+                                         ProjectMember.project_id == project.id)
+    )
+
+
+def set_project_role(session: Session, project: Project, user: User, role: str | None) -> None:
+    """Give ``user`` ``role`` on ``project`` (None removes them)."""
+    if role is not None and role not in PROJECT_ROLES:
+        raise InvalidRequest(f"unknown project role {role!r}; use one of {', '.join(PROJECT_ROLES)}")
+    member = session.scalar(
+        select(ProjectMember).where(ProjectMember.user_id == user.id,
+                                    ProjectMember.project_id == project.id)
+    )
+    if role is None:
+        if member is not None:
+            session.delete(member)
+        return
+    if member is None:
+        session.add(ProjectMember(project_id=project.id, user_id=user.id, role=role))
+    else:
+        member.role = role
+
+
+def set_organization_role(session: Session, user: User, role: str | None, owner: str = "default") -> None:
+    if role is not None and role not in ORGANIZATION_ROLES:
+        raise InvalidRequest(
+            f"unknown organization role {role!r}; use one of {', '.join(ORGANIZATION_ROLES)}"
+        )
+    member = session.scalar(
+        select(OrganizationMember).where(OrganizationMember.user_id == user.id,
+                                         OrganizationMember.owner == owner)
+    )
+    if role is None:
+        if member is not None:
+            session.delete(member)
+        return
+    if member is None:
+        session.add(OrganizationMember(owner=owner, user_id=user.id, role=role))
+    else:
+        member.role = role

@@ -1,0 +1,64 @@
+"""Who may do what, as data: roles are sets of actions.
+
+A user's allowed actions on a project are the union of what their organization role
+grants everywhere and what their role on that project grants there. A user with no
+organization role (an *outsider*) sees only the projects they were added to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+PROJECT_READ = "project.read"
+PROJECT_CREATE = "project.create"
+PROJECT_UPDATE = "project.update"
+PROJECT_DELETE = "project.delete"
+PROJECT_MEMBERS = "project.members"
+RUN_READ = "run.read"
+RUN_CREATE = "run.create"
+RUN_UPDATE = "run.update"
+RUN_STOP = "run.stop"
+RUN_DELETE = "run.delete"
+ORG_MEMBERS = "organization.members"
+USERS_MANAGE = "users.manage"
+
+ACTIONS: frozenset[str] = frozenset({
+    PROJECT_READ, PROJECT_CREATE, PROJECT_UPDATE, PROJECT_DELETE, PROJECT_MEMBERS,
+    RUN_READ, RUN_CREATE, RUN_UPDATE, RUN_STOP, RUN_DELETE, ORG_MEMBERS, USERS_MANAGE,
+})
+
+_READ = {PROJECT_READ, RUN_READ}
+_WORK = _READ | {RUN_CREATE, RUN_UPDATE, RUN_STOP}
+_MANAGE_PROJECT = _WORK | {PROJECT_UPDATE, RUN_DELETE, PROJECT_MEMBERS}
+
+#: organization role -> actions allowed on every project of the organization
+ORGANIZATION_ROLES: Mapping[str, frozenset[str]] = {
+    "owner": ACTIONS,
+    "manager": frozenset(_MANAGE_PROJECT | {PROJECT_CREATE, PROJECT_DELETE, ORG_MEMBERS}),
+    "admin": frozenset(_MANAGE_PROJECT | {PROJECT_CREATE, PROJECT_DELETE}),
+    "member": frozenset(_WORK | {PROJECT_CREATE}),
+    "viewer": frozenset(_READ),
+}
+
+#: project role -> actions allowed on that project only
+PROJECT_ROLES: Mapping[str, frozenset[str]] = {
+    "owner": frozenset(_MANAGE_PROJECT | {PROJECT_DELETE}),
+    "admin": frozenset(_MANAGE_PROJECT),
+    "member": frozenset(_WORK),
+    "viewer": frozenset(_READ),
+}
+
+
+def allowed_actions(organization_role: str | None, project_role: str | None) -> frozenset[str]:
+    granted: set[str] = set()
+    if organization_role is not None:
+        granted |= ORGANIZATION_ROLES[organization_role]
+    if project_role is not None:
+        granted |= PROJECT_ROLES[project_role]
+    return frozenset(granted)
+
+
+def is_allowed(organization_role: str | None, project_role: str | None, action: str) -> bool:
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; known: {', '.join(sorted(ACTIONS))}")
+    return action in allowed_actions(organization_role, project_role)
