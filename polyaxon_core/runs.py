@@ -338,6 +338,9 @@ def create_trial(
     """A child run of a sweep evaluating ``params``; ``meta['index']`` is its unique slot."""
     content = spec.to_dict()
     content.pop("matrix", None)
+    # the trial's own values become params, so its stored content compiles on its own
+    content["params"] = {**content.get("params", {}),
+                         **{name: {"value": value} for name, value in params.items()}}
     inputs = spec.resolve_inputs(dict(params))
     index = int(meta["index"])
     return _new_run(

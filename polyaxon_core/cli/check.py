@@ -131,19 +131,20 @@ def _print_summary(file: str, summary: dict[str, Any]) -> None:
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold")
     table.add_column()
-    table.add_row("kind", f"{summary['kind']} (run: {summary['run_kind']})")
-    table.add_row("name", summary["name"] or "-")
-    for entry in summary["inputs"]:
+    # Values come from the user's file: Text keeps rich from reading `[...]` as markup.
+    table.add_row("kind", Text(f"{summary['kind']} (run: {summary['run_kind']})"))
+    table.add_row("name", Text(summary["name"] or "-"))
+    for index, entry in enumerate(summary["inputs"]):
         shown = "(set by the matrix)" if entry["from"] == "matrix" else format_value(entry["value"]) or "-"
         table.add_row(
-            "input" if entry is summary["inputs"][0] else "",
+            "inputs" if index == 0 else "",
             Text(f"{entry['name']} = {shown}  [{entry['type'] or 'any'}, from {entry['from']}]"),
         )
     matrix = summary["matrix"]
     if matrix is not None:
         size = matrix["search_space_size"]
         space = f"{size} combinations" if size is not None else "unbounded (continuous distributions)"
-        table.add_row("matrix", f"{matrix['kind']}, search space: {space}")
+        table.add_row("matrix", Text(f"{matrix['kind']}, search space: {space}"))
     if summary["operations"]:
-        table.add_row("operations", ", ".join(name or "-" for name in summary["operations"]))
+        table.add_row("operations", Text(", ".join(name or "-" for name in summary["operations"])))
     console.print(table)

@@ -1,0 +1,60 @@
+"""The polyaxonfile (Polyaxon v1.1 format): read, validate, template.
+
+``read_polyaxonfile`` reads a file the user wrote, ``parse_operation`` reads an operation
+stored as JSON (what :meth:`OperationSpec.to_dict` produced). Both return an
+:class:`OperationSpec` or raise one :class:`PolyaxonfileError` listing every problem,
+each with its file, line, field path and what would have been valid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from polyaxon_core.spec.compiler import compile_source
+from polyaxon_core.spec.errors import PolyaxonfileError, Problem
+from polyaxon_core.spec.loader import read_source, source_from_data
+from polyaxon_core.spec.matrix import search_space_size
+from polyaxon_core.spec.models import ComponentSpec, IOSpec, OperationSpec, TerminationSpec
+
+__all__ = [
+    "ComponentSpec",
+    "IOSpec",
+    "OperationSpec",
+    "PolyaxonfileError",
+    "Problem",
+    "TerminationSpec",
+    "parse_operation",
+    "read_polyaxonfile",
+    "search_space_size",
+]
+
+
+def read_polyaxonfile(
+    path: str | Path,
+    params: Mapping[str, str] | None = None,
+    *,
+    presets: Sequence[str | Path] = (),
+) -> OperationSpec:
+    """Read and validate the polyaxonfile at ``path``.
+
+    A ``kind: component`` file becomes an operation running that component. ``params``
+    are ``-P name=value`` strings, converted according to each input's type. ``pathRef``
+    is resolved relative to the file's folder. ``presets`` are further files (the extra
+    ``-f`` of the CLI) patched onto the operation in order, each with its own
+    ``patchStrategy`` (``post_merge`` by default).
+    """
+    source = read_source(Path(path))
+    preset_sources = tuple(read_source(Path(preset)) for preset in presets)
+    return compile_source(source, params, preset_sources)
+
+
+def parse_operation(data: Mapping[str, Any], source: str = "<content>") -> OperationSpec:
+    """Validate an operation given as data (e.g. JSON from the database).
+
+    ``source`` names the data in problems. References to files (``pathRef``) cannot be
+    resolved without a folder, so stored operations carry their component inline, as
+    :meth:`OperationSpec.to_dict` writes them.
+    """
+    return compile_source(source_from_data(data, source))

@@ -1,0 +1,173 @@
+"""Read YAML (or JSON) into plain data while remembering where every field was written.
+
+PyYAML's composer gives each node its position; we walk the node tree next to the
+constructed data and record ``path -> (file, line)`` so that a problem found much later
+(in a schema, in the compiler) can still name the line the user has to edit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from polyaxon_core.spec.errors import PolyaxonfileError, Problem
+
+PathKey = tuple[str | int, ...]
+Position = tuple[str, int]
+
+
+def format_path(path: PathKey) -> str:
+    """``("run", "container", "args", 1)`` -> ``run.container.args[1]``."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+@dataclass
+class Source:
+    """A loaded document: JSON-safe ``data`` plus the position of each field.
+
+    ``folder`` is where relative references (``pathRef``) are resolved from; it is
+    ``None`` for data that did not come from a file (e.g. JSON stored in a database).
+    """
+
+    name: str
+    data: Any
+    positions: dict[PathKey, Position] = field(default_factory=dict)
+    folder: Path | None = None
+
+    def locate(self, path: PathKey) -> tuple[str, int | None]:
+        """The file and line of ``path``, falling back to its closest written ancestor."""
+        probe = tuple(path)
+        while True:
+            position = self.positions.get(probe)
+            if position is not None:
+                return position
+            if not probe:
+                return self.name, None
+            probe = probe[:-1]
+
+    def problem(self, path: PathKey, message: str, valid: str | None = None) -> Problem:
+        file, line = self.locate(path)
+        return Problem(file=file, line=line, path=format_path(path), message=message, valid=valid)
+
+
+def read_source(path: Path) -> Source:
+    """Load the polyaxonfile at ``path``; raises PolyaxonfileError naming the file and line."""
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolyaxonfileError(
+            [Problem(name, None, "", "file not found", "the path of an existing polyaxonfile")]
+        ) from None
+    except IsADirectoryError:
+        raise PolyaxonfileError(
+            [Problem(name, None, "", "is a folder, not a file", "the path of a polyaxonfile")]
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolyaxonfileError(
+            [Problem(name, None, "", f"cannot be read: {exc}", "a readable UTF-8 text file")]
+        ) from None
+    return parse_text(text, name, folder=path.resolve().parent)
+
+
+def parse_text(text: str, name: str, folder: Path | None = None) -> Source:
+    """Parse YAML/JSON ``text``; syntax errors and duplicate keys raise PolyaxonfileError."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        positions: dict[PathKey, Position] = {}
+        duplicates: list[Problem] = []
+        if node is not None:
+            # Positions are read before construction: constructing flattens `<<` merge
+            # keys into the mapping, which would make an override look like a duplicate.
+            _record(loader, node, (), name, positions, duplicates, record_self=True)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        detail = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise PolyaxonfileError(
+            [Problem(name, line, "", f"invalid YAML: {detail}", "well-formed YAML or JSON")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise PolyaxonfileError(
+            [Problem(name, None, "", f"invalid YAML: {exc}", "well-formed YAML or JSON")]
+        ) from None
+    finally:
+        loader.dispose()
+    if duplicates:
+        raise PolyaxonfileError(duplicates)
+    return Source(name=name, data=to_plain(data), positions=positions, folder=folder)
+
+
+def source_from_data(data: Any, name: str) -> Source:
+    """Wrap already-parsed data (no positions are known)."""
+    return Source(name=name, data=to_plain(data))
+
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+def _record(
+    loader: yaml.SafeLoader,
+    node: yaml.Node,
+    path: PathKey,
+    file: str,
+    positions: dict[PathKey, Position],
+    duplicates: list[Problem],
+    record_self: bool,
+) -> None:
+    if record_self:
+        positions[path] = (file, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[Any, int] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == _MERGE_TAG:
+                continue
+            key = to_plain(loader.construct_object(key_node, deep=True))
+            line = key_node.start_mark.line + 1
+            if not isinstance(key, str | int):
+                continue
+            child = (*path, key)
+            if key in seen:
+                duplicates.append(
+                    Problem(
+                        file,
+                        line,
+                        format_path(child),
+                        f"duplicate key `{key}` (first written on line {seen[key]}); "
+                        "only one of the values would be used",
+                        "each key written once per mapping",
+                    )
+                )
+                continue
+            seen[key] = line
+            positions[child] = (file, line)
+            _record(loader, value_node, child, file, positions, duplicates, record_self=False)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _record(loader, item, (*path, index), file, positions, duplicates, record_self=True)
+
+
+def to_plain(value: Any) -> Any:
+    """Make YAML-constructed data JSON-safe: dates become ISO strings, tuples lists."""
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {to_plain(key): to_plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [to_plain(item) for item in value]
+    return value
