@@ -301,6 +301,10 @@ class _PolyaxonfileSchema(SpecSchema):
 _BELONGS_TO_OPERATION = "this field belongs to an operation (`kind: operation`) that runs the component"
 _BELONGS_TO_RUN = "this field belongs under `run:`"
 _BELONGS_TO_COMPONENT = "this field belongs to the component (under `component:`)"
+#: fields people put at the top level that belong in the run section
+_RUN_SECTION_FIELDS = (
+    "container", "init", "environment", "connections", "volumes", "sidecars", "ports", "cmd",
+)
 
 
 class ComponentSchema(_PolyaxonfileSchema):
@@ -334,16 +338,7 @@ class ComponentSchema(_PolyaxonfileSchema):
         },
         **{
             name: _BELONGS_TO_RUN
-            for name in (
-                "container",
-                "init",
-                "environment",
-                "connections",
-                "volumes",
-                "sidecars",
-                "ports",
-                "cmd",
-            )
+            for name in _RUN_SECTION_FIELDS
         },
     }
 
@@ -390,16 +385,7 @@ class OperationSchema(_PolyaxonfileSchema):
         **{name: _BELONGS_TO_COMPONENT for name in ("inputs", "outputs", "run")},
         **{
             name: f"{_BELONGS_TO_RUN} of the component"
-            for name in (
-                "container",
-                "init",
-                "environment",
-                "connections",
-                "volumes",
-                "sidecars",
-                "ports",
-                "cmd",
-            )
+            for name in _RUN_SECTION_FIELDS
         },
     }
 
