@@ -103,8 +103,9 @@ def _sort_key(text: str, item: str, start: int, previous: list[SortKey]) -> Sort
     position = start + len(item) - len(item.lstrip())
     word = item.strip()
     if not word:
+        position = min(position, len(text))
         raise QueryError("expected a field to sort by", text=text,
-                         position=min(position, len(text)), token=text[start:start + 1])
+                         position=position, token=text[position:position + 1])
     descending = word.startswith("-")
     name_position = position + 1 if descending else position
     name = word[1:] if descending else word
