@@ -353,26 +353,32 @@ def create_trial(
         description=sweep.description,
         tags=list(sweep.tags or ()),
         queue=sweep.queue or DEFAULT_QUEUE,
-        meta_info={**(sweep.meta_info or {}), "matrix": {**meta, "params": dict(params)}},
+        meta_info={
+            **{k: v for k, v in (sweep.meta_info or {}).items() if k == "context_path"},
+            "matrix": {**meta, "params": dict(params)},
+        },
         pipeline=sweep,
         matrix_index=index,
     )
 
 
-def request_stop(session: Session, run: Run, reason: str = "stopped by user") -> Run:
-    """Stop a run: at once if it never started, otherwise through ``stopping``."""
+def request_stop(session: Session, run: Run, reason: str = "stopped by user",
+                 message: str | None = None) -> Run:
+    """Stop a run: at once if it never started, otherwise through ``stopping``.
+
+    ``reason`` and ``message`` go into the run's status timeline."""
     if is_final(run.status):
         raise Conflict(f"run {run.uuid[:12]} is already {run.status}; nothing to stop")
     if run.status in {Status.CREATED, Status.COMPILED, Status.QUEUED, Status.RETRYING}:
         if run.kind == "matrix" and any(not is_final(child.status) for child in run.children):
             run.stop_requested_at = utcnow()
-            transition(session, run, Status.STOPPING, reason=reason)
+            transition(session, run, Status.STOPPING, reason=reason, message=message)
         else:
-            transition(session, run, Status.STOPPED, reason=reason)
+            transition(session, run, Status.STOPPED, reason=reason, message=message)
         return run
     if run.stop_requested_at is None:
         run.stop_requested_at = utcnow()
-    transition(session, run, Status.STOPPING, reason=reason)
+    transition(session, run, Status.STOPPING, reason=reason, message=message)
     return run
 
 

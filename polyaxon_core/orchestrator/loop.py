@@ -150,6 +150,16 @@ class Orchestrator:
         return claimed
 
     def _launch(self, run_id: int) -> None:
+        try:
+            self._copy_resumed_artifacts(run_id)
+        except Exception as exc:  # an unreadable checkpoint fails the trial, not the loop
+            with session_scope(self.settings.db_url) as session:
+                run = session.get(Run, run_id)
+                if run is not None and run.status == Status.SCHEDULED.value:
+                    logger.info("run %s could not get the artifacts it resumes: %s", run.uuid, exc)
+                    transition(session, run, Status.FAILED, reason="launch failed",
+                               message=f"could not copy the artifacts of the run it resumes: {exc}")
+            return
         with session_scope(self.settings.db_url) as session:
             run = session.get(Run, run_id, options=[selectinload(Run.project)])
             if run is None or run.status != Status.SCHEDULED.value:
@@ -164,6 +174,31 @@ class Orchestrator:
                 return
             run.scheduler_handle = dict(handle)
             transition(session, run, Status.STARTING, reason="starting")
+
+    def _copy_resumed_artifacts(self, run_id: int) -> None:
+        """Give a trial that continues another one (its optimizer's ``resume_from``) a copy
+        of that run's artifacts, checkpoints included, before it first starts.
+
+        The copy is done outside any transaction (it may be large), then recorded on the
+        run (``meta_info.resumed_artifacts_of``), so a retry or an orchestrator restarted
+        after that never copies over what the trial wrote since. A crash between the two
+        only repeats the copy of files the trial has not started using yet.
+        """
+        with session_scope(self.settings.db_url) as session:
+            run = session.get(Run, run_id)
+            if run is None or run.status != Status.SCHEDULED.value:
+                return
+            meta_info = run.meta_info or {}
+            source = (meta_info.get("matrix") or {}).get("resume_from")
+            if not source or meta_info.get("resumed_artifacts_of") == source:
+                return
+            target = run.uuid
+        copied = copy_artifacts(self.store, source, target)
+        with session_scope(self.settings.db_url) as session:
+            run = session.get(Run, run_id)
+            if run is not None:
+                run.meta_info = {**(run.meta_info or {}), "resumed_artifacts_of": source}
+        logger.info("run %s starts with %d artifact(s) of run %s", target, copied, source)
 
     def launch_request(self, run: Run) -> LaunchRequest:
         spec = load_spec(run)
@@ -261,7 +296,8 @@ class Orchestrator:
             transition(session, run, Status.FAILED, reason="timeout",
                        message=f"stopped after exceeding termination.timeout ({_timeout(run):g}s)")
             return
-        if status == Status.FAILED and run.status != Status.STOPPING.value and self._retry(session, run, update):
+        if (status == Status.FAILED and run.status != Status.STOPPING.value
+                and self._retry(session, run, update)):
             return
         transition(session, run, status, reason=update.reason or status.value,
                    message=update.message)
@@ -278,6 +314,16 @@ class Orchestrator:
         run.scheduler_handle = {}
         transition(session, run, Status.QUEUED, reason="queued", message="retry")
         return True
+
+
+def copy_artifacts(store: ArtifactStore, source: str, target: str) -> int:
+    """Copy every artifact of run ``source`` into run ``target`` (same paths); return how many."""
+    copied = 0
+    for info in store.walk(source):
+        with store.open(source, info.path) as stream:
+            store.put_stream(target, stream, info.path)
+        copied += 1
+    return copied
 
 
 def _timeout(run: Run) -> float | None:

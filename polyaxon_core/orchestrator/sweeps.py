@@ -1,10 +1,12 @@
 """The matrix controller: turns an optimizer's suggestions into trial runs.
 
-Each pass over a sweep reads its trials from the database, asks the optimizer plugin
-for as many suggestions as ``matrix.concurrency`` leaves room for and creates those
-trials in the same transaction. Optimizers are stateless, and a trial's ``matrix_index``
-is unique per sweep, so a controller killed at any point and started again neither
-repeats nor loses a trial.
+Each pass over a sweep reads its trials from the database, applies the matrix's
+``earlyStopping`` rules (:mod:`polyaxon_core.orchestrator.early_stopping`) to the
+metrics they logged, asks the optimizer plugin for as many suggestions as
+``matrix.concurrency`` leaves room for and creates those trials, all in one
+transaction. Optimizers are stateless, a trial's ``matrix_index`` is unique per sweep,
+and early stopping decisions are recorded as statuses, so a controller killed at any
+point and started again neither repeats nor loses a trial nor a decision.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from polyaxon_core.config import Settings
-from polyaxon_core.db.models import Run
+from polyaxon_core.db.models import Metric, Run
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.entities import Trial
 from polyaxon_core.interfaces import Optimizer
 from polyaxon_core.lifecycle import Status, is_final
+from polyaxon_core.orchestrator import early_stopping
 from polyaxon_core.runs import create_trial, load_spec, request_stop, transition
 
 logger = logging.getLogger(__name__)
@@ -79,6 +82,9 @@ class SweepController:
         if sweep.status == Status.QUEUED.value:
             transition(session, sweep, Status.RUNNING, reason="running")
         trials = trials_of(children)
+        rules = early_stopping.read_rules(spec.matrix.options)
+        if rules and self._apply_early_stopping(session, sweep, children, optimizer, trials, rules):
+            return
         unfinished = sum(1 for child in children if not is_final(child.status))
         concurrency = spec.matrix.concurrency or self.settings.default_concurrency
         slots = max(0, concurrency - unfinished)
@@ -102,6 +108,31 @@ class SweepController:
         if not created and unfinished == 0 and optimizer.is_done(trials):
             self._finish(session, sweep, children)
 
+    def _apply_early_stopping(
+        self, session: Session, sweep: Run, children: list[Run], optimizer: Optimizer,
+        trials: list[Trial], rules: list[early_stopping.Rule],
+    ) -> bool:
+        """Stop the trials the rules condemn; return True when the whole sweep stops."""
+        planned = optimizer.describe(trials).get("planned")
+        decision = early_stopping.decide(
+            rules, _progress(session, sweep, children, early_stopping.metric_names(rules)),
+            planned if isinstance(planned, int) else None,
+        )
+        by_uuid = {child.uuid: child for child in children}
+        for stop in decision.trials:
+            child = by_uuid[stop.uuid]
+            logger.info("sweep %s: stopping trial %s (%s: %s)", sweep.uuid, child.uuid, stop.reason,
+                        stop.message)
+            request_stop(session, child, reason=stop.reason, message=stop.message)
+        if decision.sweep is None:
+            return False
+        logger.info("sweep %s: %s (%s)", sweep.uuid, decision.sweep.reason, decision.sweep.message)
+        sweep.meta_info = {**(sweep.meta_info or {}), "optimizer": optimizer.describe(trials)}
+        transition(session, sweep, Status.STOPPING, reason=decision.sweep.reason,
+                   message=decision.sweep.message)
+        self._stop(session, sweep, children)
+        return True
+
     def _finish(self, session: Session, sweep: Run, children: list[Run]) -> None:
         succeeded = sum(1 for child in children if child.status == Status.SUCCEEDED.value)
         if children and succeeded == 0:
@@ -112,13 +143,45 @@ class SweepController:
                        message=f"{succeeded} of {len(children)} trials succeeded")
 
     def _stop(self, session: Session, sweep: Run, children: list[Run]) -> None:
+        """Stop every unfinished trial, then end the sweep as the reason it is stopping
+        for says: ``failed`` for an optimizer error, the early stopping rule's outcome,
+        ``stopped`` otherwise (a user's stop)."""
+        stopping = next(
+            (c for c in reversed(sweep.conditions) if c.status == Status.STOPPING.value), None
+        )
+        reason = stopping.reason if stopping is not None else None
+        message = stopping.message if stopping is not None else None
+        outcome = early_stopping.SWEEP_OUTCOMES.get(reason or "")
         for child in children:
             if not is_final(child.status) and child.status != Status.STOPPING.value:
-                request_stop(session, child, reason="sweep stopped")
-        if all(is_final(child.status) for child in children):
-            condition = sweep.conditions[-1] if sweep.conditions else None
-            if condition is not None and condition.reason == "optimizer error":
-                transition(session, sweep, Status.FAILED, reason="optimizer error",
-                           message=condition.message)
-            else:
-                transition(session, sweep, Status.STOPPED, reason="stopped")
+                request_stop(session, child, reason=reason if reason and outcome else "sweep stopped")
+        if not all(is_final(child.status) for child in children):
+            return
+        if reason == "optimizer error":
+            transition(session, sweep, Status.FAILED, reason=reason, message=message)
+        elif outcome is not None:
+            transition(session, sweep, outcome, reason=reason, message=message)
+        else:
+            transition(session, sweep, Status.STOPPED, reason="stopped")
+
+
+def _progress(session: Session, sweep: Run, children: list[Run],
+              names: set[str]) -> list[early_stopping.TrialProgress]:
+    """The sweep's trials with every value they logged of the metrics ``names``."""
+    series: dict[int, dict[str, list[float]]] = {child.id: {} for child in children}
+    if names:
+        rows = session.execute(
+            select(Metric.run_id, Metric.name, Metric.value)
+            .join(Run, Run.id == Metric.run_id)
+            .where(Run.pipeline_id == sweep.id, Metric.name.in_(sorted(names)))
+            .order_by(Metric.id)
+        )
+        for run_id, name, value in rows:
+            series.setdefault(run_id, {}).setdefault(name, []).append(value)
+    return [
+        early_stopping.TrialProgress(
+            index=child.matrix_index if child.matrix_index is not None else -1,
+            uuid=child.uuid, status=child.status, series=series[child.id],
+        )
+        for child in children
+    ]

@@ -456,6 +456,21 @@ class HyperbandSchema(_MatrixSchema):
     tuner = Section(TunerSchema)
 
 
+class AshaSchema(_MatrixSchema):
+    """Asynchronous successive halving: ours, not in Polyaxon 2.x (which stops at hyperband)."""
+
+    kind = Choice(["asha"])
+    params = Distributions(required=True)
+    num_runs = Integer(required=True, minimum=1)
+    max_resource = Number(required=True, minimum=0, exclusive_minimum=True)
+    min_resource = Number(minimum=0, exclusive_minimum=True)
+    eta = Number(minimum=1, exclusive_minimum=True)
+    resource = Section(OptimizationResourceSchema, required=True)
+    metric = Section(OptimizationMetricSchema, required=True)
+    resume = Boolean()
+    seed = Integer()
+
+
 class BayesSchema(_MatrixSchema):
     kind = Choice(["bayes"])
     params = Distributions(required=True)
@@ -522,6 +537,7 @@ MATRIX_SCHEMAS: dict[str, type[SpecSchema]] = {
     "grid": GridSearchSchema,
     "random": RandomSearchSchema,
     "hyperband": HyperbandSchema,
+    "asha": AshaSchema,
     "bayes": BayesSchema,
     "tpe": TPESchema,
     "hyperopt": HyperoptSchema,

@@ -29,6 +29,9 @@ DELIBERATE_DIFFERENCES: dict[str, str] = {
     "valid/matrix-hyperopt.yaml": (
         "we also accept Polyaxon 1.x's `hyperopt` matrix kind (2.x renamed it tpe)"
     ),
+    "valid/matrix-asha.yaml": (
+        "we also accept `asha` (asynchronous successive halving), which Polyaxon does not have"
+    ),
     "invalid/termination-negative-timeout.yaml": (
         "we reject a negative timeout; the official client accepts any integer"
     ),
