@@ -12,7 +12,8 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -29,11 +30,20 @@ MIN_PASSWORD_LENGTH = 8
 
 @dataclass(frozen=True)
 class AuthenticatedUser:
-    """Who sent a request, as the API and the auth hooks see it."""
+    """Who sent a request, as the API and the auth hooks see it.
 
-    id: int
+    ``organization_role`` is the user's role in the organization (None: an outsider);
+    ``project_roles`` maps ``"owner/project"`` to their role on each project they were
+    added to. ``id`` is None only for the local user of a server started without auth.
+    """
+
+    id: int | None
     username: str
     organization_role: str | None
+    project_roles: Mapping[str, str] = field(default_factory=dict)
+
+    def project_role(self, owner: str, project: str) -> str | None:
+        return self.project_roles.get(f"{owner}/{project}")
 
 
 def hash_password(password: str) -> str:
@@ -132,11 +142,21 @@ def user_for_token(session: Session, key: str, now: datetime | None = None) -> A
 
 
 def authenticated(session: Session, user: User, owner: str = "default") -> AuthenticatedUser:
+    """``user`` with their role in the organization ``owner`` and on each of its projects."""
     role = session.scalar(
         select(OrganizationMember.role).where(OrganizationMember.user_id == user.id,
                                               OrganizationMember.owner == owner)
     )
-    return AuthenticatedUser(id=user.id, username=user.username, organization_role=role)
+    memberships = session.execute(
+        select(Project.owner, Project.name, ProjectMember.role)
+        .join(ProjectMember, ProjectMember.project_id == Project.id)
+        .where(ProjectMember.user_id == user.id, Project.owner == owner)
+    )
+    return AuthenticatedUser(
+        id=user.id, username=user.username, organization_role=role,
+        project_roles={f"{project_owner}/{name}": project_role
+                       for project_owner, name, project_role in memberships},
+    )
 
 
 def project_role(session: Session, user_id: int, project: Project) -> str | None:

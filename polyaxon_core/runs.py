@@ -10,19 +10,30 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from polyaxon_core.db.convert import run_to_entity
-from polyaxon_core.db.models import Project, Queue, Run, RunStatusCondition, utcnow
+from polyaxon_core.db.models import (
+    Metric,
+    MetricBatch,
+    Project,
+    Queue,
+    Run,
+    RunStatusCondition,
+    utcnow,
+)
 from polyaxon_core.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from polyaxon_core.events import queue_event
 from polyaxon_core.lifecycle import Status, can_transition, is_final
 
 if TYPE_CHECKING:
+    from polyaxon_core.config import Settings
+    from polyaxon_core.interfaces import ArtifactStore
     from polyaxon_core.spec import OperationSpec
 
 logger = logging.getLogger(__name__)
@@ -72,6 +83,26 @@ def get_project(session: Session, name: str, owner: str = DEFAULT_OWNER) -> Proj
 
 def list_projects(session: Session, owner: str = DEFAULT_OWNER) -> list[Project]:
     return list(session.scalars(select(Project).where(Project.owner == owner).order_by(Project.name)))
+
+
+def update_project(session: Session, project: Project, *, name: str | None = None,
+                   description: str | None = None, tags: Sequence[str] | None = None) -> Project:
+    """Rename a project or change its description or tags (None: left as it is).
+
+    Runs and their artifacts follow a renamed project: they are tied to its id and uuids.
+    """
+    if name is not None and name != project.name:
+        validate_slug("project", name)
+        taken = select(Project.id).where(Project.owner == project.owner, Project.name == name)
+        if session.scalar(taken) is not None:
+            raise AlreadyExists(f"project '{project.owner}/{name}' already exists")
+        project.name = name
+    if description is not None:
+        project.description = description
+    if tags is not None:
+        project.tags = list(dict.fromkeys(tags))
+    session.flush()
+    return project
 
 
 def count_runs(session: Session, project: Project) -> int:
@@ -437,6 +468,109 @@ def delete_run(session: Session, run: Run) -> list[str]:
     uuids = [run.uuid, *(child.uuid for child in run.children)]
     session.delete(run)
     return uuids
+
+
+def update_run(session: Session, run: Run, *, name: str | None = None,
+               description: str | None = None, tags: Sequence[str] | None = None,
+               merge_tags: bool = False, inputs: Mapping[str, Any] | None = None,
+               outputs: Mapping[str, Any] | None = None,
+               meta_info: Mapping[str, Any] | None = None) -> Run:
+    """Change what describes a run (None: left as it is).
+
+    ``inputs``, ``outputs`` and ``meta_info`` are merged into the stored objects (keys
+    given replace keys stored); ``tags`` replaces the list, or is added to it with
+    ``merge_tags``.
+    """
+    if name is not None:
+        run.name = name
+    if description is not None:
+        run.description = description
+    if tags is not None:
+        run.tags = list(dict.fromkeys([*(run.tags or []), *tags] if merge_tags else tags))
+    for column, values in (("inputs", inputs), ("outputs", outputs), ("meta_info", meta_info)):
+        if values is not None:
+            setattr(run, column, {**(getattr(run, column) or {}), **values})
+    session.flush()
+    return run
+
+
+def archive_run(session: Session, run: Run) -> Run:
+    """Hide a finished run from run lists (``restore_run`` brings it back)."""
+    if not is_final(run.status):
+        raise Conflict(
+            f"run {run.uuid[:12]} is {run.status}; stop it before archiving it "
+            f"(`polyaxon ops stop {run.uuid[:12]}`)"
+        )
+    if run.archived_at is None:
+        run.archived_at = utcnow()
+    return run
+
+
+def restore_run(session: Session, run: Run) -> Run:
+    """Bring an archived run back into run lists."""
+    run.archived_at = None
+    return run
+
+
+def log_metric_batch(session: Session, run: Run, batch_id: str,
+                     points: Sequence[Mapping[str, Any]]) -> tuple[int, bool]:
+    """Store a client's batch of metric points once; returns ``(points, duplicate)``.
+
+    Each point is ``{"name", "value", "step"?, "timestamp"?}``. A ``batch_id`` the run
+    already stored is not stored again (``duplicate``), so a client may retry a batch
+    whose answer it never received. The run's last values (``metrics`` in queries and
+    leaderboards) are updated in the same transaction, and ``polyaxon_on_run_metrics_logged``
+    is queued once per step of the batch.
+    """
+    if batch_stored(session, run, batch_id):
+        return len(points), True  # stored by an earlier request
+    # The batch row goes in the same transaction as its points (no savepoint: on SQLite a
+    # released savepoint can commit it alone). A concurrent request storing the same batch
+    # makes this transaction fail on the unique constraint instead: see batch_stored.
+    session.add(MetricBatch(run_id=run.id, batch_id=batch_id, points=len(points)))
+    now = utcnow()
+    session.add_all(
+        Metric(run_id=run.id, name=point["name"], step=point.get("step"),
+               value=float(point["value"]), timestamp=point.get("timestamp") or now)
+        for point in points
+    )
+    last: dict[str, float] = dict(run.last_metrics or {})
+    by_step: dict[int | None, dict[str, float]] = {}
+    for point in _in_logging_order(points):
+        last[point["name"]] = float(point["value"])
+        by_step.setdefault(point.get("step"), {})[point["name"]] = float(point["value"])
+    run.last_metrics = last
+    session.flush()
+    entity = run_to_entity(run)
+    for step, values in by_step.items():
+        queue_event(session, "polyaxon_on_run_metrics_logged", run=entity, metrics=values, step=step)
+    return len(points), False
+
+
+def batch_stored(session: Session, run: Run, batch_id: str) -> bool:
+    """Whether the run already holds the metric batch ``batch_id``."""
+    return session.scalar(
+        select(MetricBatch.id).where(MetricBatch.run_id == run.id, MetricBatch.batch_id == batch_id)
+    ) is not None
+
+
+def _in_logging_order(points: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Points by step (points without a step keep their place last), so "last" means the
+    highest step, whatever order the client sent them in."""
+    def key(point: Mapping[str, Any]) -> tuple[bool, int]:
+        step = point.get("step")
+        return (step is None, step if step is not None else 0)
+
+    return sorted(points, key=key)
+
+
+def discard_run_files(settings: Settings, store: ArtifactStore, uuids: Iterable[str]) -> None:
+    """Remove deleted runs' logs and artifacts from the store and their local folders."""
+    for uuid in uuids:
+        store.delete_run(uuid)
+        run_path = settings.runs_path / uuid
+        if run_path.exists():
+            shutil.rmtree(run_path, ignore_errors=True)
 
 
 def run_as_dict(run: Run) -> dict[str, Any]:

@@ -15,7 +15,8 @@ import click
 
 from polyaxon_core import __version__
 
-#: command name -> "module:attribute" (relative to polyaxon_core.cli)
+#: command name -> (module relative to polyaxon_core.cli, help); the module holds the
+#: command as ``<name>_command``
 CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("init", "Create the database and, optionally, set this folder's default project."),
     "project": ("project", "Create, list, inspect and delete projects."),
@@ -25,6 +26,11 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("plugins", "List and check the installed plugins."),
     "queues": ("queues", "Create, list and change the queues runs wait in."),
     "scheduler": ("scheduler", "Run the orchestrator: compile, queue, schedule, reconcile."),
+    "server": ("server", "Serve the REST API (tokens, roles, OpenAPI) on this machine."),
+    "login": ("auth", "Log in to a server and save the token for the next commands."),
+    "logout": ("auth", "Revoke the saved token and forget it."),
+    "whoami": ("auth", "Show who the server knows you as."),
+    "admin": ("admin", "Administer the local database directly (e.g. create the first user)."),
 }
 
 
@@ -42,7 +48,7 @@ class LazyGroup(click.Group):
         if cmd_name in CORE_COMMANDS:
             module_name, _ = CORE_COMMANDS[cmd_name]
             module = importlib.import_module(f"polyaxon_core.cli.{module_name}")
-            command: click.Command = getattr(module, module_name.replace("-", "_") + "_command")
+            command: click.Command = getattr(module, cmd_name.replace("-", "_") + "_command")
             return command
         if cmd_name not in self.commands and not self._plugin_commands_loaded:
             self._load_plugin_commands()

@@ -10,11 +10,14 @@ from contextlib import contextmanager
 from datetime import datetime
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from polyaxon_core.cli.errors import CliError
+
+if TYPE_CHECKING:
+    from polyaxon_core.client.platform import Platform
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,6 +90,30 @@ def database() -> Iterator[Any]:
         ) from None
     with session_scope(current.db_url) as session:
         yield session
+
+
+def platform() -> Platform:
+    """Where commands act: the server when one is configured (POLYAXON_HOST, or the
+    saved `polyaxon login`), else the database directly."""
+    from polyaxon_core.client.credentials import resolve
+
+    credentials = resolve()
+    if credentials is None:
+        from polyaxon_core.client.local import LocalPlatform
+
+        return LocalPlatform(settings(), database)
+    from polyaxon_core.client.api import ApiClient
+    from polyaxon_core.client.remote import RemotePlatform
+
+    return RemotePlatform(ApiClient(credentials.host, credentials.token))
+
+
+def optional_project_name(explicit: str | None) -> str | None:
+    """The project to scope a command to: explicit, configured, or None (all projects)."""
+    try:
+        return default_project_name(explicit)
+    except CliError:
+        return None
 
 
 def default_project_name(explicit: str | None) -> str:

@@ -4,7 +4,7 @@ import json
 
 import click
 
-from polyaxon_core.cli.common import PROJECT_FILE, database, domain_errors, settings
+from polyaxon_core.cli.common import PROJECT_FILE, database, domain_errors, platform, settings
 
 
 @click.command("init")
@@ -12,23 +12,30 @@ from polyaxon_core.cli.common import PROJECT_FILE, database, domain_errors, sett
               help="Create this project if needed and make it this folder's default.")
 @domain_errors
 def init_command(project_name: str | None) -> None:
-    """Create (or upgrade) the database and, optionally, set this folder's default project."""
-    from polyaxon_core.errors import AlreadyExists
-    from polyaxon_core.runs import create_project
+    """Create (or upgrade) the database and, optionally, set this folder's default project.
+
+    With a server configured (POLYAXON_HOST or `polyaxon login`) the project is created
+    on the server, and no local database is touched.
+    """
+    from polyaxon_core.client.local import LocalPlatform
+    from polyaxon_core.errors import AlreadyExists, Conflict
 
     current = settings()
-    current.home.mkdir(parents=True, exist_ok=True)
-    with database() as session:
-        if project_name:
-            try:
-                create_project(session, project_name)
-                created = True
-            except AlreadyExists:
-                created = False
-    click.echo(f"Polyaxon home: {current.home}")
-    click.echo(f"Database:      {current.db_url}")
+    where = platform()
+    if isinstance(where, LocalPlatform):
+        current.home.mkdir(parents=True, exist_ok=True)
+        with database():
+            pass  # create or migrate it now, with or without a project
+        click.echo(f"Polyaxon home: {current.home}")
+        click.echo(f"Database:      {current.db_url}")
+    else:
+        click.echo(f"Using the {where.where}")
     if project_name:
+        try:
+            where.create_project(project_name, None, [])
+            state = "created"
+        except (AlreadyExists, Conflict):
+            state = "exists"
         PROJECT_FILE.parent.mkdir(exist_ok=True)
         PROJECT_FILE.write_text(json.dumps({"name": project_name}))
-        state = "created" if created else "exists"
         click.echo(f"Project:       {project_name} ({state}); default for this folder")

@@ -34,7 +34,7 @@ def ls(output: str) -> None:
     for column in ("name", "priority", "concurrency"):
         table.add_column(column)
     for row in rows:
-        table.add_row(row["name"], str(row["priority"]), str(row["concurrency"]))
+        table.add_row(str(row["name"]), str(row["priority"]), str(row["concurrency"]))
     console().print(table)
 
 

@@ -5,13 +5,12 @@ from pathlib import Path
 import click
 
 from polyaxon_core.cli.common import (
-    database,
     default_project_name,
     domain_errors,
     output_option,
+    platform,
     print_json,
     project_option,
-    settings,
 )
 from polyaxon_core.cli.errors import CliError
 
@@ -51,40 +50,32 @@ def run_command(
     polyaxon run -f polyaxonfile.yaml -P learning_rate=0.05 -p my-project
     polyaxon run -f sweep.yaml --watch
     """
-    from polyaxon_core.orchestrator import ensure_orchestrator
-    from polyaxon_core.runs import get_project, run_as_dict, submit_operation
     from polyaxon_core.spec import read_polyaxonfile
 
     if not polyaxonfile.is_file():
         raise CliError(f"{polyaxonfile}: no such file; pass the path of a polyaxonfile with -f")
     spec = read_polyaxonfile(polyaxonfile, parse_params(params))
-    current = settings()
     project = default_project_name(project_name)
-    with database() as session:
-        run = submit_operation(
-            session,
-            get_project(session, project),
-            spec,
-            default_concurrency=current.default_concurrency,
-            raw_content=polyaxonfile.read_text(),
-            name=name,
-            description=description,
-            tags=[t.strip() for t in (tags or "").split(",") if t.strip()],
-            queue=queue,
-            context_path=str(polyaxonfile.resolve().parent),
-        )
-        data = run_as_dict(run)
-    ensure_orchestrator(current)
+    data = platform().submit_run(
+        project,
+        spec,
+        raw_content=polyaxonfile.read_text(),
+        context_path=str(polyaxonfile.resolve().parent),
+        name=name,
+        description=description,
+        tags=[t.strip() for t in (tags or "").split(",") if t.strip()],
+        queue=queue,
+    )
     if output == "json":
         print_json(data)
     else:
         what = f"sweep ({spec.matrix.kind})" if spec.matrix else data["kind"]
-        click.echo(f"Run {data['uuid']} queued: {data['name'] or '-'}, {what}, project {project}.")
+        click.echo(f"Run {data['uuid']} queued: {data.get('name') or '-'}, {what}, project {project}.")
         if not watch:
             click.echo(f"Follow it with `polyaxon ops get {data['uuid'][:12]} --watch`.")
     if watch:
         from polyaxon_core.cli.watch import watch_run
 
-        status = watch_run(data["uuid"])
+        status = watch_run(data["uuid"], project)
         if status != "succeeded":
             raise SystemExit(1)

@@ -4,80 +4,40 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from polyaxon_core.cli.common import console, database, settings, styled_status
+from polyaxon_core.cli.common import console, platform, settings, styled_status
 from polyaxon_core.lifecycle import is_final
 
-
-def _snapshot(uuid: str) -> dict[str, Any]:
-    from sqlalchemy import select
-
-    from polyaxon_core.db.models import Run
-    from polyaxon_core.runs import get_run
-
-    with database() as session:
-        run = get_run(session, uuid)
-        children = list(session.scalars(
-            select(Run).where(Run.pipeline_id == run.id).order_by(Run.matrix_index)
-        ))
-        return {
-            "uuid": run.uuid,
-            "name": run.name,
-            "kind": run.kind,
-            "status": run.status,
-            "optimizer": dict((run.meta_info or {}).get("optimizer", {})),
-            "message": run.conditions[-1].message if run.conditions else None,
-            "trials": [
-                {"index": c.matrix_index, "uuid": c.uuid, "status": c.status,
-                 "params": (c.meta_info or {}).get("matrix", {}).get("params", {}),
-                 "metrics": dict(c.last_metrics or {})}
-                for c in children
-            ],
-        }
+if TYPE_CHECKING:
+    from polyaxon_core.client.platform import Platform
 
 
-def _keep_orchestrator_alive() -> None:
-    from polyaxon_core.orchestrator import ensure_orchestrator
+def _snapshot(where: Platform, uuid: str, project: str | None) -> dict[str, Any]:
+    run = where.get_run(uuid, project)
+    return {**run, "optimizer": dict((run.get("meta_info") or {}).get("optimizer", {}))}
 
-    ensure_orchestrator(settings())
 
-
-def watch_run(uuid: str) -> str:
+def watch_run(uuid: str, project: str | None) -> str:
     """Follow a run until it is final; returns its final status."""
-    snapshot = _snapshot(uuid)
+    where = platform()
+    snapshot = _snapshot(where, uuid, project)
     if snapshot["kind"] == "matrix":
-        return _watch_sweep(snapshot)
-    return _follow_job(snapshot)
+        return _watch_sweep(where, snapshot, project)
+    return _follow_job(where, snapshot, project)
 
 
-def _follow_job(snapshot: dict[str, Any]) -> str:
-    from polyaxon_core.plugins import create
-
-    current = settings()
-    store = create("store", current.store, current)
-    offset = 0
-    status = snapshot["status"]
-    while True:
-        chunk = store.read_log(snapshot["uuid"], offset)
-        if chunk.data:
-            sys.stdout.write(chunk.data.decode(errors="replace"))
-            sys.stdout.flush()
-            offset = chunk.next_offset
-        if is_final(status):
-            # one last read after the final status: the runner writes the log first
-            chunk = store.read_log(snapshot["uuid"], offset)
-            sys.stdout.write(chunk.data.decode(errors="replace"))
-            break
-        _keep_orchestrator_alive()
-        time.sleep(current.poll_interval)
-        status = _snapshot(snapshot["uuid"])["status"]
-    final = _snapshot(snapshot["uuid"])
-    detail = f": {final['message']}" if final["message"] and status != "succeeded" else ""
+def _follow_job(where: Platform, snapshot: dict[str, Any], project: str | None) -> str:
+    for text in where.follow_logs(snapshot["uuid"], project):
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    final = _snapshot(where, snapshot["uuid"], project)
+    status = str(final["status"])
+    detail = f": {final['message']}" if final.get("message") and status != "succeeded" else ""
     console().print(f"Run {snapshot['uuid'][:12]} {styled_status(status)}{detail}")
-    return str(status)
+    return status
 
 
 def sweep_table(snapshot: dict[str, Any], limit: int = 8) -> Any:
@@ -91,7 +51,7 @@ def sweep_table(snapshot: dict[str, Any], limit: int = 8) -> Any:
         counts[trial["status"]] = counts.get(trial["status"], 0) + 1
     summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no trials yet"
     table = Table(
-        title=f"{snapshot['name'] or 'sweep'} [{styled_status(snapshot['status'])}] "
+        title=f"{snapshot.get('name') or 'sweep'} [{styled_status(snapshot['status'])}] "
               f"{finished}/{total} trials done ({summary})",
         title_justify="left",
     )
@@ -125,17 +85,21 @@ def _progress_line(snapshot: dict[str, Any]) -> str:
             f"({succeeded} succeeded), {running} in flight")
 
 
-def _watch_sweep(snapshot: dict[str, Any]) -> str:
-    current = settings()
+def _watch_sweep(where: Platform, snapshot: dict[str, Any], project: str | None) -> str:
+    interval = settings().poll_interval
     out = console()
+
+    def refresh() -> dict[str, Any]:
+        where.keep_going()
+        time.sleep(interval)
+        return _snapshot(where, snapshot["uuid"], project)
+
     if out.is_terminal:
         from rich.live import Live
 
         with Live(sweep_table(snapshot), console=out, refresh_per_second=4) as live:
             while not is_final(snapshot["status"]):
-                _keep_orchestrator_alive()
-                time.sleep(current.poll_interval)
-                snapshot = _snapshot(snapshot["uuid"])
+                snapshot = refresh()
                 live.update(sweep_table(snapshot))
     else:
         # logs and pipes get one line per change instead of a redrawn table
@@ -147,10 +111,8 @@ def _watch_sweep(snapshot: dict[str, Any]) -> str:
                 last = line
             if is_final(snapshot["status"]):
                 break
-            _keep_orchestrator_alive()
-            time.sleep(current.poll_interval)
-            snapshot = _snapshot(snapshot["uuid"])
+            snapshot = refresh()
         out.print(sweep_table(snapshot))
     click.echo(f"Sweep {snapshot['uuid'][:12]} {snapshot['status']}"
-               + (f": {snapshot['message']}" if snapshot["message"] else ""))
+               + (f": {snapshot['message']}" if snapshot.get("message") else ""))
     return str(snapshot["status"])

@@ -133,8 +133,14 @@ class Run(Base):
     #: seconds between creation and start, and between start and finish
     wait_time: Mapped[float | None] = mapped_column(Float)
     duration: Mapped[float | None] = mapped_column(Float)
+    #: who created the run through the API (None: the CLI, a sweep, a server without auth);
+    #: users are deactivated, never deleted, so the reference cannot dangle
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    #: when the run was archived: hidden from run lists until restored
+    archived_at: Mapped[datetime | None] = mapped_column()
 
     project: Mapped[Project] = relationship(back_populates="runs")
+    user: Mapped[User | None] = relationship()
     pipeline: Mapped[Run | None] = relationship(
         remote_side=[id], foreign_keys=[pipeline_id], back_populates="children"
     )

@@ -37,8 +37,16 @@ _FINAL = [status.value for status in FINAL_STATUSES]
 
 
 def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path: str) -> dict[str, str]:
-    """The environment that tells the tracking SDK which run it is in."""
+    """The environment that tells the tracking SDK which run it is in.
+
+    With ``POLYAXON_API_HOST`` set, also ``POLYAXON_HOST`` and a token issued for this
+    attempt (:func:`polyaxon_core.client.run_access.run_api_env`), so the run's SDK
+    talks to the server instead of the database.
+    """
+    from polyaxon_core.client.run_access import run_api_env
+
     return {
+        **run_api_env(run),
         "POLYAXON_RUN_UUID": run.uuid,
         "POLYAXON_PROJECT": run.project.name,
         "POLYAXON_OWNER": run.project.owner,

@@ -83,7 +83,13 @@ def read_source(path: Path) -> Source:
 
 def parse_text(text: str, name: str, folder: Path | None = None) -> Source:
     """Parse YAML/JSON ``text``; syntax errors and duplicate keys raise PolyaxonfileError."""
-    loader = yaml.SafeLoader(text)
+    try:
+        # the loader checks the characters when it is created: it belongs inside the try
+        loader = yaml.SafeLoader(text)
+    except yaml.YAMLError as exc:
+        raise PolyaxonfileError(
+            [Problem(name, None, "", f"invalid YAML: {exc}", "well-formed YAML or JSON")]
+        ) from None
     try:
         node = loader.get_single_node()
         positions: dict[PathKey, Position] = {}

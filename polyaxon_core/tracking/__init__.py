@@ -10,8 +10,11 @@
     tracking.log_artifact("confusion.json")
     tracking.end()
 
-On the embedded default the SDK writes straight to the database and the artifact store,
-so metrics are visible to ``polyaxon ops get`` / ``ops metrics`` while the run goes on.
+Without a server the SDK writes straight to the database and the artifact store. With
+one (``POLYAXON_HOST`` and ``POLYAXON_AUTH_TOKEN`` in the run's environment, or the saved
+``polyaxon login``) it talks to the server's API, and metrics are buffered and sent in
+batches by a background thread (see :mod:`polyaxon_core.tracking.remote`). Either way
+metrics are visible to ``polyaxon ops get`` / ``ops metrics`` while the run goes on.
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ __all__ = [
 _current: TrackingRun | None = None
 
 
-def init(run_uuid: str | None = None) -> TrackingRun:
-    """Attach to the current run (or to ``run_uuid``) and return it."""
+def init(run_uuid: str | None = None, project: str | None = None) -> TrackingRun:
+    """Attach to the current run (or to ``run_uuid``, of ``project`` when a server is
+    used and POLYAXON_PROJECT is not set) and return it."""
     global _current
-    _current = TrackingRun(run_uuid)
+    _current = TrackingRun(run_uuid, project)
     return _current
 
 
@@ -90,8 +94,9 @@ def get_artifacts_path() -> Path:
 
 
 def end() -> None:
-    """Finish logging; the run's status is decided by its exit code."""
+    """Finish logging, sending whatever is still buffered; the run's status is decided by
+    its exit code. Raises TrackingError if buffered metrics could not be stored."""
     global _current
     if _current is not None:
-        _current.end()
-        _current = None
+        current, _current = _current, None
+        current.end()

@@ -1,9 +1,13 @@
-"""Where the SDK's data goes. On the embedded default: the database and the store."""
+"""Where the SDK's data goes. Without a server: the database and the store, directly.
+
+(With a server configured, :mod:`polyaxon_core.tracking.remote` sends it to the API.)
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,6 +23,8 @@ class MetricPoint:
     name: str
     value: float
     step: int | None
+    #: when it was logged (UTC); None: when it is stored
+    timestamp: datetime | None = None
 
 
 class DatabaseBackend:
@@ -61,7 +67,8 @@ class DatabaseBackend:
         with session_scope(self.db_url) as session:
             run = self._run(session)
             session.add_all(
-                Metric(run_id=run.id, name=p.name, step=p.step, value=p.value, timestamp=when)
+                Metric(run_id=run.id, name=p.name, step=p.step, value=p.value,
+                       timestamp=p.timestamp or when)
                 for p in points
             )
             run.last_metrics = {**(run.last_metrics or {}), **{p.name: p.value for p in points}}
@@ -93,3 +100,6 @@ class DatabaseBackend:
             artifact.kind = kind
             artifact.path = info.path
             artifact.summary = {"size": info.size}
+
+    def close(self) -> None:
+        """Nothing to do: every call was committed when it returned."""

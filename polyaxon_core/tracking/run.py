@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from polyaxon_core.tracking.backends import DatabaseBackend, MetricPoint
 
@@ -45,8 +46,48 @@ def _jsonable(name: str, value: Any) -> Any:
     raise TrackingError(f"{name!r}: {type(value).__name__} values cannot be stored as JSON")
 
 
+class Backend(Protocol):
+    """Where a run's data goes: the database directly, or a server's API."""
+
+    def artifacts_path(self) -> Path: ...
+    def log_metrics(self, points: Sequence[MetricPoint]) -> None: ...
+    def merge_json(self, column: str, values: Mapping[str, Any]) -> None: ...
+    def add_tags(self, tags: Sequence[str]) -> None: ...
+    def put_artifact(self, source: Path, name: str, kind: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def _backend(uuid: str, project: str | None) -> Backend:
+    """The server's API when one is configured (POLYAXON_HOST, or the saved login), else
+    the database."""
+    from polyaxon_core.client.credentials import resolve
+    from polyaxon_core.config import ConfigurationError
+
+    try:
+        credentials = resolve()
+    except ConfigurationError as exc:
+        raise TrackingError(str(exc)) from None
+    if credentials is None:
+        return DatabaseBackend(uuid)
+    project = project or os.environ.get("POLYAXON_PROJECT")
+    if not project:
+        raise TrackingError(
+            f"tracking through the server {credentials.host} needs the run's project: set "
+            "POLYAXON_PROJECT or pass tracking.init(run_uuid=..., project=...)"
+        )
+    from polyaxon_core.tracking.remote import HttpBackend
+
+    try:
+        return HttpBackend(uuid, project, credentials.host, credentials.token,
+                           owner=os.environ.get("POLYAXON_OWNER") or "default")
+    except ConfigurationError as exc:
+        raise TrackingError(str(exc)) from None
+
+
 class TrackingRun:
-    def __init__(self, run_uuid: str | None = None) -> None:
+    """The run being tracked, on the transport :func:`_backend` picks."""
+
+    def __init__(self, run_uuid: str | None = None, project: str | None = None) -> None:
         uuid = run_uuid or os.environ.get("POLYAXON_RUN_UUID")
         if not uuid:
             raise TrackingError(
@@ -54,7 +95,7 @@ class TrackingRun:
                 "outside of it pass the uuid of an existing run: tracking.init(run_uuid=...)"
             )
         self.uuid = uuid
-        self.backend = DatabaseBackend(uuid)
+        self.backend = _backend(uuid, project)
         artifacts = os.environ.get("POLYAXON_RUN_ARTIFACTS_PATH")
         self.artifacts_path = Path(artifacts) if artifacts else self.backend.artifacts_path()
         self.outputs_path = Path(os.environ.get("POLYAXON_RUN_OUTPUTS_PATH")
@@ -72,10 +113,11 @@ class TrackingRun:
         if step is not None and (isinstance(step, bool) or int(step) != step):
             raise TrackingError(f"step must be a whole number, got {step!r}")
         points = []
+        now = datetime.now(UTC)
         for name, value in metrics.items():
             number = _as_number(name, value)
             if number is not None:
-                points.append(MetricPoint(name, number, None if step is None else int(step)))
+                points.append(MetricPoint(name, number, None if step is None else int(step), now))
         if points:
             self.backend.log_metrics(points)
 
@@ -102,4 +144,7 @@ class TrackingRun:
         self.backend.put_artifact(source, name or source.name, kind)
 
     def end(self) -> None:
-        self._ended = True
+        """Stop tracking; with a server, wait until every buffered metric point was sent."""
+        if not self._ended:
+            self._ended = True
+            self.backend.close()

@@ -253,3 +253,11 @@ def test_a_field_of_another_section_says_where_it_belongs(write_file: WriteFile)
 
     assert problem.path == "matrix"
     assert problem.valid is not None and "belongs to an operation" in problem.valid
+
+
+def test_characters_yaml_refuses_are_a_problem_not_a_crash() -> None:
+    from polyaxon_core.spec import PolyaxonfileError
+    from polyaxon_core.spec.loader import parse_text
+
+    with pytest.raises(PolyaxonfileError, match="invalid YAML"):
+        parse_text("name: \x07bell", "bell.yaml")

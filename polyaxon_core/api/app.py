@@ -1,0 +1,65 @@
+"""The application factory.
+
+``polyaxon server`` serves ``create_app()`` for local use; in production run it under
+gunicorn, e.g. ``gunicorn -w 4 -k gthread --threads 8 -b 0.0.0.0:8000
+'polyaxon_core.api.app:create_app()'`` (threads keep log-following streams from holding
+a whole worker). Each step below is one module of this package.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from polyaxon_core.api.blueprints import init_blueprints
+from polyaxon_core.api.config import MAX_JSON_BYTES, ServerConfig, max_upload_bytes_from_environment
+from polyaxon_core.api.database import init_database
+from polyaxon_core.api.errors import init_error_handlers
+from polyaxon_core.api.extensions import server
+from polyaxon_core.api.health import init_health
+from polyaxon_core.api.openapi import init_openapi
+from polyaxon_core.api.security import init_security
+from polyaxon_core.config import Settings, load_settings
+from polyaxon_core.plugins import PluginManager, get_plugin_manager
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    auth: bool = True,
+    plugins: PluginManager | None = None,
+    orchestrator: bool | None = None,
+    max_upload_bytes: int | None = None,
+) -> Flask:
+    """The REST API as a WSGI application.
+
+    ``settings`` default to the environment's (``POLYAXON_HOME``, ``POLYAXON_DB_URL``,
+    ...); the database is migrated if needed. ``auth=False`` serves every request as an
+    organization owner: only for a server nobody else can reach (``polyaxon server``
+    allows it on localhost only). ``plugins`` defaults to the installed plugins.
+    ``orchestrator``: start the embedded orchestrator when runs are queued, as
+    ``polyaxon run`` does; by default only when the settings come from the environment,
+    because the orchestrator it starts reads them from there. ``max_upload_bytes``
+    defaults to ``POLYAXON_MAX_UPLOAD_BYTES`` (1 GiB).
+    """
+    from_environment = settings is None
+    config = ServerConfig(
+        auth=auth,
+        max_upload_bytes=max_upload_bytes or max_upload_bytes_from_environment(),
+        orchestrator_on_demand=from_environment if orchestrator is None else orchestrator,
+    )
+    app = Flask(__name__, static_folder=None)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_JSON_BYTES
+    server.init_app(app, settings or load_settings(), config, plugins or get_plugin_manager())
+    init_database(app)
+    init_error_handlers(app)
+    init_security(app)
+    init_blueprints(app)
+    init_health(app)
+    init_openapi(app)
+    if not auth:
+        logger.warning("authentication is OFF: every request is served as an organization owner")
+    return app

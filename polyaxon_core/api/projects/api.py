@@ -1,0 +1,190 @@
+"""Project endpoints: list, create, read, change, delete; add and remove members."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from polyaxon_core import accounts, runs
+from polyaxon_core.api.common import Answer, PageQuery, check_owner, load_body, load_query, page
+from polyaxon_core.api.extensions import server
+from polyaxon_core.api.projects.schemas import (
+    MemberCreateSchema,
+    MemberListSchema,
+    MemberSchema,
+    ProjectCreateSchema,
+    ProjectListSchema,
+    ProjectSchema,
+    ProjectUpdateSchema,
+)
+from polyaxon_core.api.routing import AUTHENTICATED, Reply, Route
+from polyaxon_core.api.security import current_user, is_allowed, project_resource, require
+from polyaxon_core.db.models import Project, ProjectMember, User
+from polyaxon_core.errors import NotFound
+from polyaxon_core.permissions import (
+    PROJECT_CREATE,
+    PROJECT_DELETE,
+    PROJECT_MEMBERS,
+    PROJECT_READ,
+    PROJECT_ROLES,
+    PROJECT_UPDATE,
+)
+
+
+def _role_of(user: Any, project: Project) -> str | None:
+    if isinstance(user, accounts.AuthenticatedUser):
+        return user.project_role(project.owner, project.name)
+    return None
+
+
+def project_payload(project: Project, user: Any, role: str | None = None) -> dict[str, Any]:
+    payload: dict[str, Any] = ProjectSchema().dump({
+        "uuid": project.uuid, "owner": project.owner, "name": project.name,
+        "description": project.description, "tags": list(project.tags or []),
+        "created_at": project.created_at, "updated_at": project.updated_at,
+        "role": role or _role_of(user, project),
+    })
+    return payload
+
+
+def projects_list(owner: str) -> Answer:
+    """List the projects you can see.
+
+    Users with a role in the organization see every project; outsiders see the
+    projects they were added to.
+    """
+    check_owner(owner)
+    arguments = load_query(PageQuery)
+    offset, limit = arguments["offset"], arguments["limit"]
+    user = current_user()
+    with server.session() as session:
+        visible = [project for project in runs.list_projects(session, owner)
+                   if is_allowed(user, PROJECT_READ, project_resource(owner, project.name))]
+        results = [project_payload(project, user) for project in visible[offset:offset + limit]]
+    return page(results, len(visible), offset, limit), 200
+
+
+def project_create(owner: str) -> Answer:
+    """Create a project; its creator becomes its owner."""
+    check_owner(owner)
+    body = load_body(ProjectCreateSchema)
+    user = current_user()
+    with server.session() as session:
+        project = runs.create_project(session, body["name"], owner=owner,
+                                      description=body["description"], tags=body["tags"] or ())
+        role = None
+        if isinstance(user, accounts.AuthenticatedUser) and user.id is not None:
+            creator = session.get(User, user.id)
+            if creator is not None:
+                accounts.set_project_role(session, project, creator, "owner")
+                role = "owner"
+        return project_payload(project, user, role), 201
+
+
+def project_get(owner: str, project: str) -> Answer:
+    """Read a project."""
+    check_owner(owner)
+    with server.session() as session:
+        return project_payload(runs.get_project(session, project, owner), current_user()), 200
+
+
+def project_update(owner: str, project: str) -> Answer:
+    """Rename a project, or change its description or tags."""
+    check_owner(owner)
+    body = load_body(ProjectUpdateSchema)
+    with server.session() as session:
+        row = runs.update_project(session, runs.get_project(session, project, owner),
+                                  name=body.get("name"), description=body.get("description"),
+                                  tags=body.get("tags"))
+        return project_payload(row, current_user()), 200
+
+
+def project_delete(owner: str, project: str) -> Answer:
+    """Delete a project with its runs, their logs and artifacts.
+
+    Refused (409) while the project has unfinished runs.
+    """
+    check_owner(owner)
+    with server.session() as session:
+        uuids = runs.delete_project(session, runs.get_project(session, project, owner))
+    runs.discard_run_files(server.settings, server.store, uuids)
+    return "", 204
+
+
+def _member_payload(member: ProjectMember, username: str) -> dict[str, Any]:
+    payload: dict[str, Any] = MemberSchema().dump(
+        {"user": username, "role": member.role, "created_at": member.created_at})
+    return payload
+
+
+def project_members_list(owner: str, project: str) -> Answer:
+    """List the users added to a project, with their roles."""
+    check_owner(owner)
+    arguments = load_query(PageQuery)
+    offset, limit = arguments["offset"], arguments["limit"]
+    with server.session() as session:
+        row = runs.get_project(session, project, owner)
+        members = session.execute(
+            select(ProjectMember, User.username).join(User, User.id == ProjectMember.user_id)
+            .where(ProjectMember.project_id == row.id).order_by(User.username)
+        ).all()
+        results = [_member_payload(member, username) for member, username in members]
+    return page(results[offset:offset + limit], len(results), offset, limit), 200
+
+
+def project_member_add(owner: str, project: str) -> Answer:
+    """Add a user to a project with a role, or change their role.
+
+    Nobody can grant more than they have: every action of the role given must be
+    allowed to you on this project.
+    """
+    check_owner(owner)
+    body = load_body(MemberCreateSchema)
+    resource = project_resource(owner, project)
+    for action in sorted(PROJECT_ROLES[body["role"]]):
+        require(action, resource)
+    with server.session() as session:
+        row = runs.get_project(session, project, owner)
+        user = accounts.get_user(session, body["user"])
+        existed = accounts.project_role(session, user.id, row) is not None
+        accounts.set_project_role(session, row, user, body["role"])
+        session.flush()
+        member = session.scalars(select(ProjectMember).where(
+            ProjectMember.project_id == row.id, ProjectMember.user_id == user.id)).one()
+        return _member_payload(member, user.username), 200 if existed else 201
+
+
+def project_member_remove(owner: str, project: str, user: str) -> Answer:
+    """Remove a user from a project."""
+    check_owner(owner)
+    with server.session() as session:
+        row = runs.get_project(session, project, owner)
+        member = accounts.get_user(session, user)
+        if accounts.project_role(session, member.id, row) is None:
+            raise NotFound(f"{user} is not a member of project {owner}/{project}")
+        accounts.set_project_role(session, row, member, None)
+    return "", 204
+
+
+_PROJECT = Reply("the project", ProjectSchema)
+_DELETED = Reply("deleted")
+
+ROUTES = [
+    Route("GET", "/<owner>/projects/list", projects_list, AUTHENTICATED, "projects",
+          {200: Reply("a page of the projects you can see", ProjectListSchema)}, query=PageQuery),
+    Route("POST", "/<owner>/projects/create", project_create, PROJECT_CREATE, "projects",
+          {201: Reply("the new project", ProjectSchema)}, body=ProjectCreateSchema, errors=(409,)),
+    Route("GET", "/<owner>/<project>", project_get, PROJECT_READ, "projects", {200: _PROJECT}),
+    Route("PATCH", "/<owner>/<project>", project_update, PROJECT_UPDATE, "projects",
+          {200: _PROJECT}, body=ProjectUpdateSchema, errors=(409,)),
+    Route("DELETE", "/<owner>/<project>", project_delete, PROJECT_DELETE, "projects",
+          {204: _DELETED}, errors=(409,)),
+    Route("GET", "/<owner>/<project>/members", project_members_list, PROJECT_READ, "projects",
+          {200: Reply("a page of the project's members", MemberListSchema)}, query=PageQuery),
+    Route("POST", "/<owner>/<project>/members", project_member_add, PROJECT_MEMBERS, "projects",
+          {200: Reply("the member's new role", MemberSchema),
+           201: Reply("the new member", MemberSchema)}, body=MemberCreateSchema),
+    Route("DELETE", "/<owner>/<project>/members/<user>", project_member_remove, PROJECT_MEMBERS,
+          "projects", {204: Reply("removed")}),
+]

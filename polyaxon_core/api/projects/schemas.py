@@ -1,0 +1,52 @@
+"""Projects in Polyaxon v1's JSON names (``V1Project``), and project members."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from polyaxon_core.api.common import InputSchema, PageSchema
+from polyaxon_core.permissions import PROJECT_ROLES
+
+
+class ProjectSchema(Schema):
+    uuid = fields.String(required=True)
+    owner = fields.String(required=True)
+    name = fields.String(required=True)
+    description = fields.String(allow_none=True)
+    tags = fields.List(fields.String(), required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    role = fields.String(allow_none=True,
+                         metadata={"description": "your role on this project, if you were added to it"})
+
+
+class ProjectListSchema(PageSchema):
+    results = fields.List(fields.Nested(ProjectSchema), required=True)
+
+
+class ProjectCreateSchema(InputSchema):
+    name = fields.String(required=True, metadata={"description": "lowercase letters, digits, - _ ."})
+    description = fields.String(allow_none=True, load_default=None)
+    tags = fields.List(fields.String(), allow_none=True, load_default=None)
+
+
+class ProjectUpdateSchema(InputSchema):
+    name = fields.String(metadata={"description": "a new name (runs and artifacts follow)"})
+    description = fields.String(allow_none=True)
+    tags = fields.List(fields.String(), allow_none=True, metadata={"description": "replaces the tags"})
+
+
+class MemberSchema(Schema):
+    user = fields.String(required=True, metadata={"description": "the username"})
+    role = fields.String(required=True)
+    created_at = fields.DateTime(required=True)
+
+
+class MemberListSchema(PageSchema):
+    results = fields.List(fields.Nested(MemberSchema), required=True)
+
+
+class MemberCreateSchema(InputSchema):
+    user = fields.String(required=True, metadata={"description": "the username to add"})
+    role = fields.String(required=True, validate=validate.OneOf(list(PROJECT_ROLES)),
+                         metadata={"description": "the role on this project"})

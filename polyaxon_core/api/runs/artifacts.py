@@ -1,0 +1,135 @@
+"""A run's artifacts: list a folder, download a file, upload one; paths stay in the run.
+
+Every path is relative to the run; ``..`` and absolute paths are refused (400) by the
+store's :meth:`~polyaxon_core.interfaces.ArtifactStore.safe_path`. Downloads and uploads
+stream: neither holds a whole file in memory.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from typing import IO, Any, BinaryIO, cast
+from urllib.parse import quote
+
+from flask import Response, request
+from marshmallow import Schema, fields
+from sqlalchemy import select
+from werkzeug.exceptions import LengthRequired
+
+from polyaxon_core.api.common import Answer, InputSchema, load_query
+from polyaxon_core.api.errors import ParameterError
+from polyaxon_core.api.extensions import server
+from polyaxon_core.api.routing import Reply, Route
+from polyaxon_core.api.runs.api import RUN_PATH, find_run
+from polyaxon_core.db.models import Artifact
+from polyaxon_core.errors import NotFound
+from polyaxon_core.permissions import RUN_READ, RUN_UPDATE
+
+CHUNK = 1024 * 1024
+
+
+class FolderQuery(InputSchema):
+    path = fields.String(load_default="", metadata={"description": "a folder of the run (default: its root)"})
+
+
+class FileQuery(InputSchema):
+    path = fields.String(required=True, metadata={"description": "a file of the run"})
+
+
+class ArtifactEntrySchema(Schema):
+    path = fields.String(required=True)
+    size = fields.Integer(required=True, metadata={"description": "bytes (0 for folders)"})
+    is_dir = fields.Boolean(required=True)
+
+
+class ArtifactTreeSchema(Schema):
+    path = fields.String(required=True)
+    files = fields.List(fields.Nested(ArtifactEntrySchema), required=True)
+
+
+class UploadedSchema(Schema):
+    path = fields.String(required=True)
+    size = fields.Integer(required=True)
+
+
+def _run_uuid(owner: str, project: str, uuid: str) -> str:
+    with server.session() as session:
+        return find_run(session, owner, project, uuid).uuid
+
+
+def run_artifacts_tree(owner: str, project: str, uuid: str) -> Answer:
+    """List the files and folders directly under a folder of a run's artifacts."""
+    path = load_query(FolderQuery)["path"]
+    run_uuid = _run_uuid(owner, project, uuid)
+    try:
+        entries = server.store.list(run_uuid, path)
+    except NotADirectoryError as exc:
+        raise ParameterError("path", str(exc)) from None
+    payload: dict[str, Any] = ArtifactTreeSchema().dump({
+        "path": path,
+        "files": [{"path": entry.path, "size": entry.size, "is_dir": entry.is_dir} for entry in entries],
+    })
+    return payload, 200
+
+
+def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
+    with stream:
+        while chunk := stream.read(CHUNK):
+            yield chunk
+
+
+def run_artifact_download(owner: str, project: str, uuid: str) -> Response:
+    """Download one file of a run's artifacts, streamed."""
+    path = load_query(FileQuery)["path"]
+    run_uuid = _run_uuid(owner, project, uuid)
+    try:
+        stream = server.store.open(run_uuid, path)
+    except FileNotFoundError as exc:
+        raise NotFound(str(exc)) from None
+    except IsADirectoryError as exc:
+        raise ParameterError("path", str(exc)) from None
+    name = posixpath.basename(path.rstrip("/")) or "artifact"
+    return Response(_chunks(stream), mimetype="application/octet-stream", headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"})
+
+
+def run_artifact_upload(owner: str, project: str, uuid: str) -> Answer:
+    """Upload one file into a run's artifacts: the raw request body, streamed.
+
+    At most `POLYAXON_MAX_UPLOAD_BYTES` (413 beyond, and nothing is stored). The file
+    is recorded as the run's artifact under its path, replacing one already there.
+    """
+    path = load_query(FileQuery)["path"]
+    if request.content_length is None and "wsgi.input_terminated" not in request.environ:
+        # without a length the body can only be read to its end if the server marks it
+        raise LengthRequired("send Content-Length, or a chunked body to a server that decodes it")
+    run_uuid = _run_uuid(owner, project, uuid)
+    request.max_content_length = server.config.max_upload_bytes
+    try:
+        info = server.store.put_stream(run_uuid, cast(BinaryIO, request.stream), path)
+    except IsADirectoryError as exc:
+        raise ParameterError("path", str(exc)) from None
+    with server.session() as session:
+        run = find_run(session, owner, project, run_uuid)
+        artifact = session.scalar(
+            select(Artifact).where(Artifact.run_id == run.id, Artifact.name == info.path))
+        if artifact is None:
+            artifact = Artifact(run_id=run.id, name=info.path)
+            session.add(artifact)
+        artifact.kind = "file"
+        artifact.path = info.path
+        artifact.summary = {"size": info.size}
+    payload: dict[str, Any] = UploadedSchema().dump({"path": info.path, "size": info.size})
+    return payload, 201
+
+
+ROUTES = [
+    Route("GET", f"{RUN_PATH}/artifacts/tree", run_artifacts_tree, RUN_READ, "artifacts",
+          {200: Reply("the entries of the folder", ArtifactTreeSchema)}, query=FolderQuery),
+    Route("GET", f"{RUN_PATH}/artifacts/download", run_artifact_download, RUN_READ, "artifacts",
+          {200: Reply("the file", content_type="application/octet-stream")}, query=FileQuery),
+    Route("POST", f"{RUN_PATH}/artifacts/upload", run_artifact_upload, RUN_UPDATE, "artifacts",
+          {201: Reply("stored", UploadedSchema)}, query=FileQuery,
+          raw_body="application/octet-stream", errors=(411, 413)),
+]

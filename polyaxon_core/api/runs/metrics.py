@@ -1,0 +1,130 @@
+"""A run's metrics: batches stored once each, and series read back (downsampled)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC
+from typing import Any
+
+from flask import request
+from marshmallow import Schema, fields, validate
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from polyaxon_core import runs
+from polyaxon_core.api.common import Answer, InputSchema, load_body, load_query
+from polyaxon_core.api.errors import PayloadTooLarge
+from polyaxon_core.api.extensions import server
+from polyaxon_core.api.routing import Reply, Route
+from polyaxon_core.api.runs.api import RUN_PATH, find_run
+from polyaxon_core.db.models import Metric
+from polyaxon_core.permissions import RUN_READ, RUN_UPDATE
+
+MAX_BATCH_POINTS = 1_000
+
+
+class MetricPointSchema(InputSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    value = fields.Float(required=True, allow_nan=False)
+    step = fields.Integer(allow_none=True, load_default=None)
+    timestamp = fields.AwareDateTime(allow_none=True, load_default=None, default_timezone=UTC,
+                                     metadata={"description": "when it was logged (default: now)"})
+
+
+class MetricBatchSchema(InputSchema):
+    batch_id = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={
+        "description": "chosen by the client; a batch sent again with it is not stored twice"})
+    metrics = fields.List(fields.Nested(MetricPointSchema), required=True,
+                          validate=validate.Length(min=1), metadata={
+                              "description": f"at most {MAX_BATCH_POINTS} points (more: 413)"})
+
+
+class MetricBatchResultSchema(Schema):
+    count = fields.Integer(required=True)
+    duplicate = fields.Boolean(required=True, metadata={
+        "description": "the run had this batch already; nothing was stored"})
+
+
+class MetricsQuery(InputSchema):
+    names = fields.String(load_default=None, metadata={
+        "description": "comma-separated metric names (default: all)"})
+    max_points = fields.Integer(load_default=None, validate=validate.Range(min=2), metadata={
+        "description": "downsample each series to at most this many points (first and last kept)"})
+
+
+class MetricValueSchema(Schema):
+    step = fields.Integer(allow_none=True)
+    value = fields.Float(required=True)
+    timestamp = fields.DateTime(required=True)
+
+
+class MetricsSchema(Schema):
+    metrics = fields.Dict(keys=fields.String(),
+                          values=fields.List(fields.Nested(MetricValueSchema)), required=True)
+
+
+def downsample(points: Sequence[Any], most: int) -> list[Any]:
+    """At most ``most`` points, evenly spread, the first and the last always kept."""
+    if len(points) <= most:
+        return list(points)
+    last = len(points) - 1
+    indexes = sorted({round(position * last / (most - 1)) for position in range(most)})
+    return [points[index] for index in indexes]
+
+
+def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
+    """Store a batch of metric points.
+
+    A `batch_id` the run already has is not stored again (200, `duplicate: true`), so a
+    client may retry a batch whose answer it lost. The run's last values are updated in
+    the same transaction.
+    """
+    body = load_body(MetricBatchSchema)
+    if len(body["metrics"]) > MAX_BATCH_POINTS:
+        raise PayloadTooLarge(f"a batch holds at most {MAX_BATCH_POINTS} points, not "
+                              f"{len(body['metrics'])}; send them in several batches")
+    try:
+        with server.session() as session:
+            count, duplicate = runs.log_metric_batch(
+                session, find_run(session, owner, project, uuid), body["batch_id"], body["metrics"])
+    except IntegrityError:
+        # a concurrent request stored the same batch first, whole; anything else is an error
+        with server.session() as session:
+            if not runs.batch_stored(session, find_run(session, owner, project, uuid),
+                                     body["batch_id"]):
+                raise
+        count, duplicate = len(body["metrics"]), True
+    payload: dict[str, Any] = MetricBatchResultSchema().dump({"count": count, "duplicate": duplicate})
+    return payload, 200 if duplicate else 201
+
+
+def run_metrics(owner: str, project: str, uuid: str) -> Answer:
+    """Read a run's metric series, step by step (available while it runs)."""
+    arguments = load_query(MetricsQuery)
+    names = [name.strip() for value in request.args.getlist("names")
+             for name in value.split(",") if name.strip()]
+    with server.session() as session:
+        run = find_run(session, owner, project, uuid)
+        statement = select(Metric).where(Metric.run_id == run.id)
+        if names:
+            statement = statement.where(Metric.name.in_(names))
+        rows = session.scalars(
+            statement.order_by(Metric.name, Metric.step.asc().nulls_last(), Metric.id)).all()
+        series: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            series.setdefault(row.name, []).append(
+                {"step": row.step, "value": row.value, "timestamp": row.timestamp})
+    if arguments["max_points"]:
+        series = {name: downsample(points, arguments["max_points"]) for name, points in series.items()}
+    payload: dict[str, Any] = MetricsSchema().dump({"metrics": series})
+    return payload, 200
+
+
+ROUTES = [
+    Route("POST", f"{RUN_PATH}/metrics", run_metrics_log, RUN_UPDATE, "metrics",
+          {201: Reply("stored", MetricBatchResultSchema),
+           200: Reply("already stored: nothing changed", MetricBatchResultSchema)},
+          body=MetricBatchSchema, errors=(413,)),
+    Route("GET", f"{RUN_PATH}/metrics", run_metrics, RUN_READ, "metrics",
+          {200: Reply("the series by metric name", MetricsSchema)}, query=MetricsQuery),
+]

@@ -1,0 +1,147 @@
+"""Runs in Polyaxon v1's JSON names (``V1Run``), and what the run endpoints take and return."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from polyaxon_core.api.common import InputSchema, PageQuery, PageSchema
+from polyaxon_core.lifecycle import Status
+
+STATUSES = [status.value for status in Status]
+
+
+class OperationContent(fields.Field):
+    """A polyaxonfile: YAML or JSON text, or the operation as an object."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None,
+                     **kwargs: Any) -> str | dict[str, Any]:
+        if isinstance(value, str | dict):
+            return value
+        raise ValidationError("give the polyaxonfile as YAML or JSON text, or as an object")
+
+
+def content_to_openapi(converter: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """apispec attribute function: document OperationContent as text or object."""
+    if isinstance(field, OperationContent):
+        return {"oneOf": [{"type": "string"}, {"type": "object"}]}
+    return {}
+
+
+class RunReferenceSchema(Schema):
+    uuid = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    kind = fields.String(required=True, metadata={
+        "description": "a pipeline's kind (matrix), or how a clone was made (restart, copy)"})
+
+
+class CatalogEntrySchema(Schema):
+    name = fields.String(required=True)
+
+
+class RunSettingsSchema(Schema):
+    namespace = fields.String(required=True, metadata={
+        "description": "where the run executes; the official client reads logs through it"})
+    queue = fields.Nested(CatalogEntrySchema, allow_none=True)
+
+
+class RunSchema(Schema):
+    uuid = fields.String(required=True)
+    name = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    tags = fields.List(fields.String(), required=True)
+    owner = fields.String(required=True)
+    project = fields.String(required=True)
+    user = fields.String(allow_none=True, metadata={"description": "who created the run"})
+    kind = fields.String(required=True, metadata={"description": "job, service or matrix"})
+    runtime = fields.String(allow_none=True, metadata={"description": "the component's run kind"})
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    queue = fields.String(allow_none=True)
+    inputs = fields.Dict(keys=fields.String(), required=True)
+    outputs = fields.Dict(keys=fields.String(), required=True)
+    meta_info = fields.Dict(keys=fields.String(), required=True)
+    metrics = fields.Dict(keys=fields.String(), values=fields.Float(), required=True,
+                          metadata={"description": "the last value logged of each metric"})
+    pipeline = fields.Nested(RunReferenceSchema, allow_none=True,
+                             metadata={"description": "the sweep this run is a trial of"})
+    original = fields.Nested(RunReferenceSchema, allow_none=True,
+                             metadata={"description": "the run this one was cloned from"})
+    cloning_kind = fields.String(allow_none=True)
+    retries = fields.Integer(required=True)
+    live_state = fields.Integer(required=True, metadata={"description": "1 live, 0 archived"})
+    archived_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    wait_time = fields.Float(allow_none=True, metadata={"description": "seconds from creation to start"})
+    duration = fields.Float(allow_none=True, metadata={"description": "seconds from start to end"})
+    settings = fields.Nested(RunSettingsSchema, required=True)
+    content = fields.String(allow_none=True, metadata={
+        "description": "the compiled operation (JSON); only in answers about one run"})
+    raw_content = fields.String(allow_none=True, metadata={
+        "description": "the polyaxonfile as submitted; only in answers about one run"})
+
+
+class RunListSchema(PageSchema):
+    results = fields.List(fields.Nested(RunSchema), required=True)
+
+
+class RunListQuery(PageQuery):
+    query = fields.String(load_default=None, metadata={
+        "description": 'filter in the query language, e.g. "status:succeeded, metrics.loss:<0.1"'})
+    sort = fields.String(load_default=None, metadata={
+        "description": 'order, e.g. "-metrics.accuracy,created_at" (default: newest first)'})
+    archived = fields.Boolean(load_default=False, metadata={
+        "description": "list the archived runs instead of the live ones"})
+
+
+class RunCreateSchema(InputSchema):
+    content = OperationContent(required=True, metadata={
+        "description": "the polyaxonfile: an operation or a component, as YAML/JSON text or an object"})
+    name = fields.String(allow_none=True, load_default=None)
+    description = fields.String(allow_none=True, load_default=None)
+    tags = fields.List(fields.String(), allow_none=True, load_default=None,
+                       metadata={"description": "added to the polyaxonfile's tags"})
+    queue = fields.String(allow_none=True, load_default=None)
+    meta_info = fields.Dict(keys=fields.String(), allow_none=True, load_default=None)
+    managed_by = fields.String(allow_none=True, load_default=None, metadata={
+        "description": "only `agent` (the server runs the operation), as the official client sends"})
+    pending = fields.String(allow_none=True, load_default=None, metadata={
+        "description": "must be empty: runs waiting for an approval or an upload are not supported"})
+
+
+class RunUpdateSchema(InputSchema):
+    name = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    tags = fields.List(fields.String(), allow_none=True)
+    inputs = fields.Dict(keys=fields.String(), allow_none=True)
+    outputs = fields.Dict(keys=fields.String(), allow_none=True)
+    meta_info = fields.Dict(keys=fields.String(), allow_none=True)
+    merge = fields.Boolean(load_default=False, metadata={
+        "description": "add `tags` to the run's tags instead of replacing them"})
+
+
+class RunCloneSchema(InputSchema):
+    name = fields.String(allow_none=True, load_default=None)
+    description = fields.String(allow_none=True, load_default=None)
+    tags = fields.List(fields.String(), allow_none=True, load_default=None)
+    content = fields.Raw(allow_none=True, load_default=None, metadata={
+        "description": "must be empty: the run keeps its own content"})
+
+
+class StatusConditionSchema(Schema):
+    type = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    status = fields.String(required=True)
+    reason = fields.String(allow_none=True)
+    message = fields.String(allow_none=True)
+    last_update_time = fields.DateTime(required=True)
+    last_transition_time = fields.DateTime(required=True)
+
+
+class StatusesSchema(Schema):
+    uuid = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
+    status_conditions = fields.List(fields.Nested(StatusConditionSchema), required=True)

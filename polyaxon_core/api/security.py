@@ -1,0 +1,124 @@
+"""Who may call what: every request is authenticated, then authorized, through the hooks.
+
+Each route says what it needs (:attr:`~polyaxon_core.api.routing.Route.access`); before
+the view runs, :func:`check_access` asks ``polyaxon_authenticate`` who sent the request
+and ``polyaxon_authorize`` whether they may perform the route's action on the resource
+the URL names. The answers come from plugins: the core's own defaults
+(:mod:`polyaxon_core.api.default_auth`: tokens, and the roles of
+:mod:`polyaxon_core.permissions`) are ``trylast``, so an installed plugin decides first.
+A question nobody answers is a denial.
+
+With authentication off (``polyaxon server --no-auth``, local only) every request is
+served as :data:`LOCAL_USER`, an organization owner, and no hook is asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, g, request
+
+from polyaxon_core.accounts import AuthenticatedUser
+from polyaxon_core.api.errors import PermissionDenied, Unauthenticated
+from polyaxon_core.api.extensions import server
+from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
+
+LOCAL_USER = AuthenticatedUser(id=None, username="local", organization_role="owner")
+
+
+def init_security(app: Flask) -> None:
+    """Authenticate and authorize every request before its view runs."""
+    app.before_request(check_access)
+
+
+def check_access() -> None:
+    """Refuse the request unless the route's ``access`` is met (401 or 403)."""
+    if request.endpoint is None:
+        return  # no route matched: the 404 or 405 handler answers
+    route = server.state.routes.get(request.endpoint)
+    access = route.access if route is not None else AUTHENTICATED  # a plugin's route
+    if access == PUBLIC:
+        return
+    user = current_user()
+    if access == AUTHENTICATED:
+        return
+    resource = resource_from(request.view_args or {})
+    if not is_allowed(user, access, resource):
+        raise PermissionDenied(f"{user.username} may not {access} on {describe(resource)}")
+
+
+def current_user() -> Any:
+    """Who sent this request; raises Unauthenticated when nobody can tell."""
+    if "user" not in g:
+        g.user = _authenticate()
+    return g.user
+
+
+def _authenticate() -> Any:
+    if not server.config.auth:
+        return LOCAL_USER
+    user = server.hook.polyaxon_authenticate(request=request)
+    if user is None:
+        raise Unauthenticated(
+            "authentication required: send `Authorization: Token <key>`; get a key with "
+            "POST /api/v1/users/token"
+        )
+    return user
+
+
+def is_allowed(user: Any, action: str, resource: Mapping[str, Any]) -> bool:
+    """Whether ``user`` may perform ``action`` on ``resource`` (no answer: no)."""
+    if not server.config.auth:
+        return True
+    return server.hook.polyaxon_authorize(user=user, action=action, resource=resource) is True
+
+
+def require(action: str, resource: Mapping[str, Any]) -> None:
+    """Raise PermissionDenied unless the current user may perform ``action``.
+
+    For views that act on a second resource beyond the one their URL names, and for
+    plugin routes, which declare no access of their own.
+    """
+    user = current_user()
+    if not is_allowed(user, action, resource):
+        raise PermissionDenied(f"{user.username} may not {action} on {describe(resource)}")
+
+
+def resource_from(arguments: Mapping[str, Any]) -> dict[str, Any]:
+    """The resource a URL names: a run, else a project, else an organization."""
+    if "uuid" in arguments:
+        return run_resource(arguments["owner"], arguments["project"], arguments["uuid"])
+    if "project" in arguments:
+        return project_resource(arguments["owner"], arguments["project"])
+    return organization_resource(arguments.get("owner", ""))
+
+
+def organization_resource(owner: str) -> dict[str, Any]:
+    return {"kind": "organization", "owner": owner}
+
+
+def project_resource(owner: str, name: str) -> dict[str, Any]:
+    return {"kind": "project", "owner": owner, "name": name}
+
+
+def run_resource(owner: str, project: str, uuid: str) -> dict[str, Any]:
+    return {"kind": "run", "owner": owner, "project": project, "uuid": uuid}
+
+
+def describe(resource: Mapping[str, Any]) -> str:
+    if resource["kind"] == "run":
+        return f"run {resource['uuid']} of {resource['owner']}/{resource['project']}"
+    if resource["kind"] == "project":
+        return f"project {resource['owner']}/{resource['name']}"
+    return f"organization {resource['owner']}"
+
+
+def token_from_header(header: str | None) -> str | None:
+    """The key of ``Authorization: Token <key>`` (or ``Bearer <key>``), any case."""
+    if not header:
+        return None
+    scheme, _, key = header.strip().partition(" ")
+    if scheme.lower() not in {"token", "bearer"} or not key.strip():
+        return None
+    return key.strip()

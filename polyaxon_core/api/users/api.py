@@ -1,0 +1,74 @@
+"""User endpoints: tokens and who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from polyaxon_core import accounts
+from polyaxon_core.api.common import Answer, load_body
+from polyaxon_core.api.errors import ParameterError, Unauthenticated
+from polyaxon_core.api.extensions import server
+from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC, Reply, Route
+from polyaxon_core.api.security import current_user, token_from_header
+from polyaxon_core.api.users.schemas import CredentialsSchema, TokenSchema, UserSchema
+from polyaxon_core.db.models import User
+from polyaxon_core.runs import DEFAULT_OWNER
+
+
+def user_token_create() -> Answer:
+    """Exchange a username and password for an API token (valid 30 days)."""
+    body = load_body(CredentialsSchema)
+    with server.session() as session:
+        user = accounts.check_password(session, body["username"], body["password"])
+        if user is None:
+            raise Unauthenticated("invalid username or password")
+        token, key = accounts.issue_token(session, user, name="api")
+        payload: dict[str, Any] = TokenSchema().dump({"token": key, "expires_at": token.expires_at})
+    return payload, 200
+
+
+def user_token_revoke() -> Answer:
+    """Revoke the token this request is authenticated with (log out)."""
+    current_user()
+    key = token_from_header(request.headers.get("Authorization"))
+    if key is None:
+        raise ParameterError("Authorization", "this request carries no token to revoke")
+    with server.session() as session:
+        if not accounts.revoke_token(session, key):
+            raise ParameterError("Authorization", "this request's credentials are not a token "
+                                                  "this server issued")
+    return "", 204
+
+
+def user_whoami() -> Answer:
+    """Who you are: your username, your role in the organization and on projects."""
+    user = current_user()
+    email = None
+    if isinstance(user, accounts.AuthenticatedUser) and user.id is not None:
+        with server.session() as session:
+            row = session.get(User, user.id)
+            email = row.email if row is not None else None
+    payload: dict[str, Any] = UserSchema().dump({
+        "username": user.username, "email": email, "organization": DEFAULT_OWNER,
+        "role": getattr(user, "organization_role", None),
+        "project_roles": dict(getattr(user, "project_roles", {}) or {}),
+    })
+    return payload, 200
+
+
+_TOKEN = {200: Reply("the new token", TokenSchema)}
+
+ROUTES = [
+    Route("POST", "/users/token", user_token_create, PUBLIC, "users", _TOKEN,
+          body=CredentialsSchema),
+    # the path the official SDK logs in with (auth_v1.login)
+    Route("POST", "/auth/token", user_token_create, PUBLIC, "users", _TOKEN,
+          body=CredentialsSchema, summary="Exchange a username and password for an API token "
+                                          "(the official client's path)"),
+    Route("DELETE", "/users/token", user_token_revoke, AUTHENTICATED, "users",
+          {204: Reply("revoked")}),
+    Route("GET", "/users", user_whoami, AUTHENTICATED, "users",
+          {200: Reply("the authenticated user", UserSchema)}),
+]

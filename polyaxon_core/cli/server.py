@@ -1,0 +1,77 @@
+"""``polyaxon server``: serve the REST API on this machine."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from polyaxon_core.cli.common import domain_errors
+from polyaxon_core.cli.errors import CliError
+
+#: the only addresses a server without authentication may listen on
+LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+PRODUCTION_HINT = (
+    "for production, serve the same application with gunicorn: "
+    "gunicorn -w 4 -k gthread --threads 8 -b 0.0.0.0:8000 'polyaxon_core.api.app:create_app()'"
+)
+
+
+@click.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="The address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(0, 65535),
+              help="The port to listen on (0: any free port, printed at start-up).")
+@click.option("--no-auth", is_flag=True,
+              help="Serve every request as an organization owner, without credentials; "
+                   "only allowed on 127.0.0.1, ::1 or localhost.")
+@domain_errors
+def server_command(host: str, port: int, no_auth: bool) -> None:
+    """Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs).
+
+    Requests authenticate with `Authorization: Token <key>`. Runs created through the
+    API are queued and the embedded orchestrator is started on demand, as `polyaxon run`
+    does (unless POLYAXON_ORCHESTRATOR=external). This is a threaded server for one
+    machine; for production use gunicorn (see docs/api.md).
+    """
+    if no_auth and host not in LOCAL_HOSTS:
+        raise CliError(
+            f"--no-auth lets anyone who reaches the server act as an organization owner, so it "
+            f"is only allowed on {', '.join(sorted(LOCAL_HOSTS))}, not on {host!r}; drop "
+            "--no-auth and authenticate with tokens instead"
+        )
+    from sqlalchemy.exc import OperationalError
+    from werkzeug.serving import make_server
+
+    from polyaxon_core.api.app import create_app
+    from polyaxon_core.api.extensions import server
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        app = create_app(auth=not no_auth)
+    except OperationalError as exc:
+        raise CliError(f"cannot open the database: {exc.orig}; check POLYAXON_DB_URL") from None
+    try:
+        http_server = make_server(host, port, app, threaded=True)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    if no_auth:
+        banner = "!" * 78
+        click.secho(
+            f"{banner}\n!! AUTHENTICATION IS OFF: anyone who can reach {host}:{http_server.port} "
+            f"acts as an\n!! organization owner. Use this on your own machine only.\n{banner}",
+            err=True, fg="red", bold=True,
+        )
+    with app.app_context():
+        server.ensure_orchestrator()  # runs left queued by an earlier server start now
+    address = f"[{host}]" if ":" in host else host
+    click.echo(f"serving the API on http://{address}:{http_server.port}/api/v1 "
+               f"(docs: /api/v1/docs)", err=True)
+    click.echo(PRODUCTION_HINT, err=True)
+    try:
+        http_server.serve_forever()
+    except KeyboardInterrupt:
+        click.echo("stopped.", err=True)
+    finally:
+        http_server.server_close()

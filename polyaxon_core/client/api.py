@@ -1,0 +1,269 @@
+"""A typed client of the REST API (docs/api-contract.md), one method per endpoint.
+
+Resources come back as the JSON objects the API sends (``dict``: a run has Polyaxon's
+field names, timestamps as ISO strings); small structured answers as dataclasses. Every
+failure raises: an :class:`~polyaxon_core.client.errors.ApiError` subclass that is also
+the matching domain error (``NotFound``, ``Conflict``, ``InvalidRequest``), or
+:class:`~polyaxon_core.client.errors.ServerUnreachable` naming the host.
+"""
+
+from __future__ import annotations
+
+import codecs
+import http.client
+import shutil
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from polyaxon_core.client.errors import ServerUnreachable
+from polyaxon_core.client.transport import DEFAULT_RETRY, DEFAULT_TIMEOUT, RetryPolicy, Transport
+
+DEFAULT_OWNER = "default"
+#: the most points one metrics request may carry
+MAX_BATCH_POINTS = 1_000
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Log text from ``offset`` on; ``done``: the run is final, nothing more will come."""
+
+    data: str
+    next_offset: int
+    done: bool
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What the server did with a metric batch: ``duplicate`` when it had it already."""
+
+    count: int
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class ArtifactEntry:
+    path: str
+    size: int | None
+    is_dir: bool
+
+
+def _segment(value: str) -> str:
+    return urllib.parse.quote(value, safe="")
+
+
+class ApiClient:
+    """Talks to one server as one user (``token``); safe to share between threads."""
+
+    def __init__(self, host: str, token: str | None = None, owner: str = DEFAULT_OWNER,
+                 timeout: float = DEFAULT_TIMEOUT, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+        self.transport = Transport(host, token, timeout=timeout, retry=retry)
+        self.owner = owner
+
+    @property
+    def host(self) -> str:
+        return self.transport.host
+
+    def _project_path(self, project: str) -> str:
+        return f"/api/v1/{_segment(self.owner)}/{_segment(project)}"
+
+    def _run_path(self, project: str, uuid: str) -> str:
+        return f"{self._project_path(project)}/runs/{_segment(uuid)}"
+
+    # ----------------------------------------------------------------------------- users
+    def create_token(self, username: str, password: str) -> str:
+        """Exchange a username and password for a token (``POST /users/token``)."""
+        answer = self.transport.request(
+            "POST", "/api/v1/users/token", json_body={"username": username, "password": password},
+        ).json()
+        return str(answer["token"])
+
+    def revoke_token(self) -> None:
+        """Revoke the token this client authenticates with (``DELETE /users/token``)."""
+        self.transport.request("DELETE", "/api/v1/users/token")
+
+    def whoami(self) -> dict[str, Any]:
+        """The authenticated user: ``username``, ``email``, ``role``, ..."""
+        answer: dict[str, Any] = self.transport.request("GET", "/api/v1/users").json()
+        return answer
+
+    # -------------------------------------------------------------------------- projects
+    def list_projects(self, offset: int = 0, limit: int = 100) -> dict[str, Any]:
+        """One page: ``{"count", "results", "previous", "next"}``."""
+        page: dict[str, Any] = self.transport.request(
+            "GET", f"/api/v1/{_segment(self.owner)}/projects/list",
+            params={"offset": offset, "limit": limit},
+        ).json()
+        return page
+
+    def create_project(self, name: str, description: str | None = None,
+                       tags: Sequence[str] = ()) -> dict[str, Any]:
+        project: dict[str, Any] = self.transport.request(
+            "POST", f"/api/v1/{_segment(self.owner)}/projects/create",
+            json_body={"name": name, "description": description, "tags": list(tags)},
+        ).json()
+        return project
+
+    def get_project(self, name: str) -> dict[str, Any]:
+        project: dict[str, Any] = self.transport.request("GET", self._project_path(name)).json()
+        return project
+
+    def delete_project(self, name: str) -> None:
+        self.transport.request("DELETE", self._project_path(name))
+
+    # ------------------------------------------------------------------------------ runs
+    def create_run(self, project: str, content: str, *, name: str | None = None,
+                   description: str | None = None, tags: Sequence[str] = (),
+                   queue: str | None = None) -> dict[str, Any]:
+        """Create (compile and queue) a run from polyaxonfile ``content`` (YAML or JSON);
+        ``tags`` are added to the file's, ``queue`` overrides the file's."""
+        body: dict[str, Any] = {"content": content, "tags": list(tags)}
+        for key, value in (("name", name), ("description", description), ("queue", queue)):
+            if value is not None:
+                body[key] = value
+        run: dict[str, Any] = self.transport.request(
+            "POST", f"{self._project_path(project)}/runs", json_body=body).json()
+        return run
+
+    def list_runs(self, project: str, *, query: str | None = None, sort: str | None = None,
+                  offset: int = 0, limit: int = 20) -> dict[str, Any]:
+        """One page of runs: ``{"count", "results", "previous", "next"}``."""
+        page: dict[str, Any] = self.transport.request(
+            "GET", f"{self._project_path(project)}/runs",
+            params={"query": query, "sort": sort, "offset": offset, "limit": limit},
+        ).json()
+        return page
+
+    def get_run(self, project: str, uuid: str) -> dict[str, Any]:
+        run: dict[str, Any] = self.transport.request("GET", self._run_path(project, uuid)).json()
+        return run
+
+    def patch_run(self, project: str, uuid: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Change ``name, description, tags, inputs, outputs, meta_info``; the last three
+        are merged into what is stored, ``tags`` replaces the list."""
+        run: dict[str, Any] = self.transport.request(
+            "PATCH", self._run_path(project, uuid), json_body=dict(changes)).json()
+        return run
+
+    def get_statuses(self, project: str, uuid: str) -> dict[str, Any]:
+        """``{"uuid", "status", "status_conditions": [...]}``."""
+        statuses: dict[str, Any] = self.transport.request(
+            "GET", f"{self._run_path(project, uuid)}/statuses").json()
+        return statuses
+
+    def _action(self, project: str, uuid: str, action: str) -> dict[str, Any] | None:
+        answer: dict[str, Any] | None = self.transport.request(
+            "POST", f"{self._run_path(project, uuid)}/{action}").json()
+        return answer
+
+    def stop_run(self, project: str, uuid: str) -> dict[str, Any] | None:
+        return self._action(project, uuid, "stop")
+
+    def restart_run(self, project: str, uuid: str, copy: bool = False) -> dict[str, Any]:
+        """A new run with the same content (``copy``: and a copy of the artifacts)."""
+        run = self._action(project, uuid, "copy" if copy else "restart")
+        return run or {}
+
+    def resume_run(self, project: str, uuid: str) -> dict[str, Any] | None:
+        return self._action(project, uuid, "resume")
+
+    def archive_run(self, project: str, uuid: str) -> dict[str, Any] | None:
+        return self._action(project, uuid, "archive")
+
+    def delete_run(self, project: str, uuid: str) -> None:
+        self.transport.request("DELETE", self._run_path(project, uuid))
+
+    # ------------------------------------------------------------------------------ logs
+    def read_logs(self, project: str, uuid: str, offset: int = 0) -> LogChunk:
+        answer = self.transport.request(
+            "GET", f"{self._run_path(project, uuid)}/logs", params={"offset": offset}).json()
+        return LogChunk(str(answer.get("data") or ""), int(answer.get("next_offset", offset)),
+                        bool(answer.get("done")))
+
+    def follow_logs(self, project: str, uuid: str, offset: int = 0) -> Iterator[tuple[str, int]]:
+        """Yield ``(text, next_offset)`` from the follow stream until the run is final.
+
+        The stream is read as it arrives; ``next_offset`` counts the bytes received, so a
+        caller whose connection broke can open a new stream where this one stopped.
+        """
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        with self.transport.stream(f"{self._run_path(project, uuid)}/logs",
+                                   params={"offset": offset, "follow": True}) as response:
+            while True:
+                try:
+                    data = response.read1(65536)
+                except (OSError, http.client.HTTPException) as exc:
+                    raise ServerUnreachable(
+                        f"the log stream from {self.host} broke at byte {offset}: "
+                        f"{type(exc).__name__}") from None
+                if not data:
+                    break
+                offset += len(data)
+                text = decoder.decode(data)
+                if text:
+                    yield text, offset
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail, offset
+
+    # --------------------------------------------------------------------------- metrics
+    def log_metrics(self, project: str, uuid: str, batch_id: str,
+                    points: Sequence[Mapping[str, Any]],
+                    retry: RetryPolicy | None = None) -> BatchResult:
+        """Store up to 1,000 points (``name, value, step?, timestamp?``) as one batch.
+
+        The same ``batch_id`` sent again for the run is not stored twice, which is what
+        makes this request safe to retry.
+        """
+        if len(points) > MAX_BATCH_POINTS:
+            raise ValueError(f"a batch holds at most {MAX_BATCH_POINTS} points, got {len(points)}")
+        answer = self.transport.request(
+            "POST", f"{self._run_path(project, uuid)}/metrics",
+            json_body={"batch_id": batch_id, "metrics": [dict(point) for point in points]},
+            idempotent=True, retry=retry,
+        ).json()
+        return BatchResult(int(answer.get("count", len(points))), bool(answer.get("duplicate")))
+
+    def get_metrics(self, project: str, uuid: str, names: Sequence[str] = (),
+                    max_points: int | None = None) -> dict[str, list[dict[str, Any]]]:
+        """Every series (or those named): ``{name: [{"step", "value", "timestamp"}, ...]}``."""
+        answer = self.transport.request(
+            "GET", f"{self._run_path(project, uuid)}/metrics",
+            params={"names": list(names) or None, "max_points": max_points},
+        ).json()
+        series: dict[str, list[dict[str, Any]]] = answer.get("metrics") or {}
+        return series
+
+    # ------------------------------------------------------------------------- artifacts
+    def artifacts_tree(self, project: str, uuid: str, path: str = "") -> list[ArtifactEntry]:
+        answer = self.transport.request(
+            "GET", f"{self._run_path(project, uuid)}/artifacts/tree", params={"path": path}).json()
+        return [ArtifactEntry(str(item["path"]), item.get("size"), bool(item.get("is_dir")))
+                for item in answer.get("files", [])]
+
+    def download_artifact(self, project: str, uuid: str, path: str, destination: Path) -> Path:
+        """Stream the artifact at ``path`` into the file ``destination``."""
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".part")
+        with self.transport.stream(f"{self._run_path(project, uuid)}/artifacts/download",
+                                   params={"path": path},
+                                   read_timeout=self.transport.timeout) as response, \
+                open(partial, "wb") as target:
+            shutil.copyfileobj(response, target)
+        partial.replace(destination)
+        return destination
+
+    def upload_artifact(self, project: str, uuid: str, path: str, source: Path) -> None:
+        """Send the file ``source`` to be stored as ``path`` in the run's artifacts.
+
+        Retried like an idempotent request: uploading the same file to the same path
+        again leaves the same artifact.
+        """
+        with open(source, "rb") as stream:
+            self.transport.request(
+                "POST", f"{self._run_path(project, uuid)}/artifacts/upload",
+                params={"path": path}, body=stream, content_type="application/octet-stream",
+                idempotent=True,
+            )

@@ -1,0 +1,250 @@
+"""The platform over the database: the domain functions of :mod:`polyaxon_core.runs`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from polyaxon_core.client.api import LogChunk
+from polyaxon_core.client.platform import Platform
+from polyaxon_core.config import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from polyaxon_core.db.models import Project, Run
+    from polyaxon_core.spec import OperationSpec
+
+
+class LocalPlatform(Platform):
+    """Reads and writes the database of ``settings``; ``database`` opens a session on it
+    (migrated first), so the CLI can turn a database that cannot be opened into a message."""
+
+    def __init__(self, settings: Settings,
+                 database: Callable[[], AbstractContextManager[Session]]) -> None:
+        self.settings = settings
+        self.database = database
+        self.where = f"database {settings.db_url}"
+
+    @cached_property
+    def store(self) -> Any:
+        from polyaxon_core.plugins import create
+
+        return create("store", self.settings.store, self.settings)
+
+    def keep_going(self) -> None:
+        from polyaxon_core.orchestrator import ensure_orchestrator
+
+        ensure_orchestrator(self.settings)
+
+    # -------------------------------------------------------------------------- projects
+    @staticmethod
+    def _project_dict(session: Session, project: Project) -> dict[str, Any]:
+        from polyaxon_core.runs import count_runs
+
+        return {"uuid": project.uuid, "owner": project.owner, "name": project.name,
+                "description": project.description, "tags": list(project.tags or []),
+                "created_at": project.created_at, "runs": count_runs(session, project)}
+
+    def create_project(self, name: str, description: str | None,
+                       tags: Sequence[str]) -> dict[str, Any]:
+        from polyaxon_core.runs import create_project
+
+        with self.database() as session:
+            project = create_project(session, name, description=description, tags=list(tags))
+            return self._project_dict(session, project)
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        from polyaxon_core.runs import list_projects
+
+        with self.database() as session:
+            return [self._project_dict(session, project) for project in list_projects(session)]
+
+    def get_project(self, name: str) -> dict[str, Any]:
+        from polyaxon_core.runs import get_project
+
+        with self.database() as session:
+            return self._project_dict(session, get_project(session, name))
+
+    def delete_project(self, name: str) -> int:
+        from polyaxon_core.runs import delete_project, discard_run_files, get_project
+
+        with self.database() as session:
+            uuids = delete_project(session, get_project(session, name))
+        discard_run_files(self.settings, self.store, uuids)
+        return len(uuids)
+
+    # ------------------------------------------------------------------------------ runs
+    def _project(self, session: Session, name: str | None) -> Project | None:
+        from polyaxon_core.runs import get_project
+
+        return get_project(session, name) if name else None
+
+    def _run(self, session: Session, identifier: str, project: str | None) -> Run:
+        from polyaxon_core.runs import get_run
+
+        return get_run(session, identifier, self._project(session, project))
+
+    def submit_run(self, project: str, spec: OperationSpec, *, raw_content: str,
+                   context_path: str, name: str | None, description: str | None,
+                   tags: Sequence[str], queue: str | None) -> dict[str, Any]:
+        from polyaxon_core.runs import get_project, run_as_dict, submit_operation
+
+        with self.database() as session:
+            run = submit_operation(
+                session, get_project(session, project), spec,
+                default_concurrency=self.settings.default_concurrency, raw_content=raw_content,
+                name=name, description=description, tags=list(tags), queue=queue,
+                context_path=context_path,
+            )
+            data = run_as_dict(run)
+        self.keep_going()
+        return data
+
+    def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
+                  offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        from sqlalchemy import func, select
+        from sqlalchemy.orm import selectinload
+
+        from polyaxon_core.db.models import Run
+        from polyaxon_core.query import apply_query, apply_sort, parse_query, parse_sort
+        from polyaxon_core.runs import run_as_dict
+
+        parsed_query = parse_query(query) if query else None
+        parsed_sort = parse_sort(sort) if sort else None
+        with self.database() as session:
+            scope = self._project(session, project)
+            statement = select(Run)
+            if scope is not None:
+                statement = statement.where(Run.project_id == scope.id)
+            if parsed_query is not None:
+                statement = apply_query(statement, parsed_query)
+            total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+            statement = apply_sort(statement, parsed_sort) if parsed_sort else statement
+            statement = statement.order_by(Run.created_at.desc(), Run.id.desc())
+            rows = session.scalars(
+                statement.options(selectinload(Run.project), selectinload(Run.pipeline),
+                                  selectinload(Run.original))
+                .offset(offset).limit(limit)
+            ).all()
+            return total, [run_as_dict(run) for run in rows]
+
+    def get_run(self, identifier: str, project: str | None) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from polyaxon_core.db.models import Run
+        from polyaxon_core.runs import run_as_dict
+
+        with self.database() as session:
+            run = self._run(session, identifier, project)
+            data = run_as_dict(run)
+            data["message"] = run.conditions[-1].message if run.conditions else None
+            data["trials"] = [
+                {"index": child.matrix_index, "uuid": child.uuid, "status": child.status,
+                 "params": (child.meta_info or {}).get("matrix", {}).get("params", {}),
+                 "metrics": dict(child.last_metrics or {})}
+                for child in session.scalars(
+                    select(Run).where(Run.pipeline_id == run.id).order_by(Run.matrix_index))
+            ] if run.kind == "matrix" else []
+            return data
+
+    def statuses(self, identifier: str, project: str | None) -> dict[str, Any]:
+        with self.database() as session:
+            run = self._run(session, identifier, project)
+            return {
+                "uuid": run.uuid,
+                "status": run.status,
+                "status_conditions": [
+                    {"status": c.status, "reason": c.reason, "message": c.message,
+                     "last_transition_time": c.created_at}
+                    for c in run.conditions
+                ],
+            }
+
+    def _status(self, uuid: str) -> str:
+        with self.database() as session:
+            return self._run(session, uuid, None).status
+
+    def read_logs(self, uuid: str, project: str | None, offset: int = 0) -> LogChunk:
+        from polyaxon_core.lifecycle import is_final
+
+        done = is_final(self._status(uuid))
+        chunk = self.store.read_log(uuid, offset)
+        return LogChunk(chunk.data.decode(errors="replace"), chunk.next_offset, done)
+
+    def follow_logs(self, uuid: str, project: str | None) -> Iterator[str]:
+        from polyaxon_core.lifecycle import is_final
+
+        offset = 0
+        while True:
+            status = self._status(uuid)
+            chunk = self.store.read_log(uuid, offset)
+            if chunk.data:
+                offset = chunk.next_offset
+                yield chunk.data.decode(errors="replace")
+            if is_final(status):
+                # the runner writes the log before the final status: one last read
+                tail = self.store.read_log(uuid, offset)
+                if tail.data:
+                    yield tail.data.decode(errors="replace")
+                return
+            self.keep_going()
+            time.sleep(self.settings.poll_interval)
+
+    def metrics(self, identifier: str, project: str | None,
+                names: Sequence[str]) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from polyaxon_core.db.models import Metric
+
+        with self.database() as session:
+            run = self._run(session, identifier, project)
+            statement = select(Metric).where(Metric.run_id == run.id)
+            if names:
+                statement = statement.where(Metric.name.in_(names))
+            series: dict[str, list[dict[str, Any]]] = {}
+            for row in session.scalars(statement.order_by(Metric.name, Metric.step, Metric.id)):
+                series.setdefault(row.name, []).append(
+                    {"step": row.step, "value": row.value, "timestamp": row.timestamp})
+            return {"uuid": run.uuid, "metrics": series}
+
+    def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        from polyaxon_core.runs import request_stop, run_as_dict
+
+        with self.database() as session:
+            data = run_as_dict(request_stop(session, self._run(session, uuid, project)))
+        self.keep_going()
+        return data
+
+    def restart_run(self, uuid: str, project: str | None, copy: bool) -> dict[str, Any]:
+        from polyaxon_core.runs import clone_run, run_as_dict
+
+        with self.database() as session:
+            original = self._run(session, uuid, project)
+            run = clone_run(session, original, "copy" if copy else "restart")
+            data = run_as_dict(run)
+            if copy:
+                for info in self.store.walk(original.uuid):
+                    with self.store.open(original.uuid, info.path) as stream:
+                        self.store.put_stream(run.uuid, stream, info.path)
+        self.keep_going()
+        return data
+
+    def resume_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        from polyaxon_core.runs import resume_run, run_as_dict
+
+        with self.database() as session:
+            data = run_as_dict(resume_run(session, self._run(session, uuid, project)))
+        self.keep_going()
+        return data
+
+    def delete_run(self, uuid: str, project: str | None) -> list[str]:
+        from polyaxon_core.runs import delete_run, discard_run_files
+
+        with self.database() as session:
+            uuids = delete_run(session, self._run(session, uuid, project))
+        discard_run_files(self.settings, self.store, uuids)
+        return uuids

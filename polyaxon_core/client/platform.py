@@ -1,0 +1,113 @@
+"""What the CLI does to projects and runs, independent of where the state lives.
+
+:class:`Platform` is implemented twice: :class:`~polyaxon_core.client.local.LocalPlatform`
+over the database and the domain functions of :mod:`polyaxon_core.runs`, and
+:class:`~polyaxon_core.client.remote.RemotePlatform` over the REST API. Both return the
+same shapes — plain dicts with Polyaxon's field names, timestamps as ``datetime`` — and
+raise the same domain errors, so a command is written once.
+
+Runs are named by their uuid or a unique prefix of it (at least 4 characters).
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from polyaxon_core.client.api import LogChunk
+from polyaxon_core.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from polyaxon_core.spec import OperationSpec
+
+
+def normalize_run_identifier(identifier: str) -> str:
+    """A uuid or uuid prefix as 4 to 32 lowercase hex digits, or InvalidRequest."""
+    text = identifier.strip().lower().replace("-", "")
+    if len(text) < 4 or len(text) > 32 or not re.fullmatch(r"[0-9a-f]+", text):
+        raise InvalidRequest(
+            f"{text!r} is not a run uuid; give the uuid or at least its first 4 characters"
+        )
+    return text
+
+
+class Platform(ABC):
+    """Projects and runs, wherever they are stored."""
+
+    #: where the state lives, for messages: ``database sqlite:///...`` or ``server http://...``
+    where: str
+
+    # -------------------------------------------------------------------------- projects
+    @abstractmethod
+    def create_project(self, name: str, description: str | None,
+                       tags: Sequence[str]) -> dict[str, Any]:
+        """Create a project; AlreadyExists/Conflict if it exists."""
+
+    @abstractmethod
+    def list_projects(self) -> list[dict[str, Any]]:
+        """Every project, by name."""
+
+    @abstractmethod
+    def get_project(self, name: str) -> dict[str, Any]:
+        """A project (``runs``: how many it has, when known); NotFound if none."""
+
+    @abstractmethod
+    def delete_project(self, name: str) -> int | None:
+        """Delete a project with its runs; how many runs went, when known."""
+
+    # ------------------------------------------------------------------------------ runs
+    @abstractmethod
+    def submit_run(self, project: str, spec: OperationSpec, *, raw_content: str,
+                   context_path: str, name: str | None, description: str | None,
+                   tags: Sequence[str], queue: str | None) -> dict[str, Any]:
+        """Create, compile and queue a run of a validated operation; the run."""
+
+    @abstractmethod
+    def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
+                  offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        """``(total, page)`` of runs, newest first unless ``sort`` says otherwise."""
+
+    @abstractmethod
+    def get_run(self, identifier: str, project: str | None) -> dict[str, Any]:
+        """A run, plus ``message`` (of its last status) and ``trials`` (a sweep's children,
+        by index: ``index, uuid, status, params, metrics``; empty for other runs)."""
+
+    @abstractmethod
+    def statuses(self, identifier: str, project: str | None) -> dict[str, Any]:
+        """``{"uuid", "status", "status_conditions": [{"status", "reason", "message",
+        "last_transition_time"}, ...]}``, oldest first."""
+
+    @abstractmethod
+    def read_logs(self, uuid: str, project: str | None, offset: int = 0) -> LogChunk:
+        """The log from byte ``offset`` on, as far as it is written now."""
+
+    @abstractmethod
+    def follow_logs(self, uuid: str, project: str | None) -> Iterator[str]:
+        """The whole log, then new text as it is written, until the run is final."""
+
+    @abstractmethod
+    def metrics(self, identifier: str, project: str | None,
+                names: Sequence[str]) -> dict[str, Any]:
+        """``{"uuid", "metrics": {name: [{"step", "value", "timestamp"}, ...]}}``."""
+
+    @abstractmethod
+    def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        """Ask a run to stop; the run as it is right after."""
+
+    @abstractmethod
+    def restart_run(self, uuid: str, project: str | None, copy: bool) -> dict[str, Any]:
+        """A new run with the same content (``copy``: and the artifacts); the new run."""
+
+    @abstractmethod
+    def resume_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        """Queue a finished run again in place; the run."""
+
+    @abstractmethod
+    def delete_run(self, uuid: str, project: str | None) -> list[str]:
+        """Delete a finished run (a sweep with its trials); the uuids deleted, when known."""
+
+    @abstractmethod
+    def keep_going(self) -> None:
+        """Make sure something drives queued runs (on a server: its own orchestrator)."""

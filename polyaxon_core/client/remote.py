@@ -1,0 +1,201 @@
+"""The platform over the REST API of a polyaxon server."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from polyaxon_core.client.api import ApiClient, LogChunk
+from polyaxon_core.client.errors import ServerUnreachable
+from polyaxon_core.client.platform import Platform, normalize_run_identifier
+from polyaxon_core.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from polyaxon_core.spec import OperationSpec
+
+_TIMESTAMPS = frozenset({"created_at", "updated_at", "started_at", "finished_at",
+                         "last_transition_time", "last_update_time", "timestamp"})
+_PAGE = 500
+
+
+def with_datetimes(value: Any) -> Any:
+    """``value`` with the ISO timestamps of the API's JSON read as ``datetime``."""
+    if isinstance(value, dict):
+        return {key: (_parse_time(item) if key in _TIMESTAMPS else with_datetimes(item))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [with_datetimes(item) for item in value]
+    return value
+
+
+def _parse_time(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    return value
+
+
+class RemotePlatform(Platform):
+    """Sends every action to the server; its orchestrator runs what is queued.
+
+    Runs live inside projects in the API's paths, so run commands need a project
+    (``-p``, ``POLYAXON_PROJECT`` or the folder's ``polyaxon init -p``).
+    """
+
+    def __init__(self, client: ApiClient, follow_retry_seconds: float = 60.0) -> None:
+        self.client = client
+        self.where = f"server {client.host}"
+        self.follow_retry_seconds = follow_retry_seconds
+
+    def keep_going(self) -> None:
+        """Nothing to do: the server's orchestrator drives queued runs."""
+
+    def _scope(self, project: str | None) -> str:
+        if not project:
+            raise InvalidRequest(
+                f"no project given: on a server ({self.client.host}) runs are listed and found "
+                "within a project; pass -p NAME, set POLYAXON_PROJECT, or run "
+                "`polyaxon init -p NAME` in this folder"
+            )
+        return project
+
+    def _get(self, identifier: str, project: str) -> dict[str, Any]:
+        """The run ``identifier`` names: its uuid or a unique prefix, resolved by the server."""
+        run: dict[str, Any] = with_datetimes(
+            self.client.get_run(project, normalize_run_identifier(identifier)))
+        return run
+
+    # -------------------------------------------------------------------------- projects
+    def create_project(self, name: str, description: str | None,
+                       tags: Sequence[str]) -> dict[str, Any]:
+        return with_datetimes(self.client.create_project(name, description, tags))  # type: ignore[no-any-return]
+
+    def list_projects(self) -> list[dict[str, Any]]:
+        projects: list[dict[str, Any]] = []
+        while True:
+            page = self.client.list_projects(offset=len(projects), limit=_PAGE)
+            results = page.get("results") or []
+            projects.extend(with_datetimes(results))
+            if not results or not page.get("next"):
+                return sorted(projects, key=lambda project: str(project.get("name")))
+
+    def get_project(self, name: str) -> dict[str, Any]:
+        return with_datetimes(self.client.get_project(name))  # type: ignore[no-any-return]
+
+    def delete_project(self, name: str) -> int | None:
+        self.client.delete_project(name)
+        return None
+
+    # ------------------------------------------------------------------------------ runs
+    def submit_run(self, project: str, spec: OperationSpec, *, raw_content: str,
+                   context_path: str, name: str | None, description: str | None,
+                   tags: Sequence[str], queue: str | None) -> dict[str, Any]:
+        # The operation is sent compiled (params applied, file references inlined): the
+        # server cannot read files next to the polyaxonfile, and any mistake in the file
+        # was already reported here with its line.
+        run = self.client.create_run(project, json.dumps(spec.to_dict()), name=name,
+                                     description=description, tags=tags, queue=queue)
+        return with_datetimes(run)  # type: ignore[no-any-return]
+
+    def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
+                  offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+        page = self.client.list_runs(self._scope(project), query=query, sort=sort,
+                                     offset=offset, limit=limit)
+        return int(page.get("count", 0)), with_datetimes(page.get("results") or [])
+
+    def _all_runs(self, project: str, query: str) -> list[dict[str, Any]]:
+        runs: list[dict[str, Any]] = []
+        while True:
+            page = self.client.list_runs(project, query=query, offset=len(runs), limit=_PAGE)
+            results = page.get("results") or []
+            runs.extend(with_datetimes(results))
+            if not results or len(runs) >= int(page.get("count", 0)):
+                return runs
+
+    def get_run(self, identifier: str, project: str | None) -> dict[str, Any]:
+        scope = self._scope(project)
+        data = self._get(identifier, scope)
+        uuid = data["uuid"]
+        conditions = self.statuses(uuid, scope)["status_conditions"]
+        data["message"] = conditions[-1]["message"] if conditions else None
+        data["trials"] = sorted(
+            ({"index": (child.get("meta_info") or {}).get("matrix", {}).get("index"),
+              "uuid": child["uuid"], "status": child["status"],
+              "params": (child.get("meta_info") or {}).get("matrix", {}).get("params", {}),
+              "metrics": dict(child.get("metrics") or {})}
+             for child in self._all_runs(scope, f"pipeline:{uuid}")),
+            key=lambda trial: (trial["index"] is None, trial["index"] or 0),
+        ) if data.get("kind") == "matrix" else []
+        return data
+
+    def statuses(self, identifier: str, project: str | None) -> dict[str, Any]:
+        scope = self._scope(project)
+        uuid = normalize_run_identifier(identifier)
+        answer = with_datetimes(self.client.get_statuses(scope, uuid))
+        conditions = [
+            # Polyaxon names a condition's status `type` (its `status` is "True")
+            {"status": condition.get("type") or condition.get("status"),
+             "reason": condition.get("reason"), "message": condition.get("message"),
+             "last_transition_time": condition.get("last_transition_time")}
+            for condition in answer.get("status_conditions") or []
+        ]
+        return {"uuid": answer.get("uuid", uuid), "status": answer.get("status"),
+                "status_conditions": conditions}
+
+    def read_logs(self, uuid: str, project: str | None, offset: int = 0) -> LogChunk:
+        return self.client.read_logs(self._scope(project), uuid, offset)
+
+    def follow_logs(self, uuid: str, project: str | None) -> Iterator[str]:
+        """The server's follow stream; a broken stream is opened again where it stopped,
+        for up to ``follow_retry_seconds`` without progress."""
+        scope = self._scope(project)
+        offset = 0
+        retry = self.client.transport.retry
+        failures = 0
+        last_progress = time.monotonic()
+        while True:
+            try:
+                for text, received in self.client.follow_logs(scope, uuid, offset):
+                    offset = received
+                    failures = 0
+                    last_progress = time.monotonic()
+                    yield text
+                return
+            except ServerUnreachable:
+                if time.monotonic() - last_progress > self.follow_retry_seconds:
+                    raise
+                time.sleep(retry.backoff(failures))
+                failures += 1
+
+    def metrics(self, identifier: str, project: str | None,
+                names: Sequence[str]) -> dict[str, Any]:
+        scope = self._scope(project)
+        uuid = self._get(identifier, scope)["uuid"]
+        return {"uuid": uuid,
+                "metrics": with_datetimes(self.client.get_metrics(scope, uuid, names))}
+
+    def _after(self, answer: dict[str, Any] | None, project: str, uuid: str) -> dict[str, Any]:
+        if answer and "uuid" in answer:
+            return with_datetimes(answer)  # type: ignore[no-any-return]
+        return with_datetimes(self.client.get_run(project, uuid))  # type: ignore[no-any-return]
+
+    def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        scope = self._scope(project)
+        return self._after(self.client.stop_run(scope, uuid), scope, uuid)
+
+    def restart_run(self, uuid: str, project: str | None, copy: bool) -> dict[str, Any]:
+        return with_datetimes(  # type: ignore[no-any-return]
+            self.client.restart_run(self._scope(project), uuid, copy=copy))
+
+    def resume_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        scope = self._scope(project)
+        return self._after(self.client.resume_run(scope, uuid), scope, uuid)
+
+    def delete_run(self, uuid: str, project: str | None) -> list[str]:
+        self.client.delete_run(self._scope(project), uuid)
+        return [uuid]

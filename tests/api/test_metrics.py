@@ -1,0 +1,100 @@
+"""Metric batches: stored once each, limited in size, summarised on the run, read back."""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from polyaxon_core.config import Settings
+from tests.api.conftest import Account, create_run
+
+RUNS = "/api/v1/default/p/runs"
+
+
+def test_a_batch_is_stored_once_and_updates_the_runs_last_values(
+    client: FlaskClient, owner: Account, project: str
+) -> None:
+    run = create_run(client, owner)
+    path = f"{RUNS}/{run['uuid']}/metrics"
+    batch = {"batch_id": "b-1", "metrics": [
+        {"name": "loss", "value": 0.5, "step": 2}, {"name": "loss", "value": 0.9, "step": 1},
+        {"name": "accuracy", "value": 0.7, "step": 2, "timestamp": "2026-01-01T00:00:00"}]}
+    stored = client.post(path, headers=owner.headers, json=batch)
+    assert (stored.status_code, stored.json) == (201, {"count": 3, "duplicate": False})
+    again = client.post(path, headers=owner.headers, json=batch)
+    assert (again.status_code, again.json) == (200, {"count": 3, "duplicate": True})
+    series = client.get(path, headers=owner.headers).json["metrics"]
+    assert [(p["step"], p["value"]) for p in series["loss"]] == [(1, 0.9), (2, 0.5)]
+    assert series["accuracy"][0]["timestamp"].startswith("2026-01-01T00:00:00")
+    # the last value is the one of the highest step, whatever the order sent
+    summary = client.get(f"{RUNS}/{run['uuid']}", headers=owner.headers).json["metrics"]
+    assert summary == {"loss": 0.5, "accuracy": 0.7}
+    queried = client.get(f"{RUNS}?query=metrics.loss:<0.6", headers=owner.headers).json
+    assert [r["uuid"] for r in queried["results"]] == [run["uuid"]]
+
+
+def test_more_than_a_thousand_points_is_a_413(
+    client: FlaskClient, owner: Account, project: str
+) -> None:
+    run = create_run(client, owner)
+    points = [{"name": "x", "value": float(i), "step": i} for i in range(1001)]
+    answer = client.post(f"{RUNS}/{run['uuid']}/metrics", headers=owner.headers,
+                         json={"batch_id": "big", "metrics": points})
+    assert answer.status_code == 413 and "1000 points" in answer.json["message"]
+
+
+@pytest.mark.parametrize(("batch", "field"), [
+    ({"metrics": [{"name": "x", "value": 1}]}, "batch_id"),
+    ({"batch_id": "x" * 65, "metrics": [{"name": "x", "value": 1}]}, "batch_id"),
+    ({"batch_id": "b", "metrics": [{"name": "x", "value": "high"}]}, "metrics.0.value"),
+    ({"batch_id": "b", "metrics": []}, "metrics"),
+])
+def test_invalid_batches_are_a_400_naming_the_field(
+    client: FlaskClient, owner: Account, project: str, batch: dict[str, object], field: str
+) -> None:
+    run = create_run(client, owner)
+    answer = client.post(f"{RUNS}/{run['uuid']}/metrics", headers=owner.headers, json=batch)
+    assert answer.status_code == 400 and field in answer.json["errors"]
+
+
+def test_series_are_filtered_by_name_and_downsampled_keeping_the_ends(
+    client: FlaskClient, settings: Settings, owner: Account, project: str
+) -> None:
+    run = create_run(client, owner)
+    path = f"{RUNS}/{run['uuid']}/metrics"
+    points = [{"name": "loss", "value": 1.0 / (i + 1), "step": i} for i in range(100)]
+    points += [{"name": "lr", "value": 0.1, "step": i} for i in range(3)]
+    client.post(path, headers=owner.headers, json={"batch_id": "all", "metrics": points})
+    only_loss = client.get(f"{path}?names=loss&max_points=5", headers=owner.headers).json["metrics"]
+    assert list(only_loss) == ["loss"]
+    assert [p["step"] for p in only_loss["loss"]] == [0, 25, 50, 74, 99]
+    both = client.get(f"{path}?names=loss,lr", headers=owner.headers).json["metrics"]
+    assert (len(both["loss"]), len(both["lr"])) == (100, 3)
+
+
+def test_plugins_hear_of_a_stored_batch_once_per_step_and_not_of_a_duplicate(
+    client: FlaskClient, owner: Account, project: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pluggy
+
+    from polyaxon_core import hookspecs
+    from polyaxon_core.plugins import PluginManager
+
+    heard: list[tuple[str, dict[str, float], int | None]] = []
+
+    class Recorder:
+        @hookspecs.hookimpl
+        def polyaxon_on_run_metrics_logged(self, run, metrics, step):  # type: ignore[no-untyped-def]
+            heard.append((run.uuid, dict(metrics), step))
+
+    run = create_run(client, owner)
+    pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    pm.register(Recorder(), name="notifier-recorder")
+    monkeypatch.setattr("polyaxon_core.plugins.get_plugin_manager", lambda: PluginManager(pm))
+    batch = {"batch_id": "b", "metrics": [{"name": "loss", "value": 0.5, "step": 1},
+                                          {"name": "acc", "value": 0.8, "step": 1},
+                                          {"name": "loss", "value": 0.4, "step": 2}]}
+    for _ in range(2):
+        client.post(f"{RUNS}/{run['uuid']}/metrics", headers=owner.headers, json=batch)
+    assert heard == [(run["uuid"], {"loss": 0.5, "acc": 0.8}, 1), (run["uuid"], {"loss": 0.4}, 2)]

@@ -1,0 +1,153 @@
+"""Every endpoint, every role: the answers follow the roles table of permissions.py.
+
+The expectation for each request is derived, never written by hand: an endpoint's
+action comes from its route (``Route.access``), what each role may do comes from
+``polyaxon_core.permissions``. An endpoint served without a declared access, or without
+an example request below, fails the test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from polyaxon_core.api.extensions import EXTENSION_KEY
+from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
+from polyaxon_core.config import Settings
+from polyaxon_core.permissions import ACTIONS, is_allowed
+from tests.api.conftest import (
+    JOB,
+    ORGANIZATION_ROLES,
+    PROJECT_ROLES,
+    Account,
+    MakeUser,
+    create_run,
+    finish,
+)
+
+
+@dataclass(frozen=True)
+class Role:
+    label: str
+    organization_role: str | None
+    project_role: str | None
+
+
+ROLES = [
+    *(Role(f"organization {role}", role, None) for role in ORGANIZATION_ROLES),
+    *(Role(f"project {role}", None, role) for role in PROJECT_ROLES),
+    Role("outsider", None, None),
+]
+
+
+@dataclass
+class Context:
+    run: str
+    counter: int = 0
+
+    def unique(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{prefix}-{self.counter}"
+
+
+#: endpoint -> what to send besides the URL: {"json": ..., "query": ..., "data": ...}
+EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
+    "healthz": lambda c: {},
+    "openapi_document": lambda c: {},
+    "swagger_ui": lambda c: {},
+    "swagger_ui_asset": lambda c: {},
+    "api.user_token_create": lambda c: {"json": {"username": "olivia", "password": "long enough password"}},
+    "api.user_token_revoke": lambda c: {},
+    "api.user_whoami": lambda c: {},
+    "api.projects_list": lambda c: {},
+    "api.project_create": lambda c: {"json": {"name": c.unique("new")}},
+    "api.project_get": lambda c: {},
+    "api.project_update": lambda c: {"json": {"description": "changed"}},
+    "api.project_delete": lambda c: {},
+    "api.project_members_list": lambda c: {},
+    "api.project_member_add": lambda c: {"json": {"user": "target", "role": "viewer"}},
+    "api.project_member_remove": lambda c: {},
+    "api.runs_list": lambda c: {"query": {"query": "status:succeeded"}},
+    "api.run_create": lambda c: {"json": {"content": JOB}},
+    "api.run_get": lambda c: {},
+    "api.run_update": lambda c: {"json": {"outputs": {"accuracy": 0.5}}},
+    "api.run_delete": lambda c: {},
+    "api.run_statuses": lambda c: {},
+    "api.run_stop": lambda c: {},
+    "api.run_restart": lambda c: {},
+    "api.run_copy": lambda c: {},
+    "api.run_resume": lambda c: {},
+    "api.run_archive": lambda c: {},
+    "api.run_restore": lambda c: {},
+    "api.run_logs": lambda c: {},
+    "api.run_metrics_log": lambda c: {"json": {"batch_id": c.unique("batch"),
+                                               "metrics": [{"name": "loss", "value": 0.1}]}},
+    "api.run_metrics": lambda c: {},
+    "api.run_artifacts_tree": lambda c: {},
+    "api.run_artifact_download": lambda c: {"query": {"path": "file.txt"}},
+    "api.run_artifact_upload": lambda c: {"query": {"path": "file.txt"}, "data": b"content"},
+    "streams.run_stream_logs": lambda c: {},
+}
+
+
+def _url(rule: str, context: Context) -> str:
+    values = {"owner": "default", "project": "p", "uuid": context.run, "user": "target",
+              "namespace": "local", "filename": "swagger-ui.css"}
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda match: values[match.group(1)], rule)
+
+
+def _expected(access: str, role: Role | None, scoped_to_project: bool) -> str:
+    """``allow``, ``deny`` (403) or ``unauthenticated`` (401)."""
+    if access == PUBLIC:
+        return "allow"
+    if role is None:
+        return "unauthenticated"
+    if access == AUTHENTICATED:
+        return "allow"
+    project_role = role.project_role if scoped_to_project else None
+    return "allow" if is_allowed(role.organization_role, project_role, access) else "deny"
+
+
+def test_every_endpoint_answers_every_role_as_the_roles_table_says(
+    app: Flask, client: FlaskClient, settings: Settings, make_user: MakeUser,
+    new_token: Callable[[str], Account], owner: Account, project: str,
+) -> None:
+    make_user("target", organization_role=None, projects={"p": "viewer"})
+    users = {role.label: make_user(f"user{index}", organization_role=role.organization_role,
+                                   projects={"p": role.project_role} if role.project_role else {})
+             for index, role in enumerate(ROLES)}
+    create_run(client, owner)  # unfinished: the project cannot be deleted under the test
+    finished = create_run(client, owner)
+    finish(settings, finished["uuid"])
+    context = Context(run=finished["uuid"])
+    routes = app.extensions[EXTENSION_KEY].routes
+
+    checked, failures = set(), []
+    for rule in sorted(app.url_map.iter_rules(), key=lambda rule: rule.rule):
+        route = routes.get(rule.endpoint)
+        assert route is not None, f"{rule.rule} ({rule.endpoint}) is served without a Route"
+        assert route.access in ACTIONS | {PUBLIC, AUTHENTICATED}, f"{rule.endpoint}: {route.access}"
+        assert rule.endpoint in EXAMPLES, f"add an example request for {rule.endpoint}"
+        scoped_to_project = "project" in rule.arguments
+        for role in [*ROLES, None]:
+            request = EXAMPLES[rule.endpoint](context)
+            headers = new_token(users[role.label].username).headers if role else {}
+            answer = client.open(_url(rule.rule, context), method=route.method, headers=headers,
+                                 json=request.get("json"), query_string=request.get("query"),
+                                 data=request.get("data"))
+            expected = _expected(route.access, role, scoped_to_project)
+            status = answer.status_code
+            verdict = ("unauthenticated" if status == 401 else "deny" if status == 403
+                       else "allow")
+            checked.add(rule.endpoint)
+            if verdict != expected or status >= 500:
+                failures.append(f"{route.method} {rule.rule} as {role.label if role else 'anonymous'}"
+                                f" ({route.access}): expected {expected}, got {status} "
+                                f"{answer.get_data(as_text=True)[:200]}")
+    assert failures == []
+    assert checked == set(EXAMPLES)  # no example is left over from a removed endpoint
