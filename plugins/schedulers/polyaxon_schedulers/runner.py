@@ -82,9 +82,11 @@ def run(control_dir: Path) -> int:
         })
         return 0
     assert child.stdout is not None
+    # unbuffered reads: a chunk is logged as soon as the process writes it
+    output = child.stdout.raw if hasattr(child.stdout, "raw") else child.stdout
     while True:
         try:
-            chunk = child.stdout.read1(65536)
+            chunk = output.read(65536)
         except InterruptedError:
             continue
         if not chunk:
