@@ -32,6 +32,9 @@ official-client: $(OFFICIAL)/.installed
 demo: install
 	$(BIN)/python examples/quick-start/demo.py
 
+# the slowest tests are listed at the end of every run, to keep the suite's time in view
+PYTEST_ARGS ?= --durations=15
+
 test: install official-client
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -41,6 +44,7 @@ lint: install
 
 bench: install official-client
 	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/hyperband_vs_random.py
 
 clean:
 	rm -rf $(VENV) $(OFFICIAL)
