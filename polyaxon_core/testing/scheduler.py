@@ -51,6 +51,24 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
+def start_long_run(scheduler: Scheduler, make_launch: MakeLaunch, folder: Path,
+                   setup: str = "") -> tuple[LaunchRequest, Mapping[str, Any]]:
+    """Submit a run that sleeps for two minutes; return once its process is running.
+
+    ``setup`` is Python run first (e.g. installing a signal handler).
+    """
+    ready = folder / "ready"
+    launch = make_launch(
+        f"import os, signal, sys, time, pathlib\n{setup}"
+        "pathlib.Path(os.environ['READY']).write_text('1')\n"
+        "time.sleep(120)\n",
+        {"READY": str(ready)},
+    )
+    handle = scheduler.submit(launch)
+    wait_until(ready.exists)
+    return launch, handle
+
+
 class SchedulerContract:
     def test_registered_by_name_through_entry_points(self, scheduler: Scheduler) -> None:
         from polyaxon_core.plugins import build_plugin_manager
@@ -116,16 +134,8 @@ class SchedulerContract:
     def test_stop_is_forced_after_the_grace_period(
         self, scheduler: Scheduler, make_launch: MakeLaunch, tmp_path: Path
     ) -> None:
-        ready = tmp_path / "ready"
-        launch = make_launch(
-            "import os, signal, time, pathlib\n"
-            "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-            "pathlib.Path(os.environ['READY']).write_text('1')\n"
-            "time.sleep(120)\n",
-            {"READY": str(ready)},
-        )
-        handle = scheduler.submit(launch)
-        wait_until(ready.exists)
+        launch, handle = start_long_run(scheduler, make_launch, tmp_path,
+                                        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n")
         stopping = dataclasses.replace(launch.run, status="stopping")
         long_ago = scheduler.clock() - scheduler.settings.stop_grace_period - 1
         scheduler.sync([ActiveRun(stopping, handle, stop_requested_at=long_ago)])
@@ -134,14 +144,7 @@ class SchedulerContract:
     def test_a_new_scheduler_object_can_poll_and_stop_earlier_runs(
         self, scheduler: Scheduler, make_launch: MakeLaunch, tmp_path: Path
     ) -> None:
-        ready = tmp_path / "ready"
-        launch = make_launch(
-            "import os, time, pathlib\npathlib.Path(os.environ['READY']).write_text('1')\n"
-            "time.sleep(120)\n",
-            {"READY": str(ready)},
-        )
-        handle = scheduler.submit(launch)
-        wait_until(ready.exists)
+        launch, handle = start_long_run(scheduler, make_launch, tmp_path)
         successor = type(scheduler)(scheduler.settings)
         running = dataclasses.replace(launch.run, status="running")
         assert successor.poll(running, handle).status == "running"

@@ -81,16 +81,9 @@ def test_a_runner_killed_from_outside_is_reported_lost(
     import os
     import signal
 
-    from polyaxon_core.testing.scheduler import wait_for_final, wait_until
+    from polyaxon_core.testing.scheduler import start_long_run, wait_for_final
 
-    ready = tmp_path / "ready"
-    launch = make_launch(
-        "import os, time, pathlib\npathlib.Path(os.environ['READY']).write_text('1')\n"
-        "time.sleep(120)\n",
-        {"READY": str(ready)},
-    )
-    handle = scheduler.submit(launch)
-    wait_until(ready.exists)
+    launch, handle = start_long_run(scheduler, make_launch, tmp_path)
     runner = json.loads((Path(handle["control_dir"]) / "runner.pid").read_text())
     os.killpg(runner["pid"], signal.SIGKILL)
     update = wait_for_final(scheduler, launch, handle)
