@@ -8,7 +8,8 @@ OFFICIAL := .venv-official
 # The official Polyaxon client, installed in a virtual environment of its own: the test
 # suite compares `polyaxon check` verdicts with it, and benchmarks/ times it beside ours.
 OFFICIAL_CLIENT ?= polyaxon==2.18.*
-DISTRIBUTIONS := . plugins/schedulers plugins/optimizers plugins/stores
+# the optimizers' bayes and hyperopt extras (numpy, scipy, hyperopt) are part of the suite
+DISTRIBUTIONS := . plugins/schedulers "plugins/optimizers[bayes,hyperopt,test]" plugins/stores
 
 .PHONY: install demo test lint official-client bench clean
 
@@ -43,7 +44,10 @@ lint: install
 	$(BIN)/mypy polyaxon_core plugins/*/polyaxon_*
 
 bench: install official-client
+	$(BIN)/python -m pip install --quiet -e "plugins/optimizers[benchmarks]"
 	$(BIN)/python benchmarks/cli_startup.py
+	$(BIN)/python benchmarks/optimizers_quality.py
+	$(BIN)/python benchmarks/optimizers_overhead.py
 	$(BIN)/python benchmarks/hyperband_vs_random.py
 
 clean:

@@ -497,6 +497,11 @@ class TPESchema(_MatrixSchema):
     seed = Integer()
     tuner = Section(TunerSchema)
 
+    @validates_schema
+    def _no_weighted_choices(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        _reject_kinds(data, frozenset({"pchoice"}),
+                      "TPE searches (tpe, hyperopt) do not take weighted choices, as in Polyaxon")
+
 
 class HyperoptSchema(TPESchema):
     """Polyaxon 1.x's name for TPE-style search, with the hyperopt algorithm to use."""
