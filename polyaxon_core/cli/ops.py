@@ -32,13 +32,15 @@ def ops_command() -> None:
 @click.option("-s", "--sort", help='Sort, e.g. "-metrics.val_accuracy,created_at".')
 @click.option("-l", "--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--archived", is_flag=True, help="List archived runs (and only those).")
 @output_option
 @domain_errors
 def ls(project_name: str | None, query: str | None, sort: str | None, limit: int,
-       offset: int, output: str) -> None:
+       offset: int, archived: bool, output: str) -> None:
     """List runs, newest first, filtered with Polyaxon's query language.
 
-    Without -p (and no configured project) runs of every project are listed.
+    Without -p (and no configured project) runs of every project are listed. Archived
+    runs are listed only with --archived.
     """
     from polyaxon_core.query import parse_query, parse_sort
 
@@ -48,7 +50,7 @@ def ls(project_name: str | None, query: str | None, sort: str | None, limit: int
         parse_query(query)
     project = optional_project_name(project_name)
     total, results = platform().list_runs(project, query=query, sort=sort, offset=offset,
-                                          limit=limit)
+                                          limit=limit, archived=archived)
     if output == "json":
         print_json({"count": total, "results": results, "offset": offset, "limit": limit})
         return

@@ -128,11 +128,13 @@ class ApiClient:
         return run
 
     def list_runs(self, project: str, *, query: str | None = None, sort: str | None = None,
-                  offset: int = 0, limit: int = 20) -> dict[str, Any]:
-        """One page of runs: ``{"count", "results", "previous", "next"}``."""
+                  offset: int = 0, limit: int = 20, archived: bool = False) -> dict[str, Any]:
+        """One page of runs: ``{"count", "results", "previous", "next"}``; live runs, or
+        only archived ones with ``archived``."""
         page: dict[str, Any] = self.transport.request(
             "GET", f"{self._project_path(project)}/runs",
-            params={"query": query, "sort": sort, "offset": offset, "limit": limit},
+            params={"query": query, "sort": sort, "offset": offset, "limit": limit,
+                    "archived": "true" if archived else None},
         ).json()
         return page
 

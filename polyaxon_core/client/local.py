@@ -105,7 +105,7 @@ class LocalPlatform(Platform):
         return data
 
     def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
-                  offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+                  offset: int, limit: int, archived: bool = False) -> tuple[int, list[dict[str, Any]]]:
         from sqlalchemy import func, select
         from sqlalchemy.orm import selectinload
 
@@ -117,7 +117,9 @@ class LocalPlatform(Platform):
         parsed_sort = parse_sort(sort) if sort else None
         with self.database() as session:
             scope = self._project(session, project)
-            statement = select(Run)
+            # archived runs are out of the list unless asked for, as in the API
+            statement = select(Run).where(
+                Run.archived_at.is_not(None) if archived else Run.archived_at.is_(None))
             if scope is not None:
                 statement = statement.where(Run.project_id == scope.id)
             if parsed_query is not None:

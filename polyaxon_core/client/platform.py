@@ -66,8 +66,9 @@ class Platform(ABC):
 
     @abstractmethod
     def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
-                  offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
-        """``(total, page)`` of runs, newest first unless ``sort`` says otherwise."""
+                  offset: int, limit: int, archived: bool = False) -> tuple[int, list[dict[str, Any]]]:
+        """``(total, page)`` of runs, newest first unless ``sort`` says otherwise; live runs,
+        or only archived ones with ``archived``."""
 
     @abstractmethod
     def get_run(self, identifier: str, project: str | None) -> dict[str, Any]:

@@ -103,9 +103,9 @@ class RemotePlatform(Platform):
         return with_datetimes(run)  # type: ignore[no-any-return]
 
     def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
-                  offset: int, limit: int) -> tuple[int, list[dict[str, Any]]]:
+                  offset: int, limit: int, archived: bool = False) -> tuple[int, list[dict[str, Any]]]:
         page = self.client.list_runs(self._scope(project), query=query, sort=sort,
-                                     offset=offset, limit=limit)
+                                     offset=offset, limit=limit, archived=archived)
         return int(page.get("count", 0)), with_datetimes(page.get("results") or [])
 
     def _all_runs(self, project: str, query: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from polyaxon_core.config import load_settings
-from polyaxon_core.db.models import Run
+from polyaxon_core.db.models import Run, utcnow
 from polyaxon_core.db.session import migrate, session_scope
 from polyaxon_core.runs import create_project
 
@@ -41,6 +41,8 @@ def runs(polyaxon_home: Path) -> dict[str, str]:
             session.flush()
             uuids[name] = run.uuid
         session.add(Run(project=other, name="elsewhere", kind="job", runtime="job"))
+        session.add(Run(project=project, name="shelved", kind="job", runtime="job",
+                        status="succeeded", archived_at=utcnow()))
     return uuids
 
 
@@ -83,3 +85,8 @@ def test_the_table_shows_the_sorted_metric(runs: dict[str, str]) -> None:
     result = polyaxon("ops", "ls", "-p", "p", "-s", "metrics.loss")
     assert result.returncode == 0
     assert "loss" in result.stdout and "0.05" in result.stdout
+
+
+def test_archived_runs_are_listed_only_on_request(runs: dict[str, str]) -> None:
+    assert "shelved" not in _names("-p", "p")
+    assert _names("-p", "p", "--archived") == ["shelved"]
