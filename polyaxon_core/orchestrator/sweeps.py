@@ -15,7 +15,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from polyaxon_core.config import Settings
 from polyaxon_core.db.models import Metric, Run
@@ -70,7 +70,11 @@ class SweepController:
                     self.control(session, sweep)
 
     def control(self, session: Session, sweep: Run) -> None:
-        children = list(session.scalars(select(Run).where(Run.pipeline_id == sweep.id)))
+        # the trials' compiled content is never needed here: leave the large text columns out
+        children = list(session.scalars(
+            select(Run).where(Run.pipeline_id == sweep.id)
+            .options(defer(Run.content), defer(Run.raw_content))
+        ))
         if sweep.status == Status.STOPPING.value:
             self._stop(session, sweep, children)
             return
@@ -98,11 +102,10 @@ class SweepController:
                            message=f"{type(exc).__name__}: {exc}")
                 return
             for suggestion in suggestions:
-                create_trial(session, sweep, spec, suggestion.params, suggestion.meta)
+                children.append(create_trial(session, sweep, spec, suggestion.params,
+                                             suggestion.meta))
                 created += 1
             if created:
-                session.flush()
-                children = list(session.scalars(select(Run).where(Run.pipeline_id == sweep.id)))
                 trials = trials_of(children)
         sweep.meta_info = {**(sweep.meta_info or {}), "optimizer": optimizer.describe(trials)}
         if not created and unfinished == 0 and optimizer.is_done(trials):

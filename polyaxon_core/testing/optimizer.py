@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, ClassVar
@@ -133,6 +134,32 @@ def _trials_from(
             )
         )
     return trials
+
+
+def simulate_sweep(optimizer: Optimizer, slots: int, finish: Callable[[Trial], Trial],
+                   seed: int = 0) -> list[Trial]:
+    """Run a sweep the way the orchestrator does, without processes.
+
+    Suggestions fill the free slots as running trials; then one running trial, picked at
+    random (``seed``), is finished by ``finish`` (which returns it final, with metrics),
+    and so on until nothing runs. Asserts that indexes are never reused and that the
+    optimizer says it is done at the end. Returns the trials by index.
+    """
+    rng = random.Random(seed)
+    trials: dict[int, Trial] = {}
+    while True:
+        running = [t for t in trials.values() if not is_final(t.status)]
+        for suggestion in optimizer.suggest(list(trials.values()), slots - len(running)):
+            index = suggestion.meta["index"]
+            assert index not in trials, f"index {index} suggested twice"
+            trials[index] = Trial(index=index, params=dict(suggestion.params), status="running",
+                                  meta=dict(suggestion.meta), run_uuid=f"run-{index}")
+        running = [t for t in trials.values() if not is_final(t.status)]
+        if not running:
+            assert optimizer.is_done(list(trials.values()))
+            return sorted(trials.values(), key=lambda t: t.index)
+        done = rng.choice(running)
+        trials[done.index] = finish(done)
 
 
 def _as_json(value: Any) -> Any:

@@ -13,9 +13,8 @@ from polyaxon_optimizers.random_search import RandomSearchOptimizer
 
 from polyaxon_core.entities import MatrixConfig, ParamDistribution, Suggestion, Trial
 from polyaxon_core.interfaces import PluginConfigError
-from polyaxon_core.lifecycle import is_final
 from polyaxon_core.testing import OptimizerContract
-from polyaxon_core.testing.optimizer import Containment
+from polyaxon_core.testing.optimizer import Containment, simulate_sweep
 
 D = ParamDistribution
 PARAMS = {"x": D("uniform", {"low": 0, "high": 1}), "depth": D("choice", [1, 2, 3, 4])}
@@ -52,19 +51,7 @@ def finish(trial: Trial, status: str = "succeeded",
 
 
 def run_sweep(optimizer: AshaOptimizer, slots: int = 4, seed: int = 0) -> list[Trial]:
-    rng = random.Random(seed)
-    trials: dict[int, Trial] = {}
-    while True:
-        running = [t for t in trials.values() if not is_final(t.status)]
-        for suggestion in optimizer.suggest(list(trials.values()), slots - len(running)):
-            assert suggestion.meta["index"] not in trials
-            trials[suggestion.meta["index"]] = trial_of(suggestion)
-        running = [t for t in trials.values() if not is_final(t.status)]
-        if not running:
-            assert optimizer.is_done(list(trials.values()))
-            return sorted(trials.values(), key=lambda t: t.index)
-        done = rng.choice(running)
-        trials[done.index] = finish(done)
+    return simulate_sweep(optimizer, slots, finish, seed)
 
 
 def test_rungs_multiply_the_minimum_resource_by_eta_up_to_the_maximum() -> None:

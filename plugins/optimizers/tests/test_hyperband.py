@@ -17,7 +17,7 @@ from polyaxon_core.entities import MatrixConfig, ParamDistribution, Suggestion, 
 from polyaxon_core.interfaces import PluginConfigError
 from polyaxon_core.lifecycle import is_final
 from polyaxon_core.testing import OptimizerContract
-from polyaxon_core.testing.optimizer import Containment
+from polyaxon_core.testing.optimizer import Containment, simulate_sweep
 
 D = ParamDistribution
 PARAMS = {"x": D("uniform", {"low": 0, "high": 1}), "depth": D("choice", [1, 2, 3, 4])}
@@ -65,19 +65,9 @@ def run_sweep(optimizer: HyperbandOptimizer, slots: int = 7, seed: int = 0,
               fail: Callable[[Trial], bool] = lambda trial: False,
               metric: Callable[[dict[str, Any]], float] = score) -> list[Trial]:
     """Suggest into free slots, finish one running trial at random, until done."""
-    rng = random.Random(seed)
-    trials: dict[int, Trial] = {}
-    while True:
-        running = [t for t in trials.values() if not is_final(t.status)]
-        for suggestion in optimizer.suggest(list(trials.values()), slots - len(running)):
-            assert suggestion.meta["index"] not in trials
-            trials[suggestion.meta["index"]] = trial_of(suggestion)
-        running = [t for t in trials.values() if not is_final(t.status)]
-        if not running:
-            assert optimizer.is_done(list(trials.values()))
-            return sorted(trials.values(), key=lambda t: t.index)
-        done = rng.choice(running)
-        trials[done.index] = finish(done, "failed" if fail(done) else "succeeded", metric)
+    return simulate_sweep(
+        optimizer, slots,
+        lambda done: finish(done, "failed" if fail(done) else "succeeded", metric), seed)
 
 
 def by_rung(trials: Sequence[Trial]) -> dict[tuple[int, int], list[Trial]]:
