@@ -564,6 +564,19 @@ def _in_logging_order(points: Iterable[Mapping[str, Any]]) -> list[Mapping[str, 
     return sorted(points, key=key)
 
 
+def copy_run_artifacts(store: ArtifactStore, source: str, target: str) -> int:
+    """Copy every artifact of run ``source`` into run ``target`` (same paths); return how many.
+
+    Used by ``restart --copy`` and by trials that resume another one's checkpoints.
+    """
+    copied = 0
+    for info in store.walk(source):
+        with store.open(source, info.path) as stream:
+            store.put_stream(target, stream, info.path)
+        copied += 1
+    return copied
+
+
 def discard_run_files(settings: Settings, store: ArtifactStore, uuids: Iterable[str]) -> None:
     """Remove deleted runs' logs and artifacts from the store and their local folders."""
     for uuid in uuids:

@@ -222,16 +222,14 @@ class LocalPlatform(Platform):
         return data
 
     def restart_run(self, uuid: str, project: str | None, copy: bool) -> dict[str, Any]:
-        from polyaxon_core.runs import clone_run, run_as_dict
+        from polyaxon_core.runs import clone_run, copy_run_artifacts, run_as_dict
 
         with self.database() as session:
             original = self._run(session, uuid, project)
             run = clone_run(session, original, "copy" if copy else "restart")
             data = run_as_dict(run)
             if copy:
-                for info in self.store.walk(original.uuid):
-                    with self.store.open(original.uuid, info.path) as stream:
-                        self.store.put_stream(run.uuid, stream, info.path)
+                copy_run_artifacts(self.store, original.uuid, run.uuid)
         self.keep_going()
         return data
 

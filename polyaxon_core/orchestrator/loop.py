@@ -28,7 +28,13 @@ from polyaxon_core.interfaces import ArtifactStore, Scheduler
 from polyaxon_core.interfaces.scheduler import ActiveRun
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, FINAL_STATUSES, Status
 from polyaxon_core.orchestrator.sweeps import SweepController
-from polyaxon_core.runs import DEFAULT_QUEUE, ensure_queue, load_spec, transition
+from polyaxon_core.runs import (
+    DEFAULT_QUEUE,
+    copy_run_artifacts,
+    ensure_queue,
+    load_spec,
+    transition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +207,7 @@ class Orchestrator:
             if not source or meta_info.get("resumed_artifacts_of") == source:
                 return
             target = run.uuid
-        copied = copy_artifacts(self.store, source, target)
+        copied = copy_run_artifacts(self.store, source, target)
         with session_scope(self.settings.db_url) as session:
             run = session.get(Run, run_id)
             if run is not None:
@@ -322,16 +328,6 @@ class Orchestrator:
         run.scheduler_handle = {}
         transition(session, run, Status.QUEUED, reason="queued", message="retry")
         return True
-
-
-def copy_artifacts(store: ArtifactStore, source: str, target: str) -> int:
-    """Copy every artifact of run ``source`` into run ``target`` (same paths); return how many."""
-    copied = 0
-    for info in store.walk(source):
-        with store.open(source, info.path) as stream:
-            store.put_stream(target, stream, info.path)
-        copied += 1
-    return copied
 
 
 def _timeout(run: Run) -> float | None:

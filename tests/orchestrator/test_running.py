@@ -115,6 +115,18 @@ def test_restart_and_resume(cli: Cli) -> None:
     assert [c[0] for c in resumed["conditions"]].count("running") == 2
 
 
+def test_restart_with_copy_starts_from_the_originals_artifacts(cli: Cli, home: Path) -> None:
+    uuid = _submit(cli, "-f", str(FILES / "task.yaml"))
+    wait_final(uuid)
+    copy = json.loads(cli("ops", "restart", uuid, "--copy", "-o", "json").stdout)
+    copied = wait_final(copy["uuid"])
+    assert copied["cloning_kind"] == "copy" and copied["status"] == "succeeded"
+    # the task counts its attempts in its outputs: the copy found the original's count
+    outputs = home / "artifacts" / copy["uuid"] / "outputs"
+    assert (outputs / "attempts").read_text() == "2"
+    assert (home / "artifacts" / uuid / "outputs" / "attempts").read_text() == "1"
+
+
 def test_delete_refuses_an_active_run_and_removes_a_finished_one(cli: Cli, home: Path) -> None:
     uuid = _submit(cli, "-f", str(FILES / "task.yaml"), "-P", "sleep=120")
     wait_for(uuid, lambda s: s["status"] == "running")

@@ -222,10 +222,7 @@ def _clone(owner: str, project: str, uuid: str, cloning_kind: str) -> Answer:
         runs.update_run(session, run, name=options["name"], description=options["description"],
                         tags=options["tags"])
         if cloning_kind == "copy":
-            store = server.store
-            for info in store.walk(original.uuid):
-                with store.open(original.uuid, info.path) as stream:
-                    store.put_stream(run.uuid, stream, info.path)
+            runs.copy_run_artifacts(server.store, original.uuid, run.uuid)
         payload = run_payload(run)
     server.ensure_orchestrator()
     return payload, 201
