@@ -109,11 +109,15 @@ def _digest(key: str) -> str:
 
 
 def issue_token(session: Session, user: User, name: str = "default",
-                expires_in: timedelta | None = timedelta(days=30)) -> tuple[ApiToken, str]:
-    """A new token for ``user``; returns the row and the key (shown once, stored hashed)."""
+                expires_in: timedelta | None = timedelta(days=30),
+                run_id: int | None = None) -> tuple[ApiToken, str]:
+    """A new token for ``user``; returns the row and the key (shown once, stored hashed).
+
+    A token issued to a run (``run_id``) is revoked when the run ends.
+    """
     key = secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, key_hash=_digest(key), prefix=key[:8],
-                     expires_at=utcnow() + expires_in if expires_in else None)
+                     expires_at=utcnow() + expires_in if expires_in else None, run_id=run_id)
     session.add(token)
     session.flush()
     return token, key

@@ -14,11 +14,12 @@ import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import (
+    ApiToken,
     Metric,
     MetricBatch,
     Project,
@@ -209,6 +210,10 @@ def transition(
         run.finished_at = now
         if run.started_at is not None:
             run.duration = (now - run.started_at).total_seconds()
+        # the tokens issued to the run's attempts: nothing may act as the run once it ended
+        session.execute(update(ApiToken)
+                        .where(ApiToken.run_id == run.id, ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=now))
     session.add(
         RunStatusCondition(run=run, status=status.value, reason=reason, message=message,
                            created_at=now)

@@ -6,9 +6,10 @@ server), every launched attempt gets ``POLYAXON_HOST`` and a token of its own in
 The token is issued through :mod:`polyaxon_core.accounts` for the user who created the
 run through the API (for a sweep's trial: who created the sweep), else for the user
 named by ``POLYAXON_API_RUN_USER`` (runs created from the CLI on the server's machine);
-the run acts with that user's roles. It is named ``run <uuid>`` and expires after
-``POLYAXON_RUN_TOKEN_TTL`` seconds (default 7 days; make it longer than the longest
-run). Only its hash is stored, like every token.
+the run acts with that user's roles. It is named ``run <uuid>``, is revoked when the run
+reaches a final status, and expires after ``POLYAXON_RUN_TOKEN_TTL`` seconds in any case
+(default 7 days; make it longer than the longest run). Only its hash is stored, like
+every token.
 """
 
 from __future__ import annotations
@@ -58,5 +59,6 @@ def run_api_env(run: Run) -> dict[str, str]:
                 f"POLYAXON_API_RUN_USER={username!r} is not an active user; create it with "
                 f"`polyaxon admin create-user {username} --role member`"
             )
-    _, key = issue_token(session, user, name=f"run {run.uuid}", expires_in=timedelta(seconds=ttl))
+    _, key = issue_token(session, user, name=f"run {run.uuid}", expires_in=timedelta(seconds=ttl),
+                         run_id=run.id)
     return {"POLYAXON_HOST": host, "POLYAXON_AUTH_TOKEN": key}

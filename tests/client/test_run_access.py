@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from polyaxon_core.accounts import create_user, user_for_token
+from polyaxon_core.accounts import create_user, issue_token, user_for_token
 from polyaxon_core.config import ConfigurationError, load_settings
 from polyaxon_core.db.models import ApiToken, Run, User, utcnow
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.orchestrator.loop import run_context_env
-from polyaxon_core.runs import create_project
+from polyaxon_core.runs import create_project, transition
 
 PASSWORD = "correct horse battery"
 
@@ -93,3 +93,28 @@ def test_a_missing_run_user_is_a_configuration_error(env: pytest.MonkeyPatch, db
     env.setenv("POLYAXON_API_RUN_USER", "nobody")
     with pytest.raises(ConfigurationError, match="'nobody' is not an active user"):
         _launch_env(db_url)
+
+
+@pytest.mark.parametrize("final", ["succeeded", "failed", "stopped"])
+def test_a_runs_token_is_revoked_when_the_run_ends(env: pytest.MonkeyPatch, db_url: str,
+                                                   final: str) -> None:
+    with session_scope(db_url) as session:
+        ada = create_user(session, "ada", PASSWORD)
+        _, own_key = issue_token(session, ada, name="laptop")
+    env.setenv("POLYAXON_API_HOST", "http://127.0.0.1:8000")
+    launched = _launch_env(db_url, creator="ada")
+    key = launched["POLYAXON_AUTH_TOKEN"]
+    with session_scope(db_url) as session:
+        run = session.scalars(select(Run).where(Run.kind == "job")).one()
+        for status in ("compiled", "queued", "scheduled", "running"):
+            assert transition(session, run, status)
+    assert _user_of(db_url, key) == "ada"  # still running: the SDK may log
+
+    with session_scope(db_url) as session:
+        run = session.scalars(select(Run).where(Run.kind == "job")).one()
+        assert transition(session, run, final)
+    assert _user_of(db_url, key) is None
+    assert _user_of(db_url, own_key) == "ada"  # the user's own tokens are not the run's
+    with session_scope(db_url) as session:
+        token = session.scalars(select(ApiToken).where(ApiToken.name.startswith("run "))).one()
+        assert token.revoked_at is not None and token.run_id == run.id
