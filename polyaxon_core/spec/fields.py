@@ -280,10 +280,15 @@ class Section(SpecField):
 class ByKind(SpecField):
     """A mapping whose ``kind`` picks the schema that loads it (matrix, run, schedule...)."""
 
-    def __init__(self, schemas: Mapping[str, type[Schema]], *, what: str, **kwargs: Any) -> None:
+    def __init__(self, schemas: Mapping[str, type[Schema]], *, what: str,
+                 more: Callable[[], Mapping[str, type[Schema]]] | None = None,
+                 **kwargs: Any) -> None:
+        """``more`` gives further kinds (those plugins contribute); it is only called for a
+        kind ``schemas`` does not hold, so files of the built-in kinds load no plugin."""
         super().__init__(**kwargs)
         self.schemas = dict(schemas)
         self.what = what
+        self.more = more
 
     def default_description(self) -> str:
         return f"a mapping with `kind`, one of: {', '.join(self.schemas)}"
@@ -292,16 +297,19 @@ class ByKind(SpecField):
         if not isinstance(value, Mapping):
             raise self.fail(value)
         kind = value.get("kind")
+        schemas = self.schemas
+        if kind not in schemas and self.more is not None:
+            schemas = {**schemas, **self.more()}
         if kind is None:
             raise ValidationError(
-                {"kind": [Issue(f"missing the {self.what} kind", one_of(None, self.schemas))]}
+                {"kind": [Issue(f"missing the {self.what} kind", one_of(None, schemas))]}
             )
-        if not isinstance(kind, str) or kind not in self.schemas:
+        if not isinstance(kind, str) or kind not in schemas:
             shown = f"`{kind}`" if isinstance(kind, str) else describe_value(kind)
             raise ValidationError(
-                {"kind": [Issue(f"{shown} is not a valid {self.what} kind", one_of(kind, self.schemas))]}
+                {"kind": [Issue(f"{shown} is not a valid {self.what} kind", one_of(kind, schemas))]}
             )
-        return self.schemas[kind]().load(value, partial=kwargs.get("partial"))
+        return schemas[kind]().load(value, partial=kwargs.get("partial"))
 
 
 def declared_keys(schema: Schema) -> set[str]:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import ValidationError, post_load, validates_schema
+from marshmallow import INCLUDE, ValidationError, post_load, validates_schema
 
 from polyaxon_core.entities import MatrixConfig, ParamDistribution
 from polyaxon_core.spec.errors import Issue, describe_value
@@ -31,6 +31,7 @@ from polyaxon_core.spec.fields import (
     SpecField,
     SpecSchema,
     Text,
+    snake_case,
 )
 from polyaxon_core.spec.params import Params
 from polyaxon_core.spec.types import TypeMismatch, parse_duration
@@ -538,6 +539,40 @@ def _allowed_text(excluded: frozenset[str]) -> str:
     return "one of: " + ", ".join(kind for kind in DISTRIBUTION_KINDS if kind not in excluded)
 
 
+class PluginMatrixSchema(_MatrixSchema):
+    """A matrix kind an optimizer plugin contributes, beyond Polyaxon's own.
+
+    The fields every sweep shares are checked here; any other field goes, under its
+    snake_case name, to the optimizer's ``options`` as written, for the optimizer's
+    ``validate`` to check when the run is submitted.
+    """
+
+    kind = Text(required=True)
+    params = Distributions()
+    num_runs = Integer(minimum=1)
+    seed = Integer()
+
+    class Meta:
+        unknown = INCLUDE
+
+    def _reject_unknown_fields(self, data: Any, original_data: Any, **kwargs: Any) -> None:
+        """Not a validator here: the optimizer owns its other fields."""
+
+    @post_load
+    def _snake_case_options(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # declared fields are loaded under their (snake_case) names already
+        return {snake_case(key): value for key, value in data.items()}
+
+
+def plugin_matrix_schemas() -> dict[str, type[SpecSchema]]:
+    """The matrix kinds of installed optimizer plugins that Polyaxon does not define."""
+    from polyaxon_core.plugins import get_plugin_manager
+
+    return {name: PluginMatrixSchema
+            for name in get_plugin_manager().contributions("optimizer")
+            if name not in MATRIX_SCHEMAS}
+
+
 MATRIX_SCHEMAS: dict[str, type[SpecSchema]] = {
     "grid": GridSearchSchema,
     "random": RandomSearchSchema,
@@ -552,7 +587,7 @@ MATRIX_SCHEMAS: dict[str, type[SpecSchema]] = {
 
 
 def Matrix(**kwargs: Any) -> ByKind:  # noqa: N802 - a field, like the others
-    return ByKind(MATRIX_SCHEMAS, what="matrix", **kwargs)
+    return ByKind(MATRIX_SCHEMAS, what="matrix", more=plugin_matrix_schemas, **kwargs)
 
 
 #: Matrix fields with a place of their own on MatrixConfig; the rest go to ``options``.

@@ -95,10 +95,12 @@ def _pip_install(source: Path, work: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """``{"mirror": folder, "broken": folder}``, each holding one installed distribution."""
+    """``{"mirror": folder, "halton": folder, "broken": folder}``, each holding one
+    installed distribution."""
     return {
         name: _pip_install(FIXTURES / source, tmp_path_factory.mktemp(name))
-        for name, source in [("mirror", "thirdparty_plugin"), ("broken", "broken_plugin")]
+        for name, source in [("mirror", "thirdparty_plugin"), ("halton", "thirdparty_optimizer"),
+                             ("broken", "broken_plugin")]
     }
 
 

@@ -1,0 +1,102 @@
+"""A matrix kind Polyaxon does not define, contributed by an installed optimizer plugin.
+
+``tests/fixtures/thirdparty_optimizer`` (``polyaxon-halton-search``) registers the kind
+``halton`` with an option of its own, ``skipPoints``; it is pip-installed into a throw-away
+folder and the real ``polyaxon`` executable runs with that folder on ``PYTHONPATH``.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+RunPolyaxon = Callable[..., subprocess.CompletedProcess[str]]
+
+SWEEP = """
+version: 1.1
+kind: operation
+matrix:
+  kind: halton
+  numRuns: 4
+  skipPoints: {skip}
+  concurrency: 2
+  params:
+    x: {{kind: uniform, value: [0, 8]}}
+    color: {{kind: choice, value: [red, green, blue]}}
+component:
+  inputs:
+  - {{name: x, type: float}}
+  - {{name: color, type: str}}
+  run:
+    kind: job
+    container:
+      command: [python, -c, "print('x={{{{ x }}}} color={{{{ color }}}}')"]
+"""
+
+
+def radical_inverse(index: int, base: int) -> float:
+    result, scale = 0.0, 1.0 / base
+    while index:
+        index, digit = divmod(index, base)
+        result += digit * scale
+        scale /= base
+    return result
+
+
+def write(tmp_path: Path, skip: object) -> Path:
+    path = tmp_path / "halton.yaml"
+    path.write_text(SWEEP.format(skip=skip))
+    return path
+
+
+def test_a_plugin_matrix_kind_is_checked_and_runs_as_a_sweep(
+    installed_plugins: dict[str, Path], run_polyaxon: RunPolyaxon, tmp_path: Path
+) -> None:
+    site = [installed_plugins["halton"]]
+    env = {"POLYAXON_IDLE_EXIT": "2"}
+    sweep = write(tmp_path, 3)
+    check = run_polyaxon("check", "-f", str(sweep), site=site, env=env)
+    assert check.returncode == 0, check.stdout + check.stderr
+
+    assert run_polyaxon("project", "create", "p", site=site, env=env).returncode == 0
+    run = run_polyaxon("run", "-p", "p", "-f", str(sweep), "--watch", site=site, env=env)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+    listed = run_polyaxon("ops", "ls", "-p", "p", "-o", "json", "-l", "50", site=site, env=env)
+    runs = json.loads(listed.stdout)["results"]
+    trials = sorted((r for r in runs if r["kind"] == "job"), key=lambda r: r["meta_info"]["matrix"]["index"])
+    assert [t["status"] for t in trials] == ["succeeded"] * 4
+    # the sequence's points 4..7: skipPoints went from the file to the optimizer's options
+    # (camelCase to snake_case); params are taken in name order, color base 2, x base 3
+    colors = ["red", "green", "blue"]
+    assert [(t["inputs"]["color"], t["inputs"]["x"]) for t in trials] == [
+        (colors[int(radical_inverse(point, 2) * 3)], radical_inverse(point, 3) * 8)
+        for point in range(4, 8)
+    ]
+
+
+def test_a_plugin_matrix_kinds_own_options_are_validated_by_its_optimizer(
+    installed_plugins: dict[str, Path], run_polyaxon: RunPolyaxon, tmp_path: Path
+) -> None:
+    site = [installed_plugins["halton"]]
+    assert run_polyaxon("project", "create", "p", site=site).returncode == 0
+    result = run_polyaxon("run", "-p", "p", "-f", str(write(tmp_path, -1)), site=site)
+
+    assert result.returncode != 0
+    assert "skipPoints must be a whole number >= 0, not -1" in result.stderr
+    assert "Traceback" not in result.stderr
+    listed = run_polyaxon("ops", "ls", "-p", "p", "-o", "json", site=site)
+    assert json.loads(listed.stdout)["results"] == []  # nothing half-created
+
+
+def test_without_the_plugin_the_kind_is_refused_naming_the_known_ones(
+    run_polyaxon: RunPolyaxon, tmp_path: Path
+) -> None:
+    result = run_polyaxon("check", "-f", str(write(tmp_path, 3)))
+
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "`halton` is not a valid matrix kind" in output
+    assert "hyperband" in output and "Traceback" not in output
