@@ -35,6 +35,7 @@ from polyaxon_core.runs import (
     load_spec,
     transition,
 )
+from polyaxon_core.wakeup import WakeupChannel, wakeup_path
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +86,11 @@ class Orchestrator:
 
     # ------------------------------------------------------------------------------ tick
     def tick(self) -> None:
-        """One pass over everything: sweeps, reconciliation, scheduling."""
-        self.sweeps.control_all(self.settings.db_url)
+        """One pass over everything: reconciliation, sweeps, scheduling, in this order so
+        that a trial which just ended is seen by its sweep, and the trials the sweep
+        creates in its place are launched, in the same pass."""
         self.reconcile()
+        self.sweeps.control_all(self.settings.db_url)
         self.schedule()
 
     def has_unfinished_runs(self) -> bool:
@@ -95,22 +98,27 @@ class Orchestrator:
             return session.scalar(select(Run.id).where(Run.status.not_in(_FINAL)).limit(1)) is not None
 
     def run_forever(self, should_stop: Callable[[], bool], idle_exit: float | None = None) -> None:
-        """Tick until ``should_stop()``; with ``idle_exit``, also once idle that long."""
+        """Tick until ``should_stop()``; with ``idle_exit``, also once idle that long.
+
+        Between ticks it waits a poll interval, or less when woken (see
+        :mod:`polyaxon_core.wakeup`).
+        """
         idle_since: float | None = None
-        while not should_stop():
-            try:
-                self.tick()
-            except Exception:
-                # a tick that failed half-way has committed only whole steps: log and go on
-                logger.exception("orchestrator tick failed; retrying")
-            if idle_exit is not None:
-                if self.has_unfinished_runs():
-                    idle_since = None
-                else:
-                    idle_since = idle_since or self.clock()
-                    if self.clock() - idle_since >= idle_exit:
-                        return
-            time.sleep(self.settings.poll_interval)
+        with WakeupChannel(wakeup_path(self.settings)) as wakeup:
+            while not should_stop():
+                try:
+                    self.tick()
+                except Exception:
+                    # a tick that failed half-way has committed only whole steps: log, go on
+                    logger.exception("orchestrator tick failed; retrying")
+                if idle_exit is not None:
+                    if self.has_unfinished_runs():
+                        idle_since = None
+                    else:
+                        idle_since = idle_since or self.clock()
+                        if self.clock() - idle_since >= idle_exit:
+                            return
+                wakeup.wait(self.settings.poll_interval)
 
     # -------------------------------------------------------------------------- schedule
     def schedule(self) -> None:

@@ -24,6 +24,7 @@ from typing import Any, ClassVar
 from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Scheduler
+from polyaxon_core.wakeup import wakeup_path
 from polyaxon_schedulers import runner
 from polyaxon_schedulers.processes import is_alive, read_json, write_json_atomically
 
@@ -69,6 +70,7 @@ class LocalScheduler(Scheduler):
             "env": env,
             "run_uuid": launch.run.uuid,
             "store": env.get("POLYAXON_STORE", self.settings.store),
+            "wakeup": str(wakeup_path(self.settings)),
         })
         with open(control / "runner.log", "ab") as runner_log:
             process = subprocess.Popen(

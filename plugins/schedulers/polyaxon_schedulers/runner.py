@@ -2,7 +2,8 @@
 
 Started detached (its own session) by :class:`LocalScheduler`, it outlives the
 orchestrator: it starts the user's command, copies its stdout and stderr into the run's
-log in the artifact store as they come, and writes ``exit.json`` when the command ends.
+log in the artifact store as they come, and writes ``exit.json`` when the command ends
+(then wakes the orchestrator, so the next run does not wait for its next poll).
 A second runner for the same attempt (a resubmission after an orchestrator crash) finds
 the lock taken and leaves at once, so a run is never started twice.
 
@@ -16,9 +17,11 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from polyaxon_schedulers.processes import process_start_time, read_json, write_json_atomically
 
@@ -26,6 +29,14 @@ LAUNCH_FILE = "launch.json"
 PID_FILE = "runner.pid"
 EXIT_FILE = "exit.json"
 LOCK_FILE = "runner.lock"
+
+
+def _finish(control_dir: Path, launch: Mapping[str, Any], outcome: Mapping[str, Any]) -> None:
+    write_json_atomically(control_dir / EXIT_FILE, outcome)
+    if launch.get("wakeup"):
+        from polyaxon_core.wakeup import wake
+
+        wake(launch["wakeup"])
 
 
 def _store(name: str):  # type: ignore[no-untyped-def]
@@ -76,7 +87,7 @@ def run(control_dir: Path) -> int:
     except OSError as exc:
         message = f"could not start {launch['command'][0]!r}: {exc.strerror or exc}\n"
         store.append_log(run_uuid, message.encode())
-        write_json_atomically(control_dir / EXIT_FILE, {
+        _finish(control_dir, launch, {
             "exit_code": 127, "error": message.strip(), "terminated": terminated,
             "finished_at": datetime.now(UTC).isoformat(),
         })
@@ -93,7 +104,7 @@ def run(control_dir: Path) -> int:
             break
         store.append_log(run_uuid, chunk)
     exit_code = child.wait()
-    write_json_atomically(control_dir / EXIT_FILE, {
+    _finish(control_dir, launch, {
         "exit_code": exit_code,
         "terminated": terminated,
         "finished_at": datetime.now(UTC).isoformat(),

@@ -1,0 +1,58 @@
+"""The orchestrator is woken by the events it waits for instead of waiting for its poll."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from polyaxon_core.wakeup import WakeupChannel, wake
+from tests.orchestrator.conftest import FILES, Cli, wait_final
+
+
+def test_a_wake_up_ends_the_wait_and_is_consumed(tmp_path: Path) -> None:
+    path = tmp_path / "orchestrator.wakeup"
+    with WakeupChannel(path) as channel:
+        assert channel.listening
+        assert channel.wait(0) is False
+        wake(path)
+        wake(path)  # two wake-ups before the wait: one pass handles both
+        assert channel.wait(60) is True
+        assert channel.wait(0) is False
+
+
+def test_waking_nobody_is_harmless(tmp_path: Path) -> None:
+    wake(tmp_path / "missing")  # no pipe at all
+    path = tmp_path / "orchestrator.wakeup"
+    WakeupChannel(path).close()  # a pipe nobody reads any more
+    wake(path)
+
+
+def test_without_a_named_pipe_the_channel_only_sleeps(tmp_path: Path) -> None:
+    path = tmp_path / "orchestrator.wakeup"
+    path.write_text("a regular file where the pipe should be")
+    with WakeupChannel(path) as channel:
+        assert not channel.listening
+        wake(path)
+        assert channel.wait(0) is False
+    assert path.read_text() == "a regular file where the pipe should be"
+
+
+def test_a_sweep_runs_trial_after_trial_without_waiting_for_the_poll(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # With a minute between polls, the six trials (one at a time) finish within the
+    # timeout only if each trial's end wakes the orchestrator, and the pass that sees it
+    # end also lets the sweep create the next trial and launches it.
+    monkeypatch.setenv("POLYAXON_POLL_INTERVAL", "60")
+    for name in ("task.yaml", "task.py"):
+        shutil.copy(FILES / name, tmp_path / name)
+    sweep = tmp_path / "grid.yaml"
+    sweep.write_text((FILES / "grid.yaml").read_text().replace("concurrency: 2", "concurrency: 1"))
+    uuid = json.loads(cli("run", "-f", str(sweep), "-o", "json").stdout)["uuid"]
+
+    state = wait_final(uuid, timeout=45)
+    assert state["status"] == "succeeded"
+    assert sorted(child["inputs"]["x"] for child in state["children"]) == [1, 2, 3, 4, 5, 6]
