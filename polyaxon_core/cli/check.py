@@ -48,6 +48,8 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
         spec = read_polyaxonfile(files[0], values, presets=files[1:])
     except PolyaxonfileError as exc:
         problems = [*problems, *exc.problems]
+    if spec is not None:
+        problems = [*problems, *_plugin_matrix_problems(spec, files[0])]
     if problems:
         spec = None
     summary = summarize(spec) if spec is not None else None
@@ -67,6 +69,27 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
         _print_summary(files[0], summary)
     if problems:
         raise SystemExit(1)
+
+
+def _plugin_matrix_problems(spec: OperationSpec, file: str) -> list[Problem]:
+    """What the optimizer of a matrix kind contributed by a plugin refuses in its fields.
+
+    Polyaxon's own kinds are checked by the reader alone, as the official client checks
+    them; a plugin's kind has only its optimizer to say what its fields may hold.
+    """
+    from polyaxon_core.interfaces import Optimizer, PluginConfigError
+    from polyaxon_core.plugins import get_plugin_manager
+    from polyaxon_core.spec import Problem
+    from polyaxon_core.spec.matrix import MATRIX_SCHEMAS
+
+    if spec.matrix is None or spec.matrix.kind in MATRIX_SCHEMAS:
+        return []
+    optimizer: type[Optimizer] = get_plugin_manager().get("optimizer", spec.matrix.kind)
+    try:
+        optimizer.validate(spec.matrix)
+    except PluginConfigError as exc:
+        return [Problem(file, None, "matrix", str(exc))]
+    return []
 
 
 def _parse_params(params: tuple[str, ...], file: str) -> tuple[dict[str, str], list[Problem]]:

@@ -91,6 +91,20 @@ def test_a_plugin_matrix_kinds_own_options_are_validated_by_its_optimizer(
     assert json.loads(listed.stdout)["results"] == []  # nothing half-created
 
 
+def test_check_reports_what_the_plugins_optimizer_refuses(
+    installed_plugins: dict[str, Path], run_polyaxon: RunPolyaxon, tmp_path: Path
+) -> None:
+    sweep = write(tmp_path, "many")
+    result = run_polyaxon("check", "-f", str(sweep), site=[installed_plugins["halton"]])
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[1] == (
+        f"  {sweep}: matrix: matrix kind 'halton': skipPoints must be a whole number >= 0, "
+        "not 'many'"
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+
+
 def test_without_the_plugin_the_kind_is_refused_naming_the_known_ones(
     run_polyaxon: RunPolyaxon, tmp_path: Path
 ) -> None:
