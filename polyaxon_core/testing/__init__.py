@@ -20,6 +20,7 @@ _EXPORTS = {
     "OptimizerContract": "polyaxon_core.testing.optimizer",
     "SchedulerContract": "polyaxon_core.testing.scheduler",
     "StoreContract": "polyaxon_core.testing.store",
+    "install_distribution": "polyaxon_core.testing.distributions",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +24,7 @@ import pytest
 from polyaxon_core.cli import cli
 from polyaxon_core.config import Settings
 from polyaxon_core.plugins import ENTRY_POINT_GROUP, PluginManager, build_plugin_manager
+from polyaxon_core.testing import install_distribution
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SAMPLE_PACKAGE = "polyaxon_sample_plugins"
@@ -80,25 +80,12 @@ def use_manager(monkeypatch: pytest.MonkeyPatch) -> Callable[[PluginManager], No
 # installed distributions ------------------------------------------------------------------
 
 
-def _pip_install(source: Path, work: Path) -> Path:
-    # Build from a copy so the build leaves nothing in the source tree.
-    copy = work / "source"
-    shutil.copytree(source, copy)
-    target = work / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--target", str(target), str(copy)],
-        check=True,
-    )
-    return target
-
-
 @pytest.fixture(scope="session")
 def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """``{"mirror": folder, "halton": folder, "broken": folder}``, each holding one
     installed distribution."""
     return {
-        name: _pip_install(FIXTURES / source, tmp_path_factory.mktemp(name))
+        name: install_distribution(FIXTURES / source, tmp_path_factory.mktemp(name))
         for name, source in [("mirror", "thirdparty_plugin"), ("halton", "thirdparty_optimizer"),
                              ("broken", "broken_plugin")]
     }

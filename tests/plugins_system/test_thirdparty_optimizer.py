@@ -12,6 +12,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 RunPolyaxon = Callable[..., subprocess.CompletedProcess[str]]
 
 SWEEP = """
@@ -34,15 +36,6 @@ component:
     container:
       command: [python, -c, "print('x={{{{ x }}}} color={{{{ color }}}}')"]
 """
-
-
-def radical_inverse(index: int, base: int) -> float:
-    result, scale = 0.0, 1.0 / base
-    while index:
-        index, digit = divmod(index, base)
-        result += digit * scale
-        scale /= base
-    return result
 
 
 def write(tmp_path: Path, skip: object) -> Path:
@@ -68,12 +61,13 @@ def test_a_plugin_matrix_kind_is_checked_and_runs_as_a_sweep(
     runs = json.loads(listed.stdout)["results"]
     trials = sorted((r for r in runs if r["kind"] == "job"), key=lambda r: r["meta_info"]["matrix"]["index"])
     assert [t["status"] for t in trials] == ["succeeded"] * 4
-    # the sequence's points 4..7: skipPoints went from the file to the optimizer's options
-    # (camelCase to snake_case); params are taken in name order, color base 2, x base 3
-    colors = ["red", "green", "blue"]
+    # The sequence's points 4..7 (points 1..4 without skipPoints): skipPoints went from the
+    # file to the optimizer's options, camelCase to snake_case. Params are taken in name
+    # order: color in base 2 (1/8, 5/8, 3/8, 7/8 of three choices), x in base 3 (4/9, 7/9,
+    # 2/9, 5/9 of [0, 8]).
     assert [(t["inputs"]["color"], t["inputs"]["x"]) for t in trials] == [
-        (colors[int(radical_inverse(point, 2) * 3)], radical_inverse(point, 3) * 8)
-        for point in range(4, 8)
+        ("red", pytest.approx(8 * 4 / 9)), ("green", pytest.approx(8 * 7 / 9)),
+        ("green", pytest.approx(8 * 2 / 9)), ("blue", pytest.approx(8 * 5 / 9)),
     ]
 
 

@@ -45,6 +45,15 @@ def metric_option(matrix: MatrixConfig) -> tuple[str, str] | None:
     return metric["name"], optimization
 
 
+def validate_distributions(matrix: MatrixConfig) -> None:
+    """Raise PluginConfigError naming the first malformed param (in name order)."""
+    for name, distribution in sorted(matrix.params.items()):
+        try:
+            space.validate(distribution)
+        except ValueError as exc:
+            raise PluginConfigError(f"matrix param '{name}' ({distribution.kind}): {exc}") from None
+
+
 class PlannedOptimizer(Optimizer):
     """An optimizer whose sweep is a list of configurations known from the matrix alone.
 
@@ -57,13 +66,7 @@ class PlannedOptimizer(Optimizer):
     def validate(cls, matrix: MatrixConfig) -> None:
         """Reject unsupported kinds, malformed distributions and a malformed metric."""
         super().validate(matrix)
-        for name, distribution in sorted(matrix.params.items()):
-            try:
-                space.validate(distribution)
-            except ValueError as exc:
-                raise PluginConfigError(
-                    f"matrix param '{name}' ({distribution.kind}): {exc}"
-                ) from None
+        validate_distributions(matrix)
         metric_option(matrix)
 
     @property

@@ -20,7 +20,7 @@ from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Optimizer, PluginConfigError
 from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_optimizers import extras, space
-from polyaxon_optimizers.base import _best_trial, metric_option
+from polyaxon_optimizers.base import _best_trial, metric_option, validate_distributions
 from polyaxon_optimizers.random_search import RandomSearchOptimizer, derived_seed
 
 if TYPE_CHECKING:
@@ -200,11 +200,7 @@ class BayesOptimizer(Optimizer):
                 f"it cannot search {', '.join(unsupported)}. Use kind: tpe or hyperopt for "
                 f"pchoice and the other distributions"
             )
-        for name, distribution in sorted(matrix.params.items()):
-            try:
-                space.validate(distribution)
-            except ValueError as exc:
-                raise PluginConfigError(f"matrix param '{name}' ({distribution.kind}): {exc}") from None
+        validate_distributions(matrix)
         BayesSettings.from_matrix(matrix)
         extras.require(cls.name, "bayes", "numpy", "scipy")
 

@@ -23,7 +23,7 @@ from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Optimizer, PluginConfigError
 from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_optimizers import extras, space
-from polyaxon_optimizers.base import _best_trial, metric_option
+from polyaxon_optimizers.base import _best_trial, metric_option, validate_distributions
 from polyaxon_optimizers.random_search import derived_seed
 
 ALGORITHMS = ("tpe", "rand", "anneal")
@@ -107,11 +107,7 @@ class HyperoptOptimizer(Optimizer):
                 f"kind: random to draw with fixed probabilities"
             )
         super().validate(matrix)
-        for name, distribution in sorted(matrix.params.items()):
-            try:
-                space.validate(distribution)
-            except ValueError as exc:
-                raise PluginConfigError(f"matrix param '{name}' ({distribution.kind}): {exc}") from None
+        validate_distributions(matrix)
         if matrix.options.get("tuner") is not None:
             raise PluginConfigError(
                 f"matrix kind '{matrix.kind}' computes its suggestions with hyperopt and takes no "

@@ -38,7 +38,7 @@ from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Optimizer, PluginConfigError
 from polyaxon_core.lifecycle import is_final
 from polyaxon_optimizers import space
-from polyaxon_optimizers.base import OPTIMIZATIONS, _best_trial, metric_option
+from polyaxon_optimizers.base import OPTIMIZATIONS, _best_trial, metric_option, validate_distributions
 from polyaxon_optimizers.random_search import derived_seed
 
 
@@ -101,11 +101,7 @@ class Tuner(Optimizer):
         and raise PluginConfigError naming ``tuner.params.<name>``.
         """
         super().validate(matrix)
-        for name, distribution in sorted(matrix.params.items()):
-            try:
-                space.validate(distribution)
-            except ValueError as exc:
-                raise PluginConfigError(f"matrix param '{name}' ({distribution.kind}): {exc}") from None
+        validate_distributions(matrix)
         iterations = matrix.options.get("max_iterations")
         if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
             raise PluginConfigError(

@@ -25,8 +25,7 @@ from typing import Any
 from polyaxon_core.entities import MatrixConfig, Trial
 from polyaxon_core.interfaces import PluginConfigError
 from polyaxon_core.lifecycle import Status, is_final
-from polyaxon_optimizers import space
-from polyaxon_optimizers.base import metric_option
+from polyaxon_optimizers.base import metric_option, validate_distributions
 from polyaxon_optimizers.random_search import RandomSearchOptimizer, derived_seed
 
 #: ``eta`` when the matrix does not set it, as in the Hyperband paper and Polyaxon.
@@ -129,11 +128,7 @@ def validate_params(matrix: MatrixConfig) -> None:
         raise PluginConfigError(
             f"matrix kind '{matrix.kind}' needs at least one param to sample configurations from"
         )
-    for name, distribution in sorted(matrix.params.items()):
-        try:
-            space.validate(distribution)
-        except ValueError as exc:
-            raise PluginConfigError(f"matrix param '{name}' ({distribution.kind}): {exc}") from None
+    validate_distributions(matrix)
 
 
 def sweep_seed(matrix: MatrixConfig) -> int:

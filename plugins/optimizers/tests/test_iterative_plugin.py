@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from polyaxon_core.config import Settings
 from polyaxon_core.entities import MatrixConfig, ParamDistribution, Trial
 from polyaxon_core.plugins import PluginManager, build_plugin_manager
 from polyaxon_core.spec import read_polyaxonfile
-from polyaxon_core.testing import OptimizerContract
+from polyaxon_core.testing import OptimizerContract, install_distribution
 from polyaxon_core.testing.optimizer import Containment
 from tests.conftest import polyaxon_home  # noqa: F401 - a fixture `home` needs
 from tests.orchestrator.conftest import Cli, cli, home, wait_final  # noqa: F401 - fixtures
@@ -36,16 +35,7 @@ PACKAGE = "polyaxon_evolution_tuner"
 @pytest.fixture(scope="session")
 def example_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding the installed example distribution, built from a copy of its source."""
-    work = tmp_path_factory.mktemp("evolution")
-    source = work / "source"
-    shutil.copytree(EXAMPLE, source, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build"))
-    target = work / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-         "--target", str(target), str(source)],
-        check=True,
-    )
-    return target
+    return install_distribution(EXAMPLE, tmp_path_factory.mktemp("evolution"))
 
 
 @pytest.fixture
