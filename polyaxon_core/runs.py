@@ -31,6 +31,7 @@ from polyaxon_core.db.models import (
 from polyaxon_core.errors import AlreadyExists, Conflict, InvalidRequest, NotFound
 from polyaxon_core.events import queue_event
 from polyaxon_core.lifecycle import Status, can_transition, is_final
+from polyaxon_core.wakeup import wake_after_commit
 
 if TYPE_CHECKING:
     from polyaxon_core.config import Settings
@@ -305,6 +306,7 @@ def _new_run(
     queue_event(session, "polyaxon_on_run_created", run=run_to_entity(run))
     transition(session, run, Status.COMPILED, reason="compiled")
     transition(session, run, Status.QUEUED, reason="queued")
+    wake_after_commit(session)
     return run
 
 
@@ -415,6 +417,7 @@ def request_stop(session: Session, run: Run, reason: str = "stopped by user",
     if run.stop_requested_at is None:
         run.stop_requested_at = utcnow()
     transition(session, run, Status.STOPPING, reason=reason, message=message)
+    wake_after_commit(session)
     return run
 
 
@@ -458,6 +461,7 @@ def resume_run(session: Session, run: Run) -> Run:
     transition(session, run, Status.RESUMING, reason="resumed by user")
     run.scheduler_handle = {}
     transition(session, run, Status.QUEUED, reason="queued")
+    wake_after_commit(session)
     return run
 
 

@@ -2,9 +2,11 @@
 
 The orchestrator of a home polls every ``POLYAXON_POLL_INTERVAL`` seconds. Between polls
 it waits on a named pipe, ``$POLYAXON_HOME/orchestrator.wakeup``: a process that has just
-changed something the orchestrator acts on (a run's process ended, a run was submitted)
-writes one byte to it with :func:`wake`, and the orchestrator's next pass starts at once
-instead of up to a poll interval later. Polling stays the ground truth: a wake-up that is
+changed something the orchestrator acts on writes one byte to it with :func:`wake`. The
+runner does when a run's process ends; the domain functions that submit, stop, restart or
+resume a run mark their session (:func:`wake_after_commit`), and the transaction scopes of
+the CLI and of the server wake the orchestrator once it committed. Its next pass then
+starts at once instead of up to a poll interval later. Polling stays the ground truth: a wake-up that is
 lost (no orchestrator running, a full pipe, a filesystem without named pipes) only costs
 the wait it would have saved.
 """
@@ -18,10 +20,12 @@ import stat
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from polyaxon_core.config import Settings
 
 WAKEUP_NAME = "orchestrator.wakeup"
+_SESSION_KEY = "polyaxon_wake_orchestrator"
 
 
 def wakeup_path(settings: Settings) -> Path:
@@ -41,6 +45,17 @@ def wake(path: str | Path) -> None:
         pass  # the pipe is full: a wake-up is already pending
     finally:
         os.close(descriptor)
+
+
+def wake_after_commit(session: Any) -> None:
+    """Mark ``session``: once it commits, the orchestrator has work (see :func:`wake_if_marked`)."""
+    session.info[_SESSION_KEY] = True
+
+
+def wake_if_marked(session: Any, settings: Settings) -> None:
+    """Wake the orchestrator of ``settings`` if ``session`` (committed) was marked."""
+    if session.info.pop(_SESSION_KEY, False):
+        wake(wakeup_path(settings))
 
 
 class WakeupChannel:

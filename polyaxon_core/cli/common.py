@@ -79,6 +79,7 @@ def database() -> Iterator[Any]:
     from sqlalchemy.exc import OperationalError
 
     from polyaxon_core.db.session import ensure_database, session_scope
+    from polyaxon_core.wakeup import wake_if_marked
 
     current = settings()
     try:
@@ -90,6 +91,7 @@ def database() -> Iterator[Any]:
         ) from None
     with session_scope(current.db_url) as session:
         yield session
+    wake_if_marked(session, current)
 
 
 def platform() -> Platform:

@@ -40,13 +40,6 @@ class LocalPlatform(Platform):
 
         ensure_orchestrator(self.settings)
 
-    def _act_now(self) -> None:
-        """After a change the orchestrator acts on: make sure one runs, and wake it."""
-        from polyaxon_core.wakeup import wake, wakeup_path
-
-        self.keep_going()
-        wake(wakeup_path(self.settings))
-
     # -------------------------------------------------------------------------- projects
     @staticmethod
     def _project_dict(session: Session, project: Project) -> dict[str, Any]:
@@ -108,7 +101,7 @@ class LocalPlatform(Platform):
                 context_path=context_path,
             )
             data = run_as_dict(run)
-        self._act_now()
+        self.keep_going()
         return data
 
     def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
@@ -225,7 +218,7 @@ class LocalPlatform(Platform):
 
         with self.database() as session:
             data = run_as_dict(request_stop(session, self._run(session, uuid, project)))
-        self._act_now()
+        self.keep_going()
         return data
 
     def restart_run(self, uuid: str, project: str | None, copy: bool) -> dict[str, Any]:
@@ -237,7 +230,7 @@ class LocalPlatform(Platform):
             data = run_as_dict(run)
             if copy:
                 copy_run_artifacts(self.store, original.uuid, run.uuid)
-        self._act_now()
+        self.keep_going()
         return data
 
     def resume_run(self, uuid: str, project: str | None) -> dict[str, Any]:
@@ -245,7 +238,7 @@ class LocalPlatform(Platform):
 
         with self.database() as session:
             data = run_as_dict(resume_run(session, self._run(session, uuid, project)))
-        self._act_now()
+        self.keep_going()
         return data
 
     def delete_run(self, uuid: str, project: str | None) -> list[str]:

@@ -7,8 +7,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session
 
-from polyaxon_core.wakeup import WakeupChannel, wake
+from polyaxon_core.config import load_settings
+from polyaxon_core.wakeup import WakeupChannel, wake, wake_after_commit, wake_if_marked, wakeup_path
 from tests.orchestrator.conftest import FILES, Cli, wait_final
 
 
@@ -56,3 +58,31 @@ def test_a_sweep_runs_trial_after_trial_without_waiting_for_the_poll(
     state = wait_final(uuid, timeout=45)
     assert state["status"] == "succeeded"
     assert sorted(child["inputs"]["x"] for child in state["children"]) == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_run_submitted_to_a_waiting_orchestrator_starts_at_once(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first run starts the orchestrator, which then waits a minute between polls: the
+    # second run starts within the timeout only because its submission wakes it.
+    monkeypatch.setenv("POLYAXON_POLL_INTERVAL", "60")
+    monkeypatch.setenv("POLYAXON_IDLE_EXIT", "600")
+    first = json.loads(cli("run", "-f", str(FILES / "task.yaml"), "-o", "json").stdout)["uuid"]
+    assert wait_final(first, timeout=45)["status"] == "succeeded"
+
+    second = json.loads(cli("run", "-f", str(FILES / "task.yaml"), "-P", "x=2", "-o", "json").stdout)["uuid"]
+    assert wait_final(second, timeout=45)["status"] == "succeeded"
+
+
+def test_only_a_marked_session_wakes_the_orchestrator(polyaxon_home: Path) -> None:
+    settings = load_settings()
+    assert wakeup_path(settings).parent == polyaxon_home
+    with WakeupChannel(wakeup_path(settings)) as channel:
+        session = Session()
+        wake_if_marked(session, settings)
+        assert channel.wait(0) is False
+        wake_after_commit(session)
+        wake_if_marked(session, settings)
+        assert channel.wait(60) is True
+        wake_if_marked(session, settings)  # the mark is consumed
+        assert channel.wait(0) is False
