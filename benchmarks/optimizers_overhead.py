@@ -53,8 +53,9 @@ from sqlalchemy.orm import selectinload  # noqa: E402
 from polyaxon_core.config import Settings  # noqa: E402
 from polyaxon_core.db.models import Run  # noqa: E402
 from polyaxon_core.db.session import migrate, session_scope  # noqa: E402
+from polyaxon_core.domain.commands import create_trial, submit_operation  # noqa: E402
+from polyaxon_core.domain.projects import create_project  # noqa: E402
 from polyaxon_core.orchestrator.sweeps import SweepController  # noqa: E402
-from polyaxon_core.runs import create_project, create_trial, submit_operation  # noqa: E402
 from polyaxon_core.spec import parse_operation  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,8 @@ from flask import request
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from polyaxon_core.api.errors import ParameterError
+from polyaxon_core.domain.projects import DEFAULT_OWNER
 from polyaxon_core.errors import NotFound
-from polyaxon_core.runs import DEFAULT_OWNER
 
 MAX_PAGE_SIZE = 1000
 

@@ -48,8 +48,8 @@ def polyaxon_authenticate(request: Any) -> Any | None:
 def polyaxon_authorize(user: Any, action: str, resource: Mapping[str, Any]) -> bool | None:
     """The roles table's verdict for our own users; None for anyone else's."""
     from polyaxon_core.accounts import AuthenticatedUser
+    from polyaxon_core.domain.projects import DEFAULT_OWNER
     from polyaxon_core.permissions import is_allowed
-    from polyaxon_core.runs import DEFAULT_OWNER
 
     if not isinstance(user, AuthenticatedUser):
         return None

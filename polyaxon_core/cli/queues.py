@@ -20,7 +20,7 @@ def queues_command() -> None:
 @domain_errors
 def ls(output: str) -> None:
     """List queues, highest priority first."""
-    from polyaxon_core.runs import list_queues
+    from polyaxon_core.domain.queues import list_queues
 
     with database() as session:
         rows = [{"name": q.name, "priority": q.priority, "concurrency": q.concurrency}
@@ -45,7 +45,7 @@ def ls(output: str) -> None:
 @domain_errors
 def set_(name: str, priority: int | None, concurrency: int | None) -> None:
     """Create queue NAME or change its priority and concurrency."""
-    from polyaxon_core.runs import set_queue
+    from polyaxon_core.domain.queues import set_queue
 
     with database() as session:
         queue = set_queue(session, name, priority, concurrency, settings().default_concurrency)
@@ -57,7 +57,7 @@ def set_(name: str, priority: int | None, concurrency: int | None) -> None:
 @domain_errors
 def delete(name: str) -> None:
     """Delete an empty queue."""
-    from polyaxon_core.runs import delete_queue
+    from polyaxon_core.domain.queues import delete_queue
 
     with database() as session:
         delete_queue(session, name)

@@ -1,4 +1,4 @@
-"""The platform over the database: the domain functions of :mod:`polyaxon_core.runs`."""
+"""The platform over the database: the domain functions of :mod:`polyaxon_core.domain`."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class LocalPlatform(Platform):
     # -------------------------------------------------------------------------- projects
     @staticmethod
     def _project_dict(session: Session, project: Project) -> dict[str, Any]:
-        from polyaxon_core.runs import count_runs
+        from polyaxon_core.domain.projects import count_runs
 
         return {"uuid": project.uuid, "owner": project.owner, "name": project.name,
                 "description": project.description, "tags": list(project.tags or []),
@@ -51,26 +51,27 @@ class LocalPlatform(Platform):
 
     def create_project(self, name: str, description: str | None,
                        tags: Sequence[str]) -> dict[str, Any]:
-        from polyaxon_core.runs import create_project
+        from polyaxon_core.domain.projects import create_project
 
         with self.database() as session:
             project = create_project(session, name, description=description, tags=list(tags))
             return self._project_dict(session, project)
 
     def list_projects(self) -> list[dict[str, Any]]:
-        from polyaxon_core.runs import list_projects
+        from polyaxon_core.domain.projects import list_projects
 
         with self.database() as session:
             return [self._project_dict(session, project) for project in list_projects(session)]
 
     def get_project(self, name: str) -> dict[str, Any]:
-        from polyaxon_core.runs import get_project
+        from polyaxon_core.domain.projects import get_project
 
         with self.database() as session:
             return self._project_dict(session, get_project(session, name))
 
     def delete_project(self, name: str) -> int:
-        from polyaxon_core.runs import delete_project, discard_run_files, get_project
+        from polyaxon_core.domain.artifacts import discard_run_files
+        from polyaxon_core.domain.projects import delete_project, get_project
 
         with self.database() as session:
             uuids = delete_project(session, get_project(session, name))
@@ -79,19 +80,21 @@ class LocalPlatform(Platform):
 
     # ------------------------------------------------------------------------------ runs
     def _project(self, session: Session, name: str | None) -> Project | None:
-        from polyaxon_core.runs import get_project
+        from polyaxon_core.domain.projects import get_project
 
         return get_project(session, name) if name else None
 
     def _run(self, session: Session, identifier: str, project: str | None) -> Run:
-        from polyaxon_core.runs import get_run
+        from polyaxon_core.domain.listing import get_run
 
         return get_run(session, identifier, self._project(session, project))
 
     def submit_run(self, project: str, spec: OperationSpec, *, raw_content: str,
                    context_path: str, name: str | None, description: str | None,
                    tags: Sequence[str], queue: str | None) -> dict[str, Any]:
-        from polyaxon_core.runs import get_project, run_as_dict, submit_operation
+        from polyaxon_core.domain.commands import submit_operation
+        from polyaxon_core.domain.listing import run_document
+        from polyaxon_core.domain.projects import get_project
 
         with self.database() as session:
             run = submit_operation(
@@ -100,49 +103,28 @@ class LocalPlatform(Platform):
                 name=name, description=description, tags=list(tags), queue=queue,
                 context_path=context_path,
             )
-            data = run_as_dict(run)
+            data = run_document(run)
         self.keep_going()
         return data
 
     def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
                   offset: int, limit: int, archived: bool = False) -> tuple[int, list[dict[str, Any]]]:
-        from sqlalchemy import func, select
-        from sqlalchemy.orm import selectinload
+        from polyaxon_core.domain.listing import list_runs, run_document
 
-        from polyaxon_core.db.models import Run
-        from polyaxon_core.query import apply_query, apply_sort, parse_query, parse_sort
-        from polyaxon_core.runs import run_as_dict
-
-        parsed_query = parse_query(query) if query else None
-        parsed_sort = parse_sort(sort) if sort else None
         with self.database() as session:
-            scope = self._project(session, project)
-            # archived runs are out of the list unless asked for, as in the API
-            statement = select(Run).where(
-                Run.archived_at.is_not(None) if archived else Run.archived_at.is_(None))
-            if scope is not None:
-                statement = statement.where(Run.project_id == scope.id)
-            if parsed_query is not None:
-                statement = apply_query(statement, parsed_query)
-            total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-            statement = apply_sort(statement, parsed_sort) if parsed_sort else statement
-            statement = statement.order_by(Run.created_at.desc(), Run.id.desc())
-            rows = session.scalars(
-                statement.options(selectinload(Run.project), selectinload(Run.pipeline),
-                                  selectinload(Run.original))
-                .offset(offset).limit(limit)
-            ).all()
-            return total, [run_as_dict(run) for run in rows]
+            total, rows = list_runs(session, self._project(session, project), query=query,
+                                    sort=sort, offset=offset, limit=limit, archived=archived)
+            return total, [run_document(run, detail=False) for run in rows]
 
     def get_run(self, identifier: str, project: str | None) -> dict[str, Any]:
         from sqlalchemy import select
 
         from polyaxon_core.db.models import Run
-        from polyaxon_core.runs import run_as_dict
+        from polyaxon_core.domain.listing import run_document
 
         with self.database() as session:
             run = self._run(session, identifier, project)
-            data = run_as_dict(run)
+            data = run_document(run)
             data["message"] = run.conditions[-1].message if run.conditions else None
             data["trials"] = [
                 {"index": child.matrix_index, "uuid": child.uuid, "status": child.status,
@@ -154,17 +136,11 @@ class LocalPlatform(Platform):
             return data
 
     def statuses(self, identifier: str, project: str | None) -> dict[str, Any]:
+        from polyaxon_core.client.platform import timeline_for_display
+        from polyaxon_core.domain.listing import status_timeline
+
         with self.database() as session:
-            run = self._run(session, identifier, project)
-            return {
-                "uuid": run.uuid,
-                "status": run.status,
-                "status_conditions": [
-                    {"status": c.status, "reason": c.reason, "message": c.message,
-                     "last_transition_time": c.created_at}
-                    for c in run.conditions
-                ],
-            }
+            return timeline_for_display(status_timeline(self._run(session, identifier, project)))
 
     def _status(self, uuid: str) -> str:
         with self.database() as session:
@@ -214,35 +190,40 @@ class LocalPlatform(Platform):
             return {"uuid": run.uuid, "metrics": series}
 
     def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:
-        from polyaxon_core.runs import request_stop, run_as_dict
+        from polyaxon_core.domain.commands import request_stop
+        from polyaxon_core.domain.listing import run_document
 
         with self.database() as session:
-            data = run_as_dict(request_stop(session, self._run(session, uuid, project)))
+            data = run_document(request_stop(session, self._run(session, uuid, project)))
         self.keep_going()
         return data
 
     def restart_run(self, uuid: str, project: str | None, copy: bool) -> dict[str, Any]:
-        from polyaxon_core.runs import clone_run, copy_run_artifacts, run_as_dict
+        from polyaxon_core.domain.artifacts import copy_run_artifacts
+        from polyaxon_core.domain.commands import clone_run
+        from polyaxon_core.domain.listing import run_document
 
         with self.database() as session:
             original = self._run(session, uuid, project)
             run = clone_run(session, original, "copy" if copy else "restart")
-            data = run_as_dict(run)
+            data = run_document(run)
             if copy:
                 copy_run_artifacts(self.store, original.uuid, run.uuid)
         self.keep_going()
         return data
 
     def resume_run(self, uuid: str, project: str | None) -> dict[str, Any]:
-        from polyaxon_core.runs import resume_run, run_as_dict
+        from polyaxon_core.domain.commands import resume_run
+        from polyaxon_core.domain.listing import run_document
 
         with self.database() as session:
-            data = run_as_dict(resume_run(session, self._run(session, uuid, project)))
+            data = run_document(resume_run(session, self._run(session, uuid, project)))
         self.keep_going()
         return data
 
     def delete_run(self, uuid: str, project: str | None) -> list[str]:
-        from polyaxon_core.runs import delete_run, discard_run_files
+        from polyaxon_core.domain.artifacts import discard_run_files
+        from polyaxon_core.domain.commands import delete_run
 
         with self.database() as session:
             uuids = delete_run(session, self._run(session, uuid, project))

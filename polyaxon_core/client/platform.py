@@ -1,7 +1,7 @@
 """What the CLI does to projects and runs, independent of where the state lives.
 
 :class:`Platform` is implemented twice: :class:`~polyaxon_core.client.local.LocalPlatform`
-over the database and the domain functions of :mod:`polyaxon_core.runs`, and
+over the database and the domain functions of :mod:`polyaxon_core.domain`, and
 :class:`~polyaxon_core.client.remote.RemotePlatform` over the REST API. Both return the
 same shapes — plain dicts with Polyaxon's field names, timestamps as ``datetime`` — and
 raise the same domain errors, so a command is written once.
@@ -31,6 +31,19 @@ def normalize_run_identifier(identifier: str) -> str:
             f"{text!r} is not a run uuid; give the uuid or at least its first 4 characters"
         )
     return text
+
+
+def timeline_for_display(timeline: dict[str, Any]) -> dict[str, Any]:
+    """A status timeline in Polyaxon's names (a condition's status is its ``type``) as the
+    CLI shows it: each condition's ``status``, ``reason``, ``message`` and time."""
+    conditions = [
+        {"status": condition.get("type") or condition.get("status"),
+         "reason": condition.get("reason"), "message": condition.get("message"),
+         "last_transition_time": condition.get("last_transition_time")}
+        for condition in timeline.get("status_conditions") or []
+    ]
+    return {"uuid": timeline.get("uuid"), "status": timeline.get("status"),
+            "status_conditions": conditions}
 
 
 class Platform(ABC):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyaxon_core.client.api import ApiClient, LogChunk
 from polyaxon_core.client.errors import ServerUnreachable
-from polyaxon_core.client.platform import Platform, normalize_run_identifier
+from polyaxon_core.client.platform import Platform, normalize_run_identifier, timeline_for_display
 from polyaxon_core.errors import InvalidRequest
 
 if TYPE_CHECKING:
@@ -137,15 +137,7 @@ class RemotePlatform(Platform):
         scope = self._scope(project)
         uuid = normalize_run_identifier(identifier)
         answer = with_datetimes(self.client.get_statuses(scope, uuid))
-        conditions = [
-            # Polyaxon names a condition's status `type` (its `status` is "True")
-            {"status": condition.get("type") or condition.get("status"),
-             "reason": condition.get("reason"), "message": condition.get("message"),
-             "last_transition_time": condition.get("last_transition_time")}
-            for condition in answer.get("status_conditions") or []
-        ]
-        return {"uuid": answer.get("uuid", uuid), "status": answer.get("status"),
-                "status_conditions": conditions}
+        return timeline_for_display({"uuid": uuid, **answer})
 
     def read_logs(self, uuid: str, project: str | None, offset: int = 0) -> LogChunk:
         return self.client.read_logs(self._scope(project), uuid, offset)

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -104,14 +104,43 @@ def alembic_config(url: str) -> Any:
 
 
 def migrate(url: str) -> None:
-    """Bring the database at ``url`` to the newest schema (idempotent)."""
+    """Bring the database at ``url`` to the newest schema (idempotent).
+
+    Several processes may open a brand-new database at once (16 ``polyaxon run`` in a new
+    home, the replicas of a server): they take turns, and each one after the first finds
+    the schema current. On PostgreSQL the turn is an advisory lock held for the
+    transaction; on SQLite an exclusive ``flock`` on a file beside the database.
+    """
     from alembic import command
 
     engine = get_engine(url)
-    with engine.begin() as connection:
+    with _migration_lock(engine), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         config = alembic_config(url)
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+
+
+#: the advisory lock key migrations take on PostgreSQL ("plx-mig" as an integer)
+_MIGRATION_LOCK = int.from_bytes(b"plx-mig", "big")
+
+
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    lock_path = Path(database).expanduser().with_name(Path(database).name + ".migrate.lock")
+    with open(lock_path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def is_current(url: str) -> bool:

@@ -14,6 +14,8 @@ import fcntl
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -75,16 +77,46 @@ class OrchestratorLock:
         self.release()
 
 
+#: how long a starter waits for the orchestrator it started to hold the lock
+_START_TIMEOUT = 60.0
+
+
 def ensure_orchestrator(settings: Settings) -> int | None:
-    """Start a background orchestrator unless one runs; returns the new pid, if any."""
+    """Start a background orchestrator unless one runs; returns the new pid, if any.
+
+    A burst of callers (16 ``polyaxon run`` at once, a server's request threads) starts
+    one orchestrator: starters take turns on ``orchestrator.start.lock``, and each one
+    waits until the orchestrator it started holds the orchestrator lock (or has exited)
+    before letting the next one look. A long-lived caller (the server) reaps the child
+    when it exits, so no zombie is left behind.
+    """
     if os.environ.get("POLYAXON_ORCHESTRATOR", "auto") == "external":
         return None
-    if OrchestratorLock(settings).is_held():
+    lock = OrchestratorLock(settings)
+    if lock.is_held():
         return None
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with open(settings.home / "orchestrator.start.lock", "a") as starting:
+        fcntl.flock(starting, fcntl.LOCK_EX)
+        if lock.is_held():
+            return None
+        process = _spawn(settings)
+        deadline = time.monotonic() + _START_TIMEOUT
+        while process.poll() is None and not lock.is_held() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    if process.poll() is not None:
+        return None  # it found another orchestrator, or failed: its log says which
+    threading.Thread(target=process.wait, name="orchestrator-reaper", daemon=True).start()
+    return process.pid
+
+
+def _spawn(settings: Settings) -> subprocess.Popen[bytes]:
     logs = settings.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     with open(logs / "orchestrator.log", "ab") as log:
-        process = subprocess.Popen(
+        log.write(f"starting an orchestrator on demand (requested by pid {os.getpid()})\n".encode())
+        log.flush()
+        return subprocess.Popen(
             [sys.executable, "-m", "polyaxon_core.cli", "scheduler",
              "--exit-when-idle", str(settings.idle_exit_seconds), "--quiet-if-running"],
             stdin=subprocess.DEVNULL,
@@ -94,4 +126,3 @@ def ensure_orchestrator(settings: Settings) -> int | None:
             close_fds=True,
             cwd=str(Path(settings.home)),
         )
-    return process.pid

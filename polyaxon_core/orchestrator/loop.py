@@ -23,18 +23,15 @@ from polyaxon_core.config import Settings
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import Queue, Run, utcnow
 from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.artifacts import copy_run_artifacts
+from polyaxon_core.domain.commands import load_spec
+from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
+from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
 from polyaxon_core.interfaces.scheduler import ActiveRun
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, FINAL_STATUSES, Status
 from polyaxon_core.orchestrator.sweeps import SweepController
-from polyaxon_core.runs import (
-    DEFAULT_QUEUE,
-    copy_run_artifacts,
-    ensure_queue,
-    load_spec,
-    transition,
-)
 from polyaxon_core.wakeup import WakeupChannel, wakeup_path
 
 logger = logging.getLogger(__name__)

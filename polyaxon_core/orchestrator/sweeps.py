@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session, defer, selectinload
 from polyaxon_core.config import Settings
 from polyaxon_core.db.models import Metric, Run
 from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.commands import create_trial, load_spec, request_stop
+from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import Trial
 from polyaxon_core.interfaces import Optimizer
 from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.orchestrator import early_stopping
-from polyaxon_core.runs import create_trial, load_spec, request_stop, transition
 
 logger = logging.getLogger(__name__)
 

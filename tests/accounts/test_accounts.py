@@ -10,6 +10,7 @@ from sqlalchemy import select
 from polyaxon_core import accounts
 from polyaxon_core.db.models import ApiToken, User, utcnow
 from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.projects import create_project
 from polyaxon_core.errors import AlreadyExists, InvalidRequest
 from polyaxon_core.permissions import (
     ACTIONS,
@@ -20,7 +21,6 @@ from polyaxon_core.permissions import (
     allowed_actions,
     is_allowed,
 )
-from polyaxon_core.runs import create_project
 
 
 def test_passwords_are_stored_hashed_and_checked(db_url: str) -> None:

@@ -21,8 +21,10 @@ from polyaxon_core.api.app import create_app
 from polyaxon_core.config import Settings
 from polyaxon_core.db.models import Run, User
 from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.listing import get_run
+from polyaxon_core.domain.projects import create_project, get_project
+from polyaxon_core.domain.state import transition
 from polyaxon_core.lifecycle import Status
-from polyaxon_core.runs import create_project, get_project, get_run, transition
 
 FILES = Path(__file__).parent / "files"
 JOB = (FILES / "job.yaml").read_text()

@@ -15,7 +15,7 @@ import pytest
 
 from polyaxon_core import accounts
 from polyaxon_core.db.session import migrate, session_scope
-from polyaxon_core.runs import create_project
+from polyaxon_core.domain.projects import create_project
 from tests.api.servers import BIN, Served, environment, serving
 
 SERVER_LISTENING = r"serving the API on (http://\S+)/api/v1"

@@ -13,7 +13,7 @@ import pytest
 from polyaxon_core.config import load_settings
 from polyaxon_core.db.models import Run, utcnow
 from polyaxon_core.db.session import migrate, session_scope
-from polyaxon_core.runs import create_project
+from polyaxon_core.domain.projects import create_project
 
 POLYAXON = str(Path(sys.executable).parent / "polyaxon")
 

@@ -12,8 +12,9 @@ from polyaxon_core.accounts import create_user, issue_token, user_for_token
 from polyaxon_core.config import ConfigurationError, load_settings
 from polyaxon_core.db.models import ApiToken, Run, User, utcnow
 from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.projects import create_project
+from polyaxon_core.domain.state import transition
 from polyaxon_core.orchestrator.loop import run_context_env
-from polyaxon_core.runs import create_project, transition
 
 PASSWORD = "correct horse battery"
 

@@ -55,11 +55,11 @@ def cli(home: Path) -> Cli:
 def run_state(uuid: str) -> dict[str, Any]:
     from polyaxon_core.config import load_settings
     from polyaxon_core.db.session import session_scope
-    from polyaxon_core.runs import get_run, run_as_dict
+    from polyaxon_core.domain.listing import get_run, run_document
 
     with session_scope(load_settings().db_url) as session:
         run = get_run(session, uuid)
-        data = run_as_dict(run)
+        data = run_document(run)
         data["conditions"] = [(c.status, c.reason, c.message) for c in run.conditions]
         data["children"] = [
             {"uuid": c.uuid, "status": c.status, "matrix_index": c.matrix_index,

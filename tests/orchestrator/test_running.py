@@ -107,7 +107,7 @@ def test_restart_and_resume(cli: Cli) -> None:
     wait_final(uuid)
     copy = json.loads(cli("ops", "restart", uuid, "-o", "json").stdout)
     restarted = wait_final(copy["uuid"])
-    assert restarted["original"] == uuid and restarted["cloning_kind"] == "restart"
+    assert restarted["original"]["uuid"] == uuid and restarted["cloning_kind"] == "restart"
     assert restarted["inputs"]["x"] == 2 and restarted["status"] == "succeeded"
     cli("ops", "resume", uuid)
     resumed = wait_for(uuid, lambda s: "resuming" in [c[0] for c in s["conditions"]]

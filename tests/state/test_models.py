@@ -12,8 +12,11 @@ from sqlalchemy.exc import IntegrityError
 
 from polyaxon_core.db.models import Base, Metric, Project, Run, RunStatusCondition
 from polyaxon_core.db.session import get_engine, is_current, migrate, session_scope
+from polyaxon_core.domain.commands import request_stop
+from polyaxon_core.domain.listing import get_run
+from polyaxon_core.domain.projects import create_project, get_project
+from polyaxon_core.domain.state import transition
 from polyaxon_core.errors import AlreadyExists, Conflict, NotFound
-from polyaxon_core.runs import create_project, get_project, get_run, request_stop, transition
 
 
 def _run(session, project: Project, **kwargs) -> Run:  # type: ignore[no-untyped-def]

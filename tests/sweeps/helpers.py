@@ -19,7 +19,7 @@ def submit(cli: Cli, *args: str) -> str:
 def sweep_status(uuid: str) -> str:
     from polyaxon_core.config import load_settings
     from polyaxon_core.db.session import session_scope
-    from polyaxon_core.runs import get_run
+    from polyaxon_core.domain.listing import get_run
 
     with session_scope(load_settings().db_url) as session:
         return get_run(session, uuid).status
@@ -32,7 +32,7 @@ def trial_states(uuid: str) -> list[tuple[dict[str, Any], str]]:
     from polyaxon_core.config import load_settings
     from polyaxon_core.db.models import Run
     from polyaxon_core.db.session import session_scope
-    from polyaxon_core.runs import get_run
+    from polyaxon_core.domain.listing import get_run
 
     with session_scope(load_settings().db_url) as session:
         sweep = get_run(session, uuid)

@@ -11,12 +11,14 @@ import pytest
 from polyaxon_core.config import Settings
 from polyaxon_core.db.models import Run
 from polyaxon_core.db.session import migrate, session_scope
+from polyaxon_core.domain.commands import create_trial, submit_operation
+from polyaxon_core.domain.projects import create_project
+from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.interfaces import Scheduler
 from polyaxon_core.lifecycle import Status
 from polyaxon_core.orchestrator.loop import Orchestrator
 from polyaxon_core.plugins import create
-from polyaxon_core.runs import create_project, create_trial, submit_operation, transition
 from polyaxon_core.spec import read_polyaxonfile
 from tests.sweeps.helpers import FILES
 

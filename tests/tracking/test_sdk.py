@@ -11,7 +11,7 @@ from sqlalchemy import select
 from polyaxon_core import tracking
 from polyaxon_core.db.models import Artifact, Metric, Run
 from polyaxon_core.db.session import session_scope
-from polyaxon_core.runs import create_project
+from polyaxon_core.domain.projects import create_project
 from polyaxon_core.tracking import TrackingError
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from polyaxon_core import accounts, runs
+from polyaxon_core import accounts
 from polyaxon_core.api.common import Answer, PageQuery, check_owner, load_body, load_query, page
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.projects.schemas import (
@@ -21,6 +21,14 @@ from polyaxon_core.api.projects.schemas import (
 from polyaxon_core.api.routing import AUTHENTICATED, Reply, Route
 from polyaxon_core.api.security import current_user, is_allowed, project_resource, require
 from polyaxon_core.db.models import Project, ProjectMember, User
+from polyaxon_core.domain.artifacts import discard_run_files
+from polyaxon_core.domain.projects import (
+    create_project,
+    delete_project,
+    get_project,
+    list_projects,
+    update_project,
+)
 from polyaxon_core.errors import NotFound
 from polyaxon_core.permissions import (
     PROJECT_CREATE,
@@ -59,7 +67,7 @@ def projects_list(owner: str) -> Answer:
     offset, limit = arguments["offset"], arguments["limit"]
     user = current_user()
     with server.session() as session:
-        visible = [project for project in runs.list_projects(session, owner)
+        visible = [project for project in list_projects(session, owner)
                    if is_allowed(user, PROJECT_READ, project_resource(owner, project.name))]
         results = [project_payload(project, user) for project in visible[offset:offset + limit]]
     return page(results, len(visible), offset, limit), 200
@@ -71,7 +79,7 @@ def project_create(owner: str) -> Answer:
     body = load_body(ProjectCreateSchema)
     user = current_user()
     with server.session() as session:
-        project = runs.create_project(session, body["name"], owner=owner,
+        project = create_project(session, body["name"], owner=owner,
                                       description=body["description"], tags=body["tags"] or ())
         role = None
         if isinstance(user, accounts.AuthenticatedUser) and user.id is not None:
@@ -86,7 +94,7 @@ def project_get(owner: str, project: str) -> Answer:
     """Read a project."""
     check_owner(owner)
     with server.session() as session:
-        return project_payload(runs.get_project(session, project, owner), current_user()), 200
+        return project_payload(get_project(session, project, owner), current_user()), 200
 
 
 def project_update(owner: str, project: str) -> Answer:
@@ -94,7 +102,7 @@ def project_update(owner: str, project: str) -> Answer:
     check_owner(owner)
     body = load_body(ProjectUpdateSchema)
     with server.session() as session:
-        row = runs.update_project(session, runs.get_project(session, project, owner),
+        row = update_project(session, get_project(session, project, owner),
                                   name=body.get("name"), description=body.get("description"),
                                   tags=body.get("tags"))
         return project_payload(row, current_user()), 200
@@ -107,8 +115,8 @@ def project_delete(owner: str, project: str) -> Answer:
     """
     check_owner(owner)
     with server.session() as session:
-        uuids = runs.delete_project(session, runs.get_project(session, project, owner))
-    runs.discard_run_files(server.settings, server.store, uuids)
+        uuids = delete_project(session, get_project(session, project, owner))
+    discard_run_files(server.settings, server.store, uuids)
     return "", 204
 
 
@@ -124,7 +132,7 @@ def project_members_list(owner: str, project: str) -> Answer:
     arguments = load_query(PageQuery)
     offset, limit = arguments["offset"], arguments["limit"]
     with server.session() as session:
-        row = runs.get_project(session, project, owner)
+        row = get_project(session, project, owner)
         members = session.execute(
             select(ProjectMember, User.username).join(User, User.id == ProjectMember.user_id)
             .where(ProjectMember.project_id == row.id).order_by(User.username)
@@ -145,7 +153,7 @@ def project_member_add(owner: str, project: str) -> Answer:
     for action in sorted(PROJECT_ROLES[body["role"]]):
         require(action, resource)
     with server.session() as session:
-        row = runs.get_project(session, project, owner)
+        row = get_project(session, project, owner)
         user = accounts.get_user(session, body["user"])
         existed = accounts.project_role(session, user.id, row) is not None
         accounts.set_project_role(session, row, user, body["role"])
@@ -159,7 +167,7 @@ def project_member_remove(owner: str, project: str, user: str) -> Answer:
     """Remove a user from a project."""
     check_owner(owner)
     with server.session() as session:
-        row = runs.get_project(session, project, owner)
+        row = get_project(session, project, owner)
         member = accounts.get_user(session, user)
         if accounts.project_role(session, member.id, row) is None:
             raise NotFound(f"{user} is not a member of project {owner}/{project}")

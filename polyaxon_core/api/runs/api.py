@@ -7,10 +7,9 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
-from polyaxon_core import accounts, runs
+from polyaxon_core import accounts
 from polyaxon_core.api.common import Answer, check_owner, load_body, load_query, page
 from polyaxon_core.api.errors import ParameterError
 from polyaxon_core.api.extensions import server
@@ -26,52 +25,36 @@ from polyaxon_core.api.runs.schemas import (
 )
 from polyaxon_core.api.security import current_user
 from polyaxon_core.db.models import Run
+from polyaxon_core.domain.artifacts import copy_run_artifacts, discard_run_files
+from polyaxon_core.domain.commands import (
+    archive_run,
+    clone_run,
+    delete_run,
+    request_stop,
+    restore_run,
+    resume_run,
+    submit_operation,
+    update_run,
+)
+from polyaxon_core.domain.listing import get_run, list_runs, run_document, status_timeline
+from polyaxon_core.domain.projects import get_project
 from polyaxon_core.errors import InvalidRequest
 from polyaxon_core.permissions import RUN_CREATE, RUN_DELETE, RUN_READ, RUN_STOP, RUN_UPDATE
-from polyaxon_core.query import apply_query, apply_sort, parse_query, parse_sort
 
 if TYPE_CHECKING:
     from polyaxon_core.spec import OperationSpec
 
 
-#: the namespace runs of this server execute in, as the official client's log path needs one
-NAMESPACE = "local"
-
-
 def run_payload(run: Run, *, detail: bool = True) -> dict[str, Any]:
     """A run as the API shows it; ``detail`` adds its content."""
-    def reference(other: Run | None, kind: str | None) -> dict[str, Any] | None:
-        if other is None or kind is None:
-            return None
-        return {"uuid": other.uuid, "name": other.name, "kind": kind}
-
-    document = {
-        "uuid": run.uuid, "name": run.name, "description": run.description,
-        "tags": list(run.tags or ()), "owner": run.project.owner, "project": run.project.name,
-        "user": run.user.username if run.user is not None else None,
-        "kind": run.kind, "runtime": run.runtime, "status": run.status, "queue": run.queue,
-        "inputs": dict(run.inputs or {}), "outputs": dict(run.outputs or {}),
-        "meta_info": dict(run.meta_info or {}), "metrics": dict(run.last_metrics or {}),
-        "pipeline": reference(run.pipeline, run.pipeline.kind if run.pipeline else None),
-        "original": reference(run.original, run.cloning_kind),
-        "cloning_kind": run.cloning_kind, "retries": run.retries,
-        "live_state": 0 if run.archived_at is not None else 1, "archived_at": run.archived_at,
-        "created_at": run.created_at, "updated_at": run.updated_at,
-        "started_at": run.started_at, "finished_at": run.finished_at,
-        "wait_time": run.wait_time, "duration": run.duration,
-        "settings": {"namespace": NAMESPACE, "queue": {"name": run.queue} if run.queue else None},
-    }
-    if detail:
-        document["content"] = run.content
-        document["raw_content"] = run.raw_content
-    payload: dict[str, Any] = RunSchema().dump(document)
+    payload: dict[str, Any] = RunSchema().dump(run_document(run, detail=detail))
     return payload
 
 
 def find_run(session: Session, owner: str, project: str, uuid: str) -> Run:
     """The run ``uuid`` (or a unique prefix of it) of the project ``owner/project``."""
     check_owner(owner)
-    return runs.get_run(session, uuid, runs.get_project(session, project, owner))
+    return get_run(session, uuid, get_project(session, project, owner))
 
 
 def compile_content(content: str | Mapping[str, Any]) -> tuple[OperationSpec, str]:
@@ -97,24 +80,11 @@ def runs_list(owner: str, project: str) -> Answer:
     """
     check_owner(owner)
     arguments = load_query(RunListQuery)
-    parsed_query = parse_query(arguments["query"]) if arguments["query"] else None
-    parsed_sort = parse_sort(arguments["sort"]) if arguments["sort"] else None
     offset, limit = arguments["offset"], arguments["limit"]
     with server.session() as session:
-        row = runs.get_project(session, project, owner)
-        archived = Run.archived_at.is_not(None) if arguments["archived"] else Run.archived_at.is_(None)
-        statement = select(Run).where(Run.project_id == row.id, archived)
-        if parsed_query is not None:
-            statement = apply_query(statement, parsed_query)
-        count = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-        if parsed_sort is not None:
-            statement = apply_sort(statement, parsed_sort)
-        statement = statement.order_by(Run.created_at.desc(), Run.id.desc())
-        rows = session.scalars(
-            statement.options(selectinload(Run.project), selectinload(Run.pipeline),
-                              selectinload(Run.original), selectinload(Run.user))
-            .offset(offset).limit(limit)
-        ).all()
+        count, rows = list_runs(session, get_project(session, project, owner),
+                                query=arguments["query"], sort=arguments["sort"],
+                                offset=offset, limit=limit, archived=arguments["archived"])
         results = [run_payload(run, detail=False) for run in rows]
     return page(results, count, offset, limit), 200
 
@@ -135,15 +105,15 @@ def run_create(owner: str, project: str) -> Answer:
         raise ParameterError("pending", "runs waiting for an approval or an upload are not supported")
     spec, raw_content = compile_content(body["content"])
     with server.session() as session:
-        run = runs.submit_operation(
-            session, runs.get_project(session, project, owner), spec,
+        run = submit_operation(
+            session, get_project(session, project, owner), spec,
             default_concurrency=server.settings.default_concurrency, raw_content=raw_content,
             name=body["name"], description=body["description"], tags=body["tags"] or (),
             queue=body["queue"],
         )
         run.user_id = _creator_id(current_user())
         if body["meta_info"]:
-            runs.update_run(session, run, meta_info=body["meta_info"])
+            update_run(session, run, meta_info=body["meta_info"])
         session.flush()
         payload = run_payload(run)
     server.ensure_orchestrator()
@@ -164,7 +134,7 @@ def run_update(owner: str, project: str, uuid: str) -> Answer:
     """
     body = load_body(RunUpdateSchema)
     with server.session() as session:
-        run = runs.update_run(
+        run = update_run(
             session, find_run(session, owner, project, uuid), name=body.get("name"),
             description=body.get("description"), tags=body.get("tags"), merge_tags=body["merge"],
             inputs=body.get("inputs"), outputs=body.get("outputs"), meta_info=body.get("meta_info"),
@@ -175,23 +145,16 @@ def run_update(owner: str, project: str, uuid: str) -> Answer:
 def run_delete(owner: str, project: str, uuid: str) -> Answer:
     """Delete a finished run (a sweep with its trials), its logs and artifacts."""
     with server.session() as session:
-        uuids = runs.delete_run(session, find_run(session, owner, project, uuid))
-    runs.discard_run_files(server.settings, server.store, uuids)
+        uuids = delete_run(session, find_run(session, owner, project, uuid))
+    discard_run_files(server.settings, server.store, uuids)
     return "", 204
 
 
 def run_statuses(owner: str, project: str, uuid: str) -> Answer:
     """A run's status timeline, oldest first."""
     with server.session() as session:
-        run = find_run(session, owner, project, uuid)
-        conditions = [
-            {"type": condition.status, "status": "True", "reason": condition.reason,
-             "message": condition.message, "last_update_time": condition.created_at,
-             "last_transition_time": condition.created_at}
-            for condition in run.conditions
-        ]
-        payload: dict[str, Any] = StatusesSchema().dump(
-            {"uuid": run.uuid, "status": run.status, "status_conditions": conditions})
+        timeline = status_timeline(find_run(session, owner, project, uuid))
+        payload: dict[str, Any] = StatusesSchema().dump(timeline)
     return payload, 200
 
 
@@ -199,7 +162,7 @@ def run_stop(owner: str, project: str, uuid: str) -> Answer:
     """Stop a run: at once if it never started, else SIGTERM, then SIGKILL after the
     grace period; a sweep stops its trials. A finished run is a 409."""
     with server.session() as session:
-        run = runs.request_stop(session, find_run(session, owner, project, uuid))
+        run = request_stop(session, find_run(session, owner, project, uuid))
         payload = run_payload(run)
     server.ensure_orchestrator()
     return payload, 200
@@ -217,12 +180,12 @@ def _clone(owner: str, project: str, uuid: str, cloning_kind: str) -> Answer:
     options = _clone_options()
     with server.session() as session:
         original = find_run(session, owner, project, uuid)
-        run = runs.clone_run(session, original, cloning_kind)
+        run = clone_run(session, original, cloning_kind)
         run.user_id = _creator_id(current_user())
-        runs.update_run(session, run, name=options["name"], description=options["description"],
+        update_run(session, run, name=options["name"], description=options["description"],
                         tags=options["tags"])
         if cloning_kind == "copy":
-            runs.copy_run_artifacts(server.store, original.uuid, run.uuid)
+            copy_run_artifacts(server.store, original.uuid, run.uuid)
         payload = run_payload(run)
     server.ensure_orchestrator()
     return payload, 201
@@ -243,8 +206,8 @@ def run_resume(owner: str, project: str, uuid: str) -> Answer:
     succeeded, failed, stopped or was upstream_failed."""
     options = _clone_options()
     with server.session() as session:
-        run = runs.resume_run(session, find_run(session, owner, project, uuid))
-        runs.update_run(session, run, name=options["name"], description=options["description"],
+        run = resume_run(session, find_run(session, owner, project, uuid))
+        update_run(session, run, name=options["name"], description=options["description"],
                         tags=options["tags"])
         payload = run_payload(run)
     server.ensure_orchestrator()
@@ -254,13 +217,13 @@ def run_resume(owner: str, project: str, uuid: str) -> Answer:
 def run_archive(owner: str, project: str, uuid: str) -> Answer:
     """Archive a finished run: it leaves the run list until restored."""
     with server.session() as session:
-        return run_payload(runs.archive_run(session, find_run(session, owner, project, uuid))), 200
+        return run_payload(archive_run(session, find_run(session, owner, project, uuid))), 200
 
 
 def run_restore(owner: str, project: str, uuid: str) -> Answer:
     """Bring an archived run back into the run list."""
     with server.session() as session:
-        return run_payload(runs.restore_run(session, find_run(session, owner, project, uuid))), 200
+        return run_payload(restore_run(session, find_run(session, owner, project, uuid))), 200
 
 
 _RUN = Reply("the run", RunSchema)

@@ -11,13 +11,13 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from polyaxon_core import runs
 from polyaxon_core.api.common import Answer, InputSchema, load_body, load_query
 from polyaxon_core.api.errors import PayloadTooLarge
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.api import RUN_PATH, find_run
 from polyaxon_core.db.models import Metric
+from polyaxon_core.domain.metrics import batch_stored, log_metric_batch
 from polyaxon_core.permissions import RUN_READ, RUN_UPDATE
 
 MAX_BATCH_POINTS = 1_000
@@ -85,12 +85,12 @@ def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
                               f"{len(body['metrics'])}; send them in several batches")
     try:
         with server.session() as session:
-            count, duplicate = runs.log_metric_batch(
+            count, duplicate = log_metric_batch(
                 session, find_run(session, owner, project, uuid), body["batch_id"], body["metrics"])
     except IntegrityError:
         # a concurrent request stored the same batch first, whole; anything else is an error
         with server.session() as session:
-            if not runs.batch_stored(session, find_run(session, owner, project, uuid),
+            if not batch_stored(session, find_run(session, owner, project, uuid),
                                      body["batch_id"]):
                 raise
         count, duplicate = len(body["metrics"]), True

@@ -14,7 +14,7 @@ from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC, Reply, Route
 from polyaxon_core.api.security import current_user, token_from_header
 from polyaxon_core.api.users.schemas import CredentialsSchema, TokenSchema, UserSchema
 from polyaxon_core.db.models import User
-from polyaxon_core.runs import DEFAULT_OWNER
+from polyaxon_core.domain.projects import DEFAULT_OWNER
 
 
 def user_token_create() -> Answer:

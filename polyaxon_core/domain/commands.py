@@ -1,0 +1,289 @@
+"""Creating runs and acting on them: submit, trial, stop, clone, resume, update,
+archive, restore and delete. Status changes go through :func:`.state.transition`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.orm import Session
+
+from polyaxon_core.db.convert import run_to_entity
+from polyaxon_core.db.models import Project, Run, RunStatusCondition, utcnow
+from polyaxon_core.domain.projects import validate_slug
+from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
+from polyaxon_core.domain.state import transition
+from polyaxon_core.errors import Conflict, InvalidRequest
+from polyaxon_core.events import queue_event
+from polyaxon_core.lifecycle import Status, is_final
+from polyaxon_core.wakeup import wake_after_commit
+
+if TYPE_CHECKING:
+    from polyaxon_core.spec import OperationSpec
+
+
+def load_spec(run: Run) -> OperationSpec:
+    from polyaxon_core.spec import parse_operation
+
+    if not run.content:
+        raise InvalidRequest(f"run {run.uuid} has no compiled content")
+    return parse_operation(json.loads(run.content), source=f"run {run.uuid}")
+
+
+def _new_run(
+    session: Session,
+    project: Project,
+    spec: OperationSpec,
+    content: Mapping[str, Any],
+    inputs: Mapping[str, Any],
+    *,
+    name: str | None,
+    description: str | None,
+    tags: Sequence[str],
+    queue: str,
+    meta_info: Mapping[str, Any],
+    raw_content: str | None = None,
+    pipeline: Run | None = None,
+    matrix_index: int | None = None,
+    original: Run | None = None,
+    cloning_kind: str | None = None,
+) -> Run:
+    run = Run(
+        project=project,
+        name=name,
+        description=description,
+        kind="matrix" if content.get("matrix") else spec.run_kind,
+        runtime=spec.run_kind,
+        status=Status.CREATED.value,
+        queue=queue,
+        inputs=dict(inputs),
+        tags=list(dict.fromkeys(tags)),
+        meta_info=dict(meta_info),
+        content=json.dumps(content, sort_keys=True),
+        raw_content=raw_content,
+        pipeline=pipeline,
+        matrix_index=matrix_index,
+        original=original,
+        cloning_kind=cloning_kind,
+    )
+    session.add(run)
+    session.add(RunStatusCondition(run=run, status=Status.CREATED.value, reason="created",
+                                   created_at=run.created_at or utcnow()))
+    session.flush()
+    queue_event(session, "polyaxon_on_run_created", run=run_to_entity(run))
+    transition(session, run, Status.COMPILED, reason="compiled")
+    transition(session, run, Status.QUEUED, reason="queued")
+    wake_after_commit(session)
+    return run
+
+
+def submit_operation(
+    session: Session,
+    project: Project,
+    spec: OperationSpec,
+    *,
+    default_concurrency: int,
+    raw_content: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    tags: Sequence[str] = (),
+    queue: str | None = None,
+    context_path: str | None = None,
+) -> Run:
+    """Create a run from a validated operation, compile it and queue it."""
+    from polyaxon_core.spec import PolyaxonfileError
+
+    if spec.run_kind == "dag":
+        raise InvalidRequest(
+            "this operation's component is a DAG (`run.kind: dag`); DAG pipelines are not "
+            "executed by this version of the orchestrator — run its operations one by one"
+        )
+    matrix = spec.matrix
+    try:
+        inputs = spec.resolve_inputs()
+    except PolyaxonfileError as exc:
+        raise InvalidRequest(str(exc)) from None
+    if matrix is not None:
+        _check_optimizer(matrix)
+    queue_name = validate_slug("queue", queue or spec.queue or DEFAULT_QUEUE)
+    ensure_queue(session, queue_name, default_concurrency)
+    return _new_run(
+        session,
+        project,
+        spec,
+        spec.to_dict(),
+        inputs,
+        name=name or spec.name or (spec.component.name if spec.component else None),
+        description=description or spec.description,
+        tags=[*spec.tags, *tags],
+        queue=queue_name,
+        meta_info={"context_path": context_path} if context_path else {},
+        raw_content=raw_content,
+    )
+
+
+def _check_optimizer(matrix: Any) -> None:
+    from polyaxon_core.interfaces import PluginConfigError
+    from polyaxon_core.plugins import UnknownPluginError, get_plugin_manager
+
+    try:
+        get_plugin_manager().get("optimizer", matrix.kind)(matrix)
+    except UnknownPluginError as exc:
+        raise InvalidRequest(
+            f"matrix kind '{matrix.kind}' has no optimizer plugin installed: {exc}"
+        ) from None
+    except PluginConfigError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def create_trial(
+    session: Session, sweep: Run, spec: OperationSpec, params: Mapping[str, Any],
+    meta: Mapping[str, Any],
+) -> Run:
+    """A child run of a sweep evaluating ``params``; ``meta['index']`` is its unique slot."""
+    content = spec.to_dict()
+    content.pop("matrix", None)
+    # the trial's own values become params, so its stored content compiles on its own
+    content["params"] = {**content.get("params", {}),
+                         **{name: {"value": value} for name, value in params.items()}}
+    inputs = spec.resolve_inputs(dict(params))
+    index = int(meta["index"])
+    return _new_run(
+        session,
+        sweep.project,
+        spec,
+        content,
+        inputs,
+        name=f"{sweep.name or 'sweep'}-{index}",
+        description=sweep.description,
+        tags=list(sweep.tags or ()),
+        queue=sweep.queue or DEFAULT_QUEUE,
+        meta_info={
+            **{k: v for k, v in (sweep.meta_info or {}).items() if k == "context_path"},
+            "matrix": {**meta, "params": dict(params)},
+        },
+        pipeline=sweep,
+        matrix_index=index,
+    )
+
+
+def request_stop(session: Session, run: Run, reason: str = "stopped by user",
+                 message: str | None = None) -> Run:
+    """Stop a run: at once if it never started, otherwise through ``stopping``.
+
+    ``reason`` and ``message`` go into the run's status timeline."""
+    if is_final(run.status):
+        raise Conflict(f"run {run.uuid[:12]} is already {run.status}; nothing to stop")
+    if run.status in {Status.CREATED, Status.COMPILED, Status.QUEUED, Status.RETRYING}:
+        if run.kind == "matrix" and any(not is_final(child.status) for child in run.children):
+            run.stop_requested_at = utcnow()
+            transition(session, run, Status.STOPPING, reason=reason, message=message)
+        else:
+            transition(session, run, Status.STOPPED, reason=reason, message=message)
+        return run
+    if run.stop_requested_at is None:
+        run.stop_requested_at = utcnow()
+    transition(session, run, Status.STOPPING, reason=reason, message=message)
+    wake_after_commit(session)
+    return run
+
+
+def clone_run(session: Session, run: Run, cloning_kind: str) -> Run:
+    """A new run with the same content and inputs (``restart``, or ``copy``)."""
+    if cloning_kind not in {"restart", "copy"}:
+        raise InvalidRequest(f"unknown cloning kind {cloning_kind!r}; use restart or copy")
+    if run.pipeline_id is not None:
+        raise InvalidRequest(
+            f"run {run.uuid[:12]} is a trial of sweep {run.pipeline.uuid[:12] if run.pipeline else ''}; "
+            "restart the sweep instead"
+        )
+    spec = load_spec(run)
+    content = json.loads(run.content or "{}")
+    return _new_run(
+        session,
+        run.project,
+        spec,
+        content,
+        dict(run.inputs or {}),
+        name=run.name,
+        description=run.description,
+        tags=list(run.tags or ()),
+        queue=run.queue or DEFAULT_QUEUE,
+        meta_info={k: v for k, v in (run.meta_info or {}).items() if k == "context_path"},
+        raw_content=run.raw_content,
+        original=run,
+        cloning_kind=cloning_kind,
+    )
+
+
+def resume_run(session: Session, run: Run) -> Run:
+    """Run a finished run again in place (same uuid, same artifacts folder)."""
+    if not is_final(run.status) or run.status in {Status.SKIPPED, Status.DONE}:
+        raise Conflict(
+            f"run {run.uuid[:12]} is {run.status}; only succeeded, failed, stopped or "
+            "upstream_failed runs can be resumed"
+        )
+    if run.pipeline_id is not None:
+        raise InvalidRequest("a sweep's trial cannot be resumed on its own; resume the sweep")
+    transition(session, run, Status.RESUMING, reason="resumed by user")
+    run.scheduler_handle = {}
+    transition(session, run, Status.QUEUED, reason="queued")
+    wake_after_commit(session)
+    return run
+
+
+def delete_run(session: Session, run: Run) -> list[str]:
+    """Delete a finished run (and a sweep's trials); returns uuids whose artifacts to remove."""
+    unfinished = [r for r in [run, *run.children] if not is_final(r.status)]
+    if unfinished:
+        what = (
+            f"run {run.uuid[:12]} is {run.status}" if unfinished[0] is run
+            else f"sweep {run.uuid[:12]} still has {len(unfinished)} unfinished trial(s)"
+        )
+        raise Conflict(f"{what}; stop it first with `polyaxon ops stop {run.uuid[:12]}`")
+    uuids = [run.uuid, *(child.uuid for child in run.children)]
+    session.delete(run)
+    return uuids
+
+
+def update_run(session: Session, run: Run, *, name: str | None = None,
+               description: str | None = None, tags: Sequence[str] | None = None,
+               merge_tags: bool = False, inputs: Mapping[str, Any] | None = None,
+               outputs: Mapping[str, Any] | None = None,
+               meta_info: Mapping[str, Any] | None = None) -> Run:
+    """Change what describes a run (None: left as it is).
+
+    ``inputs``, ``outputs`` and ``meta_info`` are merged into the stored objects (keys
+    given replace keys stored); ``tags`` replaces the list, or is added to it with
+    ``merge_tags``.
+    """
+    if name is not None:
+        run.name = name
+    if description is not None:
+        run.description = description
+    if tags is not None:
+        run.tags = list(dict.fromkeys([*(run.tags or []), *tags] if merge_tags else tags))
+    for column, values in (("inputs", inputs), ("outputs", outputs), ("meta_info", meta_info)):
+        if values is not None:
+            setattr(run, column, {**(getattr(run, column) or {}), **values})
+    session.flush()
+    return run
+
+
+def archive_run(session: Session, run: Run) -> Run:
+    """Hide a finished run from run lists (``restore_run`` brings it back)."""
+    if not is_final(run.status):
+        raise Conflict(
+            f"run {run.uuid[:12]} is {run.status}; stop it before archiving it "
+            f"(`polyaxon ops stop {run.uuid[:12]}`)"
+        )
+    if run.archived_at is None:
+        run.archived_at = utcnow()
+    return run
+
+
+def restore_run(session: Session, run: Run) -> Run:
+    """Bring an archived run back into run lists."""
+    run.archived_at = None
+    return run

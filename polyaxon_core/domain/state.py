@@ -1,0 +1,91 @@
+"""The single writer of a run's status.
+
+Every status change, whoever asks for it (the CLI, the API, the orchestrator, a
+scheduler, a worker), goes through :func:`transition`: it consults the lifecycle table,
+moves the row with a compare-and-set (``UPDATE runs SET status = :new WHERE id = :id AND
+status = :expected``), records the condition in the run's timeline, keeps the timestamps
+right, revokes the run's tokens when it ends, and queues the events plugins hear about
+after the commit. Two processes racing on a run cannot both move it: the second one's
+``UPDATE`` matches no row, and it sees the status the first one wrote.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+
+from polyaxon_core.db.convert import run_to_entity
+from polyaxon_core.db.models import ApiToken, Run, RunStatusCondition, utcnow
+from polyaxon_core.events import queue_event
+from polyaxon_core.lifecycle import Status, can_transition, is_final
+
+logger = logging.getLogger(__name__)
+
+
+def transition(
+    session: Session,
+    run: Run,
+    status: str | Status,
+    reason: str | None = None,
+    message: str | None = None,
+) -> bool:
+    """Move ``run`` to ``status`` if the lifecycle allows it; return whether it moved.
+
+    The move is a compare-and-set against the status ``run`` holds: when another process
+    changed the row since it was read, nothing is written, ``run`` is refreshed to the
+    stored status and False is returned. An illegal transition is logged and not applied.
+    """
+    status = Status(status)
+    previous = run.status
+    if previous == status:
+        return False
+    if not can_transition(previous, status):
+        logger.warning(
+            "refused illegal transition of run %s: %s -> %s (%s)", run.uuid, previous, status,
+            reason or "no reason given",
+        )
+        return False
+    now = utcnow()
+    values: dict[str, Any] = {"status": status.value, "updated_at": now}
+    if status == Status.RUNNING and run.started_at is None:
+        values["started_at"] = now
+        values["wait_time"] = (now - run.created_at).total_seconds()
+    if status == Status.RESUMING:
+        values.update(finished_at=None, duration=None, stop_requested_at=None)
+    if is_final(status):
+        values["finished_at"] = now
+        started_at = values.get("started_at", run.started_at)
+        if started_at is not None:
+            values["duration"] = (now - started_at).total_seconds()
+    result = session.execute(
+        update(Run).where(Run.id == run.id, Run.status == previous).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if cast(CursorResult[Any], result).rowcount != 1:
+        session.refresh(run)
+        logger.info("run %s was no longer %s (now %s): %s not applied", run.uuid, previous,
+                    run.status, status.value)
+        return False
+    # the row moved: the object in this session follows without another read
+    for column, value in values.items():
+        set_committed_value(run, column, value)
+    if is_final(status):
+        # the tokens issued to the run's attempts: nothing may act as the run once it ended
+        session.execute(update(ApiToken)
+                        .where(ApiToken.run_id == run.id, ApiToken.revoked_at.is_(None))
+                        .values(revoked_at=now))
+    session.add(
+        RunStatusCondition(run=run, status=status.value, reason=reason, message=message,
+                           created_at=now)
+    )
+    session.flush()
+    entity = run_to_entity(run)
+    queue_event(session, "polyaxon_on_run_status_changed", run=entity, previous=previous,
+                status=status.value)
+    if is_final(status):
+        queue_event(session, "polyaxon_on_run_done", run=entity)
+    return True

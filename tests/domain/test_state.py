@@ -1,0 +1,98 @@
+"""The single writer of run state: a compare-and-set on the row, on both backends."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from polyaxon_core.db.models import Run, RunStatusCondition
+from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.projects import create_project
+from polyaxon_core.domain.state import transition
+from polyaxon_core.lifecycle import FINAL_STATUSES
+
+_FINAL = [status.value for status in FINAL_STATUSES]
+
+
+def _running_run(db_url: str) -> int:
+    with session_scope(db_url) as session:
+        project = create_project(session, "p")
+        run = Run(project=project, kind="job", runtime="job")
+        session.add(run)
+        session.flush()
+        for status in ("compiled", "queued", "scheduled", "starting", "running"):
+            assert transition(session, run, status)
+        return run.id
+
+
+def _final_conditions(db_url: str, run_id: int) -> list[str]:
+    with session_scope(db_url) as session:
+        return list(session.scalars(
+            select(RunStatusCondition.status).where(RunStatusCondition.run_id == run_id,
+                                                    RunStatusCondition.status.in_(_FINAL))))
+
+
+def test_a_stale_view_of_a_run_cannot_move_it(db_url: str) -> None:
+    run_id = _running_run(db_url)
+    with session_scope(db_url) as stale_session:
+        stale = stale_session.get(Run, run_id)
+        assert stale is not None and stale.status == "running"
+        with session_scope(db_url) as other:
+            winner = other.get(Run, run_id)
+            assert winner is not None
+            assert transition(other, winner, "succeeded", reason="first")
+        # this session still believes the run is running: its move must not apply
+        assert not transition(stale_session, stale, "failed", reason="second")
+        assert stale.status == "succeeded"  # it now sees what the row holds
+    assert _final_conditions(db_url, run_id) == ["succeeded"]
+    with session_scope(db_url) as session:
+        row = session.get(Run, run_id)
+        assert row is not None and row.status == "succeeded" and row.finished_at is not None
+
+
+def _race(db_url: str, run_id: int, status: str, barrier: multiprocessing.synchronize.Barrier,
+          results: multiprocessing.Queue[tuple[str, bool]]) -> None:
+    from polyaxon_core.db.session import session_scope as scope
+
+    with scope(db_url) as session:
+        run = session.get(Run, run_id)
+        assert run is not None and run.status == "running"
+        barrier.wait(timeout=60)
+        moved = transition(session, run, status, reason=f"racer {status}")
+    results.put((status, moved))
+
+
+def test_processes_racing_on_a_run_move_it_once(db_url: str, tmp_path: Path) -> None:
+    run_id = _running_run(db_url)
+    racers = ["succeeded", "failed", "stopped", "succeeded", "failed", "stopped"]
+    context = multiprocessing.get_context("spawn")
+    barrier = context.Barrier(len(racers))
+    results: multiprocessing.Queue[tuple[str, bool]] = context.Queue()
+    processes = [context.Process(target=_race, args=(db_url, run_id, status, barrier, results))
+                 for status in racers]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in racers]
+    for process in processes:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    winners = [status for status, moved in outcomes if moved]
+    assert len(winners) == 1
+    assert _final_conditions(db_url, run_id) == winners
+    with session_scope(db_url) as session:
+        assert session.scalar(select(Run.status).where(Run.id == run_id)) == winners[0]
+
+
+def test_a_refused_move_writes_no_condition(db_url: str) -> None:
+    run_id = _running_run(db_url)
+    with session_scope(db_url) as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        before = session.scalar(select(func.count(RunStatusCondition.id))
+                                .where(RunStatusCondition.run_id == run_id))
+        assert not transition(session, run, "queued")  # running -> queued is illegal
+        after = session.scalar(select(func.count(RunStatusCondition.id))
+                               .where(RunStatusCondition.run_id == run_id))
+        assert after == before and run.status == "running"
