@@ -324,6 +324,7 @@ def submit_operation(
     context_path: str | None = None,
 ) -> Run:
     """Create a run from a validated operation, compile it and queue it."""
+    from polyaxon_core.connections import require_known_connections
     from polyaxon_core.spec import PolyaxonfileError
 
     if spec.run_kind == "dag":
@@ -338,6 +339,7 @@ def submit_operation(
         raise InvalidRequest(str(exc)) from None
     if matrix is not None:
         _check_optimizer(matrix)
+    require_known_connections(spec)
     queue_name = validate_slug("queue", queue or spec.queue or DEFAULT_QUEUE)
     ensure_queue(session, queue_name, default_concurrency)
     return _new_run(

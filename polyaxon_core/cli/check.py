@@ -40,6 +40,7 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
     polyaxon check -f polyaxonfile.yaml
     polyaxon check -f sweep.yaml -P epochs=3 -o json
     """
+    from polyaxon_core.connections import check_problems as connection_problems
     from polyaxon_core.spec import PolyaxonfileError, read_polyaxonfile
 
     values, problems = _parse_params(params, files[0])
@@ -50,6 +51,7 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
         problems = [*problems, *exc.problems]
     if spec is not None:
         problems = [*problems, *_plugin_matrix_problems(spec, files[0])]
+        problems = [*problems, *connection_problems(spec)]
     if problems:
         spec = None
     summary = summarize(spec) if spec is not None else None
