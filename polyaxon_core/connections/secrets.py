@@ -76,6 +76,12 @@ class SecretValue:
         raise TypeError("a SecretValue is not pickled; resolve the secret where it is used")
 
 
+def is_connection_variable(name: str) -> bool:
+    """True for a variable that holds a secret's or a config map's key: a process that
+    starts runs leaves these out of the run's environment."""
+    return name.startswith((SECRET_ENV_PREFIX, CONFIG_MAP_ENV_PREFIX))
+
+
 def env_name(name: str) -> str:
     """The part of a variable name that stands for the secret or config map ``name``."""
     return re.sub(r"[^A-Z0-9]", "_", name.upper())
