@@ -201,3 +201,18 @@ def test_submission_without_a_catalog_refuses_a_named_connection(cli: Cli, tmp_p
     assert submitted.returncode == 1
     assert ("unknown connection `datasets`; valid: no connections catalog is configured: write "
             "$POLYAXON_HOME/connections.yaml or set POLYAXON_CONNECTIONS") in submitted.stderr
+
+
+def test_a_broken_catalog_makes_submission_unavailable_not_a_crash(write_catalog: WriteCatalog,
+                                                                  tmp_path: Path) -> None:
+    from polyaxon_core.connections import CatalogUnavailable, require_known_connections
+    from polyaxon_core.spec import read_polyaxonfile
+
+    write_catalog("- {name: data, kind: s4}\n")
+    spec = read_polyaxonfile(polyaxonfile(tmp_path))
+
+    with pytest.raises(CatalogUnavailable) as caught:
+        require_known_connections(spec)
+
+    assert caught.value.http_status == 503
+    assert str(caught.value).startswith("the connections catalog here is not valid")
