@@ -25,7 +25,11 @@ def connections_command() -> None:
 @connections_command.command("ls")
 @output_option
 def ls(output: str) -> None:
-    """List the connections: name, kind, schema, and the secret's and config map's names."""
+    """List the connections; secrets and config maps by name only.
+
+    Shows each connection's name, kind and schema, and the names (and keys) of its secret
+    and config map, never their values.
+    """
     from polyaxon_core.connections import load_catalog
 
     catalog = load_catalog()
@@ -54,8 +58,11 @@ def ls(output: str) -> None:
 @connections_command.command("check")
 @output_option
 def check(output: str) -> None:
-    """Validate the catalog and resolve every secret and config map it names (values are
-    never printed); exit 1 and list every problem if something is wrong."""
+    """Validate the catalog and resolve its secrets; exit 1 listing every problem.
+
+    Every secret and config map the catalog names must be found (environment or
+    $POLYAXON_HOME/secrets/); their values are never printed.
+    """
     from polyaxon_core.connections import (
         CatalogError,
         SecretError,
