@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,9 @@ _CONNECTION_FIELDS = (
     "name", "kind", "description", "tags", "schema", "secret", "configMap", "env", "annotations",
 )
 _RESOURCE_FIELDS = ("name", "items", "mountPath")
+
+#: Records a problem at a field path relative to the connection being read.
+Report = Callable[[PathKey, str, "str | None"], None]
 
 
 class CatalogError(ConfigurationError):
@@ -172,7 +175,7 @@ def _connection(
         return None
     before = len(problems)
 
-    def problem(field: PathKey, message: str, valid: str | None = None) -> None:
+    def problem(field: PathKey, message: str, valid: str | None) -> None:
         problems.append(source.problem((*path, *field), message, valid))
 
     for key in entry:
@@ -218,7 +221,9 @@ def _connection(
     )
 
 
-def _check_schema(kind: str, schema: dict[str, Any], fields: Mapping[str, SchemaField], problem: Any) -> None:
+def _check_schema(
+    kind: str, schema: dict[str, Any], fields: Mapping[str, SchemaField], problem: Report
+) -> None:
     for key, value in schema.items():
         rule = fields.get(key)
         if rule is None:
@@ -257,7 +262,7 @@ def _example(type_name: str) -> str:
     }.get(type_name, "a non-empty string")
 
 
-def _resource(value: Any, key: str, problem: Any) -> ResourceReference | None:
+def _resource(value: Any, key: str, problem: Report) -> ResourceReference | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -283,7 +288,7 @@ def _resource(value: Any, key: str, problem: Any) -> ResourceReference | None:
     return ResourceReference(name=name, items=items, mount_path=mount_path)
 
 
-def _texts(value: Any, path: PathKey, problem: Any) -> tuple[str, ...]:
+def _texts(value: Any, path: PathKey, problem: Report) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
@@ -292,7 +297,7 @@ def _texts(value: Any, path: PathKey, problem: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
-def _text_mapping(value: Any, path: PathKey, problem: Any) -> dict[str, str]:
+def _text_mapping(value: Any, path: PathKey, problem: Report) -> dict[str, str]:
     if value is None:
         return {}
     if not isinstance(value, Mapping) or not all(isinstance(item, str) for item in value.values()):
