@@ -111,6 +111,7 @@ def _parse_params(params: tuple[str, ...], file: str) -> tuple[dict[str, str], l
 
 def summarize(spec: OperationSpec) -> dict[str, Any]:
     """What ``polyaxon check`` reports about a valid spec (also its JSON ``summary``)."""
+    from polyaxon_core.connections import check_summary
     from polyaxon_core.spec import search_space_size
 
     matrix_names = spec.matrix_names()
@@ -141,6 +142,7 @@ def summarize(spec: OperationSpec) -> dict[str, Any]:
         "inputs": inputs,
         "matrix": matrix,
         "operations": [operation.name for operation in spec.dag_operations],
+        "connections": check_summary(spec),
     }
 
 
@@ -170,6 +172,11 @@ def _print_summary(file: str, summary: dict[str, Any]) -> None:
         size = matrix["search_space_size"]
         space = f"{size} combinations" if size is not None else "unbounded (continuous distributions)"
         table.add_row("matrix", Text(f"{matrix['kind']}, search space: {space}"))
+    connections = summary["connections"]
+    if connections is not None:
+        catalog = connections["catalog"]
+        checked = f"checked against {catalog}" if catalog else "not checked: no connections catalog here"
+        table.add_row("connections", Text(f"{', '.join(connections['names'])} ({checked})"))
     if summary["operations"]:
         table.add_row("operations", Text(", ".join(name or "-" for name in summary["operations"])))
     console.print(table)

@@ -26,6 +26,7 @@ from polyaxon_core.connections.references import (
     CatalogUnavailable,
     InvalidConnectionReference,
     check_problems,
+    check_summary,
     require_known_connections,
 )
 from polyaxon_core.connections.secrets import (
@@ -48,6 +49,7 @@ __all__ = [
     "SecretValue",
     "UnknownConnection",
     "check_problems",
+    "check_summary",
     "get_connection",
     "load_catalog",
     "parse_catalog",

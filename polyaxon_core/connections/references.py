@@ -99,6 +99,17 @@ def check_problems(spec: OperationSpec) -> list[Problem]:
     return reference_problems(spec, catalog)
 
 
+def check_summary(spec: OperationSpec) -> dict[str, Any] | None:
+    """For the summary of ``polyaxon check``: the names ``spec`` uses, in order, and the
+    catalog they were checked against (None: no catalog here, so not checked)."""
+    from polyaxon_core.connections.catalog import load_catalog
+
+    names = list(dict.fromkeys(reference.name for reference in references(spec)))
+    if not names:
+        return None
+    return {"names": names, "catalog": load_catalog().source}
+
+
 def require_known_connections(spec: OperationSpec) -> None:
     """For submission: refuse ``spec`` if a connection it names is not in this machine's catalog.
 

@@ -152,6 +152,28 @@ def test_without_a_catalog_check_agrees_with_the_official_client(cli: Cli, name:
     assert checked.returncode == 0, checked.stdout
 
 
+def test_the_summary_says_the_names_were_not_checked_without_a_catalog(cli: Cli) -> None:
+    checked = cli("check", "-f", str(CORPUS / "valid/component-init-connections.yaml"))
+    reported = cli("check", "-f", str(CORPUS / "valid/component-init-connections.yaml"), "-o", "json")
+
+    assert "s3-datasets, git-repo (not checked: no connections catalog here)" in checked.stdout
+    assert json.loads(reported.stdout)["summary"]["connections"] == {
+        "names": ["s3-datasets", "git-repo"], "catalog": None
+    }
+
+
+def test_the_summary_names_the_catalog_the_names_were_checked_against(
+    cli: Cli, write_catalog: WriteCatalog, tmp_path: Path
+) -> None:
+    catalog = write_catalog(CATALOG)
+
+    reported = cli("check", "-f", str(polyaxonfile(tmp_path)), "-o", "json")
+
+    assert json.loads(reported.stdout)["summary"]["connections"] == {
+        "names": ["data", "audit", "images", "alerts", "code"], "catalog": str(catalog)
+    }
+
+
 def test_with_a_catalog_the_same_corpus_file_is_checked(cli: Cli, write_catalog: WriteCatalog) -> None:
     write_catalog(CATALOG)
 
