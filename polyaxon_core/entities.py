@@ -149,3 +149,36 @@ class LogChunk:
 
     data: bytes
     next_offset: int
+
+
+@dataclass(frozen=True)
+class ResourceReference:
+    """A secret or config map a connection names: what to read, never its values.
+
+    ``items`` are the keys the connection needs (empty: every key found); ``mount_path``
+    is where a scheduler that mounts it would put its files.
+    """
+
+    name: str
+    items: tuple[str, ...] = ()
+    mount_path: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectionEntity:
+    """One entry of the connections catalog (``connections.yaml``), as plugins see it.
+
+    ``schema`` holds the kind's fields as written (``bucket``, ``url``, ``hostPath``...).
+    Secret values are not part of it: a plugin that needs them calls
+    :func:`polyaxon_core.connections.resolve_secret` at the moment it connects.
+    """
+
+    name: str
+    kind: str
+    schema: Mapping[str, Any] = field(default_factory=dict)
+    secret: ResourceReference | None = None
+    config_map: ResourceReference | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)

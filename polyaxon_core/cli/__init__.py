@@ -24,6 +24,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "ops": ("ops", "List, inspect, follow, stop, restart and delete runs."),
     "check": ("check", "Validate a polyaxonfile and summarise it."),
     "plugins": ("plugins", "List and check the installed plugins."),
+    "connections": ("connections", "List and check the connections catalog."),
     "queues": ("queues", "Create, list and change the queues runs wait in."),
     "scheduler": ("scheduler", "Run the orchestrator: compile, queue, schedule, reconcile."),
     "server": ("server", "Serve the REST API (tokens, roles, OpenAPI) on this machine."),

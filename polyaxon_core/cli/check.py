@@ -40,6 +40,7 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
     polyaxon check -f polyaxonfile.yaml
     polyaxon check -f sweep.yaml -P epochs=3 -o json
     """
+    from polyaxon_core.connections import check_problems as connection_problems
     from polyaxon_core.spec import PolyaxonfileError, read_polyaxonfile
 
     values, problems = _parse_params(params, files[0])
@@ -50,6 +51,7 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
         problems = [*problems, *exc.problems]
     if spec is not None:
         problems = [*problems, *_plugin_matrix_problems(spec, files[0])]
+        problems = [*problems, *connection_problems(spec)]
     if problems:
         spec = None
     summary = summarize(spec) if spec is not None else None
@@ -109,6 +111,7 @@ def _parse_params(params: tuple[str, ...], file: str) -> tuple[dict[str, str], l
 
 def summarize(spec: OperationSpec) -> dict[str, Any]:
     """What ``polyaxon check`` reports about a valid spec (also its JSON ``summary``)."""
+    from polyaxon_core.connections import check_summary
     from polyaxon_core.spec import search_space_size
 
     matrix_names = spec.matrix_names()
@@ -139,6 +142,7 @@ def summarize(spec: OperationSpec) -> dict[str, Any]:
         "inputs": inputs,
         "matrix": matrix,
         "operations": [operation.name for operation in spec.dag_operations],
+        "connections": check_summary(spec),
     }
 
 
@@ -168,6 +172,11 @@ def _print_summary(file: str, summary: dict[str, Any]) -> None:
         size = matrix["search_space_size"]
         space = f"{size} combinations" if size is not None else "unbounded (continuous distributions)"
         table.add_row("matrix", Text(f"{matrix['kind']}, search space: {space}"))
+    connections = summary["connections"]
+    if connections is not None:
+        catalog = connections["catalog"]
+        checked = f"checked against {catalog}" if catalog else "not checked: no connections catalog here"
+        table.add_row("connections", Text(f"{', '.join(connections['names'])} ({checked})"))
     if summary["operations"]:
         table.add_row("operations", Text(", ".join(name or "-" for name in summary["operations"])))
     console.print(table)

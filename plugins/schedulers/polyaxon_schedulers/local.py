@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from polyaxon_core.connections.secrets import is_connection_variable
 from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Scheduler
@@ -59,7 +60,7 @@ class LocalScheduler(Scheduler):
         if not cwd.is_absolute():
             cwd = Path(launch.context_path or launch.run_path) / cwd
         cwd.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ)
+        env = {name: value for name, value in os.environ.items() if not is_connection_variable(name)}
         env.update(container.env)
         env.update(launch.env)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
