@@ -324,13 +324,10 @@ def submit_operation(
     context_path: str | None = None,
 ) -> Run:
     """Create a run from a validated operation, compile it and queue it."""
-    from polyaxon_core.spec import PolyaxonfileError
+    from polyaxon_core.spec import PolyaxonfileError, unsupported_features
 
-    if spec.run_kind == "dag":
-        raise InvalidRequest(
-            "this operation's component is a DAG (`run.kind: dag`); DAG pipelines are not "
-            "executed by this version of the orchestrator — run its operations one by one"
-        )
+    if unsupported := unsupported_features(spec):
+        raise InvalidRequest("refused rather than silently ignored: " + "; ".join(unsupported))
     matrix = spec.matrix
     try:
         inputs = spec.resolve_inputs()

@@ -17,6 +17,7 @@ from polyaxon_core.spec.errors import PolyaxonfileError, Problem
 from polyaxon_core.spec.loader import read_source, source_from_data
 from polyaxon_core.spec.matrix import search_space_size
 from polyaxon_core.spec.models import ComponentSpec, IOSpec, OperationSpec, TerminationSpec
+from polyaxon_core.spec.support import unsupported_features
 
 __all__ = [
     "ComponentSpec",
@@ -28,6 +29,7 @@ __all__ = [
     "parse_operation",
     "read_polyaxonfile",
     "search_space_size",
+    "unsupported_features",
 ]
 
 

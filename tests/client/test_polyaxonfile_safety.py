@@ -1,5 +1,5 @@
 """What a real server refuses to do with a polyaxonfile: expand an alias bomb, fetch a
-urlRef. Every URL here is on 127.0.0.1."""
+urlRef, accept a section it would then ignore. Every URL here is on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -108,3 +108,22 @@ def test_polyaxon_run_refuses_a_file_url_ref(deployment: Deployment, project: st
     assert result.returncode == 1
     assert "uses `file` scheme; only http and https URLs are fetched" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr
+
+
+def test_the_server_refuses_a_section_that_would_not_act(deployment: Deployment, project: str) -> None:
+    content = textwrap.dedent("""\
+        kind: operation
+        schedule: {kind: cron, cron: "0 * * * *"}
+        hooks: [{hubRef: slack, trigger: succeeded}]
+        component:
+          run: {kind: job, container: {image: busybox, command: ["true"]}}
+        """)
+
+    with pytest.raises(ApiError) as caught:
+        deployment.client().create_run(project, content)
+
+    assert caught.value.status == 400
+    message = str(caught.value)
+    assert "refused rather than silently ignored: `hooks` do not act yet" in message
+    assert "`schedule` does not act yet: the operation would run once, now" in message
+    assert deployment.client().list_runs(project)["count"] == 0
