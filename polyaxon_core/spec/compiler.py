@@ -412,9 +412,24 @@ class Compiler:
             node.raw["params"] = {}
         params = node.raw["params"]
         loaded_params = node.loaded.setdefault("params", {})
+        searched = _searched_names(node.loaded.get("matrix"))
         for name, text in cli_params.items():
             node.cli_names.add(name)
             io = ios.get(name)
+            if name in searched:
+                kind = node.loaded["matrix"].get("kind")
+                self.problems.append(
+                    Problem(
+                        node.where.source.name,
+                        None,
+                        f"-P {name}",
+                        f"`{name}` is searched by the matrix (`{kind}`): each trial sets its "
+                        "own value, so the -P value would never be used",
+                        f"leave out -P {name}, or take `{name}` out of the matrix to give "
+                        "every trial this value",
+                    )
+                )
+                continue
             if io is None:
                 self.problems.append(
                     Problem(
@@ -893,6 +908,20 @@ def build_matrix(matrix: Mapping[str, Any] | None, component: Mapping[str, Any])
         num_runs=matrix.get("num_runs"),
         seed=matrix.get("seed"),
     )
+
+
+def _searched_names(matrix: Any) -> set[str]:
+    """The inputs a loaded ``matrix`` section gives each trial a value for."""
+    if not isinstance(matrix, Mapping):
+        return set()
+    names = set(matrix.get("params") or {})
+    for entry in matrix.get("values") or []:
+        if isinstance(entry, Mapping):
+            names.update(entry)
+    resource = matrix.get("resource")
+    if isinstance(resource, Mapping) and isinstance(resource.get("name"), str):
+        names.add(resource["name"])
+    return names
 
 
 def compile_source(
