@@ -127,3 +127,17 @@ def test_the_server_refuses_a_section_that_would_not_act(deployment: Deployment,
     assert "refused rather than silently ignored: `hooks` do not act yet" in message
     assert "`schedule` does not act yet: the operation would run once, now" in message
     assert deployment.client().list_runs(project)["count"] == 0
+
+
+def test_polyaxon_run_against_the_server_refuses_a_service(
+    deployment: Deployment, project: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "notebook.yaml"
+    path.write_text("kind: component\nrun: {kind: service, ports: [8888], container: {image: x}}\n")
+
+    result = deployment.cli("run", "-f", str(path), "-p", project, check=False)
+
+    assert result.returncode == 1
+    assert "refused rather than silently ignored: `run.kind: service` does not act yet" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert deployment.client().list_runs(project)["count"] == 0
