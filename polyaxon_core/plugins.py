@@ -65,8 +65,6 @@ class PluginManager:
 
     pm: pluggy.PluginManager
     plugins: list[PluginInfo] = field(default_factory=list)
-    #: (kind, backend name) -> why no plugin may provide it (several plugins claim it)
-    refused: dict[tuple[str, str], str] = field(default_factory=dict)
 
     @property
     def hook(self) -> Any:
@@ -88,10 +86,13 @@ class PluginManager:
 
     def get(self, kind: str, name: str) -> type:
         """The class contributed for ``kind`` under ``name``; the error says why not:
-        the plugins that all claim the name, or the list of what exists."""
-        refused = self.refused.get((kind, name))
-        if refused is not None:
-            raise UnknownPluginError(f"no {kind} named '{name}' can be used: {refused}")
+        the reason of the broken plugin that contributes it, or the list of what exists."""
+        for info in self.broken:
+            if name in info.classes.get(kind, {}):
+                raise UnknownPluginError(
+                    f"no {kind} named '{name}' can be used: plugin {info.name} "
+                    f"({info.package}) is broken: {info.error}"
+                )
         available = self.contributions(kind)
         try:
             return available[name]
@@ -163,7 +164,6 @@ def _refuse_shared_names(manager: PluginManager) -> None:
             f"{kind} '{name}' is contributed by both {who}; uninstall one, or turn one off "
             f"with POLYAXON_DISABLE_PLUGINS={claimants[-1].name}"
         )
-        manager.refused[(kind, name)] = reason
         for info in claimants:
             reasons.setdefault(info.name, []).append(reason)
     for index, info in enumerate(manager.plugins):
@@ -212,13 +212,21 @@ def _load(
         classes = _contributed_classes(pm, plugin)
     except ContributionError as exc:
         pm.unregister(plugin)
-        return failed(str(exc))
+        # the class named, if any, so that selecting it by name gives this reason
+        named = {exc.kind: {exc.name: exc.cls}} if exc.kind and exc.name and exc.cls else {}
+        return replace(failed(str(exc)), classes=named)
     return PluginInfo(ep.name, distribution, version, ep.value, hooks=_hook_names(pm, plugin),
                       classes=classes)
 
 
 class ContributionError(Exception):
-    """A contribution hook raised or answered with a class its kind cannot use."""
+    """A contribution hook raised or answered with a class its kind cannot use; ``kind``,
+    ``name`` and ``cls`` say which class, when it has a name to be selected by."""
+
+    def __init__(self, message: str, kind: str | None = None, name: str | None = None,
+                 cls: type | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.name, self.cls = kind, name, cls
 
 
 def _contributed_classes(pm: pluggy.PluginManager, plugin: object) -> dict[str, dict[str, type]]:
@@ -239,11 +247,11 @@ def _contributed_classes(pm: pluggy.PluginManager, plugin: object) -> dict[str, 
                     f"{hook_name} raised {type(exc).__name__}: {message}"
                 ) from None
             for cls in classes or ():
-                found.setdefault(kind, {})[_checked_name(hook_name, base, cls)] = cls
+                found.setdefault(kind, {})[_checked_name(hook_name, kind, base, cls)] = cls
     return found
 
 
-def _checked_name(hook_name: str, base: type, cls: object) -> str:
+def _checked_name(hook_name: str, kind: str, base: type, cls: object) -> str:
     """The name ``cls`` is selected by; ContributionError when its kind cannot use it."""
     if not (isinstance(cls, type) and issubclass(cls, base)):
         raise ContributionError(
@@ -258,7 +266,8 @@ def _checked_name(hook_name: str, base: type, cls: object) -> str:
     if missing:
         raise ContributionError(
             f"{hook_name} returned {cls.__name__}, which does not implement "
-            f"{', '.join(missing)} (abstract in {base.__name__})"
+            f"{', '.join(missing)} (abstract in {base.__name__})",
+            kind, name, cls,
         )
     return name
 

@@ -45,8 +45,12 @@ def test_a_class_missing_abstract_methods_is_refused_with_their_names(
         "poll, stop (abstract in Scheduler)",
     )
     assert manager.pm.get_plugin("scheduler-half") is None
-    with pytest.raises(UnknownPluginError, match="broken plugins: scheduler-half"):
+    with pytest.raises(UnknownPluginError) as raised:
         manager.get("scheduler", "half")
+    assert str(raised.value) == (
+        "no scheduler named 'half' can be used: plugin scheduler-half "
+        f"(polyaxon_sample_plugins.incomplete) is broken: {broken.error}"
+    )
     assert manager.get("store", "alpha").__name__ == "AlphaArtifactStore"
 
 
@@ -63,10 +67,12 @@ def test_a_backend_name_claimed_by_two_plugins_is_refused_whatever_the_order(
     with pytest.raises(UnknownPluginError) as raised:
         manager.get("store", "alpha")
     assert str(raised.value).startswith(
-        "no store named 'alpha' can be used: store 'alpha' is contributed by both "
-        "polyaxon_sample_plugins.kinds:"
+        "no store named 'alpha' can be used: plugin store-a (polyaxon_sample_plugins.kinds:"
     )
-    assert "(store-a) and polyaxon_sample_plugins.kinds:" in str(raised.value)
+    assert "is broken: builder 'alpha' is contributed by both polyaxon_sample_plugins.kinds:" in (
+        str(raised.value)
+    )
+    assert "store 'alpha' is contributed by both" in str(raised.value)
     assert manager.get("store", "beta").__name__ == "BetaArtifactStore"
     assert "alpha" not in manager.contributions("scheduler")
 
@@ -148,5 +154,30 @@ def test_selecting_a_name_two_plugins_claim_fails_with_the_reason_until_one_is_o
     chosen = run_polyaxon(site=site, program=program, env={
         "POLYAXON_STORE": "mirror", "POLYAXON_DISABLE_PLUGINS": "store-copycat"})
 
-    assert refused.stdout == f"no store named 'mirror' can be used: {CLASH}\n"
+    assert refused.stdout == (
+        "no store named 'mirror' can be used: plugin store-copycat "
+        f"(polyaxon-strictness-plugins==0.2.0) is broken: {CLASH}\n"
+    )
     assert chosen.stdout == "MirrorArtifactStore\n"
+
+
+SELECT_BUILDER = """
+from polyaxon_core.plugins import UnknownPluginError, get_plugin_manager
+
+try:
+    get_plugin_manager().get("builder", "incomplete")
+except UnknownPluginError as exc:
+    print(exc)
+"""
+
+
+def test_selecting_an_incomplete_installed_class_fails_with_what_it_misses(
+    installed_plugins: dict[str, Path], run_polyaxon: RunPolyaxon
+) -> None:
+    result = run_polyaxon(site=[installed_plugins["strictness"]],
+                          program=[sys.executable, "-c", SELECT_BUILDER])
+
+    assert result.stdout == (
+        "no builder named 'incomplete' can be used: plugin builder-incomplete "
+        f"(polyaxon-strictness-plugins==0.2.0) is broken: {INCOMPLETE}\n"
+    )
