@@ -1,9 +1,13 @@
 """Build the plugin manager: hook specs -> entry points -> validation -> registry.
 
 Every concrete backend, our own included, arrives through the ``polyaxon.plugins``
-entry-point group. A plugin that fails to import or does not match the hook specs is
-recorded in :attr:`PluginManager.broken` with the reason, never silently skipped and
-never allowed to crash the process; ``polyaxon plugins check`` exits non-zero on it.
+entry-point group. A plugin that fails to import, does not match the hook specs,
+contributes a class its kind cannot use (not a subclass of the kind's base class,
+without a ``name``, or missing one of the base's abstract methods), or contributes a
+backend name another plugin also contributes, is recorded in
+:attr:`PluginManager.broken` with the reason and not registered: never silently skipped
+and never allowed to crash the process. :func:`get_plugin_manager` logs one warning per
+broken plugin, and ``polyaxon plugins check`` exits non-zero on them.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import importlib.metadata
 import logging
 import traceback
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any, TypeVar
 
@@ -44,6 +48,15 @@ class PluginInfo:
     hooks: tuple[str, ...] = ()
     error: str | None = None
     disabled: bool = False
+    #: plugin kind -> backend name -> class, for every class its contribution hooks returned
+    classes: dict[str, dict[str, type]] = field(default_factory=dict)
+
+    @property
+    def package(self) -> str:
+        """``distribution==version``, or the module when no distribution is known."""
+        if self.distribution is None:
+            return self.module
+        return f"{self.distribution}=={self.version}" if self.version else self.distribution
 
 
 @dataclass
@@ -63,16 +76,23 @@ class PluginManager:
 
     # registry --------------------------------------------------------------------
     def contributions(self, kind: str) -> dict[str, type]:
-        """name -> class for one plugin kind (``scheduler``, ``optimizer``, ...)."""
-        hook = getattr(self.pm.hook, f"polyaxon_register_{kind}s")
+        """name -> class for one plugin kind (``scheduler``, ``optimizer``, ...), from the
+        plugins that loaded (each name is contributed by one of them at most)."""
         found: dict[str, type] = {}
-        for classes in reversed(hook()):  # pluggy answers last-registered first
-            for cls in classes or ():
-                found[cls.name] = cls
+        for info in self.plugins:
+            if not info.error and not info.disabled:
+                found.update(info.classes.get(kind, {}))
         return found
 
     def get(self, kind: str, name: str) -> type:
-        """The class contributed for ``kind`` under ``name``; error lists what exists."""
+        """The class contributed for ``kind`` under ``name``; the error says why not:
+        the reason of the broken plugin that contributes it, or the list of what exists."""
+        for info in self.broken:
+            if name in info.classes.get(kind, {}):
+                raise UnknownPluginError(
+                    f"no {kind} named '{name}' can be used: plugin {info.name} "
+                    f"({info.package}) is broken: {info.error}"
+                )
         available = self.contributions(kind)
         try:
             return available[name]
@@ -121,7 +141,37 @@ def build_plugin_manager(
     taken: dict[str, str | None] = {}  # entry name -> distribution that claimed it first
     for ep in sorted(entry_points, key=lambda item: item.name):
         manager.plugins.append(_load(pm, ep, settings.disabled_plugins, taken))
+    _refuse_shared_names(manager)
     return manager
+
+
+def _refuse_shared_names(manager: PluginManager) -> None:
+    """Mark broken (and unregister) every plugin contributing a backend name that another
+    loaded plugin contributes too: which one would run must not depend on entry names."""
+    claims: dict[tuple[str, str], list[PluginInfo]] = {}
+    for info in manager.plugins:
+        if info.error or info.disabled:
+            continue
+        for kind, classes in info.classes.items():
+            for name in classes:
+                claims.setdefault((kind, name), []).append(info)
+    reasons: dict[str, list[str]] = {}
+    for (kind, name), claimants in sorted(claims.items()):
+        if len(claimants) < 2:
+            continue
+        who = " and ".join(f"{info.package} ({info.name})" for info in claimants)
+        reason = (
+            f"{kind} '{name}' is contributed by both {who}; uninstall one, or turn one off "
+            f"with POLYAXON_DISABLE_PLUGINS={claimants[-1].name}"
+        )
+        for info in claimants:
+            reasons.setdefault(info.name, []).append(reason)
+    for index, info in enumerate(manager.plugins):
+        if info.name in reasons and not info.error and not info.disabled:
+            manager.pm.unregister(name=info.name)
+            manager.plugins[index] = replace(
+                info, error="; ".join(reasons[info.name]), hooks=()
+            )
 
 
 def _load(
@@ -158,7 +208,85 @@ def _load(
         if pm.get_name(plugin) == ep.name:
             pm.unregister(plugin)  # pluggy < 1.6 leaves a failed plugin half-registered
         return failed(_one_line(exc, where=False))
-    return PluginInfo(ep.name, distribution, version, ep.value, hooks=_hook_names(pm, plugin))
+    try:
+        classes = _contributed_classes(pm, plugin)
+    except ContributionError as exc:
+        pm.unregister(plugin)
+        # the class named, if any, so that selecting it by name gives this reason
+        named = {exc.kind: {exc.name: exc.cls}} if exc.kind and exc.name and exc.cls else {}
+        return replace(failed(str(exc)), classes=named)
+    return PluginInfo(ep.name, distribution, version, ep.value, hooks=_hook_names(pm, plugin),
+                      classes=classes)
+
+
+class ContributionError(Exception):
+    """A contribution hook raised or answered with a class its kind cannot use; ``kind``,
+    ``name`` and ``cls`` say which class, when it has a name to be selected by."""
+
+    def __init__(self, message: str, kind: str | None = None, name: str | None = None,
+                 cls: type | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.name, self.cls = kind, name, cls
+
+
+def _contributed_classes(pm: pluggy.PluginManager, plugin: object) -> dict[str, dict[str, type]]:
+    """Call ``plugin``'s own ``polyaxon_register_*`` hooks and check every class returned."""
+    from polyaxon_core.interfaces import PLUGIN_KINDS
+
+    found: dict[str, dict[str, type]] = {}
+    for kind, base in PLUGIN_KINDS.items():
+        hook_name = f"polyaxon_register_{kind}s"
+        for implementation in getattr(pm.hook, hook_name).get_hookimpls():
+            if implementation.plugin is not plugin:
+                continue
+            try:
+                classes = implementation.function()
+            except Exception as exc:  # the plugin's bug, reported instead of crashing
+                message = " ".join(str(exc).split())
+                raise ContributionError(
+                    f"{hook_name} raised {type(exc).__name__}: {message}"
+                ) from None
+            for cls in classes or ():
+                found.setdefault(kind, {})[_checked_name(hook_name, kind, base, cls)] = cls
+    return found
+
+
+def _checked_name(hook_name: str, kind: str, base: type, cls: object) -> str:
+    """The name ``cls`` is selected by; ContributionError when its kind cannot use it."""
+    if not (isinstance(cls, type) and issubclass(cls, base)):
+        raise ContributionError(
+            f"{hook_name} returned {cls!r}, which is not a subclass of {base.__name__}"
+        )
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name:
+        raise ContributionError(
+            f"{hook_name} returned {cls.__name__} without a `name` to select it by"
+        )
+    missing = missing_abstract_methods(cls)
+    if missing:
+        raise ContributionError(
+            f"{hook_name} returned {cls.__name__}, which does not implement "
+            f"{', '.join(missing)} (abstract in {base.__name__})",
+            kind, name, cls,
+        )
+    return name
+
+
+def missing_abstract_methods(cls: type) -> list[str]:
+    """The abstract methods of ``cls``'s bases it leaves unimplemented, sorted.
+
+    The base classes are plain classes (not ``ABCMeta``), so nothing else stops such a
+    class from being instantiated; it would fail on its first call instead.
+    """
+    declared = {
+        name
+        for klass in cls.__mro__
+        for name, value in vars(klass).items()
+        if getattr(value, "__isabstractmethod__", False)
+    }
+    return sorted(
+        name for name in declared if getattr(getattr(cls, name, None), "__isabstractmethod__", False)
+    )
 
 
 def _one_line(exc: BaseException, where: bool) -> str:
@@ -202,8 +330,14 @@ def _hook_mismatch(pm: pluggy.PluginManager, plugin: object) -> str | None:
 
 @cache
 def get_plugin_manager() -> PluginManager:
-    """The process-wide manager, built on first use."""
-    return build_plugin_manager()
+    """The process-wide manager, built on first use; logs a warning per broken plugin."""
+    manager = build_plugin_manager()
+    for info in manager.broken:
+        logger.warning(
+            "plugin %s (%s) is broken and not loaded: %s; see `polyaxon plugins check`",
+            info.name, info.package, info.error,
+        )
+    return manager
 
 
 def create(kind: str, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -8,6 +8,7 @@ looked up only when a name is not one of the core's.
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 from typing import Any
 
@@ -83,4 +84,15 @@ def main() -> None:
     """Entry point: every expected failure becomes a message and an exit code."""
     from polyaxon_core.cli.errors import run_cli
 
+    _plugin_warnings_on_stderr()
     sys.exit(run_cli(cli))
+
+
+def _plugin_warnings_on_stderr() -> None:
+    """Show the plugin manager's warnings (one line per broken plugin) as
+    ``Warning: ...`` on stderr, whatever command builds the manager."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("Warning: %(message)s"))
+    plugin_logger = logging.getLogger("polyaxon_core.plugins")
+    plugin_logger.addHandler(handler)
+    plugin_logger.propagate = False

@@ -36,12 +36,15 @@ if TYPE_CHECKING:
 def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) -> None:
     """Validate a polyaxonfile and summarise it; exit 1 and list every problem if it is invalid.
 
+    A valid file using a section that does not act here yet (build, hooks, schedule, a
+    dag or service run) is valid, with a warning for each: `polyaxon run` refuses it.
+
     \b
     polyaxon check -f polyaxonfile.yaml
     polyaxon check -f sweep.yaml -P epochs=3 -o json
     """
     from polyaxon_core.connections import check_problems as connection_problems
-    from polyaxon_core.spec import PolyaxonfileError, read_polyaxonfile
+    from polyaxon_core.spec import PolyaxonfileError, read_polyaxonfile, unsupported_features
 
     values, problems = _parse_params(params, files[0])
     spec = None
@@ -55,11 +58,13 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
     if problems:
         spec = None
     summary = summarize(spec) if spec is not None else None
+    warnings = unsupported_features(spec) if spec is not None else []
     if output == "json":
         report = {
             "valid": not problems,
             "problems": [problem.to_dict() for problem in problems],
             "summary": summary,
+            "warnings": warnings,
         }
         click.echo(json.dumps(report, indent=2, default=str))
     elif problems:
@@ -69,6 +74,8 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
             click.echo(f"  {problem}")
     elif summary is not None:
         _print_summary(files[0], summary)
+        for warning in warnings:
+            click.echo(f"Warning: {files[0]} cannot be run here yet: {warning}", err=True)
     if problems:
         raise SystemExit(1)
 

@@ -1,16 +1,16 @@
 """``polyaxon plugins list|check``: what discovery found, and whether it all works.
 
 Both commands use the same manager the rest of the process uses, so what they show is
-what ``polyaxon run`` and the server will get. Beyond what the manager recorded while
-loading (import errors, hooks that do not match the specs, duplicate names), they also
-call each plugin's contribution hooks and check the answers: a ``polyaxon_register_*``
-hook that raises or returns something other than named subclasses of the kind's base
-class is reported as broken too, because selecting it by name would fail later.
+what ``polyaxon run`` and the server will get: every plugin the manager refused while
+loading (import errors, hooks that do not match the specs, duplicate entry or backend
+names, contribution hooks that raise or answer with classes their kind cannot use) is
+listed as broken with the manager's one-line reason.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
@@ -56,70 +56,22 @@ class PluginReport:
         return f"{repair}, or turn it off with POLYAXON_DISABLE_PLUGINS={self.name}"
 
 
-class ContributionError(Exception):
-    """A contribution hook raised or answered with something unusable."""
-
-
 def describe_plugins(manager: PluginManager) -> list[PluginReport]:
-    """A report per discovered plugin, contributions checked, in discovery order."""
-    return [_report(manager, info) for info in manager.plugins]
+    """A report per discovered plugin, in discovery order."""
+    return [_report(info) for info in manager.plugins]
 
 
-def _report(manager: PluginManager, info: PluginInfo) -> PluginReport:
-    status, reason = "ok", info.error
-    contributes: dict[str, dict[str, str]] = {}
-    if info.disabled:
-        status = "disabled"
-    elif info.error:
-        status = "broken"
-    else:
-        try:
-            contributes = _contributions(manager, info.name)
-        except ContributionError as exc:
-            status, reason = "broken", str(exc)
+def _report(info: PluginInfo) -> PluginReport:
+    status = "disabled" if info.disabled else "broken" if info.error else "ok"
+    contributes = {
+        kind: {
+            name: " ".join(str(getattr(cls, "description", "") or "").split())
+            for name, cls in classes.items()
+        }
+        for kind, classes in info.classes.items()
+    }
     return PluginReport(info.name, info.distribution, info.version, info.module,
-                        list(info.hooks), status, reason, contributes)
-
-
-def _contributions(manager: PluginManager, plugin_name: str) -> dict[str, dict[str, str]]:
-    """Call the plugin's own contribution hooks and check every class it returns."""
-    from polyaxon_core.interfaces import PLUGIN_KINDS
-
-    plugin = manager.pm.get_plugin(plugin_name)
-    found: dict[str, dict[str, str]] = {}
-    for kind, base in PLUGIN_KINDS.items():
-        hook_name = f"polyaxon_register_{kind}s"
-        caller = getattr(manager.hook, hook_name, None)
-        if caller is None:
-            continue
-        for implementation in caller.get_hookimpls():
-            if implementation.plugin is not plugin:
-                continue
-            try:
-                classes = implementation.function()
-            except Exception as exc:  # the plugin's bug, reported instead of crashing
-                message = " ".join(str(exc).split())
-                raise ContributionError(
-                    f"{hook_name} raised {type(exc).__name__}: {message}"
-                ) from None
-            for cls in classes or ():
-                name = _checked_name(hook_name, base, cls)
-                description = " ".join(str(getattr(cls, "description", "") or "").split())
-                found.setdefault(kind, {})[name] = description
-    return found
-
-
-def _checked_name(hook_name: str, base: type, cls: object) -> str:
-    if not (isinstance(cls, type) and issubclass(cls, base)):
-        raise ContributionError(
-            f"{hook_name} returned {cls!r}, which is not a subclass of {base.__name__}"
-        )
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise ContributionError(
-            f"{hook_name} returned {cls.__name__} without a `name` to select it by"
-        )
-    return name
+                        list(info.hooks), status, info.error, contributes)
 
 
 def _load_reports() -> list[PluginReport]:
@@ -135,6 +87,8 @@ def plugins_command() -> None:
     Plugins are discovered from the `polyaxon.plugins` entry points of installed
     distributions. Turn one off with POLYAXON_DISABLE_PLUGINS=name1,name2.
     """
+    # These commands show each broken plugin in full: the manager's warnings would repeat them.
+    logging.getLogger("polyaxon_core.plugins").setLevel(logging.ERROR)
 
 
 @plugins_command.command("list")

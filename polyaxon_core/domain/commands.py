@@ -92,13 +92,11 @@ def submit_operation(
     context_path: str | None = None,
 ) -> Run:
     """Create a run from a validated operation, compile it and queue it."""
-    from polyaxon_core.spec import PolyaxonfileError
+    from polyaxon_core.connections import require_known_connections
+    from polyaxon_core.spec import PolyaxonfileError, unsupported_features
 
-    if spec.run_kind == "dag":
-        raise InvalidRequest(
-            "this operation's component is a DAG (`run.kind: dag`); DAG pipelines are not "
-            "executed by this version of the orchestrator — run its operations one by one"
-        )
+    if unsupported := unsupported_features(spec):
+        raise InvalidRequest("refused rather than silently ignored: " + "; ".join(unsupported))
     matrix = spec.matrix
     try:
         inputs = spec.resolve_inputs()
@@ -106,6 +104,7 @@ def submit_operation(
         raise InvalidRequest(str(exc)) from None
     if matrix is not None:
         _check_optimizer(matrix)
+    require_known_connections(spec)
     queue_name = validate_slug("queue", queue or spec.queue or DEFAULT_QUEUE)
     ensure_queue(session, queue_name, default_concurrency)
     return _new_run(

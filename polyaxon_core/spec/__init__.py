@@ -17,6 +17,7 @@ from polyaxon_core.spec.errors import PolyaxonfileError, Problem
 from polyaxon_core.spec.loader import read_source, source_from_data
 from polyaxon_core.spec.matrix import search_space_size
 from polyaxon_core.spec.models import ComponentSpec, IOSpec, OperationSpec, TerminationSpec
+from polyaxon_core.spec.support import unsupported_features
 
 __all__ = [
     "ComponentSpec",
@@ -28,6 +29,7 @@ __all__ = [
     "parse_operation",
     "read_polyaxonfile",
     "search_space_size",
+    "unsupported_features",
 ]
 
 
@@ -43,18 +45,20 @@ def read_polyaxonfile(
     are ``-P name=value`` strings, converted according to each input's type. ``pathRef``
     is resolved relative to the file's folder. ``presets`` are further files (the extra
     ``-f`` of the CLI) patched onto the operation in order, each with its own
-    ``patchStrategy`` (``post_merge`` by default).
+    ``patchStrategy`` (``post_merge`` by default). This is the client side: a ``urlRef``
+    (http or https) is fetched here and its component inlined.
     """
     source = read_source(Path(path))
     preset_sources = tuple(read_source(Path(preset)) for preset in presets)
-    return compile_source(source, params, preset_sources)
+    return compile_source(source, params, preset_sources, fetch_url_refs=True)
 
 
 def parse_operation(data: Mapping[str, Any], source: str = "<content>") -> OperationSpec:
     """Validate an operation given as data (e.g. JSON from the database).
 
     ``source`` names the data in problems. References to files (``pathRef``) cannot be
-    resolved without a folder, so stored operations carry their component inline, as
+    resolved without a folder and a ``urlRef`` is never fetched (this is what a server
+    reads), so operations given as data carry their component inline, as
     :meth:`OperationSpec.to_dict` writes them.
     """
     return compile_source(source_from_data(data, source))

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import copy
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from marshmallow import Schema, ValidationError
@@ -33,6 +33,9 @@ from polyaxon_core.spec.templating import CONTEXT_SECTIONS, GLOBALS, iter_string
 from polyaxon_core.spec.types import TypeMismatch, convert_value, describe_type, parse_cli_value
 
 URL_TIMEOUT_SECONDS = 10.0
+#: A component fetched from a urlRef is refused beyond this many bytes.
+MAX_URL_REF_BYTES = 1_000_000
+URL_REF_SCHEMES = ("http", "https")
 KINDS = ("component", "operation")
 _VERSION_1_KINDS = frozenset({"experiment", "group", "job", "build", "notebook", "tensorboard", "pipeline"})
 
@@ -85,9 +88,15 @@ class DagScope:
 
 
 class Compiler:
-    """Compiles one document (and what it references); ``problems`` collects every mistake."""
+    """Compiles one document (and what it references); ``problems`` collects every mistake.
 
-    def __init__(self) -> None:
+    ``fetch_url_refs`` is for the client side only: there a ``urlRef`` (http or https) is
+    fetched and its component inlined. A server compiles with it off, so that no
+    polyaxonfile can make the server request a URL (its own network, its own files).
+    """
+
+    def __init__(self, *, fetch_url_refs: bool = False) -> None:
+        self.fetch_url_refs = fetch_url_refs
         self.problems: list[Problem] = []
         self._broken: set[tuple[int, PathKey]] = set()
         self._resolving: list[str] = []
@@ -318,9 +327,28 @@ class Compiler:
 
     def _from_url(self, url: str, raw: dict[str, Any], where: Where) -> ComponentNode | None:
         ref_where = where.at("urlRef")
+        if not self.fetch_url_refs:
+            self.problems.append(
+                ref_where.problem(
+                    f"urlRef `{url}` is not fetched here: a server never requests the URLs "
+                    "written in a polyaxonfile",
+                    "the component inline (`component:`); `polyaxon run -f` fetches the "
+                    "urlRef on your machine and sends the component inline",
+                )
+            )
+            return None
+        scheme = urllib.parse.urlsplit(url).scheme.lower()
+        if scheme not in URL_REF_SCHEMES:
+            self.problems.append(
+                ref_where.problem(
+                    f"urlRef `{url}` uses `{scheme or 'no'}` scheme; only http and https "
+                    "URLs are fetched",
+                    "an http(s) URL of a component file, or a pathRef for a local file",
+                )
+            )
+            return None
         try:
-            with urllib.request.urlopen(url, timeout=URL_TIMEOUT_SECONDS) as response:
-                text = response.read().decode("utf-8")
+            text = _fetch_component(url)
         except (urllib.error.URLError, OSError, ValueError, UnicodeDecodeError) as exc:
             self.problems.append(
                 ref_where.problem(
@@ -328,13 +356,8 @@ class Compiler:
                 )
             )
             return None
-        folder = (
-            Path(urllib.request.url2pathname(url[len("file://") :])).parent
-            if url.startswith("file://")
-            else None
-        )
         try:
-            source = parse_text(text, url, folder=folder)
+            source = parse_text(text, url)
         except PolyaxonfileError as exc:
             self.problems.extend(exc.problems)
             return None
@@ -389,9 +412,24 @@ class Compiler:
             node.raw["params"] = {}
         params = node.raw["params"]
         loaded_params = node.loaded.setdefault("params", {})
+        searched = _searched_names(node.loaded.get("matrix"))
         for name, text in cli_params.items():
             node.cli_names.add(name)
             io = ios.get(name)
+            if name in searched:
+                kind = node.loaded["matrix"].get("kind")
+                self.problems.append(
+                    Problem(
+                        node.where.source.name,
+                        None,
+                        f"-P {name}",
+                        f"`{name}` is searched by the matrix (`{kind}`): each trial sets its "
+                        "own value, so the -P value would never be used",
+                        f"leave out -P {name}, or take `{name}` out of the matrix to give "
+                        "every trial this value",
+                    )
+                )
+                continue
             if io is None:
                 self.problems.append(
                     Problem(
@@ -872,9 +910,47 @@ def build_matrix(matrix: Mapping[str, Any] | None, component: Mapping[str, Any])
     )
 
 
+def _searched_names(matrix: Any) -> set[str]:
+    """The inputs a loaded ``matrix`` section gives each trial a value for."""
+    if not isinstance(matrix, Mapping):
+        return set()
+    names = set(matrix.get("params") or {})
+    for entry in matrix.get("values") or []:
+        if isinstance(entry, Mapping):
+            names.update(entry)
+    resource = matrix.get("resource")
+    if isinstance(resource, Mapping) and isinstance(resource.get("name"), str):
+        names.add(resource["name"])
+    return names
+
+
 def compile_source(
     source: Source,
     cli_params: Mapping[str, str] | None = None,
     presets: tuple[Source, ...] = (),
+    *,
+    fetch_url_refs: bool = False,
 ) -> OperationSpec:
-    return Compiler().compile(source, cli_params, presets)
+    """Compile ``source``; ``fetch_url_refs`` only on the client (see :class:`Compiler`)."""
+    return Compiler(fetch_url_refs=fetch_url_refs).compile(source, cli_params, presets)
+
+
+class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    """Follows a redirect only to another http(s) URL (urllib would also follow ftp)."""
+
+    def redirect_request(
+        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        if urllib.parse.urlsplit(newurl).scheme.lower() not in URL_REF_SCHEMES:
+            raise ValueError(f"redirected to `{newurl}`, which is not an http(s) URL")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+def _fetch_component(url: str) -> str:
+    """The text at the http(s) ``url``; ValueError past MAX_URL_REF_BYTES."""
+    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+    with opener.open(url, timeout=URL_TIMEOUT_SECONDS) as response:
+        body: bytes = response.read(MAX_URL_REF_BYTES + 1)
+    if len(body) > MAX_URL_REF_BYTES:
+        raise ValueError(f"the file is larger than {MAX_URL_REF_BYTES:,} bytes")
+    return body.decode("utf-8")

@@ -3,6 +3,11 @@
 PyYAML's composer gives each node its position; we walk the node tree next to the
 constructed data and record ``path -> (file, line)`` so that a problem found much later
 (in a schema, in the compiler) can still name the line the user has to edit.
+
+Aliases (``*name``) are allowed, but the document they expand to is capped: a few
+hundred bytes of nested aliases can otherwise stand for billions of values. The size
+is measured on the node graph before anything is constructed, in time proportional to
+the written file, and a recursive alias is refused outright.
 """
 
 from __future__ import annotations
@@ -19,6 +24,16 @@ from polyaxon_core.spec.errors import PolyaxonfileError, Problem
 
 PathKey = tuple[str | int, ...]
 Position = tuple[str, int]
+
+#: At most this many values (mappings, sequences, scalars) once aliases are expanded.
+MAX_EXPANDED_VALUES = 100_000
+#: At most this many characters of scalar text once aliases are expanded.
+MAX_EXPANDED_CHARACTERS = 10_000_000
+#: How aliases may be used, for the ``valid`` part of the problems about them.
+_ALIASES_VALID = (
+    f"aliases that repeat small sections: the expanded document holds at most "
+    f"{MAX_EXPANDED_VALUES:,} values and {MAX_EXPANDED_CHARACTERS:,} characters"
+)
 
 
 def format_path(path: PathKey) -> str:
@@ -95,6 +110,7 @@ def parse_text(text: str, name: str, folder: Path | None = None) -> Source:
         positions: dict[PathKey, Position] = {}
         duplicates: list[Problem] = []
         if node is not None:
+            _check_expanded_size(node, name)
             # Positions are read before construction: constructing flattens `<<` merge
             # keys into the mapping, which would make an override look like a duplicate.
             _record(loader, node, (), name, positions, duplicates, record_self=True)
@@ -110,11 +126,89 @@ def parse_text(text: str, name: str, folder: Path | None = None) -> Source:
         raise PolyaxonfileError(
             [Problem(name, None, "", f"invalid YAML: {exc}", "well-formed YAML or JSON")]
         ) from None
+    except RecursionError:
+        raise PolyaxonfileError(
+            [Problem(name, None, "", "the YAML is nested too deeply to be read",
+                     "a polyaxonfile nested a few dozen levels at most")]
+        ) from None
     finally:
         loader.dispose()
     if duplicates:
         raise PolyaxonfileError(duplicates)
     return Source(name=name, data=to_plain(data), positions=positions, folder=folder)
+
+
+def load_yaml_value(text: str, name: str) -> Any:
+    """Parse a YAML value (e.g. a ``-P`` value) as ``yaml.safe_load`` would, under the
+    same alias limits as a polyaxonfile.
+
+    Raises ``yaml.YAMLError`` for text that is not YAML, PolyaxonfileError for a value
+    whose aliases expand past the limits or that is nested too deeply.
+    """
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node, name)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise PolyaxonfileError(
+            [Problem(name, None, "", "the YAML is nested too deeply to be read",
+                     "a value nested a few dozen levels at most")]
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def _check_expanded_size(root: yaml.Node, name: str) -> None:
+    """Refuse a document whose aliases expand it past the caps, or that contains itself.
+
+    Each node's expanded size is computed once and reused wherever an alias points to
+    it, so a billion-value document is measured after visiting its few written nodes.
+    """
+    sizes: dict[int, tuple[int, int]] = {}
+    open_nodes: set[int] = set()
+
+    def measure(node: yaml.Node) -> tuple[int, int]:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if id(node) in open_nodes:
+            raise PolyaxonfileError(
+                [Problem(name, node.start_mark.line + 1, "",
+                         "an alias refers to a mapping or list that contains it (a recursive alias)",
+                         "aliases to sections written before them, outside the alias")]
+            )
+        open_nodes.add(id(node))
+        values, characters = 1, 0
+        if isinstance(node, yaml.ScalarNode):
+            characters = len(node.value)
+        else:
+            children = (
+                [part for pair in node.value for part in pair]
+                if isinstance(node, yaml.MappingNode)
+                else node.value
+            )
+            for child in children:
+                child_values, child_characters = measure(child)
+                values += child_values
+                characters += child_characters
+                if values > MAX_EXPANDED_VALUES or characters > MAX_EXPANDED_CHARACTERS:
+                    raise PolyaxonfileError(
+                        [Problem(name, node.start_mark.line + 1, "",
+                                 "the document expands to more than "
+                                 f"{MAX_EXPANDED_VALUES:,} values or "
+                                 f"{MAX_EXPANDED_CHARACTERS:,} characters (counting each "
+                                 "repetition its aliases `*name` make); it is refused "
+                                 "before expanding it",
+                                 _ALIASES_VALID)]
+                    )
+        open_nodes.discard(id(node))
+        sizes[id(node)] = (values, characters)
+        return values, characters
+
+    measure(root)
 
 
 def source_from_data(data: Any, name: str) -> Source:

@@ -18,6 +18,9 @@ from urllib.parse import urlparse
 
 import yaml
 
+from polyaxon_core.spec.errors import PolyaxonfileError
+from polyaxon_core.spec.loader import load_yaml_value
+
 TEMPLATE_PATTERN = re.compile(r"{{.*?}}|{%.*?%}", re.DOTALL)
 
 
@@ -444,9 +447,11 @@ def parse_cli_value(type_name: str | None, text: str, *, is_list: bool = False) 
     value: Any = text
     if is_list or io_type.cli_literal:
         try:
-            value = yaml.safe_load(text)
+            value = load_yaml_value(text, "-P value")
         except yaml.YAMLError:
             value = text
+        except PolyaxonfileError as exc:
+            raise TypeMismatch(exc.problems[0].message) from None
     return convert_value(type_name, value, is_list=is_list)
 
 

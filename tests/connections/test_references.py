@@ -207,7 +207,17 @@ def test_submission_refuses_an_unknown_connection(
     write_catalog(CATALOG)
     assert cli("project", "create", "tests").returncode == 0
 
-    submitted = cli("run", "-p", "tests", "-f", str(polyaxonfile(tmp_path, run="elsewhere")))
+    job = tmp_path / "job.yaml"
+    job.write_text(textwrap.dedent("""
+        version: 1.1
+        kind: component
+        run:
+          kind: job
+          connections: [elsewhere]
+          container: {image: python:3.11, command: [python, -c, "print(1)"]}
+    """).lstrip("\n"))
+
+    submitted = cli("run", "-p", "tests", "-f", str(job))
 
     assert submitted.returncode == 1
     expected = "run.connections[0]: unknown connection `elsewhere`; valid: known connections: data"

@@ -56,8 +56,6 @@ def polyaxonfile(folder: Path) -> Path:
         version: 1.1
         kind: operation
         name: uses-connections
-        hooks:
-          - {{hubRef: slack, trigger: done, connection: alerts}}
         plugins:
           notifications:
             - {{connections: [alerts], trigger: failed}}

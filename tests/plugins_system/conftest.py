@@ -82,12 +82,12 @@ def use_manager(monkeypatch: pytest.MonkeyPatch) -> Callable[[PluginManager], No
 
 @pytest.fixture(scope="session")
 def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """``{"mirror": folder, "halton": folder, "broken": folder}``, each holding one
-    installed distribution."""
+    """``{"mirror": folder, "halton": folder, "broken": folder, "strictness": folder}``,
+    each holding one installed distribution."""
     return {
         name: install_distribution(FIXTURES / source, tmp_path_factory.mktemp(name))
         for name, source in [("mirror", "thirdparty_plugin"), ("halton", "thirdparty_optimizer"),
-                             ("broken", "broken_plugin")]
+                             ("broken", "broken_plugin"), ("strictness", "strictness_plugins")]
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,8 @@ import pytest
 from polyaxon_core.spec import PolyaxonfileError, read_polyaxonfile
 
 from .conftest import WriteFile
+
+POLYAXON = str(Path(sys.executable).parent / "polyaxon")
 
 COMPONENT = """
 kind: component
@@ -143,3 +147,80 @@ def test_a_param_overrides_the_operation_file(write_file: WriteFile) -> None:
 
     assert spec.resolve_inputs()["epochs"] == 7
     assert spec.resolve_inputs()["lr"] == 0.5
+
+
+SWEEP = """
+kind: operation
+matrix:
+  kind: hyperband
+  maxIterations: 9
+  eta: 3
+  resource: {name: epochs, type: int}
+  metric: {name: loss, optimization: minimize}
+  params:
+    lr: {kind: choice, value: [0.1, 0.01]}
+component:
+  inputs:
+    - {name: epochs, type: int}
+    - {name: lr, type: float}
+    - {name: tag, type: str, value: v1, isOptional: true}
+  run: {kind: job, container: {image: busybox, command: [echo, "{{ lr }}"]}}
+"""
+
+
+@pytest.mark.parametrize(("name", "text"), [("lr", "0.5"), ("epochs", "3")])
+def test_a_param_the_matrix_sets_is_refused_naming_the_matrix(
+    write_file: WriteFile, name: str, text: str
+) -> None:
+    path = write_file(SWEEP)
+
+    with pytest.raises(PolyaxonfileError) as caught:
+        read_polyaxonfile(path, {name: text, "tag": "v2"})
+
+    [problem] = caught.value.problems
+    assert (problem.path, problem.line) == (f"-P {name}", None)
+    assert problem.message == (
+        f"`{name}` is searched by the matrix (`hyperband`): each trial sets its own value, "
+        "so the -P value would never be used"
+    )
+    assert problem.valid == (
+        f"leave out -P {name}, or take `{name}` out of the matrix to give every trial this value"
+    )
+
+
+def test_a_param_for_an_input_of_a_sweep_the_matrix_leaves_alone_applies(
+    write_file: WriteFile,
+) -> None:
+    spec = read_polyaxonfile(write_file(SWEEP), {"tag": "v2"})
+
+    assert spec.resolve_inputs({"lr": 0.1, "epochs": 1})["tag"] == "v2"
+
+
+def test_a_param_for_a_mapping_key_is_refused(write_file: WriteFile) -> None:
+    path = write_file(
+        """
+        kind: operation
+        matrix: {kind: mapping, values: [{lr: 0.1}, {lr: 0.2}]}
+        component:
+          inputs: [{name: lr, type: float}]
+          run: {kind: job, container: {image: busybox}}
+        """
+    )
+
+    with pytest.raises(PolyaxonfileError) as caught:
+        read_polyaxonfile(path, {"lr": "0.3"})
+
+    assert caught.value.problems[0].message.startswith("`lr` is searched by the matrix (`mapping`)")
+
+
+def test_polyaxon_run_refuses_a_param_the_matrix_sets(
+    write_file: WriteFile, polyaxon_home: Path
+) -> None:
+    path = write_file(SWEEP)
+
+    result = subprocess.run([POLYAXON, "run", "-f", str(path), "-P", "lr=0.5", "-p", "demo"],
+                            capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 1
+    assert "-P lr: `lr` is searched by the matrix (`hyperband`)" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -16,7 +16,7 @@ from polyaxon_core.spec import (
     read_polyaxonfile,
 )
 
-from .conftest import WriteFile
+from .conftest import ComponentServer, WriteFile
 from .helpers import CORPUS, VALID_FILES
 
 
@@ -333,13 +333,70 @@ def test_a_preset_problem_names_the_preset_file(write_file: WriteFile) -> None:
     assert (problem.file, problem.line, problem.path) == (str(preset), 2, "termination.maxRetries")
 
 
-def test_url_ref_fetches_the_component(write_file: WriteFile) -> None:
-    component = write_file("kind: component\nname: remote\nrun: {kind: job, container: {image: busybox}}\n")
+def test_a_file_read_on_the_client_fetches_its_url_ref_once(
+    write_file: WriteFile, component_server: ComponentServer
+) -> None:
+    component_server.files["/train.yaml"] = (
+        "kind: component\nname: remote\nrun: {kind: job, container: {image: busybox}}\n"
+    )
+    path = write_file(f"kind: operation\nurlRef: {component_server.url}/train.yaml\n")
 
-    spec = parse_operation({"kind": "operation", "urlRef": component.as_uri()})
+    spec = read_polyaxonfile(path)
 
     assert spec.component.name == "remote"
     assert spec.to_dict()["component"]["name"] == "remote"
+    assert component_server.requested == ["/train.yaml"]
+
+
+def test_operation_data_with_a_url_ref_is_refused_without_a_request(
+    component_server: ComponentServer,
+) -> None:
+    component_server.files["/train.yaml"] = "kind: component\nrun: {kind: job, container: {image: x}}\n"
+
+    with pytest.raises(PolyaxonfileError) as caught:
+        parse_operation({"kind": "operation", "urlRef": f"{component_server.url}/train.yaml"})
+
+    [problem] = caught.value.problems
+    assert problem.path == "urlRef"
+    assert "is not fetched here: a server never requests the URLs" in problem.message
+    assert "`polyaxon run -f` fetches the urlRef on your machine" in (problem.valid or "")
+    assert component_server.requested == []
+
+
+def test_operation_data_with_a_url_ref_and_its_inline_component_compiles() -> None:
+    component = {"kind": "component", "name": "inline", "run": {"kind": "job", "container": {"image": "x"}}}
+
+    spec = parse_operation(
+        {"kind": "operation", "urlRef": "http://127.0.0.1:9/a.yaml", "component": component}
+    )
+
+    assert spec.component.name == "inline"
+
+
+@pytest.mark.parametrize("url", ["file:///etc/hostname", "ftp://127.0.0.1/a.yaml", "127.0.0.1/a.yaml"])
+def test_a_url_ref_that_is_not_http_is_refused_on_the_client(write_file: WriteFile, url: str) -> None:
+    path = write_file(f"kind: operation\nurlRef: {url}\n")
+
+    with pytest.raises(PolyaxonfileError) as caught:
+        read_polyaxonfile(path)
+
+    [problem] = caught.value.problems
+    assert (problem.path, problem.line) == ("urlRef", 2)
+    assert "only http and https URLs are fetched" in problem.message
+    assert problem.valid == "an http(s) URL of a component file, or a pathRef for a local file"
+
+
+def test_a_url_ref_that_answers_404_is_a_problem(
+    write_file: WriteFile, component_server: ComponentServer
+) -> None:
+    path = write_file(f"kind: operation\nurlRef: {component_server.url}/missing.yaml\n")
+
+    with pytest.raises(PolyaxonfileError) as caught:
+        read_polyaxonfile(path)
+
+    [problem] = caught.value.problems
+    url = f"{component_server.url}/missing.yaml"
+    assert problem.message.startswith(f"cannot fetch urlRef `{url}`: HTTP Error 404")
 
 
 @pytest.mark.parametrize(
@@ -348,7 +405,7 @@ def test_url_ref_fetches_the_component(write_file: WriteFile) -> None:
         ({"kind": "operation", "hubRef": "tensorboard:1"}, "hubRef", "cannot resolve hubRef"),
         ({"kind": "operation", "pathRef": "a.yaml"}, "pathRef", "pathRef cannot be resolved"),
         ({"kind": "operation", "dagRef": "a"}, "dagRef", "dagRef only works"),
-        ({"kind": "operation", "urlRef": "file:///nowhere/a.yaml"}, "urlRef", "cannot fetch urlRef"),
+        ({"kind": "operation", "urlRef": "file:///a.yaml"}, "urlRef", "urlRef `file:///a.yaml` is not"),
     ],
 )
 def test_references_that_cannot_be_resolved_are_problems(
