@@ -43,23 +43,31 @@ _FINAL = [status.value for status in FINAL_STATUSES]
 def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path: str) -> dict[str, str]:
     """The environment that tells the tracking SDK which run it is in.
 
-    With ``POLYAXON_API_HOST`` set, also ``POLYAXON_HOST`` and a token issued for this
-    attempt (:func:`polyaxon_core.client.run_access.run_api_env`), so the run's SDK
-    talks to the server instead of the database.
+    With ``POLYAXON_API_HOST`` set, the run acts on behalf of a server: it gets
+    ``POLYAXON_HOST`` and a token issued for this attempt alone
+    (:func:`polyaxon_core.client.run_access.run_api_env`), its SDK talks to the API, and
+    nothing of the server's own configuration is passed (no ``POLYAXON_DB_URL``, no
+    ``POLYAXON_HOME``, no store). Without it (the embedded default), the run writes to
+    the database and the store directly, so it also gets where they are.
     """
     from polyaxon_core.client.run_access import run_api_env
 
-    return {
-        **run_api_env(run),
+    context = {
         "POLYAXON_RUN_UUID": run.uuid,
         "POLYAXON_PROJECT": run.project.name,
         "POLYAXON_OWNER": run.project.owner,
-        "POLYAXON_HOME": str(settings.home),
-        "POLYAXON_DB_URL": settings.db_url,
-        "POLYAXON_STORE": settings.store,
         "POLYAXON_RUN_ARTIFACTS_PATH": str(artifacts),
         "POLYAXON_RUN_OUTPUTS_PATH": str(artifacts / "outputs"),
         "POLYAXON_CONTEXT_PATH": context_path,
+    }
+    api = run_api_env(run)
+    if api:
+        return {**api, **context}
+    return {
+        **context,
+        "POLYAXON_HOME": str(settings.home),
+        "POLYAXON_DB_URL": settings.db_url,
+        "POLYAXON_STORE": settings.store,
     }
 
 
@@ -251,10 +259,12 @@ class Orchestrator:
         }
         container = spec.render_container(dict(run.inputs or {}), globals_context)
         termination = spec.termination
+        env = run_context_env(self.settings, run, artifacts, context_path)
         return LaunchRequest(
             run=run_to_entity(run),
             container=container,
-            env=run_context_env(self.settings, run, artifacts, context_path),
+            env=env,
+            isolated="POLYAXON_AUTH_TOKEN" in env,
             run_path=str(run_path),
             context_path=context_path,
             timeout=float(termination.timeout) if termination and termination.timeout else None,
