@@ -219,6 +219,13 @@ class Orchestrator:
             source = (meta_info.get("matrix") or {}).get("resume_from")
             if not source or meta_info.get("resumed_artifacts_of") == source:
                 return
+            # meta_info can be changed through the API: only a trial of the same sweep
+            # may be continued, never a run of another sweep or project
+            sibling = session.scalar(select(Run.id).where(
+                Run.uuid == str(source), Run.pipeline_id == run.pipeline_id,
+                Run.pipeline_id.is_not(None)))
+            if sibling is None:
+                raise ValueError(f"{source} is not a trial of the same sweep")
             target = run.uuid
         copied = copy_run_artifacts(self.store, source, target)
         with session_scope(self.settings.db_url) as session:
