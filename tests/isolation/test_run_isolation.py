@@ -254,7 +254,9 @@ def test_a_members_run_fails_every_attempt_to_reach_beyond_its_own_run(
     assert SERVER_SECRET in (setup.server_home / "connections.yaml").read_text()
     assert (setup.server_home / "connections.yaml").stat().st_mode & 0o077 == 0
     # the launch records hold no token and no database address
-    for record in setup.server_home.glob("runs/*/.polyaxon/attempt-*/launch.json"):
+    records = list(setup.server_home.glob("runs/*/.polyaxon/attempt-*/launch.json"))
+    assert len(records) == 2  # the beta run's and the probe's
+    for record in records:
         text = record.read_text()
         assert "POLYAXON_AUTH_TOKEN" in json.loads(text)["env_names"]
         assert "polyaxon.db" not in text and "POLYAXON_DB_URL" not in text
