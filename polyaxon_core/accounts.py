@@ -13,7 +13,7 @@ import hmac
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from polyaxon_core.db.models import ApiToken, OrganizationMember, Project, ProjectMember, User, utcnow
 from polyaxon_core.errors import AlreadyExists, InvalidRequest, NotFound
 from polyaxon_core.permissions import ORGANIZATION_ROLES, PROJECT_ROLES
+from polyaxon_core.run_scope import RunScope, run_scope_of
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,149}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -35,12 +36,15 @@ class AuthenticatedUser:
     ``organization_role`` is the user's role in the organization (None: an outsider);
     ``project_roles`` maps ``"owner/project"`` to their role on each project they were
     added to. ``id`` is None only for the local user of a server started without auth.
+    ``run_scope`` is set when the request carries a run's token: it may then do only
+    what :mod:`polyaxon_core.run_scope` allows, on top of the roles above.
     """
 
     id: int | None
     username: str
     organization_role: str | None
     project_roles: Mapping[str, str] = field(default_factory=dict)
+    run_scope: RunScope | None = None
 
     def project_role(self, owner: str, project: str) -> str | None:
         return self.project_roles.get(f"{owner}/{project}")
@@ -142,7 +146,7 @@ def user_for_token(session: Session, key: str, now: datetime | None = None) -> A
     if not token.user.is_active:
         return None
     token.last_used_at = now
-    return authenticated(session, token.user)
+    return replace(authenticated(session, token.user), run_scope=run_scope_of(session, token))
 
 
 def authenticated(session: Session, user: User, owner: str = "default") -> AuthenticatedUser:

@@ -66,6 +66,10 @@ class LaunchRequest:
 
     ``env`` already holds the run context (``POLYAXON_RUN_UUID`` and friends) that the
     tracking SDK reads; schedulers add it to the container's environment unchanged.
+    ``isolated`` is True for a run started on behalf of a server (it holds a token of its
+    own in ``env``): a scheduler then gives the run ``env`` and the container's ``env``
+    only, nothing of its own process environment (which may hold database credentials
+    and other secrets), and never records the values of ``env`` anywhere readable.
     """
 
     run: RunEntity
@@ -74,6 +78,7 @@ class LaunchRequest:
     run_path: str
     context_path: str | None = None
     timeout: float | None = None
+    isolated: bool = False
 
 
 @dataclass(frozen=True)

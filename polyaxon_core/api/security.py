@@ -23,6 +23,7 @@ from polyaxon_core.accounts import AuthenticatedUser
 from polyaxon_core.api.errors import PermissionDenied, Unauthenticated
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
+from polyaxon_core.run_scope import run_token_allows
 
 LOCAL_USER = AuthenticatedUser(id=None, username="local", organization_role="owner")
 
@@ -41,9 +42,12 @@ def check_access() -> None:
     if access == PUBLIC:
         return
     user = current_user()
+    resource = resource_from(request.view_args or {})
+    if not within_run_scope(user, access, resource):
+        raise PermissionDenied(f"a run's token may not {access} on {describe(resource)}: it "
+                               "reads and logs to its own run only")
     if access == AUTHENTICATED:
         return
-    resource = resource_from(request.view_args or {})
     if not is_allowed(user, access, resource):
         raise PermissionDenied(f"{user.username} may not {access} on {describe(resource)}")
 
@@ -81,8 +85,19 @@ def require(action: str, resource: Mapping[str, Any]) -> None:
     plugin routes, which declare no access of their own.
     """
     user = current_user()
-    if not is_allowed(user, action, resource):
+    if not within_run_scope(user, action, resource) or not is_allowed(user, action, resource):
         raise PermissionDenied(f"{user.username} may not {action} on {describe(resource)}")
+
+
+def within_run_scope(user: Any, action: str, resource: Mapping[str, Any]) -> bool:
+    """False when the request carries a run's token and this request leaves the run's
+    scope (:func:`polyaxon_core.run_scope.run_token_allows`); True for any other user."""
+    scope = getattr(user, "run_scope", None) if isinstance(user, AuthenticatedUser) else None
+    if scope is None:
+        return True
+    # only core routes are named to the scope check: a plugin's route is out of scope
+    route = server.state.routes.get(request.endpoint) if request.endpoint else None
+    return run_token_allows(scope, route.endpoint if route else None, action, resource)
 
 
 def resource_from(arguments: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import logging
+import os
+from typing import TYPE_CHECKING
 
 import click
 
 from polyaxon_core.cli.common import domain_errors
 from polyaxon_core.cli.errors import CliError
+
+if TYPE_CHECKING:
+    from polyaxon_core.config import Settings
 
 #: the only addresses a server without authentication may listen on
 LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
@@ -43,6 +48,11 @@ def server_command(host: str, port: int, no_auth: bool) -> None:
     from sqlalchemy.exc import OperationalError
     from werkzeug.serving import make_server
 
+    from polyaxon_core.config import load_settings
+
+    # before the app opens the database: with a run user, what it creates is private
+    _warn_about_run_isolation(load_settings())
+
     from polyaxon_core.api.app import create_app
     from polyaxon_core.api.extensions import server
 
@@ -75,3 +85,24 @@ def server_command(host: str, port: int, no_auth: bool) -> None:
         click.echo("stopped.", err=True)
     finally:
         http_server.server_close()
+
+
+def _warn_about_run_isolation(settings: Settings) -> None:
+    """Say what the runs this server starts can reach, when they are not isolated; with
+    ``POLYAXON_RUN_AS_USER``, check it (exit 2 when it cannot work) and secure the home."""
+    from polyaxon_core.run_user import RUN_AS_USER_VARIABLE, isolate_process
+
+    if not os.environ.get("POLYAXON_API_HOST"):
+        click.secho(
+            "warning: POLYAXON_API_HOST is not set: the runs this server starts get the "
+            "database's address (POLYAXON_DB_URL) instead of a token of their own; set it to "
+            "the address runs reach this server at (docs/running.md#isolation)",
+            err=True, fg="yellow",
+        )
+    if settings.scheduler == "local" and isolate_process(settings) is None:
+        click.secho(
+            f"warning: {RUN_AS_USER_VARIABLE} is not set: runs execute as this server's own OS "
+            "user and can read its database file, its secrets and every run's files; set it "
+            "to an unprivileged user (docs/running.md#isolation)",
+            err=True, fg="yellow",
+        )

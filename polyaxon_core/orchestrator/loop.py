@@ -43,23 +43,31 @@ _FINAL = [status.value for status in FINAL_STATUSES]
 def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path: str) -> dict[str, str]:
     """The environment that tells the tracking SDK which run it is in.
 
-    With ``POLYAXON_API_HOST`` set, also ``POLYAXON_HOST`` and a token issued for this
-    attempt (:func:`polyaxon_core.client.run_access.run_api_env`), so the run's SDK
-    talks to the server instead of the database.
+    With ``POLYAXON_API_HOST`` set, the run acts on behalf of a server: it gets
+    ``POLYAXON_HOST`` and a token issued for this attempt alone
+    (:func:`polyaxon_core.client.run_access.run_api_env`), its SDK talks to the API, and
+    nothing of the server's own configuration is passed (no ``POLYAXON_DB_URL``, no
+    ``POLYAXON_HOME``, no store). Without it (the embedded default), the run writes to
+    the database and the store directly, so it also gets where they are.
     """
     from polyaxon_core.client.run_access import run_api_env
 
-    return {
-        **run_api_env(run),
+    context = {
         "POLYAXON_RUN_UUID": run.uuid,
         "POLYAXON_PROJECT": run.project.name,
         "POLYAXON_OWNER": run.project.owner,
-        "POLYAXON_HOME": str(settings.home),
-        "POLYAXON_DB_URL": settings.db_url,
-        "POLYAXON_STORE": settings.store,
         "POLYAXON_RUN_ARTIFACTS_PATH": str(artifacts),
         "POLYAXON_RUN_OUTPUTS_PATH": str(artifacts / "outputs"),
         "POLYAXON_CONTEXT_PATH": context_path,
+    }
+    api = run_api_env(run)
+    if api:
+        return {**api, **context}
+    return {
+        **context,
+        "POLYAXON_HOME": str(settings.home),
+        "POLYAXON_DB_URL": settings.db_url,
+        "POLYAXON_STORE": settings.store,
     }
 
 
@@ -211,6 +219,13 @@ class Orchestrator:
             source = (meta_info.get("matrix") or {}).get("resume_from")
             if not source or meta_info.get("resumed_artifacts_of") == source:
                 return
+            # meta_info can be changed through the API: only a trial of the same sweep
+            # may be continued, never a run of another sweep or project
+            sibling = session.scalar(select(Run.id).where(
+                Run.uuid == str(source), Run.pipeline_id == run.pipeline_id,
+                Run.pipeline_id.is_not(None)))
+            if sibling is None:
+                raise ValueError(f"{source} is not a trial of the same sweep")
             target = run.uuid
         copied = copy_run_artifacts(self.store, source, target)
         with session_scope(self.settings.db_url) as session:
@@ -251,10 +266,12 @@ class Orchestrator:
         }
         container = spec.render_container(dict(run.inputs or {}), globals_context)
         termination = spec.termination
+        env = run_context_env(self.settings, run, artifacts, context_path)
         return LaunchRequest(
             run=run_to_entity(run),
             container=container,
-            env=run_context_env(self.settings, run, artifacts, context_path),
+            env=env,
+            isolated="POLYAXON_AUTH_TOKEN" in env,
             run_path=str(run_path),
             context_path=context_path,
             timeout=float(termination.timeout) if termination and termination.timeout else None,

@@ -62,6 +62,8 @@ def test_a_run_gets_a_token_of_its_creator(env: pytest.MonkeyPatch, db_url: str)
     env.setenv("POLYAXON_RUN_TOKEN_TTL", "3600")
     launched = _launch_env(db_url, creator="ada")
     assert launched["POLYAXON_HOST"] == "http://127.0.0.1:8000"
+    # nothing of the server's own configuration: the run reaches only the API
+    assert not {"POLYAXON_DB_URL", "POLYAXON_HOME", "POLYAXON_STORE"} & set(launched)
     assert _user_of(db_url, launched["POLYAXON_AUTH_TOKEN"]) == "ada"
     with session_scope(db_url) as session:
         token = session.scalars(select(ApiToken).where(ApiToken.name.startswith("run "))).one()

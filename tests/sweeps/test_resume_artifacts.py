@@ -127,3 +127,25 @@ def test_artifacts_that_cannot_be_copied_fail_the_trial_with_the_reason(
         condition = run.conditions[-1]
         assert condition.reason == "launch failed"
         assert "could not copy the artifacts of the run it resumes" in (condition.message or "")
+
+
+def test_a_trial_never_continues_a_run_outside_its_sweep(
+    orchestrator: Orchestrator, polyaxon_settings: Settings
+) -> None:
+    target_id, target, _ = _trials(polyaxon_settings, resumes=False)
+    with session_scope(polyaxon_settings.db_url) as session:
+        elsewhere = Run(project=create_project(session, "elsewhere"), kind="job", runtime="job")
+        session.add(elsewhere)
+        session.flush()
+        outsider = elsewhere.uuid
+        run = session.get(Run, target_id)
+        assert run is not None
+        # what a PATCH of meta_info through the API could write
+        run.meta_info = {**run.meta_info, "matrix": {**run.meta_info["matrix"], "resume_from": outsider}}
+    orchestrator.store.put_stream(outsider, io.BytesIO(b"secret"), CHECKPOINT)
+    orchestrator.schedule()
+    assert not orchestrator.store.list(target, "outputs")
+    with session_scope(polyaxon_settings.db_url) as session:
+        run = session.get(Run, target_id)
+        assert run is not None and run.status == Status.FAILED.value
+        assert "is not a trial of the same sweep" in (run.conditions[-1].message or "")

@@ -9,10 +9,17 @@ base class escalates to SIGKILL after the grace period.
 
 Commands run with the Python environment polyaxon itself runs in first on ``PATH``, so
 ``python`` in a polyaxonfile means an interpreter that can import the tracking SDK.
+
+A run for a server (``LaunchRequest.isolated``) or any run with ``POLYAXON_RUN_AS_USER``
+gets a clean environment instead of this process's; with a run user, the command runs
+as that user and gets its folders only while it runs (:mod:`polyaxon_core.run_user`,
+:func:`~polyaxon_schedulers.processes.hand_over`). The launch record keeps variable
+names, and values only of the non-secret run context.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,9 +32,17 @@ from polyaxon_core.connections.secrets import is_connection_variable
 from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Scheduler
+from polyaxon_core.run_user import RunAsUser, isolate_process
 from polyaxon_core.wakeup import wakeup_path
 from polyaxon_schedulers import runner
-from polyaxon_schedulers.processes import is_alive, read_json, write_json_atomically
+from polyaxon_schedulers.processes import hand_over, is_alive, read_json, write_json_atomically
+
+#: what an isolated run inherits from this process's environment
+INHERITED = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "HOME")
+#: the variables whose values the launch record keeps (the rest: names only)
+RECORDED_VALUES = ("POLYAXON_RUN_UUID", "POLYAXON_PROJECT", "POLYAXON_OWNER", "POLYAXON_HOST",
+                   "POLYAXON_RUN_ARTIFACTS_PATH", "POLYAXON_RUN_OUTPUTS_PATH",
+                   "POLYAXON_CONTEXT_PATH", "PATH", "HOME", "USER", "PYTHONUNBUFFERED")
 
 
 class LocalScheduler(Scheduler):
@@ -38,6 +53,9 @@ class LocalScheduler(Scheduler):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: POLYAXON_RUN_AS_USER, checked now: a scheduler that cannot switch users refuses
+        #: to start rather than failing every run
+        self.run_as: RunAsUser | None = isolate_process(self.settings)
         # runners this process started: polled so that exited ones are reaped, not zombies
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
@@ -60,31 +78,60 @@ class LocalScheduler(Scheduler):
         if not cwd.is_absolute():
             cwd = Path(launch.context_path or launch.run_path) / cwd
         cwd.mkdir(parents=True, exist_ok=True)
-        env = {name: value for name, value in os.environ.items() if not is_connection_variable(name)}
-        env.update(container.env)
-        env.update(launch.env)
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        env.setdefault("PYTHONUNBUFFERED", "1")
+        env = self._environment(launch)
+        handed: list[Path] = []
+        if self.run_as is not None:
+            handed = hand_over(self.run_as, Path(launch.run_path),
+                               Path(launch.env["POLYAXON_RUN_ARTIFACTS_PATH"]))
         write_json_atomically(control / runner.LAUNCH_FILE, {
             "command": command,
             "cwd": str(cwd),
-            "env": env,
+            # names only: values may be secrets (the run's token, a database URL)
+            "env_names": sorted(env),
+            "env": {name: env[name] for name in RECORDED_VALUES if name in env},
             "run_uuid": launch.run.uuid,
-            "store": env.get("POLYAXON_STORE", self.settings.store),
+            "store": self.settings.store,
             "wakeup": str(wakeup_path(self.settings)),
+            "run_as_user": self.run_as.name if self.run_as is not None else None,
+            "handed_over": [str(path) for path in handed],
         })
         with open(control / "runner.log", "ab") as runner_log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "polyaxon_schedulers.runner", str(control)],
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.PIPE,
                 stdout=runner_log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
                 close_fds=True,
             )
+        # the environment goes to the runner through a pipe, never through a file
+        assert process.stdin is not None
+        try:
+            process.stdin.write(json.dumps(env).encode())
+            process.stdin.close()
+        except BrokenPipeError:
+            pass  # the runner left at once: another runner owns this attempt
         self._children[process.pid] = process
         handle["spawned_pid"] = process.pid
         return handle
+
+    def _environment(self, launch: LaunchRequest) -> dict[str, str]:
+        """The run's environment: for a run of the embedded default, this process's own
+        plus the run's; for a run on behalf of a server or as another user, only the
+        basics (``PATH``, locale, ``HOME``) plus the run's."""
+        if launch.isolated or self.run_as is not None:
+            env = {name: os.environ[name] for name in INHERITED if name in os.environ}
+            if self.run_as is not None:
+                env.update(HOME=self.run_as.home, USER=self.run_as.name,
+                           LOGNAME=self.run_as.name)
+        else:
+            env = {name: value for name, value in os.environ.items()
+                   if not is_connection_variable(name)}
+        env.update(launch.container.env)
+        env.update(launch.env)
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        return env
 
     def _reap(self) -> None:
         for pid, process in list(self._children.items()):

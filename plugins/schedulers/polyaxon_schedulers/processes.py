@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from polyaxon_core.run_user import RunAsUser
+
+#: the folder of a run's control files (launch record, pid, exit code): never handed over
+CONTROL_FOLDER = ".polyaxon"
 
 
 def process_start_time(pid: int) -> str | None:
@@ -53,3 +60,50 @@ def read_json(path: Path) -> Any | None:
         return None
     except json.JSONDecodeError:
         return None
+
+
+def _chown_tree(top: Path, uid: int, gid: int, skip: str | None = None) -> None:
+    """``lchown`` ``top`` and everything under it, never following a symbolic link."""
+    os.lchown(top, uid, gid)
+    if not stat.S_ISDIR(top.lstat().st_mode):
+        return
+    for folder, folders, files in os.walk(top, followlinks=False):
+        if skip is not None and Path(folder) == top and skip in folders:
+            folders.remove(skip)
+        for name in [*folders, *files]:
+            os.lchown(os.path.join(folder, name), uid, gid)
+
+
+def _chmod_folder(folder: Path, mode: int) -> None:
+    if stat.S_ISDIR(folder.lstat().st_mode):  # never through a link
+        os.chmod(folder, mode)
+
+
+def hand_over(user: RunAsUser, run_path: Path, artifacts: Path) -> list[Path]:
+    """Give ``user`` its run's folders for the time it runs; returns them, for
+    :func:`take_back`.
+
+    The working folder stays this process's, with ``user``'s group allowed to create
+    files in it and the sticky bit set, so the run cannot rename or replace the control
+    folder inside it; what the run left there in an earlier attempt becomes its own
+    again. The artifacts folder becomes ``user``'s.
+    """
+    own_uid = os.geteuid()
+    control = run_path / CONTROL_FOLDER
+    _chown_tree(run_path, user.uid, user.gid, skip=CONTROL_FOLDER)
+    os.lchown(run_path, own_uid, user.gid)
+    _chmod_folder(run_path, 0o1770)
+    if control.exists():
+        _chmod_folder(control, 0o700)
+    _chown_tree(artifacts, user.uid, user.gid)
+    _chmod_folder(artifacts, 0o700)
+    return [run_path, artifacts]
+
+
+def take_back(folders: list[Path]) -> None:
+    """Make the folders of a run that ended this process's again, unreadable to others."""
+    uid, gid = os.geteuid(), os.getegid()
+    for folder in folders:
+        if folder.exists() or folder.is_symlink():
+            _chown_tree(folder, uid, gid)
+            _chmod_folder(folder, 0o700)

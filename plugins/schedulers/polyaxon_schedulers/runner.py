@@ -7,12 +7,18 @@ log in the artifact store as they come, and writes ``exit.json`` when the comman
 A second runner for the same attempt (a resubmission after an orchestrator crash) finds
 the lock taken and leaves at once, so a run is never started twice.
 
-Usage: ``python -m polyaxon_schedulers.runner CONTROL_DIR``
+With a run user (``POLYAXON_RUN_AS_USER``) the runner stays this process's user, to
+write the log and the exit code where the run cannot, starts the command as the run
+user, and takes the run's folders back when the command ends.
+
+Usage: ``python -m polyaxon_schedulers.runner CONTROL_DIR``, with the command's
+environment as a JSON object on stdin (never in a file: it holds the run's token).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import signal
 import subprocess
@@ -23,7 +29,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from polyaxon_schedulers.processes import process_start_time, read_json, write_json_atomically
+from polyaxon_core.config import ConfigurationError
+from polyaxon_schedulers.processes import (
+    process_start_time,
+    read_json,
+    take_back,
+    write_json_atomically,
+)
 
 LAUNCH_FILE = "launch.json"
 PID_FILE = "runner.pid"
@@ -46,7 +58,22 @@ def _store(name: str):  # type: ignore[no-untyped-def]
     return create("store", name, load_settings())
 
 
-def run(control_dir: Path) -> int:
+def _switch_user(name: str | None) -> dict[str, Any]:
+    """The ``Popen`` arguments that start the command as the user ``name`` (with its
+    groups, as ``initgroups`` sets them); none for no user."""
+    if not name:
+        return {}
+    from polyaxon_core.run_user import RUN_AS_USER_VARIABLE, run_as_user
+
+    user = run_as_user({RUN_AS_USER_VARIABLE: name})
+    assert user is not None
+    return {"user": user.uid, "group": user.gid, "extra_groups": list(user.groups),
+            "umask": 0o077}
+
+
+def run(control_dir: Path, environment: Mapping[str, str]) -> int:
+    """Own one attempt: ``environment`` is the command's whole environment (the launch
+    record holds only its names)."""
     lock = open(control_dir / LOCK_FILE, "w")  # noqa: SIM115 - held for the process lifetime
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -75,17 +102,21 @@ def run(control_dir: Path) -> int:
     child: subprocess.Popen[bytes] | None = None
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    handed_over = [Path(folder) for folder in launch.get("handed_over") or []]
     try:
         child = subprocess.Popen(
             launch["command"],
             cwd=launch["cwd"],
-            env=launch["env"],
+            env=dict(environment),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            **_switch_user(launch.get("run_as_user")),
         )
-    except OSError as exc:
-        message = f"could not start {launch['command'][0]!r}: {exc.strerror or exc}\n"
+    except (OSError, ConfigurationError) as exc:
+        take_back(handed_over)
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        message = f"could not start {launch['command'][0]!r}: {reason}\n"
         store.append_log(run_uuid, message.encode())
         _finish(control_dir, launch, {
             "exit_code": 127, "error": message.strip(), "terminated": terminated,
@@ -104,6 +135,7 @@ def run(control_dir: Path) -> int:
             break
         store.append_log(run_uuid, chunk)
     exit_code = child.wait()
+    take_back(handed_over)
     _finish(control_dir, launch, {
         "exit_code": exit_code,
         "terminated": terminated,
@@ -113,4 +145,5 @@ def run(control_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(Path(sys.argv[1])))
+    # the scheduler writes the command's environment to stdin and closes it
+    sys.exit(run(Path(sys.argv[1]), json.loads(sys.stdin.buffer.read() or b"{}")))

@@ -89,3 +89,68 @@ def test_a_runner_killed_from_outside_is_reported_lost(
     update = wait_for_final(scheduler, launch, handle)
     assert update.status == "failed"
     assert update.reason == "lost"
+
+
+def test_a_run_for_a_server_gets_its_own_environment_and_no_secret_is_recorded(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import dataclasses
+    import json
+
+    from polyaxon_core.testing.scheduler import wait_for_final
+
+    # what the scheduler's own process holds: never the run's
+    monkeypatch.setenv("POLYAXON_DB_URL", "postgresql://server:db-password@127.0.0.1/polyaxon")
+    monkeypatch.setenv("SERVER_SECRET", "server-secret-value")
+    seen = tmp_path / "environment.json"
+    launch = make_launch(f"import json, os; open({str(seen)!r}, 'w').write(json.dumps(dict(os.environ)))",
+                         env={"POLYAXON_HOST": "http://127.0.0.1:1",
+                              "POLYAXON_AUTH_TOKEN": "run-token-value"})
+    launch = dataclasses.replace(launch, isolated=True)
+    handle = scheduler.submit(launch)
+    assert wait_for_final(scheduler, launch, handle).status == "succeeded"
+    environment = json.loads(seen.read_text())
+    assert environment["POLYAXON_AUTH_TOKEN"] == "run-token-value"
+    assert "POLYAXON_DB_URL" not in environment and "SERVER_SECRET" not in environment
+    record_folder = Path(handle["control_dir"])
+    recorded = (record_folder / "launch.json").read_text()
+    launch_record = json.loads(recorded)
+    assert "POLYAXON_AUTH_TOKEN" in launch_record["env_names"]
+    assert "run-token-value" not in recorded and "db-password" not in recorded
+    assert "server-secret-value" not in recorded
+    for path in record_folder.iterdir():  # nor anywhere else the runner writes
+        assert "run-token-value" not in path.read_text(errors="replace")
+
+
+def test_an_embedded_run_keeps_the_launching_environment_but_records_no_values(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from polyaxon_core.testing.scheduler import wait_for_final
+
+    monkeypatch.setenv("USER_SETTING", "kept")
+    seen = tmp_path / "environment.json"
+    launch = make_launch(f"import json, os; open({str(seen)!r}, 'w').write(json.dumps(dict(os.environ)))",
+                         env={"POLYAXON_DB_URL": "sqlite:////home/me/.polyaxon/polyaxon.db"})
+    handle = scheduler.submit(launch)
+    assert wait_for_final(scheduler, launch, handle).status == "succeeded"
+    assert json.loads(seen.read_text())["USER_SETTING"] == "kept"
+    recorded = (Path(handle["control_dir"]) / "launch.json").read_text()
+    assert "POLYAXON_DB_URL" in json.loads(recorded)["env_names"]
+    assert "polyaxon.db" not in recorded
+
+
+def test_a_run_user_that_does_not_exist_is_refused_at_start(
+    polyaxon_settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from polyaxon_core.config import ConfigurationError
+
+    monkeypatch.setenv("POLYAXON_RUN_AS_USER", "no-such-user-here")
+    with pytest.raises(ConfigurationError, match="'no-such-user-here' is not a user of this machine"):
+        LocalScheduler(polyaxon_settings)
+    monkeypatch.setenv("POLYAXON_RUN_AS_USER", "root")
+    with pytest.raises(ConfigurationError, match="is root"):
+        LocalScheduler(polyaxon_settings)

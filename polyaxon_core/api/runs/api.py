@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from polyaxon_core import accounts
 from polyaxon_core.api.common import Answer, check_owner, load_body, load_query, page
-from polyaxon_core.api.errors import ParameterError
+from polyaxon_core.api.errors import ParameterError, PermissionDenied
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.schemas import (
@@ -131,8 +131,12 @@ def run_update(owner: str, project: str, uuid: str) -> Answer:
 
     `inputs`, `outputs` and `meta_info` are merged into what is stored (keys given
     replace keys stored); `tags` replaces the list, or is added to it with `merge`.
+    A run's own token may not change `meta_info` (403).
     """
     body = load_body(RunUpdateSchema)
+    if body.get("meta_info") is not None and getattr(current_user(), "run_scope", None):
+        raise PermissionDenied("a run's token may not change meta_info: the orchestrator's "
+                               "bookkeeping lives there; log inputs, outputs or tags instead")
     with server.session() as session:
         run = update_run(
             session, find_run(session, owner, project, uuid), name=body.get("name"),
