@@ -87,6 +87,11 @@ class RemotePlatform(Platform):
     def get_project(self, name: str) -> dict[str, Any]:
         return with_datetimes(self.client.get_project(name))  # type: ignore[no-any-return]
 
+    def update_project(self, name: str, *, new_name: str | None, description: str | None,
+                       tags: Sequence[str] | None) -> dict[str, Any]:
+        return with_datetimes(self.client.update_project(  # type: ignore[no-any-return]
+            name, new_name=new_name, description=description, tags=tags))
+
     def delete_project(self, name: str) -> int | None:
         self.client.delete_project(name)
         return None
