@@ -15,10 +15,13 @@ from polyaxon_core.cli.common import (
     platform,
     print_json,
     project_option,
+    run_project_name,
+    run_uid_argument,
     styled_status,
 )
+from polyaxon_core.cli.errors import CliError
 
-uid_argument = click.argument("uid", metavar="UUID")
+uid_argument = run_uid_argument
 
 
 @click.group("ops")
@@ -31,7 +34,7 @@ def ops_command() -> None:
 @click.option("-q", "--query", help='Filter, e.g. "status:succeeded, metrics.loss:<0.1".')
 @click.option("-s", "--sort", help='Sort, e.g. "-metrics.val_accuracy,created_at".')
 @click.option("-l", "--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--offset", "-off", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--archived", is_flag=True, help="List archived runs (and only those).")
 @output_option
 @domain_errors
@@ -119,7 +122,7 @@ def _format_value(value: Any) -> str:
 @domain_errors
 def get(uid: str, project_name: str | None, watch: bool, output: str) -> None:
     """Show a run: status, inputs, outputs, last metrics; a sweep's progress and trials."""
-    project = optional_project_name(project_name)
+    project = run_project_name(project_name)
     data = platform().get_run(uid, project)
     if watch:
         from polyaxon_core.cli.watch import watch_run
@@ -185,7 +188,7 @@ def _print_run(data: dict[str, Any]) -> None:
 @domain_errors
 def statuses(uid: str, project_name: str | None, output: str) -> None:
     """Show a run's status timeline."""
-    answer = platform().statuses(uid, optional_project_name(project_name))
+    answer = platform().statuses(uid, run_project_name(project_name))
     uuid, timeline = answer["uuid"], answer["status_conditions"]
     if output == "json":
         print_json({"uuid": uuid, "status": timeline[-1]["status"] if timeline else None,
@@ -206,10 +209,17 @@ def statuses(uid: str, project_name: str | None, output: str) -> None:
 @uid_argument
 @project_option
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the run ends.")
+@click.option("-nf", "--no-follow", "no_follow", is_flag=True,
+              help="Print the logs so far and return (the default; the official client's flag).")
+@click.option("--hide-time", is_flag=True,
+              help="Accepted for the official client's scripts: lines carry no timestamps here.")
 @domain_errors
-def logs(uid: str, project_name: str | None, follow: bool) -> None:
+def logs(uid: str, project_name: str | None, follow: bool, no_follow: bool,
+         hide_time: bool) -> None:
     """Print a run's logs (stdout and stderr of its process)."""
-    project = optional_project_name(project_name)
+    if follow and no_follow:
+        raise CliError("--follow and --no-follow contradict each other; give one")
+    project = run_project_name(project_name)
     where = platform()
     uuid = where.get_run(uid, project)["uuid"]
     if follow:
@@ -234,7 +244,7 @@ def logs(uid: str, project_name: str | None, follow: bool) -> None:
 @domain_errors
 def metrics(uid: str, project_name: str | None, names: tuple[str, ...], output: str) -> None:
     """Print the metrics a run logged, step by step (available while it runs)."""
-    answer = platform().metrics(uid, optional_project_name(project_name), names)
+    answer = platform().metrics(uid, run_project_name(project_name), names)
     uuid, series = answer["uuid"], answer["metrics"]
     if output == "json":
         print_json({"uuid": uuid, "metrics": series})
@@ -255,8 +265,9 @@ def metrics(uid: str, project_name: str | None, names: tuple[str, ...], output: 
 
 
 def _confirm(message: str, yes: bool) -> None:
-    if not yes:
-        click.confirm(message, abort=True)
+    from polyaxon_core.cli.common import confirm_or_refuse
+
+    confirm_or_refuse(message, yes)
 
 
 @ops_command.command("stop")
@@ -266,7 +277,7 @@ def _confirm(message: str, yes: bool) -> None:
 @domain_errors
 def stop(uid: str, project_name: str | None, yes: bool) -> None:
     """Stop a run (SIGTERM, then SIGKILL after the grace period); a sweep stops its trials."""
-    project = optional_project_name(project_name)
+    project = run_project_name(project_name)
     where = platform()
     run = where.get_run(uid, project)
     _confirm(f"Stop run {run['uuid'][:12]} ({run.get('name') or run['kind']})?", yes)
@@ -277,13 +288,13 @@ def stop(uid: str, project_name: str | None, yes: bool) -> None:
 @ops_command.command("restart")
 @uid_argument
 @project_option
-@click.option("--copy", is_flag=True,
+@click.option("-c", "--copy", is_flag=True,
               help="Start the new run with a copy of this run's artifacts and outputs.")
 @output_option
 @domain_errors
 def restart(uid: str, project_name: str | None, copy: bool, output: str) -> None:
     """Run again as a new run with the same content and inputs."""
-    project = optional_project_name(project_name)
+    project = run_project_name(project_name)
     where = platform()
     original = where.get_run(uid, project)["uuid"]
     data = where.restart_run(original, project, copy)
@@ -300,7 +311,7 @@ def restart(uid: str, project_name: str | None, copy: bool, output: str) -> None
 @domain_errors
 def resume(uid: str, project_name: str | None) -> None:
     """Run a finished run again in place (same uuid, same artifacts folder)."""
-    project = optional_project_name(project_name)
+    project = run_project_name(project_name)
     where = platform()
     run = where.resume_run(where.get_run(uid, project)["uuid"], project)
     click.echo(f"Run {run['uuid'][:12]} resumed and {run['status']}.")
@@ -313,7 +324,7 @@ def resume(uid: str, project_name: str | None) -> None:
 @domain_errors
 def delete(uid: str, project_name: str | None, yes: bool) -> None:
     """Delete a finished run (a sweep with its trials), its logs and artifacts."""
-    project = optional_project_name(project_name)
+    project = run_project_name(project_name)
     where = platform()
     run = where.get_run(uid, project)
     _confirm(f"Delete run {run['uuid'][:12]} ({run.get('name') or run['kind']}) and its artifacts?",
