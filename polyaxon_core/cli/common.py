@@ -259,6 +259,7 @@ def confirm_or_refuse(question: str, yes: bool) -> None:
     if not answer:
         raise CliError("not confirmed; nothing was changed")
 
+
 def to_jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat()

@@ -73,7 +73,8 @@ class RemotePlatform(Platform):
     # -------------------------------------------------------------------------- projects
     def create_project(self, name: str, description: str | None,
                        tags: Sequence[str]) -> dict[str, Any]:
-        return with_datetimes(self.client.create_project(name, description, tags))  # type: ignore[no-any-return]
+        created = self.client.create_project(name, description, tags)
+        return with_datetimes(created)  # type: ignore[no-any-return]
 
     def list_projects(self) -> list[dict[str, Any]]:
         projects: list[dict[str, Any]] = []

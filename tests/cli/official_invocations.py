@@ -330,6 +330,7 @@ INVOCATIONS: tuple[Invocation, ...] = (
                refused("unknown owner 'acme'")),
 )
 
+
 @succeeded
 def seed_archived(world: World, outcome: Outcome) -> None:
     archived = as_json(world, "ops", "ls", "-p", "mnist", "--archived")["results"]
