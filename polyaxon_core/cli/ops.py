@@ -332,3 +332,27 @@ def delete(uid: str, project_name: str | None, yes: bool) -> None:
     uuids = where.delete_run(run["uuid"], project)
     trials = len(uuids) - 1
     click.echo(f"Deleted run {run['uuid'][:12]}" + (f" and {trials} trial(s)." if trials else "."))
+
+
+@ops_command.command("update")
+@uid_argument
+@project_option
+@click.option("-n", "--name", help="A new name.")
+@click.option("--description", help="A new description.")
+@click.option("--tags", help="Comma-separated tags, replacing the run's.")
+@output_option
+@domain_errors
+def update(uid: str, project_name: str | None, name: str | None, description: str | None,
+           tags: str | None, output: str) -> None:
+    """Change a run's name, description or tags."""
+    if name is None and description is None and tags is None:
+        raise CliError("nothing to update: give --name, --description or --tags")
+    project = run_project_name(project_name)
+    where = platform()
+    data = where.update_run(
+        where.get_run(uid, project)["uuid"], project, name=name, description=description,
+        tags=None if tags is None else [tag.strip() for tag in tags.split(",") if tag.strip()])
+    if output == "json":
+        print_json(data)
+    else:
+        click.echo(f"Run {data['uuid'][:12]} updated.")

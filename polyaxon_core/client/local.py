@@ -198,6 +198,16 @@ class LocalPlatform(Platform):
                     {"step": row.step, "value": row.value, "timestamp": row.timestamp})
             return {"uuid": run.uuid, "metrics": series}
 
+    def update_run(self, uuid: str, project: str | None, *, name: str | None,
+                   description: str | None, tags: Sequence[str] | None) -> dict[str, Any]:
+        from polyaxon_core.domain.commands import update_run
+        from polyaxon_core.domain.listing import run_document
+
+        with self.database() as session:
+            run = update_run(session, self._run(session, uuid, project), name=name,
+                             description=description, tags=tags)
+            return run_document(run)
+
     def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:
         from polyaxon_core.domain.commands import request_stop
         from polyaxon_core.domain.listing import run_document

@@ -112,6 +112,11 @@ class Platform(ABC):
         """``{"uuid", "metrics": {name: [{"step", "value", "timestamp"}, ...]}}``."""
 
     @abstractmethod
+    def update_run(self, uuid: str, project: str | None, *, name: str | None,
+                   description: str | None, tags: Sequence[str] | None) -> dict[str, Any]:
+        """Change a run's name, description or tags (None: left as it is; tags replace)."""
+
+    @abstractmethod
     def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:
         """Ask a run to stop; the run as it is right after."""
 

@@ -182,6 +182,14 @@ class RemotePlatform(Platform):
             return with_datetimes(answer)  # type: ignore[no-any-return]
         return with_datetimes(self.client.get_run(project, uuid))  # type: ignore[no-any-return]
 
+    def update_run(self, uuid: str, project: str | None, *, name: str | None,
+                   description: str | None, tags: Sequence[str] | None) -> dict[str, Any]:
+        changes = {key: value for key, value in (("name", name), ("description", description),
+                                                  ("tags", None if tags is None else list(tags)))
+                   if value is not None}
+        return with_datetimes(  # type: ignore[no-any-return]
+            self.client.patch_run(self._scope(project), uuid, changes))
+
     def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:
         scope = self._scope(project)
         return self._after(self.client.stop_run(scope, uuid), scope, uuid)

@@ -216,6 +216,17 @@ def seed_deleted(world: World, outcome: Outcome) -> None:
 
 
 @succeeded
+def seed_updated(world: World, outcome: Outcome) -> None:
+    updated = run(world, world.uuid)
+    assert updated["name"] == "unique-name" and updated["tags"] == ["foo", "bar"]
+
+
+@succeeded
+def seed_described(world: World, outcome: Outcome) -> None:
+    assert run(world, world.uuid)["description"] == "first try"
+
+
+@succeeded
 def folder_initialised(world: World, outcome: Outcome) -> None:
     listing = as_json(world, "ops", "ls")  # no -p: the folder's default project
     assert [row["uuid"] for row in listing["results"]] == [world.uuid]
@@ -313,6 +324,10 @@ INVOCATIONS: tuple[Invocation, ...] = (
                seed_resumed, before=STOPPED, on_server=True),
     Invocation("ops delete --project=mnist -uid {uuid} -y", "delete a run without a question",
                seed_deleted, before=STOPPED, on_server=True),
+    Invocation('ops update --project=mnist -uid {uuid} --tags="foo, bar" --name="unique-name"',
+               "rename and tag a run", seed_updated, on_server=True),
+    Invocation('ops update -p mnist --uid {uuid} --description="first try"',
+               "describe a run", seed_described),
     # the folder, files, accounts
     Invocation("init -p default/mnist", "make a project this folder's default",
                folder_initialised),

@@ -93,6 +93,6 @@ def test_the_table_covers_each_command_it_names() -> None:
     commands = {" ".join(shlex.split(row.official)[:2]) for row in INVOCATIONS}
     expected = {"project create", "project ls", "project get", "project update",
                 "project delete", "ops ls", "ops get", "ops statuses", "ops logs", "ops stop",
-                "ops restart", "ops resume", "ops delete"}
+                "ops restart", "ops resume", "ops delete", "ops update"}
     assert expected <= commands
     assert {"run", "init", "check"} <= {shlex.split(row.official)[0] for row in INVOCATIONS}
