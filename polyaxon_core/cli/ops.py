@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -18,6 +19,7 @@ from polyaxon_core.cli.common import (
     run_project_name,
     run_uid_argument,
     styled_status,
+    to_jsonable,
 )
 from polyaxon_core.cli.errors import CliError
 
@@ -184,10 +186,16 @@ def _print_run(data: dict[str, Any]) -> None:
 @ops_command.command("statuses")
 @uid_argument
 @project_option
+@click.option("-w", "--watch", is_flag=True,
+              help="Print each new status as it comes, until the run ends; exit 1 unless it "
+                   "succeeds (with -o json: one JSON object a line).")
 @output_option
 @domain_errors
-def statuses(uid: str, project_name: str | None, output: str) -> None:
+def statuses(uid: str, project_name: str | None, watch: bool, output: str) -> None:
     """Show a run's status timeline."""
+    if watch:
+        status = _watch_statuses(uid, run_project_name(project_name), output)
+        raise SystemExit(0 if status == "succeeded" else 1)
     answer = platform().statuses(uid, run_project_name(project_name))
     uuid, timeline = answer["uuid"], answer["status_conditions"]
     if output == "json":
@@ -203,6 +211,33 @@ def statuses(uid: str, project_name: str | None, output: str) -> None:
         table.add_row(humanize_time(row["last_transition_time"]), styled_status(row["status"]),
                       row["reason"] or "", row["message"] or "")
     console().print(table)
+
+
+def _watch_statuses(uid: str, project: str | None, output: str) -> str:
+    """Print the timeline, then each new condition, until the run's status is final."""
+    import time
+
+    from polyaxon_core.cli.common import settings
+    from polyaxon_core.lifecycle import is_final
+
+    where = platform()
+    interval = settings().poll_interval
+    shown = 0
+    while True:
+        timeline = where.statuses(uid, project)["status_conditions"]
+        for row in timeline[shown:]:
+            if output == "json":
+                click.echo(json.dumps(to_jsonable(row), sort_keys=True))
+            else:
+                click.echo("  ".join(part for part in (
+                    humanize_time(row["last_transition_time"]), row["status"],
+                    row["reason"] or "", row["message"] or "") if part))
+        shown = len(timeline)
+        status = str(timeline[-1]["status"]) if timeline else ""
+        if status and is_final(status):
+            return status
+        where.keep_going()
+        time.sleep(interval)  # the next look at the timeline
 
 
 @ops_command.command("logs")

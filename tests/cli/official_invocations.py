@@ -183,6 +183,11 @@ def seed_timeline(world: World, outcome: Outcome) -> None:
     assert world.uuid in outcome.stdout and "queued" in outcome.stdout
 
 
+def watched_to_stopped(world: World, outcome: Outcome) -> None:
+    assert outcome.code == 1, outcome.stderr  # the watch ends with the run, 0 only on success
+    assert outcome.stdout.rstrip().splitlines()[-1].split()[2] == "stopped"
+
+
 @succeeded
 def seed_logs_so_far(world: World, outcome: Outcome) -> None:
     assert outcome.stdout == ""
@@ -308,6 +313,8 @@ INVOCATIONS: tuple[Invocation, ...] = (
     Invocation("ops get -p mnist -id {uuid}", "show a run", seed_shown),
     Invocation("ops statuses -p mnist -uid {uuid}", "a run's status timeline", seed_timeline,
                on_server=True),
+    Invocation("ops statuses -p mnist -uid {uuid} -w", "watch a run's statuses to its end",
+               watched_to_stopped, before=STOPPED, on_server=True),
     Invocation("ops logs -uid {uuid} -p mnist -nf", "a run's logs so far", seed_logs_so_far,
                on_server=True),
     Invocation("ops logs -p mnist -uid {uuid} --no-follow --hide-time", "a run's logs so far",

@@ -96,3 +96,18 @@ def test_the_table_covers_each_command_it_names() -> None:
                 "ops restart", "ops resume", "ops delete", "ops update"}
     assert expected <= commands
     assert {"run", "init", "check"} <= {shlex.split(row.official)[0] for row in INVOCATIONS}
+
+
+def test_watching_statuses_follows_a_run_to_success(
+    world: LocalWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert world.polyaxon("ops", "stop", world.uuid, "-y").code == 0
+    monkeypatch.setenv("POLYAXON_ORCHESTRATOR", "auto")
+    monkeypatch.setenv("POLYAXON_IDLE_EXIT", "2")
+    created = world.polyaxon("run", "-f", str(world.file), "-p", "mnist", "-o", "json")
+    uuid = json.loads(created.stdout)["uuid"]
+    watched = world.polyaxon("ops", "statuses", "-p", "mnist", "-uid", uuid, "--watch")
+    assert watched.code == 0, watched.stderr
+    statuses = [line.split()[2] for line in watched.stdout.splitlines()]
+    assert statuses[-1] == "succeeded" and "running" in statuses
+    assert statuses.index("queued") < statuses.index("running")
