@@ -19,7 +19,7 @@ from polyaxon_core.db.models import Base
 from polyaxon_core.db.session import migrate
 
 PG_SERVER_URL = os.environ.get(
-    "POLYAXON_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    "POLYAXON_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 
 

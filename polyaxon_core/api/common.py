@@ -67,9 +67,10 @@ def load_body(schema: type[Schema], optional: bool = False) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ParameterError("body", "the body must be a JSON object")
     if not _is_unicode(data):
-        # JSON may escape half a surrogate pair (\ud800): text no database can store
-        raise ParameterError("body", "the body holds text that is not valid Unicode "
-                                     "(an unpaired surrogate escape)")
+        # JSON may escape half a surrogate pair (\ud800) or a NUL (\u0000): text that
+        # PostgreSQL cannot store, refused on every backend alike
+        raise ParameterError("body", "the body holds text that cannot be stored (an unpaired "
+                                     "surrogate escape or a NUL character, \\u0000)")
     loaded: dict[str, Any] = schema().load(data)
     return loaded
 
@@ -80,7 +81,7 @@ def _is_unicode(value: Any) -> bool:
             value.encode("utf-8")
         except UnicodeEncodeError:
             return False
-        return True
+        return "\x00" not in value
     if isinstance(value, dict):
         return all(_is_unicode(key) and _is_unicode(item) for key, item in value.items())
     if isinstance(value, list):

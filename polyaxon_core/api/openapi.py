@@ -125,7 +125,8 @@ def _reply(reply: Reply) -> dict[str, Any]:
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI 3 document of this API."""
     if DOCUMENT_KEY not in current_app.extensions:
-        current_app.extensions[DOCUMENT_KEY] = build_document(current_app._get_current_object())  # type: ignore[attr-defined]
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        current_app.extensions[DOCUMENT_KEY] = build_document(app)
     document: dict[str, Any] = current_app.extensions[DOCUMENT_KEY]
     return document
 

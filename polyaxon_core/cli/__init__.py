@@ -35,6 +35,9 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "admin": ("admin", "Administer the local database directly (e.g. create the first user)."),
 }
 
+#: other names of core commands, as the official client accepts them
+COMMAND_ALIASES: dict[str, str] = {"projects": "project"}
+
 
 class LazyGroup(click.Group):
     """A group whose core commands live in their own modules, imported on use."""
@@ -47,6 +50,7 @@ class LazyGroup(click.Group):
         return sorted(set(CORE_COMMANDS) | set(self.commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        cmd_name = COMMAND_ALIASES.get(cmd_name, cmd_name)
         if cmd_name in CORE_COMMANDS:
             module_name, _ = CORE_COMMANDS[cmd_name]
             module = importlib.import_module(f"polyaxon_core.cli.{module_name}")

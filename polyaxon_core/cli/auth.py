@@ -21,19 +21,36 @@ def read_password(from_stdin: bool, confirm: bool = False) -> str:
         if not password:
             raise CliError("--password-stdin: standard input had no password on its first line")
         return password
-    return str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+    try:
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=confirm))
+    except click.exceptions.Abort:
+        if sys.stdin is not None and sys.stdin.isatty():
+            raise  # Ctrl-C or Ctrl-D at the prompt: the user interrupted
+        raise CliError("no terminal to ask for the password on: pipe it in with "
+                       "--password-stdin") from None
 
 
 @click.command("login")
 @click.option("--host", metavar="URL",
               help="The server, e.g. http://127.0.0.1:8000 (default: POLYAXON_HOST, else the "
                    "saved login's).")
-@click.option("-u", "--username", required=True, help="Your username on the server.")
+@click.option("-u", "--username", help="Your username on the server.")
 @click.option("--password-stdin", is_flag=True,
               help="Read the password from standard input instead of prompting.")
+@click.option("-p", "--password",
+              help="The password (the official client's option; it shows in the process list "
+                   "and the shell history: prefer the prompt or --password-stdin).")
+@click.option("-t", "--token", metavar="TOKEN",
+              help="Save this existing token instead of logging in with a password.")
 @domain_errors
-def login_command(host: str | None, username: str, password_stdin: bool) -> None:
-    """Log in to a server and save the token for the next commands."""
+def login_command(host: str | None, username: str | None, password_stdin: bool,
+                  password: str | None, token: str | None) -> None:
+    """Log in to a server and save the token for the next commands.
+
+    \b
+    polyaxon login --host http://127.0.0.1:8000 -u ada     # password prompted
+    polyaxon login --host http://127.0.0.1:8000 -t TOKEN   # a token made earlier
+    """
     import os
 
     from polyaxon_core.client.api import ApiClient
@@ -50,7 +67,24 @@ def login_command(host: str | None, username: str, password_stdin: bool) -> None
         raise CliError("which server? pass --host URL (e.g. --host http://127.0.0.1:8000) "
                        "or set POLYAXON_HOST")
     host = normalize_host(host, "--host")
-    password = read_password(password_stdin)
+    if token is not None:
+        if username or password or password_stdin:
+            raise CliError("give either --token, or --username with a password; not both")
+        try:
+            user = ApiClient(host, token).whoami()
+        except Unauthenticated:
+            raise CliError(f"{host} refused the token: it is unknown, revoked or expired") from None
+        path = save(Credentials(host, token, str(user.get("username") or "")))
+        click.echo(f"Logged in to {host} as {user.get('username')} with the given token; "
+                   f"saved in {path}.")
+        return
+    if not username:
+        raise CliError("who? pass -u USERNAME (with the password prompted, --password-stdin "
+                       "or -p), or -t TOKEN")
+    if password is not None and password_stdin:
+        raise CliError("give the password once: --password or --password-stdin")
+    if password is None:
+        password = read_password(password_stdin)
     anonymous = ApiClient(host)
     try:
         token = anonymous.create_token(username, password)

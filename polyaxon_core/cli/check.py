@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 @click.option(
     "-P",
     "--param",
+    "--params",
     "params",
     multiple=True,
     metavar="NAME=VALUE",

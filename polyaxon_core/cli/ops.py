@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -15,10 +16,14 @@ from polyaxon_core.cli.common import (
     platform,
     print_json,
     project_option,
+    run_project_name,
+    run_uid_argument,
     styled_status,
+    to_jsonable,
 )
+from polyaxon_core.cli.errors import CliError
 
-uid_argument = click.argument("uid", metavar="UUID")
+uid_argument = run_uid_argument
 
 
 @click.group("ops")
@@ -31,7 +36,7 @@ def ops_command() -> None:
 @click.option("-q", "--query", help='Filter, e.g. "status:succeeded, metrics.loss:<0.1".')
 @click.option("-s", "--sort", help='Sort, e.g. "-metrics.val_accuracy,created_at".')
 @click.option("-l", "--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
-@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
+@click.option("--offset", "-off", type=click.IntRange(0), default=0, show_default=True)
 @click.option("--archived", is_flag=True, help="List archived runs (and only those).")
 @output_option
 @domain_errors
@@ -119,7 +124,7 @@ def _format_value(value: Any) -> str:
 @domain_errors
 def get(uid: str, project_name: str | None, watch: bool, output: str) -> None:
     """Show a run: status, inputs, outputs, last metrics; a sweep's progress and trials."""
-    project = optional_project_name(project_name)
+    project = run_project_name(project_name)
     data = platform().get_run(uid, project)
     if watch:
         from polyaxon_core.cli.watch import watch_run
@@ -181,11 +186,17 @@ def _print_run(data: dict[str, Any]) -> None:
 @ops_command.command("statuses")
 @uid_argument
 @project_option
+@click.option("-w", "--watch", is_flag=True,
+              help="Print each new status as it comes, until the run ends; exit 1 unless it "
+                   "succeeds (with -o json: one JSON object a line).")
 @output_option
 @domain_errors
-def statuses(uid: str, project_name: str | None, output: str) -> None:
+def statuses(uid: str, project_name: str | None, watch: bool, output: str) -> None:
     """Show a run's status timeline."""
-    answer = platform().statuses(uid, optional_project_name(project_name))
+    if watch:
+        status = _watch_statuses(uid, run_project_name(project_name), output)
+        raise SystemExit(0 if status == "succeeded" else 1)
+    answer = platform().statuses(uid, run_project_name(project_name))
     uuid, timeline = answer["uuid"], answer["status_conditions"]
     if output == "json":
         print_json({"uuid": uuid, "status": timeline[-1]["status"] if timeline else None,
@@ -202,14 +213,48 @@ def statuses(uid: str, project_name: str | None, output: str) -> None:
     console().print(table)
 
 
+def _watch_statuses(uid: str, project: str | None, output: str) -> str:
+    """Print the timeline, then each new condition, until the run's status is final."""
+    import time
+
+    from polyaxon_core.cli.common import settings
+    from polyaxon_core.lifecycle import is_final
+
+    where = platform()
+    interval = settings().poll_interval
+    shown = 0
+    while True:
+        timeline = where.statuses(uid, project)["status_conditions"]
+        for row in timeline[shown:]:
+            if output == "json":
+                click.echo(json.dumps(to_jsonable(row), sort_keys=True))
+            else:
+                click.echo("  ".join(part for part in (
+                    humanize_time(row["last_transition_time"]), row["status"],
+                    row["reason"] or "", row["message"] or "") if part))
+        shown = len(timeline)
+        status = str(timeline[-1]["status"]) if timeline else ""
+        if status and is_final(status):
+            return status
+        where.keep_going()
+        time.sleep(interval)  # the next look at the timeline
+
+
 @ops_command.command("logs")
 @uid_argument
 @project_option
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines until the run ends.")
+@click.option("-nf", "--no-follow", "no_follow", is_flag=True,
+              help="Print the logs so far and return (the default; the official client's flag).")
+@click.option("--hide-time", is_flag=True,
+              help="Accepted for the official client's scripts: lines carry no timestamps here.")
 @domain_errors
-def logs(uid: str, project_name: str | None, follow: bool) -> None:
+def logs(uid: str, project_name: str | None, follow: bool, no_follow: bool,
+         hide_time: bool) -> None:
     """Print a run's logs (stdout and stderr of its process)."""
-    project = optional_project_name(project_name)
+    if follow and no_follow:
+        raise CliError("--follow and --no-follow contradict each other; give one")
+    project = run_project_name(project_name)
     where = platform()
     uuid = where.get_run(uid, project)["uuid"]
     if follow:
@@ -234,7 +279,7 @@ def logs(uid: str, project_name: str | None, follow: bool) -> None:
 @domain_errors
 def metrics(uid: str, project_name: str | None, names: tuple[str, ...], output: str) -> None:
     """Print the metrics a run logged, step by step (available while it runs)."""
-    answer = platform().metrics(uid, optional_project_name(project_name), names)
+    answer = platform().metrics(uid, run_project_name(project_name), names)
     uuid, series = answer["uuid"], answer["metrics"]
     if output == "json":
         print_json({"uuid": uuid, "metrics": series})
@@ -255,8 +300,9 @@ def metrics(uid: str, project_name: str | None, names: tuple[str, ...], output: 
 
 
 def _confirm(message: str, yes: bool) -> None:
-    if not yes:
-        click.confirm(message, abort=True)
+    from polyaxon_core.cli.common import confirm_or_refuse
+
+    confirm_or_refuse(message, yes)
 
 
 @ops_command.command("stop")
@@ -266,7 +312,7 @@ def _confirm(message: str, yes: bool) -> None:
 @domain_errors
 def stop(uid: str, project_name: str | None, yes: bool) -> None:
     """Stop a run (SIGTERM, then SIGKILL after the grace period); a sweep stops its trials."""
-    project = optional_project_name(project_name)
+    project = run_project_name(project_name)
     where = platform()
     run = where.get_run(uid, project)
     _confirm(f"Stop run {run['uuid'][:12]} ({run.get('name') or run['kind']})?", yes)
@@ -277,13 +323,13 @@ def stop(uid: str, project_name: str | None, yes: bool) -> None:
 @ops_command.command("restart")
 @uid_argument
 @project_option
-@click.option("--copy", is_flag=True,
+@click.option("-c", "--copy", is_flag=True,
               help="Start the new run with a copy of this run's artifacts and outputs.")
 @output_option
 @domain_errors
 def restart(uid: str, project_name: str | None, copy: bool, output: str) -> None:
     """Run again as a new run with the same content and inputs."""
-    project = optional_project_name(project_name)
+    project = run_project_name(project_name)
     where = platform()
     original = where.get_run(uid, project)["uuid"]
     data = where.restart_run(original, project, copy)
@@ -300,7 +346,7 @@ def restart(uid: str, project_name: str | None, copy: bool, output: str) -> None
 @domain_errors
 def resume(uid: str, project_name: str | None) -> None:
     """Run a finished run again in place (same uuid, same artifacts folder)."""
-    project = optional_project_name(project_name)
+    project = run_project_name(project_name)
     where = platform()
     run = where.resume_run(where.get_run(uid, project)["uuid"], project)
     click.echo(f"Run {run['uuid'][:12]} resumed and {run['status']}.")
@@ -313,7 +359,7 @@ def resume(uid: str, project_name: str | None) -> None:
 @domain_errors
 def delete(uid: str, project_name: str | None, yes: bool) -> None:
     """Delete a finished run (a sweep with its trials), its logs and artifacts."""
-    project = optional_project_name(project_name)
+    project = run_project_name(project_name)
     where = platform()
     run = where.get_run(uid, project)
     _confirm(f"Delete run {run['uuid'][:12]} ({run.get('name') or run['kind']}) and its artifacts?",
@@ -321,3 +367,27 @@ def delete(uid: str, project_name: str | None, yes: bool) -> None:
     uuids = where.delete_run(run["uuid"], project)
     trials = len(uuids) - 1
     click.echo(f"Deleted run {run['uuid'][:12]}" + (f" and {trials} trial(s)." if trials else "."))
+
+
+@ops_command.command("update")
+@uid_argument
+@project_option
+@click.option("-n", "--name", help="A new name.")
+@click.option("--description", help="A new description.")
+@click.option("--tags", help="Comma-separated tags, replacing the run's.")
+@output_option
+@domain_errors
+def update(uid: str, project_name: str | None, name: str | None, description: str | None,
+           tags: str | None, output: str) -> None:
+    """Change a run's name, description or tags."""
+    if name is None and description is None and tags is None:
+        raise CliError("nothing to update: give --name, --description or --tags")
+    project = run_project_name(project_name)
+    where = platform()
+    data = where.update_run(
+        where.get_run(uid, project)["uuid"], project, name=name, description=description,
+        tags=None if tags is None else [tag.strip() for tag in tags.split(",") if tag.strip()])
+    if output == "json":
+        print_json(data)
+    else:
+        click.echo(f"Run {data['uuid'][:12]} updated.")

@@ -1,50 +1,100 @@
+"""``polyaxon project``: create, list, show, update and delete projects.
+
+Besides ``NAME`` arguments, the commands take the official client's spellings: ``create
+--name/-n``, and ``-p/--project`` (``NAME`` or ``OWNER/NAME``) for the others.
+"""
+
 from __future__ import annotations
 
 import click
 
 from polyaxon_core.cli.common import (
+    check_owner,
+    confirm_or_refuse,
     console,
+    default_project_name,
     domain_errors,
     humanize_time,
     output_option,
     platform,
     print_json,
+    project_name_from,
 )
+from polyaxon_core.cli.errors import CliError
+
+
+def _parse_tags(tags: str | None) -> list[str]:
+    return [tag.strip() for tag in (tags or "").split(",") if tag.strip()]
+
+
+def _one_name(argument: str | None, option: str | None, option_flag: str) -> str | None:
+    if argument and option and project_name_from(argument, "NAME") != project_name_from(
+            option, option_flag):
+        raise CliError(f"two projects given, {argument} and {option_flag} {option}; give one")
+    return argument or option
+
+
+def _named_project(argument: str | None, option: str | None) -> str:
+    """The project of get/update/delete: NAME, or -p, or the configured default."""
+    given = _one_name(argument, option, "-p")
+    return default_project_name(given)
+
+
+def _project_argument_and_option(function: click.decorators.FC) -> click.decorators.FC:
+    function = click.option(
+        "-p", "--project", "project_option", metavar="NAME",
+        help="The project, as the official client spells it (NAME or OWNER/NAME); default: "
+        "POLYAXON_PROJECT, then the folder's `polyaxon init -p`.")(function)
+    return click.argument("name", required=False)(function)
 
 
 @click.group("project")
 def project_command() -> None:
-    """Create, list, inspect and delete projects."""
+    """Create, list, inspect, update and delete projects."""
 
 
 @project_command.command("create")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("-n", "--name", "name_option", metavar="NAME",
+              help="The name, as the official client spells it (NAME or OWNER/NAME).")
 @click.option("--description", help="A sentence about the project.")
 @click.option("--tags", help="Comma-separated tags.")
 @output_option
 @domain_errors
-def create(name: str, description: str | None, tags: str | None, output: str) -> None:
+def create(name: str | None, name_option: str | None, description: str | None,
+           tags: str | None, output: str) -> None:
     """Create a project NAME (lowercase letters, digits, '-', '_', '.')."""
-    data = platform().create_project(
-        name, description, [t.strip() for t in (tags or "").split(",") if t.strip()])
+    given = _one_name(name, name_option, "--name")
+    if not given:
+        raise CliError("which project? `polyaxon project create NAME` (or --name NAME)")
+    project = project_name_from(given, "NAME" if name else "--name")
+    data = platform().create_project(project, description, _parse_tags(tags))
     if output == "json":
         print_json(data)
     else:
-        click.echo(f"Project '{name}' created.")
+        click.echo(f"Project '{project}' created.")
 
 
 @project_command.command("ls")
+@click.option("--owner", metavar="OWNER",
+              help="Accepted for the official client's scripts: the only owner is 'default'.")
+@click.option("-l", "--limit", type=click.IntRange(1), help="List at most this many projects.")
+@click.option("--offset", "-off", type=click.IntRange(0), default=0, show_default=True,
+              help="Skip this many projects first (by name).")
 @output_option
 @domain_errors
-def ls(output: str) -> None:
-    """List projects."""
-    rows = platform().list_projects()
+def ls(owner: str | None, limit: int | None, offset: int, output: str) -> None:
+    """List projects, by name."""
+    if owner is not None:
+        check_owner(owner, "--owner")
+    everything = platform().list_projects()
+    rows = everything[offset:offset + limit if limit else None]
     if output == "json":
-        print_json({"count": len(rows), "results": rows})
+        print_json({"count": len(everything), "results": rows})
         return
     from rich.table import Table
 
-    table = Table(title=f"Projects ({len(rows)})")
+    table = Table(title=f"Projects ({len(everything)})")
     for column in ("name", "description", "tags", "runs", "created"):
         table.add_column(column)
     for row in rows:
@@ -55,12 +105,12 @@ def ls(output: str) -> None:
 
 
 @project_command.command("get")
-@click.argument("name")
+@_project_argument_and_option
 @output_option
 @domain_errors
-def get(name: str, output: str) -> None:
-    """Show a project."""
-    data = platform().get_project(name)
+def get(name: str | None, project_option: str | None, output: str) -> None:
+    """Show a project (NAME, -p NAME, or the configured default)."""
+    data = platform().get_project(_named_project(name, project_option))
     if output == "json":
         print_json(data)
         return
@@ -73,15 +123,42 @@ def get(name: str, output: str) -> None:
         click.echo(f"{key:12} {value if value not in (None, '') else '-'}")
 
 
+@project_command.command("update")
+@_project_argument_and_option
+@click.option("-n", "--name", "new_name", metavar="NEW_NAME",
+              help="Rename the project (its runs and artifacts follow).")
+@click.option("--description", help="A new description.")
+@click.option("--tags", help="Comma-separated tags, replacing the project's.")
+@output_option
+@domain_errors
+def update(name: str | None, project_option: str | None, new_name: str | None,
+           description: str | None, tags: str | None, output: str) -> None:
+    """Rename a project or change its description or tags.
+
+    \b
+    polyaxon project update mnist --description "Digits" --tags "cnn,baseline"
+    polyaxon project update -p mnist --name digits
+    """
+    project = _named_project(name, project_option)
+    if new_name is None and description is None and tags is None:
+        raise CliError("nothing to update: give --name, --description or --tags")
+    data = platform().update_project(project, new_name=new_name, description=description,
+                                     tags=None if tags is None else _parse_tags(tags))
+    if output == "json":
+        print_json(data)
+    else:
+        click.echo(f"Project '{data['name']}' updated.")
+
+
 @project_command.command("delete")
-@click.argument("name")
+@_project_argument_and_option
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @domain_errors
-def delete(name: str, yes: bool) -> None:
+def delete(name: str | None, project_option: str | None, yes: bool) -> None:
     """Delete a project with all its runs, logs and artifacts."""
+    project = _named_project(name, project_option)
     where = platform()
-    where.get_project(name)
-    if not yes:
-        click.confirm(f"Delete project '{name}' with all its runs and artifacts?", abort=True)
-    runs = where.delete_project(name)
-    click.echo(f"Project '{name}' deleted" + (f" ({runs} run(s))." if runs is not None else "."))
+    where.get_project(project)
+    confirm_or_refuse(f"Delete project '{project}' with all its runs and artifacts?", yes)
+    runs = where.delete_project(project)
+    click.echo(f"Project '{project}' deleted" + (f" ({runs} run(s))." if runs is not None else "."))

@@ -26,22 +26,24 @@ def parse_params(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command("run")
-@click.option("-f", "--file", "polyaxonfile", required=True, metavar="FILE",
+@click.option("-f", "--file", "polyaxonfiles", required=True, multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
-              help="The polyaxonfile: a component or an operation (YAML or JSON).")
-@click.option("-P", "--param", "params", multiple=True, metavar="NAME=VALUE",
+              help="The polyaxonfile: a component or an operation (YAML or JSON). Repeat to "
+                   "patch it with presets, applied in order as in `polyaxon check`.")
+@click.option("-P", "--param", "--params", "params", multiple=True, metavar="NAME=VALUE",
               help="Set an input (repeatable); the value is converted to the input's type.")
 @project_option
-@click.option("--name", help="The run's name (default: the operation's or component's name).")
+@click.option("-n", "--name", help="The run's name (default: the operation's or component's name).")
 @click.option("--description", help="A sentence about this run.")
 @click.option("--tags", help="Comma-separated tags, added to the file's.")
-@click.option("--queue", help="The queue to run in (default: the file's, else 'default').")
-@click.option("-w", "--watch", is_flag=True,
-              help="Follow the run to its end (logs, or a sweep's progress); exit 1 unless it succeeds.")
+@click.option("-q", "--queue", help="The queue to run in (default: the file's, else 'default').")
+@click.option("-w", "--watch", "-l", "--log", "--logs", "watch", is_flag=True,
+              help="Follow the run to its end (logs, or a sweep's progress); exit 1 unless it "
+                   "succeeds. -l/--log/--logs: the official client's spellings.")
 @output_option
 @domain_errors
 def run_command(
-    polyaxonfile: Path, params: tuple[str, ...], project_name: str | None, name: str | None,
+    polyaxonfiles: tuple[Path, ...], params: tuple[str, ...], project_name: str | None, name: str | None,
     description: str | None, tags: str | None, queue: str | None, watch: bool, output: str,
 ) -> None:
     """Validate a polyaxonfile, create a run and queue it; return at once unless --watch.
@@ -52,9 +54,11 @@ def run_command(
     """
     from polyaxon_core.spec import read_polyaxonfile
 
-    if not polyaxonfile.is_file():
-        raise CliError(f"{polyaxonfile}: no such file; pass the path of a polyaxonfile with -f")
-    spec = read_polyaxonfile(polyaxonfile, parse_params(params))
+    polyaxonfile, *presets = polyaxonfiles
+    for path in polyaxonfiles:
+        if not path.is_file():
+            raise CliError(f"{path}: no such file; pass the path of a polyaxonfile with -f")
+    spec = read_polyaxonfile(polyaxonfile, parse_params(params), presets=presets)
     project = default_project_name(project_name)
     data = platform().submit_run(
         project,

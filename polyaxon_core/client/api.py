@@ -110,6 +110,18 @@ class ApiClient:
         project: dict[str, Any] = self.transport.request("GET", self._project_path(name)).json()
         return project
 
+    def update_project(self, name: str, *, new_name: str | None = None,
+                       description: str | None = None,
+                       tags: Sequence[str] | None = None) -> dict[str, Any]:
+        """Rename a project or change its description or tags (None: left as it is)."""
+        body: dict[str, Any] = {}
+        for key, value in (("name", new_name), ("description", description), ("tags", tags)):
+            if value is not None:
+                body[key] = list(value) if key == "tags" else value
+        project: dict[str, Any] = self.transport.request(
+            "PATCH", self._project_path(name), json_body=body).json()
+        return project
+
     def delete_project(self, name: str) -> None:
         self.transport.request("DELETE", self._project_path(name))
 

@@ -69,6 +69,15 @@ class LocalPlatform(Platform):
         with self.database() as session:
             return self._project_dict(session, get_project(session, name))
 
+    def update_project(self, name: str, *, new_name: str | None, description: str | None,
+                       tags: Sequence[str] | None) -> dict[str, Any]:
+        from polyaxon_core.domain.projects import get_project, update_project
+
+        with self.database() as session:
+            project = update_project(session, get_project(session, name), name=new_name,
+                                     description=description, tags=tags)
+            return self._project_dict(session, project)
+
     def delete_project(self, name: str) -> int:
         from polyaxon_core.domain.artifacts import discard_run_files
         from polyaxon_core.domain.projects import delete_project, get_project
@@ -188,6 +197,16 @@ class LocalPlatform(Platform):
                 series.setdefault(row.name, []).append(
                     {"step": row.step, "value": row.value, "timestamp": row.timestamp})
             return {"uuid": run.uuid, "metrics": series}
+
+    def update_run(self, uuid: str, project: str | None, *, name: str | None,
+                   description: str | None, tags: Sequence[str] | None) -> dict[str, Any]:
+        from polyaxon_core.domain.commands import update_run
+        from polyaxon_core.domain.listing import run_document
+
+        with self.database() as session:
+            run = update_run(session, self._run(session, uuid, project), name=name,
+                             description=description, tags=tags)
+            return run_document(run)
 
     def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:
         from polyaxon_core.domain.commands import request_stop

@@ -67,6 +67,11 @@ class Platform(ABC):
         """A project (``runs``: how many it has, when known); NotFound if none."""
 
     @abstractmethod
+    def update_project(self, name: str, *, new_name: str | None, description: str | None,
+                       tags: Sequence[str] | None) -> dict[str, Any]:
+        """Rename a project or change its description or tags (None: left as it is)."""
+
+    @abstractmethod
     def delete_project(self, name: str) -> int | None:
         """Delete a project with its runs; how many runs went, when known."""
 
@@ -105,6 +110,11 @@ class Platform(ABC):
     def metrics(self, identifier: str, project: str | None,
                 names: Sequence[str]) -> dict[str, Any]:
         """``{"uuid", "metrics": {name: [{"step", "value", "timestamp"}, ...]}}``."""
+
+    @abstractmethod
+    def update_run(self, uuid: str, project: str | None, *, name: str | None,
+                   description: str | None, tags: Sequence[str] | None) -> dict[str, Any]:
+        """Change a run's name, description or tags (None: left as it is; tags replace)."""
 
     @abstractmethod
     def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:

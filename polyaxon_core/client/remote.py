@@ -73,7 +73,8 @@ class RemotePlatform(Platform):
     # -------------------------------------------------------------------------- projects
     def create_project(self, name: str, description: str | None,
                        tags: Sequence[str]) -> dict[str, Any]:
-        return with_datetimes(self.client.create_project(name, description, tags))  # type: ignore[no-any-return]
+        created = self.client.create_project(name, description, tags)
+        return with_datetimes(created)  # type: ignore[no-any-return]
 
     def list_projects(self) -> list[dict[str, Any]]:
         projects: list[dict[str, Any]] = []
@@ -86,6 +87,11 @@ class RemotePlatform(Platform):
 
     def get_project(self, name: str) -> dict[str, Any]:
         return with_datetimes(self.client.get_project(name))  # type: ignore[no-any-return]
+
+    def update_project(self, name: str, *, new_name: str | None, description: str | None,
+                       tags: Sequence[str] | None) -> dict[str, Any]:
+        return with_datetimes(self.client.update_project(  # type: ignore[no-any-return]
+            name, new_name=new_name, description=description, tags=tags))
 
     def delete_project(self, name: str) -> int | None:
         self.client.delete_project(name)
@@ -175,6 +181,14 @@ class RemotePlatform(Platform):
         if answer and "uuid" in answer:
             return with_datetimes(answer)  # type: ignore[no-any-return]
         return with_datetimes(self.client.get_run(project, uuid))  # type: ignore[no-any-return]
+
+    def update_run(self, uuid: str, project: str | None, *, name: str | None,
+                   description: str | None, tags: Sequence[str] | None) -> dict[str, Any]:
+        changes = {key: value for key, value in (("name", name), ("description", description),
+                                                  ("tags", None if tags is None else list(tags)))
+                   if value is not None}
+        return with_datetimes(  # type: ignore[no-any-return]
+            self.client.patch_run(self._scope(project), uuid, changes))
 
     def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:
         scope = self._scope(project)

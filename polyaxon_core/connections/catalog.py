@@ -194,7 +194,8 @@ def _connection(
         )
     schema = entry.get("schema")
     if schema is not None and not isinstance(schema, Mapping):
-        problem(("schema",), "`schema` is a mapping of the kind's fields", "e.g. schema: {bucket: s3://my-bucket}")
+        problem(("schema",), "`schema` is a mapping of the kind's fields",
+                "e.g. schema: {bucket: s3://my-bucket}")
         schema = None
     schema = dict(schema or {})
     if isinstance(kind, str) and kind in SCHEMA_FIELDS:

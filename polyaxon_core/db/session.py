@@ -39,7 +39,7 @@ def create_db_engine(url: str) -> Engine:
     except ArgumentError:
         raise ConfigurationError(
             f"POLYAXON_DB_URL={url!r} is not a database URL; use e.g. "
-            "sqlite:////path/to/polyaxon.db or postgresql+psycopg://user@host/db"
+            "sqlite:////path/to/polyaxon.db or postgresql://user@host/db"
         ) from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -48,15 +48,23 @@ def create_db_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername == "postgresql":
+        # psycopg2 (the `postgres` extra), whatever SQLAlchemy's default driver for the
+        # scheme is (psycopg 3 since SQLAlchemy 2.1); postgresql+psycopg:// picks psycopg 3
+        parsed = parsed.set(drivername="postgresql+psycopg2")
     try:
         return create_engine(parsed, pool_pre_ping=True)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
-        raise ConfigurationError(
-            f"no driver for {parsed.drivername!r} ({exc}); for PostgreSQL install "
-            "`pip install 'polyaxon-core[postgres]'`"
-        ) from None
+        hint = _DRIVER_HINTS.get(parsed.drivername, _POSTGRES_HINT)
+        raise ConfigurationError(f"no driver for {parsed.drivername!r} ({exc}); {hint}") from None
+
+
+_PSYCOPG2_HINT = "install `pip install 'polyaxon-core[postgres]'` (psycopg2)"
+_PSYCOPG3_HINT = "install `pip install 'polyaxon-core[psycopg]'` (psycopg 3)"
+_POSTGRES_HINT = (f"for postgresql:// URLs {_PSYCOPG2_HINT}; for postgresql+psycopg:// URLs "
+                  f"{_PSYCOPG3_HINT}")
+_DRIVER_HINTS = {"postgresql": _PSYCOPG2_HINT, "postgresql+psycopg2": _PSYCOPG2_HINT,
+                 "postgresql+psycopg": _PSYCOPG3_HINT}
 
 
 @cache

@@ -130,3 +130,14 @@ def test_nobody_grants_more_than_they_have(
     unknown = client.post("/api/v1/default/p/members", headers=admin.headers,
                           json={"user": "guest", "role": "emperor"})
     assert unknown.status_code == 400 and "role" in unknown.json["errors"]
+
+
+def test_text_with_a_nul_is_refused_alike_on_every_backend(
+    client: FlaskClient, owner: Account
+) -> None:
+    created = client.post("/api/v1/default/projects/create", headers=owner.headers,
+                          json={"name": "nul", "description": "a\u0000b"})
+    assert created.status_code == 400 and "NUL" in created.json["message"]
+    for path in ("/api/v1/default/a%00b", "/api/v1/default/a%00b/runs/abc%00"):
+        answer = client.get(path, headers=owner.headers)
+        assert answer.status_code == 404 and "NUL" in answer.json["message"]

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 HEAVY = ["sqlalchemy", "alembic", "marshmallow", "rich", "pluggy", "jinja2", "yaml", "psycopg",
-         "polyaxon_core.plugins", "polyaxon_core.db", "polyaxon_core.spec"]
+         "psycopg2", "polyaxon_core.plugins", "polyaxon_core.db", "polyaxon_core.spec"]
 
 
 def _modules_after(*argv: str) -> set[str]:

@@ -31,7 +31,8 @@ def test_a_secret_comes_from_its_variables(home: Path, monkeypatch: pytest.Monke
 
     resolved = resolve_secret(SLACK)
 
-    assert {key: value.reveal() for key, value in resolved.items()} == {"url": "https://hooks.example.org/T0/B0/xyz"}
+    revealed = {key: value.reveal() for key, value in resolved.items()}
+    assert revealed == {"url": "https://hooks.example.org/T0/B0/xyz"}
 
 
 def test_a_secret_comes_from_its_private_folder(home: Path) -> None:

@@ -262,7 +262,6 @@ def test_a_members_run_fails_every_attempt_to_reach_beyond_its_own_run(
         assert "polyaxon.db" not in text and "POLYAXON_DB_URL" not in text
 
 
-
 def test_the_server_warns_when_runs_are_not_isolated(tmp_path: Path) -> None:
     setup = Deployment(tmp_path, None)
     del setup.server_env["POLYAXON_API_HOST"]

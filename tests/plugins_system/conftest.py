@@ -29,6 +29,7 @@ from polyaxon_core.testing import install_distribution
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 SAMPLE_PACKAGE = "polyaxon_sample_plugins"
 
+
 @pytest.fixture
 def sample_plugins(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Make the sample plugins importable; forget them afterwards so state never leaks."""

@@ -111,4 +111,3 @@ def test_a_param_value_with_an_alias_bomb_is_refused(write_file: WriteFile) -> N
     [problem] = caught.value.problems
     assert problem.path == "-P items"
     assert "expands to more than 100,000 values" in problem.message
-

@@ -23,7 +23,8 @@ VALUES = [
 
 
 def mapping(values: object = VALUES, **fields: object) -> MatrixConfig:
-    return MatrixConfig(kind="mapping", params={}, options={"values": values}, **fields)  # type: ignore[arg-type]
+    options = {"values": values}
+    return MatrixConfig(kind="mapping", params={}, options=options, **fields)  # type: ignore[arg-type]
 
 
 class TestMappingContract(OptimizerContract):

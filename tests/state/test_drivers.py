@@ -1,0 +1,71 @@
+"""PostgreSQL drivers: ``postgresql://`` is psycopg2 (the ``postgres`` extra), and
+``postgresql+psycopg://`` keeps working with psycopg 3 (the ``psycopg`` extra)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import create_engine, select, text
+
+from polyaxon_core.config import ConfigurationError
+from polyaxon_core.db.models import Metric, Run
+from polyaxon_core.db.session import create_db_engine, get_engine, is_current, migrate, session_scope
+from polyaxon_core.domain.listing import get_run
+from polyaxon_core.domain.projects import create_project, get_project
+from tests.conftest import PG_SERVER_URL
+
+
+def _with_driver(url: str, driver: str) -> str:
+    """``url`` with ``postgresql+DRIVER://``, or plain ``postgresql://`` for no driver."""
+    scheme, rest = url.split("://", 1)
+    dialect = scheme.split("+")[0]
+    return f"{dialect}+{driver}://{rest}" if driver else f"{dialect}://{rest}"
+
+
+@pytest.mark.parametrize(("driver", "dbapi"), [("", "psycopg2"), ("psycopg2", "psycopg2"),
+                                              ("psycopg", "psycopg")])
+def test_each_postgresql_url_picks_its_driver(driver: str, dbapi: str) -> None:
+    assert create_db_engine(_with_driver(PG_SERVER_URL, driver)).dialect.driver == dbapi
+
+
+def test_a_missing_driver_names_the_extra_to_install() -> None:
+    with pytest.raises(ConfigurationError, match=r"no driver for 'postgresql\+nodriver'.*"
+                                                 r"polyaxon-core\[postgres\]"):
+        create_db_engine(_with_driver(PG_SERVER_URL, "nodriver"))
+
+
+@pytest.fixture
+def psycopg3_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, addressed with a psycopg 3 URL."""
+    name = f"polyaxon_psycopg3_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_with_driver(PG_SERVER_URL, "psycopg2"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = _with_driver(PG_SERVER_URL, "psycopg").rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    get_engine(url).dispose()
+    get_engine(_with_driver(url, "")).dispose()
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.mark.postgres
+def test_psycopg3_urls_migrate_and_round_trip(psycopg3_database: str) -> None:
+    migrate(psycopg3_database)
+    assert get_engine(psycopg3_database).dialect.driver == "psycopg"
+    with session_scope(psycopg3_database) as session:
+        project = create_project(session, "drivers", description="psycopg 3", tags=["a"])
+        run = Run(project=project, kind="job", runtime="job", inputs={"lr": 0.1})
+        session.add(run)
+        session.flush()
+        session.add(Metric(run_id=run.id, name="loss", step=1, value=0.5))
+        uuid_of_run = run.uuid
+    # the same database through psycopg2 sees the schema and the rows
+    assert is_current(_with_driver(psycopg3_database, ""))
+    with session_scope(_with_driver(psycopg3_database, "")) as session:
+        found = get_run(session, uuid_of_run, get_project(session, "drivers"))
+        values = session.scalars(select(Metric.value).where(Metric.run_id == found.id)).all()
+        assert found.inputs == {"lr": 0.1} and values == [0.5]
