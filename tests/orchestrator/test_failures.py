@@ -144,6 +144,17 @@ def test_a_scheduler_that_fails_to_start_fails_the_queued_runs_and_watch_says_wh
     assert "the orchestrator could not start: ConnectionError" in message
 
 
+def test_a_sweep_watched_while_its_scheduler_fails_to_start_ends_with_the_reason(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, with_faulty_schedulers: None
+) -> None:
+    monkeypatch.setenv("POLYAXON_SCHEDULER", "unreachable")
+    result = cli("run", "-f", str(FILES / "random.yaml"), "--watch", check=False)
+    assert result.returncode == 1
+    assert "refused the credentials" in result.stdout + result.stderr
+    sweep = json.loads(cli("ops", "ls", "-o", "json").stdout)["results"][0]
+    assert wait_final(sweep["uuid"])["conditions"][-1][:2] == ("failed", "orchestrator error")
+
+
 def test_a_scheduler_that_raises_while_launching_fails_the_run_with_its_error(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, with_faulty_schedulers: None
 ) -> None:
