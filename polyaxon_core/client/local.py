@@ -49,6 +49,20 @@ class LocalPlatform(Platform):
         if error:
             raise OrchestratorUnavailable(f"the orchestrator cannot go on: {error}")
 
+    def waiting_notice(self) -> str | None:
+        """With POLYAXON_ORCHESTRATOR=external, none is started here: say so when none runs."""
+        import os
+
+        from polyaxon_core.orchestrator import OrchestratorLock
+
+        if os.environ.get("POLYAXON_ORCHESTRATOR", "auto") != "external":
+            return None
+        if OrchestratorLock(self.settings).is_held():
+            return None
+        return (f"no orchestrator is running for {self.settings.home} and "
+                "POLYAXON_ORCHESTRATOR=external starts none: start `polyaxon scheduler` "
+                "(or unset POLYAXON_ORCHESTRATOR) for the run to go on; waiting")
+
     def _check_backends(self) -> None:
         """Refuse work for a scheduler or store that is not installed, or that the running
         orchestrator does not use (ConfigurationError), before anything is written."""

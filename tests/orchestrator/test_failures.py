@@ -9,6 +9,7 @@ mounts (the tests run as root, for whom permission bits alone would not refuse a
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import pytest
 
 from polyaxon_core.testing import install_distribution
 from polyaxon_core.testing.scheduler import wait_until
-from tests.orchestrator.conftest import FILES, Cli, run_state, wait_final, wait_for
+from tests.orchestrator.conftest import FILES, POLYAXON, Cli, run_state, wait_final, wait_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -177,6 +178,25 @@ def test_watch_says_why_when_no_orchestrator_can_start(cli: Cli, monkeypatch: py
     assert "exited at start" in error and "POLYAXON_SCHEDULER='kubernetz'" in error
     assert "orchestrator.log" in error
     assert run_state(uuid)["status"] == "queued"  # it never ran: nothing pretends otherwise
+
+
+def test_watch_says_when_no_external_orchestrator_runs_and_goes_on_once_one_does(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLYAXON_ORCHESTRATOR", "external")
+    uuid = _submit(cli, "-f", str(FILES / "task.yaml"))
+    watching = subprocess.Popen([POLYAXON, "ops", "get", uuid, "--watch"], env=os.environ.copy(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert watching.stderr is not None
+    notice = watching.stderr.readline()
+    assert "no orchestrator is running" in notice and "polyaxon scheduler" in notice
+    monkeypatch.setenv("POLYAXON_ORCHESTRATOR", "auto")
+    from polyaxon_core.config import load_settings
+    from polyaxon_core.orchestrator import ensure_orchestrator
+
+    ensure_orchestrator(load_settings())
+    assert watching.wait(timeout=120) == 0
+    assert run_state(uuid)["status"] == "succeeded"
 
 
 # --- storage ---------------------------------------------------------------------------
