@@ -20,11 +20,14 @@ from polyaxon_core.config import Settings
 #: errno values that mean "this storage cannot take writes"
 STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 
-#: SQLite's messages for the same situations (they carry no path and no errno)
+#: SQLite's messages for the same situations (they carry no path and no errno) -> the
+#: errno they mean; for the vaguer ones, the errno assumed when the file system shows
+#: neither a read-only mount nor a full disk
 _SQLITE_MESSAGES = {
-    "database or disk is full": errno.ENOSPC,
-    "attempt to write a readonly database": errno.EROFS,
-    "unable to open database file": None,  # the cause is looked up on the file system
+    "database or disk is full": (errno.ENOSPC, False),
+    "attempt to write a readonly database": (errno.EROFS, False),
+    "unable to open database file": (errno.EACCES, True),
+    "disk I/O error": (errno.EIO, True),  # e.g. WAL shared memory that cannot grow
 }
 
 
@@ -45,16 +48,23 @@ class StorageFailure:
         verb = "access" if self.errno in {errno.EACCES, errno.EPERM} else "write"
         if self.errno in {errno.ENOSPC, errno.EDQUOT}:
             fix = "free space there"
+        elif self.errno == errno.EIO:
+            fix = "check that disk"
         else:
             fix = "make it writable for this user"
         return (f"cannot {verb} {self.path}: {self.cause}; {fix}, or point POLYAXON_HOME "
                 "(POLYAXON_DB_URL for the database) somewhere writable")
 
     @property
+    def http_status(self) -> int:
+        """507 Insufficient Storage for a full disk, 503 for storage that refuses writes."""
+        return 507 if self.errno in {errno.ENOSPC, errno.EDQUOT} else 503
+
+    @property
     def exit_code(self) -> int:
-        """1 for a full disk (the request could not be done), 2 for storage that this
-        configuration cannot write at all."""
-        return 1 if self.errno in {errno.ENOSPC, errno.EDQUOT} else 2
+        """1 for a full disk or a failing one (the request could not be done), 2 for
+        storage that this configuration cannot write at all."""
+        return 1 if self.errno in {errno.ENOSPC, errno.EDQUOT, errno.EIO} else 2
 
 
 def describe_storage_error(exc: BaseException, settings: Settings | None = None) -> StorageFailure | None:
@@ -87,9 +97,9 @@ def _from_database_error(exc: BaseException, settings: Settings | None) -> Stora
         if "No space left on device" in text:
             return StorageFailure(f"the database ({text.splitlines()[0]})", errno.ENOSPC)
         return None
-    for message, code in _SQLITE_MESSAGES.items():
+    for message, (code, look) in _SQLITE_MESSAGES.items():
         if text.startswith(message):
-            return StorageFailure(str(database), code or _why_not_writable(database))
+            return StorageFailure(str(database), _why_not_writable(database, code) if look else code)
     return None
 
 
@@ -107,14 +117,14 @@ def _sqlite_path(settings: Settings | None) -> Path | None:
     return Path(url.removeprefix("sqlite:///")).expanduser()
 
 
-def _why_not_writable(path: Path) -> int:
-    """The errno a write to ``path`` (or a new file beside it) would fail with."""
-    folder = path.parent
+def _why_not_writable(path: Path, otherwise: int) -> int:
+    """EROFS or ENOSPC when the file system of ``path`` shows it, else ``otherwise``."""
     try:
-        if os.statvfs(folder).f_flag & os.ST_RDONLY:
-            return errno.EROFS
-        if os.statvfs(folder).f_bavail == 0:
-            return errno.ENOSPC
+        status = os.statvfs(path.parent)
     except OSError as exc:
-        return exc.errno or errno.EACCES
-    return errno.EACCES
+        return exc.errno or otherwise
+    if status.f_flag & os.ST_RDONLY:
+        return errno.EROFS
+    if status.f_bavail == 0:
+        return errno.ENOSPC
+    return otherwise

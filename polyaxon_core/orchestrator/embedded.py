@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -29,6 +30,8 @@ from typing import TextIO
 
 from polyaxon_core.config import Settings
 from polyaxon_core.errors import PolyaxonError
+
+logger = logging.getLogger(__name__)
 
 #: the status kept in the lock file is cut to this many characters (well under a block)
 _STATUS_LIMIT = 2048
@@ -65,10 +68,12 @@ class OrchestratorLock:
             return
         status = {"pid": os.getpid(), "scheduler": self.settings.scheduler,
                   "store": self.settings.store, "error": error and error[:_STATUS_LIMIT]}
-        self._file.seek(0)
-        self._file.write(json.dumps(status))
-        self._file.truncate()
-        self._file.flush()
+        data = json.dumps(status).encode()
+        try:  # unbuffered, in place: written first, then cut to its length
+            os.pwrite(self._file.fileno(), data, 0)
+            os.ftruncate(self._file.fileno(), len(data))
+        except OSError as exc:  # a home remounted read-only: the orchestrator's log says it
+            logger.warning("cannot update %s: %s", self.path, exc.strerror or exc)
 
     def release(self) -> None:
         if self._file is not None:

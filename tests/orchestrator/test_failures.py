@@ -275,3 +275,25 @@ def test_a_full_home_disk_ends_watch_with_the_cause_and_the_run_failed_once_spac
     from polyaxon_core.orchestrator import orchestrator_error
 
     wait_until(lambda: orchestrator_error(load_settings()) is None)  # it writes again
+
+
+def test_a_server_on_a_full_disk_answers_with_the_cause_not_a_500(
+    tmp_path: Path, mounts: list[Path]
+) -> None:
+    from tests.api.servers import BIN, environment, serving
+
+    home = tmp_path / "served"
+    _tmpfs(mounts, home, "1m")
+    env = environment(home, POLYAXON_ORCHESTRATOR="external")
+    command = [str(BIN / "polyaxon"), "server", "--port", "0", "--no-auth"]
+    with serving(command, env, r"serving the API on (http://\S+)/api/v1") as served:
+        with open(home / "filler", "wb") as filler, pytest.raises(OSError):
+            while True:
+                filler.write(b"\0" * 65536)
+        status, error = served.request("POST", "/api/v1/default/projects/create",
+                                       body={"name": "full"})
+        assert status == 507, "".join(served.output)[-3000:]
+        assert error["message"].startswith("the server cannot write its storage "
+                                           "(No space left on device)")
+    assert f"cannot write {home / 'polyaxon.db'}: No space left on device" in "".join(served.output)
+
