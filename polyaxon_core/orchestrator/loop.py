@@ -370,7 +370,7 @@ def fail_waiting_runs(db_url: str, message: str) -> list[str]:
     for when the orchestrator that would start them cannot. Returns their uuids."""
     failed: list[str] = []
     with session_scope(db_url) as session:
-        for run in session.scalars(select(Run).where(Run.status == Status.QUEUED.value)):
+        for run in session.scalars(select(Run).where(Run.status == Status.QUEUED.value)).all():
             if transition(session, run, Status.FAILED, reason="orchestrator error", message=message):
                 failed.append(run.uuid)
     return failed
