@@ -44,8 +44,20 @@ def create_app(
     ``polyaxon run`` does; by default only when the settings come from the environment,
     because the orchestrator it starts reads them from there. ``max_upload_bytes``
     defaults to ``POLYAXON_MAX_UPLOAD_BYTES`` (1 GiB).
+
+    With the settings from the environment, the configured scheduler and store are
+    checked first: a name no installed plugin provides, or other backends than those of
+    the orchestrator already serving the home, raise ConfigurationError, so the server
+    refuses to start instead of accepting runs nothing will start.
     """
     from_environment = settings is None
+    settings = settings or load_settings()
+    plugins = plugins or get_plugin_manager()
+    if from_environment:
+        from polyaxon_core.orchestrator.backends import check_backends, check_running_orchestrator
+
+        check_backends(settings, plugins)
+        check_running_orchestrator(settings)
     config = ServerConfig(
         auth=auth,
         max_upload_bytes=max_upload_bytes or max_upload_bytes_from_environment(),
@@ -53,7 +65,7 @@ def create_app(
     )
     app = Flask(__name__, static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = MAX_JSON_BYTES
-    server.init_app(app, settings or load_settings(), config, plugins or get_plugin_manager())
+    server.init_app(app, settings, config, plugins)
     init_database(app)
     init_error_handlers(app)
     init_security(app)

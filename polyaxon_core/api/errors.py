@@ -141,6 +141,18 @@ def _http_error(exc: HTTPException) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response:
+    from polyaxon_core.api.extensions import server
+    from polyaxon_core.storage_errors import describe_storage_error
+
+    failure = describe_storage_error(exc, server.settings)
+    if failure is not None:
+        # the path is the server's business (the log has it); the client learns the cause
+        logger.error("%s %s failed: %s", request.method, request.path, failure.message)
+        return error_response(
+            failure.http_status,
+            f"the server cannot write its storage ({failure.cause}); nothing was changed, "
+            "ask its administrator",
+        )
     logger.exception("unexpected error while serving %s %s", request.method, request.path)
     return error_response(
         500, "internal server error: the request failed unexpectedly; the server log has the details"

@@ -7,6 +7,7 @@ applications (tests on SQLite and PostgreSQL side by side) never share state.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from polyaxon_core.plugins import PluginManager
 
 EXTENSION_KEY = "polyaxon"
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,11 +86,18 @@ class Server:
         wake_if_marked(session, self.settings)
 
     def ensure_orchestrator(self) -> None:
-        """Start the embedded orchestrator if this server is configured to, and none runs."""
-        if self.config.orchestrator_on_demand:
-            from polyaxon_core.orchestrator import ensure_orchestrator
+        """Start the embedded orchestrator if this server is configured to, and none runs.
 
-            ensure_orchestrator(self.settings)
+        An orchestrator that exits at start is logged here; the queued runs it could not
+        start are marked failed by it with the reason when it got that far.
+        """
+        if self.config.orchestrator_on_demand:
+            from polyaxon_core.orchestrator import OrchestratorUnavailable, ensure_orchestrator
+
+            try:
+                ensure_orchestrator(self.settings)
+            except OrchestratorUnavailable as exc:
+                logger.error("%s", exc)
 
 
 server = Server()

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from polyaxon_core.cli.errors import CliError
+from polyaxon_core.cli.errors import CliConfigurationError, CliError
 
 if TYPE_CHECKING:
     from polyaxon_core.client.platform import Platform
@@ -102,12 +102,17 @@ def database() -> Iterator[Any]:
     from sqlalchemy.exc import OperationalError
 
     from polyaxon_core.db.session import ensure_database, session_scope
+    from polyaxon_core.storage_errors import describe_storage_error
     from polyaxon_core.wakeup import wake_if_marked
 
     current = settings()
     try:
         ensure_database(current.db_url)
     except OperationalError as exc:
+        failure = describe_storage_error(exc, current)
+        if failure is not None:
+            kind = CliConfigurationError if failure.exit_code == 2 else CliError
+            raise kind(failure.message) from None
         raise CliError(
             f"cannot open the database at {current.db_url!r}: {exc.orig}. Check POLYAXON_DB_URL "
             "(and that the server is running), or unset it to use the embedded SQLite database."

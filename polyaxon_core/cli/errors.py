@@ -14,6 +14,12 @@ class CliError(click.ClickException):
     exit_code = 1
 
 
+class CliConfigurationError(CliError):
+    """A failure the configuration causes (exit code 2); the message names the fix."""
+
+    exit_code = 2
+
+
 def run_cli(group: click.Group) -> int:
     from polyaxon_core.config import ConfigurationError
 
@@ -38,6 +44,12 @@ def run_cli(group: click.Group) -> int:
     except Exception as exc:
         if os.environ.get("POLYAXON_DEBUG"):
             raise
+        from polyaxon_core.storage_errors import describe_storage_error
+
+        failure = describe_storage_error(exc)
+        if failure is not None:
+            click.echo(f"Error: {failure.message}", err=True)
+            return failure.exit_code
         click.echo(
             f"Error: unexpected {type(exc).__name__}: {exc}\n"
             "This is a bug in polyaxon or one of its plugins; run again with POLYAXON_DEBUG=1 "

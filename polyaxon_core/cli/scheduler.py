@@ -26,10 +26,15 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     from polyaxon_core.cli.common import database
     from polyaxon_core.cli.errors import CliError
     from polyaxon_core.orchestrator import Orchestrator, OrchestratorLock
+    from polyaxon_core.orchestrator.backends import check_backends
+    from polyaxon_core.orchestrator.loop import fail_waiting_runs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     current = settings()
+    # an unknown backend is this command's configuration error; the runs are not touched,
+    # since an orchestrator configured correctly may serve them
+    check_backends(current)
     with database():
         pass  # migrate before the first tick
     lock = OrchestratorLock(current)
@@ -49,10 +54,20 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     with lock:
-        orchestrator = Orchestrator(current)
+        try:
+            orchestrator = Orchestrator(current)
+        except Exception as exc:  # a plugin raising as it is created
+            reason = f"the orchestrator could not start: {type(exc).__name__}: {exc}"
+            if exit_when_idle is None:
+                # run by a supervisor, maybe one replica of several: leave the runs queued
+                raise CliError(reason) from None
+            # started on demand for the runs just submitted: they must hear of it
+            failed = fail_waiting_runs(current.db_url, reason)
+            raise CliError(f"{reason} ({len(failed)} queued run(s) marked failed)") from None
         if once:
             orchestrator.tick()
             return
         click.echo(f"orchestrator started for {current.home} (pid {lock.holder_pid()})", err=True)
         sys.stderr.flush()
-        orchestrator.run_forever(lambda: stopping, idle_exit=exit_when_idle)
+        orchestrator.run_forever(lambda: stopping, idle_exit=exit_when_idle,
+                                 report_error=lock.record_error)

@@ -49,9 +49,12 @@ def server_command(host: str, port: int, no_auth: bool) -> None:
     from werkzeug.serving import make_server
 
     from polyaxon_core.config import load_settings
+    from polyaxon_core.orchestrator.backends import check_backends
 
+    current = load_settings()
+    check_backends(current)  # a server that cannot run anything says so, and only that
     # before the app opens the database: with a run user, what it creates is private
-    _warn_about_run_isolation(load_settings())
+    _warn_about_run_isolation(current)
 
     from polyaxon_core.api.app import create_app
     from polyaxon_core.api.extensions import server

@@ -24,6 +24,9 @@ def watch_run(uuid: str, project: str | None) -> str:
     """Follow a run until it is final; returns its final status."""
     where = platform()
     snapshot = _snapshot(where, uuid, project)
+    notice = None if is_final(snapshot["status"]) else where.waiting_notice()
+    if notice:
+        click.echo(f"Note: {notice}", err=True)
     if snapshot["kind"] == "matrix":
         return _watch_sweep(where, snapshot, project)
     return _follow_job(where, snapshot, project)

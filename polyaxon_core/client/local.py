@@ -36,9 +36,49 @@ class LocalPlatform(Platform):
         return create("store", self.settings.store, self.settings)
 
     def keep_going(self) -> None:
-        from polyaxon_core.orchestrator import ensure_orchestrator
+        """Start an orchestrator if none runs; OrchestratorUnavailable when none can serve
+        the runs (it exits at start, or cannot write the database or the run folders)."""
+        from polyaxon_core.orchestrator import (
+            OrchestratorUnavailable,
+            ensure_orchestrator,
+            orchestrator_error,
+        )
 
         ensure_orchestrator(self.settings)
+        error = orchestrator_error(self.settings)
+        if error:
+            raise OrchestratorUnavailable(f"the orchestrator cannot go on: {error}")
+
+    def waiting_notice(self) -> str | None:
+        """With POLYAXON_ORCHESTRATOR=external, none is started here: say so when none runs."""
+        import os
+
+        from polyaxon_core.orchestrator import OrchestratorLock
+
+        if os.environ.get("POLYAXON_ORCHESTRATOR", "auto") != "external":
+            return None
+        if OrchestratorLock(self.settings).is_held():
+            return None
+        return (f"no orchestrator is running for {self.settings.home} and "
+                "POLYAXON_ORCHESTRATOR=external starts none: start `polyaxon scheduler` "
+                "(or unset POLYAXON_ORCHESTRATOR) for the run to go on; waiting")
+
+    def _check_backends(self) -> None:
+        """Refuse work for a scheduler or store that is not installed, or that the running
+        orchestrator does not use (ConfigurationError), before anything is written."""
+        from polyaxon_core.orchestrator.backends import check_backends, check_running_orchestrator
+
+        check_backends(self.settings)
+        check_running_orchestrator(self.settings)
+
+    def _keep_going_after(self, uuid: str) -> None:
+        """keep_going() once ``uuid`` was queued; an error says the run exists."""
+        from polyaxon_core.orchestrator import OrchestratorUnavailable
+
+        try:
+            self.keep_going()
+        except OrchestratorUnavailable as exc:
+            raise OrchestratorUnavailable(f"run {uuid} was queued, but {exc}") from None
 
     # -------------------------------------------------------------------------- projects
     @staticmethod
@@ -105,6 +145,7 @@ class LocalPlatform(Platform):
         from polyaxon_core.domain.listing import run_document
         from polyaxon_core.domain.projects import get_project
 
+        self._check_backends()
         with self.database() as session:
             run = submit_operation(
                 session, get_project(session, project), spec,
@@ -113,7 +154,7 @@ class LocalPlatform(Platform):
                 context_path=context_path,
             )
             data = run_document(run)
-        self.keep_going()
+        self._keep_going_after(data["uuid"])
         return data
 
     def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
@@ -222,22 +263,24 @@ class LocalPlatform(Platform):
         from polyaxon_core.domain.commands import clone_run
         from polyaxon_core.domain.listing import run_document
 
+        self._check_backends()
         with self.database() as session:
             original = self._run(session, uuid, project)
             run = clone_run(session, original, "copy" if copy else "restart")
             data = run_document(run)
             if copy:
                 copy_run_artifacts(self.store, original.uuid, run.uuid)
-        self.keep_going()
+        self._keep_going_after(data["uuid"])
         return data
 
     def resume_run(self, uuid: str, project: str | None) -> dict[str, Any]:
         from polyaxon_core.domain.commands import resume_run
         from polyaxon_core.domain.listing import run_document
 
+        self._check_backends()
         with self.database() as session:
             data = run_document(resume_run(session, self._run(session, uuid, project)))
-        self.keep_going()
+        self._keep_going_after(data["uuid"])
         return data
 
     def delete_run(self, uuid: str, project: str | None) -> list[str]:

@@ -135,3 +135,7 @@ class Platform(ABC):
     @abstractmethod
     def keep_going(self) -> None:
         """Make sure something drives queued runs (on a server: its own orchestrator)."""
+
+    def waiting_notice(self) -> str | None:
+        """Why runs may wait with nothing driving them, to say before following one."""
+        return None

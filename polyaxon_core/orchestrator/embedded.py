@@ -6,11 +6,19 @@ One orchestrator per POLYAXON_HOME: it holds an exclusive ``flock`` on
 one in the background when none holds the lock; it exits by itself once idle.
 Set ``POLYAXON_ORCHESTRATOR=external`` when a long-running ``polyaxon scheduler`` is
 managed by other means (systemd, a container).
+
+The lock file also says who holds it and how it is doing, as one JSON object: the pid,
+the scheduler and store it uses (so a command configured for other backends can refuse
+instead of being silently ignored), and, while its passes fail on storage it cannot
+write (a full disk, a read-only database), that error. The file is rewritten in place
+and stays well under one block, so this works on a full disk too.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -18,43 +26,71 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import TextIO
 
 from polyaxon_core.config import Settings
+from polyaxon_core.errors import PolyaxonError
+
+logger = logging.getLogger(__name__)
+
+#: the status kept in the lock file is cut to this many characters (well under a block)
+_STATUS_LIMIT = 2048
+
+
+class OrchestratorUnavailable(PolyaxonError):
+    """No orchestrator can serve this home: it could not start, or it cannot write."""
 
 
 class OrchestratorLock:
     """The exclusive lock that makes an orchestrator *the* orchestrator of a home."""
 
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.path = settings.home / "orchestrator.lock"
-        self._file: object | None = None
+        self._file: TextIO | None = None
 
     def acquire(self) -> bool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # noqa: SIM115 - held until release()
+        # read-write without O_APPEND, so the status is rewritten in place
+        handle = os.fdopen(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644), "r+")
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
             return False
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
         self._file = handle
+        self.record_error(None)
         return True
+
+    def record_error(self, error: str | None) -> None:
+        """Publish the holder's status: its backends and ``error`` (None when all is well)."""
+        if self._file is None:
+            return
+        status = {"pid": os.getpid(), "scheduler": self.settings.scheduler,
+                  "store": self.settings.store, "error": error and error[:_STATUS_LIMIT]}
+        data = json.dumps(status).encode()
+        try:  # unbuffered, in place: written first, then cut to its length
+            os.pwrite(self._file.fileno(), data, 0)
+            os.ftruncate(self._file.fileno(), len(data))
+        except OSError as exc:  # a home remounted read-only: the orchestrator's log says it
+            logger.warning("cannot update %s: %s", self.path, exc.strerror or exc)
 
     def release(self) -> None:
         if self._file is not None:
-            self._file.close()  # type: ignore[attr-defined]
+            self._file.close()
             self._file = None
 
-    def holder_pid(self) -> int | None:
+    def holder_status(self) -> dict[str, object]:
+        """What the holder last published (pid, scheduler, store, error); empty if nothing."""
         try:
-            text = self.path.read_text().strip()
-        except FileNotFoundError:
-            return None
-        return int(text) if text.isdigit() else None
+            status = json.loads(self.path.read_text() or "{}")
+        except (FileNotFoundError, ValueError):
+            return {}
+        return status if isinstance(status, dict) else {}
+
+    def holder_pid(self) -> int | None:
+        pid = self.holder_status().get("pid")
+        return pid if isinstance(pid, int) else None
 
     def is_held(self) -> bool:
         """Whether some process (this one included) holds the lock now."""
@@ -62,7 +98,7 @@ class OrchestratorLock:
             return True
         if not self.path.exists():
             return False
-        with open(self.path, "a+") as handle:
+        with open(self.path) as handle:  # a shared look works on a read-only home too
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -88,7 +124,9 @@ def ensure_orchestrator(settings: Settings) -> int | None:
     one orchestrator: starters take turns on ``orchestrator.start.lock``, and each one
     waits until the orchestrator it started holds the orchestrator lock (or has exited)
     before letting the next one look. A long-lived caller (the server) reaps the child
-    when it exits, so no zombie is left behind.
+    when it exits, so no zombie is left behind. When the one it started exits without
+    any orchestrator holding the lock, raises :class:`OrchestratorUnavailable` with the
+    error it wrote to its log.
     """
     if os.environ.get("POLYAXON_ORCHESTRATOR", "auto") == "external":
         return None
@@ -100,14 +138,44 @@ def ensure_orchestrator(settings: Settings) -> int | None:
         fcntl.flock(starting, fcntl.LOCK_EX)
         if lock.is_held():
             return None
+        log_path = settings.home / "logs" / "orchestrator.log"
+        log_offset = log_path.stat().st_size if log_path.exists() else 0
         process = _spawn(settings)
         deadline = time.monotonic() + _START_TIMEOUT
         while process.poll() is None and not lock.is_held() and time.monotonic() < deadline:
             time.sleep(0.02)
     if process.poll() is not None:
-        return None  # it found another orchestrator, or failed: its log says which
+        if lock.is_held():
+            return None  # it found another orchestrator, started in the meantime
+        raise OrchestratorUnavailable(
+            f"the orchestrator for {settings.home} exited at start "
+            f"(code {process.returncode}): {_last_error(log_path, log_offset)}; "
+            f"fix that and run the command again (log: {log_path})"
+        )
     threading.Thread(target=process.wait, name="orchestrator-reaper", daemon=True).start()
     return process.pid
+
+
+def orchestrator_error(settings: Settings) -> str | None:
+    """The error that keeps the running orchestrator from making progress, if any."""
+    lock = OrchestratorLock(settings)
+    if not lock.is_held():
+        return None
+    error = lock.holder_status().get("error")
+    return str(error) if error else None
+
+
+def _last_error(log_path: Path, offset: int) -> str:
+    """The last line an orchestrator wrote to its log from ``offset`` on: the CLI's error."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(offset)
+            lines = log.read().decode(errors="replace").splitlines()
+    except OSError as exc:
+        return f"its log {log_path} cannot be read ({exc.strerror or exc})"
+    errors = [line.strip() for line in lines if line.startswith("Error:")]
+    meaningful = errors or [line.strip() for line in lines if line.strip()]
+    return meaningful[-1] if meaningful else "it wrote nothing"
 
 
 def _spawn(settings: Settings) -> subprocess.Popen[bytes]:

@@ -102,20 +102,40 @@ class Orchestrator:
         with session_scope(self.settings.db_url) as session:
             return session.scalar(select(Run.id).where(Run.status.not_in(_FINAL)).limit(1)) is not None
 
-    def run_forever(self, should_stop: Callable[[], bool], idle_exit: float | None = None) -> None:
+    def run_forever(
+        self,
+        should_stop: Callable[[], bool],
+        idle_exit: float | None = None,
+        report_error: Callable[[str | None], None] | None = None,
+    ) -> None:
         """Tick until ``should_stop()``; with ``idle_exit``, also once idle that long.
 
         Between ticks it waits a poll interval, or less when woken (see
-        :mod:`polyaxon_core.wakeup`).
+        :mod:`polyaxon_core.wakeup`). A tick that fails on storage it cannot write (a full
+        disk, a read-only database) is reported through ``report_error`` in one line,
+        so that the commands waiting on runs can say why nothing moves; the next tick
+        that succeeds reports None.
         """
+        from polyaxon_core.storage_errors import describe_storage_error
+
         idle_since: float | None = None
+        reported: str | None = None
         with WakeupChannel(wakeup_path(self.settings)) as wakeup:
             while not should_stop():
+                problem: str | None = None
                 try:
                     self.tick()
-                except Exception:
+                except Exception as exc:
                     # a tick that failed half-way has committed only whole steps: log, go on
-                    logger.exception("orchestrator tick failed; retrying")
+                    failure = describe_storage_error(exc, self.settings)
+                    problem = failure.message if failure is not None else None
+                    if problem is None:
+                        logger.exception("orchestrator tick failed; retrying")
+                    elif problem != reported:
+                        logger.error("orchestrator tick failed: %s; retrying", problem)
+                if report_error is not None and problem != reported:
+                    report_error(problem)
+                reported = problem
                 if idle_exit is not None:
                     if self.has_unfinished_runs():
                         idle_since = None
@@ -360,3 +380,14 @@ def _timeout(run: Run) -> float | None:
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def fail_waiting_runs(db_url: str, message: str) -> list[str]:
+    """Mark every queued run ``failed`` (reason ``orchestrator error``) with ``message``:
+    for when the orchestrator that would start them cannot. Returns their uuids."""
+    failed: list[str] = []
+    with session_scope(db_url) as session:
+        for run in session.scalars(select(Run).where(Run.status == Status.QUEUED.value)).all():
+            if transition(session, run, Status.FAILED, reason="orchestrator error", message=message):
+                failed.append(run.uuid)
+    return failed

@@ -150,6 +150,8 @@ class LocalScheduler(Scheduler):
         if isinstance(result, dict):
             return self._final_update(run, result, stopping)
         info = self._runner_pid(control)
+        if info is not None and info.get("error"):  # the runner could not write exit.json
+            return StatusUpdate(run.uuid, "failed", reason="storage error", message=str(info["error"]))
         if info is not None and is_alive(int(info["pid"]), info.get("start_time")):
             return StatusUpdate(run.uuid, "running" if not stopping else "stopping")
         if info is None:
@@ -171,7 +173,7 @@ class LocalScheduler(Scheduler):
     def _final_update(run: RunEntity, result: Mapping[str, Any], stopping: bool) -> StatusUpdate:
         code = int(result.get("exit_code", 1))
         if result.get("error"):
-            return StatusUpdate(run.uuid, "failed", reason="launch error",
+            return StatusUpdate(run.uuid, "failed", reason=str(result.get("reason") or "launch error"),
                                 message=str(result["error"]), exit_code=code)
         if result.get("terminated") or (stopping and code != 0):
             return StatusUpdate(run.uuid, "stopped", reason="stopped", exit_code=code)

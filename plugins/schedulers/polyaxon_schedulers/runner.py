@@ -4,6 +4,10 @@ Started detached (its own session) by :class:`LocalScheduler`, it outlives the
 orchestrator: it starts the user's command, copies its stdout and stderr into the run's
 log in the artifact store as they come, and writes ``exit.json`` when the command ends
 (then wakes the orchestrator, so the next run does not wait for its next poll).
+When the log cannot be written (a full disk, a read-only folder), the command is
+killed, since its output would be lost, and the attempt ends with that error; if even
+``exit.json`` cannot be written, the error is written over ``runner.pid`` in place (no
+new disk block needed), where the scheduler finds it as well.
 A second runner for the same attempt (a resubmission after an orchestrator crash) finds
 the lock taken and leaves at once, so a run is never started twice.
 
@@ -49,6 +53,28 @@ def _finish(control_dir: Path, launch: Mapping[str, Any], outcome: Mapping[str, 
         from polyaxon_core.wakeup import wake
 
         wake(launch["wakeup"])
+
+
+def _fail(control_dir: Path, launch: Mapping[str, Any], error: str, terminated: bool) -> None:
+    """End the attempt with ``error`` (reason ``storage error``), wherever it can be written."""
+    outcome = {"exit_code": 1, "error": error, "reason": "storage error",
+               "terminated": terminated, "finished_at": datetime.now(UTC).isoformat()}
+    try:
+        _finish(control_dir, launch, outcome)
+    except OSError:
+        with open(control_dir / PID_FILE, "r+") as pid_file:
+            info = json.loads(pid_file.read() or "{}")
+            pid_file.seek(0)
+            pid_file.write(json.dumps({**info, "error": error}))
+            pid_file.truncate()
+
+
+def _log_write_error(exc: Exception) -> str:
+    from polyaxon_core.storage_errors import describe_storage_error
+
+    failure = describe_storage_error(exc)
+    detail = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
+    return f"the run's log could not be written, so the run was stopped: {detail}"
 
 
 def _store(name: str):  # type: ignore[no-untyped-def]
@@ -133,7 +159,13 @@ def run(control_dir: Path, environment: Mapping[str, str]) -> int:
             continue
         if not chunk:
             break
-        store.append_log(run_uuid, chunk)
+        try:
+            store.append_log(run_uuid, chunk)
+        except Exception as exc:  # any store's failure: the output would be lost from here on
+            child.kill()
+            child.wait()
+            _fail(control_dir, launch, _log_write_error(exc), terminated)
+            return 1
     exit_code = child.wait()
     take_back(handed_over)
     _finish(control_dir, launch, {

@@ -68,6 +68,9 @@ class LocalArtifactStore(ArtifactStore):
             # when the write is cut short (a full disk, a signal).
             while remaining:
                 remaining = remaining[os.write(descriptor, remaining) :]
+        except OSError as exc:
+            exc.filename = str(log)  # os.write does not name the file; the message should
+            raise
         finally:
             os.close(descriptor)
 

@@ -1,0 +1,61 @@
+"""Check the configured backends before anything is queued for them.
+
+A scheduler or store name that no installed plugin provides, or that differs from the
+backends of the orchestrator already serving the home, would otherwise be noticed only
+by the orchestrator, in its log, after the run was reported queued.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from polyaxon_core.config import ConfigurationError, Settings
+from polyaxon_core.orchestrator.embedded import OrchestratorLock
+
+if TYPE_CHECKING:
+    from polyaxon_core.plugins import PluginManager
+
+#: plugin kind -> the setting that names it
+BACKEND_SETTINGS = {"scheduler": "POLYAXON_SCHEDULER", "store": "POLYAXON_STORE"}
+
+
+def check_backends(settings: Settings, manager: PluginManager | None = None) -> None:
+    """Raise ConfigurationError, listing the installed ones, when ``settings`` name a
+    scheduler or a store no installed plugin provides."""
+    if manager is None:
+        from polyaxon_core.plugins import get_plugin_manager
+
+        manager = get_plugin_manager()
+    for kind, variable in BACKEND_SETTINGS.items():
+        name = getattr(settings, kind)
+        installed = manager.contributions(kind)
+        if name in installed:
+            continue
+        broken = [info.name for info in manager.broken if info.name.startswith(f"{kind}-")]
+        hint = (f" (broken plugins: {', '.join(broken)}; see `polyaxon plugins check`)"
+                if broken else "")
+        raise ConfigurationError(
+            f"{variable}={name!r}: no installed {kind} has that name; installed: "
+            f"{', '.join(sorted(installed)) or 'none'}{hint}. Set {variable} to one of them "
+            f"or install the plugin that provides {name!r}."
+        )
+
+
+def check_running_orchestrator(settings: Settings) -> None:
+    """Raise ConfigurationError when the orchestrator serving ``settings.home`` uses other
+    backends than ``settings``: it would run what is submitted with its own, so the
+    setting would be silently ignored."""
+    lock = OrchestratorLock(settings)
+    if not lock.is_held():
+        return
+    status = lock.holder_status()
+    for kind, variable in BACKEND_SETTINGS.items():
+        wanted, used = getattr(settings, kind), status.get(kind)
+        if used and used != wanted:
+            pid = status.get("pid")
+            raise ConfigurationError(
+                f"{variable}={wanted!r}, but the orchestrator already serving {settings.home} "
+                f"(pid {pid}) uses the {kind} {used!r} and would run this with it. Stop it "
+                f"(`kill {pid}`; an on-demand one also exits after POLYAXON_IDLE_EXIT seconds "
+                f"idle) and submit again, or set {variable}={used}."
+            )
