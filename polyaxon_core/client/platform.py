@@ -102,9 +102,13 @@ class Platform(ABC):
         """The whole log, then new text as it is written, until the run is final."""
 
     @abstractmethod
-    def metrics(self, identifier: str, project: str | None,
-                names: Sequence[str]) -> dict[str, Any]:
-        """``{"uuid", "metrics": {name: [{"step", "value", "timestamp"}, ...]}}``."""
+    def metrics(self, identifier: str, project: str | None, names: Sequence[str], *,
+                attempt: int | str | None = None, limit: int | None = None,
+                tail: int | None = None) -> dict[str, Any]:
+        """``{"uuid", "attempt", "attempts", "metrics": {name: [{"step", "value",
+        "timestamp", "attempt"}, ...]}}`` of the latest attempt that logged points, of
+        ``attempt``, or of every attempt (``"all"``); ``limit`` / ``tail``: only the first
+        / last points of each series (see :func:`polyaxon_core.domain.metrics.read_metrics`)."""
 
     @abstractmethod
     def stop_run(self, uuid: str, project: str | None) -> dict[str, Any]:

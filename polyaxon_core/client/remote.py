@@ -164,12 +164,16 @@ class RemotePlatform(Platform):
                 time.sleep(retry.backoff(failures))
                 failures += 1
 
-    def metrics(self, identifier: str, project: str | None,
-                names: Sequence[str]) -> dict[str, Any]:
+    def metrics(self, identifier: str, project: str | None, names: Sequence[str], *,
+                attempt: int | str | None = None, limit: int | None = None,
+                tail: int | None = None) -> dict[str, Any]:
         scope = self._scope(project)
         uuid = self._get(identifier, scope)["uuid"]
-        return {"uuid": uuid,
-                "metrics": with_datetimes(self.client.get_metrics(scope, uuid, names))}
+        answer = self.client.get_metrics(scope, uuid, names, attempt=attempt, limit=limit,
+                                         tail=tail)
+        return {"uuid": uuid, "attempt": answer.get("attempt"),
+                "attempts": answer.get("attempts") or [],
+                "metrics": with_datetimes(answer.get("metrics") or {})}
 
     def _after(self, answer: dict[str, Any] | None, project: str, uuid: str) -> dict[str, Any]:
         if answer and "uuid" in answer:
