@@ -23,7 +23,7 @@ uid_argument = click.argument("uid", metavar="UUID")
 
 @click.group("ops")
 def ops_command() -> None:
-    """List, inspect, follow, stop, restart and delete runs (operations)."""
+    """List, inspect, follow, stop, restart, archive and delete runs (operations)."""
 
 
 @ops_command.command("ls")
@@ -345,6 +345,35 @@ def resume(uid: str, project_name: str | None) -> None:
     where = platform()
     run = where.resume_run(where.get_run(uid, project)["uuid"], project)
     click.echo(f"Run {run['uuid'][:12]} resumed and {run['status']}.")
+
+
+@ops_command.command("archive")
+@uid_argument
+@project_option
+@domain_errors
+def archive(uid: str, project_name: str | None) -> None:
+    """Archive a finished run: it leaves `ops ls` (`ops ls --archived` lists it) until restored."""
+    project = optional_project_name(project_name)
+    where = platform()
+    uuid = where.get_run(uid, project)["uuid"]
+    where.archive_run(uuid, project)
+    click.echo(f"Run {uuid[:12]} archived; `polyaxon ops restore {uuid[:12]}` brings it back.")
+
+
+@ops_command.command("restore")
+@uid_argument
+@project_option
+@domain_errors
+def restore(uid: str, project_name: str | None) -> None:
+    """Bring an archived run back into `ops ls`."""
+    project = optional_project_name(project_name)
+    where = platform()
+    run = where.get_run(uid, project)
+    if run.get("archived_at") is None:
+        click.echo(f"Run {run['uuid'][:12]} is not archived; nothing to restore.")
+        return
+    where.restore_run(run["uuid"], project)
+    click.echo(f"Run {run['uuid'][:12]} restored.")
 
 
 @ops_command.command("delete")

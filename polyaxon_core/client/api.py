@@ -174,6 +174,9 @@ class ApiClient:
     def archive_run(self, project: str, uuid: str) -> dict[str, Any] | None:
         return self._action(project, uuid, "archive")
 
+    def restore_run(self, project: str, uuid: str) -> dict[str, Any] | None:
+        return self._action(project, uuid, "restore")
+
     def delete_run(self, project: str, uuid: str) -> None:
         self.transport.request("DELETE", self._run_path(project, uuid))
 

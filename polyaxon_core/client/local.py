@@ -215,6 +215,20 @@ class LocalPlatform(Platform):
         self.keep_going()
         return data
 
+    def archive_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        from polyaxon_core.domain.commands import archive_run
+        from polyaxon_core.domain.listing import run_document
+
+        with self.database() as session:
+            return run_document(archive_run(session, self._run(session, uuid, project)))
+
+    def restore_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        from polyaxon_core.domain.commands import restore_run
+        from polyaxon_core.domain.listing import run_document
+
+        with self.database() as session:
+            return run_document(restore_run(session, self._run(session, uuid, project)))
+
     def delete_run(self, uuid: str, project: str | None) -> list[str]:
         from polyaxon_core.domain.artifacts import discard_run_files
         from polyaxon_core.domain.commands import delete_run

@@ -123,6 +123,14 @@ class Platform(ABC):
         """Queue a finished run again in place; the run."""
 
     @abstractmethod
+    def archive_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        """Hide a finished run from run lists (Conflict for an unfinished one); the run."""
+
+    @abstractmethod
+    def restore_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        """Bring an archived run back into run lists; the run."""
+
+    @abstractmethod
     def delete_run(self, uuid: str, project: str | None) -> list[str]:
         """Delete a finished run (a sweep with its trials); the uuids deleted, when known."""
 

@@ -192,6 +192,14 @@ class RemotePlatform(Platform):
         scope = self._scope(project)
         return self._after(self.client.resume_run(scope, uuid), scope, uuid)
 
+    def archive_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        scope = self._scope(project)
+        return self._after(self.client.archive_run(scope, uuid), scope, uuid)
+
+    def restore_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        scope = self._scope(project)
+        return self._after(self.client.restore_run(scope, uuid), scope, uuid)
+
     def delete_run(self, uuid: str, project: str | None) -> list[str]:
         self.client.delete_run(self._scope(project), uuid)
         return [uuid]

@@ -120,3 +120,25 @@ def test_an_ambiguous_uuid_prefix_in_a_query_is_an_error_listing_the_runs(
     assert "0123abcd" + "1" * 24 in result.stderr and "0123abcd" + "2" * 24 in result.stderr
     assert "Traceback" not in result.stderr
     assert _names("-p", "p", "-q", "uuid:0123abcd2") == ["twin-2"]
+
+
+def test_archive_hides_a_finished_run_until_restore_brings_it_back(runs: dict[str, str]) -> None:
+    archived = polyaxon("ops", "archive", runs["a"][:12], "-p", "p")
+    assert archived.returncode == 0, archived.stderr
+    assert f"Run {runs['a'][:12]} archived" in archived.stdout
+    assert "a" not in _names("-p", "p")
+    assert _names("-p", "p", "--archived", "-s", "name") == ["a", "shelved"]
+    restored = polyaxon("ops", "restore", runs["a"][:12], "-p", "p")
+    assert restored.returncode == 0 and f"Run {runs['a'][:12]} restored." in restored.stdout
+    assert "a" in _names("-p", "p") and _names("-p", "p", "--archived") == ["shelved"]
+
+
+def test_an_unfinished_run_cannot_be_archived_and_a_live_one_needs_no_restore(
+    runs: dict[str, str]
+) -> None:
+    running = polyaxon("ops", "archive", runs["d"], "-p", "p")
+    assert running.returncode == 1 and "stop it before archiving it" in running.stderr
+    assert "Traceback" not in running.stderr
+    assert "d" in _names("-p", "p")
+    live = polyaxon("ops", "restore", runs["b"], "-p", "p")
+    assert live.returncode == 0 and "is not archived; nothing to restore" in live.stdout

@@ -228,6 +228,13 @@ def test_a_run_goes_end_to_end_through_the_server(deployment: Deployment, projec
             "WHERE runs.uuid = :uuid"), {"uuid": uuid}).one()
     engine.dispose()
     assert batches[0] >= 3 and batches[1] == 3000
+    archived = deployment.cli("ops", "archive", uuid[:12], "-p", project)
+    assert f"Run {uuid[:12]} archived" in archived.stdout
+    assert json.loads(deployment.cli("ops", "ls", "-p", project, "-o", "json").stdout)["count"] == 0
+    shelved = json.loads(deployment.cli("ops", "ls", "-p", project, "--archived", "-o", "json").stdout)
+    assert [run["uuid"] for run in shelved["results"]] == [uuid]
+    deployment.cli("ops", "restore", uuid[:12], "-p", project)
+    assert json.loads(deployment.cli("ops", "ls", "-p", project, "-o", "json").stdout)["count"] == 1
 
 
 def test_stop_restart_resume_and_delete_through_the_server(deployment: Deployment, project: str,
