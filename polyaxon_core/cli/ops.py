@@ -97,10 +97,17 @@ def _print_runs_table(results: list[dict[str, Any]], total: int, offset: int,
                  "created": humanize_time(row.get("created_at")),
                  "duration": humanize_duration(row.get("duration"))}
         values = [cells[column] for column in base]
-        values += [_format_value(row["meta_info"]["matrix"]["params"].get(name)) for name in params]
+        values += [_format_value(_trial_param(row, name)) for name in params]
         values += [_format_value((row.get("metrics") or {}).get(name)) for name in metrics]
         table.add_row(*values)
     console().print(table)
+
+
+def _trial_param(row: dict[str, Any], name: str) -> Any:
+    """The value a trial ran with for the parameter ``name``: the one the optimizer
+    suggested, else its input (a value the sweep fixed rather than searched)."""
+    suggested = row["meta_info"]["matrix"]["params"]
+    return suggested[name] if name in suggested else (row.get("inputs") or {}).get(name)
 
 
 def _format_value(value: Any) -> str:
