@@ -95,6 +95,7 @@ def _in_logging_order(points: Iterable[Mapping[str, Any]]) -> list[Mapping[str, 
 
 #: ``attempt`` of :func:`read_metrics` for the points of every attempt
 ALL_ATTEMPTS = "all"
+_MOST_POINTS = 2**31 - 1
 
 
 def read_metrics(session: Session, run: Run, *, names: Sequence[str] = (),
@@ -107,8 +108,9 @@ def read_metrics(session: Session, run: Run, *, names: Sequence[str] = (),
     ``attempt`` picks the points of one attempt; by default the latest attempt that
     logged any (``attempt`` in the answer, None when there are none), with
     :data:`ALL_ATTEMPTS` every attempt's, one after the other (``attempt`` None).
-    ``attempts`` lists the attempts that logged points. ``limit`` keeps the first,
-    ``tail`` the last, that many points of each series (not both).
+    ``attempts`` lists the attempts that logged points; an attempt the run never reached
+    is InvalidRequest. ``limit`` keeps the first, ``tail`` the last, that many points of
+    each series (not both).
     """
     if limit is not None and tail is not None:
         raise InvalidRequest("give a limit (the first points of each series) or a tail (the "
@@ -121,6 +123,9 @@ def read_metrics(session: Session, run: Run, *, names: Sequence[str] = (),
         attempt = attempts[-1] if attempts else None
     elif attempt != ALL_ATTEMPTS and not isinstance(attempt, int):
         raise InvalidRequest(f"attempt {attempt!r} is neither a number nor '{ALL_ATTEMPTS}'")
+    elif isinstance(attempt, int) and not 1 <= attempt <= current_attempt(run):
+        raise InvalidRequest(f"run {run.uuid[:12]} has attempts 1 to {current_attempt(run)}, "
+                             f"not {attempt}")
     chosen = attempt if isinstance(attempt, int) else None
     conditions = [Metric.run_id == run.id, *names_filter]
     if chosen is not None:
@@ -130,6 +135,8 @@ def read_metrics(session: Session, run: Run, *, names: Sequence[str] = (),
                        Metric.attempt).where(*conditions)
     count = limit if limit is not None else tail
     if count is not None:
+        # more than any series holds means every point, in a number any database takes
+        count = min(count, _MOST_POINTS)
         backward = (Metric.attempt.desc(), Metric.step.desc().nulls_first(), Metric.id.desc())
         position = func.row_number().over(partition_by=Metric.name,
                                           order_by=forward if tail is None else backward)

@@ -76,6 +76,7 @@ def test_limit_and_tail_keep_the_first_or_last_points_of_each_series(
         (1, 3), (2, 0), (2, 1), (2, 2), (2, 3)]
     with pytest.raises(InvalidRequest, match="not both"):
         _read(db_url, resumed, limit=1, tail=1)
+    assert _steps(_read(db_url, resumed, tail=10**30)) == [(2, step) for step in range(4)]
 
 
 def test_points_without_a_step_come_last_and_count_as_the_last(db_url: str) -> None:
@@ -105,4 +106,6 @@ def test_an_attempt_the_run_has_not_reached_is_refused(db_url: str) -> None:
     run_id = _run(db_url, attempts=1)
     with pytest.raises(InvalidRequest, match="on attempt 1; it has no attempt 2"):
         _log(db_url, run_id, 2, range(1), 0.0)
+    with pytest.raises(InvalidRequest, match="has attempts 1 to 1, not 2"):
+        _read(db_url, run_id, attempt=2)
     assert _read(db_url, run_id) == {"attempt": None, "attempts": [], "metrics": {}}
