@@ -280,14 +280,13 @@ def print_json(data: Any) -> None:
 
 
 def console() -> Any:
-    """Rich output; pipes and logs get a wide page instead of rich's 80 columns."""
-    import shutil
-
+    """Rich output; pipes and logs get a wide page instead of rich's 80 columns, unless
+    COLUMNS says how wide."""
     from rich.console import Console
 
     out = Console()
-    if not out.is_terminal:
-        out = Console(width=max(shutil.get_terminal_size((160, 24)).columns, 160))
+    if not out.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        out = Console(width=160)
     return out
 
 

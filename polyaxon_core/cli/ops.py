@@ -28,7 +28,7 @@ uid_argument = run_uid_argument
 
 @click.group("ops")
 def ops_command() -> None:
-    """List, inspect, follow, stop, restart and delete runs (operations)."""
+    """List, inspect, follow, stop, restart, archive and delete runs (operations)."""
 
 
 @ops_command.command("ls")
@@ -102,10 +102,17 @@ def _print_runs_table(results: list[dict[str, Any]], total: int, offset: int,
                  "created": humanize_time(row.get("created_at")),
                  "duration": humanize_duration(row.get("duration"))}
         values = [cells[column] for column in base]
-        values += [_format_value(row["meta_info"]["matrix"]["params"].get(name)) for name in params]
+        values += [_format_value(_trial_param(row, name)) for name in params]
         values += [_format_value((row.get("metrics") or {}).get(name)) for name in metrics]
         table.add_row(*values)
     console().print(table)
+
+
+def _trial_param(row: dict[str, Any], name: str) -> Any:
+    """The value a trial ran with for the parameter ``name``: the one the optimizer
+    suggested, else its input (a value the sweep fixed rather than searched)."""
+    suggested = row["meta_info"]["matrix"]["params"]
+    return suggested[name] if name in suggested else (row.get("inputs") or {}).get(name)
 
 
 def _format_value(value: Any) -> str:
@@ -271,32 +278,73 @@ def logs(uid: str, project_name: str | None, follow: bool, no_follow: bool,
         offset = chunk.next_offset
 
 
+def _attempt_choice(context: click.Context, parameter: click.Parameter,
+                    value: str | None) -> int | str | None:
+    if value is None or value == "all":
+        return value
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    raise click.BadParameter(f"{value!r} is neither an attempt number (1, 2, ...) nor 'all'")
+
+
 @ops_command.command("metrics")
 @uid_argument
 @project_option
 @click.option("-n", "--name", "names", multiple=True, help="Only these metrics (repeatable).")
+@click.option("--attempt", metavar="N|all", callback=_attempt_choice,
+              help="The attempt to show (default: the latest that logged metrics), or all.")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N points of each metric.")
+@click.option("--tail", type=click.IntRange(1), help="Only the last N points of each metric.")
 @output_option
 @domain_errors
-def metrics(uid: str, project_name: str | None, names: tuple[str, ...], output: str) -> None:
-    """Print the metrics a run logged, step by step (available while it runs)."""
-    answer = platform().metrics(uid, run_project_name(project_name), names)
-    uuid, series = answer["uuid"], answer["metrics"]
-    if output == "json":
-        print_json({"uuid": uuid, "metrics": series})
-        return
-    from rich.table import Table
+def metrics(uid: str, project_name: str | None, names: tuple[str, ...],
+            attempt: int | str | None, limit: int | None, tail: int | None, output: str) -> None:
+    """Print the metrics a run logged, step by step (available while it runs).
 
-    steps = sorted({p["step"] for points in series.values() for p in points},
-                   key=lambda s: (s is None, s))
-    table = Table(title=f"Metrics of {uuid}", title_justify="left")
-    table.add_column("step", justify="right")
-    for name in sorted(series):
-        table.add_column(name, justify="right")
-    by_step = {name: {p["step"]: p["value"] for p in points} for name, points in series.items()}
-    for step in steps:
-        table.add_row("-" if step is None else str(step),
-                      *[_format_value(by_step[name].get(step)) for name in sorted(series)])
-    console().print(table)
+    A run retried or resumed logs each attempt apart; the latest attempt is shown unless
+    --attempt says otherwise.
+    """
+    answer = platform().metrics(uid, run_project_name(project_name), names,
+                                attempt=attempt, limit=limit, tail=tail)
+    if output == "json":
+        print_json({key: answer[key] for key in ("uuid", "attempt", "attempts", "metrics")})
+        return
+    _print_metrics(answer)
+
+
+def _print_metrics(answer: dict[str, Any]) -> None:
+    """The series as one aligned table, a row per step (per attempt and step for every
+    attempt), written at once: a run may well have logged 100,000 steps."""
+    series: dict[str, list[dict[str, Any]]] = answer["metrics"]
+    attempt, attempts = answer.get("attempt"), answer.get("attempts") or []
+    title = f"Metrics of {answer['uuid']}"
+    if attempt is None and attempts:
+        title += ", every attempt"
+    elif attempt is not None and len(attempts) > 1:
+        title += (f", attempt {attempt} (attempts with metrics: "
+                  f"{', '.join(map(str, attempts))}; choose with --attempt)")
+    if not series:
+        click.echo(f"{title}: none logged" + (f" by attempt {attempt}" if attempt else ""))
+        return
+    every_attempt = attempt is None
+    names = sorted(series)
+    by_row: dict[tuple[int, bool, int], list[str]] = {}
+    for column, name in enumerate(names):
+        for point in series[name]:
+            step = point["step"]
+            key = (point.get("attempt") or 0 if every_attempt else 0, step is None, step or 0)
+            cells = by_row.setdefault(key, [""] * len(names))
+            cells[column] = _format_value(point["value"])
+    header = [*(["attempt"] if every_attempt else []), "step", *names]
+    rows = [[*([str(key[0])] if every_attempt else []), "-" if key[1] else str(key[2]),
+             *(cell or "-" for cell in cells)]
+            for key, cells in sorted(by_row.items())]
+    widths = [max(len(header[index]), *(len(row[index]) for row in rows))
+              for index in range(len(header))]
+    lines = [title, "  ".join(name.rjust(width) for name, width in zip(header, widths, strict=True)),
+             "  ".join("-" * width for width in widths)]
+    lines += ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def _confirm(message: str, yes: bool) -> None:
@@ -350,6 +398,35 @@ def resume(uid: str, project_name: str | None) -> None:
     where = platform()
     run = where.resume_run(where.get_run(uid, project)["uuid"], project)
     click.echo(f"Run {run['uuid'][:12]} resumed and {run['status']}.")
+
+
+@ops_command.command("archive")
+@uid_argument
+@project_option
+@domain_errors
+def archive(uid: str, project_name: str | None) -> None:
+    """Archive a finished run: it leaves `ops ls` (`ops ls --archived` lists it) until restored."""
+    project = run_project_name(project_name)
+    where = platform()
+    uuid = where.get_run(uid, project)["uuid"]
+    where.archive_run(uuid, project)
+    click.echo(f"Run {uuid[:12]} archived; `polyaxon ops restore {uuid[:12]}` brings it back.")
+
+
+@ops_command.command("restore")
+@uid_argument
+@project_option
+@domain_errors
+def restore(uid: str, project_name: str | None) -> None:
+    """Bring an archived run back into `ops ls`."""
+    project = run_project_name(project_name)
+    where = platform()
+    run = where.get_run(uid, project)
+    if run.get("archived_at") is None:
+        click.echo(f"Run {run['uuid'][:12]} is not archived; nothing to restore.")
+        return
+    where.restore_run(run["uuid"], project)
+    click.echo(f"Run {run['uuid'][:12]} restored.")
 
 
 @ops_command.command("delete")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -111,29 +112,83 @@ def list_command(output: str) -> None:
     _print_table(reports)
 
 
+#: columns the table's Provides cell gets at least; narrower consoles list plugins as blocks
+_PROVIDES_WIDTH = 30
+#: what the table's borders and cell padding take (five columns)
+_TABLE_FRAME = 16
+_STATUS_STYLES = {"ok": "green", "disabled": "yellow", "broken": "red"}
+
+
+def _provides(report: PluginReport) -> list[str]:
+    return [f"{kind}: {name} — {description}" if description else f"{kind}: {name}"
+            for kind, classes in sorted(report.contributes.items())
+            for name, description in sorted(classes.items())]
+
+
 def _print_table(reports: list[PluginReport]) -> None:
+    """A row per plugin when the console is wide enough for names, packages and hooks
+    in full beside a readable Provides column; else a block per plugin."""
     from rich.console import Console
+
+    console = Console()
+    needed = (_TABLE_FRAME + _PROVIDES_WIDTH + len("disabled")
+              + _longest(report.name for report in reports)
+              + _longest(report.package for report in reports)
+              + _longest(hook for report in reports for hook in report.hooks))
+    console.print(_rows(reports) if console.width >= needed else _blocks(reports))
+
+
+def _longest(texts: Iterable[str]) -> int:
+    return max((len(text) for text in texts), default=0)
+
+
+def _rows(reports: list[PluginReport]) -> Any:
     from rich.table import Table
     from rich.text import Text
 
     table = Table("Plugin", "Distribution", "Provides", "Hooks", "Status")
-    styles = {"ok": "green", "disabled": "yellow", "broken": "red"}
+    for column in (table.columns[0], table.columns[1], table.columns[3]):
+        column.no_wrap = True
     for report in reports:
-        provides = "\n".join(
-            f"{kind}: {name} — {description}" if description else f"{kind}: {name}"
-            for kind, classes in sorted(report.contributes.items())
-            for name, description in sorted(classes.items())
-        )
         status = f"broken: {report.reason}" if report.status == "broken" else report.status
         # Text cells: a reason may contain brackets that rich would read as markup.
         table.add_row(
             Text(report.name),
             Text(report.package),
-            Text(provides or "-"),
+            Text("\n".join(_provides(report)) or "-"),
             Text("\n".join(report.hooks) or "-"),
-            Text(status, style=styles[report.status]),
+            Text(status, style=_STATUS_STYLES[report.status]),
         )
-    Console().print(table)
+    return table
+
+
+def _blocks(reports: list[PluginReport]) -> Any:
+    """Each plugin as a line ``name  package  status`` and, indented under it, what it
+    provides, its hooks and why it is broken: long lines wrap within the indent."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    blocks: list[Any] = []
+    for report in reports:
+        heading = Text.assemble((report.name, "bold"), "  ", report.package, "  ",
+                                (report.status, _STATUS_STYLES[report.status]))
+        details = Table.grid(padding=(0, 2))
+        details.add_column(no_wrap=True, style="dim")
+        details.add_column(overflow="fold")
+        if report.reason:
+            details.add_row("error", Text(report.reason, style="red"))
+        for label, lines in (("provides", _provides(report)), ("hooks", report.hooks)):
+            for index, line in enumerate(lines):
+                details.add_row(label if index == 0 else "", Text(line))
+        blocks.append(Group(heading, _indented(details)))
+    return Group(*blocks)
+
+
+def _indented(renderable: Any) -> Any:
+    from rich.padding import Padding
+
+    return Padding(renderable, (0, 0, 1, 2), expand=False)
 
 
 @plugins_command.command("check")

@@ -44,6 +44,8 @@ def _follow_job(where: Platform, snapshot: dict[str, Any], project: str | None) 
 
 
 def sweep_table(snapshot: dict[str, Any], limit: int = 8) -> Any:
+    """The sweep's progress and ``limit`` of its trials, unfinished first, then the latest
+    finished; a caption says how many more there are and where to see them all."""
     from rich.table import Table
 
     trials = snapshot["trials"]
@@ -57,6 +59,10 @@ def sweep_table(snapshot: dict[str, Any], limit: int = 8) -> Any:
         title=f"{snapshot.get('name') or 'sweep'} [{styled_status(snapshot['status'])}] "
               f"{finished}/{total} trials done ({summary})",
         title_justify="left",
+        caption=(f"{limit} of {len(trials)} trials shown (unfinished first, then the latest "
+                 f"finished); all of them: polyaxon ops get {snapshot['uuid'][:12]}"
+                 if len(trials) > limit else None),
+        caption_justify="left",
     )
     table.add_column("#", justify="right")
     table.add_column("status")

@@ -186,6 +186,9 @@ class ApiClient:
     def archive_run(self, project: str, uuid: str) -> dict[str, Any] | None:
         return self._action(project, uuid, "archive")
 
+    def restore_run(self, project: str, uuid: str) -> dict[str, Any] | None:
+        return self._action(project, uuid, "restore")
+
     def delete_run(self, project: str, uuid: str) -> None:
         self.transport.request("DELETE", self._run_path(project, uuid))
 
@@ -225,30 +228,37 @@ class ApiClient:
     # --------------------------------------------------------------------------- metrics
     def log_metrics(self, project: str, uuid: str, batch_id: str,
                     points: Sequence[Mapping[str, Any]],
-                    retry: RetryPolicy | None = None) -> BatchResult:
-        """Store up to 1,000 points (``name, value, step?, timestamp?``) as one batch.
+                    retry: RetryPolicy | None = None, attempt: int | None = None) -> BatchResult:
+        """Store up to 1,000 points (``name, value, step?, timestamp?``) as one batch,
+        logged by ``attempt`` of the run (None: the run's current attempt).
 
         The same ``batch_id`` sent again for the run is not stored twice, which is what
         makes this request safe to retry.
         """
         if len(points) > MAX_BATCH_POINTS:
             raise ValueError(f"a batch holds at most {MAX_BATCH_POINTS} points, got {len(points)}")
+        body: dict[str, Any] = {"batch_id": batch_id, "metrics": [dict(point) for point in points]}
+        if attempt is not None:
+            body["attempt"] = attempt
         answer = self.transport.request(
-            "POST", f"{self._run_path(project, uuid)}/metrics",
-            json_body={"batch_id": batch_id, "metrics": [dict(point) for point in points]},
+            "POST", f"{self._run_path(project, uuid)}/metrics", json_body=body,
             idempotent=True, retry=retry,
         ).json()
         return BatchResult(int(answer.get("count", len(points))), bool(answer.get("duplicate")))
 
     def get_metrics(self, project: str, uuid: str, names: Sequence[str] = (),
-                    max_points: int | None = None) -> dict[str, list[dict[str, Any]]]:
-        """Every series (or those named): ``{name: [{"step", "value", "timestamp"}, ...]}``."""
-        answer = self.transport.request(
+                    max_points: int | None = None, *, attempt: int | str | None = None,
+                    limit: int | None = None, tail: int | None = None) -> dict[str, Any]:
+        """Every series (or those named) of one attempt (the latest by default, ``"all"``:
+        every attempt's): ``{"attempt", "attempts", "metrics": {name: [{"step", "value",
+        "timestamp", "attempt"}, ...]}}``; ``limit`` / ``tail``: the first / last points
+        of each series."""
+        answer: dict[str, Any] = self.transport.request(
             "GET", f"{self._run_path(project, uuid)}/metrics",
-            params={"names": list(names) or None, "max_points": max_points},
+            params={"names": list(names) or None, "max_points": max_points, "attempt": attempt,
+                    "limit": limit, "tail": tail},
         ).json()
-        series: dict[str, list[dict[str, Any]]] = answer.get("metrics") or {}
-        return series
+        return answer
 
     # ------------------------------------------------------------------------- artifacts
     def artifacts_tree(self, project: str, uuid: str, path: str = "") -> list[ArtifactEntry]:

@@ -222,22 +222,16 @@ class LocalPlatform(Platform):
             self.keep_going()
             time.sleep(self.settings.poll_interval)
 
-    def metrics(self, identifier: str, project: str | None,
-                names: Sequence[str]) -> dict[str, Any]:
-        from sqlalchemy import select
-
-        from polyaxon_core.db.models import Metric
+    def metrics(self, identifier: str, project: str | None, names: Sequence[str], *,
+                attempt: int | str | None = None, limit: int | None = None,
+                tail: int | None = None) -> dict[str, Any]:
+        from polyaxon_core.domain.metrics import read_metrics
 
         with self.database() as session:
             run = self._run(session, identifier, project)
-            statement = select(Metric).where(Metric.run_id == run.id)
-            if names:
-                statement = statement.where(Metric.name.in_(names))
-            series: dict[str, list[dict[str, Any]]] = {}
-            for row in session.scalars(statement.order_by(Metric.name, Metric.step, Metric.id)):
-                series.setdefault(row.name, []).append(
-                    {"step": row.step, "value": row.value, "timestamp": row.timestamp})
-            return {"uuid": run.uuid, "metrics": series}
+            answer = read_metrics(session, run, names=names, attempt=attempt, limit=limit,
+                                  tail=tail)
+            return {"uuid": run.uuid, **answer}
 
     def update_run(self, uuid: str, project: str | None, *, name: str | None,
                    description: str | None, tags: Sequence[str] | None) -> dict[str, Any]:
@@ -282,6 +276,20 @@ class LocalPlatform(Platform):
             data = run_document(resume_run(session, self._run(session, uuid, project)))
         self._keep_going_after(data["uuid"])
         return data
+
+    def archive_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        from polyaxon_core.domain.commands import archive_run
+        from polyaxon_core.domain.listing import run_document
+
+        with self.database() as session:
+            return run_document(archive_run(session, self._run(session, uuid, project)))
+
+    def restore_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        from polyaxon_core.domain.commands import restore_run
+        from polyaxon_core.domain.listing import run_document
+
+        with self.database() as session:
+            return run_document(restore_run(session, self._run(session, uuid, project)))
 
     def delete_run(self, uuid: str, project: str | None) -> list[str]:
         from polyaxon_core.domain.artifacts import discard_run_files

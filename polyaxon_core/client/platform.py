@@ -107,9 +107,13 @@ class Platform(ABC):
         """The whole log, then new text as it is written, until the run is final."""
 
     @abstractmethod
-    def metrics(self, identifier: str, project: str | None,
-                names: Sequence[str]) -> dict[str, Any]:
-        """``{"uuid", "metrics": {name: [{"step", "value", "timestamp"}, ...]}}``."""
+    def metrics(self, identifier: str, project: str | None, names: Sequence[str], *,
+                attempt: int | str | None = None, limit: int | None = None,
+                tail: int | None = None) -> dict[str, Any]:
+        """``{"uuid", "attempt", "attempts", "metrics": {name: [{"step", "value",
+        "timestamp", "attempt"}, ...]}}`` of the latest attempt that logged points, of
+        ``attempt``, or of every attempt (``"all"``); ``limit`` / ``tail``: only the first
+        / last points of each series (see :func:`polyaxon_core.domain.metrics.read_metrics`)."""
 
     @abstractmethod
     def update_run(self, uuid: str, project: str | None, *, name: str | None,
@@ -127,6 +131,14 @@ class Platform(ABC):
     @abstractmethod
     def resume_run(self, uuid: str, project: str | None) -> dict[str, Any]:
         """Queue a finished run again in place; the run."""
+
+    @abstractmethod
+    def archive_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        """Hide a finished run from run lists (Conflict for an unfinished one); the run."""
+
+    @abstractmethod
+    def restore_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        """Bring an archived run back into run lists; the run."""
 
     @abstractmethod
     def delete_run(self, uuid: str, project: str | None) -> list[str]:

@@ -170,12 +170,16 @@ class RemotePlatform(Platform):
                 time.sleep(retry.backoff(failures))
                 failures += 1
 
-    def metrics(self, identifier: str, project: str | None,
-                names: Sequence[str]) -> dict[str, Any]:
+    def metrics(self, identifier: str, project: str | None, names: Sequence[str], *,
+                attempt: int | str | None = None, limit: int | None = None,
+                tail: int | None = None) -> dict[str, Any]:
         scope = self._scope(project)
         uuid = self._get(identifier, scope)["uuid"]
-        return {"uuid": uuid,
-                "metrics": with_datetimes(self.client.get_metrics(scope, uuid, names))}
+        answer = self.client.get_metrics(scope, uuid, names, attempt=attempt, limit=limit,
+                                         tail=tail)
+        return {"uuid": uuid, "attempt": answer.get("attempt"),
+                "attempts": answer.get("attempts") or [],
+                "metrics": with_datetimes(answer.get("metrics") or {})}
 
     def _after(self, answer: dict[str, Any] | None, project: str, uuid: str) -> dict[str, Any]:
         if answer and "uuid" in answer:
@@ -201,6 +205,14 @@ class RemotePlatform(Platform):
     def resume_run(self, uuid: str, project: str | None) -> dict[str, Any]:
         scope = self._scope(project)
         return self._after(self.client.resume_run(scope, uuid), scope, uuid)
+
+    def archive_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        scope = self._scope(project)
+        return self._after(self.client.archive_run(scope, uuid), scope, uuid)
+
+    def restore_run(self, uuid: str, project: str | None) -> dict[str, Any]:
+        scope = self._scope(project)
+        return self._after(self.client.restore_run(scope, uuid), scope, uuid)
 
     def delete_run(self, uuid: str, project: str | None) -> list[str]:
         self.client.delete_run(self._scope(project), uuid)

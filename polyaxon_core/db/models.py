@@ -171,10 +171,14 @@ class RunStatusCondition(Base):
 
 class Metric(Base):
     __tablename__ = "metrics"
-    __table_args__ = (Index("ix_metrics_run_name_step", "run_id", "name", "step"),)
+    __table_args__ = (
+        Index("ix_metrics_run_attempt_name_step", "run_id", "attempt", "name", "step"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    #: the attempt of the run that logged the point: 1, then one more per retry or resume
+    attempt: Mapped[int] = mapped_column(default=1, server_default="1")
     name: Mapped[str] = mapped_column(String(256))
     step: Mapped[int | None] = mapped_column(Integer)
     value: Mapped[float] = mapped_column(Float)

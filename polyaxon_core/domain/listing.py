@@ -58,11 +58,14 @@ def list_runs(
     says otherwise, filtered with the query language; returns the total and the page.
 
     Archived runs are left out, or are the only ones listed with ``archived``. A query or
-    sort that cannot be read raises :class:`polyaxon_core.query.QueryError`.
+    sort that cannot be read, or a uuid prefix in the query that names several runs (of
+    ``project``), raises :class:`polyaxon_core.query.QueryError`.
     """
-    from polyaxon_core.query import apply_query, apply_sort, parse_query, parse_sort
+    from polyaxon_core.query import apply_query, apply_sort, parse_sort, resolve_uuid_prefixes
 
-    parsed_query = parse_query(query) if query else None
+    parsed_query = resolve_uuid_prefixes(
+        session, query, Run.project_id == project.id if project is not None else None
+    ) if query else None
     parsed_sort = parse_sort(sort) if sort else None
     statement = select(Run).where(
         Run.archived_at.is_not(None) if archived else Run.archived_at.is_(None))

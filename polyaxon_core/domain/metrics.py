@@ -1,27 +1,34 @@
-"""Metric points, stored exactly once per client batch."""
+"""Metric points: stored exactly once per client batch, with the attempt that logged them,
+and read back by attempt."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import Metric, MetricBatch, Run, utcnow
+from polyaxon_core.errors import InvalidRequest
 from polyaxon_core.events import queue_event
 
 
+def current_attempt(run: Run) -> int:
+    """The attempt ``run`` is on: 1 for its first launch, one more for each retry or resume
+    (the orchestrator counts them in ``meta_info.attempts`` when it schedules the run)."""
+    return max(1, int((run.meta_info or {}).get("attempts", 0)))
+
+
 def log_metric_batch(session: Session, run: Run, batch_id: str,
-                     points: Sequence[Mapping[str, Any]]) -> tuple[int, bool]:
+                     points: Sequence[Mapping[str, Any]],
+                     attempt: int | None = None) -> tuple[int, bool]:
     """Store a client's batch of metric points once; returns ``(points, duplicate)``.
 
-    Each point is ``{"name", "value", "step"?, "timestamp"?}``. A ``batch_id`` the run
-    already stored is not stored again (``duplicate``), so a client may retry a batch
-    whose answer it never received. The run's last values (``metrics`` in queries and
-    leaderboards) are updated in the same transaction, and ``polyaxon_on_run_metrics_logged``
-    is queued once per step of the batch.
+    A ``batch_id`` the run already stored is not stored again (``duplicate``), so a
+    client may retry a batch whose answer it never received. The points are stored as
+    :func:`store_metric_points` does.
     """
     if batch_stored(session, run, batch_id):
         return len(points), True  # stored by an earlier request
@@ -29,23 +36,44 @@ def log_metric_batch(session: Session, run: Run, batch_id: str,
     # released savepoint can commit it alone). A concurrent request storing the same batch
     # makes this transaction fail on the unique constraint instead: see batch_stored.
     session.add(MetricBatch(run_id=run.id, batch_id=batch_id, points=len(points)))
+    store_metric_points(session, run, points, attempt)
+    return len(points), False
+
+
+def store_metric_points(session: Session, run: Run, points: Sequence[Mapping[str, Any]],
+                        attempt: int | None = None) -> None:
+    """Store points ``{"name", "value", "step"?, "timestamp"?}`` logged by ``attempt`` of
+    the run (default: its current attempt; a later one than that is InvalidRequest).
+
+    Points of the current attempt also update the run's last values (``metrics`` in
+    queries and leaderboards), in the same transaction; points a previous attempt sends
+    late are stored with that attempt and leave them alone. ``polyaxon_on_run_metrics_logged``
+    is queued once per step.
+    """
+    current = current_attempt(run)
+    if attempt is None:
+        attempt = current
+    if attempt > current:
+        raise InvalidRequest(f"run {run.uuid[:12]} is on attempt {current}; it has no attempt "
+                             f"{attempt} to log metrics for")
     now = utcnow()
     session.add_all(
-        Metric(run_id=run.id, name=point["name"], step=point.get("step"),
+        Metric(run_id=run.id, attempt=attempt, name=point["name"], step=point.get("step"),
                value=float(point["value"]), timestamp=point.get("timestamp") or now)
         for point in points
     )
-    last: dict[str, float] = dict(run.last_metrics or {})
     by_step: dict[int | None, dict[str, float]] = {}
     for point in _in_logging_order(points):
-        last[point["name"]] = float(point["value"])
         by_step.setdefault(point.get("step"), {})[point["name"]] = float(point["value"])
-    run.last_metrics = last
+    if attempt == current:
+        last: dict[str, float] = dict(run.last_metrics or {})
+        for values in by_step.values():
+            last.update(values)
+        run.last_metrics = last
     session.flush()
     entity = run_to_entity(run)
     for step, values in by_step.items():
         queue_event(session, "polyaxon_on_run_metrics_logged", run=entity, metrics=values, step=step)
-    return len(points), False
 
 
 def batch_stored(session: Session, run: Run, batch_id: str) -> bool:
@@ -63,3 +91,65 @@ def _in_logging_order(points: Iterable[Mapping[str, Any]]) -> list[Mapping[str, 
         return (step is None, step if step is not None else 0)
 
     return sorted(points, key=key)
+
+
+#: ``attempt`` of :func:`read_metrics` for the points of every attempt
+ALL_ATTEMPTS = "all"
+_MOST_POINTS = 2**31 - 1
+
+
+def read_metrics(session: Session, run: Run, *, names: Sequence[str] = (),
+                 attempt: int | str | None = None, limit: int | None = None,
+                 tail: int | None = None) -> dict[str, Any]:
+    """A run's metric series: ``{"attempt", "attempts", "metrics": {name: [{"step",
+    "value", "timestamp", "attempt"}, ...]}}``, each series by step (points without a
+    step last).
+
+    ``attempt`` picks the points of one attempt; by default the latest attempt that
+    logged any (``attempt`` in the answer, None when there are none), with
+    :data:`ALL_ATTEMPTS` every attempt's, one after the other (``attempt`` None).
+    ``attempts`` lists the attempts that logged points; an attempt the run never reached
+    is InvalidRequest. ``limit`` keeps the first, ``tail`` the last, that many points of
+    each series (not both).
+    """
+    if limit is not None and tail is not None:
+        raise InvalidRequest("give a limit (the first points of each series) or a tail (the "
+                             "last ones), not both")
+    names_filter = [Metric.name.in_(names)] if names else []
+    attempts = list(session.scalars(
+        select(Metric.attempt).where(Metric.run_id == run.id, *names_filter)
+        .group_by(Metric.attempt).order_by(Metric.attempt)))
+    if attempt is None:
+        attempt = attempts[-1] if attempts else None
+    elif attempt != ALL_ATTEMPTS and not isinstance(attempt, int):
+        raise InvalidRequest(f"attempt {attempt!r} is neither a number nor '{ALL_ATTEMPTS}'")
+    elif isinstance(attempt, int) and not 1 <= attempt <= current_attempt(run):
+        raise InvalidRequest(f"run {run.uuid[:12]} has attempts 1 to {current_attempt(run)}, "
+                             f"not {attempt}")
+    chosen = attempt if isinstance(attempt, int) else None
+    conditions = [Metric.run_id == run.id, *names_filter]
+    if chosen is not None:
+        conditions.append(Metric.attempt == chosen)
+    forward = (Metric.attempt.asc(), Metric.step.asc().nulls_last(), Metric.id.asc())
+    statement = select(Metric.name, Metric.step, Metric.value, Metric.timestamp,
+                       Metric.attempt).where(*conditions)
+    count = limit if limit is not None else tail
+    if count is not None:
+        # more than any series holds means every point, in a number any database takes
+        count = min(count, _MOST_POINTS)
+        backward = (Metric.attempt.desc(), Metric.step.desc().nulls_first(), Metric.id.desc())
+        position = func.row_number().over(partition_by=Metric.name,
+                                          order_by=forward if tail is None else backward)
+        numbered = statement.add_columns(position.label("position")).subquery()
+        statement = select(numbered.c.name, numbered.c.step, numbered.c.value,
+                           numbered.c.timestamp, numbered.c.attempt).where(
+            numbered.c.position <= count).order_by(
+            numbered.c.name, numbered.c.attempt, numbered.c.step.asc().nulls_last(),
+            numbered.c.position if tail is None else numbered.c.position.desc())
+    else:
+        statement = statement.order_by(Metric.name, *forward)
+    series: dict[str, list[dict[str, Any]]] = {}
+    for name, step, value, timestamp, point_attempt in session.execute(statement):
+        series.setdefault(name, []).append(
+            {"step": step, "value": value, "timestamp": timestamp, "attempt": point_attempt})
+    return {"attempt": chosen, "attempts": attempts, "metrics": series}

@@ -25,6 +25,7 @@ from polyaxon_core.db.models import Queue, Run, utcnow
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.artifacts import copy_run_artifacts
 from polyaxon_core.domain.commands import load_spec
+from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
 from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import LaunchRequest, StatusUpdate
@@ -41,7 +42,7 @@ _FINAL = [status.value for status in FINAL_STATUSES]
 
 
 def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path: str) -> dict[str, str]:
-    """The environment that tells the tracking SDK which run it is in.
+    """The environment that tells the tracking SDK which run (and attempt) it is in.
 
     With ``POLYAXON_API_HOST`` set, the run acts on behalf of a server: it gets
     ``POLYAXON_HOST`` and a token issued for this attempt alone
@@ -54,6 +55,7 @@ def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path:
 
     context = {
         "POLYAXON_RUN_UUID": run.uuid,
+        "POLYAXON_RUN_ATTEMPT": str(current_attempt(run)),
         "POLYAXON_PROJECT": run.project.name,
         "POLYAXON_OWNER": run.project.owner,
         "POLYAXON_RUN_ARTIFACTS_PATH": str(artifacts),
@@ -187,6 +189,9 @@ class Orchestrator:
                 continue
             attempts = int((run.meta_info or {}).get("attempts", 0)) + 1
             run.meta_info = {**(run.meta_info or {}), "attempts": attempts}
+            if attempts > 1:
+                # the run's last metric values are those of the attempt in progress
+                run.last_metrics = {}
             run.scheduler = self.scheduler.name
             run.scheduler_handle = {}
             if transition(session, run, Status.SCHEDULED, reason="scheduled",

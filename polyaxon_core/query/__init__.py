@@ -1,8 +1,12 @@
 """Polyaxon's query language for runs: parsed once here, translated to SQL.
 
-The CLI (``polyaxon ops ls -q QUERY -s SORT``) and the REST API both go through::
+The CLI (``polyaxon ops ls -q QUERY -s SORT``) and the REST API both go through
+:func:`polyaxon_core.domain.listing.list_runs`, which does::
 
-    statement = apply_sort(apply_query(select(Run.id), "status:running|queued"), "-created_at")
+    query = resolve_uuid_prefixes(session, "pipeline:3f2a9c0d1e4b", Run.project_id == project_id)
+    statement = apply_sort(apply_query(select(Run.id), query), "-created_at")
+
+so that a uuid prefix naming several runs is an error rather than a match of all of them.
 
 ``docs/query-language.md`` describes the grammar, the fields and their operators.
 """
@@ -16,11 +20,12 @@ from polyaxon_core.query.ast import (
     Period,
     Query,
     SortKey,
+    UuidPrefix,
     Value,
 )
 from polyaxon_core.query.errors import QueryError
 from polyaxon_core.query.parser import parse_query, parse_sort
-from polyaxon_core.query.sql import apply_query, apply_sort
+from polyaxon_core.query.sql import apply_query, apply_sort, resolve_uuid_prefixes
 
 __all__ = [
     "And",
@@ -32,9 +37,11 @@ __all__ = [
     "Query",
     "QueryError",
     "SortKey",
+    "UuidPrefix",
     "Value",
     "apply_query",
     "apply_sort",
     "parse_query",
     "parse_sort",
+    "resolve_uuid_prefixes",
 ]

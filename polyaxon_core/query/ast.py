@@ -47,8 +47,18 @@ class Period:
     end: datetime
 
 
-#: A value of a condition: text, a number, a boolean (JSON fields) or a datetime period.
-Value = str | float | bool | Period
+@dataclass(frozen=True)
+class UuidPrefix:
+    """The first characters of a run uuid (4 to 31 lowercase hex digits), as ``ops ls``
+    shows them; :func:`~polyaxon_core.query.sql.resolve_uuid_prefixes` turns it into the
+    uuid of the one run it names."""
+
+    prefix: str
+
+
+#: A value of a condition: text, a number, a boolean (JSON fields), a datetime period or
+#: a uuid prefix.
+Value = str | float | bool | Period | UuidPrefix
 
 
 @dataclass(frozen=True)

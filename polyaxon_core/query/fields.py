@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 from polyaxon_core.lifecycle import Status
-from polyaxon_core.query.ast import COMPARISONS, PATTERNS, Operator, Period, Value
+from polyaxon_core.query.ast import COMPARISONS, PATTERNS, Operator, Period, UuidPrefix, Value
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _DATETIME = re.compile(
@@ -26,6 +26,10 @@ _DATETIME = re.compile(
     r"(?P<zone>Z|[+-]\d{2}:?\d{2})?)?",
     re.ASCII,
 )
+
+_HEX = re.compile(r"[0-9a-f]+", re.ASCII)
+#: the fewest characters of a uuid that name a run, as for ``polyaxon ops get``
+MIN_UUID_PREFIX = 4
 
 _STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
 
@@ -43,12 +47,18 @@ def read_status(raw: str) -> str:
     raise ValueError(f"unknown status `{raw}`{hint}; statuses are {', '.join(valid)}")
 
 
-def read_uuid(raw: str) -> str:
-    """A run uuid in any spelling Python's ``uuid.UUID`` accepts, as 32 lowercase hex."""
+def read_uuid(raw: str) -> str | UuidPrefix:
+    """A run uuid in any spelling Python's ``uuid.UUID`` accepts, as 32 lowercase hex, or
+    its first 4 to 31 hex digits (dashes and case ignored) as a :class:`UuidPrefix`."""
     try:
         return uuid_module.UUID(raw).hex
     except ValueError:
-        raise ValueError(f"expected a run uuid (32 hex digits), got `{raw}`") from None
+        pass
+    digits = raw.lower().replace("-", "")
+    if MIN_UUID_PREFIX <= len(digits) < 32 and _HEX.fullmatch(digits):
+        return UuidPrefix(digits)
+    raise ValueError(f"expected a run uuid (32 hex digits) or at least its first "
+                     f"{MIN_UUID_PREFIX}, got `{raw}`")
 
 
 def read_number(raw: str) -> float:

@@ -8,16 +8,21 @@ do not satisfy it, so ``metrics.loss:~<=0.1`` is ``metrics.loss:>0.1``: a run wi
 the field never matches a negated condition (``~nil`` aside). For ``<``, ``<=``, ``>``,
 ``>=`` and ranges only numbers count as values of ``inputs.*`` / ``outputs.*``, and
 ``metrics.*`` are only ever numbers. Every run has a tag list, possibly empty.
+
+A uuid prefix (``pipeline:3f2a9c0d1e4b``) matches the runs whose uuid starts with it;
+:func:`resolve_uuid_prefixes` first checks that it names one run and replaces it with
+that run's uuid, or raises :class:`QueryError` listing the runs it could mean.
 """
 
 from __future__ import annotations
 
 import operator as python_operator
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, false, func, not_, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 from sqlalchemy.sql import ColumnElement
 
 from polyaxon_core.db.models import Run
@@ -31,9 +36,11 @@ from polyaxon_core.query.ast import (
     Period,
     Query,
     SortKey,
+    UuidPrefix,
     Value,
 )
 from polyaxon_core.query.dialects import JsonScalar, TagsEmpty, TagsHaveAny
+from polyaxon_core.query.errors import QueryError
 from polyaxon_core.query.parser import parse_query, parse_sort
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -69,6 +76,64 @@ def apply_sort(statement: SelectT, sort: str | Sequence[SortKey]) -> SelectT:
         for expression in _sort_expressions(key)
     ]
     return statement.order_by(*order, _runs.id)
+
+
+#: how many of the runs an ambiguous uuid prefix names its error lists
+_AMBIGUOUS_SHOWN = 10
+
+
+def resolve_uuid_prefixes(session: Session, query: Query | str,
+                          scope: ColumnElement[bool] | None = None) -> Query:
+    """``query`` with each uuid prefix replaced by the uuid of the one run it names.
+
+    Prefixes are looked up among the runs ``scope`` selects (a WHERE clause over runs,
+    such as a project's), or among every run. A prefix that names several runs raises
+    :class:`QueryError` listing them; one that names none is kept, so its condition
+    matches no run, as a uuid no run has would. A string is parsed first.
+    """
+    parsed = parse_query(query) if isinstance(query, str) else query
+
+    def resolve(node: Node) -> Node:
+        if isinstance(node, And):
+            return And(tuple(resolve(child) for child in node.children))
+        if isinstance(node, Or):
+            return Or(tuple(resolve(child) for child in node.children))
+        if not any(isinstance(value, UuidPrefix) for value in node.values):
+            return node
+        values = tuple(_resolve_prefix(session, parsed, node, value, scope)
+                       if isinstance(value, UuidPrefix) else value for value in node.values)
+        return replace(node, values=values)
+
+    return replace(parsed, root=resolve(parsed.root))
+
+
+def _resolve_prefix(session: Session, query: Query, condition: Condition, value: UuidPrefix,
+                    scope: ColumnElement[bool] | None) -> str | UuidPrefix:
+    statement = select(Run.uuid).where(Run.uuid.startswith(value.prefix, autoescape=True))
+    if scope is not None:
+        statement = statement.where(scope)
+    matches = list(session.scalars(statement.order_by(Run.uuid).limit(_AMBIGUOUS_SHOWN + 1)))
+    if not matches:
+        return value
+    if len(matches) == 1:
+        return matches[0]
+    shown = ", ".join(matches[:_AMBIGUOUS_SHOWN])
+    more = " and more" if len(matches) > _AMBIGUOUS_SHOWN else ""
+    start, end = condition.span
+    raise QueryError(
+        f"the uuid prefix `{value.prefix}` names several runs ({shown}{more}); "
+        "give more characters of the uuid", text=query.text, position=start,
+        token=query.text[start:end])
+
+
+def _uuid_matches(column: ColumnElement[Any] | InstrumentedAttribute[str],
+                  values: tuple[Value, ...]) -> ColumnElement[bool]:
+    """Whether ``column`` (a uuid) is one of the uuids or starts with one of the prefixes."""
+    uuids = [value for value in values if isinstance(value, str)]
+    tests: list[ColumnElement[bool]] = [column.in_(uuids)] if uuids else []
+    tests += [column.startswith(value.prefix, autoescape=True)
+              for value in values if isinstance(value, UuidPrefix)]
+    return or_(*tests)
 
 
 def _clause(node: Node) -> ColumnElement[bool]:
@@ -198,12 +263,21 @@ class _Tags:
         return TagsHaveAny(self.column, tuple(str(value) for value in values))
 
 
+class _Uuid(_Column):
+    """The run's uuid; ``x`` and ``a|b`` take uuids and uuid prefixes."""
+
+    def matches(self, operator: Operator, values: tuple[Value, ...]) -> ColumnElement[bool]:
+        if operator is Operator.EQUAL or operator is Operator.ONE_OF:
+            return _uuid_matches(self.column, values)
+        return super().matches(operator, values)
+
+
 class _RunReference(_Column):
-    """A foreign key to another run, matched by that run's uuid."""
+    """A foreign key to another run, matched by that run's uuid (or a prefix of it)."""
 
     def matches(self, operator: Operator, values: tuple[Value, ...]) -> ColumnElement[bool]:
         other = aliased(Run)
-        return self.column.in_(select(other.id).where(other.uuid.in_(values)))
+        return self.column.in_(select(other.id).where(_uuid_matches(other.uuid, values)))
 
 
 _runs = Run.__table__.c
@@ -240,6 +314,8 @@ def _target(field: str, key: str | None) -> _Column | _JsonKey | _Tags:
         return _Datetime(_DATETIMES[field])
     if field == "tags":
         return _Tags(_runs.tags)
+    if field == "uuid":
+        return _Uuid(_runs.uuid)
     if field == "pipeline":
         return _RunReference(_runs.pipeline_id)
     if field == "original":

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from polyaxon_core.db.models import Artifact, Metric, Run, utcnow
+from polyaxon_core.db.models import Artifact, Run
 from polyaxon_core.db.session import session_scope
 
 
@@ -28,12 +28,14 @@ class MetricPoint:
 
 
 class DatabaseBackend:
-    """Writes straight to the database of POLYAXON_DB_URL, one transaction per call."""
+    """Writes straight to the database of POLYAXON_DB_URL, one transaction per call;
+    metric points as logged by ``attempt`` of the run (None: its current attempt)."""
 
-    def __init__(self, run_uuid: str) -> None:
+    def __init__(self, run_uuid: str, attempt: int | None = None) -> None:
         from polyaxon_core.config import load_settings
 
         self.run_uuid = run_uuid
+        self.attempt = attempt
         self.settings = load_settings()
         self.db_url = self.settings.db_url
         with session_scope(self.db_url) as session:
@@ -59,23 +61,15 @@ class DatabaseBackend:
         return session.scalars(select(Run).where(Run.uuid == self.run_uuid)).one()
 
     def log_metrics(self, points: Sequence[MetricPoint]) -> None:
-        """Store points of one step in one transaction and update the run's last values."""
-        from polyaxon_core.db.convert import run_to_entity
-        from polyaxon_core.events import queue_event
+        """Store points of one step in one transaction (and update the run's last values)."""
+        from polyaxon_core.domain.metrics import store_metric_points
 
-        when = utcnow()
         with session_scope(self.db_url) as session:
-            run = self._run(session)
-            session.add_all(
-                Metric(run_id=run.id, name=p.name, step=p.step, value=p.value,
-                       timestamp=p.timestamp or when)
-                for p in points
-            )
-            run.last_metrics = {**(run.last_metrics or {}), **{p.name: p.value for p in points}}
-            session.flush()
-            queue_event(session, "polyaxon_on_run_metrics_logged", run=run_to_entity(run),
-                        metrics={p.name: p.value for p in points},
-                        step=points[0].step)
+            store_metric_points(
+                session, self._run(session),
+                [{"name": p.name, "value": p.value, "step": p.step, "timestamp": p.timestamp}
+                 for p in points],
+                self.attempt)
 
     def merge_json(self, column: str, values: Mapping[str, Any]) -> None:
         with session_scope(self.db_url) as session:

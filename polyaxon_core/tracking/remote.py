@@ -35,14 +35,16 @@ logger = logging.getLogger(__name__)
 
 class HttpBackend:
     """Writes to the API of the server at ``host`` for the run ``run_uuid`` of ``project``,
-    authenticated with ``token``; TrackingError if that run cannot be read there."""
+    authenticated with ``token``; TrackingError if that run cannot be read there. Metric
+    points are sent as logged by ``attempt`` of the run (None: its current attempt)."""
 
     def __init__(self, run_uuid: str, project: str, host: str, token: str | None,
-                 owner: str = "default") -> None:
+                 owner: str = "default", attempt: int | None = None) -> None:
         from polyaxon_core.tracking.run import TrackingError
 
         self.run_uuid = run_uuid
         self.project = project
+        self.attempt = attempt
         self.retry_timeout = _float_setting("POLYAXON_RETRY_TIMEOUT", 300.0, minimum=1.0)
         capacity = _int_setting("POLYAXON_METRICS_BUFFER", 10_000, minimum=MAX_BATCH_POINTS)
         interval = _float_setting("POLYAXON_METRICS_INTERVAL", 1.0, minimum=0.01)
@@ -74,7 +76,8 @@ class HttpBackend:
             for p in points
         ]
         try:
-            self.client.log_metrics(self.project, self.run_uuid, batch_id, body, retry=NO_RETRY)
+            self.client.log_metrics(self.project, self.run_uuid, batch_id, body, retry=NO_RETRY,
+                                    attempt=self.attempt)
         except ApiError as exc:
             if isinstance(exc, ServerError):
                 raise

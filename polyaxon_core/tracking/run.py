@@ -57,7 +57,7 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-def _backend(uuid: str, project: str | None) -> Backend:
+def _backend(uuid: str, project: str | None, attempt: int | None) -> Backend:
     """The server's API when one is configured (POLYAXON_HOST, or the saved login), else
     the database."""
     from polyaxon_core.client.credentials import resolve
@@ -68,7 +68,7 @@ def _backend(uuid: str, project: str | None) -> Backend:
     except ConfigurationError as exc:
         raise TrackingError(str(exc)) from None
     if credentials is None:
-        return DatabaseBackend(uuid)
+        return DatabaseBackend(uuid, attempt)
     project = project or os.environ.get("POLYAXON_PROJECT")
     if not project:
         raise TrackingError(
@@ -79,9 +79,20 @@ def _backend(uuid: str, project: str | None) -> Backend:
 
     try:
         return HttpBackend(uuid, project, credentials.host, credentials.token,
-                           owner=os.environ.get("POLYAXON_OWNER") or "default")
+                           owner=os.environ.get("POLYAXON_OWNER") or "default", attempt=attempt)
     except ConfigurationError as exc:
         raise TrackingError(str(exc)) from None
+
+
+def _attempt() -> int | None:
+    """The attempt of the run this process is (``POLYAXON_RUN_ATTEMPT``, set by the
+    orchestrator); None outside a launched run: the run's current attempt."""
+    text = os.environ.get("POLYAXON_RUN_ATTEMPT")
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise TrackingError(f"POLYAXON_RUN_ATTEMPT must be a whole number from 1, got {text!r}")
+    return int(text)
 
 
 class TrackingRun:
@@ -95,7 +106,7 @@ class TrackingRun:
                 "outside of it pass the uuid of an existing run: tracking.init(run_uuid=...)"
             )
         self.uuid = uuid
-        self.backend = _backend(uuid, project)
+        self.backend = _backend(uuid, project, _attempt())
         artifacts = os.environ.get("POLYAXON_RUN_ARTIFACTS_PATH")
         self.artifacts_path = Path(artifacts) if artifacts else self.backend.artifacts_path()
         self.outputs_path = Path(os.environ.get("POLYAXON_RUN_OUTPUTS_PATH")

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from polyaxon_core.config import Settings
+from polyaxon_core.db.models import Run
+from polyaxon_core.db.session import session_scope
 from tests.api.conftest import Account, create_run
 
 RUNS = "/api/v1/default/p/runs"
@@ -98,3 +101,56 @@ def test_plugins_hear_of_a_stored_batch_once_per_step_and_not_of_a_duplicate(
     for _ in range(2):
         client.post(f"{RUNS}/{run['uuid']}/metrics", headers=owner.headers, json=batch)
     assert heard == [(run["uuid"], {"loss": 0.5, "acc": 0.8}, 1), (run["uuid"], {"loss": 0.4}, 2)]
+
+
+def test_series_are_read_by_attempt_and_cut_to_their_first_or_last_points(
+    client: FlaskClient, settings: Settings, owner: Account, project: str
+) -> None:
+    run = create_run(client, owner)
+    path = f"{RUNS}/{run['uuid']}/metrics"
+    with session_scope(settings.db_url) as session:
+        session.execute(update(Run).where(Run.uuid == run["uuid"])
+                        .values(meta_info={"attempts": 2}))
+    for attempt in (1, 2):
+        points = [{"name": "loss", "value": attempt + step / 10, "step": step} for step in range(5)]
+        stored = client.post(path, headers=owner.headers,
+                             json={"batch_id": f"a{attempt}", "attempt": attempt, "metrics": points})
+        assert stored.status_code == 201
+    latest = client.get(path, headers=owner.headers).json
+    assert (latest["attempt"], latest["attempts"]) == (2, [1, 2])
+    assert [(p["attempt"], p["step"]) for p in latest["metrics"]["loss"]] == [
+        (2, step) for step in range(5)]
+    first = client.get(f"{path}?attempt=1&limit=2", headers=owner.headers).json["metrics"]["loss"]
+    assert [(p["attempt"], p["value"]) for p in first] == [(1, 1.0), (1, 1.1)]
+    last = client.get(f"{path}?attempt=all&tail=6", headers=owner.headers).json
+    assert last["attempt"] is None
+    assert [(p["attempt"], p["step"]) for p in last["metrics"]["loss"]] == [
+        (1, 4), *((2, step) for step in range(5))]
+    summary = client.get(f"{RUNS}/{run['uuid']}", headers=owner.headers).json["metrics"]
+    assert summary == {"loss": 2.4}
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("attempt=0", "attempt"), ("attempt=latest", "attempt"), ("limit=0", "limit"),
+    ("tail=-1", "tail"),
+])
+def test_unreadable_metric_read_options_are_a_400_naming_them(
+    client: FlaskClient, owner: Account, project: str, query: str, field: str
+) -> None:
+    run = create_run(client, owner)
+    answer = client.get(f"{RUNS}/{run['uuid']}/metrics?{query}", headers=owner.headers)
+    assert answer.status_code == 400 and field in answer.json["errors"]
+
+
+def test_a_limit_with_a_tail_and_an_attempt_not_reached_are_a_400(
+    client: FlaskClient, owner: Account, project: str
+) -> None:
+    run = create_run(client, owner)
+    path = f"{RUNS}/{run['uuid']}/metrics"
+    both = client.get(f"{path}?limit=1&tail=1", headers=owner.headers)
+    assert both.status_code == 400 and "not both" in both.json["message"]
+    ahead = client.post(path, headers=owner.headers, json={
+        "batch_id": "b", "attempt": 2, "metrics": [{"name": "x", "value": 1}]})
+    assert ahead.status_code == 400 and "no attempt 2" in ahead.json["message"]
+    assert client.get(path, headers=owner.headers).json == {
+        "attempt": None, "attempts": [], "metrics": {}}

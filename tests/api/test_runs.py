@@ -7,8 +7,11 @@ import json
 
 import yaml
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from polyaxon_core.config import Settings
+from polyaxon_core.db.models import Run
+from polyaxon_core.db.session import session_scope
 from tests.api.conftest import JOB, Account, MakeUser, create_run, finish, run_row, user_id
 
 RUNS = "/api/v1/default/p/runs"
@@ -99,6 +102,22 @@ def test_a_malformed_query_is_a_400_pointing_at_the_offending_token(
     assert bad_sort.status_code == 400 and list(bad_sort.json["errors"]) == ["sort"]
     bad_limit = client.get(f"{RUNS}?limit=0", headers=owner.headers)
     assert bad_limit.status_code == 400 and list(bad_limit.json["errors"]) == ["limit"]
+
+
+def test_run_lists_take_uuid_prefixes_and_refuse_an_ambiguous_one(
+    client: FlaskClient, settings: Settings, owner: Account, project: str
+) -> None:
+    runs = [create_run(client, owner, name=f"run-{index}") for index in range(2)]
+    with session_scope(settings.db_url) as session:
+        for index, run in enumerate(runs):
+            session.execute(update(Run).where(Run.uuid == run["uuid"])
+                            .values(uuid=f"0123abcd{index}" + "f" * 23))
+    one = client.get(f"{RUNS}?query=uuid:0123abcd1", headers=owner.headers)
+    assert [run["name"] for run in one.json["results"]] == ["run-1"]
+    ambiguous = client.get(f"{RUNS}?query=uuid:0123abcd", headers=owner.headers)
+    assert ambiguous.status_code == 400
+    assert "0123abcd0" + "f" * 23 in ambiguous.json["message"]
+    assert "0123abcd1" + "f" * 23 in ambiguous.json["message"]
 
 
 def test_a_run_is_read_by_uuid_or_prefix_and_its_timeline_is_ordered(

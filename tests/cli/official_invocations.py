@@ -253,6 +253,19 @@ def refused(message: str) -> Check:
 
 STOPPED = ("ops stop {uuid} -p mnist -y",)
 
+
+@succeeded
+def seed_archived(world: World, outcome: Outcome) -> None:
+    archived = as_json(world, "ops", "ls", "-p", "mnist", "--archived")["results"]
+    assert [row["uuid"] for row in archived] == [world.uuid]
+
+
+@succeeded
+def seed_restored(world: World, outcome: Outcome) -> None:
+    listed = as_json(world, "ops", "ls", "-p", "mnist")["results"]
+    assert [row["uuid"] for row in listed] == [world.uuid]
+
+
 #: the official invocations, from `polyaxon <command> --help` of polyaxon 2.18
 INVOCATIONS: tuple[Invocation, ...] = (
     # projects
@@ -350,25 +363,7 @@ INVOCATIONS: tuple[Invocation, ...] = (
                refused("unknown owner 'acme'"), on_server=True),
     Invocation("run -f {file} -p acme/mnist", "run in another owner's project",
                refused("unknown owner 'acme'")),
-)
-
-
-@succeeded
-def seed_archived(world: World, outcome: Outcome) -> None:
-    archived = as_json(world, "ops", "ls", "-p", "mnist", "--archived")["results"]
-    assert [row["uuid"] for row in archived] == [world.uuid]
-
-
-@succeeded
-def seed_restored(world: World, outcome: Outcome) -> None:
-    listed = as_json(world, "ops", "ls", "-p", "mnist")["results"]
-    assert [row["uuid"] for row in listed] == [world.uuid]
-
-
-#: official-style spellings (-uid, -p OWNER/NAME) of commands being added on another
-#: branch; the official 2.18 client has no `ops archive`/`ops restore`. Move these rows
-#: into INVOCATIONS once the commands are merged.
-PENDING_COMMANDS: tuple[Invocation, ...] = (
+    # not in the official 2.18 client: our archive/restore in its spellings (-uid, OWNER/NAME)
     Invocation("ops archive -p mnist -uid {uuid}", "archive a run", seed_archived,
                before=STOPPED, on_server=True),
     Invocation("ops restore -p default/mnist --uid {uuid}", "restore an archived run",

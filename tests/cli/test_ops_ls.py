@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from polyaxon_core.config import load_settings
 from polyaxon_core.db.models import Run, utcnow
@@ -90,3 +91,54 @@ def test_the_table_shows_the_sorted_metric(runs: dict[str, str]) -> None:
 def test_archived_runs_are_listed_only_on_request(runs: dict[str, str]) -> None:
     assert "shelved" not in _names("-p", "p")
     assert _names("-p", "p", "--archived") == ["shelved"]
+
+
+def test_the_uuids_the_table_shows_work_in_queries(runs: dict[str, str]) -> None:
+    url = load_settings().db_url
+    with session_scope(url) as session:
+        sweep = session.scalars(select(Run).where(Run.uuid == runs["a"])).one()
+        session.add(Run(project=sweep.project, name="trial", kind="job", runtime="job",
+                        pipeline=sweep))
+    table = polyaxon("ops", "ls", "-p", "p").stdout
+    shown = runs["a"][:12]
+    assert shown in table
+    assert _names("-p", "p", "-q", f"pipeline:{shown}") == ["trial"]
+    assert _names("-p", "p", "-q", f"uuid:{shown}") == ["a"]
+
+
+def test_an_ambiguous_uuid_prefix_in_a_query_is_an_error_listing_the_runs(
+    runs: dict[str, str]
+) -> None:
+    url = load_settings().db_url
+    with session_scope(url) as session:
+        project = session.scalars(select(Run).where(Run.uuid == runs["a"])).one().project
+        for twin in ("1", "2"):
+            session.add(Run(project=project, name=f"twin-{twin}", kind="job", runtime="job",
+                            uuid="0123abcd" + twin * 24))
+    result = polyaxon("ops", "ls", "-p", "p", "-q", "uuid:0123abcd")
+    assert result.returncode == 1
+    assert "0123abcd" + "1" * 24 in result.stderr and "0123abcd" + "2" * 24 in result.stderr
+    assert "Traceback" not in result.stderr
+    assert _names("-p", "p", "-q", "uuid:0123abcd2") == ["twin-2"]
+
+
+def test_archive_hides_a_finished_run_until_restore_brings_it_back(runs: dict[str, str]) -> None:
+    archived = polyaxon("ops", "archive", runs["a"][:12], "-p", "p")
+    assert archived.returncode == 0, archived.stderr
+    assert f"Run {runs['a'][:12]} archived" in archived.stdout
+    assert "a" not in _names("-p", "p")
+    assert _names("-p", "p", "--archived", "-s", "name") == ["a", "shelved"]
+    restored = polyaxon("ops", "restore", runs["a"][:12], "-p", "p")
+    assert restored.returncode == 0 and f"Run {runs['a'][:12]} restored." in restored.stdout
+    assert "a" in _names("-p", "p") and _names("-p", "p", "--archived") == ["shelved"]
+
+
+def test_an_unfinished_run_cannot_be_archived_and_a_live_one_needs_no_restore(
+    runs: dict[str, str]
+) -> None:
+    running = polyaxon("ops", "archive", runs["d"], "-p", "p")
+    assert running.returncode == 1 and "stop it before archiving it" in running.stderr
+    assert "Traceback" not in running.stderr
+    assert "d" in _names("-p", "p")
+    live = polyaxon("ops", "restore", runs["b"], "-p", "p")
+    assert live.returncode == 0 and "is not archived; nothing to restore" in live.stdout

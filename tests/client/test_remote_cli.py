@@ -210,6 +210,9 @@ def test_a_run_goes_end_to_end_through_the_server(deployment: Deployment, projec
     metrics = json.loads(deployment.cli("ops", "metrics", uuid, "-p", project, "-o", "json").stdout)
     assert sorted(metrics["metrics"]) == ["accuracy", "loss"]
     assert [point["step"] for point in metrics["metrics"]["loss"]] == list(range(1500))
+    assert (metrics["attempt"], metrics["attempts"]) == (1, [1])
+    tail = deployment.cli("ops", "metrics", uuid[:12], "-p", project, "-n", "loss", "--tail", "2")
+    assert [line.split()[0] for line in tail.stdout.splitlines()[3:]] == ["1498", "1499"]
     statuses = json.loads(deployment.cli("ops", "statuses", uuid, "-p", project, "-o", "json").stdout)
     timeline = [condition["status"] for condition in statuses["status_conditions"]]
     assert timeline[0] == "created" and "running" in timeline and timeline[-1] == "succeeded"
@@ -225,6 +228,13 @@ def test_a_run_goes_end_to_end_through_the_server(deployment: Deployment, projec
             "WHERE runs.uuid = :uuid"), {"uuid": uuid}).one()
     engine.dispose()
     assert batches[0] >= 3 and batches[1] == 3000
+    archived = deployment.cli("ops", "archive", uuid[:12], "-p", project)
+    assert f"Run {uuid[:12]} archived" in archived.stdout
+    assert json.loads(deployment.cli("ops", "ls", "-p", project, "-o", "json").stdout)["count"] == 0
+    shelved = json.loads(deployment.cli("ops", "ls", "-p", project, "--archived", "-o", "json").stdout)
+    assert [run["uuid"] for run in shelved["results"]] == [uuid]
+    deployment.cli("ops", "restore", uuid[:12], "-p", project)
+    assert json.loads(deployment.cli("ops", "ls", "-p", project, "-o", "json").stdout)["count"] == 1
 
 
 def test_stop_restart_resume_and_delete_through_the_server(deployment: Deployment, project: str,

@@ -75,7 +75,8 @@ def _sdk_env(deployment: Deployment, token: str, uuid: str, project: str = "mnis
 
 
 def _series(client: ApiClient, uuid: str) -> dict[str, list[dict[str, object]]]:
-    return client.get_metrics("mnist", uuid)
+    series: dict[str, list[dict[str, object]]] = client.get_metrics("mnist", uuid)["metrics"]
+    return series
 
 
 def test_everything_the_sdk_logs_arrives_through_the_api(
@@ -287,7 +288,7 @@ def test_the_same_batch_sent_by_many_clients_at_once_is_stored_once(
         assert len(answers) == 16 * len(batches)
         for batch_id in batches:  # exactly one request per batch stored it
             assert [duplicate for sent, duplicate in answers if sent == batch_id].count(False) == 1
-        points = client.get_metrics("batches", uuid)["loss"]
+        points = client.get_metrics("batches", uuid)["metrics"]["loss"]
         assert sorted(point["step"] for point in points) == list(range(1000))
     finally:
         deployment.stop()

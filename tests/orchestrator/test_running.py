@@ -115,6 +115,26 @@ def test_restart_and_resume(cli: Cli) -> None:
     assert [c[0] for c in resumed["conditions"]].count("running") == 2
 
 
+def test_a_resumed_run_keeps_each_attempts_metrics_apart(cli: Cli) -> None:
+    uuid = _submit(cli, "-f", str(FILES / "task.yaml"), "-P", "x=2")
+    wait_final(uuid)
+    cli("ops", "resume", uuid)
+    resumed = wait_for(uuid, lambda s: [c[0] for c in s["conditions"]].count("succeeded") == 2)
+    assert resumed["metrics"] == {"score": 6.0, "loss": 1 / 3}
+
+    def points(*options: str) -> list[tuple[int, int]]:
+        answer = json.loads(cli("ops", "metrics", uuid, "-n", "score", *options, "-o", "json").stdout)
+        return [(point["attempt"], point["step"]) for point in answer["metrics"]["score"]]
+
+    assert points() == [(2, 0), (2, 1), (2, 2)]
+    assert points("--attempt", "1") == [(1, 0), (1, 1), (1, 2)]
+    assert points("--attempt", "all", "--tail", "4") == [(1, 2), (2, 0), (2, 1), (2, 2)]
+    table = cli("ops", "metrics", uuid, "--limit", "2").stdout
+    assert "attempt 2 (attempts with metrics: 1, 2" in table
+    assert [line.split() for line in table.splitlines()[3:]] == [
+        ["0", "1", "2"], ["1", "0.5", "4"]]
+
+
 def test_restart_with_copy_starts_from_the_originals_artifacts(cli: Cli, home: Path) -> None:
     uuid = _submit(cli, "-f", str(FILES / "task.yaml"))
     wait_final(uuid)

@@ -43,7 +43,7 @@ def test_each_command_example_parses(command: str) -> None:
 
 def test_the_examples_were_found() -> None:
     assert len(ERROR_BLOCKS) >= 8
-    assert len(COMMANDS) == 3
+    assert len(COMMANDS) == 4
 
 
 def test_every_field_family_and_alias_is_documented() -> None:

@@ -130,3 +130,28 @@ def test_logging_after_end_is_an_error(db_url: str, run_uuid: str) -> None:
         run.log_metrics(step=0, loss=1.0)
     with pytest.raises(TrackingError, match="tracking.init"):
         tracking.log_metrics(step=0, loss=1.0)
+
+
+def test_points_are_stored_with_the_attempt_the_orchestrator_names(
+    db_url: str, run_uuid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with session_scope(db_url) as session:
+        session.scalars(select(Run).where(Run.uuid == run_uuid)).one().meta_info = {"attempts": 2}
+    monkeypatch.setenv("POLYAXON_RUN_ATTEMPT", "1")  # the first attempt, still logging late
+    tracking.init()
+    tracking.log_metrics(step=5, loss=0.1)
+    monkeypatch.setenv("POLYAXON_RUN_ATTEMPT", "2")
+    tracking.init()
+    tracking.log_metrics(step=0, loss=0.9)
+    with session_scope(db_url) as session:
+        stored = session.execute(select(Metric.attempt, Metric.step).order_by(Metric.id)).all()
+    assert [tuple(point) for point in stored] == [(1, 5), (2, 0)]
+    assert _run(db_url, run_uuid).last_metrics == {"loss": 0.9}
+
+
+def test_an_unreadable_attempt_variable_is_a_tracking_error(
+    run_uuid: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLYAXON_RUN_ATTEMPT", "first")
+    with pytest.raises(TrackingError, match="POLYAXON_RUN_ATTEMPT"):
+        tracking.init()

@@ -1,4 +1,5 @@
-"""A run's metrics: batches stored once each, and series read back (downsampled)."""
+"""A run's metrics: batches stored once each, and series read back by attempt (cut to
+their first or last points, downsampled)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from typing import Any
 
 from flask import request
 from marshmallow import Schema, fields, validate
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from polyaxon_core.api.common import Answer, InputSchema, load_body, load_query
@@ -16,8 +16,7 @@ from polyaxon_core.api.errors import PayloadTooLarge
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.api import RUN_PATH, find_run
-from polyaxon_core.db.models import Metric
-from polyaxon_core.domain.metrics import batch_stored, log_metric_batch
+from polyaxon_core.domain.metrics import ALL_ATTEMPTS, batch_stored, log_metric_batch, read_metrics
 from polyaxon_core.permissions import RUN_READ, RUN_UPDATE
 
 MAX_BATCH_POINTS = 1_000
@@ -37,6 +36,9 @@ class MetricBatchSchema(InputSchema):
     metrics = fields.List(fields.Nested(MetricPointSchema), required=True,
                           validate=validate.Length(min=1), metadata={
                               "description": f"at most {MAX_BATCH_POINTS} points (more: 413)"})
+    attempt = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+                             metadata={"description": "the attempt of the run that logged the "
+                                       "points (default: its current attempt)"})
 
 
 class MetricBatchResultSchema(Schema):
@@ -50,15 +52,29 @@ class MetricsQuery(InputSchema):
         "description": "comma-separated metric names (default: all)"})
     max_points = fields.Integer(load_default=None, validate=validate.Range(min=2), metadata={
         "description": "downsample each series to at most this many points (first and last kept)"})
+    attempt = fields.String(load_default=None, validate=validate.Regexp(
+        rf"^(?:[1-9][0-9]{{0,8}}|{ALL_ATTEMPTS})$",
+        error=f"an attempt number from 1, or '{ALL_ATTEMPTS}'"), metadata={
+        "description": f"the attempt whose points to read (default: the latest that logged "
+                       f"any), or `{ALL_ATTEMPTS}`"})
+    limit = fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={
+        "description": "only the first this many points of each series"})
+    tail = fields.Integer(load_default=None, validate=validate.Range(min=1), metadata={
+        "description": "only the last this many points of each series (not with `limit`)"})
 
 
 class MetricValueSchema(Schema):
     step = fields.Integer(allow_none=True)
     value = fields.Float(required=True)
     timestamp = fields.DateTime(required=True)
+    attempt = fields.Integer(required=True)
 
 
 class MetricsSchema(Schema):
+    attempt = fields.Integer(allow_none=True, required=True, metadata={
+        "description": "the attempt the points are of (null: every attempt, or no points)"})
+    attempts = fields.List(fields.Integer(), required=True, metadata={
+        "description": "the attempts that logged points"})
     metrics = fields.Dict(keys=fields.String(),
                           values=fields.List(fields.Nested(MetricValueSchema)), required=True)
 
@@ -86,7 +102,8 @@ def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
     try:
         with server.session() as session:
             count, duplicate = log_metric_batch(
-                session, find_run(session, owner, project, uuid), body["batch_id"], body["metrics"])
+                session, find_run(session, owner, project, uuid), body["batch_id"], body["metrics"],
+                body["attempt"])
     except IntegrityError:
         # a concurrent request stored the same batch first, whole; anything else is an error
         with server.session() as session:
@@ -99,24 +116,21 @@ def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
 
 
 def run_metrics(owner: str, project: str, uuid: str) -> Answer:
-    """Read a run's metric series, step by step (available while it runs)."""
+    """Read a run's metric series, step by step (available while it runs), of its latest
+    attempt unless `attempt` says otherwise."""
     arguments = load_query(MetricsQuery)
     names = [name.strip() for value in request.args.getlist("names")
              for name in value.split(",") if name.strip()]
+    attempt = arguments["attempt"]
     with server.session() as session:
-        run = find_run(session, owner, project, uuid)
-        statement = select(Metric).where(Metric.run_id == run.id)
-        if names:
-            statement = statement.where(Metric.name.in_(names))
-        rows = session.scalars(
-            statement.order_by(Metric.name, Metric.step.asc().nulls_last(), Metric.id)).all()
-        series: dict[str, list[dict[str, Any]]] = {}
-        for row in rows:
-            series.setdefault(row.name, []).append(
-                {"step": row.step, "value": row.value, "timestamp": row.timestamp})
+        answer = read_metrics(
+            session, find_run(session, owner, project, uuid), names=names,
+            attempt=int(attempt) if attempt and attempt != ALL_ATTEMPTS else attempt,
+            limit=arguments["limit"], tail=arguments["tail"])
     if arguments["max_points"]:
-        series = {name: downsample(points, arguments["max_points"]) for name, points in series.items()}
-    payload: dict[str, Any] = MetricsSchema().dump({"metrics": series})
+        answer["metrics"] = {name: downsample(points, arguments["max_points"])
+                             for name, points in answer["metrics"].items()}
+    payload: dict[str, Any] = MetricsSchema().dump(answer)
     return payload, 200
 
 

@@ -1,0 +1,111 @@
+"""Metric points kept apart by attempt, and read back by attempt, first or last points."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from polyaxon_core.db.models import Run
+from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.metrics import ALL_ATTEMPTS, read_metrics, store_metric_points
+from polyaxon_core.domain.projects import create_project
+from polyaxon_core.errors import InvalidRequest
+
+
+def _run(db_url: str, attempts: int) -> int:
+    with session_scope(db_url) as session:
+        run = Run(project=create_project(session, "p"), kind="job", runtime="job",
+                  meta_info={"attempts": attempts})
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def _log(db_url: str, run_id: int, attempt: int | None, steps: range, value: float,
+         name: str = "loss") -> None:
+    with session_scope(db_url) as session:
+        store_metric_points(session, session.get(Run, run_id),
+                            [{"name": name, "value": value + step, "step": step}
+                             for step in steps], attempt)
+
+
+def _read(db_url: str, run_id: int, **options: Any) -> dict[str, Any]:
+    with session_scope(db_url) as session:
+        return read_metrics(session, session.get(Run, run_id), **options)
+
+
+def _steps(answer: dict[str, Any], name: str = "loss") -> list[tuple[int, int | None]]:
+    return [(point["attempt"], point["step"]) for point in answer["metrics"][name]]
+
+
+@pytest.fixture
+def resumed(db_url: str) -> int:
+    """A run on its second attempt; both attempts logged steps 0-3 of `loss`."""
+    run_id = _run(db_url, attempts=2)
+    _log(db_url, run_id, 1, range(4), 10.0)
+    _log(db_url, run_id, 2, range(4), 20.0)
+    return run_id
+
+
+def test_the_latest_attempt_is_read_by_default(db_url: str, resumed: int) -> None:
+    answer = _read(db_url, resumed)
+    assert (answer["attempt"], answer["attempts"]) == (2, [1, 2])
+    assert _steps(answer) == [(2, 0), (2, 1), (2, 2), (2, 3)]
+
+
+def test_one_attempt_or_every_attempt_is_read_on_request(db_url: str, resumed: int) -> None:
+    assert [p["value"] for p in _read(db_url, resumed, attempt=1)["metrics"]["loss"]] == [
+        10.0, 11.0, 12.0, 13.0]
+    every = _read(db_url, resumed, attempt=ALL_ATTEMPTS)
+    assert every["attempt"] is None
+    assert _steps(every) == [(1, 0), (1, 1), (1, 2), (1, 3), (2, 0), (2, 1), (2, 2), (2, 3)]
+
+
+def test_limit_and_tail_keep_the_first_or_last_points_of_each_series(
+    db_url: str, resumed: int
+) -> None:
+    _log(db_url, resumed, 2, range(2), 30.0, name="accuracy")
+    first = _read(db_url, resumed, limit=3)
+    assert _steps(first) == [(2, 0), (2, 1), (2, 2)] and _steps(first, "accuracy") == [
+        (2, 0), (2, 1)]
+    last = _read(db_url, resumed, tail=3)
+    assert _steps(last) == [(2, 1), (2, 2), (2, 3)] and _steps(last, "accuracy") == [
+        (2, 0), (2, 1)]
+    assert _steps(_read(db_url, resumed, attempt=ALL_ATTEMPTS, tail=5)) == [
+        (1, 3), (2, 0), (2, 1), (2, 2), (2, 3)]
+    with pytest.raises(InvalidRequest, match="not both"):
+        _read(db_url, resumed, limit=1, tail=1)
+    assert _steps(_read(db_url, resumed, tail=10**30)) == [(2, step) for step in range(4)]
+
+
+def test_points_without_a_step_come_last_and_count_as_the_last(db_url: str) -> None:
+    run_id = _run(db_url, attempts=1)
+    _log(db_url, run_id, None, range(3), 0.0)
+    with session_scope(db_url) as session:
+        store_metric_points(session, session.get(Run, run_id), [{"name": "loss", "value": 9.0}])
+    assert _steps(_read(db_url, run_id, tail=2)) == [(1, 2), (1, None)]
+
+
+def test_the_last_values_are_those_of_the_current_attempt(db_url: str) -> None:
+    run_id = _run(db_url, attempts=2)
+    _log(db_url, run_id, 2, range(2), 20.0)
+    _log(db_url, run_id, 1, range(5), 10.0)  # the first attempt's points, arriving late
+    with session_scope(db_url) as session:
+        assert session.get(Run, run_id).last_metrics == {"loss": 21.0}
+    assert _steps(_read(db_url, run_id, attempt=1)) == [(1, step) for step in range(5)]
+
+
+def test_points_without_an_attempt_belong_to_the_current_one(db_url: str) -> None:
+    run_id = _run(db_url, attempts=3)
+    _log(db_url, run_id, None, range(1), 0.0)
+    assert _read(db_url, run_id)["attempts"] == [3]
+
+
+def test_an_attempt_the_run_has_not_reached_is_refused(db_url: str) -> None:
+    run_id = _run(db_url, attempts=1)
+    with pytest.raises(InvalidRequest, match="on attempt 1; it has no attempt 2"):
+        _log(db_url, run_id, 2, range(1), 0.0)
+    with pytest.raises(InvalidRequest, match="has attempts 1 to 1, not 2"):
+        _read(db_url, run_id, attempt=2)
+    assert _read(db_url, run_id) == {"attempt": None, "attempts": [], "metrics": {}}
