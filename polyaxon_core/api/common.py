@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -9,11 +10,13 @@ from urllib.parse import urlencode
 from flask import request
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from polyaxon_core.api.errors import ParameterError
+from polyaxon_core.api.errors import ParameterError, UnsupportedMediaType
 from polyaxon_core.errors import NotFound
 from polyaxon_core.runs import DEFAULT_OWNER
 
 MAX_PAGE_SIZE = 1000
+#: how deep arrays and objects may nest in a JSON body (a polyaxonfile needs far fewer)
+MAX_JSON_DEPTH = 64
 
 #: what a view returns: a JSON object (or an empty body) and the status
 Answer = tuple[dict[str, Any] | str, int]
@@ -60,10 +63,14 @@ def load_query(schema: type[Schema]) -> dict[str, Any]:
 def load_body(schema: type[Schema], optional: bool = False) -> dict[str, Any]:
     """The request's JSON object body, validated (400 names the bad fields).
 
-    With ``optional``, an empty body reads as ``{}``.
+    With ``optional``, an empty body reads as ``{}``. A body must be sent as
+    ``Content-Type: application/json`` (415 otherwise; see
+    :mod:`polyaxon_core.api.request_checks` for why) and nest at most
+    :data:`MAX_JSON_DEPTH` arrays and objects.
     """
-    empty = not request.get_data(cache=True).strip()
-    data = {} if optional and empty else request.get_json(force=True, silent=True)
+    _check_json_content_type()
+    raw = request.get_data(cache=True)
+    data = {} if optional and not raw.strip() else _parse_json(raw)
     if not isinstance(data, dict):
         raise ParameterError("body", "the body must be a JSON object")
     if not _is_unicode(data):
@@ -72,6 +79,46 @@ def load_body(schema: type[Schema], optional: bool = False) -> dict[str, Any]:
                                      "(an unpaired surrogate escape)")
     loaded: dict[str, Any] = schema().load(data)
     return loaded
+
+
+def _check_json_content_type() -> None:
+    chunked = request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    if request.mimetype == "application/json" or not (request.mimetype or request.content_length
+                                                       or chunked):
+        return
+    sent = f"`{request.mimetype}`" if request.mimetype else "no Content-Type"
+    raise UnsupportedMediaType(
+        f"the body must be JSON sent with `Content-Type: application/json`, not {sent}")
+
+
+def _parse_json(raw: bytes) -> Any:
+    """``raw`` as JSON; None when it is not JSON. A body nested deeper than
+    :data:`MAX_JSON_DEPTH` is a 400, also when it is deep enough to exhaust the parser."""
+    too_deep = ParameterError(
+        "body", f"the body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep")
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise too_deep from None
+    except ValueError:
+        return None
+    if nests_deeper_than(data, MAX_JSON_DEPTH):
+        raise too_deep
+    return data
+
+
+def nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels in ``value`` (walked
+    without recursion, so any depth can be measured)."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth == limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return False
 
 
 def _is_unicode(value: Any) -> bool:

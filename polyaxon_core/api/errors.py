@@ -55,6 +55,12 @@ class PayloadTooLarge(PolyaxonError):
     http_status = 413
 
 
+class UnsupportedMediaType(PolyaxonError):
+    """A body whose Content-Type is not the one the endpoint reads."""
+
+    http_status = 415
+
+
 def error_response(status: int, message: str, errors: FieldErrors | None = None,
                    headers: Mapping[str, str] | None = None) -> Response:
     response = jsonify({"code": status, "message": message, "errors": dict(errors or {})})

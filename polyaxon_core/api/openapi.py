@@ -95,7 +95,7 @@ def _operation(route: Route, path_arguments: list[str]) -> dict[str, Any]:
     if route.body is not None:
         operation["requestBody"] = {
             "required": True, "content": {"application/json": {"schema": route.body}}}
-        errors.add(413)  # JSON bodies have a size limit too
+        errors.update((413, 415))  # JSON bodies have a size limit and a content type
     if route.raw_body is not None:
         operation["requestBody"] = {
             "required": True,
