@@ -26,6 +26,7 @@ from polyaxon_core.api.config import (
 from polyaxon_core.api.database import init_database
 from polyaxon_core.api.errors import init_error_handlers
 from polyaxon_core.api.extensions import server
+from polyaxon_core.api.headers import init_security_headers
 from polyaxon_core.api.health import init_health
 from polyaxon_core.api.openapi import init_openapi
 from polyaxon_core.api.request_checks import init_request_checks
@@ -71,10 +72,13 @@ def create_app(
             [*allowed_origins_from_environment(), *allowed_origins], "POLYAXON_ALLOWED_ORIGINS"),
     )
     app = Flask(__name__, static_folder=None)
+    # `//` in a path is no route (a 404), not a redirect page to the merged path
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_JSON_BYTES
     server.init_app(app, settings or load_settings(), config, plugins or get_plugin_manager())
     init_database(app)
     init_error_handlers(app)
+    init_security_headers(app)
     init_request_checks(app)
     init_security(app)
     init_blueprints(app)

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, request
 
+from polyaxon_core.api.common import unstorable_text
 from polyaxon_core.api.config import LOOPBACK_HOSTS, is_ip_address
 from polyaxon_core.api.errors import ParameterError, PermissionDenied
 from polyaxon_core.api.extensions import server
@@ -32,6 +33,7 @@ def init_request_checks(app: Flask) -> None:
     """Check the Host and the Origin of every request before it is authenticated."""
     app.before_request(check_host)
     app.before_request(check_origin)
+    app.before_request(check_url_text)
 
 
 def host_name(host: str) -> str:
@@ -84,3 +86,12 @@ def check_origin() -> None:
         f"cross-site request refused: a page of {origin!r} may not call this API; if that "
         "web application should, add its origin to POLYAXON_ALLOWED_ORIGINS"
     )
+
+
+def check_url_text() -> None:
+    """400 when the path or a query parameter holds text no database can store."""
+    for name, text in [("path", request.path), *request.args.items(multi=True)]:
+        problem = unstorable_text(name) or unstorable_text(text)
+        if problem:
+            raise ParameterError(name, f"the {'URL path' if name == 'path' else name} "
+                                       f"holds {problem}")

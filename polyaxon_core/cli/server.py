@@ -53,10 +53,10 @@ def server_command(host: str, port: int, no_auth: bool, allowed_hosts: tuple[str
             "(requests naming any other host are refused, which stops DNS rebinding)"
         )
     from sqlalchemy.exc import OperationalError
-    from werkzeug.serving import make_server
 
     from polyaxon_core.api.app import create_app
     from polyaxon_core.api.extensions import server
+    from polyaxon_core.api.serving import make_api_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -65,7 +65,7 @@ def server_command(host: str, port: int, no_auth: bool, allowed_hosts: tuple[str
     except OperationalError as exc:
         raise CliError(f"cannot open the database: {exc.orig}; check POLYAXON_DB_URL") from None
     try:
-        http_server = make_server(host, port, app, threaded=True)
+        http_server = make_api_server(host, port, app)
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     if no_auth:

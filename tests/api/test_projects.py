@@ -76,7 +76,7 @@ def test_duplicates_and_bad_names_are_refused(client: FlaskClient, owner: Accoun
     assert again.status_code == 409 and "already exists" in again.json["message"]
     bad = client.post("/api/v1/default/projects/create", headers=owner.headers,
                       json={"name": "Not Valid"})
-    assert bad.status_code == 400 and "not valid" in bad.json["message"]
+    assert bad.status_code == 400 and "not valid" in bad.json["errors"]["name"][0]
     missing = client.post("/api/v1/default/projects/create", headers=owner.headers, json={})
     assert missing.status_code == 400 and list(missing.json["errors"]) == ["name"]
 

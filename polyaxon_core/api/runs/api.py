@@ -12,7 +12,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from polyaxon_core import accounts, runs
 from polyaxon_core.api.common import Answer, check_owner, load_body, load_query, page
-from polyaxon_core.api.errors import ParameterError
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.schemas import (
@@ -128,11 +127,6 @@ def run_create(owner: str, project: str) -> Answer:
     """
     check_owner(owner)
     body = load_body(RunCreateSchema)
-    if body["managed_by"] not in (None, "agent"):
-        raise ParameterError("managed_by", "only managed runs (`agent`) are supported: the "
-                                           "server runs the operation it is given")
-    if body["pending"]:
-        raise ParameterError("pending", "runs waiting for an approval or an upload are not supported")
     spec, raw_content = compile_content(body["content"])
     with server.session() as session:
         run = runs.submit_operation(

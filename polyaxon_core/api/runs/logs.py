@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from polyaxon_core.api.common import Answer, InputSchema, load_query
+from polyaxon_core.api.common import MAX_OFFSET, Answer, InputSchema, Timestamp, load_query
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.api import RUN_PATH, find_run
@@ -34,7 +34,7 @@ MAIN_CONTAINER = "polyaxon-main"
 
 
 class LogsQuery(InputSchema):
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0),
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET),
                             metadata={"description": "the byte to read from"})
     follow = fields.Boolean(load_default=False, metadata={
         "description": "stream the log as text/plain until the run is final"})
@@ -48,7 +48,7 @@ class LogsSchema(Schema):
 
 
 class StreamLogsQuery(InputSchema):
-    last_time = fields.AwareDateTime(load_default=None, default_timezone=UTC, metadata={
+    last_time = Timestamp(load_default=None, metadata={
         "description": "the cursor of the previous answer (see docs/api-contract.md)"})
     last_file = fields.String(load_default=None, metadata={"description": "accepted and ignored"})
     kind = fields.String(load_default=None, metadata={"description": "accepted and ignored"})
