@@ -19,6 +19,7 @@ from polyaxon_core.api.config import (
     ServerConfig,
     allowed_hosts_from_environment,
     allowed_origins_from_environment,
+    log_stream_limits_from_environment,
     max_upload_bytes_from_environment,
     normalize_host_names,
     normalize_origins,
@@ -70,6 +71,7 @@ def create_app(
             [*allowed_hosts_from_environment(), *allowed_hosts], "POLYAXON_ALLOWED_HOSTS"),
         allowed_origins=normalize_origins(
             [*allowed_origins_from_environment(), *allowed_origins], "POLYAXON_ALLOWED_ORIGINS"),
+        **log_stream_limits_from_environment(),  # type: ignore[arg-type]
     )
     app = Flask(__name__, static_folder=None)
     # `//` in a path is no route (a 404), not a redirect page to the merged path

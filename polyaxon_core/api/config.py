@@ -15,6 +15,12 @@ DEFAULT_MAX_UPLOAD_BYTES = 1024**3
 MAX_JSON_BYTES = 16 * 1024**2
 
 
+#: how long one log-follow answer lasts at most, and how many a server process (one
+#: user) holds at once: a follow answer holds a thread of the server while it lasts
+DEFAULT_LOG_STREAM_SECONDS = 30.0
+DEFAULT_MAX_LOG_STREAMS = 6
+DEFAULT_MAX_LOG_STREAMS_PER_USER = 3
+
 #: the names of this machine, always answered: no other site can make a browser send them
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
@@ -27,13 +33,19 @@ class ServerConfig:
     ``allowed_hosts``: the ``Host`` names served besides :data:`LOOPBACK_HOSTS`
     (``.example.com`` also matches its subdomains, ``*`` any name);
     ``allowed_origins``: the origins of web applications on other sites that may call
-    the API from a browser (the server's own origin always may)."""
+    the API from a browser (the server's own origin always may);
+    ``log_stream_seconds``: how long one log-follow answer lasts at most;
+    ``max_log_streams`` / ``max_log_streams_per_user``: how many follow answers this
+    process serves at once, in all and to one user."""
 
     auth: bool = True
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
     orchestrator_on_demand: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allowed_origins: tuple[str, ...] = ()
+    log_stream_seconds: float = DEFAULT_LOG_STREAM_SECONDS
+    max_log_streams: int = DEFAULT_MAX_LOG_STREAMS
+    max_log_streams_per_user: int = DEFAULT_MAX_LOG_STREAMS_PER_USER
 
 
 def max_upload_bytes_from_environment() -> int:
@@ -105,3 +117,31 @@ def is_ip_address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def positive_from_environment(variable: str, default: float) -> float:
+    """A positive number from ``variable`` (``default`` when unset)."""
+    raw = os.environ.get(variable, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ConfigurationError(f"{variable}={raw!r} is not a positive number; unset it to "
+                                 f"use the default ({default:g}).")
+    return value
+
+
+def log_stream_limits_from_environment() -> dict[str, float | int]:
+    """``POLYAXON_LOG_STREAM_SECONDS``, ``POLYAXON_MAX_LOG_STREAMS`` and
+    ``POLYAXON_MAX_LOG_STREAMS_PER_USER`` as :class:`ServerConfig` fields."""
+    return {
+        "log_stream_seconds": positive_from_environment(
+            "POLYAXON_LOG_STREAM_SECONDS", DEFAULT_LOG_STREAM_SECONDS),
+        "max_log_streams": int(positive_from_environment(
+            "POLYAXON_MAX_LOG_STREAMS", DEFAULT_MAX_LOG_STREAMS)),
+        "max_log_streams_per_user": int(positive_from_environment(
+            "POLYAXON_MAX_LOG_STREAMS_PER_USER", DEFAULT_MAX_LOG_STREAMS_PER_USER)),
+    }
