@@ -9,16 +9,28 @@ a whole worker). Each step below is one module of this package.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from flask import Flask
 
 from polyaxon_core.api.blueprints import init_blueprints
-from polyaxon_core.api.config import MAX_JSON_BYTES, ServerConfig, max_upload_bytes_from_environment
+from polyaxon_core.api.config import (
+    MAX_JSON_BYTES,
+    ServerConfig,
+    allowed_hosts_from_environment,
+    allowed_origins_from_environment,
+    log_stream_limits_from_environment,
+    max_upload_bytes_from_environment,
+    normalize_host_names,
+    normalize_origins,
+)
 from polyaxon_core.api.database import init_database
 from polyaxon_core.api.errors import init_error_handlers
 from polyaxon_core.api.extensions import server
+from polyaxon_core.api.headers import init_security_headers
 from polyaxon_core.api.health import init_health
 from polyaxon_core.api.openapi import init_openapi
+from polyaxon_core.api.request_checks import init_request_checks
 from polyaxon_core.api.security import init_security
 from polyaxon_core.config import Settings, load_settings
 from polyaxon_core.plugins import PluginManager, get_plugin_manager
@@ -33,6 +45,8 @@ def create_app(
     plugins: PluginManager | None = None,
     orchestrator: bool | None = None,
     max_upload_bytes: int | None = None,
+    allowed_hosts: Sequence[str] = (),
+    allowed_origins: Sequence[str] = (),
 ) -> Flask:
     """The REST API as a WSGI application.
 
@@ -43,7 +57,10 @@ def create_app(
     ``orchestrator``: start the embedded orchestrator when runs are queued, as
     ``polyaxon run`` does; by default only when the settings come from the environment,
     because the orchestrator it starts reads them from there. ``max_upload_bytes``
-    defaults to ``POLYAXON_MAX_UPLOAD_BYTES`` (1 GiB).
+    defaults to ``POLYAXON_MAX_UPLOAD_BYTES`` (1 GiB). ``allowed_hosts`` (``Host`` names
+    served besides the loopback ones) and ``allowed_origins`` (other sites' web
+    applications that may call the API) add to ``POLYAXON_ALLOWED_HOSTS`` and
+    ``POLYAXON_ALLOWED_ORIGINS``.
 
     With the settings from the environment, the configured scheduler and store are
     checked first: a name no installed plugin provides, or other backends than those of
@@ -62,12 +79,21 @@ def create_app(
         auth=auth,
         max_upload_bytes=max_upload_bytes or max_upload_bytes_from_environment(),
         orchestrator_on_demand=from_environment if orchestrator is None else orchestrator,
+        allowed_hosts=normalize_host_names(
+            [*allowed_hosts_from_environment(), *allowed_hosts], "POLYAXON_ALLOWED_HOSTS"),
+        allowed_origins=normalize_origins(
+            [*allowed_origins_from_environment(), *allowed_origins], "POLYAXON_ALLOWED_ORIGINS"),
+        **log_stream_limits_from_environment(),  # type: ignore[arg-type]
     )
     app = Flask(__name__, static_folder=None)
+    # `//` in a path is no route (a 404), not a redirect page to the merged path
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_JSON_BYTES
     server.init_app(app, settings, config, plugins)
     init_database(app)
     init_error_handlers(app)
+    init_security_headers(app)
+    init_request_checks(app)
     init_security(app)
     init_blueprints(app)
     init_health(app)

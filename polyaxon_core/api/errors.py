@@ -55,6 +55,22 @@ class PayloadTooLarge(PolyaxonError):
     http_status = 413
 
 
+class TooManyRequests(PolyaxonError):
+    """More of something at once than the server allows; ``retry_after`` is in seconds."""
+
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UnsupportedMediaType(PolyaxonError):
+    """A body whose Content-Type is not the one the endpoint reads."""
+
+    http_status = 415
+
+
 def error_response(status: int, message: str, errors: FieldErrors | None = None,
                    headers: Mapping[str, str] | None = None) -> Response:
     response = jsonify({"code": status, "message": message, "errors": dict(errors or {})})
@@ -78,6 +94,8 @@ def init_error_handlers(app: Flask) -> None:
 
 def _domain_error(exc: PolyaxonError) -> Response:
     headers = {"WWW-Authenticate": 'Token realm="polyaxon"'} if exc.http_status == 401 else None
+    if isinstance(exc, TooManyRequests):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(exc.http_status, str(exc), getattr(exc, "errors", None), headers)
 
 

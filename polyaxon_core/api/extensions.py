@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask, current_app
 
 from polyaxon_core.api.config import ServerConfig
+from polyaxon_core.api.stream_slots import StreamSlots
 from polyaxon_core.config import Settings
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.wakeup import wake_if_marked
@@ -39,7 +40,13 @@ class ServerState:
     plugins: PluginManager
     #: flask endpoint -> the route it serves (filled when the blueprints are built)
     routes: dict[str, Route] = field(default_factory=dict)
+    #: the log-follow streams this process serves at once
+    log_streams: StreamSlots = field(init=False, repr=False)
     _store: ArtifactStore | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.log_streams = StreamSlots(self.config.max_log_streams,
+                                       self.config.max_log_streams_per_user)
 
     @property
     def store(self) -> ArtifactStore:

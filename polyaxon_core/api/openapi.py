@@ -20,6 +20,7 @@ from polyaxon_core.api.common import ErrorSchema
 from polyaxon_core.api.extensions import EXTENSION_KEY, ServerState
 from polyaxon_core.api.routing import COMMON_ERRORS, PUBLIC, Reply, Route, openapi_path
 from polyaxon_core.api.runs.schemas import content_to_openapi
+from polyaxon_core.errors import NotFound
 
 DOCUMENT_KEY = "polyaxon.openapi"
 
@@ -33,12 +34,23 @@ _PAGE = """<!doctype html>
 <body>
   <div id="swagger-ui"></div>
   <script src="docs/swagger-ui-bundle.js"></script>
-  <script>
-    window.ui = SwaggerUIBundle({url: "openapi.json", dom_id: "#swagger-ui"});
-  </script>
+  <script src="docs/start.js"></script>
 </body>
 </html>
 """
+
+#: Swagger UI's start, a file rather than inline so the page's policy allows no inline
+#: script; no validator badge (it would load an image from swagger.io), and the document
+#: is always this server's (no `?url=` from the address bar)
+_START = """window.ui = SwaggerUIBundle({
+  url: "openapi.json", dom_id: "#swagger-ui", validatorUrl: null, queryConfigEnabled: false
+});
+"""
+
+#: the files of Swagger UI the page uses; the package's own index page and initializer
+#: (which load the pet-store example from the internet) are not served
+SWAGGER_UI_FILES = frozenset({"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png",
+                              "favicon-16x16.png"})
 
 
 def build_document(app: Flask) -> dict[str, Any]:
@@ -95,7 +107,7 @@ def _operation(route: Route, path_arguments: list[str]) -> dict[str, Any]:
     if route.body is not None:
         operation["requestBody"] = {
             "required": True, "content": {"application/json": {"schema": route.body}}}
-        errors.add(413)  # JSON bodies have a size limit too
+        errors.update((413, 415))  # JSON bodies have a size limit and a content type
     if route.raw_body is not None:
         operation["requestBody"] = {
             "required": True,
@@ -138,6 +150,10 @@ def swagger_ui() -> Response:
 
 def swagger_ui_asset(filename: str) -> Response:
     """A file of Swagger UI."""
+    if filename == "start.js":
+        return Response(_START, mimetype="text/javascript")
+    if filename not in SWAGGER_UI_FILES:
+        raise NotFound(f"the API docs have no file {filename!r}")
     from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
     return send_from_directory(Path(swagger_ui_path), filename,

@@ -23,7 +23,6 @@ from polyaxon_core.accounts import AuthenticatedUser
 from polyaxon_core.api.errors import PermissionDenied, Unauthenticated
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
-from polyaxon_core.errors import NotFound
 from polyaxon_core.run_scope import run_token_allows
 
 LOCAL_USER = AuthenticatedUser(id=None, username="local", organization_role="owner")
@@ -38,10 +37,6 @@ def check_access() -> None:
     """Refuse the request unless the route's ``access`` is met (401 or 403)."""
     if request.endpoint is None:
         return  # no route matched: the 404 or 405 handler answers
-    for name, value in (request.view_args or {}).items():
-        if "\x00" in str(value):
-            # no name can hold a NUL, and PostgreSQL refuses it even in a lookup
-            raise NotFound(f"no {name} with a NUL character (%00) in its name")
     route = server.state.routes.get(request.endpoint)
     access = route.access if route is not None else AUTHENTICATED  # a plugin's route
     if access == PUBLIC:

@@ -30,8 +30,11 @@ PRODUCTION_HINT = (
 @click.option("--no-auth", is_flag=True,
               help="Serve every request as an organization owner, without credentials; "
                    "only allowed on 127.0.0.1, ::1 or localhost.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="A host name clients reach the server by (repeatable; adds to "
+                   "POLYAXON_ALLOWED_HOSTS). Needed when --host is not a loopback address.")
 @domain_errors
-def server_command(host: str, port: int, no_auth: bool) -> None:
+def server_command(host: str, port: int, no_auth: bool, allowed_hosts: tuple[str, ...]) -> None:
     """Serve the REST API (/api/v1, OpenAPI at /api/v1/openapi.json, docs at /api/v1/docs).
 
     Requests authenticate with `Authorization: Token <key>`. Runs created through the
@@ -45,8 +48,16 @@ def server_command(host: str, port: int, no_auth: bool) -> None:
             f"is only allowed on {', '.join(sorted(LOCAL_HOSTS))}, not on {host!r}; drop "
             "--no-auth and authenticate with tokens instead"
         )
+    from polyaxon_core.api.config import allowed_hosts_from_environment
+    from polyaxon_core.config import ConfigurationError
+
+    if host not in LOCAL_HOSTS and not (allowed_hosts or allowed_hosts_from_environment()):
+        raise ConfigurationError(
+            f"listening on {host!r} serves other machines, so say which names they reach this "
+            "server by: `--allowed-host NAME` (repeatable) or POLYAXON_ALLOWED_HOSTS=NAME,... "
+            "(requests naming any other host are refused, which stops DNS rebinding)"
+        )
     from sqlalchemy.exc import OperationalError
-    from werkzeug.serving import make_server
 
     from polyaxon_core.config import load_settings
     from polyaxon_core.orchestrator.backends import check_backends
@@ -58,15 +69,16 @@ def server_command(host: str, port: int, no_auth: bool) -> None:
 
     from polyaxon_core.api.app import create_app
     from polyaxon_core.api.extensions import server
+    from polyaxon_core.api.serving import make_api_server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
-        app = create_app(auth=not no_auth)
+        app = create_app(auth=not no_auth, allowed_hosts=allowed_hosts)
     except OperationalError as exc:
         raise CliError(f"cannot open the database: {exc.orig}; check POLYAXON_DB_URL") from None
     try:
-        http_server = make_server(host, port, app, threaded=True)
+        http_server = make_api_server(host, port, app)
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     if no_auth:

@@ -149,8 +149,14 @@ class RemotePlatform(Platform):
         return self.client.read_logs(self._scope(project), uuid, offset)
 
     def follow_logs(self, uuid: str, project: str | None) -> Iterator[str]:
-        """The server's follow stream; a broken stream is opened again where it stopped,
-        for up to ``follow_retry_seconds`` without progress."""
+        """The server's follow stream until the run is final.
+
+        The server ends each follow answer after a while (``POLYAXON_LOG_STREAM_SECONDS``)
+        even if the run goes on: when an answer ends, the log read without ``follow``
+        says whether it is done, and if not a new answer continues where the last
+        stopped. A broken stream is opened again the same way, for up to
+        ``follow_retry_seconds`` without progress.
+        """
         scope = self._scope(project)
         offset = 0
         retry = self.client.transport.retry
@@ -163,7 +169,12 @@ class RemotePlatform(Platform):
                     failures = 0
                     last_progress = time.monotonic()
                     yield text
-                return
+                rest = self.client.read_logs(scope, uuid, offset)
+                if rest.data:
+                    offset = rest.next_offset
+                    yield rest.data
+                if rest.done:
+                    return
             except ServerUnreachable:
                 if time.monotonic() - last_progress > self.follow_retry_seconds:
                     raise

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -180,7 +181,7 @@ class Metric(Base):
     #: the attempt of the run that logged the point: 1, then one more per retry or resume
     attempt: Mapped[int] = mapped_column(default=1, server_default="1")
     name: Mapped[str] = mapped_column(String(256))
-    step: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[int | None] = mapped_column(BigInteger)
     value: Mapped[float] = mapped_column(Float)
     timestamp: Mapped[datetime] = mapped_column(default=utcnow)
 

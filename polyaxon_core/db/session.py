@@ -7,8 +7,9 @@ to the same file from different processes.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def create_private_file(path: Path) -> None:
+    """Create ``path`` readable and writable by this user only (0600); an existing file
+    keeps its mode.
+
+    The database holds every user's token hashes and every run's data; SQLite gives its
+    journal files the database file's mode.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def create_db_engine(url: str) -> Engine:
     """An engine for ``url``; bad URLs and missing drivers become ConfigurationError."""
     try:
@@ -43,7 +56,7 @@ def create_db_engine(url: str) -> Engine:
         ) from None
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            create_private_file(Path(parsed.database).expanduser())
         # SQLite serializes writers itself; a busy timeout instead of pool contention.
         engine = create_engine(url, connect_args={"timeout": 60})
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -262,7 +262,9 @@ class Orchestrator:
     def launch_request(self, run: Run) -> LaunchRequest:
         spec = load_spec(run)
         run_path = self.settings.runs_path / run.uuid
-        run_path.mkdir(parents=True, exist_ok=True)
+        # a run's folder, and the folder of them all, are its owner's only
+        self.settings.runs_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        run_path.mkdir(mode=0o700, exist_ok=True)
         artifacts = self.store.local_path(run.uuid) or run_path / "artifacts"
         (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
         context_path = str((run.meta_info or {}).get("context_path") or run_path)

@@ -60,6 +60,12 @@ _WORD_END = frozenset(",:()")
 _FIELD_END = frozenset(":,()|")
 #: How deep parentheses may nest: deeper is no real query, and would exhaust the stack.
 MAX_NESTING = 32
+#: The longest query text and the most conditions one query may hold: the databases
+#: refuse (SQLite) or take seconds over (PostgreSQL) expressions much larger than this.
+MAX_QUERY_LENGTH = 4096
+MAX_CONDITIONS = 128
+#: The most fields one sort may name.
+MAX_SORT_KEYS = 16
 _FORGOTTEN_SEPARATOR = re.compile(r"\s([A-Za-z_][A-Za-z0-9_.]*:)", re.ASCII)
 
 
@@ -71,6 +77,11 @@ def parse_query(text: str) -> Query:
     """
     if not isinstance(text, str):
         raise QueryError(f"a query is text, got {type(text).__name__}", text="", position=0)
+    if len(text) > MAX_QUERY_LENGTH:
+        raise QueryError(f"the query is {len(text)} characters long, more than the "
+                         f"{MAX_QUERY_LENGTH} allowed; narrow it with fewer conditions "
+                         "(a membership `field:a|b|c` is shorter than an `OR` chain)",
+                         text=text[:40], position=0)
     for position, char in enumerate(text):
         # Neither database takes these in a value: NUL is refused by PostgreSQL, lone
         # surrogates (undecodable bytes of a command line) cannot be encoded at all.
@@ -91,9 +102,13 @@ def parse_sort(text: str) -> tuple[SortKey, ...]:
     if not text.strip():
         raise QueryError("the sort is empty: expected fields such as `-created_at`",
                          text=text, position=0)
+    items = text.split(",")
+    if len(items) > MAX_SORT_KEYS:
+        raise QueryError(f"the sort names {len(items)} fields, more than the {MAX_SORT_KEYS} "
+                         "allowed", text=text, position=0)
     keys: list[SortKey] = []
     start = 0
-    for item in text.split(","):
+    for item in items:
         keys.append(_sort_key(text, item, start, keys))
         start += len(item) + 1
     return tuple(keys)
@@ -144,6 +159,7 @@ class _QueryParser:
         self.text = text
         self.position = 0
         self.depth = 0
+        self.conditions = 0
 
     def error(self, message: str, position: int, token: str = "") -> QueryError:
         return QueryError(message, text=self.text, position=position, token=token)
@@ -242,6 +258,11 @@ class _QueryParser:
 
     def parse_condition(self) -> Condition:
         start = self.position
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self.error(f"the query has more than {MAX_CONDITIONS} conditions; narrow it "
+                             "with fewer (a membership `field:a|b|c` counts as one)", start,
+                             self.word_at(start))
         match = _FIELD.match(self.text, start)
         if match is None:
             token = self.word_at(start)

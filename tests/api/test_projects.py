@@ -76,7 +76,7 @@ def test_duplicates_and_bad_names_are_refused(client: FlaskClient, owner: Accoun
     assert again.status_code == 409 and "already exists" in again.json["message"]
     bad = client.post("/api/v1/default/projects/create", headers=owner.headers,
                       json={"name": "Not Valid"})
-    assert bad.status_code == 400 and "not valid" in bad.json["message"]
+    assert bad.status_code == 400 and "not valid" in bad.json["errors"]["name"][0]
     missing = client.post("/api/v1/default/projects/create", headers=owner.headers, json={})
     assert missing.status_code == 400 and list(missing.json["errors"]) == ["name"]
 
@@ -140,4 +140,4 @@ def test_text_with_a_nul_is_refused_alike_on_every_backend(
     assert created.status_code == 400 and "NUL" in created.json["message"]
     for path in ("/api/v1/default/a%00b", "/api/v1/default/a%00b/runs/abc%00"):
         answer = client.get(path, headers=owner.headers)
-        assert answer.status_code == 404 and "NUL" in answer.json["message"]
+        assert answer.status_code == 400 and "NUL" in answer.json["message"]

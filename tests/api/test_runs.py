@@ -69,7 +69,8 @@ def test_runs_the_server_cannot_execute_are_refused(
     assert pending.status_code == 400 and "pending" in pending.json["errors"]
     unmanaged = client.post(RUNS, headers=owner.headers, json={"content": JOB, "managed_by": "user"})
     assert unmanaged.status_code == 400 and "managed_by" in unmanaged.json["errors"]
-    not_json = client.post(RUNS, headers=owner.headers, data="content: x")
+    not_json = client.post(RUNS, headers=owner.headers, data="content: x",
+                           content_type="application/json")
     assert not_json.status_code == 400 and "JSON object" in not_json.json["message"]
 
 

@@ -103,8 +103,19 @@ def test_the_caret_stays_under_the_token_across_tabs_and_newlines() -> None:
 def test_parentheses_nest_32_levels_deep_and_no_deeper() -> None:
     parse_query("(" * 32 + "status:running" + ")" * 32)
     with pytest.raises(QueryError, match="deeper than 32 levels") as caught:
-        parse_query("(" * 10_000 + "status:running" + ")" * 10_000)
+        parse_query("(" * 2_000 + "status:running" + ")" * 2_000)  # within the length limit
     assert (caught.value.position, caught.value.token) == (32, "(")
+
+
+def test_a_query_past_its_length_or_its_conditions_is_refused_with_the_limit() -> None:
+    with pytest.raises(QueryError, match="more than the 4096 allowed"):
+        parse_query("(" * 10_000 + "status:running" + ")" * 10_000)
+    parse_query(" OR ".join(f"name:{index}" for index in range(128)))
+    with pytest.raises(QueryError, match="more than 128 conditions") as caught:
+        parse_query(" OR ".join(f"name:{index}" for index in range(129)))
+    assert caught.value.text[caught.value.position:].startswith("name:128")
+    with pytest.raises(QueryError, match="more than the 16 allowed"):
+        parse_sort(",".join(f"metrics.m{index}" for index in range(17)))
 
 
 def test_an_unknown_field_lists_every_field_and_family() -> None:

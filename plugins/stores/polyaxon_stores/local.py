@@ -60,7 +60,7 @@ class LocalArtifactStore(ArtifactStore):
     def append_log(self, run_uuid: str, data: bytes) -> None:
         """Append ``data`` to the run's log; safe with concurrent writers."""
         log = self._log_file(run_uuid)
-        log.parent.mkdir(parents=True, exist_ok=True)
+        log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         descriptor = os.open(log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             remaining = memoryview(data)
@@ -110,7 +110,8 @@ class LocalArtifactStore(ArtifactStore):
                 f"{path!r} is a folder of run {run_uuid}; give the path of a file inside it"
             )
         incoming = self._incoming_folder(run_uuid)
-        incoming.mkdir(parents=True, exist_ok=True)
+        self._make_run_folder(run_folder)
+        incoming.mkdir(mode=0o700, parents=True, exist_ok=True)
         descriptor, temporary = tempfile.mkstemp(dir=incoming)
         try:
             with os.fdopen(descriptor, "wb") as handle:
@@ -168,10 +169,15 @@ class LocalArtifactStore(ArtifactStore):
     def local_path(self, run_uuid: str) -> Path:
         """The run's artifact folder, created if needed; local runs write outputs here."""
         run_folder = self._run_folder(run_uuid)
-        run_folder.mkdir(parents=True, exist_ok=True)
+        self._make_run_folder(run_folder)
         return run_folder
 
     # paths ----------------------------------------------------------------------------
+    def _make_run_folder(self, run_folder: Path) -> None:
+        """Create the run's folder (and the folder of them all) for this user only: 0700."""
+        run_folder.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        run_folder.mkdir(mode=0o700, exist_ok=True)
+
     def _run_folder(self, run_uuid: str) -> Path:
         if not RUN_UUID_PATTERN.fullmatch(run_uuid):
             raise UnsafePathError(

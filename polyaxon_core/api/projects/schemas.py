@@ -24,14 +24,24 @@ class ProjectListSchema(PageSchema):
     results = fields.List(fields.Nested(ProjectSchema), required=True)
 
 
+#: what a project name may be (the rule of polyaxon_core.domain.projects.validate_slug), as a pattern
+#: the OpenAPI document shows
+PROJECT_NAME = validate.Regexp(
+    r"^[a-z0-9][a-z0-9_.-]{0,149}$",
+    error="project name {input!r} is not valid: use lowercase letters, digits, '-', '_' or "
+          "'.', starting with a letter or digit (at most 150 characters)")
+
+
 class ProjectCreateSchema(InputSchema):
-    name = fields.String(required=True, metadata={"description": "lowercase letters, digits, - _ ."})
+    name = fields.String(required=True, validate=PROJECT_NAME,
+                         metadata={"description": "lowercase letters, digits, - _ ."})
     description = fields.String(allow_none=True, load_default=None)
     tags = fields.List(fields.String(), allow_none=True, load_default=None)
 
 
 class ProjectUpdateSchema(InputSchema):
-    name = fields.String(metadata={"description": "a new name (runs and artifacts follow)"})
+    name = fields.String(validate=PROJECT_NAME,
+                         metadata={"description": "a new name (runs and artifacts follow)"})
     description = fields.String(allow_none=True)
     tags = fields.List(fields.String(), allow_none=True, metadata={"description": "replaces the tags"})
 

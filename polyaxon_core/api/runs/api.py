@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from polyaxon_core import accounts
 from polyaxon_core.api.common import Answer, check_owner, load_body, load_query, page
-from polyaxon_core.api.errors import ParameterError, PermissionDenied
+from polyaxon_core.api.errors import PermissionDenied
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.schemas import (
@@ -98,11 +98,6 @@ def run_create(owner: str, project: str) -> Answer:
     """
     check_owner(owner)
     body = load_body(RunCreateSchema)
-    if body["managed_by"] not in (None, "agent"):
-        raise ParameterError("managed_by", "only managed runs (`agent`) are supported: the "
-                                           "server runs the operation it is given")
-    if body["pending"]:
-        raise ParameterError("pending", "runs waiting for an approval or an upload are not supported")
     spec, raw_content = compile_content(body["content"])
     with server.session() as session:
         run = submit_operation(

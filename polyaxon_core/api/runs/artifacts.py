@@ -27,6 +27,20 @@ from polyaxon_core.errors import NotFound
 from polyaxon_core.permissions import RUN_READ, RUN_UPDATE
 
 CHUNK = 1024 * 1024
+#: what file systems hold: a name of at most 255 bytes, and a path well within 4096
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 1024
+
+
+def _path(schema: type[InputSchema]) -> str:
+    """The ``path`` query parameter, refused (400) when no file system could hold it."""
+    path: str = load_query(schema)["path"]
+    encoded = path.encode("utf-8")
+    if len(encoded) > MAX_PATH_BYTES or any(
+            len(name) > MAX_NAME_BYTES for name in encoded.split(b"/")):
+        raise ParameterError("path", f"the path is too long: at most {MAX_NAME_BYTES} bytes "
+                                     f"per name and {MAX_PATH_BYTES} in all")
+    return path
 
 
 class FolderQuery(InputSchema):
@@ -60,7 +74,7 @@ def _run_uuid(owner: str, project: str, uuid: str) -> str:
 
 def run_artifacts_tree(owner: str, project: str, uuid: str) -> Answer:
     """List the files and folders directly under a folder of a run's artifacts."""
-    path = load_query(FolderQuery)["path"]
+    path = _path(FolderQuery)
     run_uuid = _run_uuid(owner, project, uuid)
     try:
         entries = server.store.list(run_uuid, path)
@@ -81,12 +95,12 @@ def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
 
 def run_artifact_download(owner: str, project: str, uuid: str) -> Response:
     """Download one file of a run's artifacts, streamed."""
-    path = load_query(FileQuery)["path"]
+    path = _path(FileQuery)
     run_uuid = _run_uuid(owner, project, uuid)
     try:
         stream = server.store.open(run_uuid, path)
-    except FileNotFoundError as exc:
-        raise NotFound(str(exc)) from None
+    except (FileNotFoundError, NotADirectoryError):
+        raise NotFound(f"the run has no artifact {path!r}") from None
     except IsADirectoryError as exc:
         raise ParameterError("path", str(exc)) from None
     name = posixpath.basename(path.rstrip("/")) or "artifact"
@@ -100,9 +114,11 @@ def run_artifact_upload(owner: str, project: str, uuid: str) -> Answer:
     At most `POLYAXON_MAX_UPLOAD_BYTES` (413 beyond, and nothing is stored). The file
     is recorded as the run's artifact under its path, replacing one already there.
     """
-    path = load_query(FileQuery)["path"]
-    if request.content_length is None and "wsgi.input_terminated" not in request.environ:
-        # without a length the body can only be read to its end if the server marks it
+    path = _path(FileQuery)
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if chunked and "wsgi.input_terminated" not in request.environ:
+        # a chunked body can only be read to its end if the server decoded and marked it;
+        # a request with neither a length nor chunks has an empty body (RFC 9112, 6.3)
         raise LengthRequired("send Content-Length, or a chunked body to a server that decodes it")
     run_uuid = _run_uuid(owner, project, uuid)
     request.max_content_length = server.config.max_upload_bytes
@@ -110,6 +126,9 @@ def run_artifact_upload(owner: str, project: str, uuid: str) -> Answer:
         info = server.store.put_stream(run_uuid, cast(BinaryIO, request.stream), path)
     except IsADirectoryError as exc:
         raise ParameterError("path", str(exc)) from None
+    except (FileExistsError, NotADirectoryError):
+        raise ParameterError("path", f"{path!r} goes through a file of the run: one of its "
+                                     "folders is a file already") from None
     with server.session() as session:
         run = find_run(session, owner, project, run_uuid)
         artifact = session.scalar(

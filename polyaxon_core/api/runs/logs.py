@@ -8,18 +8,21 @@ cut character is part of the next answer.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from polyaxon_core.api.common import Answer, InputSchema, load_query
+from polyaxon_core.api.common import MAX_OFFSET, Answer, InputSchema, Timestamp, load_query
+from polyaxon_core.api.errors import TooManyRequests
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.api import RUN_PATH, find_run
+from polyaxon_core.api.security import current_user
+from polyaxon_core.api.stream_slots import SlotStream, StreamLimitReached
 from polyaxon_core.config import Settings
 from polyaxon_core.db.models import Run
 from polyaxon_core.db.session import session_scope
@@ -34,10 +37,11 @@ MAIN_CONTAINER = "polyaxon-main"
 
 
 class LogsQuery(InputSchema):
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0),
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_OFFSET),
                             metadata={"description": "the byte to read from"})
     follow = fields.Boolean(load_default=False, metadata={
-        "description": "stream the log as text/plain until the run is final"})
+        "description": "stream the log as text/plain until the run is final, or for "
+                       "POLYAXON_LOG_STREAM_SECONDS at most (then read on from where it ended)"})
 
 
 class LogsSchema(Schema):
@@ -48,7 +52,7 @@ class LogsSchema(Schema):
 
 
 class StreamLogsQuery(InputSchema):
-    last_time = fields.AwareDateTime(load_default=None, default_timezone=UTC, metadata={
+    last_time = Timestamp(load_default=None, metadata={
         "description": "the cursor of the previous answer (see docs/api-contract.md)"})
     last_file = fields.String(load_default=None, metadata={"description": "accepted and ignored"})
     kind = fields.String(load_default=None, metadata={"description": "accepted and ignored"})
@@ -87,7 +91,9 @@ def run_logs(owner: str, project: str, uuid: str) -> Answer | Response:
     """Read a run's log from a byte offset, or follow it.
 
     With `follow=true` the answer is a chunked text/plain stream of the log from
-    `offset` that ends when the run is final.
+    `offset` that ends when the run is final, or after `POLYAXON_LOG_STREAM_SECONDS`
+    while it runs on: the client then reads on from `offset` plus what it received. A
+    server process serves only so many streams at once (429 beyond, see docs/api.md).
     """
     arguments = load_query(LogsQuery)
     with server.session() as session:
@@ -95,7 +101,10 @@ def run_logs(owner: str, project: str, uuid: str) -> Answer | Response:
         run_uuid, final = run.uuid, is_final(run.status)
     store = server.store
     if arguments["follow"]:
-        stream = follow(server.settings, store, run_uuid, arguments["offset"])
+        release = _stream_slot()
+        until = time.monotonic() + server.config.log_stream_seconds
+        stream = SlotStream(follow(server.settings, store, run_uuid, arguments["offset"], until),
+                            release)
         return Response(stream, mimetype="text/plain", headers={"X-Accel-Buffering": "no"})
     chunk = store.read_log(run_uuid, arguments["offset"], limit=READ_LIMIT)
     # the status was read first: a run final by then has written all of its log
@@ -109,8 +118,30 @@ def run_logs(owner: str, project: str, uuid: str) -> Answer | Response:
     return payload, 200
 
 
-def follow(settings: Settings, store: ArtifactStore, run_uuid: str, offset: int) -> Iterator[bytes]:
-    """The log from ``offset`` as it grows, until the run is final (or deleted)."""
+def _stream_slot() -> Callable[[], None]:
+    """A slot of this process's log streams for the current user (429 when none is free)."""
+    username = str(current_user().username)
+    try:
+        return server.state.log_streams.acquire(username)
+    except StreamLimitReached as reached:
+        config = server.config
+        retry_after = max(1, round(config.log_stream_seconds))
+        if reached.per_user:
+            raise TooManyRequests(
+                f"{username} follows {config.max_log_streams_per_user} logs on this server "
+                "process already (POLYAXON_MAX_LOG_STREAMS_PER_USER); stop following one, or "
+                "read the log without `follow`", retry_after) from None
+        raise TooManyRequests(
+            f"this server process follows {config.max_log_streams} logs already "
+            "(POLYAXON_MAX_LOG_STREAMS); try again shortly, or read the log without `follow`",
+            retry_after) from None
+
+
+def follow(settings: Settings, store: ArtifactStore, run_uuid: str, offset: int,
+           until: float) -> Iterator[bytes]:
+    """The log from ``offset`` as it grows, until the run is final (or deleted), or the
+    monotonic clock reaches ``until``."""
+    yield b""  # the server sends the status and headers now, not once the log grows
     while True:
         with session_scope(settings.db_url) as session:
             status = session.scalar(select(Run.status).where(Run.uuid == run_uuid))
@@ -120,7 +151,7 @@ def follow(settings: Settings, store: ArtifactStore, run_uuid: str, offset: int)
         if data:
             yield data
             offset += len(data)
-        if final:
+        if final or time.monotonic() >= until:
             return
         time.sleep(settings.poll_interval)
 
@@ -175,7 +206,7 @@ def run_stream_logs(namespace: str, owner: str, project: str, uuid: str) -> Answ
 ROUTES = [
     Route("GET", f"{RUN_PATH}/logs", run_logs, RUN_READ, "logs",
           {200: Reply("the log from `offset`; with `follow=true`, a text/plain stream instead",
-                      LogsSchema, also=("text/plain",))}, query=LogsQuery),
+                      LogsSchema, also=("text/plain",))}, query=LogsQuery, errors=(429,)),
 ]
 
 STREAM_ROUTES = [

@@ -4,15 +4,22 @@ their first or last points, downsampled)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 from typing import Any
 
 from flask import request
 from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError
 
-from polyaxon_core.api.common import Answer, InputSchema, load_body, load_query
-from polyaxon_core.api.errors import PayloadTooLarge
+from polyaxon_core.api.common import (
+    INT64,
+    Answer,
+    Float,
+    InputSchema,
+    Timestamp,
+    load_body,
+    load_query,
+)
+from polyaxon_core.api.errors import ParameterError, PayloadTooLarge
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.api import RUN_PATH, find_run
@@ -20,14 +27,16 @@ from polyaxon_core.domain.metrics import ALL_ATTEMPTS, batch_stored, log_metric_
 from polyaxon_core.permissions import RUN_READ, RUN_UPDATE
 
 MAX_BATCH_POINTS = 1_000
+#: the most series one read may name
+MAX_METRIC_NAMES = 256
 
 
 class MetricPointSchema(InputSchema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=256))
-    value = fields.Float(required=True, allow_nan=False)
-    step = fields.Integer(allow_none=True, load_default=None)
-    timestamp = fields.AwareDateTime(allow_none=True, load_default=None, default_timezone=UTC,
-                                     metadata={"description": "when it was logged (default: now)"})
+    value = Float(required=True, allow_nan=False)
+    step = fields.Integer(allow_none=True, load_default=None, validate=INT64)
+    timestamp = Timestamp(allow_none=True, load_default=None,
+                          metadata={"description": "when it was logged (default: now)"})
 
 
 class MetricBatchSchema(InputSchema):
@@ -121,6 +130,8 @@ def run_metrics(owner: str, project: str, uuid: str) -> Answer:
     arguments = load_query(MetricsQuery)
     names = [name.strip() for value in request.args.getlist("names")
              for name in value.split(",") if name.strip()]
+    if len(names) > MAX_METRIC_NAMES:
+        raise ParameterError("names", f"at most {MAX_METRIC_NAMES} metric names, not {len(names)}")
     attempt = arguments["attempt"]
     with server.session() as session:
         answer = read_metrics(

@@ -26,7 +26,7 @@ class OperationContent(fields.Field):
 def content_to_openapi(converter: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
     """apispec attribute function: document OperationContent as text or object."""
     if isinstance(field, OperationContent):
-        return {"oneOf": [{"type": "string"}, {"type": "object"}]}
+        return {"oneOf": [{"type": "string", "format": "polyaxonfile"}, {"type": "object"}]}
     return {}
 
 
@@ -91,8 +91,11 @@ class RunListSchema(PageSchema):
 
 class RunListQuery(PageQuery):
     query = fields.String(load_default=None, metadata={
-        "description": 'filter in the query language, e.g. "status:succeeded, metrics.loss:<0.1"'})
+        "format": "polyaxon-query", "maxLength": 4096,
+        "description": 'filter in the query language (docs/query-language.md), e.g. '
+                       '"status:succeeded, metrics.loss:<0.1"'})
     sort = fields.String(load_default=None, metadata={
+        "format": "polyaxon-sort",
         "description": 'order, e.g. "-metrics.accuracy,created_at" (default: newest first)'})
     archived = fields.Boolean(load_default=False, metadata={
         "description": "list the archived runs instead of the live ones"})
@@ -107,10 +110,18 @@ class RunCreateSchema(InputSchema):
                        metadata={"description": "added to the polyaxonfile's tags"})
     queue = fields.String(allow_none=True, load_default=None)
     meta_info = fields.Dict(keys=fields.String(), allow_none=True, load_default=None)
-    managed_by = fields.String(allow_none=True, load_default=None, metadata={
-        "description": "only `agent` (the server runs the operation), as the official client sends"})
-    pending = fields.String(allow_none=True, load_default=None, metadata={
-        "description": "must be empty: runs waiting for an approval or an upload are not supported"})
+    managed_by = fields.String(
+        allow_none=True, load_default=None,
+        validate=validate.OneOf(["agent"], error="only managed runs (`agent`) are supported: "
+                                                 "the server runs the operation it is given"),
+        metadata={"description": "only `agent` (the server runs the operation), as the "
+                                 "official client sends"})
+    pending = fields.String(
+        allow_none=True, load_default=None,
+        validate=validate.OneOf([""], error="runs waiting for an approval or an upload are "
+                                            "not supported"),
+        metadata={"description": "must be empty: runs waiting for an approval or an upload "
+                                 "are not supported"})
 
 
 class RunUpdateSchema(InputSchema):

@@ -1,7 +1,7 @@
 """the attempt of the run that logged each metric point
 
 Revision ID: 0007_metric_attempts
-Revises: 0004
+Revises: 0006_server
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_metric_attempts"
-down_revision: str | None = "0004"
+down_revision: str | None = "0006_server"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
