@@ -15,18 +15,33 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from difflib import SequenceMatcher
+from functools import lru_cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from polyaxon_core.db.models import ApiToken, OrganizationMember, Project, ProjectMember, User, utcnow
+from polyaxon_core.db.models import (
+    ApiToken,
+    OrganizationMember,
+    Project,
+    ProjectMember,
+    TeamMember,
+    TeamProject,
+    User,
+    utcnow,
+)
 from polyaxon_core.errors import AlreadyExists, InvalidRequest, NotFound
-from polyaxon_core.permissions import ORGANIZATION_ROLES, PROJECT_ROLES
+from polyaxon_core.permissions import ORGANIZATION_ROLES, PROJECT_ROLES, highest_project_role
 from polyaxon_core.run_scope import RunScope, run_scope_of
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,149}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 MIN_PASSWORD_LENGTH = 8
+#: hashing cost grows with the length: longer passwords are refused, not hashed
+MAX_PASSWORD_LENGTH = 1024
+#: from this similarity (difflib's ratio) on, a password is too close to the username
+_TOO_SIMILAR = 0.7
 
 
 @dataclass(frozen=True)
@@ -70,14 +85,45 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(computed, base64.b64decode(digest))
 
 
+def validate_password(password: str, username: str, email: str | None = None) -> None:
+    """Refuse a password that is short, very long, common, or close to the user's name.
+
+    "Common" is one of the 30,000 passwords of zxcvbn's list of leaked ones (compared
+    without case); "close" means the username or the e-mail address's local part makes up
+    most of it, or the password makes up most of them.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidRequest(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidRequest(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+    if password.lower() in _common_passwords():
+        raise InvalidRequest("this password is one of the most common ones, which are tried "
+                             "first: choose another (a few unrelated words make a good one)")
+    lowered = password.lower()
+    for kind, value in (("username", username), ("e-mail address", (email or "").split("@")[0])):
+        value = value.lower()
+        if len(value) < 3:
+            continue
+        if value in lowered or lowered in value or \
+                SequenceMatcher(None, lowered, value).ratio() >= _TOO_SIMILAR:
+            raise InvalidRequest(f"the password is too close to the {kind}: choose one that "
+                                 f"does not contain it")
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(word.lower() for word in FREQUENCY_LISTS["passwords"])
+
+
 def create_user(session: Session, username: str, password: str, email: str | None = None,
                 organization_role: str | None = "member", owner: str = "default") -> User:
     if not _USERNAME.match(username):
         raise InvalidRequest(
             f"username {username!r} is not valid: letters, digits and _ . @ + -, at most 150"
         )
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidRequest(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    validate_password(password, username, email)
     if organization_role is not None and organization_role not in ORGANIZATION_ROLES:
         raise InvalidRequest(
             f"unknown organization role {organization_role!r}; use one of "
@@ -150,21 +196,29 @@ def user_for_token(session: Session, key: str, now: datetime | None = None) -> A
 
 
 def authenticated(session: Session, user: User, owner: str = "default") -> AuthenticatedUser:
-    """``user`` with their role in the organization ``owner`` and on each of its projects."""
+    """``user`` with their role in the organization ``owner`` and on each of its projects
+    (the highest of their own and their teams')."""
     role = session.scalar(
         select(OrganizationMember.role).where(OrganizationMember.user_id == user.id,
                                               OrganizationMember.owner == owner)
     )
-    memberships = session.execute(
+    direct = session.execute(
         select(Project.owner, Project.name, ProjectMember.role)
         .join(ProjectMember, ProjectMember.project_id == Project.id)
         .where(ProjectMember.user_id == user.id, Project.owner == owner)
     )
-    return AuthenticatedUser(
-        id=user.id, username=user.username, organization_role=role,
-        project_roles={f"{project_owner}/{name}": project_role
-                       for project_owner, name, project_role in memberships},
+    through_teams = session.execute(
+        select(Project.owner, Project.name, TeamProject.role)
+        .join(TeamProject, TeamProject.project_id == Project.id)
+        .join(TeamMember, TeamMember.team_id == TeamProject.team_id)
+        .where(TeamMember.user_id == user.id, Project.owner == owner)
     )
+    project_roles: dict[str, str] = {}
+    for project_owner, name, project_role in [*direct, *through_teams]:
+        key = f"{project_owner}/{name}"
+        project_roles[key] = highest_project_role([project_roles.get(key), project_role]) or project_role
+    return AuthenticatedUser(id=user.id, username=user.username, organization_role=role,
+                             project_roles=project_roles)
 
 
 def project_role(session: Session, user_id: int, project: Project) -> str | None:

@@ -1,13 +1,15 @@
 """Who may do what, as data: roles are sets of actions.
 
 A user's allowed actions on a project are the union of what their organization role
-grants everywhere and what their role on that project grants there. A user with no
-organization role (an *outsider*) sees only the projects they were added to.
+grants everywhere and what their role on that project grants there; their role on a
+project is the highest of the one they were given and those of the teams they belong to.
+A user with no organization role (an *outsider*) sees only the projects they or their
+teams were added to.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 PROJECT_READ = "project.read"
 PROJECT_CREATE = "project.create"
@@ -31,7 +33,7 @@ _READ = {PROJECT_READ, RUN_READ}
 _WORK = _READ | {RUN_CREATE, RUN_UPDATE, RUN_STOP}
 _MANAGE_PROJECT = _WORK | {PROJECT_UPDATE, RUN_DELETE, PROJECT_MEMBERS}
 
-#: organization role -> actions allowed on every project of the organization
+#: organization role -> actions allowed on every project of the organization (highest first)
 ORGANIZATION_ROLES: Mapping[str, frozenset[str]] = {
     "owner": ACTIONS,
     "manager": frozenset(_MANAGE_PROJECT | {PROJECT_CREATE, PROJECT_DELETE, ORG_MEMBERS}),
@@ -40,13 +42,28 @@ ORGANIZATION_ROLES: Mapping[str, frozenset[str]] = {
     "viewer": frozenset(_READ),
 }
 
-#: project role -> actions allowed on that project only
+#: project role -> actions allowed on that project only (highest first)
 PROJECT_ROLES: Mapping[str, frozenset[str]] = {
     "owner": frozenset(_MANAGE_PROJECT | {PROJECT_DELETE}),
     "admin": frozenset(_MANAGE_PROJECT),
     "member": frozenset(_WORK),
     "viewer": frozenset(_READ),
 }
+
+
+def highest_project_role(roles: Iterable[str | None]) -> str | None:
+    """The role granting the most of ``roles`` (a user's own and their teams' on a project)."""
+    given = [role for role in roles if role is not None]
+    return min(given, key=list(PROJECT_ROLES).index) if given else None
+
+
+def covers(granted: frozenset[str], role_actions: frozenset[str]) -> bool:
+    """Whether someone allowed ``granted`` stands at or above a role allowed ``role_actions``.
+
+    This is the roles' hierarchy: a role is above yours when it allows something you may
+    not do. Nobody gives, changes or removes a role above their own.
+    """
+    return role_actions <= granted
 
 
 def allowed_actions(organization_role: str | None, project_role: str | None) -> frozenset[str]:

@@ -271,3 +271,78 @@ class MetricBatch(Base):
     batch_id: Mapped[str] = mapped_column(String(64))
     points: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Team(Base):
+    """A named group of users of an organization, given a role on projects as one."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("owner", "name", name="uq_teams_owner_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(150), default="default")
+    name: Mapped[str] = mapped_column(String(150))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TeamMember(Base):
+    __tablename__ = "team_members"
+    __table_args__ = (UniqueConstraint("team_id", "user_id", name="uq_team_members"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TeamProject(Base):
+    """A team's role on one project: each of its members has at least that role there."""
+
+    __tablename__ = "team_projects"
+    __table_args__ = (UniqueConstraint("team_id", "project_id", name="uq_team_projects"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LoginAttempt(Base):
+    """A password login, kept for the rate limits of ``polyaxon_core.login_limits``.
+
+    ``account`` is the username as sent (whether or not such a user exists).
+    """
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_account_created", "account", "created_at"),
+        Index("ix_login_attempts_address_created", "address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(150))
+    address: Mapped[str] = mapped_column(String(64))
+    succeeded: Mapped[bool] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """A security event (see ``polyaxon_core.domain.audit``), readable by administrators."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_owner_created", "owner", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner: Mapped[str] = mapped_column(String(150), default="default")
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    #: who did it (a username; None: anonymous or the local administrator)
+    actor: Mapped[str | None] = mapped_column(String(150))
+    #: the client address the request came from, if it came through the API
+    address: Mapped[str | None] = mapped_column(String(64))
+    #: what it was done to: ``user:<name>``, ``project:<owner>/<name>``, ``token:<id>``, ...
+    target: Mapped[str | None] = mapped_column(String(320))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
