@@ -12,7 +12,9 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from difflib import SequenceMatcher
@@ -31,7 +33,7 @@ from polyaxon_core.db.models import (
     User,
     utcnow,
 )
-from polyaxon_core.errors import AlreadyExists, InvalidRequest, NotFound
+from polyaxon_core.errors import AlreadyExists, InvalidRequest, NotFound, PolyaxonError
 from polyaxon_core.permissions import ORGANIZATION_ROLES, PROJECT_ROLES, highest_project_role
 from polyaxon_core.run_scope import RunScope, run_scope_of
 
@@ -65,9 +67,49 @@ class AuthenticatedUser:
         return self.project_roles.get(f"{owner}/{project}")
 
 
+class HashingBusy(PolyaxonError):
+    """Every password-hashing slot stayed taken while the request waited."""
+
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+#: how many passwords a process hashes at once (``POLYAXON_PASSWORD_HASHING_CONCURRENCY``)
+#: and how long a request waits for a slot: a hash costs ~50 ms of CPU and 16 MiB, so a
+#: flood of logins must queue here, not take every CPU and thread from the server
+DEFAULT_HASHING_CONCURRENCY = 2
+HASHING_WAIT_SECONDS = 5.0
+_hashing = threading.BoundedSemaphore(DEFAULT_HASHING_CONCURRENCY)
+
+
+def set_hashing_concurrency(slots: int) -> None:
+    """Hash at most ``slots`` passwords at once in this process (set at server start)."""
+    global _hashing
+    _hashing = threading.BoundedSemaphore(slots)
+
+
+@contextmanager
+def _hashing_slot() -> Iterator[None]:
+    slots = _hashing
+    if not slots.acquire(timeout=HASHING_WAIT_SECONDS):
+        raise HashingBusy("the server is busy checking passwords; try again in a moment")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    with _hashing_slot():
+        return hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p)
+
+
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, **_SCRYPT)
+    digest = _scrypt(password, salt, **_SCRYPT)
     parts = ["scrypt", str(_SCRYPT["n"]), str(_SCRYPT["r"]), str(_SCRYPT["p"]),
              base64.b64encode(salt).decode(), base64.b64encode(digest).decode()]
     return "$".join(parts)
@@ -80,9 +122,14 @@ def verify_password(password: str, stored: str) -> bool:
         return False
     if scheme != "scrypt":
         return False
-    computed = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
-                              p=int(p))
+    computed = _scrypt(password, base64.b64decode(salt), int(n), int(r), int(p))
     return hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+@lru_cache(maxsize=1)
+def _stand_in_hash() -> str:
+    """A hash no password matches, checked for unknown users so they cost what users do."""
+    return hash_password(secrets.token_urlsafe(32))
 
 
 def validate_password(password: str, username: str, email: str | None = None) -> None:
@@ -147,9 +194,17 @@ def get_user(session: Session, username: str) -> User:
 
 
 def check_password(session: Session, username: str, password: str) -> User | None:
-    """The active user with these credentials, or None (the same answer for any mismatch)."""
+    """The active user with these credentials, or None (the same answer for any mismatch).
+
+    Every answer costs one hash: an unknown username is checked against a stand-in hash,
+    so the time taken does not tell which usernames exist. Passwords longer than any that
+    can be set are refused unhashed, whoever they are sent for.
+    """
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return None
     user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.is_active or not verify_password(password, user.password_hash):
+    matches = verify_password(password, user.password_hash if user else _stand_in_hash())
+    if user is None or not user.is_active or not matches:
         return None
     return user
 
@@ -173,12 +228,13 @@ def issue_token(session: Session, user: User, name: str = "default",
     return token, key
 
 
-def revoke_token(session: Session, key: str) -> bool:
+def revoke_token(session: Session, key: str) -> ApiToken | None:
+    """Revoke the token of ``key``; None when there is no such unrevoked token."""
     token = session.scalar(select(ApiToken).where(ApiToken.key_hash == _digest(key)))
     if token is None or token.revoked_at is not None:
-        return False
+        return None
     token.revoked_at = utcnow()
-    return True
+    return token
 
 
 def user_for_token(session: Session, key: str, now: datetime | None = None) -> AuthenticatedUser | None:

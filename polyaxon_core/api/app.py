@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from flask import Flask
 
+from polyaxon_core.accounts import set_hashing_concurrency
 from polyaxon_core.api.blueprints import init_blueprints
 from polyaxon_core.api.config import (
     MAX_JSON_BYTES,
@@ -20,6 +21,7 @@ from polyaxon_core.api.config import (
     allowed_hosts_from_environment,
     allowed_origins_from_environment,
     log_stream_limits_from_environment,
+    login_limits_from_environment,
     max_upload_bytes_from_environment,
     normalize_host_names,
     normalize_origins,
@@ -84,7 +86,9 @@ def create_app(
         allowed_origins=normalize_origins(
             [*allowed_origins_from_environment(), *allowed_origins], "POLYAXON_ALLOWED_ORIGINS"),
         **log_stream_limits_from_environment(),  # type: ignore[arg-type]
+        **login_limits_from_environment(),  # type: ignore[arg-type]
     )
+    set_hashing_concurrency(config.password_hashing_concurrency)
     app = Flask(__name__, static_folder=None)
     # `//` in a path is no route (a 404), not a redirect page to the merged path
     app.url_map.merge_slashes = False

@@ -5,10 +5,17 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from polyaxon_core.accounts import DEFAULT_HASHING_CONCURRENCY
 from polyaxon_core.config import ConfigurationError
+from polyaxon_core.domain.logins import (
+    DEFAULT_ATTEMPTS_PER_ADDRESS,
+    DEFAULT_FAILURES_PER_ACCOUNT,
+    DEFAULT_WINDOW_SECONDS,
+    LoginLimits,
+)
 
 DEFAULT_MAX_UPLOAD_BYTES = 1024**3
 #: JSON bodies (a polyaxonfile, a metric batch) are small; uploads have their own limit
@@ -36,7 +43,10 @@ class ServerConfig:
     the API from a browser (the server's own origin always may);
     ``log_stream_seconds``: how long one log-follow answer lasts at most;
     ``max_log_streams`` / ``max_log_streams_per_user``: how many follow answers this
-    process serves at once, in all and to one user."""
+    process serves at once, in all and to one user;
+    ``login_limits``: the rate limits of password logins
+    (:mod:`polyaxon_core.domain.logins`);
+    ``password_hashing_concurrency``: how many passwords this process hashes at once."""
 
     auth: bool = True
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES
@@ -46,6 +56,8 @@ class ServerConfig:
     log_stream_seconds: float = DEFAULT_LOG_STREAM_SECONDS
     max_log_streams: int = DEFAULT_MAX_LOG_STREAMS
     max_log_streams_per_user: int = DEFAULT_MAX_LOG_STREAMS_PER_USER
+    login_limits: LoginLimits = field(default_factory=LoginLimits)
+    password_hashing_concurrency: int = DEFAULT_HASHING_CONCURRENCY
 
 
 def max_upload_bytes_from_environment() -> int:
@@ -145,3 +157,20 @@ def log_stream_limits_from_environment() -> dict[str, float | int]:
         "max_log_streams_per_user": int(positive_from_environment(
             "POLYAXON_MAX_LOG_STREAMS_PER_USER", DEFAULT_MAX_LOG_STREAMS_PER_USER)),
     }
+
+
+def login_limits_from_environment() -> dict[str, LoginLimits | int]:
+    """``POLYAXON_LOGIN_WINDOW_SECONDS``, ``POLYAXON_LOGIN_FAILURES_PER_ACCOUNT``,
+    ``POLYAXON_LOGIN_ATTEMPTS_PER_ADDRESS`` and ``POLYAXON_PASSWORD_HASHING_CONCURRENCY``
+    as :class:`ServerConfig` fields."""
+    limits = LoginLimits(
+        window_seconds=positive_from_environment("POLYAXON_LOGIN_WINDOW_SECONDS",
+                                                 DEFAULT_WINDOW_SECONDS),
+        failures_per_account=int(positive_from_environment(
+            "POLYAXON_LOGIN_FAILURES_PER_ACCOUNT", DEFAULT_FAILURES_PER_ACCOUNT)),
+        attempts_per_address=int(positive_from_environment(
+            "POLYAXON_LOGIN_ATTEMPTS_PER_ADDRESS", DEFAULT_ATTEMPTS_PER_ADDRESS)),
+    )
+    concurrency = int(positive_from_environment("POLYAXON_PASSWORD_HASHING_CONCURRENCY",
+                                                DEFAULT_HASHING_CONCURRENCY))
+    return {"login_limits": limits, "password_hashing_concurrency": concurrency}

@@ -94,8 +94,9 @@ def init_error_handlers(app: Flask) -> None:
 
 def _domain_error(exc: PolyaxonError) -> Response:
     headers = {"WWW-Authenticate": 'Token realm="polyaxon"'} if exc.http_status == 401 else None
-    if isinstance(exc, TooManyRequests):
-        headers = {"Retry-After": str(exc.retry_after)}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers = {"Retry-After": str(retry_after)}
     return error_response(exc.http_status, str(exc), getattr(exc, "errors", None), headers)
 
 

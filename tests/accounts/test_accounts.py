@@ -37,12 +37,28 @@ def test_passwords_are_stored_hashed_and_checked(db_url: str) -> None:
 @pytest.mark.parametrize(
     ("username", "password", "role", "message"),
     [("bad name", "long enough", "member", "not valid"), ("ada", "short", "member", "at least"),
-     ("ada", "long enough", "emperor", "unknown organization role")],
+     ("ada", "long enough", "emperor", "unknown organization role"),
+     ("ada", "x" * 1025, "member", "at most 1024"),
+     # among the most common passwords, whatever the case
+     ("ada", "password123", "member", "most common"), ("ada", "TrustNo1", "member", "most common"),
+     ("ada", "qwertyuiop", "member", "most common"),
+     # the username, inside, or most of it
+     ("margaret", "margaret", "member", "too close to the username"),
+     ("margaret", "MARGARET1984", "member", "too close to the username"),
+     ("margaret", "margarat!", "member", "too close to the username")],
 )
 def test_invalid_users_are_refused(db_url: str, username: str, password: str, role: str,
                                    message: str) -> None:
     with pytest.raises(InvalidRequest, match=message), session_scope(db_url) as session:
         accounts.create_user(session, username, password, organization_role=role)
+
+
+def test_a_password_close_to_the_email_is_refused(db_url: str) -> None:
+    with pytest.raises(InvalidRequest, match="too close to the e-mail address"), \
+            session_scope(db_url) as session:
+        accounts.create_user(session, "ada", "lovelace1815", email="lovelace1815@example.com")
+    with session_scope(db_url) as session:
+        assert session.scalar(select(User.id)) is None  # nothing half-written
 
 
 def test_usernames_are_unique(db_url: str) -> None:
