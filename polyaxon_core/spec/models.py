@@ -187,6 +187,7 @@ class OperationSpec:
             raw.get("hooks") or component_raw.get("hooks") or ()
         )
         self.joins: tuple[Mapping[str, Any], ...] = tuple(raw.get("joins") or ())
+        self.events: tuple[Mapping[str, Any], ...] = tuple(raw.get("events") or ())
         self.build: Mapping[str, Any] | None = raw.get("build") or component_raw.get("build")
         self.plugins: Mapping[str, Any] | None = raw.get("plugins") or component_raw.get("plugins")
         self.dependencies: tuple[str, ...] = tuple(loaded.get("dependencies") or ())

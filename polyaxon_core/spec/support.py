@@ -1,6 +1,8 @@
 """Sections of a polyaxonfile this version reads and validates but does not act on yet.
 
-A file using them is valid (``polyaxon check`` keeps agreeing with the official client,
+Each of them changes what a run does or when it starts (a build, hooks, a schedule,
+joins, events, notifications, a cache, an approval, DAGs and services). A file using
+them is valid (``polyaxon check`` keeps agreeing with the official client,
 and warns), but submitting it is refused with these sentences: a run that silently
 skipped its build, its hooks or its schedule would look like it did what the file says.
 """
@@ -28,6 +30,30 @@ def unsupported_features(spec: OperationSpec) -> list[str]:
         found.append(
             "`schedule` does not act yet: the operation would run once, now, not on its "
             "schedule; remove `schedule` and start each run with `polyaxon run`"
+        )
+    if spec.joins:
+        found.append(
+            "`joins` do not act yet: the params they name would not be filled from other "
+            "runs; pass those values as params"
+        )
+    if spec.events:
+        found.append(
+            "`events` do not act yet: the operation would run now, not when the events "
+            "happen; remove `events` and start it when you need it"
+        )
+    if (spec.plugins or {}).get("notifications"):
+        found.append(
+            "`plugins.notifications` do not act yet: nobody would be notified; remove them"
+        )
+    if spec.cache and not spec.cache.get("disable"):
+        found.append(
+            "`cache` does not act yet: the run would execute again rather than reuse an "
+            "earlier run's outputs; remove `cache` or set `cache.disable: true`"
+        )
+    if spec.is_approved is False:
+        found.append(
+            "`isApproved: false` does not act yet: the run would start without waiting for "
+            "an approval; remove it"
         )
     if spec.run_kind == "dag":
         found.append(

@@ -228,7 +228,17 @@ def test_submission_refuses_an_unknown_connection(
 def test_submission_without_a_catalog_refuses_a_named_connection(cli: Cli, tmp_path: Path) -> None:
     assert cli("project", "create", "tests").returncode == 0
 
-    submitted = cli("run", "-p", "tests", "-f", str(CORPUS / "valid/component-job-full.yaml"))
+    job = tmp_path / "job.yaml"
+    job.write_text(textwrap.dedent("""
+        version: 1.1
+        kind: component
+        run:
+          kind: job
+          connections: [datasets]
+          container: {image: python:3.11, command: [python, -c, "print(1)"]}
+    """).lstrip("\n"))
+
+    submitted = cli("run", "-p", "tests", "-f", str(job))
 
     assert submitted.returncode == 1
     assert ("unknown connection `datasets`; valid: no connections catalog is configured: write "

@@ -56,9 +56,6 @@ def polyaxonfile(folder: Path) -> Path:
         version: 1.1
         kind: operation
         name: uses-connections
-        plugins:
-          notifications:
-            - {{connections: [alerts], trigger: failed}}
         component:
           run:
             kind: job

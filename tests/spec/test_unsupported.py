@@ -19,7 +19,12 @@ POLYAXON = str(Path(sys.executable).parent / "polyaxon")
 VALID = CORPUS / "valid"
 
 EXPECTED = {
-    "operation-hooks-build-plugins.yaml": ["`build` does not act yet", "`hooks` do not act yet"],
+    "operation-hooks-build-plugins.yaml": ["`build` does not act yet", "`hooks` do not act yet",
+                                           "`plugins.notifications` do not act yet"],
+    "operation-joins.yaml": ["`joins` do not act yet"],
+    "operation-events.yaml": ["`events` do not act yet"],
+    "component-job-full.yaml": ["`cache` does not act yet"],
+    "operation-run-patch.yaml": ["`isApproved: false` does not act yet"],
     "operation-schedule-cron.yaml": ["`schedule` does not act yet"],
     "operation-schedule-interval.yaml": ["`schedule` does not act yet"],
     "operation-schedule-datetime.yaml": ["`schedule` does not act yet"],
@@ -59,10 +64,13 @@ def test_check_keeps_a_file_with_hooks_valid_and_warns(polyaxon_home: Path) -> N
         "remove `build`",
         f"Warning: {path} cannot be run here yet: `hooks` do not act yet: nothing would be "
         "called when the run's status changes; remove `hooks`",
+        f"Warning: {path} cannot be run here yet: `plugins.notifications` do not act yet: "
+        "nobody would be notified; remove them",
     ]
     assert report["valid"] is True
     assert [warning.split(":")[0] for warning in report["warnings"]] == [
         "`build` does not act yet", "`hooks` do not act yet",
+        "`plugins.notifications` do not act yet",
     ]
 
 
