@@ -110,9 +110,16 @@ class RemotePlatform(Platform):
 
     def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
                   offset: int, limit: int, archived: bool = False) -> tuple[int, list[dict[str, Any]]]:
-        page = self.client.list_runs(self._scope(project), query=query, sort=sort,
-                                     offset=offset, limit=limit, archived=archived)
-        return int(page.get("count", 0)), with_datetimes(page.get("results") or [])
+        # the server answers at most _PAGE runs at once: a larger --limit takes several pages
+        scope, count = self._scope(project), 0
+        runs: list[dict[str, Any]] = []
+        while True:
+            page = self.client.list_runs(scope, query=query, sort=sort, offset=offset + len(runs),
+                                         limit=min(_PAGE, limit - len(runs)), archived=archived)
+            results, count = page.get("results") or [], int(page.get("count", 0))
+            runs.extend(with_datetimes(results))
+            if not results or len(runs) >= limit or offset + len(runs) >= count:
+                return count, runs
 
     def _all_runs(self, project: str, query: str) -> list[dict[str, Any]]:
         runs: list[dict[str, Any]] = []

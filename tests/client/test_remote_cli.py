@@ -322,3 +322,29 @@ def test_following_logs_survives_a_server_restart(deployment: Deployment, projec
     _, errors = follower.communicate(timeout=120)
     assert follower.returncode == 0, errors.decode()
     assert followed.read_text().splitlines() == [f"line {line}" for line in range(60)]
+
+
+def test_ops_ls_past_the_servers_page_size_takes_several_pages(deployment: Deployment,
+                                                               project: str) -> None:
+    from unittest import mock
+
+    from polyaxon_core.config import load_settings
+    from polyaxon_core.db.models import Run
+    from polyaxon_core.db.session import session_scope
+    from polyaxon_core.domain.projects import get_project
+
+    with mock.patch.dict("os.environ", deployment.server_env, clear=True):
+        db_url = load_settings().db_url
+    with session_scope(db_url) as session:
+        project_id = get_project(session, project).id
+        session.add_all(Run(project_id=project_id, kind="job", status="succeeded", name=f"r{i}")
+                        for i in range(1_205))
+
+    listed = json.loads(deployment.cli("ops", "ls", "-p", project, "-l", "1200", "-o", "json").stdout)
+    tail = json.loads(deployment.cli("ops", "ls", "-p", project, "-l", "5000", "--offset", "1200",
+                                     "-o", "json").stdout)
+
+    assert listed["count"] == 1_205 and len(listed["results"]) == 1_200
+    assert len({run["uuid"] for run in listed["results"]}) == 1_200
+    assert len(tail["results"]) == 5
+    assert not {run["uuid"] for run in tail["results"]} & {run["uuid"] for run in listed["results"]}
