@@ -21,6 +21,7 @@ from polyaxon_core.config import Settings
 from polyaxon_core.db.models import Metric, Run
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.commands import create_trial, load_spec, request_stop
+from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import Trial
 from polyaxon_core.interfaces import Optimizer
@@ -171,17 +172,20 @@ class SweepController:
 
 def _progress(session: Session, sweep: Run, children: list[Run],
               names: set[str]) -> list[early_stopping.TrialProgress]:
-    """The sweep's trials with every value they logged of the metrics ``names``."""
+    """The sweep's trials with every value their current attempt logged of the metrics
+    ``names`` (a resumed or retried trial starts its series again)."""
     series: dict[int, dict[str, list[float]]] = {child.id: {} for child in children}
+    attempts = {child.id: current_attempt(child) for child in children}
     if names:
         rows = session.execute(
-            select(Metric.run_id, Metric.name, Metric.value)
+            select(Metric.run_id, Metric.attempt, Metric.name, Metric.value)
             .join(Run, Run.id == Metric.run_id)
             .where(Run.pipeline_id == sweep.id, Metric.name.in_(sorted(names)))
             .order_by(Metric.id)
         )
-        for run_id, name, value in rows:
-            series.setdefault(run_id, {}).setdefault(name, []).append(value)
+        for run_id, attempt, name, value in rows:
+            if attempt == attempts.get(run_id):
+                series[run_id].setdefault(name, []).append(value)
     return [
         early_stopping.TrialProgress(
             index=child.matrix_index if child.matrix_index is not None else -1,
