@@ -6,8 +6,9 @@ them in batches of up to 1,000 with a ``batch_id`` each, and a batch is retried 
 exponential backoff for as long as the server is unreachable or answers 5xx, so a
 server restarted while a run logs loses nothing and, thanks to the batch id, stores
 nothing twice. When ``POLYAXON_METRICS_BUFFER`` points wait, logging blocks until the
-server takes some: it never drops points. A batch the server refuses (4xx) is dropped and
-reported by the next SDK call. ``end()`` (and, failing that, interpreter exit) waits up
+server takes some: it never drops points. A batch the server refuses (4xx), or one that
+cannot be sent at all (a value JSON cannot hold), is dropped and reported by the next SDK
+call. ``end()`` (and, failing that, interpreter exit) waits up
 to ``POLYAXON_RETRY_TIMEOUT`` seconds for the buffer to drain.
 
 Inputs, outputs, tags and artifacts are sent at once, each request retried the same way
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from polyaxon_core.client.api import MAX_BATCH_POINTS, ApiClient
-from polyaxon_core.client.errors import ApiError, ServerError
+from polyaxon_core.client.errors import ApiError, ServerError, ServerUnreachable
 from polyaxon_core.client.transport import NO_RETRY, RetryPolicy
 from polyaxon_core.config import _float_setting, _int_setting, load_settings
 from polyaxon_core.errors import PolyaxonError
@@ -78,10 +79,12 @@ class HttpBackend:
         try:
             self.client.log_metrics(self.project, self.run_uuid, batch_id, body, retry=NO_RETRY,
                                     attempt=self.attempt)
+        except (ServerError, ServerUnreachable):
+            raise  # the server may come back: the buffer sends the batch again
         except ApiError as exc:
-            if isinstance(exc, ServerError):
-                raise
             raise PermanentSendError(str(exc)) from None
+        except Exception as exc:  # sending it again would fail the same way
+            raise PermanentSendError(f"{type(exc).__name__}: {exc}") from None
 
     def log_metrics(self, points: Sequence[MetricPoint]) -> None:
         """Buffer the points (blocking while the buffer is full); see the module docstring."""

@@ -131,3 +131,42 @@ def test_more_points_than_the_capacity_in_one_call_are_all_sent(receiver: Receiv
     buffer.put(list(range(35)), timeout=10)
     assert buffer.close(timeout=10)
     assert receiver.points == list(range(35))
+
+
+class _FailingClient:
+    """A test double for the API client whose call raises what a bug in sending would
+    (no real server answers this way): the error is not the server's, so it is kept."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def log_metrics(self, *args: object, **kwargs: object) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [TypeError("Object of type Tensor is not JSON serializable"),
+                                   ValueError("Out of range float values are not JSON compliant")])
+def test_the_http_backend_does_not_retry_what_cannot_succeed(error: Exception) -> None:
+    from polyaxon_core.tracking.backends import MetricPoint
+    from polyaxon_core.tracking.remote import HttpBackend
+
+    backend = HttpBackend.__new__(HttpBackend)
+    backend.project, backend.run_uuid, backend.attempt = "p", "0" * 32, None
+    backend.client = _FailingClient(error)  # type: ignore[assignment]
+
+    with pytest.raises(PermanentSendError, match=type(error).__name__):
+        backend._send("batch", [MetricPoint(name="loss", value=1.0, step=0)])
+
+
+def test_the_http_backend_retries_while_the_server_is_away() -> None:
+    from polyaxon_core.client.errors import ServerError, ServerUnreachable
+    from polyaxon_core.tracking.backends import MetricPoint
+    from polyaxon_core.tracking.remote import HttpBackend
+
+    backend = HttpBackend.__new__(HttpBackend)
+    backend.project, backend.run_uuid, backend.attempt = "p", "0" * 32, None
+    for error in (ServerUnreachable("connection refused"),
+                  ServerError("HTTP 503", 503, None, "/api/v1")):
+        backend.client = _FailingClient(error)  # type: ignore[assignment]
+        with pytest.raises(type(error)):
+            backend._send("batch", [MetricPoint(name="loss", value=1.0, step=0)])
