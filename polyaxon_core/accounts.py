@@ -33,7 +33,7 @@ from polyaxon_core.db.models import (
     User,
     utcnow,
 )
-from polyaxon_core.errors import AlreadyExists, InvalidRequest, NotFound, PolyaxonError
+from polyaxon_core.errors import AlreadyExists, Conflict, InvalidRequest, NotFound, PolyaxonError
 from polyaxon_core.permissions import ORGANIZATION_ROLES, PROJECT_ROLES, highest_project_role
 from polyaxon_core.run_scope import RunScope, run_scope_of
 
@@ -284,25 +284,59 @@ def project_role(session: Session, user_id: int, project: Project) -> str | None
     )
 
 
-def set_project_role(session: Session, project: Project, user: User, role: str | None) -> None:
-    """Give ``user`` ``role`` on ``project`` (None removes them)."""
+def set_project_role(session: Session, project: Project, user: User, role: str | None) -> str | None:
+    """Give ``user`` ``role`` on ``project`` (None removes them); returns their role before.
+
+    The last owner of a project keeps it: removing or demoting them is a Conflict.
+    """
     if role is not None and role not in PROJECT_ROLES:
         raise InvalidRequest(f"unknown project role {role!r}; use one of {', '.join(PROJECT_ROLES)}")
     member = session.scalar(
         select(ProjectMember).where(ProjectMember.user_id == user.id,
                                     ProjectMember.project_id == project.id)
+        .with_for_update()
     )
+    before = member.role if member is not None else None
+    if before == "owner" and role != "owner":
+        # the owners' rows stay locked until commit: two owners demoting each other at
+        # once cannot both see the other one still there
+        owners = session.scalars(select(ProjectMember.id).where(
+            ProjectMember.project_id == project.id, ProjectMember.role == "owner")
+            .with_for_update()).all()
+        if len(owners) == 1:
+            raise Conflict(f"{user.username} is the last owner of project {project.owner}/"
+                           f"{project.name}: give another member the owner role first")
     if role is None:
         if member is not None:
             session.delete(member)
-        return
+        return before
     if member is None:
         session.add(ProjectMember(project_id=project.id, user_id=user.id, role=role))
     else:
         member.role = role
+    return before
 
 
-def set_organization_role(session: Session, user: User, role: str | None, owner: str = "default") -> None:
+def organization_role(session: Session, user: User, owner: str = "default") -> str | None:
+    return session.scalar(select(OrganizationMember.role).where(
+        OrganizationMember.user_id == user.id, OrganizationMember.owner == owner))
+
+
+def active_owners(session: Session, owner: str = "default") -> int:
+    """How many active users own the organization ``owner`` (their rows locked until
+    commit, so that two owners demoting each other at once cannot both succeed)."""
+    return len(session.scalars(
+        select(OrganizationMember.id)
+        .join(User, User.id == OrganizationMember.user_id)
+        .where(OrganizationMember.owner == owner, OrganizationMember.role == "owner",
+               User.is_active.is_(True))
+        .with_for_update(of=OrganizationMember)).all())
+
+
+def set_organization_role(session: Session, user: User, role: str | None,
+                          owner: str = "default") -> str | None:
+    """Give ``user`` ``role`` in the organization (None removes them); returns the role
+    before. The last active owner keeps it: removing or demoting them is a Conflict."""
     if role is not None and role not in ORGANIZATION_ROLES:
         raise InvalidRequest(
             f"unknown organization role {role!r}; use one of {', '.join(ORGANIZATION_ROLES)}"
@@ -310,12 +344,18 @@ def set_organization_role(session: Session, user: User, role: str | None, owner:
     member = session.scalar(
         select(OrganizationMember).where(OrganizationMember.user_id == user.id,
                                          OrganizationMember.owner == owner)
+        .with_for_update()
     )
+    before = member.role if member is not None else None
+    if before == "owner" and role != "owner" and user.is_active and active_owners(session, owner) == 1:
+        raise Conflict(f"{user.username} is the last owner of the organization: make another "
+                       "user an owner first")
     if role is None:
         if member is not None:
             session.delete(member)
-        return
+        return before
     if member is None:
         session.add(OrganizationMember(owner=owner, user_id=user.id, role=role))
     else:
         member.role = role
+    return before

@@ -7,7 +7,9 @@ from typing import Any
 from sqlalchemy import select
 
 from polyaxon_core import accounts
+from polyaxon_core.api.audit import audit_request
 from polyaxon_core.api.common import Answer, PageQuery, check_owner, load_body, load_query, page
+from polyaxon_core.api.errors import PermissionDenied
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.projects.schemas import (
     MemberCreateSchema,
@@ -19,7 +21,7 @@ from polyaxon_core.api.projects.schemas import (
     ProjectUpdateSchema,
 )
 from polyaxon_core.api.routing import AUTHENTICATED, Reply, Route
-from polyaxon_core.api.security import current_user, is_allowed, project_resource, require
+from polyaxon_core.api.security import current_user, describe, is_allowed, project_resource
 from polyaxon_core.db.models import Project, ProjectMember, User
 from polyaxon_core.domain.artifacts import discard_run_files
 from polyaxon_core.domain.projects import (
@@ -116,6 +118,7 @@ def project_delete(owner: str, project: str) -> Answer:
     check_owner(owner)
     with server.session() as session:
         uuids = delete_project(session, get_project(session, project, owner))
+        audit_request(session, "project.deleted", f"project:{owner}/{project}", runs=len(uuids))
     discard_run_files(server.settings, server.store, uuids)
     return "", 204
 
@@ -141,37 +144,57 @@ def project_members_list(owner: str, project: str) -> Answer:
     return page(results[offset:offset + limit], len(results), offset, limit), 200
 
 
+def require_role_at_or_below_yours(role: str, resource: dict[str, Any], what: str) -> None:
+    """PermissionDenied unless you may do everything ``role`` allows on the project: the
+    roles' hierarchy. Asked of each action, so that authorization plugins decide."""
+    user = current_user()
+    missing = [action for action in sorted(PROJECT_ROLES[role])
+               if not is_allowed(user, action, resource)]
+    if missing:
+        raise PermissionDenied(f"{user.username} may not {what}: the role {role!r} allows "
+                               f"{', '.join(missing)}, which you may not do on {describe(resource)}")
+
+
 def project_member_add(owner: str, project: str) -> Answer:
     """Add a user to a project with a role, or change their role.
 
-    Nobody can grant more than they have: every action of the role given must be
-    allowed to you on this project.
+    The roles have a hierarchy: nobody gives a role above their own, or changes the role
+    of a member above them (a role is above yours when it allows an action you may not
+    do on this project). The last owner cannot be demoted (409).
     """
     check_owner(owner)
     body = load_body(MemberCreateSchema)
     resource = project_resource(owner, project)
-    for action in sorted(PROJECT_ROLES[body["role"]]):
-        require(action, resource)
+    require_role_at_or_below_yours(body["role"], resource, f"give the role {body['role']!r}")
     with server.session() as session:
         row = get_project(session, project, owner)
         user = accounts.get_user(session, body["user"])
-        existed = accounts.project_role(session, user.id, row) is not None
+        before = accounts.project_role(session, user.id, row)
+        if before is not None:
+            require_role_at_or_below_yours(before, resource, f"change the role of {user.username}")
         accounts.set_project_role(session, row, user, body["role"])
+        audit_request(session, "project.member_changed", f"project:{owner}/{project}",
+                      user=user.username, role_before=before, role_after=body["role"])
         session.flush()
         member = session.scalars(select(ProjectMember).where(
             ProjectMember.project_id == row.id, ProjectMember.user_id == user.id)).one()
-        return _member_payload(member, user.username), 200 if existed else 201
+        return _member_payload(member, user.username), 201 if before is None else 200
 
 
 def project_member_remove(owner: str, project: str, user: str) -> Answer:
-    """Remove a user from a project."""
+    """Remove a user from a project: not one above you, nor its last owner (409)."""
     check_owner(owner)
+    resource = project_resource(owner, project)
     with server.session() as session:
         row = get_project(session, project, owner)
         member = accounts.get_user(session, user)
-        if accounts.project_role(session, member.id, row) is None:
+        before = accounts.project_role(session, member.id, row)
+        if before is None:
             raise NotFound(f"{user} is not a member of project {owner}/{project}")
+        require_role_at_or_below_yours(before, resource, f"remove {user}")
         accounts.set_project_role(session, row, member, None)
+        audit_request(session, "project.member_changed", f"project:{owner}/{project}",
+                      user=member.username, role_before=before, role_after=None)
     return "", 204
 
 
@@ -192,7 +215,7 @@ ROUTES = [
           {200: Reply("a page of the project's members", MemberListSchema)}, query=PageQuery),
     Route("POST", "/<owner>/<project>/members", project_member_add, PROJECT_MEMBERS, "projects",
           {200: Reply("the member's new role", MemberSchema),
-           201: Reply("the new member", MemberSchema)}, body=MemberCreateSchema),
+           201: Reply("the new member", MemberSchema)}, body=MemberCreateSchema, errors=(409,)),
     Route("DELETE", "/<owner>/<project>/members/<user>", project_member_remove, PROJECT_MEMBERS,
-          "projects", {204: Reply("removed")}),
+          "projects", {204: Reply("removed")}, errors=(409,)),
 ]

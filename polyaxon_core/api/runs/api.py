@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from polyaxon_core import accounts
+from polyaxon_core.api.audit import audit_request
 from polyaxon_core.api.common import Answer, check_owner, load_body, load_query, page
 from polyaxon_core.api.errors import PermissionDenied
 from polyaxon_core.api.extensions import server
@@ -144,7 +145,10 @@ def run_update(owner: str, project: str, uuid: str) -> Answer:
 def run_delete(owner: str, project: str, uuid: str) -> Answer:
     """Delete a finished run (a sweep with its trials), its logs and artifacts."""
     with server.session() as session:
-        uuids = delete_run(session, find_run(session, owner, project, uuid))
+        run = find_run(session, owner, project, uuid)
+        audit_request(session, "run.deleted", f"run:{run.uuid}", project=f"{owner}/{project}",
+                      name=run.name, kind=run.kind)
+        uuids = delete_run(session, run)
     discard_run_files(server.settings, server.store, uuids)
     return "", 204
 
