@@ -132,6 +132,12 @@ def _stand_in_hash() -> str:
     return hash_password(secrets.token_urlsafe(32))
 
 
+class PasswordRejected(InvalidRequest):
+    """A well-formed password its rules refuse (422: beyond what a JSON schema can say)."""
+
+    http_status = 422
+
+
 def validate_password(password: str, username: str, email: str | None = None) -> None:
     """Refuse a password that is short, very long, common, or close to the user's name.
 
@@ -140,11 +146,11 @@ def validate_password(password: str, username: str, email: str | None = None) ->
     most of it, or the password makes up most of them.
     """
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidRequest(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise PasswordRejected(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise InvalidRequest(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
+        raise PasswordRejected(f"the password must have at most {MAX_PASSWORD_LENGTH} characters")
     if password.lower() in _common_passwords():
-        raise InvalidRequest("this password is one of the most common ones, which are tried "
+        raise PasswordRejected("this password is one of the most common ones, which are tried "
                              "first: choose another (a few unrelated words make a good one)")
     lowered = password.lower()
     for kind, value in (("username", username), ("e-mail address", (email or "").split("@")[0])):
@@ -153,7 +159,7 @@ def validate_password(password: str, username: str, email: str | None = None) ->
             continue
         if value in lowered or lowered in value or \
                 SequenceMatcher(None, lowered, value).ratio() >= _TOO_SIMILAR:
-            raise InvalidRequest(f"the password is too close to the {kind}: choose one that "
+            raise PasswordRejected(f"the password is too close to the {kind}: choose one that "
                                  f"does not contain it")
 
 
@@ -226,6 +232,10 @@ def issue_token(session: Session, user: User, name: str = "default",
     session.add(token)
     session.flush()
     return token, key
+
+
+def token_for_key(session: Session, key: str) -> ApiToken | None:
+    return session.scalar(select(ApiToken).where(ApiToken.key_hash == _digest(key)))
 
 
 def revoke_token(session: Session, key: str) -> ApiToken | None:

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from flask import Blueprint, Flask
 
+from polyaxon_core.api.admin.api import ROUTES as ADMIN_ROUTES
 from polyaxon_core.api.extensions import EXTENSION_KEY, ServerState
 from polyaxon_core.api.projects.api import ROUTES as PROJECT_ROUTES
 from polyaxon_core.api.routing import Route
@@ -20,7 +21,7 @@ API_PREFIX = "/api/v1"
 STREAMS_PREFIX = "/streams/v1"
 
 API_ROUTES: list[Route] = [
-    *USER_ROUTES, *PROJECT_ROUTES, *RUN_ROUTES, *LOG_ROUTES, *METRIC_ROUTES, *ARTIFACT_ROUTES,
+    *USER_ROUTES, *ADMIN_ROUTES, *PROJECT_ROUTES, *RUN_ROUTES, *LOG_ROUTES, *METRIC_ROUTES, *ARTIFACT_ROUTES,
 ]
 
 

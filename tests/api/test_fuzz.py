@@ -53,8 +53,8 @@ def test_fuzzing_finds_no_server_error_and_no_answer_outside_the_document(
     # texts of the query language (formats above) cannot be described by JSON Schema, so
     # no strings taken from the source code are put in them as "valid"
     schema.config.analysis.constants.enabled = False
-    # a polyaxonfile's rules are beyond JSON Schema: a valid document may still be an
-    # invalid polyaxonfile, which is a 422 (the only endpoint answering 422)
+    # a polyaxonfile's rules and a password's are beyond JSON Schema: a valid document may
+    # still be an invalid polyaxonfile or a refused password, which is a 422
     acceptance = schema.config.checks.positive_data_acceptance
     acceptance.expected_statuses = [*acceptance.expected_statuses, "422"]
     failures: list[str] = []

@@ -64,6 +64,16 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "api.user_token_create": lambda c: {"json": {"username": "olivia", "password": "long enough password"}},
     "api.user_token_revoke": lambda c: {},
     "api.user_whoami": lambda c: {},
+    "api.org_members_list": lambda c: {},
+    "api.org_user_create": lambda c: {"json": {"username": c.unique("new"), "role": "viewer",
+                                               "password": "long enough password"}},
+    "api.org_user_get": lambda c: {},
+    "api.org_user_update": lambda c: {"json": {"role": "viewer"}},
+    "api.org_tokens_list": lambda c: {},
+    "api.org_token_revoke": lambda c: {},
+    "api.org_audit_list": lambda c: {"query": {"event": "login.failed,token.revoked"}},
+    "api.user_password_change": lambda c: {"json": {"current_password": "wrong password",
+                                                    "new_password": "a new long password"}},
     "api.projects_list": lambda c: {},
     "api.project_create": lambda c: {"json": {"name": c.unique("new")}},
     "api.project_get": lambda c: {},
@@ -97,6 +107,7 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
 
 def _url(rule: str, context: Context) -> str:
     values = {"owner": "default", "project": "p", "uuid": context.run, "user": "target",
+              "username": "target", "token_id": "999999",
               "namespace": "local", "filename": "swagger-ui.css"}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda match: values[match.group(1)], rule)
 

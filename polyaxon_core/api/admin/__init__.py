@@ -1,0 +1,1 @@
+"""Organization administration: members, users, tokens and the audit log."""
