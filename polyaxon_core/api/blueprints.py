@@ -15,13 +15,15 @@ from polyaxon_core.api.runs.artifacts import ROUTES as ARTIFACT_ROUTES
 from polyaxon_core.api.runs.logs import ROUTES as LOG_ROUTES
 from polyaxon_core.api.runs.logs import STREAM_ROUTES
 from polyaxon_core.api.runs.metrics import ROUTES as METRIC_ROUTES
+from polyaxon_core.api.teams.api import ROUTES as TEAM_ROUTES
 from polyaxon_core.api.users.api import ROUTES as USER_ROUTES
 
 API_PREFIX = "/api/v1"
 STREAMS_PREFIX = "/streams/v1"
 
 API_ROUTES: list[Route] = [
-    *USER_ROUTES, *ADMIN_ROUTES, *PROJECT_ROUTES, *RUN_ROUTES, *LOG_ROUTES, *METRIC_ROUTES, *ARTIFACT_ROUTES,
+    *USER_ROUTES, *ADMIN_ROUTES, *TEAM_ROUTES, *PROJECT_ROUTES, *RUN_ROUTES, *LOG_ROUTES,
+    *METRIC_ROUTES, *ARTIFACT_ROUTES,
 ]
 
 

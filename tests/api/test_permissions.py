@@ -19,6 +19,8 @@ from flask.testing import FlaskClient
 from polyaxon_core.api.extensions import EXTENSION_KEY
 from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
 from polyaxon_core.config import Settings
+from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.teams import create_team
 from polyaxon_core.permissions import ACTIONS, is_allowed
 from tests.api.conftest import (
     JOB,
@@ -74,6 +76,16 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "api.org_audit_list": lambda c: {"query": {"event": "login.failed,token.revoked"}},
     "api.user_password_change": lambda c: {"json": {"current_password": "wrong password",
                                                     "new_password": "a new long password"}},
+    "api.teams_list": lambda c: {},
+    "api.team_create": lambda c: {"json": {"name": c.unique("team")}},
+    "api.team_get": lambda c: {},
+    "api.team_update": lambda c: {"json": {"description": "changed"}},
+    "api.team_delete": lambda c: {},
+    "api.team_member_add": lambda c: {"json": {"user": "target"}},
+    "api.team_member_remove": lambda c: {},
+    "api.project_teams_list": lambda c: {},
+    "api.project_team_set": lambda c: {"json": {"team": "crew", "role": "viewer"}},
+    "api.project_team_remove": lambda c: {},
     "api.projects_list": lambda c: {},
     "api.project_create": lambda c: {"json": {"name": c.unique("new")}},
     "api.project_get": lambda c: {},
@@ -107,7 +119,7 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
 
 def _url(rule: str, context: Context) -> str:
     values = {"owner": "default", "project": "p", "uuid": context.run, "user": "target",
-              "username": "target", "token_id": "999999",
+              "username": "target", "token_id": "999999", "team": "crew",
               "namespace": "local", "filename": "swagger-ui.css"}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda match: values[match.group(1)], rule)
 
@@ -129,6 +141,8 @@ def test_every_endpoint_answers_every_role_as_the_roles_table_says(
     new_token: Callable[[str], Account], owner: Account, project: str,
 ) -> None:
     make_user("target", organization_role=None, projects={"p": "viewer"})
+    with session_scope(settings.db_url) as session:
+        create_team(session, "crew")
     users = {role.label: make_user(f"user{index}", organization_role=role.organization_role,
                                    projects={"p": role.project_role} if role.project_role else {})
              for index, role in enumerate(ROLES)}

@@ -1,0 +1,1 @@
+"""Teams: named groups of users given a role on projects as one."""
