@@ -32,7 +32,8 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "login": ("auth", "Log in to a server and save the token for the next commands."),
     "logout": ("auth", "Revoke the saved token and forget it."),
     "whoami": ("auth", "Show who the server knows you as."),
-    "admin": ("admin", "Administer the local database directly (e.g. create the first user)."),
+    "admin": ("admin", "Administer users, roles and tokens; read the audit log."),
+    "teams": ("teams", "Create teams and give them a role on projects."),
 }
 
 #: other names of core commands, as the official client accepts them

@@ -138,6 +138,22 @@ def platform() -> Platform:
     return RemotePlatform(ApiClient(credentials.host, credentials.token))
 
 
+def administration() -> Any:
+    """Where users, tokens and teams are administered: the server's API as the logged-in
+    user when one is configured, else the database directly, as the local administrator."""
+    from polyaxon_core.client.credentials import resolve
+
+    credentials = resolve()
+    if credentials is None:
+        from polyaxon_core.client.administration import LocalAdministration
+
+        return LocalAdministration(settings().db_url, database)
+    from polyaxon_core.client.administration import RemoteAdministration
+    from polyaxon_core.client.api import ApiClient
+
+    return RemoteAdministration(ApiClient(credentials.host, credentials.token))
+
+
 def optional_project_name(explicit: str | None) -> str | None:
     """The project to scope a command to: explicit, configured, or None (all projects)."""
     try:

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from polyaxon_core.spec import OperationSpec
 
 _TIMESTAMPS = frozenset({"created_at", "updated_at", "started_at", "finished_at",
-                         "last_transition_time", "last_update_time", "timestamp"})
+                         "last_transition_time", "last_update_time", "timestamp",
+                         "expires_at", "last_used_at", "revoked_at"})
 _PAGE = 500
 
 
