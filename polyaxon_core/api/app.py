@@ -1,9 +1,10 @@
 """The application factory.
 
 ``polyaxon server`` serves ``create_app()`` for local use; in production run it under
-gunicorn, e.g. ``gunicorn -w 4 -k gthread --threads 8 -b 0.0.0.0:8000
-'polyaxon_core.api.app:create_app()'`` (threads keep log-following streams from holding
-a whole worker). Each step below is one module of this package.
+gunicorn, e.g. ``gunicorn -w 4 -k polyaxon_core.api.gunicorn_worker.JsonErrorWorker
+--threads 8 -b 0.0.0.0:8000 'polyaxon_core.api.app:create_app()'`` (threads keep
+log-following streams from holding a whole worker; the worker answers unparseable
+requests in JSON). Each step below is one module of this package.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ LOCAL_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 
 PRODUCTION_HINT = (
     "for production, serve the same application with gunicorn: "
-    "gunicorn -w 4 -k gthread --threads 8 -b 0.0.0.0:8000 'polyaxon_core.api.app:create_app()'"
+    "gunicorn -w 4 -k polyaxon_core.api.gunicorn_worker.JsonErrorWorker --threads 8 "
+    "-b 0.0.0.0:8000 'polyaxon_core.api.app:create_app()'"
 )
 
 

@@ -112,3 +112,7 @@ def stop_orchestrator(home: Path) -> None:
     pid = lock.holder_pid()
     if pid and lock.is_held():
         os.kill(pid, signal.SIGTERM)
+
+
+#: the gunicorn worker class docs/api.md runs the API with in production
+GUNICORN_WORKER = "polyaxon_core.api.gunicorn_worker.JsonErrorWorker"

@@ -18,11 +18,11 @@ from polyaxon_core import accounts
 from polyaxon_core.db.session import migrate, session_scope
 from polyaxon_core.domain.projects import create_project
 from polyaxon_core.lifecycle import is_final
-from tests.api.servers import BIN, Served, environment, serving, stop_orchestrator
+from tests.api.servers import BIN, GUNICORN_WORKER, Served, environment, serving, stop_orchestrator
 
 SERVER = ([str(BIN / "polyaxon"), "server", "--port", "0"],
           r"serving the API on (http://\S+)/api/v1")
-GUNICORN = ([str(BIN / "gunicorn"), "-w", "1", "-k", "gthread", "--threads", "4",
+GUNICORN = ([str(BIN / "gunicorn"), "-w", "1", "-k", GUNICORN_WORKER, "--threads", "4",
              "-b", "127.0.0.1:0", "polyaxon_core.api.app:create_app()"],
             r"Listening at: (http://\S+) ")
 

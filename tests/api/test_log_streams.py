@@ -22,7 +22,7 @@ from polyaxon_core.lifecycle import Status
 from polyaxon_core.spec.compiler import compile_source
 from polyaxon_core.spec.loader import parse_text
 from tests.api.conftest import JOB
-from tests.api.servers import BIN, Served, environment, serving
+from tests.api.servers import BIN, GUNICORN_WORKER, Served, environment, serving
 
 THREADS = 4
 VIEWERS = 8  # more than the threads of the one gunicorn worker
@@ -61,7 +61,7 @@ def _setup(home: Path) -> tuple[str, dict[str, str]]:
 def gunicorn(home: Path) -> Iterator[Served]:
     env = environment(home, POLYAXON_ORCHESTRATOR="external", POLYAXON_LOG_STREAM_SECONDS="60",
                       POLYAXON_MAX_LOG_STREAMS="2", POLYAXON_MAX_LOG_STREAMS_PER_USER="1")
-    command = [str(BIN / "gunicorn"), "-w", "1", "-k", "gthread", "--threads", str(THREADS),
+    command = [str(BIN / "gunicorn"), "-w", "1", "-k", GUNICORN_WORKER, "--threads", str(THREADS),
                "-b", "127.0.0.1:0", "polyaxon_core.api.app:create_app()"]
     with serving(command, env, r"Listening at: (http://\S+) ") as served:
         yield served

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from werkzeug.test import TestResponse
 from polyaxon_core.config import Settings
 from polyaxon_core.db.session import migrate
 from tests.api.conftest import Account, create_run
-from tests.api.servers import BIN, Served, environment, serving
+from tests.api.servers import BIN, GUNICORN_WORKER, Served, environment, serving
 
 RUNS = "/api/v1/default/p/runs"
 
@@ -178,3 +179,56 @@ def test_the_servers_own_answers_are_json_errors_too(served: Served) -> None:
         assert error["code"] == expected and words in error["message"]
     status, content_type, _ = _raw(served, "/api/v1//default/p/runs", [])
     assert (status, content_type) == (404, "application/json")
+
+
+#: gunicorn as docs/api.md runs it in production, with the worker answering in JSON
+GUNICORN = [str(BIN / "gunicorn"), "-w", "1", "-k", GUNICORN_WORKER,
+            "--threads", "4", "-b", "127.0.0.1:0", "polyaxon_core.api.app:create_app()"]
+
+
+@pytest.fixture
+def gunicorn_served(tmp_path: Path) -> Iterator[Served]:
+    home = tmp_path / "home"
+    migrate(f"sqlite:///{home / 'polyaxon.db'}")
+    env = environment(home, POLYAXON_ORCHESTRATOR="external")
+    with serving(GUNICORN, env, r"Listening at: (http://\S+) ") as served:
+        yield served
+
+
+def _bytes(served: Served, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    url = urllib.parse.urlsplit(served.url)
+    with socket.create_connection((url.hostname, url.port), timeout=30) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split()[1]), headers, body
+
+
+def test_gunicorns_own_answers_are_json_errors_with_the_worker(gunicorn_served: Served) -> None:
+    host = b"Host: 127.0.0.1\r\n"
+    cases = {
+        "long line": (b"GET /healthz?q=" + b"x" * 5000 + b" HTTP/1.1\r\n" + host + b"\r\n",
+                      414, "longer than 4094 bytes: shorten the URL"),
+        "many headers": (b"GET /healthz HTTP/1.1\r\n" + host
+                         + b"".join(b"X-H%d: v\r\n" % index for index in range(150)) + b"\r\n",
+                         431, "more than 100 headers"),
+        "long header": (b"GET /healthz HTTP/1.1\r\n" + host + b"X-Long: " + b"v" * 9000
+                        + b"\r\n\r\n", 431, "longer than 8190 bytes"),
+        "garbage": (b"THIS IS NOT HTTP\r\n\r\n", 400, "send a well-formed HTTP/1.1 request"),
+    }
+    for name, (request, expected, words) in cases.items():
+        status, headers, body = _bytes(gunicorn_served, request)
+        assert status == expected, (name, body)
+        assert headers["Content-Type"] == "application/json", (name, headers)
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        error = json.loads(body)
+        assert error["code"] == expected and words in error["message"], (name, error)
+        assert error["errors"] == {}
+    # the API itself is served as before
+    status, headers, body = _bytes(gunicorn_served, b"GET /healthz HTTP/1.1\r\n" + host
+                                   + b"Connection: close\r\n\r\n")
+    assert status == 200 and headers.get("Server", "gunicorn") == "gunicorn"

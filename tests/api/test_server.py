@@ -16,7 +16,7 @@ import pytest
 from polyaxon_core import accounts
 from polyaxon_core.db.session import migrate, session_scope
 from polyaxon_core.domain.projects import create_project
-from tests.api.servers import BIN, Served, environment, serving
+from tests.api.servers import BIN, GUNICORN_WORKER, Served, environment, serving
 
 SERVER_LISTENING = r"serving the API on (http://\S+)/api/v1"
 GUNICORN_LISTENING = r"Listening at: (http://\S+) "
@@ -82,7 +82,7 @@ def test_polyaxon_server_serves_the_api_with_authentication(home: Path) -> None:
 
 def test_the_gunicorn_command_of_the_docs_serves_the_same_application(home: Path) -> None:
     env = environment(home, POLYAXON_ORCHESTRATOR="external")
-    command = [str(BIN / "gunicorn"), "-w", "2", "-k", "gthread", "--threads", "4",
+    command = [str(BIN / "gunicorn"), "-w", "2", "-k", GUNICORN_WORKER, "--threads", "4",
                "-b", "127.0.0.1:0", "polyaxon_core.api.app:create_app()"]
     with serving(command, env, GUNICORN_LISTENING) as served:
         _exercise(served)
