@@ -201,23 +201,27 @@ def test_a_file_naming_no_connection_ignores_a_broken_catalog(cli: Cli, write_ca
     assert checked.returncode == 0, checked.stderr
 
 
+def job_using(folder: Path, connection: str) -> Path:
+    """A job whose run names ``connection``."""
+    job = folder / "job.yaml"
+    job.write_text(textwrap.dedent(f"""
+        version: 1.1
+        kind: component
+        run:
+          kind: job
+          connections: [{connection}]
+          container: {{image: python:3.11, command: [python, -c, "print(1)"]}}
+    """).lstrip("\n"))
+    return job
+
+
 def test_submission_refuses_an_unknown_connection(
     cli: Cli, write_catalog: WriteCatalog, tmp_path: Path
 ) -> None:
     write_catalog(CATALOG)
     assert cli("project", "create", "tests").returncode == 0
 
-    job = tmp_path / "job.yaml"
-    job.write_text(textwrap.dedent("""
-        version: 1.1
-        kind: component
-        run:
-          kind: job
-          connections: [elsewhere]
-          container: {image: python:3.11, command: [python, -c, "print(1)"]}
-    """).lstrip("\n"))
-
-    submitted = cli("run", "-p", "tests", "-f", str(job))
+    submitted = cli("run", "-p", "tests", "-f", str(job_using(tmp_path, "elsewhere")))
 
     assert submitted.returncode == 1
     expected = "run.connections[0]: unknown connection `elsewhere`; valid: known connections: data"
@@ -228,17 +232,7 @@ def test_submission_refuses_an_unknown_connection(
 def test_submission_without_a_catalog_refuses_a_named_connection(cli: Cli, tmp_path: Path) -> None:
     assert cli("project", "create", "tests").returncode == 0
 
-    job = tmp_path / "job.yaml"
-    job.write_text(textwrap.dedent("""
-        version: 1.1
-        kind: component
-        run:
-          kind: job
-          connections: [datasets]
-          container: {image: python:3.11, command: [python, -c, "print(1)"]}
-    """).lstrip("\n"))
-
-    submitted = cli("run", "-p", "tests", "-f", str(job))
+    submitted = cli("run", "-p", "tests", "-f", str(job_using(tmp_path, "datasets")))
 
     assert submitted.returncode == 1
     assert ("unknown connection `datasets`; valid: no connections catalog is configured: write "
