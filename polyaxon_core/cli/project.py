@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from polyaxon_core.cli.common import (
+    administration,
     check_owner,
     confirm_or_refuse,
     console,
@@ -162,3 +163,58 @@ def delete(name: str | None, project_option: str | None, yes: bool) -> None:
     confirm_or_refuse(f"Delete project '{project}' with all its runs and artifacts?", yes)
     runs = where.delete_project(project)
     click.echo(f"Project '{project}' deleted" + (f" ({runs} run(s))." if runs is not None else "."))
+
+
+@project_command.group("members")
+def members_command() -> None:
+    """List the users added to a project, add them with a role, change it, remove them.
+
+    Through the configured server's API as the logged-in user (the roles' hierarchy
+    applies), else on the local database as its administrator.
+    """
+
+
+@members_command.command("ls")
+@_project_argument_and_option
+@output_option
+@domain_errors
+def members_ls(name: str | None, project_option: str | None, output: str) -> None:
+    """List the members of a project (NAME, -p NAME, or the default) with their roles."""
+    rows = administration().project_members(_named_project(name, project_option))
+    if output == "json":
+        print_json({"count": len(rows), "results": rows})
+        return
+    from rich.table import Table
+
+    table = Table(title=f"Members ({len(rows)})")
+    for column in ("user", "role", "added"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["user"], row["role"], humanize_time(row.get("created_at")))
+    console().print(table)
+
+
+@members_command.command("add")
+@click.argument("username")
+@click.option("-p", "--project", "project_option", metavar="NAME",
+              help="The project (default: POLYAXON_PROJECT, then the folder's `polyaxon init -p`).")
+@click.option("--role", type=click.Choice(["owner", "admin", "member", "viewer"]), required=True,
+              help="The user's role on the project.")
+@domain_errors
+def members_add(username: str, project_option: str | None, role: str) -> None:
+    """Add USERNAME to a project with a role, or change their role."""
+    project = _named_project(None, project_option)
+    administration().set_project_member(project, username, role)
+    click.echo(f"{username} is {role} on project '{project}'.")
+
+
+@members_command.command("rm")
+@click.argument("username")
+@click.option("-p", "--project", "project_option", metavar="NAME",
+              help="The project (default: POLYAXON_PROJECT, then the folder's `polyaxon init -p`).")
+@domain_errors
+def members_rm(username: str, project_option: str | None) -> None:
+    """Remove USERNAME from a project (not its last owner)."""
+    project = _named_project(None, project_option)
+    administration().set_project_member(project, username, None)
+    click.echo(f"{username} is no longer a member of project '{project}'.")

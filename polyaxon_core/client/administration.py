@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 
 class Administration(ABC):
-    """What ``polyaxon admin`` and ``polyaxon teams`` do; answers are JSON-like dicts."""
+    """What ``polyaxon admin``, ``polyaxon teams`` and ``polyaxon project members`` do;
+    answers are JSON-like dicts."""
 
     where: str
 
@@ -50,6 +51,14 @@ class Administration(ABC):
     def audit(self, events: Sequence[str], actor: str | None, since: datetime | None,
               limit: int) -> tuple[int, list[dict[str, Any]]]:
         """The newest ``limit`` matching events (newest first) and how many match."""
+
+    @abstractmethod
+    def project_members(self, project: str) -> list[dict[str, Any]]:
+        """The users added to ``project``: ``user``, ``role``, ``created_at``."""
+
+    @abstractmethod
+    def set_project_member(self, project: str, username: str, role: str | None) -> None:
+        """Give ``username`` ``role`` on ``project`` (None removes them)."""
 
     @abstractmethod
     def list_teams(self) -> list[dict[str, Any]]: ...
@@ -145,6 +154,34 @@ class LocalAdministration(Administration):
                             "address": row.address, "target": row.target,
                             "detail": row.detail, "created_at": row.created_at}
                            for row in rows]
+
+    def project_members(self, project: str) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from polyaxon_core.db.models import ProjectMember, User
+        from polyaxon_core.domain.projects import get_project
+
+        with self.database() as session:
+            row = get_project(session, project)
+            return [{"user": username, "role": member.role, "created_at": member.created_at}
+                    for member, username in session.execute(
+                        select(ProjectMember, User.username)
+                        .join(User, User.id == ProjectMember.user_id)
+                        .where(ProjectMember.project_id == row.id).order_by(User.username))]
+
+    def set_project_member(self, project: str, username: str, role: str | None) -> None:
+        from polyaxon_core.accounts import get_user, project_role, set_project_role
+        from polyaxon_core.domain.audit import record
+        from polyaxon_core.domain.projects import get_project
+        from polyaxon_core.errors import NotFound
+
+        with self.database() as session:
+            row, user = get_project(session, project), get_user(session, username)
+            if role is None and project_role(session, user.id, row) is None:
+                raise NotFound(f"{username} is not a member of project default/{project}")
+            before = set_project_role(session, row, user, role)
+            record(session, "project.member_changed", target=f"project:default/{project}",
+                   user=username, role_before=before, role_after=role)
 
     def list_teams(self) -> list[dict[str, Any]]:
         from polyaxon_core.domain import teams
@@ -258,6 +295,16 @@ class RemoteAdministration(Administration):
             params["since"] = since.isoformat()
         page = self._call("GET", f"{self.org}/audit", params=params)
         return int(page["count"]), page["results"]
+
+    def project_members(self, project: str) -> list[dict[str, Any]]:
+        return self._all(f"/api/v1/{self.client.owner}/{project}/members")
+
+    def set_project_member(self, project: str, username: str, role: str | None) -> None:
+        path = f"/api/v1/{self.client.owner}/{project}/members"
+        if role is None:
+            self._call("DELETE", f"{path}/{username}")
+        else:
+            self._call("POST", path, {"user": username, "role": role})
 
     def list_teams(self) -> list[dict[str, Any]]:
         return self._all(f"{self.org}/teams")

@@ -118,3 +118,31 @@ def test_the_local_administrator_works_on_the_database(tmp_path: Path) -> None:
 def test_bad_arguments_are_usage_errors(tmp_path: Path, args: tuple[str, ...]) -> None:
     result = _cli(_base_env(tmp_path))(*args, check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
+
+
+def test_project_members_through_the_server(deployment: Deployment, project: str) -> None:
+    cli, member = deployment.cli, fresh("pia")
+    deployment.create_user(member, "viewer")
+    added = cli("project", "members", "add", member, "-p", project, "--role", "admin")
+    assert added.stdout.strip() == f"{member} is admin on project '{project}'."
+    listed = as_json(cli("project", "members", "ls", project, "-o", "json"))["results"]
+    assert {(row["user"], row["role"]) for row in listed} == {("ada", "owner"), (member, "admin")}
+    last = cli("project", "members", "rm", "ada", "-p", project, check=False)
+    assert last.returncode == 1 and "last owner of project" in last.stderr
+    cli("project", "members", "rm", member, "-p", project)
+    again = cli("project", "members", "rm", member, "-p", project, check=False)
+    assert again.returncode == 1 and f"{member} is not a member" in again.stderr
+    events = as_json(cli("admin", "audit", "--event", "project.member_changed", "-o", "json"))
+    mine = [e["detail"] for e in reversed(events["results"]) if e["target"] == f"project:default/{project}"]
+    assert mine == [{"user": member, "role_before": None, "role_after": "admin"},
+                    {"user": member, "role_before": "admin", "role_after": None}]
+
+
+def test_project_members_on_the_local_database(tmp_path: Path) -> None:
+    local = _cli(_base_env(tmp_path))
+    local("admin", "create-user", "ada", "--password-stdin", input=f"{PASSWORD}\n")
+    local("project", "create", "mnist")
+    local("project", "members", "add", "ada", "-p", "mnist", "--role", "owner")
+    assert local("project", "members", "ls", "mnist").stdout.count("ada") == 1
+    last = local("project", "members", "rm", "ada", "-p", "mnist", check=False)
+    assert last.returncode == 1 and "last owner" in last.stderr
