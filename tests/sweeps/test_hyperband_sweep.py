@@ -100,7 +100,7 @@ def test_killing_the_orchestrator_mid_hyperband_neither_repeats_nor_loses_a_tria
     # R = 9, eta = 3: brackets of 9 -> 3 -> 1, 5 -> 1 and 3 configurations
     assert sorted(t["meta_info"]["matrix"]["index"] for t in trials) == list(range(22))
     assert Counter(t["inputs"]["epochs"] for t in trials) == {1: 9, 3: 3 + 5, 9: 1 + 1 + 3}
-    assert {t["status"] for t in trials} == {"succeeded"}
+    assert [(t["status"], t.get("message")) for t in trials if t["status"] != "succeeded"] == []
     for trial in trials:
         starts = (record / f"{trial['uuid']}.starts").read_text().splitlines()
         assert len(starts) == 1, f"trial {trial['meta_info']['matrix']['index']} started {len(starts)} times"

@@ -107,7 +107,7 @@ class LocalScheduler(Scheduler):
         # the environment goes to the runner through a pipe, never through a file
         assert process.stdin is not None
         try:
-            process.stdin.write(json.dumps(env).encode())
+            process.stdin.write(json.dumps({"environment": env}).encode())
             process.stdin.close()
         except BrokenPipeError:
             pass  # the runner left at once: another runner owns this attempt

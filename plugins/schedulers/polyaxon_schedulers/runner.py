@@ -16,7 +16,10 @@ write the log and the exit code where the run cannot, starts the command as the 
 user, and takes the run's folders back when the command ends.
 
 Usage: ``python -m polyaxon_schedulers.runner CONTROL_DIR``, with the command's
-environment as a JSON object on stdin (never in a file: it holds the run's token).
+environment on stdin as ``{"environment": {...}}`` (never in a file: it holds the run's
+token). A runner whose stdin is not that whole message (the scheduler was killed while
+writing it) leaves before taking the attempt, so a run never starts with an environment
+cut short.
 """
 
 from __future__ import annotations
@@ -176,6 +179,30 @@ def run(control_dir: Path, environment: Mapping[str, str]) -> int:
     return 0
 
 
+def read_environment(data: bytes) -> dict[str, str] | None:
+    """The command's environment from what the scheduler wrote to stdin: a JSON object
+    ``{"environment": {...}}``; None when the message is not whole (the scheduler was
+    killed while writing it, or before)."""
+    try:
+        message = json.loads(data)
+    except ValueError:
+        return None
+    environment = message.get("environment") if isinstance(message, dict) else None
+    if not isinstance(environment, dict):
+        return None
+    return {str(name): str(value) for name, value in environment.items()}
+
+
+def main(control_dir: Path) -> int:
+    environment = read_environment(sys.stdin.buffer.read())
+    if environment is None:
+        # leave before taking the attempt: the run is still scheduled, and the next
+        # orchestrator starts a runner that gets the whole environment
+        print("the scheduler that started this runner stopped before handing over the "
+              "run's environment; the attempt is left to the next runner", file=sys.stderr)
+        return 2
+    return run(control_dir, environment)
+
+
 if __name__ == "__main__":
-    # the scheduler writes the command's environment to stdin and closes it
-    sys.exit(run(Path(sys.argv[1]), json.loads(sys.stdin.buffer.read() or b"{}")))
+    sys.exit(main(Path(sys.argv[1])))

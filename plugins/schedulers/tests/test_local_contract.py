@@ -154,3 +154,35 @@ def test_a_run_user_that_does_not_exist_is_refused_at_start(
     monkeypatch.setenv("POLYAXON_RUN_AS_USER", "root")
     with pytest.raises(ConfigurationError, match="is root"):
         LocalScheduler(polyaxon_settings)
+
+
+@pytest.mark.parametrize("cut_short", [b"", b'{"environment": {"PATH": "/usr/b'])
+def test_a_runner_whose_scheduler_died_before_handing_over_the_environment_leaves_the_attempt(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], cut_short: bytes,
+    polyaxon_settings: Settings,
+) -> None:
+    """The orchestrator killed between starting a runner and writing its stdin: that runner
+    must not run the command with no environment; the resubmission starts it whole."""
+    import json
+    import subprocess
+
+    from polyaxon_core.plugins import create
+    from polyaxon_core.testing.scheduler import wait_for_final
+
+    launch = make_launch("import os; print('PATH' in os.environ and 'whole environment')")
+    control = scheduler.control_dir(launch.run_path, 1)
+    control.mkdir(parents=True)
+    (control / "launch.json").write_text(json.dumps({
+        "command": list(launch.container.command), "cwd": str(control), "env_names": [],
+        "env": {}, "run_uuid": launch.run.uuid, "store": "local", "wakeup": None,
+    }))
+    orphan = subprocess.run([sys.executable, "-m", "polyaxon_schedulers.runner", str(control)],
+                            input=cut_short, capture_output=True, check=False)
+    assert orphan.returncode == 2
+    assert b"left to the next runner" in orphan.stderr
+    assert sorted(path.name for path in control.iterdir()) == ["launch.json"]
+
+    update = wait_for_final(scheduler, launch, scheduler.submit(launch))
+    assert update.status == "succeeded"
+    log = create("store", "local", polyaxon_settings).read_log(launch.run.uuid).data.decode()
+    assert "whole environment" in log
