@@ -169,6 +169,17 @@ def polyaxon_register_api(blueprint: Any) -> None:
     """
 
 
+@hookspec(firstresult=True)
+def polyaxon_register_webapp(app: Any) -> bool | None:
+    """Serve a web UI from the server's application.
+
+    Called once when the server's application is created, after the API's routes.
+    ``app`` is the ``flask.Flask`` application; a plugin that serves pages on it (the
+    ``polyaxon-webapp`` distribution does, at ``/``) returns True, and no other plugin is
+    asked. The core imports no UI: without such a plugin the server serves the API only.
+    """
+
+
 @hookspec
 def polyaxon_register_views(appbuilder: Any) -> None:
     """Add views and menu entries to the web UI.

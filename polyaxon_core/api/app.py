@@ -35,6 +35,7 @@ from polyaxon_core.api.health import init_health
 from polyaxon_core.api.openapi import init_openapi
 from polyaxon_core.api.request_checks import init_request_checks
 from polyaxon_core.api.security import init_security
+from polyaxon_core.api.webapp import init_webapp
 from polyaxon_core.config import Settings, load_settings
 from polyaxon_core.plugins import PluginManager, get_plugin_manager
 
@@ -103,6 +104,7 @@ def create_app(
     init_blueprints(app)
     init_health(app)
     init_openapi(app)
+    init_webapp(app)
     if not auth:
         logger.warning("authentication is OFF: every request is served as an organization owner")
     return app

@@ -19,7 +19,7 @@ def audit_request(session: Session, event: str, target: str | None = None, *,
     The actor is the request's authenticated user unless ``actor`` names one (a login
     names the account it tried).
     """
-    if actor is None and "user" in g:
-        actor = getattr(g.user, "username", None)
+    if actor is None and "polyaxon_user" in g:
+        actor = getattr(g.get("polyaxon_user"), "username", None)
     audit.record(session, event, actor=actor, address=request.remote_addr, target=target,
                  owner=owner, **detail)

@@ -26,6 +26,8 @@ from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
 from polyaxon_core.run_scope import run_token_allows
 
 LOCAL_USER = AuthenticatedUser(id=None, username="local", organization_role="owner")
+#: the blueprints whose every route is authorized here (a plugin's API routes included)
+API_BLUEPRINTS = frozenset({"api", "streams"})
 
 
 def init_security(app: Flask) -> None:
@@ -38,6 +40,8 @@ def check_access() -> None:
     if request.endpoint is None:
         return  # no route matched: the 404 or 405 handler answers
     route = server.state.routes.get(request.endpoint)
+    if route is None and request.blueprint not in API_BLUEPRINTS:
+        return  # a page of the web UI plugin, which guards its own pages
     access = route.access if route is not None else AUTHENTICATED  # a plugin's route
     if access == PUBLIC:
         return
@@ -54,9 +58,9 @@ def check_access() -> None:
 
 def current_user() -> Any:
     """Who sent this request; raises Unauthenticated when nobody can tell."""
-    if "user" not in g:
-        g.user = _authenticate()
-    return g.user
+    if "polyaxon_user" not in g:
+        g.polyaxon_user = _authenticate()
+    return g.polyaxon_user
 
 
 def _authenticate() -> Any:

@@ -1,0 +1,23 @@
+"""Init step: the web UI, when a plugin serves one (``polyaxon_register_webapp``).
+
+The API knows nothing of the UI: the ``polyaxon-webapp`` distribution answers the hook by
+mounting its pages on the same application, so one process and one login serve both.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from polyaxon_core.api.extensions import server
+
+logger = logging.getLogger(__name__)
+
+
+def init_webapp(app: Flask) -> None:
+    with app.app_context():
+        served = server.hook.polyaxon_register_webapp(app=app)
+    app.extensions["polyaxon_webapp"] = bool(served)
+    if not served:
+        logger.info("no web UI plugin is installed: serving the API only")
