@@ -9,15 +9,18 @@ OFFICIAL := .venv-official
 # suite compares `polyaxon check` verdicts with it, and benchmarks/ times it beside ours.
 OFFICIAL_CLIENT ?= polyaxon==2.18.*
 # the optimizers' bayes and hyperopt extras (numpy, scipy, hyperopt) are part of the suite
-DISTRIBUTIONS := . plugins/schedulers "plugins/optimizers[bayes,hyperopt,test]" plugins/stores
+DISTRIBUTIONS := . plugins/schedulers "plugins/optimizers[bayes,hyperopt,test]" plugins/stores \
+	"webapp[test]"
+# the web UI's tests drive Debian's chromium through Playwright (never `playwright install`)
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: install demo test lint official-client bench clean
+.PHONY: install demo test lint official-client browser bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml plugins/*/pyproject.toml
+$(VENV)/.installed: $(BIN)/python pyproject.toml plugins/*/pyproject.toml webapp/pyproject.toml
 	$(BIN)/python -m pip install --quiet $(foreach d,$(DISTRIBUTIONS),-e $(d)) -e ".[dev]"
 	touch $@
 
@@ -30,18 +33,26 @@ $(OFFICIAL)/.installed:
 
 official-client: $(OFFICIAL)/.installed
 
+# Debian's chromium for the browser tests, installed when it is missing; without it the
+# browser tests fail (they never skip)
+browser:
+	@test -x $(CHROMIUM) || { echo "installing chromium for the web UI's browser tests"; \
+	  (apt-get install -y -q chromium >/dev/null || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) || \
+	  { echo "could not install chromium: run \`apt-get install -y chromium\` as root"; exit 1; }; }
+
 demo: install
 	$(BIN)/python examples/quick-start/demo.py
 
 # the slowest tests are listed at the end of every run, to keep the suite's time in view
 PYTEST_ARGS ?= --durations=15
 
-test: install official-client
+test: install official-client browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy polyaxon_core plugins/*/polyaxon_*
+	$(BIN)/mypy polyaxon_core plugins/*/polyaxon_* webapp/polyaxon_webapp
 
 bench: install official-client
 	$(BIN)/python -m pip install --quiet -e "plugins/optimizers[benchmarks]"

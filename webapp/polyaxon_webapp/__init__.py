@@ -1,0 +1,1 @@
+"""The web UI of polyaxon-core, mounted on the API's application by its plugin hook."""

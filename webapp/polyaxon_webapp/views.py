@@ -1,0 +1,175 @@
+"""Init steps: Flask-AppBuilder on the application, the core pages, then plugins' pages.
+
+Pages read through the same domain functions as the API and the CLI, and change nothing
+themselves: their buttons and forms call the API (with the session and its CSRF token),
+so every change goes through the API's checks and a run's status only through the
+lifecycle's transition function.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, Flask, abort, redirect, request, send_file, url_for
+from flask_appbuilder import AppBuilder, BaseView, expose
+from flask_appbuilder import IndexView as BaseIndexView
+from sqlalchemy import func, select
+from werkzeug.wrappers import Response
+
+from polyaxon_core.api.extensions import server
+from polyaxon_core.api.security import organization_resource, project_resource, run_resource
+from polyaxon_core.db.models import Run
+from polyaxon_core.domain.listing import get_run, run_document
+from polyaxon_core.domain.projects import DEFAULT_OWNER, get_project, list_projects
+from polyaxon_core.lifecycle import FINAL_STATUSES as FINAL
+from polyaxon_core.permissions import (
+    PROJECT_CREATE,
+    PROJECT_MEMBERS,
+    PROJECT_READ,
+    PROJECT_ROLES,
+    PROJECT_UPDATE,
+    RUN_CREATE,
+    RUN_DELETE,
+    RUN_READ,
+    RUN_STOP,
+    RUN_UPDATE,
+)
+from polyaxon_webapp.headers import allow_shader_compilation
+from polyaxon_webapp.security import account, logged_in, may, require
+
+#: the most runs one comparison overlays
+MAX_COMPARED = 20
+#: the run statuses from which nothing moves any more
+FINAL_STATUSES = sorted(status.value for status in FINAL)
+
+
+def init_appbuilder(app: Flask) -> AppBuilder:
+    # the UI's templates, scripts and styles, and plotly.js from the plotly package
+    assets = Blueprint("polyaxon_webapp", __name__, template_folder="templates",
+                       static_folder="static", static_url_path="/static/polyaxon")
+    assets.add_url_rule("/static/polyaxon/vendor/plotly.min.js", "plotly", plotly_js)
+    app.register_blueprint(assets)
+    app.context_processor(lambda: {"viewer": account()})
+    appbuilder = AppBuilder()
+    appbuilder.init_app(app, None)
+    return appbuilder
+
+
+def plotly_js() -> Response:
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    return send_file(path, mimetype="text/javascript", max_age=86400)
+
+
+def init_core_views(appbuilder: AppBuilder) -> None:
+    appbuilder.add_view(ProjectsView, "Projects", icon="fa-folder-open")
+
+
+def init_plugin_views(appbuilder: AppBuilder) -> None:
+    """Plugins add their pages after the core's (``polyaxon_register_views``)."""
+    server.hook.polyaxon_register_views(appbuilder=appbuilder)
+
+
+class IndexView(BaseIndexView):  # type: ignore[misc]
+    """``/``: the projects."""
+
+    route_base = ""
+    default_view = "index"
+
+    @expose("/")
+    def index(self) -> Response:
+        return redirect(url_for("ProjectsView.list"))
+
+
+class ProjectsView(BaseView):  # type: ignore[misc]
+    route_base = "/projects"
+    default_view = "list"
+
+    @expose("/")
+    @logged_in
+    def list(self) -> Any:
+        with server.session() as session:
+            visible = [project for project in list_projects(session, DEFAULT_OWNER)
+                       if may(PROJECT_READ, project_resource(project.owner, project.name))]
+            counts = dict(session.execute(
+                select(Run.project_id, func.count(Run.id))
+                .where(Run.project_id.in_([project.id for project in visible]))
+                .group_by(Run.project_id)).all())
+            projects = [{"owner": project.owner, "name": project.name,
+                         "description": project.description, "tags": list(project.tags or ()),
+                         "runs": counts.get(project.id, 0), "created_at": project.created_at}
+                        for project in visible]
+        return self.render_template(
+            "polyaxon/projects.html", projects=projects, owner=DEFAULT_OWNER, title="Projects",
+            can_create=may(PROJECT_CREATE, organization_resource(DEFAULT_OWNER)))
+
+    @expose("/<owner>/<name>/")
+    @logged_in
+    def runs(self, owner: str, name: str) -> Any:
+        project = self._project(owner, name)
+        resource = project_resource(owner, name)
+        return self.render_template(
+            "polyaxon/runs.html", project=project, title=f"{owner}/{name}",
+            final_statuses=FINAL_STATUSES,
+            can={"stop": may(RUN_STOP, resource), "update": may(RUN_UPDATE, resource),
+                 "delete": may(RUN_DELETE, resource)})
+
+    @expose("/<owner>/<name>/settings")
+    @logged_in
+    def settings(self, owner: str, name: str) -> Any:
+        project = self._project(owner, name)
+        resource = project_resource(owner, name)
+        return self.render_template(
+            "polyaxon/project_settings.html", project=project, title=f"{owner}/{name} settings",
+            roles=list(PROJECT_ROLES),
+            can={"members": may(PROJECT_MEMBERS, resource), "update": may(PROJECT_UPDATE, resource)})
+
+    @expose("/<owner>/<name>/runs/<uuid>")
+    @logged_in
+    def run(self, owner: str, name: str, uuid: str) -> Any:
+        require(RUN_READ, project_resource(owner, name))
+        with server.session() as session:
+            row = get_run(session, uuid, get_project(session, name, owner))
+            run = run_document(row)
+            trials = session.execute(
+                select(Run.uuid, Run.name, Run.status).where(Run.pipeline_id == row.id)
+                .order_by(Run.id).limit(500)).all()
+            clones = session.execute(
+                select(Run.uuid, Run.name, Run.cloning_kind).where(Run.original_id == row.id)
+                .order_by(Run.id)).all()
+        resource = run_resource(owner, name, run["uuid"])
+        if run["kind"] == "matrix":
+            allow_shader_compilation()  # the sweep's parallel coordinates
+        return self.render_template(
+            "polyaxon/run.html", run=run, title=run["name"] or run["uuid"],
+            trials=trials, clones=clones, final_statuses=FINAL_STATUSES,
+            project={"owner": owner, "name": name},
+            can={"stop": may(RUN_STOP, resource), "create": may(RUN_CREATE, resource),
+                 "update": may(RUN_UPDATE, resource)})
+
+    @expose("/<owner>/<name>/compare")
+    @logged_in
+    def compare(self, owner: str, name: str) -> Any:
+        """The runs named by ``runs`` (comma-separated uuids), side by side."""
+        require(RUN_READ, project_resource(owner, name))
+        wanted = [uuid.strip() for uuid in request.args.get("runs", "").split(",") if uuid.strip()]
+        if not 2 <= len(wanted) <= MAX_COMPARED:
+            abort(400, description=f"choose from 2 to {MAX_COMPARED} runs to compare, not {len(wanted)}")
+        with server.session() as session:
+            project = get_project(session, name, owner)
+            runs = [run_document(get_run(session, uuid, project), detail=False) for uuid in wanted]
+        input_names = sorted({key for run in runs for key in run["inputs"]})
+        metric_names = sorted({key for run in runs for key in run["metrics"]})
+        return self.render_template(
+            "polyaxon/compare.html", runs=runs, project={"owner": owner, "name": name},
+            input_names=input_names, metric_names=metric_names, title=f"{owner}/{name}: compare")
+
+    @staticmethod
+    def _project(owner: str, name: str) -> dict[str, Any]:
+        require(PROJECT_READ, project_resource(owner, name))
+        with server.session() as session:
+            project = get_project(session, name, owner)
+            return {"owner": project.owner, "name": project.name,
+                    "description": project.description, "tags": list(project.tags or ())}

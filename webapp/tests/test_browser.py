@@ -1,0 +1,281 @@
+"""The dashboard in a real browser: logging in, projects, the runs table filling in live,
+a run's chart, stopping a run, and what a viewer may not do."""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+from typing import Any
+
+from playwright.sync_api import expect
+
+from tests.client.conftest import Deployment
+from webapp.tests.conftest import FILES, Pages, run_file, shown, wait_for
+
+CURVE = str(FILES / "curve.yaml")
+SWEEP = str(FILES / "sweep.yaml")
+
+
+def api_get(web: Deployment, path: str, username: str = "ada") -> Any:
+    request = urllib.request.Request(f"{web.url}/api/v1{path}",
+                                     headers={"Authorization": f"Token {web.token(username)}"})
+    with urllib.request.urlopen(request, timeout=30) as answer:
+        return json.loads(answer.read())
+
+
+def test_a_visitor_logs_in_and_creates_a_project(web: Deployment, pages: Pages) -> None:
+    page = pages.new()
+    page.goto("/")
+    assert "/login/" in page.url
+    page.fill("#username", "ada")
+    page.fill("#password", "not the password")
+    page.click("button[type=submit]")
+    assert page.locator(".alert-danger").inner_text() == "invalid username or password"
+
+    page.fill("#username", "ada")
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/projects/$"))
+    assert page.locator("#current-user").inner_text() == "ada"
+
+    page.fill("#create-project input[name=name]", "from-the-page")
+    page.fill("#create-project input[name=description]", "made in the browser")
+    page.click("#create-project button[type=submit]")
+    page.wait_for_url(re.compile(r".*/projects/default/from-the-page/$"))
+    assert api_get(web, "/default/from-the-page")["description"] == "made in the browser"
+    members = web.cli("project", "members", "ls", "from-the-page", "-o", "json").stdout
+    assert [(member["user"], member["role"]) for member in json.loads(members)["results"]] == [
+        ("ada", "owner")]
+
+    # the same name again: the API's refusal, shown beside the form
+    pages.expect_status(409)
+    page.goto("/projects/")
+    page.fill("#create-project input[name=name]", "from-the-page")
+    page.click("#create-project button[type=submit]")
+    page.locator("#create-project .form-error").filter(has_text="already exists").wait_for()
+
+
+def test_the_runs_table_fills_in_while_a_sweep_started_from_the_cli_runs(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/")
+    page.locator("#runs-empty").wait_for()
+    page.evaluate("window.notReloaded = true")
+
+    sweep = run_file(web, project, "-f", SWEEP)
+    rows = page.locator("#runs-table tbody tr")
+    rows.nth(4).wait_for(timeout=60_000)
+    page.locator("#runs-table tbody tr[data-status=succeeded]").nth(4).wait_for(timeout=120_000)
+    assert page.evaluate("window.notReloaded") is True
+    assert rows.count() == 5
+    assert shown(web, project, sweep)["status"] == "succeeded"
+
+    # the column chooser offers the trials' inputs and metrics; a metric column shows values
+    page.click("#columns-button")
+    page.check("#columns-menu input[data-column='inputs.x']")
+    values = page.locator("#runs-table tbody td[data-column='inputs.x']").all_inner_texts()
+    assert sorted(value for value in values if value) == ["0.5", "1", "1.5", "2"]
+
+
+def test_a_query_filters_the_table_and_a_malformed_one_is_shown_at_its_character(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    for x in ("0.25", "4"):
+        run_file(web, project, "-f", CURVE, "-P", f"x={x}", "-P", "steps=2")
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/")
+    page.locator("#runs-table tbody tr[data-status=succeeded]").nth(1).wait_for(timeout=120_000)
+
+    page.fill("#query", "metrics.loss:<1")
+    page.press("#query", "Enter")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+    page.click("#columns-button")
+    page.check("#columns-menu input[data-column='inputs.x']")
+    assert page.locator("#runs-table tbody td[data-column='inputs.x']").all_inner_texts() == ["0.25"]
+    assert "query=metrics.loss" in page.url
+
+    pages.expect_status(400)
+    page.fill("#query", "status:running, metrics.loss:<<1")
+    page.press("#query", "Enter")
+    error = page.locator("#query-error")
+    error.locator("mark").wait_for()
+    assert error.locator("mark").inner_text() == "<"
+    assert error.locator("code").inner_text() == "status:running, metrics.loss:<<1"
+
+
+def test_a_runs_chart_draws_exactly_the_points_it_logged(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    uuid = run_file(web, project, "-f", CURVE, "-P", "x=3", "-P", "steps=7")
+    wait_for(lambda: shown(web, project, uuid)["status"] == "succeeded", what="the run to succeed")
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/runs/{uuid}")
+    chart = page.locator("#charts [data-metric=loss]")
+    chart.locator(".main-svg").first.wait_for()
+    drawn = chart.evaluate("box => ({x: box.data[0].x, y: box.data[0].y})")
+    assert drawn == {"x": list(range(7)), "y": [3 / (step + 1) for step in range(7)]}
+    assert page.locator("#run-status").inner_text() == "succeeded"
+    assert page.locator("#outputs").inner_text().split() == ["final_loss", str(3 / 7)]
+    page.click("a[href='#tab-logs']")
+    page.locator("#log").filter(has_text="curve x=3.0 steps=7").wait_for()
+
+
+def test_stopping_a_running_run_from_its_page_stops_it_for_the_cli(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    uuid = run_file(web, project, "-f", CURVE, "-P", "sleep=600")
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/runs/{uuid}")
+    page.locator("#run-status", has_text="running").wait_for(timeout=60_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#stop-run")
+    page.locator("#run-status", has_text="stopped").wait_for(timeout=60_000)
+    assert shown(web, project, uuid)["status"] == "stopped"
+    assert page.locator("#stop-run").is_hidden()
+
+
+def test_a_viewer_sees_no_stop_button_and_a_forged_stop_is_refused(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    web.create_user("vic", "viewer")
+    uuid = run_file(web, project, "-f", CURVE, "-P", "sleep=600")
+    wait_for(lambda: shown(web, project, uuid)["status"] == "running", what="the run to start")
+    page = pages.login("vic")
+    page.goto(f"/projects/default/{project}/runs/{uuid}")
+    page.locator("#run-status", has_text="running").wait_for()
+    assert page.locator("#stop-run").count() == 0
+    assert page.locator("[data-action=restart]").count() == 0
+
+    stop = f"/api/v1/default/{project}/runs/{uuid}/stop"
+    csrf = page.locator("meta[name=csrf-token]").get_attribute("content")
+    with_token = page.request.post(stop, headers={"X-CSRFToken": csrf})
+    assert with_token.status == 403
+    assert "vic may not run.stop" in with_token.json()["message"]
+    without_token = page.request.post(stop)
+    assert without_token.status == 403
+    assert "CSRF" in without_token.json()["message"]
+    assert shown(web, project, uuid)["status"] == "running"
+    web.cli("ops", "stop", uuid, "-p", project, "-y")
+
+
+def test_one_identity_a_role_changed_on_the_cli_shows_on_the_next_page_and_back(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    web.create_user("mia", "viewer")
+    page = pages.login("mia")
+    page.goto(f"/projects/default/{project}/")
+    page.locator("#runs-empty").wait_for()
+    assert page.locator("[data-bulk=stop]").count() == 0
+
+    # the CLI makes mia a member of the organization: the next page shows what members may do
+    web.admin("admin", "set-role", "mia", "member")
+    page.reload()
+    assert page.locator("[data-bulk=stop]").count() == 1
+    web.admin("admin", "set-role", "mia", "viewer")
+    page.reload()
+    assert page.locator("[data-bulk=stop]").count() == 0
+
+    # the other way round: ada makes mia an admin of the project on its settings page
+    owner = pages.login("ada")
+    owner.goto(f"/projects/default/{project}/settings")
+    owner.fill("#add-member input[name=user]", "mia")
+    owner.select_option("#add-member select[name=role]", "admin")
+    owner.click("#add-member button[type=submit]")
+    owner.locator("#members tr[data-user=mia]").wait_for()
+    members = json.loads(web.cli("project", "members", "ls", project, "-o", "json").stdout)
+    assert {(m["user"], m["role"]) for m in members["results"]} == {("ada", "owner"), ("mia", "admin")}
+    page.reload()
+    assert page.locator("[data-bulk=stop]").count() == 1
+
+
+def test_logging_out_ends_the_session_and_its_cookie_opens_nothing_any_more(
+    web: Deployment, pages: Pages
+) -> None:
+    page = pages.login("ada")
+    cookies = page.context.cookies()
+    [session] = [cookie for cookie in cookies if cookie["name"] == "polyaxon_session"]
+    assert session["httpOnly"] is True
+    assert session["sameSite"] == "Lax"
+    tokens = web.admin("admin", "tokens", "-o", "json").stdout
+    assert "web session" in tokens
+
+    page.click("#logout")
+    page.wait_for_url("**/login/")
+    assert "You are logged out." in page.locator(".alert").inner_text()
+
+    # a copy of the cookie taken before logging out is refused: the session's token is revoked
+    replay = pages.new()
+    replay.context.add_cookies([session])
+    replay.goto("/projects/")
+    assert "/login/" in replay.url
+    pages.expect_status(401)
+    answer = replay.request.get("/api/v1/users")
+    assert answer.status == 401
+
+
+def test_an_unknown_run_and_an_unknown_page_are_pages_in_the_layout(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    pages.expect_status(404)
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/runs/0123456789abcdef")
+    assert page.locator(".error-page").get_attribute("data-status") == "404"
+    assert "0123456789abcdef" in page.locator("#error-message").inner_text()
+    assert page.locator("#main-menu").is_visible()
+    page.goto("/no/such/page")
+    assert page.locator(".error-page").get_attribute("data-status") == "404"
+
+
+def test_two_runs_compared_overlay_their_metrics_on_one_chart(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    first = run_file(web, project, "-f", CURVE, "-P", "x=1", "-P", "steps=3")
+    second = run_file(web, project, "-f", CURVE, "-P", "x=2", "-P", "steps=4")
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/")
+    page.locator("#runs-table tbody tr[data-status=succeeded]").nth(1).wait_for(timeout=120_000)
+    for uuid in (first, second):
+        page.check(f"#runs-table input[data-uuid='{uuid}']")
+    page.click("#compare")
+    page.wait_for_url(re.compile(r".*/compare\?runs=.*"))
+    chart = page.locator("#compare-charts [data-metric=loss]")
+    chart.locator(".main-svg").first.wait_for()
+    drawn = chart.evaluate("box => box.data.map(trace => [trace.name, trace.y])")
+    assert sorted(drawn) == sorted([
+        [second[:8], [2 / (step + 1) for step in range(4)]],
+        [first[:8], [1 / (step + 1) for step in range(3)]],
+    ])
+    table = page.locator("#compare-table").inner_text()
+    assert "inputs.x" in table and "metrics.loss" in table
+
+
+def test_a_hyperband_sweeps_page_shows_its_brackets_promotions_and_parallel_coordinates(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    sweep = run_file(web, project, "-f", str(FILES / "hyperband.yaml"))
+    wait_for(lambda: shown(web, project, sweep)["status"] == "succeeded", timeout=240,
+             what="the sweep to succeed")
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/runs/{sweep}")
+    page.locator("#parallel-coordinates .main-svg").first.wait_for()
+    # R = 3, eta = 3: a bracket of 3 configurations at 1 step then 1 at 3, one of 2 at 3
+    assert page.locator("#parallel-coordinates").get_attribute("data-trials") == "6"
+    dimensions = page.locator("#parallel-coordinates").evaluate(
+        "box => box.data[0].dimensions.map(dimension => dimension.label)")
+    assert dimensions == ["steps", "x", "loss"]
+    assert "WebGL is not supported" not in page.locator("#sweep").inner_text()
+    assert page.locator("#sweep-counts").inner_text().startswith("6 / 6 done")
+    rungs = page.locator("#brackets .bracket[data-bracket='0'] tr[data-rung]")
+    assert rungs.count() == 2
+    # the trial continued in rung 1 is the best of rung 0 (lowest loss), shown in bold
+    promoted = page.locator("#brackets .bracket[data-bracket='0'] tr[data-rung='0'] strong")
+    assert promoted.count() == 1
+    trials = json.loads(web.cli("ops", "ls", "-p", project, "-q", f"pipeline:{sweep}",
+                                "-o", "json").stdout)
+    rung_zero = [t for t in trials["results"]
+                 if t["meta_info"]["matrix"]["bracket"] == 0 and t["meta_info"]["matrix"]["rung"] == 0]
+    best = min(rung_zero, key=lambda t: t["metrics"]["loss"])
+    assert promoted.inner_text().startswith(f"#{best['meta_info']['matrix']['index']} ")
+    page.locator("#trial-sequence .main-svg").first.wait_for()
