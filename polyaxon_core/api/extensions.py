@@ -40,6 +40,8 @@ class ServerState:
     plugins: PluginManager
     #: flask endpoint -> the route it serves (filled when the blueprints are built)
     routes: dict[str, Route] = field(default_factory=dict)
+    #: the endpoints a web UI plugin added (its pages, which it guards itself)
+    page_endpoints: frozenset[str] = frozenset()
     #: the log-follow streams this process serves at once
     log_streams: StreamSlots = field(init=False, repr=False)
     _store: ArtifactStore | None = field(default=None, init=False, repr=False)

@@ -26,7 +26,8 @@ from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
 from polyaxon_core.run_scope import run_token_allows
 
 LOCAL_USER = AuthenticatedUser(id=None, username="local", organization_role="owner")
-#: the blueprints whose every route is authorized here (a plugin's API routes included)
+#: the API's blueprints (a plugin's API routes included), which a web UI leaves to the
+#: checks here (its CSRF protection exempts them)
 API_BLUEPRINTS = frozenset({"api", "streams"})
 
 
@@ -40,7 +41,7 @@ def check_access() -> None:
     if request.endpoint is None:
         return  # no route matched: the 404 or 405 handler answers
     route = server.state.routes.get(request.endpoint)
-    if route is None and request.blueprint not in API_BLUEPRINTS:
+    if route is None and request.endpoint in server.state.page_endpoints:
         return  # a page of the web UI plugin, which guards its own pages
     access = route.access if route is not None else AUTHENTICATED  # a plugin's route
     if access == PUBLIC:

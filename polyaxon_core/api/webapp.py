@@ -16,8 +16,12 @@ logger = logging.getLogger(__name__)
 
 
 def init_webapp(app: Flask) -> None:
+    """Let a UI plugin mount its pages; the endpoints it adds are recorded as its own
+    (:attr:`~polyaxon_core.api.extensions.ServerState.page_endpoints`)."""
+    before = set(app.view_functions)
     with app.app_context():
         served = server.hook.polyaxon_register_webapp(app=app)
+        server.state.page_endpoints = frozenset(set(app.view_functions) - before)
     app.extensions["polyaxon_webapp"] = bool(served)
     if not served:
         logger.info("no web UI plugin is installed: serving the API only")

@@ -84,3 +84,22 @@ def test_register_views_adds_the_plugins_view_to_the_appbuilder(
 
     view_class = sys.modules["polyaxon_sample_plugins.views"].SampleDashboardView
     assert appbuilder.views == [(view_class, "Sample dashboard", "Samples")]
+
+
+def test_register_webapp_mounts_the_plugins_pages_beside_the_api(
+    make_manager: MakeManager, polyaxon_settings: Any
+) -> None:
+    from polyaxon_core.api.app import create_app
+    from polyaxon_core.api.extensions import EXTENSION_KEY
+
+    manager = make_manager([("ui-sample-webapp", "webapp")])
+    app = flask.Flask("bare")
+    assert manager.hook.polyaxon_register_webapp(app=app) is True
+    assert app.test_client().get("/").text == "a sample dashboard"
+
+    served = create_app(polyaxon_settings, plugins=manager)
+    client = served.test_client()
+    # the page is the plugin's; the API around it still needs a login
+    assert served.extensions[EXTENSION_KEY].page_endpoints == frozenset({"sample_home"})
+    assert (client.get("/").status_code, client.get("/").text) == (200, "a sample dashboard")
+    assert client.get("/api/v1/users").status_code == 401
