@@ -17,7 +17,6 @@ import secrets
 from flask import Flask, Response, g, request
 
 from polyaxon_core.api.extensions import server
-from polyaxon_core.api.security import API_BLUEPRINTS
 
 
 def page_policy(nonce: str, evaluates: bool = False) -> str:
@@ -44,9 +43,9 @@ def allow_shader_compilation() -> None:
 
 def is_page_request() -> bool:
     """Whether this request is for a page of the UI rather than for the API."""
-    if request.blueprint in API_BLUEPRINTS or request.endpoint in server.state.routes:
-        return False
-    return not request.path.startswith(("/api/", "/streams/"))
+    if request.endpoint is not None:
+        return request.endpoint in server.state.page_endpoints
+    return not request.path.startswith(("/api/", "/streams/"))  # no route: a 404 or 405
 
 
 def wants_page() -> bool:

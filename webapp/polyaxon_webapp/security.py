@@ -31,7 +31,7 @@ from polyaxon_webapp.sessions import end_session, load_user, start_session
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: menu entries only organization owners and admins see (and whose pages refuse others)
-ADMIN_MENUS = frozenset({"Users", "Teams", "Administration"})
+ADMIN_MENUS = frozenset({"Users", "Teams", "Plugins", "Administration"})
 
 
 def account() -> AuthenticatedUser | None:

@@ -64,7 +64,13 @@ def plotly_js() -> Response:
 
 
 def init_core_views(appbuilder: AppBuilder) -> None:
+    from polyaxon_webapp.admin import PluginsView, QueuesView, TeamsView, UsersView
+
     appbuilder.add_view(ProjectsView, "Projects", icon="fa-folder-open")
+    appbuilder.add_view(QueuesView, "Queues", icon="fa-list")
+    appbuilder.add_view(UsersView, "Users", category="Administration")
+    appbuilder.add_view(TeamsView, "Teams", category="Administration")
+    appbuilder.add_view(PluginsView, "Plugins", category="Administration")
 
 
 def init_plugin_views(appbuilder: AppBuilder) -> None:

@@ -279,3 +279,27 @@ def test_a_hyperband_sweeps_page_shows_its_brackets_promotions_and_parallel_coor
     best = min(rung_zero, key=lambda t: t["metrics"]["loss"])
     assert promoted.inner_text().startswith(f"#{best['meta_info']['matrix']['index']} ")
     page.locator("#trial-sequence .main-svg").first.wait_for()
+
+
+def test_admins_see_the_organization_pages_and_a_viewer_gets_a_403_page(
+    web: Deployment, pages: Pages
+) -> None:
+    web.create_user("val", "viewer")
+    web.admin("teams", "create", "crew")
+    page = pages.login("ada")
+    page.goto("/users/")
+    assert page.locator("#users tr[data-user=ada] .role").inner_text() == "owner"
+    assert page.locator("#users tr[data-user=val] .role").inner_text() == "viewer"
+    page.goto("/teams/")
+    assert page.locator("#teams tr[data-team=crew]").count() == 1
+    page.goto("/plugins/")
+    assert page.locator("#plugins tr[data-plugin=webapp] .status-cell").inner_text() == "ok"
+    page.goto("/queues/")
+    page.locator("#queues").wait_for()
+
+    pages.expect_status(403)
+    viewer = pages.login("val")
+    assert viewer.locator("#main-menu a").all_inner_texts() == ["Projects", "Queues"]
+    viewer.goto("/users/")
+    assert viewer.locator(".error-page").get_attribute("data-status") == "403"
+    assert "users manage" in viewer.locator("#error-message").inner_text()

@@ -32,11 +32,16 @@ def test_an_installed_plugins_view_shows_in_the_menu_after_the_core_pages(
 ) -> None:
     page = pages.login("ada")
     menu = page.locator("#main-menu a").all_inner_texts()
-    assert menu == ["Projects", "Samples: Sample dashboard"]
+    assert menu == ["Projects", "Queues", "Administration: Users", "Administration: Teams",
+                    "Administration: Plugins", "Samples: Sample dashboard"]
     page.click("#main-menu a:has-text('Sample dashboard')")
     page.wait_for_url("**/sample/")
     assert page.locator("#sample-title").inner_text() == "A plugin's page"
     assert "Seen by ada." in page.locator(".container-fluid").last.inner_text()
+    page.goto("/plugins/")
+    row = page.locator("#plugins tr[data-plugin=ui-sample-view]")
+    assert row.locator(".status-cell").inner_text() == "ok"
+    assert "polyaxon-sample-view==0.1.0" in row.inner_text()
 
 
 def test_a_plugins_page_is_behind_the_login_like_the_core_pages(

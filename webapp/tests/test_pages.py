@@ -1,0 +1,146 @@
+"""The UI's sessions, CSRF, headers and error pages, through Flask's test client (one
+application on SQLite; the browser tests cover the same server end to end)."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from polyaxon_core import accounts
+from polyaxon_core.api.app import create_app
+from polyaxon_core.config import ConfigurationError, Settings
+from polyaxon_core.db.session import session_scope
+
+PASSWORD = "long enough password"
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    home = tmp_path / "home"
+    home.mkdir()
+    return Settings(home=home, db_url=f"sqlite:///{home / 'polyaxon.db'}", scheduler="local",
+                    store="local", poll_interval=0.05, stop_grace_period=1.0)
+
+
+@pytest.fixture
+def app(settings: Settings) -> Flask:
+    application = create_app(settings)
+    with session_scope(settings.db_url) as session:
+        accounts.create_user(session, "ada", PASSWORD, organization_role="owner")
+    return application
+
+
+def csrf_token(page: str) -> str:
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def log_in(client: FlaskClient, username: str = "ada", password: str = PASSWORD,
+           next_url: str = "") -> str:
+    login = client.get("/login/" + (f"?next={next_url}" if next_url else ""))
+    answer = client.post(login.request.full_path, data={
+        "username": username, "password": password, "csrf_token": csrf_token(login.text)})
+    return str(answer.headers.get("Location", answer.text))
+
+
+def test_a_login_goes_back_to_the_page_asked_for_but_never_to_another_site(app: Flask) -> None:
+    assert log_in(app.test_client(), next_url="/queues/") == "/queues/"
+    for elsewhere in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+        assert log_in(app.test_client(), next_url=elsewhere) == "/projects/"
+
+
+def test_a_login_form_without_its_csrf_token_is_refused_and_logs_nobody_in(app: Flask) -> None:
+    client = app.test_client()
+    answer = client.post("/login/", data={"username": "ada", "password": PASSWORD},
+                         headers=BROWSER)
+    assert answer.status_code == 400
+    assert "CSRF token is missing" in answer.text
+    assert client.get("/projects/").headers["Location"].startswith("/login/")
+
+
+def test_repeated_failed_logins_are_throttled_like_the_apis(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POLYAXON_LOGIN_FAILURES_PER_ACCOUNT", "3")
+    client = create_app(settings).test_client()
+    with session_scope(settings.db_url) as session:
+        accounts.create_user(session, "ada", PASSWORD, organization_role="owner")
+
+    def attempt(password: str) -> str:
+        form = client.get("/login/").text
+        answer = client.post("/login/", data={"username": "ada", "password": password,
+                                              "csrf_token": csrf_token(form)})
+        return answer.text if answer.status_code == 200 else answer.headers["Location"]
+
+    assert ["invalid username or password" in attempt("wrong password") for _ in range(3)] == [True] * 3
+    # the right password is refused too until the window has passed, and nobody is logged in
+    assert re.search(r"too many failed logins for &#39;ada&#39;: try again in \d+ seconds",
+                     attempt(PASSWORD))
+    assert client.get("/projects/").headers["Location"].startswith("/login/")
+
+
+def test_pages_carry_a_nonce_policy_and_api_answers_keep_theirs(app: Flask) -> None:
+    client = app.test_client()
+    page = client.get("/login/")
+    policy = page.headers["Content-Security-Policy"]
+    nonce = re.search(r"'nonce-([^']+)'", policy)
+    assert nonce and f'nonce="{nonce.group(1)}"' in page.text
+    assert "unsafe-eval" not in policy and "form-action 'self'" in policy
+    assert page.headers["Referrer-Policy"] == "same-origin"
+    api = client.get("/api/v1/users")
+    assert api.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert api.headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_an_unknown_path_is_a_page_for_a_browser_and_json_for_any_other_client(app: Flask) -> None:
+    client = app.test_client()
+    log_in(client)
+    page = client.get("/no/such/page", headers=BROWSER)
+    assert (page.status_code, page.mimetype) == (404, "text/html")
+    assert 'data-status="404"' in page.text
+    api = client.get("/no/such/page")
+    assert (api.status_code, api.mimetype) == (404, "application/json")
+
+
+def test_a_server_without_authentication_shows_the_pages_to_its_local_owner(settings: Settings) -> None:
+    client = create_app(settings, auth=False).test_client()
+    page = client.get("/projects/")
+    assert page.status_code == 200
+    assert "local (no authentication)" in page.text
+
+
+def test_the_session_key_is_made_once_readable_by_the_server_only_and_a_short_one_is_refused(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = create_app(settings).config["SECRET_KEY"]
+    key_file = settings.home / "webapp-secret-key"
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert create_app(settings).config["SECRET_KEY"] == first
+    monkeypatch.setenv("POLYAXON_WEB_SECRET_KEY", "too short")
+    with pytest.raises(ConfigurationError, match="POLYAXON_WEB_SECRET_KEY is 9 characters long"):
+        create_app(settings)
+
+
+def test_a_revoked_session_token_sends_the_page_to_the_login_with_a_message(
+    app: Flask, settings: Settings
+) -> None:
+    client = app.test_client()
+    log_in(client)
+    assert client.get("/projects/").status_code == 200
+    from polyaxon_core.domain.users import list_tokens, revoke_token_id
+
+    with session_scope(settings.db_url) as session:
+        tokens, _ = list_tokens(session, "ada")
+        [token] = [token for token in tokens if token.name == "web session"]
+        revoke_token_id(session, token.id)
+    answer = client.get("/projects/")
+    assert answer.headers["Location"].startswith("/login/")
+    assert "Your session has ended" in client.get(answer.headers["Location"]).text
