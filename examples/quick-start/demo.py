@@ -89,6 +89,9 @@ def main() -> None:
     polyaxon("show the leaderboard", "ops", "ls", "-p", PROJECT,
              "-q", f"pipeline:{sweep}, status:succeeded", "-s", "-metrics.val_accuracy",
              "-l", "10")
+    print("\nSee the sweep in the dashboard (on this machine only, without logins):\n"
+          "  .venv/bin/polyaxon server --no-auth --port 8000\n"
+          f"  then open http://127.0.0.1:8000/projects/default/{PROJECT}/runs/{sweep}")
 
 
 if __name__ == "__main__":

@@ -94,6 +94,8 @@ def server_command(host: str, port: int, no_auth: bool, allowed_hosts: tuple[str
     address = f"[{host}]" if ":" in host else host
     click.echo(f"serving the API on http://{address}:{http_server.port}/api/v1 "
                f"(docs: /api/v1/docs)", err=True)
+    if app.extensions.get("polyaxon_webapp"):
+        click.echo(f"serving the dashboard on http://{address}:{http_server.port}/", err=True)
     click.echo(PRODUCTION_HINT, err=True)
     try:
         http_server.serve_forever()
