@@ -34,6 +34,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "whoami": ("auth", "Show who the server knows you as."),
     "admin": ("admin", "Administer users, roles and tokens; read the audit log."),
     "teams": ("teams", "Create teams and give them a role on projects."),
+    "dashboards": ("dashboards", "List a project's saved views (made in the dashboard)."),
 }
 
 #: other names of core commands, as the official client accepts them

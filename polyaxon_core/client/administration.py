@@ -61,6 +61,10 @@ class Administration(ABC):
         """Give ``username`` ``role`` on ``project`` (None removes them)."""
 
     @abstractmethod
+    def dashboards(self, project: str) -> list[dict[str, Any]]:
+        """The dashboards of ``project`` you see (the local administrator: all of them)."""
+
+    @abstractmethod
     def list_teams(self) -> list[dict[str, Any]]: ...
 
     @abstractmethod
@@ -182,6 +186,14 @@ class LocalAdministration(Administration):
             before = set_project_role(session, row, user, role)
             record(session, "project.member_changed", target=f"project:default/{project}",
                    user=username, role_before=before, role_after=role)
+
+    def dashboards(self, project: str) -> list[dict[str, Any]]:
+        from polyaxon_core.domain import dashboards
+        from polyaxon_core.domain.projects import get_project
+
+        with self.database() as session:
+            return [dashboards.dashboard_document(row) for row in
+                    dashboards.list_dashboards(session, get_project(session, project), None)]
 
     def list_teams(self) -> list[dict[str, Any]]:
         from polyaxon_core.domain import teams
@@ -305,6 +317,9 @@ class RemoteAdministration(Administration):
             self._call("DELETE", f"{path}/{username}")
         else:
             self._call("POST", path, {"user": username, "role": role})
+
+    def dashboards(self, project: str) -> list[dict[str, Any]]:
+        return self._all(f"/api/v1/{self.client.owner}/{project}/dashboards")
 
     def list_teams(self) -> list[dict[str, Any]]:
         return self._all(f"{self.org}/teams")

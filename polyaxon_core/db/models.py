@@ -346,3 +346,29 @@ class AuditEvent(Base):
     target: Mapped[str | None] = mapped_column(String(320))
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Dashboard(Base):
+    """A saved view of a project's runs (query, sort, columns and chart widgets), kept by
+    the user who saved it and, when ``shared``, shown to everyone who reads the project."""
+
+    __tablename__ = "dashboards"
+    __table_args__ = (
+        UniqueConstraint("project_id", "user_id", "name", name="uq_dashboards_project_user_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uuid)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    #: who saved it (None: the local administrator, or a user since deleted)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    name: Mapped[str] = mapped_column(String(150))
+    description: Mapped[str | None] = mapped_column(Text)
+    shared: Mapped[bool] = mapped_column(default=False)
+    #: ``{"query", "sort", "columns", "widgets"}`` (see ``polyaxon_core.domain.dashboards``)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship()
+    user: Mapped[User | None] = relationship()

@@ -20,6 +20,8 @@ from polyaxon_core.api.extensions import EXTENSION_KEY
 from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
 from polyaxon_core.config import Settings
 from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.dashboards import create_dashboard
+from polyaxon_core.domain.projects import get_project
 from polyaxon_core.domain.teams import create_team
 from polyaxon_core.permissions import ACTIONS, is_allowed
 from tests.api.conftest import (
@@ -50,6 +52,7 @@ ROLES = [
 @dataclass
 class Context:
     run: str
+    dashboard: str = ""
     counter: int = 0
 
     def unique(self, prefix: str) -> str:
@@ -114,13 +117,19 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "api.run_artifact_download": lambda c: {"query": {"path": "file.txt"}},
     "api.run_artifact_upload": lambda c: {"query": {"path": "file.txt"}, "data": b"content"},
     "streams.run_stream_logs": lambda c: {},
+    "api.dashboards_list": lambda c: {},
+    "api.dashboard_create": lambda c: {"json": {"name": c.unique("view"), "spec": {
+        "query": "status:succeeded", "widgets": [{"kind": "histogram", "metric": "loss"}]}}},
+    "api.dashboard_get": lambda c: {},
+    "api.dashboard_update": lambda c: {"json": {"description": "changed"}},
+    "api.dashboard_delete": lambda c: {},
 }
 
 
 def _url(rule: str, context: Context) -> str:
     values = {"owner": "default", "project": "p", "uuid": context.run, "user": "target",
               "username": "target", "token_id": "999999", "team": "crew",
-              "namespace": "local", "filename": "swagger-ui.css"}
+              "namespace": "local", "filename": "swagger-ui.css", "dashboard": context.dashboard}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda match: values[match.group(1)], rule)
 
 
@@ -149,7 +158,11 @@ def test_every_endpoint_answers_every_role_as_the_roles_table_says(
     create_run(client, owner)  # unfinished: the project cannot be deleted under the test
     finished = create_run(client, owner)
     finish(settings, finished["uuid"])
-    context = Context(run=finished["uuid"])
+    with session_scope(settings.db_url) as session:
+        shared = create_dashboard(session, get_project(session, "p"), None, "shared view",
+                                  {"query": "status:succeeded"}, shared=True)
+        dashboard = shared.uuid
+    context = Context(run=finished["uuid"], dashboard=dashboard)
     routes = app.extensions[EXTENSION_KEY].routes
 
     checked, failures = set(), []

@@ -120,7 +120,7 @@ class ProjectsView(BaseView):  # type: ignore[misc]
             "polyaxon/runs.html", project=project, title=f"{owner}/{name}",
             final_statuses=FINAL_STATUSES,
             can={"stop": may(RUN_STOP, resource), "update": may(RUN_UPDATE, resource),
-                 "delete": may(RUN_DELETE, resource)})
+                 "delete": may(RUN_DELETE, resource), "save": may(RUN_CREATE, resource)})
 
     @expose("/<owner>/<name>/settings")
     @logged_in
@@ -171,6 +171,27 @@ class ProjectsView(BaseView):  # type: ignore[misc]
         return self.render_template(
             "polyaxon/compare.html", runs=runs, project={"owner": owner, "name": name},
             input_names=input_names, metric_names=metric_names, title=f"{owner}/{name}: compare")
+
+    @expose("/<owner>/<name>/dashboards/<uuid>")
+    @logged_in
+    def dashboard(self, owner: str, name: str, uuid: str) -> Any:
+        """A saved view: its charts over the runs its query matches, and those runs."""
+        from urllib.parse import urlencode
+
+        from polyaxon_core.domain.dashboards import dashboard_document, get_dashboard
+
+        require(PROJECT_READ, project_resource(owner, name))
+        user = account()
+        with server.session() as session:
+            found = get_dashboard(session, get_project(session, name, owner), uuid,
+                                  user.id if user is not None else None)
+            document = dashboard_document(found)
+        spec = document["spec"]
+        runs_query = urlencode({key: spec[key] for key in ("query", "sort") if spec[key]})
+        return self.render_template(
+            "polyaxon/dashboard.html", dashboard=document, project={"owner": owner, "name": name},
+            runs_query=runs_query, title=document["name"],
+            can={"update": may(RUN_UPDATE, project_resource(owner, name))})
 
     @staticmethod
     def _project(owner: str, name: str) -> dict[str, Any]:

@@ -303,3 +303,55 @@ def test_admins_see_the_organization_pages_and_a_viewer_gets_a_403_page(
     viewer.goto("/users/")
     assert viewer.locator(".error-page").get_attribute("data-status") == "403"
     assert "users manage" in viewer.locator("#error-message").inner_text()
+
+
+def test_a_view_saved_as_a_shared_dashboard_reopens_with_its_charts_and_reaches_the_cli(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    for x in ("0.5", "1", "2"):
+        run_file(web, project, "-f", CURVE, "-P", f"x={x}", "-P", "steps=3")
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/")
+    page.locator("#runs-table tbody tr[data-status=succeeded]").nth(2).wait_for(timeout=120_000)
+    page.fill("#query", "metrics.loss:<0.5")
+    page.press("#query", "Enter")
+    expect(page.locator("#runs-table tbody tr")).to_have_count(2)
+    page.click("#columns-button")
+    page.check("#columns-menu input[data-column='inputs.x']")
+    page.click("#save-view summary")
+    page.fill("#save-view-form input[name=name]", "good runs")
+    page.check("#save-view-form input[name=shared]")
+    page.select_option("#save-view-form select[name=kind]", "metric_vs_param")
+    page.fill("#save-view-form input[name=metric]", "loss")
+    page.fill("#save-view-form input[name=param]", "x")
+    page.click("#add-widget")
+    page.select_option("#save-view-form select[name=kind]", "metric_over_steps")
+    page.fill("#save-view-form input[name=metric]", "accuracy")
+    page.click("#add-widget")
+    page.click("#save-view-form button[type=submit]")
+    page.wait_for_url(re.compile(r".*/dashboards/[0-9a-f]{32}$"))
+
+    scatter = page.locator("#widgets-area [data-widget=metric_vs_param]")
+    scatter.locator(".main-svg").first.wait_for()
+    # the runs whose last loss (x / 3) is under 0.5: x = 0.5 and x = 1, not x = 2
+    drawn = scatter.evaluate("box => box.data[0].x.map((x, i) => [x, box.data[0].y[i]])")
+    assert sorted(drawn) == [[0.5, 0.5 / 3], [1.0, 1 / 3]]
+    lines = page.locator("#widgets-area [data-widget=metric_over_steps]")
+    lines.locator(".main-svg").first.wait_for()
+    assert lines.get_attribute("data-values") == "2"
+    values = page.locator("#dashboard-runs td[data-column='inputs.x']").all_inner_texts()
+    assert sorted(values) == ["0.5", "1"]
+
+    listed = json.loads(web.cli("dashboards", "ls", "-p", project, "-o", "json").stdout)
+    [dashboard] = listed["results"]
+    assert (dashboard["name"], dashboard["shared"], dashboard["spec"]["query"]) == (
+        "good runs", True, "metrics.loss:<0.5")
+    assert [w["kind"] for w in dashboard["spec"]["widgets"]] == ["metric_vs_param", "metric_over_steps"]
+
+    # a viewer of the project opens the shared dashboard from the runs page
+    web.create_user(f"dee-{project}", "viewer")
+    viewer = pages.login(f"dee-{project}")
+    viewer.goto(f"/projects/default/{project}/")
+    viewer.click("#dashboards-list a:has-text('good runs (shared)')")
+    viewer.locator("#widgets-area [data-widget=metric_vs_param] .main-svg").first.wait_for()
+    assert viewer.locator("#save-view").count() == 0

@@ -282,6 +282,53 @@
       window.history.replaceState(null, "", window.location.pathname + (search.toString() ? "?" + search : ""));
     }
 
+    var projectPath = "/" + encodeURIComponent(owner) + "/" + encodeURIComponent(project);
+
+    function loadDashboards() {
+      api("GET", projectPath + "/dashboards?limit=100").then(function (page) {
+        var holder = document.getElementById("dashboards-list");
+        holder.replaceChildren.apply(holder, page.results.length ? page.results.map(function (dashboard) {
+          return el("a", {className: "dashboard-link", href: root.dataset.dashboardUrl.replace("UUID", dashboard.uuid),
+                          text: dashboard.name + (dashboard.shared ? " (shared)" : "")});
+        }) : [el("span", {className: "text-muted", text: "none yet"})]);
+      });
+    }
+
+    var saveForm = document.getElementById("save-view-form");
+    if (saveForm) {
+      var widgets = [];
+      var renderWidgets = function () {
+        var list = saveForm.querySelector("#widgets");
+        list.replaceChildren.apply(list, widgets.map(function (widget, index) {
+          var remove = el("button", {type: "button", className: "btn btn-link btn-xs", text: "remove"});
+          remove.addEventListener("click", function () { widgets.splice(index, 1); renderWidgets(); });
+          return el("li", {}, [widget.kind.replace(/_/g, " ") + ": " + widget.metric + (widget.param ? " / " + widget.param : ""), remove]);
+        }));
+      };
+      saveForm.querySelector("#add-widget").addEventListener("click", function () {
+        var widget = {kind: saveForm.elements.kind.value, metric: saveForm.elements.metric.value.trim()};
+        if (widget.kind === "metric_vs_param") widget.param = saveForm.elements.param.value.trim();
+        if (!widget.metric) { saveForm.querySelector(".form-error").textContent = "name the metric of the chart"; return; }
+        saveForm.querySelector(".form-error").textContent = "";
+        widgets.push(widget); renderWidgets();
+      });
+      saveForm.addEventListener("submit", function (event) {
+        event.preventDefault();
+        var error = saveForm.querySelector(".form-error");
+        error.textContent = "";
+        api("POST", projectPath + "/dashboards", {
+          name: saveForm.elements.name.value.trim(), shared: saveForm.elements.shared.checked,
+          spec: {query: state.query || null, sort: state.sort, columns: dataColumns().map(function (column) { return column.key; }), widgets: widgets},
+        }).then(function (dashboard) {
+          window.location.assign(root.dataset.dashboardUrl.replace("UUID", dashboard.uuid));
+        }).catch(function (failure) {
+          var errors = (failure.payload && failure.payload.errors) || {};
+          error.textContent = failure.message + (Object.keys(errors).length ? ": " + JSON.stringify(errors) : "");
+        });
+      });
+    }
+    loadDashboards();
+
     root.querySelector("#runs-search").addEventListener("submit", function (event) {
       event.preventDefault();
       state.query = queryInput.value.trim(); state.offset = 0; pushState(); load();
@@ -555,6 +602,75 @@
       });
   }
 
+  /* ------------------------------------------------------------------ dashboard page */
+  var DASHBOARD_RUNS = 500, SERIES_RUNS = 20;
+
+  function dashboardPage(root) {
+    var owner = root.dataset.owner, project = root.dataset.project;
+    var base = "/" + encodeURIComponent(owner) + "/" + encodeURIComponent(project);
+    api("GET", base + "/dashboards/" + root.dataset.uuid).then(function (dashboard) {
+      var spec = dashboard.spec;
+      var search = new URLSearchParams({limit: DASHBOARD_RUNS, sort: spec.sort || "-created_at"});
+      if (spec.query) search.set("query", spec.query);
+      return api("GET", base + "/runs?" + search).then(function (page) { drawDashboard(root, spec, page, base); });
+    }).catch(function (failure) {
+      root.querySelector("#widgets-area").replaceChildren(el("p", {className: "text-danger", text: failure.message}));
+    });
+    var remove = document.getElementById("delete-dashboard");
+    if (remove) remove.addEventListener("click", function () {
+      if (!window.confirm("Delete this dashboard?")) return;
+      api("DELETE", base + "/dashboards/" + root.dataset.uuid).then(function () { window.location.assign(root.dataset.runsUrl); });
+    });
+  }
+
+  function drawDashboard(root, spec, page, base) {
+    var runs = page.results;
+    root.querySelector("#dashboard-count").textContent = page.count + " match" + (page.count > runs.length ? ", the first " + runs.length + " shown" : "");
+    var columns = ["name", "status"].concat(spec.columns);
+    var table = root.querySelector("#dashboard-runs");
+    table.tHead.replaceChildren(el("tr", {}, columns.map(function (column) { return el("th", {text: column}); })));
+    table.tBodies[0].replaceChildren.apply(table.tBodies[0], runs.map(function (run) {
+      return el("tr", {"data-uuid": run.uuid}, columns.map(function (column) {
+        if (column === "name") return el("td", {}, [el("a", {href: root.dataset.runUrl.replace("UUID", run.uuid), text: run.name || run.uuid.slice(0, 12)})]);
+        if (column === "status") return el("td", {}, [badge(run.status)]);
+        var parts = column.split("."), group = parts.shift();
+        return el("td", {className: "mono", "data-column": column, text: formatValue((run[group] || {})[parts.join(".")])});
+      }));
+    }));
+    var area = root.querySelector("#widgets-area");
+    spec.widgets.forEach(function (widget, index) {
+      var box = el("div", {className: "chart widget", "data-widget": widget.kind, "data-metric": widget.metric});
+      area.appendChild(el("div", {className: "col-md-6"}, [box]));
+      var scored = runs.filter(function (run) { return typeof (run.metrics || {})[widget.metric] === "number"; });
+      var layout = {height: 320, margin: {l: 50, r: 20, t: 40, b: 40}};
+      if (widget.kind === "histogram") {
+        window.Plotly.newPlot(box, [{type: "histogram", x: scored.map(function (run) { return run.metrics[widget.metric]; }), nbinsx: widget.bins || 20}],
+                              Object.assign({title: {text: "histogram of " + widget.metric}, xaxis: {title: {text: widget.metric}}}, layout), PLOT_CONFIG);
+        box.dataset.values = scored.length;
+      } else if (widget.kind === "metric_vs_param") {
+        var points = scored.filter(function (run) { return (run.inputs || {})[widget.param] !== undefined; });
+        window.Plotly.newPlot(box, [{type: "scatter", mode: "markers", x: points.map(function (run) { return run.inputs[widget.param]; }),
+                                     y: points.map(function (run) { return run.metrics[widget.metric]; }),
+                                     text: points.map(function (run) { return run.name || run.uuid.slice(0, 8); })}],
+                              Object.assign({title: {text: widget.metric + " against " + widget.param}, xaxis: {title: {text: widget.param}}, yaxis: {title: {text: widget.metric}}}, layout), PLOT_CONFIG);
+        box.dataset.values = points.length;
+      } else {
+        var shown = runs.slice(0, SERIES_RUNS);
+        Promise.all(shown.map(function (run) {
+          return api("GET", base + "/runs/" + run.uuid + "/metrics?names=" + encodeURIComponent(widget.metric) + "&max_points=500");
+        })).then(function (answers) {
+          var traces = answers.map(function (answer, position) {
+            var series = answer.metrics[widget.metric] || [];
+            return {type: "scatter", mode: "lines", name: shown[position].name || shown[position].uuid.slice(0, 8),
+                    x: series.map(function (point, step) { return point.step === null ? step : point.step; }), y: series.map(function (point) { return point.value; })};
+          }).filter(function (trace) { return trace.y.length; });
+          window.Plotly.newPlot(box, traces, Object.assign({title: {text: widget.metric + " over steps"}, xaxis: {title: {text: "step"}}}, layout), PLOT_CONFIG);
+          box.dataset.values = traces.length;
+        });
+      }
+    });
+  }
+
   /* ------------------------------------------------------------------ settings page */
   function settingsPage(root) {
     var base = "/" + encodeURIComponent(root.dataset.owner) + "/" + encodeURIComponent(root.dataset.project) + "/members";
@@ -591,5 +707,6 @@
     if ((node = document.getElementById("run-page"))) runPage(node);
     if ((node = document.getElementById("settings-page"))) settingsPage(node);
     if ((node = document.getElementById("compare-page"))) comparePage(node);
+    if ((node = document.getElementById("dashboard-page"))) dashboardPage(node);
   });
 })();

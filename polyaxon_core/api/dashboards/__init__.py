@@ -1,0 +1,1 @@
+"""Dashboards: saved views of a project's runs."""
