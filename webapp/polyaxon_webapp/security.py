@@ -214,4 +214,3 @@ class PolyaxonSecurityManager(BaseSecurityManager):  # type: ignore[misc]
 
     def get_user_menu_access(self, menu_names: Any = None) -> set[str]:
         return {name for name in (menu_names or []) if self.has_access("menu_access", name)}
-
