@@ -11,6 +11,8 @@ OFFICIAL_CLIENT ?= polyaxon==2.18.*
 # the optimizers' bayes and hyperopt extras (numpy, scipy, hyperopt) are part of the suite
 DISTRIBUTIONS := . plugins/schedulers "plugins/optimizers[bayes,hyperopt,test]" plugins/stores \
 	"webapp[test]"
+# MLflow, in a virtual environment of its own, for benchmarks/webapp_vs_mlflow.py
+MLFLOW_VENV := benchmarks/.work/mlflow-venv
 # the web UI's tests drive Debian's chromium through Playwright (never `playwright install`)
 CHROMIUM ?= /usr/bin/chromium
 
@@ -60,6 +62,9 @@ bench: install official-client
 	$(BIN)/python benchmarks/optimizers_quality.py
 	$(BIN)/python benchmarks/optimizers_overhead.py
 	$(BIN)/python benchmarks/hyperband_vs_random.py
+	test -x $(MLFLOW_VENV)/bin/mlflow || ($(PYTHON) -m venv $(MLFLOW_VENV) && \
+	  $(MLFLOW_VENV)/bin/python -m pip install --quiet mlflow)
+	$(BIN)/python benchmarks/webapp_vs_mlflow.py
 
 clean:
 	rm -rf $(VENV) $(OFFICIAL)

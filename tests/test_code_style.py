@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = ["polyaxon_core", "plugins", "tests", "examples", "benchmarks"]
+CODE = ["polyaxon_core", "plugins", "webapp", "tests", "examples", "benchmarks"]
 
 
 def _pycodestyle(*args: str) -> subprocess.CompletedProcess[str]:
