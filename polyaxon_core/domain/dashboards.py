@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from polyaxon_core.db.models import Dashboard, Project
 from polyaxon_core.errors import AlreadyExists, InvalidRequest, NotFound
@@ -77,6 +77,7 @@ def list_dashboards(session: Session, project: Project, user_id: int | None) -> 
     """The project's dashboards ``user_id`` sees, by name."""
     return list(session.scalars(
         select(Dashboard).where(Dashboard.project_id == project.id, _visible(user_id))
+        .options(selectinload(Dashboard.user), selectinload(Dashboard.project))
         .order_by(Dashboard.name, Dashboard.id)))
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import g, request
+from flask import g
 from flask_login import UserMixin, current_user
 
 from polyaxon_core import accounts
@@ -108,6 +108,3 @@ def session_user(req: Any) -> AuthenticatedUser | None:
     account: AuthenticatedUser = current_user.account
     return account
 
-
-def client_address() -> str:
-    return request.remote_addr or "unknown"
