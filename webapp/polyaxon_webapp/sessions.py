@@ -107,4 +107,3 @@ def session_user(req: Any) -> AuthenticatedUser | None:
             ) from None
     account: AuthenticatedUser = current_user.account
     return account
-
