@@ -4,9 +4,10 @@ and read back by attempt."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import Session
 
 from polyaxon_core.db.convert import run_to_entity
@@ -93,6 +94,8 @@ def _in_logging_order(points: Iterable[Mapping[str, Any]]) -> list[Mapping[str, 
     return sorted(points, key=key)
 
 
+#: a query of metric points: id, name, step, value, timestamp, attempt
+Points = Select[int, str, int | None, float, datetime, int]
 #: ``attempt`` of :func:`read_metrics` for the points of every attempt
 ALL_ATTEMPTS = "all"
 _MOST_POINTS = 2**31 - 1
@@ -100,7 +103,7 @@ _MOST_POINTS = 2**31 - 1
 
 def read_metrics(session: Session, run: Run, *, names: Sequence[str] = (),
                  attempt: int | str | None = None, limit: int | None = None,
-                 tail: int | None = None) -> dict[str, Any]:
+                 tail: int | None = None, max_points: int | None = None) -> dict[str, Any]:
     """A run's metric series: ``{"attempt", "attempts", "metrics": {name: [{"step",
     "value", "timestamp", "attempt"}, ...]}}``, each series by step (points without a
     step last).
@@ -110,11 +113,16 @@ def read_metrics(session: Session, run: Run, *, names: Sequence[str] = (),
     :data:`ALL_ATTEMPTS` every attempt's, one after the other (``attempt`` None).
     ``attempts`` lists the attempts that logged points; an attempt the run never reached
     is InvalidRequest. ``limit`` keeps the first, ``tail`` the last, that many points of
-    each series (not both).
+    each series (not both). ``max_points`` then thins each series to at most that many
+    points, evenly spread, its first and last always kept: the database does it, so a
+    series of millions of points costs a chart no more than its ``max_points``.
     """
     if limit is not None and tail is not None:
         raise InvalidRequest("give a limit (the first points of each series) or a tail (the "
                              "last ones), not both")
+    if max_points is not None and max_points < 2:
+        raise InvalidRequest(f"max_points keeps the first and the last point: give 2 or more, "
+                             f"not {max_points}")
     names_filter = [Metric.name.in_(names)] if names else []
     attempts = list(session.scalars(
         select(Metric.attempt).where(Metric.run_id == run.id, *names_filter)
@@ -130,26 +138,55 @@ def read_metrics(session: Session, run: Run, *, names: Sequence[str] = (),
     conditions = [Metric.run_id == run.id, *names_filter]
     if chosen is not None:
         conditions.append(Metric.attempt == chosen)
-    forward = (Metric.attempt.asc(), Metric.step.asc().nulls_last(), Metric.id.asc())
-    statement = select(Metric.name, Metric.step, Metric.value, Metric.timestamp,
-                       Metric.attempt).where(*conditions)
+    statement: Points = select(Metric.id, Metric.name, Metric.step, Metric.value,
+                               Metric.timestamp, Metric.attempt).where(*conditions)
     count = limit if limit is not None else tail
     if count is not None:
-        # more than any series holds means every point, in a number any database takes
-        count = min(count, _MOST_POINTS)
-        backward = (Metric.attempt.desc(), Metric.step.desc().nulls_first(), Metric.id.desc())
-        position = func.row_number().over(partition_by=Metric.name,
-                                          order_by=forward if tail is None else backward)
-        numbered = statement.add_columns(position.label("position")).subquery()
-        statement = select(numbered.c.name, numbered.c.step, numbered.c.value,
-                           numbered.c.timestamp, numbered.c.attempt).where(
-            numbered.c.position <= count).order_by(
-            numbered.c.name, numbered.c.attempt, numbered.c.step.asc().nulls_last(),
-            numbered.c.position if tail is None else numbered.c.position.desc())
-    else:
-        statement = statement.order_by(Metric.name, *forward)
+        statement = _first_or_last(statement, min(count, _MOST_POINTS), last=tail is not None)
+    if max_points is not None:
+        statement = _evenly_spread(statement, min(max_points, _MOST_POINTS))
+    points = statement.subquery()
     series: dict[str, list[dict[str, Any]]] = {}
-    for name, step, value, timestamp, point_attempt in session.execute(statement):
+    for name, step, value, timestamp, point_attempt in session.execute(
+            select(points.c.name, points.c.step, points.c.value, points.c.timestamp,
+                   points.c.attempt).order_by(points.c.name, *_in_series_order(points))):
         series.setdefault(name, []).append(
             {"step": step, "value": value, "timestamp": timestamp, "attempt": point_attempt})
     return {"attempt": chosen, "attempts": attempts, "metrics": series}
+
+
+def _in_series_order(points: Any, *, backward: bool = False) -> tuple[Any, ...]:
+    """A series' order: by attempt, then step (points without one last), then arrival."""
+    if backward:
+        return (points.c.attempt.desc(), points.c.step.desc().nulls_first(), points.c.id.desc())
+    return (points.c.attempt.asc(), points.c.step.asc().nulls_last(), points.c.id.asc())
+
+
+def _first_or_last(statement: Points, count: int, *, last: bool) -> Points:
+    """The first (or ``last``) ``count`` points of each series of ``statement``."""
+    points = statement.subquery()
+    position = func.row_number().over(partition_by=points.c.name,
+                                      order_by=_in_series_order(points, backward=last))
+    numbered = select(points, position.label("position")).subquery()
+    return select(*(numbered.c[column.key] for column in points.c)).where(
+        numbered.c.position <= count)
+
+
+def _evenly_spread(statement: Points, most: int) -> Points:
+    """At most ``most`` points of each series of ``statement``, evenly spread, the first
+    and the last kept.
+
+    The i-th of a series' n points (from 0) stays when i * (most - 1) / (n - 1) reaches a
+    whole number that the point before it had not reached: exactly ``most`` points, the
+    first (i = 0) and the last (i = n - 1) among them. In integers, that is
+    ``i * (most - 1) % (n - 1) < most - 1``.
+    """
+    points = statement.subquery()
+    index = func.row_number().over(partition_by=points.c.name,
+                                   order_by=_in_series_order(points)) - 1
+    total = func.count().over(partition_by=points.c.name)
+    numbered = select(points, index.label("index"), total.label("total")).subquery()
+    spread = most - 1
+    kept = case((numbered.c.total <= most, True),
+                else_=(numbered.c.index * spread) % (numbered.c.total - 1) < spread)
+    return select(*(numbered.c[column.key] for column in points.c)).where(kept)

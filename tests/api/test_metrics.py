@@ -70,7 +70,7 @@ def test_series_are_filtered_by_name_and_downsampled_keeping_the_ends(
     client.post(path, headers=owner.headers, json={"batch_id": "all", "metrics": points})
     only_loss = client.get(f"{path}?names=loss&max_points=5", headers=owner.headers).json["metrics"]
     assert list(only_loss) == ["loss"]
-    assert [p["step"] for p in only_loss["loss"]] == [0, 25, 50, 74, 99]
+    assert [p["step"] for p in only_loss["loss"]] == [0, 25, 50, 75, 99]
     both = client.get(f"{path}?names=loss,lr", headers=owner.headers).json["metrics"]
     assert (len(both["loss"]), len(both["lr"])) == (100, 3)
 

@@ -109,3 +109,36 @@ def test_an_attempt_the_run_has_not_reached_is_refused(db_url: str) -> None:
     with pytest.raises(InvalidRequest, match="has attempts 1 to 1, not 2"):
         _read(db_url, run_id, attempt=2)
     assert _read(db_url, run_id) == {"attempt": None, "attempts": [], "metrics": {}}
+
+
+@pytest.mark.parametrize(("length", "most"), [(1, 2), (2, 2), (7, 7), (8, 7), (100, 5),
+                                               (1001, 10), (997, 13)])
+def test_max_points_spreads_each_series_evenly_keeping_its_ends(
+    db_url: str, length: int, most: int
+) -> None:
+    run_id = _run(db_url, attempts=1)
+    _log(db_url, run_id, 1, range(length), 0.0)
+    _log(db_url, run_id, 1, range(3), 0.0, name="lr")
+    answer = _read(db_url, run_id, max_points=most)
+    steps = [step for _, step in _steps(answer)]
+    assert len(steps) == min(length, most)
+    assert (steps[0], steps[-1]) == (0, length - 1)
+    assert steps == sorted(set(steps))
+    gaps = [later - earlier for earlier, later in zip(steps, steps[1:], strict=False)]
+    assert not gaps or max(gaps) - min(gaps) <= 1
+    assert [step for _, step in _steps(answer, "lr")] == ([0, 1, 2] if most >= 3 else [0, 2])
+
+
+def test_max_points_thins_what_limit_or_tail_kept(db_url: str) -> None:
+    run_id = _run(db_url, attempts=1)
+    _log(db_url, run_id, 1, range(100), 0.0)
+    assert [step for _, step in _steps(_read(db_url, run_id, tail=10, max_points=4))] == [
+        90, 93, 96, 99]
+    assert [step for _, step in _steps(_read(db_url, run_id, limit=10, max_points=4))] == [
+        0, 3, 6, 9]
+
+
+def test_max_points_below_two_is_refused(db_url: str) -> None:
+    run_id = _run(db_url, attempts=1)
+    with pytest.raises(InvalidRequest, match="2 or more"):
+        _read(db_url, run_id, max_points=1)

@@ -28,7 +28,7 @@ from polyaxon_core.api.admin.schemas import (
     UserUpdateSchema,
 )
 from polyaxon_core.api.audit import audit_request
-from polyaxon_core.api.common import Answer, PageQuery, check_owner, load_body, load_query, page
+from polyaxon_core.api.common import Answer, PageQuery, check_owner, dump, load_body, load_query, page
 from polyaxon_core.api.errors import ParameterError, PermissionDenied
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import AUTHENTICATED, Reply, Route
@@ -58,7 +58,7 @@ def _require_role_at_or_below_yours(owner: str, role: str | None, what: str) -> 
 
 
 def _member_payload(member: users.Member) -> dict[str, Any]:
-    payload: dict[str, Any] = OrganizationMemberSchema().dump(member)
+    payload = dump(OrganizationMemberSchema, member)
     return payload
 
 
@@ -142,7 +142,7 @@ def org_tokens_list(owner: str) -> Answer:
         tokens, count = users.list_tokens(session, arguments.get("user"),
                                           include_inactive=arguments["all"], offset=offset,
                                           limit=limit)
-        results = [TokenInfoSchema().dump({**token.__dict__, "state": token.state})
+        results = [dump(TokenInfoSchema, {**token.__dict__, "state": token.state})
                    for token in tokens]
     return page(results, count, offset, limit), 200
 
@@ -168,7 +168,7 @@ def org_audit_list(owner: str) -> Answer:
                                         actor=arguments.get("actor"),
                                         target=arguments.get("target"),
                                         since=arguments.get("since"), offset=offset, limit=limit)
-        results = [AuditEventSchema().dump(row) for row in rows]
+        results = [dump(AuditEventSchema, row) for row in rows]
     return page(results, count, offset, limit), 200
 
 
@@ -193,7 +193,7 @@ def user_password_change() -> Answer:
                                      keep_token_id=current.id if current else None)
         audit_request(session, "user.password_changed", f"user:{row.username}",
                       revoked_tokens=revoked)
-    payload: dict[str, Any] = PasswordChangedSchema().dump({"revoked_tokens": revoked})
+    payload = dump(PasswordChangedSchema, {"revoked_tokens": revoked})
     return payload, 200
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from polyaxon_core import accounts
-from polyaxon_core.api.common import Answer, PageQuery, check_owner, load_body, load_query, page
+from polyaxon_core.api.common import Answer, PageQuery, check_owner, dump, load_body, load_query, page
 from polyaxon_core.api.dashboards.schemas import (
     DashboardCreateSchema,
     DashboardListSchema,
@@ -31,7 +31,7 @@ def _user_id() -> int | None:
 
 
 def _payload(dashboard: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = DashboardSchema().dump(dashboards.dashboard_document(dashboard))
+    payload = dump(DashboardSchema, dashboards.dashboard_document(dashboard))
     return payload
 
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from polyaxon_core import accounts
 from polyaxon_core.api.audit import audit_request
-from polyaxon_core.api.common import Answer, PageQuery, check_owner, load_body, load_query, page
+from polyaxon_core.api.common import Answer, PageQuery, check_owner, dump, load_body, load_query, page
 from polyaxon_core.api.errors import PermissionDenied
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.projects.schemas import (
@@ -49,7 +49,7 @@ def _role_of(user: Any, project: Project) -> str | None:
 
 
 def project_payload(project: Project, user: Any, role: str | None = None) -> dict[str, Any]:
-    payload: dict[str, Any] = ProjectSchema().dump({
+    payload = dump(ProjectSchema, {
         "uuid": project.uuid, "owner": project.owner, "name": project.name,
         "description": project.description, "tags": list(project.tags or []),
         "created_at": project.created_at, "updated_at": project.updated_at,
@@ -124,8 +124,8 @@ def project_delete(owner: str, project: str) -> Answer:
 
 
 def _member_payload(member: ProjectMember, username: str) -> dict[str, Any]:
-    payload: dict[str, Any] = MemberSchema().dump(
-        {"user": username, "role": member.role, "created_at": member.created_at})
+    payload = dump(MemberSchema,
+                   {"user": username, "role": member.role, "created_at": member.created_at})
     return payload
 
 

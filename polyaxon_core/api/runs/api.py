@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from polyaxon_core import accounts
 from polyaxon_core.api.audit import audit_request
-from polyaxon_core.api.common import Answer, check_owner, load_body, load_query, page
+from polyaxon_core.api.common import Answer, check_owner, dump, load_body, load_query, page
 from polyaxon_core.api.errors import PermissionDenied
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
@@ -48,7 +48,7 @@ if TYPE_CHECKING:
 
 def run_payload(run: Run, *, detail: bool = True) -> dict[str, Any]:
     """A run as the API shows it; ``detail`` adds its content."""
-    payload: dict[str, Any] = RunSchema().dump(run_document(run, detail=detail))
+    payload = dump(RunSchema, run_document(run, detail=detail))
     return payload
 
 
@@ -157,7 +157,7 @@ def run_statuses(owner: str, project: str, uuid: str) -> Answer:
     """A run's status timeline, oldest first."""
     with server.session() as session:
         timeline = status_timeline(find_run(session, owner, project, uuid))
-        payload: dict[str, Any] = StatusesSchema().dump(timeline)
+        payload = dump(StatusesSchema, timeline)
     return payload, 200
 
 

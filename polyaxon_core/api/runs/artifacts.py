@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterator
-from typing import IO, Any, BinaryIO, cast
+from typing import IO, BinaryIO, cast
 from urllib.parse import quote
 
 from flask import Response, request
@@ -17,7 +17,7 @@ from marshmallow import Schema, fields
 from sqlalchemy import select
 from werkzeug.exceptions import LengthRequired
 
-from polyaxon_core.api.common import Answer, InputSchema, load_query
+from polyaxon_core.api.common import Answer, InputSchema, dump, load_query
 from polyaxon_core.api.errors import ParameterError
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
@@ -80,7 +80,7 @@ def run_artifacts_tree(owner: str, project: str, uuid: str) -> Answer:
         entries = server.store.list(run_uuid, path)
     except NotADirectoryError as exc:
         raise ParameterError("path", str(exc)) from None
-    payload: dict[str, Any] = ArtifactTreeSchema().dump({
+    payload = dump(ArtifactTreeSchema, {
         "path": path,
         "files": [{"path": entry.path, "size": entry.size, "is_dir": entry.is_dir} for entry in entries],
     })
@@ -139,7 +139,7 @@ def run_artifact_upload(owner: str, project: str, uuid: str) -> Answer:
         artifact.kind = "file"
         artifact.path = info.path
         artifact.summary = {"size": info.size}
-    payload: dict[str, Any] = UploadedSchema().dump({"path": info.path, "size": info.size})
+    payload = dump(UploadedSchema, {"path": info.path, "size": info.size})
     return payload, 201
 
 

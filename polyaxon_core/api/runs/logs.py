@@ -10,13 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import Any
 
 from flask import Response
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from polyaxon_core.api.common import MAX_OFFSET, Answer, InputSchema, Timestamp, load_query
+from polyaxon_core.api.common import MAX_OFFSET, Answer, InputSchema, Timestamp, dump, load_query
 from polyaxon_core.api.errors import TooManyRequests
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
@@ -110,7 +109,7 @@ def run_logs(owner: str, project: str, uuid: str) -> Answer | Response:
     # the status was read first: a run final by then has written all of its log
     at_end = len(chunk.data) < READ_LIMIT
     data = chunk.data if final and at_end else whole_characters(chunk.data)
-    payload: dict[str, Any] = LogsSchema().dump({
+    payload = dump(LogsSchema, {
         "data": data.decode("utf-8", errors="replace"),
         "next_offset": arguments["offset"] + len(data),
         "done": final and at_end,
@@ -193,7 +192,7 @@ def run_stream_logs(namespace: str, owner: str, project: str, uuid: str) -> Answ
     lines = data.decode("utf-8", errors="replace").splitlines()
     next_offset = offset + len(data)
     at_end = final and len(data) < READ_LIMIT
-    payload: dict[str, Any] = StreamLogsSchema().dump({
+    payload = dump(StreamLogsSchema, {
         "logs": [{"timestamp": None, "node": None, "pod": None, "container": MAIN_CONTAINER,
                   "value": line} for line in lines],
         "last_time": None if at_end else cursor_time(created_at, next_offset),

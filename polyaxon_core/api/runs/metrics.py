@@ -3,9 +3,6 @@ their first or last points, downsampled)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from flask import request
 from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError
@@ -16,6 +13,7 @@ from polyaxon_core.api.common import (
     Float,
     InputSchema,
     Timestamp,
+    dump,
     load_body,
     load_query,
 )
@@ -88,15 +86,6 @@ class MetricsSchema(Schema):
                           values=fields.List(fields.Nested(MetricValueSchema)), required=True)
 
 
-def downsample(points: Sequence[Any], most: int) -> list[Any]:
-    """At most ``most`` points, evenly spread, the first and the last always kept."""
-    if len(points) <= most:
-        return list(points)
-    last = len(points) - 1
-    indexes = sorted({round(position * last / (most - 1)) for position in range(most)})
-    return [points[index] for index in indexes]
-
-
 def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
     """Store a batch of metric points.
 
@@ -120,7 +109,7 @@ def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
                                      body["batch_id"]):
                 raise
         count, duplicate = len(body["metrics"]), True
-    payload: dict[str, Any] = MetricBatchResultSchema().dump({"count": count, "duplicate": duplicate})
+    payload = dump(MetricBatchResultSchema, {"count": count, "duplicate": duplicate})
     return payload, 200 if duplicate else 201
 
 
@@ -137,11 +126,8 @@ def run_metrics(owner: str, project: str, uuid: str) -> Answer:
         answer = read_metrics(
             session, find_run(session, owner, project, uuid), names=names,
             attempt=int(attempt) if attempt and attempt != ALL_ATTEMPTS else attempt,
-            limit=arguments["limit"], tail=arguments["tail"])
-    if arguments["max_points"]:
-        answer["metrics"] = {name: downsample(points, arguments["max_points"])
-                             for name, points in answer["metrics"].items()}
-    payload: dict[str, Any] = MetricsSchema().dump(answer)
+            limit=arguments["limit"], tail=arguments["tail"], max_points=arguments["max_points"])
+    payload = dump(MetricsSchema, answer)
     return payload, 200
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from polyaxon_core.api.audit import audit_request
-from polyaxon_core.api.common import Answer, PageQuery, check_owner, load_body, load_query, page
+from polyaxon_core.api.common import Answer, PageQuery, check_owner, dump, load_body, load_query, page
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.projects.api import require_role_at_or_below_yours
 from polyaxon_core.api.routing import Reply, Route
@@ -33,7 +33,7 @@ from polyaxon_core.permissions import ORG_MEMBERS, PROJECT_MEMBERS, PROJECT_READ
 
 
 def _team_payload(info: teams.TeamInfo) -> dict[str, Any]:
-    payload: dict[str, Any] = TeamSchema().dump(info)
+    payload = dump(TeamSchema, info)
     return payload
 
 
@@ -130,7 +130,7 @@ def project_teams_list(owner: str, project: str) -> Answer:
     offset, limit = arguments["offset"], arguments["limit"]
     with server.session() as session:
         rows = teams.project_teams(session, get_project(session, project, owner))
-    results = [ProjectTeamSchema().dump({"team": name, "role": role})
+    results = [dump(ProjectTeamSchema, {"team": name, "role": role})
                for name, role in rows[offset:offset + limit]]
     return page(results, len(rows), offset, limit), 200
 
@@ -150,7 +150,7 @@ def project_team_set(owner: str, project: str) -> Answer:
         teams.set_team_role(session, team, row, body["role"])
         audit_request(session, "team.project_changed", f"project:{owner}/{project}",
                       team=team.name, role_before=before, role_after=body["role"])
-    payload: dict[str, Any] = ProjectTeamSchema().dump({"team": team.name, "role": body["role"]})
+    payload = dump(ProjectTeamSchema, {"team": team.name, "role": body["role"]})
     return payload, 201 if before is None else 200
 
 

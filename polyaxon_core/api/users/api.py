@@ -8,7 +8,7 @@ from flask import request
 
 from polyaxon_core import accounts
 from polyaxon_core.api.audit import audit_request
-from polyaxon_core.api.common import Answer, load_body
+from polyaxon_core.api.common import Answer, dump, load_body
 from polyaxon_core.api.errors import ParameterError, TooManyRequests, Unauthenticated
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC, Reply, Route
@@ -47,7 +47,7 @@ def user_token_create() -> Answer:
             audit_request(session, "login.succeeded", f"user:{account}", actor=account)
             audit_request(session, "token.issued", f"token:{token.id}", actor=account,
                           user=account, name=token.name, prefix=token.prefix)
-            payload = TokenSchema().dump({"token": key, "expires_at": token.expires_at})
+            payload = dump(TokenSchema, {"token": key, "expires_at": token.expires_at})
     if payload is None:
         raise Unauthenticated("invalid username or password")
     return payload, 200
@@ -77,7 +77,7 @@ def user_whoami() -> Answer:
         with server.session() as session:
             row = session.get(User, user.id)
             email = row.email if row is not None else None
-    payload: dict[str, Any] = UserSchema().dump({
+    payload = dump(UserSchema, {
         "username": user.username, "email": email, "organization": DEFAULT_OWNER,
         "role": getattr(user, "organization_role", None),
         "project_roles": dict(getattr(user, "project_roles", {}) or {}),
