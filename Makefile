@@ -15,8 +15,11 @@ DISTRIBUTIONS := . plugins/schedulers "plugins/optimizers[bayes,hyperopt,test]" 
 MLFLOW_VENV := benchmarks/.work/mlflow-venv
 # the web UI's tests drive Debian's chromium through Playwright (never `playwright install`)
 CHROMIUM ?= /usr/bin/chromium
+# the web UI's JavaScript libraries, installed by npm from webapp/js/package-lock.json
+ASSETS := webapp/js
+CHART_BUNDLE := webapp/polyaxon_webapp/static/vendor/plotly-cartesian.min.js
 
-.PHONY: install demo test lint official-client browser bench clean
+.PHONY: install demo test lint official-client browser assets bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +29,17 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml plugins/*/pyproject.toml webapp
 	$(BIN)/python -m pip install --quiet $(foreach d,$(DISTRIBUTIONS),-e $(d)) -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed assets
+
+# the charts' lighter plotly.js bundle, exactly as the lock file pins it
+$(CHART_BUNDLE): $(ASSETS)/package.json $(ASSETS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm builds the web UI's chart bundle: install Node.js \
+	  and npm (\`apt-get install -y npm\`), then run make again"; exit 1; }
+	npm ci --prefix $(ASSETS) --no-audit --no-fund --silent
+	mkdir -p $(dir $@)
+	cp $(ASSETS)/node_modules/plotly.js-cartesian-dist-min/plotly-cartesian.min.js $@
+
+assets: $(CHART_BUNDLE)
 
 $(OFFICIAL)/.installed:
 	$(PYTHON) -m venv $(OFFICIAL)
@@ -67,4 +80,4 @@ bench: install official-client
 	$(BIN)/python benchmarks/webapp_vs_mlflow.py
 
 clean:
-	rm -rf $(VENV) $(OFFICIAL)
+	rm -rf $(VENV) $(OFFICIAL) $(ASSETS)/node_modules $(CHART_BUNDLE)

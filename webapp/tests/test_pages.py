@@ -144,3 +144,48 @@ def test_a_revoked_session_token_sends_the_page_to_the_login_with_a_message(
     answer = client.get("/projects/")
     assert answer.headers["Location"].startswith("/login/")
     assert "Your session has ended" in client.get(answer.headers["Location"]).text
+
+
+def _script_of(page: str) -> str:
+    found = re.search(r'<script async id="plotly-script" src="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def test_metric_charts_load_the_cartesian_bundle_and_sweeps_the_full_one(
+    app: Flask, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    from polyaxon_webapp import views
+
+    from polyaxon_core.db.models import Run
+    from polyaxon_core.domain.projects import create_project
+
+    with session_scope(settings.db_url) as session:
+        project = create_project(session, "charts")
+        job = Run(project=project, kind="job", runtime="job", status="succeeded")
+        sweep = Run(project=project, kind="matrix", runtime="matrix", status="running")
+        session.add_all([job, sweep])
+        session.flush()
+        pages = {kind: f"/projects/default/charts/runs/{run.uuid}"
+                 for kind, run in (("job", job), ("matrix", sweep))}
+    client = app.test_client()
+    log_in(client)
+    scripts = {kind: _script_of(client.get(page).text) for kind, page in pages.items()}
+    assert scripts == {"job": "/static/polyaxon/vendor/plotly-cartesian.min.js",
+                       "matrix": "/static/polyaxon/vendor/plotly.min.js"}
+    versions = set()
+    for script in scripts.values():
+        served = client.get(script)
+        assert served.status_code == 200 and served.mimetype == "text/javascript"
+        versions.add(re.search(rb"plotly\.js .*v(\d+\.\d+\.\d+)", served.data[:200]).group(1))
+    # webapp/js/package.json pins the plotly.js of the plotly Python package
+    assert len(versions) == 1
+    assert b"parcoords" in client.get(scripts["matrix"]).data
+    assert b"parcoords" not in client.get(scripts["job"]).data
+
+    monkeypatch.setattr(views, "CHART_BUNDLE", settings.home / "not-built.js")
+    views._warn_of_the_missing_bundle.cache_clear()
+    with caplog.at_level("WARNING", logger="polyaxon_webapp.views"):
+        assert _script_of(client.get(pages["job"]).text) == scripts["matrix"]
+    assert "make assets" in caplog.text

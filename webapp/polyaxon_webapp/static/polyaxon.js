@@ -6,6 +6,7 @@
   var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var API = "/api/v1";
   var POINTS = 2000;  // most points per chart series; the server downsamples longer ones
+  var PLOT_CONFIG = {responsive: true, displaylogo: false};
 
   function ApiError(status, message, payload) {
     this.status = status; this.message = message; this.payload = payload;
@@ -28,6 +29,29 @@
         if (!response.ok) throw new ApiError(response.status, payload.message || response.statusText, payload);
         return payload;
       });
+    });
+  }
+
+  /* Plotly arrives with the page's `async` script: the data requests go out while the
+     browser compiles it, and each chart is drawn as soon as both are there. */
+  var plotlyLoaded = null;
+
+  function plotly() {
+    if (window.Plotly) return Promise.resolve(window.Plotly);
+    if (!plotlyLoaded) {
+      plotlyLoaded = new Promise(function (resolve, reject) {
+        var script = document.getElementById("plotly-script");
+        if (!script) { reject(new Error("this page has no charting library")); return; }
+        script.addEventListener("load", function () { resolve(window.Plotly); });
+        script.addEventListener("error", function () { reject(new Error("the charting library did not load")); });
+      });
+    }
+    return plotlyLoaded;
+  }
+
+  function plot(method, box, traces, layout, config) {
+    return plotly().then(function (Plotly) {
+      return Plotly[method](box, traces, layout || box.layout, config || PLOT_CONFIG);
     });
   }
 
@@ -397,10 +421,10 @@
             var box = el("div", {className: "chart", id: "chart-" + name.replace(/[^A-Za-z0-9_-]/g, "_"), "data-metric": name});
             holder.appendChild(box);
             charts[name] = box;
-            window.Plotly.newPlot(box, [trace], {title: {text: name}, height: 300, margin: {l: 50, r: 20, t: 40, b: 40},
+            plot("newPlot", box, [trace], {title: {text: name}, height: 300, margin: {l: 50, r: 20, t: 40, b: 40},
                                                  xaxis: {title: {text: "step"}}}, {responsive: true, displaylogo: false});
           } else {
-            window.Plotly.react(charts[name], [trace], charts[name].layout);
+            plot("react", charts[name], [trace]);
           }
           charts[name].dataset.points = points.length;
         });
@@ -464,7 +488,6 @@
   }
 
   /* -------------------------------------------------------------------- sweep panel */
-  var PLOT_CONFIG = {responsive: true, displaylogo: false};
 
   function trialsOf(owner, project, uuid) {
     var search = new URLSearchParams({query: "pipeline:" + uuid, sort: "created_at", limit: 1000});
@@ -516,7 +539,7 @@
       var dimensions = params.map(function (name) {
         return {label: name, values: scored.map(function (trial) { return Number(trial.inputs[name]); })};
       }).concat([{label: metric, values: scored.map(function (trial) { return trial.metrics[metric]; })}]);
-      window.Plotly.react(coordinates, [{type: "parcoords", dimensions: dimensions,
+      plot("react", coordinates, [{type: "parcoords", dimensions: dimensions,
         line: {color: scored.map(function (trial) { return trial.metrics[metric]; }), colorscale: "Viridis", showscale: true}}],
         {title: {text: "params against " + metric, y: 0.98}, height: 380, margin: {l: 60, r: 60, t: 90, b: 30}}, PLOT_CONFIG);
       coordinates.dataset.trials = scored.length;
@@ -531,7 +554,7 @@
         return running;
       });
       var indexes = ordered.map(function (trial) { return trial.meta_info.matrix.index; });
-      window.Plotly.react(sequence, [
+      plot("react", sequence, [
         {x: indexes, y: ordered.map(function (trial) { return trial.metrics[metric]; }), mode: "markers", name: "trial", type: "scatter"},
         {x: indexes, y: bests, mode: "lines", name: "best so far", line: {shape: "hv"}, type: "scatter"},
       ], {title: {text: metric + " by trial"}, height: 300, xaxis: {title: {text: "trial"}}, margin: {l: 50, r: 20, t: 40, b: 40}}, PLOT_CONFIG);
@@ -597,7 +620,7 @@
             return {x: points.map(function (point, index) { return point.step === null ? index : point.step; }),
                     y: points.map(function (point) { return point.value; }), mode: "lines+markers", name: uuids[position].slice(0, 8), type: "scatter"};
           });
-          window.Plotly.newPlot(box, traces, {title: {text: name}, height: 320, xaxis: {title: {text: "step"}}, margin: {l: 50, r: 20, t: 40, b: 40}}, PLOT_CONFIG);
+          plot("newPlot", box, traces, {title: {text: name}, height: 320, xaxis: {title: {text: "step"}}, margin: {l: 50, r: 20, t: 40, b: 40}}, PLOT_CONFIG);
         });
       });
   }
@@ -644,12 +667,12 @@
       var scored = runs.filter(function (run) { return typeof (run.metrics || {})[widget.metric] === "number"; });
       var layout = {height: 320, margin: {l: 50, r: 20, t: 40, b: 40}};
       if (widget.kind === "histogram") {
-        window.Plotly.newPlot(box, [{type: "histogram", x: scored.map(function (run) { return run.metrics[widget.metric]; }), nbinsx: widget.bins || 20}],
+        plot("newPlot", box, [{type: "histogram", x: scored.map(function (run) { return run.metrics[widget.metric]; }), nbinsx: widget.bins || 20}],
                               Object.assign({title: {text: "histogram of " + widget.metric}, xaxis: {title: {text: widget.metric}}}, layout), PLOT_CONFIG);
         box.dataset.values = scored.length;
       } else if (widget.kind === "metric_vs_param") {
         var points = scored.filter(function (run) { return (run.inputs || {})[widget.param] !== undefined; });
-        window.Plotly.newPlot(box, [{type: "scatter", mode: "markers", x: points.map(function (run) { return run.inputs[widget.param]; }),
+        plot("newPlot", box, [{type: "scatter", mode: "markers", x: points.map(function (run) { return run.inputs[widget.param]; }),
                                      y: points.map(function (run) { return run.metrics[widget.metric]; }),
                                      text: points.map(function (run) { return run.name || run.uuid.slice(0, 8); })}],
                               Object.assign({title: {text: widget.metric + " against " + widget.param}, xaxis: {title: {text: widget.param}}, yaxis: {title: {text: widget.metric}}}, layout), PLOT_CONFIG);
@@ -664,7 +687,7 @@
             return {type: "scatter", mode: "lines", name: shown[position].name || shown[position].uuid.slice(0, 8),
                     x: series.map(function (point, step) { return point.step === null ? step : point.step; }), y: series.map(function (point) { return point.value; })};
           }).filter(function (trace) { return trace.y.length; });
-          window.Plotly.newPlot(box, traces, Object.assign({title: {text: widget.metric + " over steps"}, xaxis: {title: {text: "step"}}}, layout), PLOT_CONFIG);
+          plot("newPlot", box, traces, Object.assign({title: {text: widget.metric + " over steps"}, xaxis: {title: {text: "step"}}}, layout), PLOT_CONFIG);
           box.dataset.values = traces.length;
         });
       }
@@ -700,7 +723,7 @@
     load();
   }
 
-  window.addEventListener("load", function () {
+  function start() {
     var node;
     if ((node = document.getElementById("create-project"))) projectsPage(node);
     if ((node = document.getElementById("runs-page"))) runsPage(node);
@@ -708,5 +731,8 @@
     if ((node = document.getElementById("settings-page"))) settingsPage(node);
     if ((node = document.getElementById("compare-page"))) comparePage(node);
     if ((node = document.getElementById("dashboard-page"))) dashboardPage(node);
-  });
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
 })();
