@@ -23,10 +23,12 @@ RUN_STOP = "run.stop"
 RUN_DELETE = "run.delete"
 ORG_MEMBERS = "organization.members"
 USERS_MANAGE = "users.manage"
+QUEUES_MANAGE = "queues.manage"
 
 ACTIONS: frozenset[str] = frozenset({
     PROJECT_READ, PROJECT_CREATE, PROJECT_UPDATE, PROJECT_DELETE, PROJECT_MEMBERS,
     RUN_READ, RUN_CREATE, RUN_UPDATE, RUN_STOP, RUN_DELETE, ORG_MEMBERS, USERS_MANAGE,
+    QUEUES_MANAGE,
 })
 
 _READ = {PROJECT_READ, RUN_READ}
@@ -36,8 +38,9 @@ _MANAGE_PROJECT = _WORK | {PROJECT_UPDATE, RUN_DELETE, PROJECT_MEMBERS}
 #: organization role -> actions allowed on every project of the organization (highest first)
 ORGANIZATION_ROLES: Mapping[str, frozenset[str]] = {
     "owner": ACTIONS,
-    "manager": frozenset(_MANAGE_PROJECT | {PROJECT_CREATE, PROJECT_DELETE, ORG_MEMBERS}),
-    "admin": frozenset(_MANAGE_PROJECT | {PROJECT_CREATE, PROJECT_DELETE}),
+    "manager": frozenset(_MANAGE_PROJECT | {PROJECT_CREATE, PROJECT_DELETE, ORG_MEMBERS,
+                                            QUEUES_MANAGE}),
+    "admin": frozenset(_MANAGE_PROJECT | {PROJECT_CREATE, PROJECT_DELETE, QUEUES_MANAGE}),
     "member": frozenset(_WORK | {PROJECT_CREATE}),
     "viewer": frozenset(_READ),
 }

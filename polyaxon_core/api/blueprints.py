@@ -10,6 +10,7 @@ from polyaxon_core.api.admin.api import ROUTES as ADMIN_ROUTES
 from polyaxon_core.api.dashboards.api import ROUTES as DASHBOARD_ROUTES
 from polyaxon_core.api.extensions import EXTENSION_KEY, ServerState
 from polyaxon_core.api.projects.api import ROUTES as PROJECT_ROUTES
+from polyaxon_core.api.queues.api import ROUTES as QUEUE_ROUTES
 from polyaxon_core.api.routing import Route
 from polyaxon_core.api.runs.api import ROUTES as RUN_ROUTES
 from polyaxon_core.api.runs.artifacts import ROUTES as ARTIFACT_ROUTES
@@ -24,7 +25,7 @@ STREAMS_PREFIX = "/streams/v1"
 
 API_ROUTES: list[Route] = [
     *USER_ROUTES, *ADMIN_ROUTES, *TEAM_ROUTES, *PROJECT_ROUTES, *RUN_ROUTES, *LOG_ROUTES,
-    *METRIC_ROUTES, *ARTIFACT_ROUTES, *DASHBOARD_ROUTES,
+    *METRIC_ROUTES, *ARTIFACT_ROUTES, *DASHBOARD_ROUTES, *QUEUE_ROUTES,
 ]
 
 

@@ -147,7 +147,8 @@ def administration() -> Any:
     if credentials is None:
         from polyaxon_core.client.administration import LocalAdministration
 
-        return LocalAdministration(settings().db_url, database)
+        configured = settings()
+        return LocalAdministration(configured.db_url, database, configured.default_concurrency)
     from polyaxon_core.client.administration import RemoteAdministration
     from polyaxon_core.client.api import ApiClient
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from polyaxon_core.cli.common import console, database, domain_errors, output_option, print_json, settings
+from polyaxon_core.cli.common import administration, console, domain_errors, output_option, print_json
 
 
 @click.group("queues")
@@ -12,6 +12,8 @@ def queues_command() -> None:
     A run goes to the queue its polyaxonfile names (`queue:`) or `--queue`, else
     `default`. Each queue starts at most `concurrency` runs at once; when the machine-wide
     limit (POLYAXON_MAX_CONCURRENCY) is reached, higher-priority queues start first.
+    Logged in to a server, this goes through its API (changing a queue needs the
+    organization role owner, manager or admin); else it works on the local database.
     """
 
 
@@ -19,22 +21,20 @@ def queues_command() -> None:
 @output_option
 @domain_errors
 def ls(output: str) -> None:
-    """List queues, highest priority first."""
-    from polyaxon_core.domain.queues import list_queues
-
-    with database() as session:
-        rows = [{"name": q.name, "priority": q.priority, "concurrency": q.concurrency}
-                for q in list_queues(session)]
+    """List queues, highest priority first, with their running and waiting runs."""
+    rows = administration().list_queues()
     if output == "json":
         print_json({"count": len(rows), "results": rows})
         return
     from rich.table import Table
 
     table = Table(title="Queues")
-    for column in ("name", "priority", "concurrency"):
+    for column in ("name", "priority", "concurrency", "running", "waiting", "next to start"):
         table.add_column(column)
     for row in rows:
-        table.add_row(str(row["name"]), str(row["priority"]), str(row["concurrency"]))
+        upcoming = ", ".join(f"{run['project']}/{run['uuid'][:8]}" for run in row["next"][:3])
+        table.add_row(str(row["name"]), str(row["priority"]), str(row["concurrency"]),
+                      str(row["running"]), str(row["waiting"]), upcoming)
     console().print(table)
 
 
@@ -45,20 +45,15 @@ def ls(output: str) -> None:
 @domain_errors
 def set_(name: str, priority: int | None, concurrency: int | None) -> None:
     """Create queue NAME or change its priority and concurrency."""
-    from polyaxon_core.domain.queues import set_queue
-
-    with database() as session:
-        queue = set_queue(session, name, priority, concurrency, settings().default_concurrency)
-        click.echo(f"Queue '{queue.name}': priority {queue.priority}, concurrency {queue.concurrency}.")
+    queue = administration().set_queue(name, priority, concurrency)
+    click.echo(f"Queue '{queue['name']}': priority {queue['priority']}, "
+               f"concurrency {queue['concurrency']}.")
 
 
 @queues_command.command("delete")
 @click.argument("name")
 @domain_errors
 def delete(name: str) -> None:
-    """Delete an empty queue."""
-    from polyaxon_core.domain.queues import delete_queue
-
-    with database() as session:
-        delete_queue(session, name)
+    """Delete a queue none of whose runs is unfinished."""
+    administration().delete_queue(name)
     click.echo(f"Queue '{name}' deleted.")

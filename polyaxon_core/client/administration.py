@@ -65,6 +65,17 @@ class Administration(ABC):
         """The dashboards of ``project`` you see (the local administrator: all of them)."""
 
     @abstractmethod
+    def list_queues(self) -> list[dict[str, Any]]:
+        """The queues, highest priority first, with ``running``, ``waiting`` and ``next``."""
+
+    @abstractmethod
+    def set_queue(self, name: str, priority: int | None, concurrency: int | None) -> dict[str, Any]:
+        """Create queue ``name`` or change its priority and / or concurrency."""
+
+    @abstractmethod
+    def delete_queue(self, name: str) -> None: ...
+
+    @abstractmethod
     def list_teams(self) -> list[dict[str, Any]]: ...
 
     @abstractmethod
@@ -85,9 +96,11 @@ class Administration(ABC):
 
 
 class LocalAdministration(Administration):
-    def __init__(self, db_url: str, database: Callable[[], AbstractContextManager[Session]]) -> None:
+    def __init__(self, db_url: str, database: Callable[[], AbstractContextManager[Session]],
+                 default_concurrency: int) -> None:
         self.database = database
         self.where = f"database {db_url}"
+        self.default_concurrency = default_concurrency
 
     def list_users(self) -> list[dict[str, Any]]:
         from polyaxon_core.domain.users import list_members
@@ -194,6 +207,27 @@ class LocalAdministration(Administration):
         with self.database() as session:
             return [dashboards.dashboard_document(row) for row in
                     dashboards.list_dashboards(session, get_project(session, project), None)]
+
+    def list_queues(self) -> list[dict[str, Any]]:
+        from polyaxon_core.domain import queues
+
+        with self.database() as session:
+            return queues.queue_documents(session, queues.list_queues(session))
+
+    def set_queue(self, name: str, priority: int | None, concurrency: int | None) -> dict[str, Any]:
+        from polyaxon_core.domain import queues
+
+        with self.database() as session:
+            queue = queues.set_queue(session, name, priority, concurrency,
+                                     self.default_concurrency)
+            session.flush()
+            return queues.queue_documents(session, [queue])[0]
+
+    def delete_queue(self, name: str) -> None:
+        from polyaxon_core.domain import queues
+
+        with self.database() as session:
+            queues.delete_queue(session, name)
 
     def list_teams(self) -> list[dict[str, Any]]:
         from polyaxon_core.domain import teams
@@ -320,6 +354,23 @@ class RemoteAdministration(Administration):
 
     def dashboards(self, project: str) -> list[dict[str, Any]]:
         return self._all(f"/api/v1/{self.client.owner}/{project}/dashboards")
+
+    def list_queues(self) -> list[dict[str, Any]]:
+        return self._all(f"{self.org}/queues")
+
+    def set_queue(self, name: str, priority: int | None, concurrency: int | None) -> dict[str, Any]:
+        from polyaxon_core.client.errors import ResourceNotFound
+
+        changes = {key: value for key, value in (("priority", priority),
+                                                 ("concurrency", concurrency)) if value is not None}
+        try:
+            answer: dict[str, Any] = self._call("PATCH", f"{self.org}/queues/{name}", changes)
+        except ResourceNotFound:
+            answer = self._call("POST", f"{self.org}/queues", {"name": name, **changes})
+        return answer
+
+    def delete_queue(self, name: str) -> None:
+        self._call("DELETE", f"{self.org}/queues/{name}")
 
     def list_teams(self) -> list[dict[str, Any]]:
         return self._all(f"{self.org}/teams")

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from polyaxon_core.db.models import Queue, Run
+from polyaxon_core.db.models import Project, Queue, Run
 from polyaxon_core.domain.projects import final_statuses, validate_slug
 from polyaxon_core.errors import Conflict, InvalidRequest, NotFound
+from polyaxon_core.lifecycle import ACTIVE_STATUSES, Status
 
 DEFAULT_QUEUE = "default"
+#: the waiting runs a queue's overview names, in the order they will start
+NEXT_WAITING = 10
 
 
 def ensure_queue(session: Session, name: str, concurrency: int) -> Queue:
@@ -35,13 +40,37 @@ def ensure_queue(session: Session, name: str, concurrency: int) -> Queue:
     return created
 
 
+def _check_concurrency(concurrency: int | None) -> None:
+    if concurrency is not None and concurrency < 1:
+        raise InvalidRequest(f"queue concurrency must be at least 1, got {concurrency}")
+
+
 def set_queue(session: Session, name: str, priority: int | None, concurrency: int | None,
               default_concurrency: int) -> Queue:
     """Create the queue ``name`` or change its priority / concurrency."""
     validate_slug("queue", name)
-    if concurrency is not None and concurrency < 1:
-        raise InvalidRequest(f"queue concurrency must be at least 1, got {concurrency}")
+    _check_concurrency(concurrency)
     queue = ensure_queue(session, name, concurrency or default_concurrency)
+    return update_queue(queue, priority=priority, concurrency=concurrency)
+
+
+def create_queue(session: Session, name: str, priority: int, concurrency: int) -> Queue:
+    """A new queue ``name``; one of that name already is a Conflict."""
+    validate_slug("queue", name)
+    _check_concurrency(concurrency)
+    if session.scalar(select(Queue.id).where(Queue.name == name)) is not None:
+        raise Conflict(f"queue '{name}' exists already; change it with PATCH (or `polyaxon "
+                       f"queues set {name}`)")
+    queue = Queue(name=name, priority=priority, concurrency=concurrency)
+    session.add(queue)
+    session.flush()
+    return queue
+
+
+def update_queue(queue: Queue, *, priority: int | None = None,
+                 concurrency: int | None = None) -> Queue:
+    """Change a queue's priority and / or concurrency (None: unchanged)."""
+    _check_concurrency(concurrency)
     if priority is not None:
         queue.priority = priority
     if concurrency is not None:
@@ -49,14 +78,49 @@ def set_queue(session: Session, name: str, priority: int | None, concurrency: in
     return queue
 
 
+def get_queue(session: Session, name: str) -> Queue:
+    queue = session.scalar(select(Queue).where(Queue.name == name))
+    if queue is None:
+        raise NotFound(f"no queue named '{name}'; list them with `polyaxon queues ls`")
+    return queue
+
+
 def list_queues(session: Session) -> list[Queue]:
     return list(session.scalars(select(Queue).order_by(Queue.priority.desc(), Queue.name)))
 
 
+def queue_documents(session: Session, queues: list[Queue]) -> list[dict[str, Any]]:
+    """``queues`` with what runs in them now and what waits, the next
+    :data:`NEXT_WAITING` waiting runs named in the order they will start (sweeps, which
+    only start their trials, are not counted)."""
+    names = [queue.name for queue in queues]
+    trials = (Run.kind != "matrix", Run.queue.in_(names))
+    running = dict(session.execute(
+        select(Run.queue, func.count(Run.id)).where(
+            *trials, Run.status.in_([status.value for status in ACTIVE_STATUSES]))
+        .group_by(Run.queue)).all())
+    waiting = dict(session.execute(
+        select(Run.queue, func.count(Run.id)).where(*trials, Run.status == Status.QUEUED.value)
+        .group_by(Run.queue)).all())
+    place = func.row_number().over(partition_by=Run.queue, order_by=(Run.created_at, Run.id))
+    ranked = (select(Run.queue, Run.uuid, Run.name, Run.created_at, Project.owner,
+                     Project.name.label("project"), place.label("place"))
+              .join(Project, Project.id == Run.project_id)
+              .where(*trials, Run.status == Status.QUEUED.value).subquery())
+    upcoming: dict[str, list[dict[str, Any]]] = {}
+    for row in session.execute(select(ranked).where(ranked.c.place <= NEXT_WAITING)
+                               .order_by(ranked.c.queue, ranked.c.place)):
+        upcoming.setdefault(row.queue, []).append(
+            {"uuid": row.uuid, "name": row.name, "owner": row.owner, "project": row.project,
+             "created_at": row.created_at})
+    return [{"name": queue.name, "priority": queue.priority, "concurrency": queue.concurrency,
+             "created_at": queue.created_at, "running": running.get(queue.name, 0),
+             "waiting": waiting.get(queue.name, 0), "next": upcoming.get(queue.name, [])}
+            for queue in queues]
+
+
 def delete_queue(session: Session, name: str) -> None:
-    queue = session.scalar(select(Queue).where(Queue.name == name))
-    if queue is None:
-        raise NotFound(f"no queue named '{name}'; list them with `polyaxon queues ls`")
+    queue = get_queue(session, name)
     waiting = session.scalar(
         select(func.count(Run.id)).where(Run.queue == name, Run.status.not_in(final_statuses()))
     )

@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from polyaxon_core.api.extensions import EXTENSION_KEY
 from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
 from polyaxon_core.config import Settings
+from polyaxon_core.db.models import Queue
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.dashboards import create_dashboard
 from polyaxon_core.domain.projects import get_project
@@ -123,13 +124,19 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "api.dashboard_get": lambda c: {},
     "api.dashboard_update": lambda c: {"json": {"description": "changed"}},
     "api.dashboard_delete": lambda c: {},
+    "api.queues_list": lambda c: {},
+    "api.queue_create": lambda c: {"json": {"name": c.unique("queue")}},
+    "api.queue_get": lambda c: {},
+    "api.queue_update": lambda c: {"json": {"priority": 1}},
+    "api.queue_delete": lambda c: {},
 }
 
 
 def _url(rule: str, context: Context) -> str:
     values = {"owner": "default", "project": "p", "uuid": context.run, "user": "target",
               "username": "target", "token_id": "999999", "team": "crew",
-              "namespace": "local", "filename": "swagger-ui.css", "dashboard": context.dashboard}
+              "namespace": "local", "filename": "swagger-ui.css", "dashboard": context.dashboard,
+              "queue": "spare"}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda match: values[match.group(1)], rule)
 
 
@@ -152,6 +159,7 @@ def test_every_endpoint_answers_every_role_as_the_roles_table_says(
     make_user("target", organization_role=None, projects={"p": "viewer"})
     with session_scope(settings.db_url) as session:
         create_team(session, "crew")
+        session.add(Queue(name="spare"))
     users = {role.label: make_user(f"user{index}", organization_role=role.organization_role,
                                    projects={"p": role.project_role} if role.project_role else {})
              for index, role in enumerate(ROLES)}

@@ -146,3 +146,22 @@ def test_project_members_on_the_local_database(tmp_path: Path) -> None:
     assert local("project", "members", "ls", "mnist").stdout.count("ada") == 1
     last = local("project", "members", "rm", "ada", "-p", "mnist", check=False)
     assert last.returncode == 1 and "last owner" in last.stderr
+
+
+def test_queues_through_the_server_for_admins_and_read_only_for_members(
+    deployment: Deployment, tmp_path: Path
+) -> None:
+    cli, queue, member = deployment.cli, fresh("gpu-"), fresh("mia")
+    assert cli("queues", "set", queue, "--priority", "7").stdout.strip() == (
+        f"Queue '{queue}': priority 7, concurrency 2.")
+    assert cli("queues", "set", queue, "--concurrency", "3").stdout.strip() == (
+        f"Queue '{queue}': priority 7, concurrency 3.")
+    deployment.create_user(member, "member")
+    as_member = _cli({**_base_env(tmp_path), "POLYAXON_HOST": deployment.url,
+                      "POLYAXON_AUTH_TOKEN": deployment.token(member)})
+    listed = {row["name"]: row for row in as_json(as_member("queues", "ls", "-o", "json"))["results"]}
+    assert (listed[queue]["priority"], listed[queue]["waiting"]) == (7, 0)
+    refused = as_member("queues", "set", queue, "--priority", "99", check=False)
+    assert refused.returncode == 1 and "queues.manage" in refused.stderr
+    cli("queues", "delete", queue)
+    assert queue not in cli("queues", "ls").stdout

@@ -3,19 +3,15 @@ plugins (for the organization's owners and admins, like `polyaxon admin`)."""
 
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from flask_appbuilder import BaseView, expose
-from sqlalchemy import select
 
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.security import organization_resource
-from polyaxon_core.db.models import Run
 from polyaxon_core.domain.projects import DEFAULT_OWNER
-from polyaxon_core.lifecycle import ACTIVE_STATUSES, Status
-from polyaxon_core.permissions import USERS_MANAGE
-from polyaxon_webapp.security import logged_in, require
+from polyaxon_core.permissions import QUEUES_MANAGE, USERS_MANAGE
+from polyaxon_webapp.security import logged_in, may, require
 
 ORGANIZATION = organization_resource(DEFAULT_OWNER)
 
@@ -27,20 +23,14 @@ class QueuesView(BaseView):  # type: ignore[misc]
     @expose("/")
     @logged_in
     def list(self) -> Any:
-        from polyaxon_core.domain.queues import list_queues
+        from polyaxon_core.domain.queues import list_queues, queue_documents
 
         with server.session() as session:
-            queues = list_queues(session)
-            waiting = Counter(session.scalars(
-                select(Run.queue).where(Run.status == Status.QUEUED.value, Run.kind != "matrix")))
-            running = Counter(session.scalars(
-                select(Run.queue).where(Run.status.in_([s.value for s in ACTIVE_STATUSES]),
-                                        Run.kind != "matrix")))
-            rows = [{"name": queue.name, "priority": queue.priority,
-                     "concurrency": queue.concurrency, "waiting": waiting.get(queue.name, 0),
-                     "running": running.get(queue.name, 0)}
-                    for queue in sorted(queues, key=lambda queue: (-queue.priority, queue.name))]
-        return self.render_template("polyaxon/queues.html", queues=rows, title="Queues")
+            rows = queue_documents(session, list_queues(session))
+        return self.render_template(
+            "polyaxon/queues.html", queues=rows, title="Queues", owner=DEFAULT_OWNER,
+            can_manage=may(QUEUES_MANAGE, ORGANIZATION),
+            default_concurrency=server.settings.default_concurrency)
 
 
 class UsersView(BaseView):  # type: ignore[misc]

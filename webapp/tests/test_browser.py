@@ -305,6 +305,49 @@ def test_admins_see_the_organization_pages_and_a_viewer_gets_a_403_page(
     assert "users manage" in viewer.locator("#error-message").inner_text()
 
 
+def test_an_admin_creates_and_changes_a_queue_on_its_page_and_the_cli_sees_it(
+    web: Deployment, pages: Pages
+) -> None:
+    web.create_user("mo", "member")
+    page = pages.login("ada")
+    page.goto("/queues/")
+    page.fill("#create-queue input[name=name]", "gpu")
+    page.fill("#create-queue input[name=priority]", "5")
+    page.click("#create-queue button[type=submit]")
+    row = page.locator("#queues tr[data-queue=gpu]")
+    expect(row.locator("input[name=concurrency]")).to_have_value("2")
+    row.locator("input[name=priority]").fill("9")
+    row.locator("input[name=concurrency]").fill("4")
+    row.locator("[data-action=save]").click()
+    page.wait_for_load_state()
+    expect(page.locator("#queues tr[data-queue=gpu] input[name=priority]")).to_have_value("9")
+    def gpu() -> list[tuple[int, int]]:
+        listed = json.loads(web.cli("queues", "ls", "-o", "json").stdout)["results"]
+        return [(queue["priority"], queue["concurrency"]) for queue in listed
+                if queue["name"] == "gpu"]
+
+    assert gpu() == [(9, 4)]
+
+    # the API's refusal, next to the row, and nothing changed
+    pages.expect_status(400)
+    row = page.locator("#queues tr[data-queue=gpu]")
+    row.locator("input[name=concurrency]").fill("0")
+    row.locator("[data-action=save]").click()
+    expect(row.locator(".form-error")).to_contain_text("concurrency")
+    assert gpu() == [(9, 4)]
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("[data-action=delete]").click()
+    expect(page.locator("#queues tr[data-queue=gpu]")).to_have_count(0)
+    assert gpu() == []
+
+    web.cli("queues", "set", "cpu", "--priority", "1")
+    member = pages.login("mo")
+    member.goto("/queues/")
+    expect(member.locator("#queues tr[data-queue=cpu] td").nth(1)).to_have_text("1")
+    assert member.locator("#queues input, #create-queue, [data-action]").count() == 0
+
+
 def test_a_view_saved_as_a_shared_dashboard_reopens_with_its_charts_and_reaches_the_cli(
     web: Deployment, pages: Pages, project: str
 ) -> None:

@@ -723,6 +723,49 @@
     load();
   }
 
+  /* ---------------------------------------------------------------------- queues page */
+  function queuesPage(root) {
+    var base = "/orgs/" + encodeURIComponent(root.dataset.owner) + "/queues";
+
+    function number(input) {
+      return input.value.trim() === "" ? undefined : Number(input.value);
+    }
+
+    function fail(holder) {
+      return function (failure) {
+        var fields = failure.payload && failure.payload.errors ? Object.keys(failure.payload.errors) : [];
+        holder.textContent = failure.message + (fields.length ? ": " + fields.map(function (field) {
+          return field + " " + failure.payload.errors[field].join("; ");
+        }).join(", ") : "");
+      };
+    }
+
+    root.querySelectorAll("tr[data-queue]").forEach(function (row) {
+      var path = base + "/" + encodeURIComponent(row.dataset.queue), error = row.querySelector(".form-error");
+      var save = row.querySelector('[data-action="save"]'), remove = row.querySelector('[data-action="delete"]');
+      if (save) save.addEventListener("click", function () {
+        error.textContent = "";
+        api("PATCH", path, {priority: number(row.querySelector('[name="priority"]')),
+                            concurrency: number(row.querySelector('[name="concurrency"]'))})
+          .then(function () { window.location.reload(); }).catch(fail(error));
+      });
+      if (remove) remove.addEventListener("click", function () {
+        if (!window.confirm("Delete the queue " + row.dataset.queue + "?")) return;
+        error.textContent = "";
+        api("DELETE", path).then(function () { window.location.reload(); }).catch(fail(error));
+      });
+    });
+    var form = document.getElementById("create-queue");
+    if (form) form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var error = form.querySelector(".form-error");
+      error.textContent = "";
+      api("POST", base, {name: form.elements.name.value.trim(), priority: number(form.elements.priority),
+                         concurrency: number(form.elements.concurrency)})
+        .then(function () { window.location.reload(); }).catch(fail(error));
+    });
+  }
+
   function start() {
     var node;
     if ((node = document.getElementById("create-project"))) projectsPage(node);
@@ -731,6 +774,7 @@
     if ((node = document.getElementById("settings-page"))) settingsPage(node);
     if ((node = document.getElementById("compare-page"))) comparePage(node);
     if ((node = document.getElementById("dashboard-page"))) dashboardPage(node);
+    if ((node = document.getElementById("queues-page"))) queuesPage(node);
   }
 
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);

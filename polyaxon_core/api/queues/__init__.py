@@ -1,0 +1,1 @@
+"""Queues: where runs wait, each with a priority and a concurrency."""
