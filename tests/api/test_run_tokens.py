@@ -45,7 +45,8 @@ def _run_token(settings: Settings, uuid: str, original: str | None = None) -> st
 def _url(rule: str, uuid: str, project: str) -> str:
     values = {"owner": "default", "project": project, "uuid": uuid, "user": "target",
               "username": "target", "token_id": "1", "team": "crew",
-              "namespace": "local", "filename": "swagger-ui.css", "dashboard": "0" * 32}
+              "namespace": "local", "filename": "swagger-ui.css", "dashboard": "0" * 32,
+              "queue": "default"}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda match: values[match.group(1)], rule)
 
 

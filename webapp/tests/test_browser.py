@@ -321,6 +321,7 @@ def test_an_admin_creates_and_changes_a_queue_on_its_page_and_the_cli_sees_it(
     row.locator("[data-action=save]").click()
     page.wait_for_load_state()
     expect(page.locator("#queues tr[data-queue=gpu] input[name=priority]")).to_have_value("9")
+
     def gpu() -> list[tuple[int, int]]:
         listed = json.loads(web.cli("queues", "ls", "-o", "json").stdout)["results"]
         return [(queue["priority"], queue["concurrency"]) for queue in listed

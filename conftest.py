@@ -1,0 +1,14 @@
+"""What every test directory shares (tests/, plugins/*/tests/, webapp/tests/)."""
+
+from __future__ import annotations
+
+import os
+
+
+def pytest_configure() -> None:
+    """pytest-xdist starts its workers with COLUMNS=80 and LINES=24, as if on a small
+    terminal; the CLI the tests run would then wrap its messages at 80 columns, unlike
+    anywhere else it writes to a pipe. The workers forget that size."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.pop("COLUMNS", None)
+        os.environ.pop("LINES", None)
