@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from polyaxon_core.db.models import Project, Run
 from polyaxon_core.errors import InvalidRequest, NotFound
@@ -77,9 +77,11 @@ def list_runs(
     if parsed_sort is not None:
         statement = apply_sort(statement, parsed_sort)
     statement = statement.order_by(Run.created_at.desc(), Run.id.desc())
+    # a page does not show the polyaxonfiles: they stay in the database
     rows = session.scalars(
         statement.options(selectinload(Run.project), selectinload(Run.pipeline),
-                          selectinload(Run.original), selectinload(Run.user))
+                          selectinload(Run.original), selectinload(Run.user),
+                          defer(Run.content), defer(Run.raw_content))
         .offset(offset).limit(limit)
     ).all()
     return total, list(rows)

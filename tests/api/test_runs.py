@@ -246,3 +246,30 @@ def test_deleting_a_run_removes_it_and_its_files_but_not_while_it_is_unfinished(
     assert client.delete(f"{RUNS}/{run['uuid']}", headers=owner.headers).status_code == 204
     assert client.get(f"{RUNS}/{run['uuid']}", headers=owner.headers).status_code == 404
     assert store.read_log(run["uuid"]).data == b""
+
+
+def test_runs_are_written_exactly_as_their_schema_dumps_them(
+    client: FlaskClient, settings: Settings, owner: Account, project: str
+) -> None:
+    from polyaxon_core.api.common import dump
+    from polyaxon_core.api.runs.api import run_payload
+    from polyaxon_core.api.runs.schemas import RunSchema
+    from polyaxon_core.domain.listing import get_run, run_document
+
+    original = create_run(client, owner, name="base", tags=["a"])
+    finish(settings, original["uuid"])
+    client.post(f"{RUNS}/{original['uuid']}/metrics", headers=owner.headers, json={
+        "batch_id": "b", "metrics": [{"name": "loss", "value": 1, "step": 1},
+                                     {"name": "accuracy", "value": 0.25, "step": 1}]})
+    client.post(f"{RUNS}/{original['uuid']}/archive", headers=owner.headers)
+    copied = client.post(f"{RUNS}/{original['uuid']}/copy", headers=owner.headers,
+                         json={"name": None}).json
+    with session_scope(settings.db_url) as session:
+        for uuid in (original["uuid"], copied["uuid"]):
+            run = get_run(session, uuid)
+            for detail in (True, False):
+                assert run_payload(run, detail=detail) == dump(
+                    RunSchema, run_document(run, detail=detail))
+    listed = client.get(f"{RUNS}?archived=true", headers=owner.headers).json["results"][0]
+    assert listed["metrics"] == {"loss": 1.0, "accuracy": 0.25}
+    assert listed["archived_at"].endswith("+00:00")
