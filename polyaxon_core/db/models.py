@@ -92,7 +92,7 @@ class Run(Base):
     __table_args__ = (
         UniqueConstraint("pipeline_id", "matrix_index", name="uq_runs_pipeline_matrix_index"),
         Index("ix_runs_status_queue", "status", "queue"),
-        Index("ix_runs_project_created", "project_id", "created_at"),
+        Index("ix_runs_project_archived_created", "project_id", "archived_at", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
