@@ -41,6 +41,14 @@ def log_metric_batch(session: Session, run: Run, batch_id: str,
     return len(points), False
 
 
+#: resource samples (CPU, memory, GPU) are metrics whose names start with it
+SYSTEM_PREFIX = "system/"
+
+
+def is_system_metric(name: str) -> bool:
+    return name.startswith(SYSTEM_PREFIX)
+
+
 def store_metric_points(session: Session, run: Run, points: Sequence[Mapping[str, Any]],
                         attempt: int | None = None) -> None:
     """Store points ``{"name", "value", "step"?, "timestamp"?}`` logged by ``attempt`` of
@@ -49,7 +57,9 @@ def store_metric_points(session: Session, run: Run, points: Sequence[Mapping[str
     Points of the current attempt also update the run's last values (``metrics`` in
     queries and leaderboards), in the same transaction; points a previous attempt sends
     late are stored with that attempt and leave them alone. ``polyaxon_on_run_metrics_logged``
-    is queued once per step.
+    is queued once per step. Resource samples (``system/...``) are stored as any point,
+    but change no last value and are heard by no hook: they describe the machine, not
+    the model.
     """
     current = current_attempt(run)
     if attempt is None:
@@ -65,8 +75,9 @@ def store_metric_points(session: Session, run: Run, points: Sequence[Mapping[str
     )
     by_step: dict[int | None, dict[str, float]] = {}
     for point in _in_logging_order(points):
-        by_step.setdefault(point.get("step"), {})[point["name"]] = float(point["value"])
-    if attempt == current:
+        if not is_system_metric(point["name"]):
+            by_step.setdefault(point.get("step"), {})[point["name"]] = float(point["value"])
+    if attempt == current and by_step:
         last: dict[str, float] = dict(run.last_metrics or {})
         for values in by_step.values():
             last.update(values)

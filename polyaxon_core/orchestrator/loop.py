@@ -9,6 +9,7 @@ is its own short transaction, so a crash between two steps loses nothing committ
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -62,6 +63,11 @@ def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path:
         "POLYAXON_RUN_OUTPUTS_PATH": str(artifacts / "outputs"),
         "POLYAXON_CONTEXT_PATH": context_path,
     }
+    # how often the SDK samples the run's resources: the platform's setting reaches every
+    # run, isolated ones included
+    interval = os.environ.get("POLYAXON_RESOURCES_INTERVAL")
+    if interval is not None:
+        context["POLYAXON_RESOURCES_INTERVAL"] = interval
     api = run_api_env(run)
     if api:
         return {**api, **context}

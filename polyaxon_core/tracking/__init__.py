@@ -14,7 +14,8 @@ Without a server the SDK writes straight to the database and the artifact store.
 one (``POLYAXON_HOST`` and ``POLYAXON_AUTH_TOKEN`` in the run's environment, or the saved
 ``polyaxon login``) it talks to the server's API, and metrics are buffered and sent in
 batches by a background thread (see :mod:`polyaxon_core.tracking.remote`). Either way
-metrics are visible to ``polyaxon ops get`` / ``ops metrics`` while the run goes on.
+metrics are visible to ``polyaxon ops get`` / ``ops metrics`` while the run goes on, and
+the run's CPU, memory and GPU use is sampled into ``system/...`` metrics.
 """
 
 from __future__ import annotations
@@ -42,11 +43,19 @@ __all__ = [
 _current: TrackingRun | None = None
 
 
-def init(run_uuid: str | None = None, project: str | None = None) -> TrackingRun:
+def init(run_uuid: str | None = None, project: str | None = None, *,
+         track_resources: bool = True, resources_interval: float | None = None) -> TrackingRun:
     """Attach to the current run (or to ``run_uuid``, of ``project`` when a server is
-    used and POLYAXON_PROJECT is not set) and return it."""
+    used and POLYAXON_PROJECT is not set) and return it.
+
+    Unless ``track_resources`` is False (or POLYAXON_RESOURCES_INTERVAL is 0), the CPU,
+    memory and GPU use of this process and its children are sampled in the background
+    every ``resources_interval`` seconds (default: POLYAXON_RESOURCES_INTERVAL, else 10)
+    and stored as the run's ``system/...`` metrics
+    (:mod:`polyaxon_core.tracking.resources`)."""
     global _current
-    _current = TrackingRun(run_uuid, project)
+    _current = TrackingRun(run_uuid, project, track_resources=track_resources,
+                           resources_interval=resources_interval)
     return _current
 
 

@@ -11,6 +11,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from polyaxon_core.tracking.backends import DatabaseBackend, MetricPoint
+from polyaxon_core.tracking.resources import (
+    ResourceMonitor,
+    interval_from_environment,
+    nvidia_smi_reader,
+    nvml_reader,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +104,8 @@ def _attempt() -> int | None:
 class TrackingRun:
     """The run being tracked, on the transport :func:`_backend` picks."""
 
-    def __init__(self, run_uuid: str | None = None, project: str | None = None) -> None:
+    def __init__(self, run_uuid: str | None = None, project: str | None = None, *,
+                 track_resources: bool = True, resources_interval: float | None = None) -> None:
         uuid = run_uuid or os.environ.get("POLYAXON_RUN_UUID")
         if not uuid:
             raise TrackingError(
@@ -112,6 +119,15 @@ class TrackingRun:
         self.outputs_path = Path(os.environ.get("POLYAXON_RUN_OUTPUTS_PATH")
                                  or self.artifacts_path / "outputs")
         self._ended = False
+        self.resources: ResourceMonitor | None = None
+        if resources_interval is not None and not 0 < resources_interval < float("inf"):
+            raise TrackingError(f"resources_interval must be a positive number of seconds, "
+                                f"not {resources_interval!r}; turn sampling off with "
+                                f"track_resources=False")
+        interval = (resources_interval or interval_from_environment()) if track_resources else None
+        if interval is not None:
+            self.resources = ResourceMonitor(self.backend.log_metrics, interval,
+                                             nvml_reader() or nvidia_smi_reader()).start()
 
     def _check_open(self) -> None:
         if self._ended:
@@ -158,4 +174,6 @@ class TrackingRun:
         """Stop tracking; with a server, wait until every buffered metric point was sent."""
         if not self._ended:
             self._ended = True
+            if self.resources is not None:
+                self.resources.stop()
             self.backend.close()

@@ -142,3 +142,29 @@ def test_max_points_below_two_is_refused(db_url: str) -> None:
     run_id = _run(db_url, attempts=1)
     with pytest.raises(InvalidRequest, match="2 or more"):
         _read(db_url, run_id, max_points=1)
+
+
+def test_resource_samples_are_stored_but_change_no_last_value_and_reach_no_hook(
+    db_url: str
+) -> None:
+    from polyaxon_core.events import discard_pending
+
+    run_id = _run(db_url, attempts=1)
+    _log(db_url, run_id, 1, range(2), 0.5)
+    with session_scope(db_url) as session:
+        run = session.get(Run, run_id)
+        store_metric_points(session, run, [
+            {"name": "system/cpu_percent", "value": 97.0, "step": 0},
+            {"name": "system/memory_mb", "value": 512.0, "step": 0}])
+        assert session.info.get("polyaxon_pending_events", []) == []
+        assert run.last_metrics == {"loss": 1.5}
+        store_metric_points(session, run, [{"name": "system/cpu_percent", "value": 50.0, "step": 1},
+                                           {"name": "loss", "value": 0.25, "step": 2}])
+        pending = session.info.get("polyaxon_pending_events", [])
+        hooks = [(name, kwargs["metrics"]) for name, kwargs in pending]
+        discard_pending(session)
+    assert hooks == [("polyaxon_on_run_metrics_logged", {"loss": 0.25})]
+    answer = _read(db_url, run_id, names=["system/cpu_percent"])
+    assert [point["value"] for point in answer["metrics"]["system/cpu_percent"]] == [97.0, 50.0]
+    with session_scope(db_url) as session:
+        assert session.get(Run, run_id).last_metrics == {"loss": 0.25}

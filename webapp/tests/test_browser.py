@@ -122,6 +122,25 @@ def test_a_runs_chart_draws_exactly_the_points_it_logged(
     page.locator("#log").filter(has_text="curve x=3.0 steps=7").wait_for()
 
 
+def test_a_runs_resources_are_charted_over_time_beside_its_metrics(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    uuid = run_file(web, project, "-f", str(FILES / "busy.yaml"))
+    wait_for(lambda: shown(web, project, uuid)["status"] == "succeeded", what="the run to succeed")
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/runs/{uuid}")
+    resources = page.locator("#resources")
+    for name in ("system/cpu_percent", "system/memory_mb", "system/memory_percent"):
+        resources.locator(f"[data-metric='{name}'] .main-svg").first.wait_for()
+    cpu = resources.locator("[data-metric='system/cpu_percent']").evaluate(
+        "box => ({x: box.data[0].x, y: box.data[0].y, axis: box.layout.xaxis.type})")
+    assert len(cpu["y"]) >= 3 and cpu["axis"] == "date"
+    assert all(re.match(r"\d{4}-\d\d-\d\dT", moment) for moment in cpu["x"])
+    assert resources.locator("h4").inner_text() == "Resources"
+    assert page.locator("#charts [data-metric]").evaluate_all(
+        "boxes => boxes.map(box => box.dataset.metric)") == ["loss"]
+
+
 def test_stopping_a_running_run_from_its_page_stops_it_for_the_cli(
     web: Deployment, pages: Pages, project: str
 ) -> None:

@@ -7,6 +7,7 @@
   var API = "/api/v1";
   var POINTS = 2000;  // most points per chart series; the server downsamples longer ones
   var PLOT_CONFIG = {responsive: true, displaylogo: false};
+  var SYSTEM_PREFIX = "system/";  // resource samples (CPU, memory, GPU) of a run
 
   function ApiError(status, message, payload) {
     this.status = status; this.message = message; this.payload = payload;
@@ -410,25 +411,39 @@
     function refreshMetrics() {
       return api("GET", path + "/metrics?max_points=" + POINTS).then(function (answer) {
         var names = Object.keys(answer.metrics).sort();
-        var holder = root.querySelector("#charts");
-        if (names.length) { var none = root.querySelector("#no-metrics"); if (none) none.remove(); }
-        names.forEach(function (name) {
+        var metrics = names.filter(function (name) { return name.indexOf(SYSTEM_PREFIX) !== 0; });
+        var resources = names.filter(function (name) { return name.indexOf(SYSTEM_PREFIX) === 0; });
+        if (metrics.length) { var none = root.querySelector("#no-metrics"); if (none) none.remove(); }
+        if (resources.length) root.querySelector("#resources").hidden = false;
+        metrics.forEach(function (name) {
           var points = answer.metrics[name];
-          var trace = {x: points.map(function (point, index) { return point.step === null ? index : point.step; }),
-                       y: points.map(function (point) { return point.value; }),
-                       mode: points.length > 200 ? "lines" : "lines+markers", name: name, type: "scatter"};
-          if (!charts[name]) {
-            var box = el("div", {className: "chart", id: "chart-" + name.replace(/[^A-Za-z0-9_-]/g, "_"), "data-metric": name});
-            holder.appendChild(box);
-            charts[name] = box;
-            plot("newPlot", box, [trace], {title: {text: name}, height: 300, margin: {l: 50, r: 20, t: 40, b: 40},
-                                                 xaxis: {title: {text: "step"}}}, {responsive: true, displaylogo: false});
-          } else {
-            plot("react", charts[name], [trace]);
-          }
-          charts[name].dataset.points = points.length;
+          drawSeries(root.querySelector("#charts"), name, name, {
+            x: points.map(function (point, index) { return point.step === null ? index : point.step; }),
+            y: points.map(function (point) { return point.value; }),
+            mode: points.length > 200 ? "lines" : "lines+markers", name: name, type: "scatter"}, "step");
+        });
+        // resources over time, so that they line up with the log and the timeline
+        resources.forEach(function (name) {
+          var points = answer.metrics[name];
+          drawSeries(root.querySelector("#resources"), name, name.slice(SYSTEM_PREFIX.length), {
+            x: points.map(function (point) { return point.timestamp; }),
+            y: points.map(function (point) { return point.value; }),
+            mode: "lines", name: name, type: "scatter"}, "time");
         });
       });
+    }
+
+    function drawSeries(holder, name, title, trace, axis) {
+      if (!charts[name]) {
+        var box = el("div", {className: "chart", id: "chart-" + name.replace(/[^A-Za-z0-9_-]/g, "_"), "data-metric": name});
+        holder.appendChild(box);
+        charts[name] = box;
+        plot("newPlot", box, [trace], {title: {text: title}, height: 300, margin: {l: 50, r: 20, t: 40, b: 40},
+                                       xaxis: {title: {text: axis}}});
+      } else {
+        plot("react", charts[name], [trace]);
+      }
+      charts[name].dataset.points = trace.y.length;
     }
 
     function refreshArtifacts(folder, list) {
