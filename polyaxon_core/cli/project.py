@@ -130,21 +130,25 @@ def get(name: str | None, project_option: str | None, output: str) -> None:
               help="Rename the project (its runs and artifacts follow).")
 @click.option("--description", help="A new description.")
 @click.option("--tags", help="Comma-separated tags, replacing the project's.")
+@click.option("--queue", help="The queue of its runs whose polyaxonfile names none "
+                              "(\"\": back to `default`).")
 @output_option
 @domain_errors
 def update(name: str | None, project_option: str | None, new_name: str | None,
-           description: str | None, tags: str | None, output: str) -> None:
-    """Rename a project or change its description or tags.
+           description: str | None, tags: str | None, queue: str | None, output: str) -> None:
+    """Rename a project or change its description, tags or queue.
 
     \b
     polyaxon project update mnist --description "Digits" --tags "cnn,baseline"
     polyaxon project update -p mnist --name digits
+    polyaxon project update mnist --queue gpu
     """
     project = _named_project(name, project_option)
-    if new_name is None and description is None and tags is None:
-        raise CliError("nothing to update: give --name, --description or --tags")
+    if new_name is None and description is None and tags is None and queue is None:
+        raise CliError("nothing to update: give --name, --description, --tags or --queue")
     data = platform().update_project(project, new_name=new_name, description=description,
-                                     tags=None if tags is None else _parse_tags(tags))
+                                     tags=None if tags is None else _parse_tags(tags),
+                                     queue=queue)
     if output == "json":
         print_json(data)
     else:

@@ -9,9 +9,10 @@ from polyaxon_core.cli.common import administration, console, domain_errors, out
 def queues_command() -> None:
     """Create, list and change the queues runs wait in.
 
-    A run goes to the queue its polyaxonfile names (`queue:`) or `--queue`, else
-    `default`. Each queue starts at most `concurrency` runs at once; when the machine-wide
-    limit (POLYAXON_MAX_CONCURRENCY) is reached, higher-priority queues start first.
+    A run goes to the queue `--queue` names, else its polyaxonfile's (`queue:`), else its
+    project's (`polyaxon project update NAME --queue Q`), else `default`. Each queue
+    starts at most `concurrency` runs at once; when the machine-wide limit
+    (POLYAXON_MAX_CONCURRENCY) is reached, higher-priority queues start first.
     Logged in to a server, this goes through its API (changing a queue needs the
     organization role owner, manager or admin); else it works on the local database.
     """

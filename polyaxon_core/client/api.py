@@ -111,13 +111,16 @@ class ApiClient:
         return project
 
     def update_project(self, name: str, *, new_name: str | None = None,
-                       description: str | None = None,
-                       tags: Sequence[str] | None = None) -> dict[str, Any]:
-        """Rename a project or change its description or tags (None: left as it is)."""
+                       description: str | None = None, tags: Sequence[str] | None = None,
+                       queue: str | None = None) -> dict[str, Any]:
+        """Rename a project or change its description, tags or queue (None: left as it
+        is; an empty queue: back to ``default``)."""
         body: dict[str, Any] = {}
         for key, value in (("name", new_name), ("description", description), ("tags", tags)):
             if value is not None:
                 body[key] = list(value) if key == "tags" else value
+        if queue is not None:
+            body["settings"] = {"queue": queue or None}
         project: dict[str, Any] = self.transport.request(
             "PATCH", self._project_path(name), json_body=body).json()
         return project

@@ -87,7 +87,8 @@ class LocalPlatform(Platform):
 
         return {"uuid": project.uuid, "owner": project.owner, "name": project.name,
                 "description": project.description, "tags": list(project.tags or []),
-                "created_at": project.created_at, "runs": count_runs(session, project)}
+                "created_at": project.created_at, "runs": count_runs(session, project),
+                "settings": {"queue": project.queue}}
 
     def create_project(self, name: str, description: str | None,
                        tags: Sequence[str]) -> dict[str, Any]:
@@ -110,12 +111,12 @@ class LocalPlatform(Platform):
             return self._project_dict(session, get_project(session, name))
 
     def update_project(self, name: str, *, new_name: str | None, description: str | None,
-                       tags: Sequence[str] | None) -> dict[str, Any]:
+                       tags: Sequence[str] | None, queue: str | None = None) -> dict[str, Any]:
         from polyaxon_core.domain.projects import get_project, update_project
 
         with self.database() as session:
             project = update_project(session, get_project(session, name), name=new_name,
-                                     description=description, tags=tags)
+                                     description=description, tags=tags, queue=queue)
             return self._project_dict(session, project)
 
     def delete_project(self, name: str) -> int:

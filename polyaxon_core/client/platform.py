@@ -68,8 +68,9 @@ class Platform(ABC):
 
     @abstractmethod
     def update_project(self, name: str, *, new_name: str | None, description: str | None,
-                       tags: Sequence[str] | None) -> dict[str, Any]:
-        """Rename a project or change its description or tags (None: left as it is)."""
+                       tags: Sequence[str] | None, queue: str | None = None) -> dict[str, Any]:
+        """Rename a project or change its description, tags or queue (None: left as it
+        is; an empty queue: back to ``default``)."""
 
     @abstractmethod
     def delete_project(self, name: str) -> int | None:

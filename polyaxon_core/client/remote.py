@@ -90,9 +90,9 @@ class RemotePlatform(Platform):
         return with_datetimes(self.client.get_project(name))  # type: ignore[no-any-return]
 
     def update_project(self, name: str, *, new_name: str | None, description: str | None,
-                       tags: Sequence[str] | None) -> dict[str, Any]:
+                       tags: Sequence[str] | None, queue: str | None = None) -> dict[str, Any]:
         return with_datetimes(self.client.update_project(  # type: ignore[no-any-return]
-            name, new_name=new_name, description=description, tags=tags))
+            name, new_name=new_name, description=description, tags=tags, queue=queue))
 
     def delete_project(self, name: str) -> int | None:
         self.client.delete_project(name)

@@ -67,6 +67,8 @@ class Project(Base):
     name: Mapped[str] = mapped_column(String(150))
     description: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(default=list)
+    #: the queue of its runs whose polyaxonfile and command name none (None: ``default``)
+    queue: Mapped[str | None] = mapped_column(String(150))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -105,7 +105,7 @@ def submit_operation(
     if matrix is not None:
         _check_optimizer(matrix)
     require_known_connections(spec)
-    queue_name = validate_slug("queue", queue or spec.queue or DEFAULT_QUEUE)
+    queue_name = validate_slug("queue", queue or spec.queue or project.queue or DEFAULT_QUEUE)
     ensure_queue(session, queue_name, default_concurrency)
     return _new_run(
         session,

@@ -56,11 +56,17 @@ def list_projects(session: Session, owner: str = DEFAULT_OWNER) -> list[Project]
 
 
 def update_project(session: Session, project: Project, *, name: str | None = None,
-                   description: str | None = None, tags: Sequence[str] | None = None) -> Project:
-    """Rename a project or change its description or tags (None: left as it is).
+                   description: str | None = None, tags: Sequence[str] | None = None,
+                   queue: str | None = None) -> Project:
+    """Rename a project or change its description, tags or queue (None: left as it is;
+    an empty ``queue``: back to ``default``).
 
     Runs and their artifacts follow a renamed project: they are tied to its id and uuids.
+    The queue is where its new runs go when neither their polyaxonfile nor the command
+    that started them names one; runs already queued stay where they are.
     """
+    if queue is not None:
+        project.queue = validate_slug("queue", queue) if queue else None
     if name is not None and name != project.name:
         validate_slug("project", name)
         taken = select(Project.id).where(Project.owner == project.owner, Project.name == name)

@@ -141,3 +141,23 @@ def test_text_with_a_nul_is_refused_alike_on_every_backend(
     for path in ("/api/v1/default/a%00b", "/api/v1/default/a%00b/runs/abc%00"):
         answer = client.get(path, headers=owner.headers)
         assert answer.status_code == 400 and "NUL" in answer.json["message"]
+
+
+def test_a_projects_queue_takes_its_runs_that_name_none(
+    client: FlaskClient, make_user: MakeUser, owner: Account, project: str
+) -> None:
+    path = "/api/v1/default/p"
+    assert client.get(path, headers=owner.headers).json["settings"] == {"queue": None}
+    changed = client.patch(path, headers=owner.headers, json={"settings": {"queue": "gpu"}})
+    assert changed.status_code == 200 and changed.json["settings"] == {"queue": "gpu"}
+    assert create_run(client, owner)["queue"] == "gpu"
+    assert create_run(client, owner, queue="cpu")["queue"] == "cpu"  # named: it wins
+    bad = client.patch(path, headers=owner.headers, json={"settings": {"queue": "Not Valid"}})
+    assert bad.status_code == 400 and "settings.queue" in bad.json["errors"]
+    viewer = make_user("vic", organization_role=None, projects={"p": "viewer"})
+    refused = client.patch(path, headers=viewer.headers, json={"settings": {"queue": None}})
+    assert refused.status_code == 403
+    assert client.get(path, headers=owner.headers).json["settings"] == {"queue": "gpu"}
+    reset = client.patch(path, headers=owner.headers, json={"settings": {"queue": None}})
+    assert reset.json["settings"] == {"queue": None}
+    assert create_run(client, owner)["queue"] == "default"

@@ -150,11 +150,22 @@ class ProjectsView(BaseView):  # type: ignore[misc]
     @expose("/<owner>/<name>/settings")
     @logged_in
     def settings(self, owner: str, name: str) -> Any:
+        from polyaxon_core.domain.queues import DEFAULT_QUEUE, list_queues
+
         project = self._project(owner, name)
         resource = project_resource(owner, name)
+        with server.session() as session:
+            row = get_project(session, name, owner)
+            queues = [queue.name for queue in list_queues(session)]
+            unfinished = dict(session.execute(
+                select(Run.queue, func.count(Run.id))
+                .where(Run.project_id == row.id, Run.kind != "matrix",
+                       Run.status.not_in(FINAL_STATUSES))
+                .group_by(Run.queue)).all())
         return self.render_template(
             "polyaxon/project_settings.html", project=project, title=f"{owner}/{name} settings",
-            roles=list(PROJECT_ROLES),
+            roles=list(PROJECT_ROLES), queues=queues, default_queue=DEFAULT_QUEUE,
+            unfinished=unfinished,
             can={"members": may(PROJECT_MEMBERS, resource), "update": may(PROJECT_UPDATE, resource)})
 
     @expose("/<owner>/<name>/runs/<uuid>")
@@ -223,5 +234,5 @@ class ProjectsView(BaseView):  # type: ignore[misc]
         require(PROJECT_READ, project_resource(owner, name))
         with server.session() as session:
             project = get_project(session, name, owner)
-            return {"owner": project.owner, "name": project.name,
+            return {"owner": project.owner, "name": project.name, "queue": project.queue,
                     "description": project.description, "tags": list(project.tags or ())}

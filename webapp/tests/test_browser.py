@@ -325,7 +325,7 @@ def test_admins_see_the_organization_pages_and_a_viewer_gets_a_403_page(
 
 
 def test_an_admin_creates_and_changes_a_queue_on_its_page_and_the_cli_sees_it(
-    web: Deployment, pages: Pages
+    web: Deployment, pages: Pages, project: str
 ) -> None:
     web.create_user("mo", "member")
     page = pages.login("ada")
@@ -356,6 +356,19 @@ def test_an_admin_creates_and_changes_a_queue_on_its_page_and_the_cli_sees_it(
     expect(row.locator(".form-error")).to_contain_text("concurrency")
     assert gpu() == [(9, 4)]
 
+    # the project sends its runs there, from its settings page
+    page.goto(f"/projects/default/{project}/settings")
+    page.select_option("#project-queue select[name=queue]", "gpu")
+    page.click("#project-queue button[type=submit]")
+    expect(page.locator("#project-queue .form-done")).to_contain_text("new runs go to gpu")
+    assert json.loads(web.cli("project", "get", project, "-o", "json").stdout)["settings"] == {
+        "queue": "gpu"}
+    page.select_option("#project-queue select[name=queue]", "")
+    page.click("#project-queue button[type=submit]")
+    expect(page.locator("#project-queue .form-done")).to_contain_text("new runs go to default")
+
+    page.goto("/queues/")
+    row = page.locator("#queues tr[data-queue=gpu]")
     page.once("dialog", lambda dialog: dialog.accept())
     row.locator("[data-action=delete]").click()
     expect(page.locator("#queues tr[data-queue=gpu]")).to_have_count(0)

@@ -53,7 +53,7 @@ def project_payload(project: Project, user: Any, role: str | None = None) -> dic
         "uuid": project.uuid, "owner": project.owner, "name": project.name,
         "description": project.description, "tags": list(project.tags or []),
         "created_at": project.created_at, "updated_at": project.updated_at,
-        "role": role or _role_of(user, project),
+        "role": role or _role_of(user, project), "settings": {"queue": project.queue},
     })
     return payload
 
@@ -100,13 +100,16 @@ def project_get(owner: str, project: str) -> Answer:
 
 
 def project_update(owner: str, project: str) -> Answer:
-    """Rename a project, or change its description or tags."""
+    """Rename a project, or change its description, tags or settings (`settings.queue`:
+    where its runs go when their polyaxonfile names no queue; null: `default`)."""
     check_owner(owner)
     body = load_body(ProjectUpdateSchema)
+    settings = body.get("settings") or {}
+    queue = (settings["queue"] or "") if "queue" in settings else None
     with server.session() as session:
         row = update_project(session, get_project(session, project, owner),
-                                  name=body.get("name"), description=body.get("description"),
-                                  tags=body.get("tags"))
+                             name=body.get("name"), description=body.get("description"),
+                             tags=body.get("tags"), queue=queue)
         return project_payload(row, current_user()), 200
 
 

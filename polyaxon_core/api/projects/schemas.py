@@ -8,6 +8,19 @@ from polyaxon_core.api.common import InputSchema, PageSchema
 from polyaxon_core.permissions import PROJECT_ROLES
 
 
+class ProjectSettingsSchema(Schema):
+    queue = fields.String(allow_none=True, metadata={
+        "description": "the queue of its runs whose polyaxonfile names none (null: default)"})
+
+
+class ProjectSettingsUpdateSchema(InputSchema):
+    queue = fields.String(allow_none=True, validate=validate.Regexp(
+        r"^[a-z0-9][a-z0-9_.-]{0,149}$",
+        error="queue name {input!r} is not valid: use lowercase letters, digits, '-', '_' or "
+              "'.', starting with a letter or digit (at most 150 characters)"), metadata={
+        "description": "a queue name, or null for the organization's `default`"})
+
+
 class ProjectSchema(Schema):
     uuid = fields.String(required=True)
     owner = fields.String(required=True)
@@ -18,6 +31,7 @@ class ProjectSchema(Schema):
     updated_at = fields.DateTime(required=True)
     role = fields.String(allow_none=True,
                          metadata={"description": "your role on this project, if you were added to it"})
+    settings = fields.Nested(ProjectSettingsSchema, required=True)
 
 
 class ProjectListSchema(PageSchema):
@@ -44,6 +58,7 @@ class ProjectUpdateSchema(InputSchema):
                          metadata={"description": "a new name (runs and artifacts follow)"})
     description = fields.String(allow_none=True)
     tags = fields.List(fields.String(), allow_none=True, metadata={"description": "replaces the tags"})
+    settings = fields.Nested(ProjectSettingsUpdateSchema)
 
 
 class MemberSchema(Schema):

@@ -711,7 +711,17 @@
 
   /* ------------------------------------------------------------------ settings page */
   function settingsPage(root) {
-    var base = "/" + encodeURIComponent(root.dataset.owner) + "/" + encodeURIComponent(root.dataset.project) + "/members";
+    var projectPath = "/" + encodeURIComponent(root.dataset.owner) + "/" + encodeURIComponent(root.dataset.project);
+    var base = projectPath + "/members";
+    var queueForm = root.querySelector("#project-queue");
+    queueForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      var done = queueForm.querySelector(".form-done"), error = queueForm.querySelector(".form-error");
+      done.textContent = ""; error.textContent = "";
+      api("PATCH", projectPath, {settings: {queue: queueForm.elements.queue.value || null}})
+        .then(function (project) { done.textContent = "Saved: new runs go to " + (project.settings.queue || "default") + "."; })
+        .catch(function (failure) { error.textContent = failure.message; });
+    });
     var form = root.querySelector("#add-member");
     function load() {
       api("GET", base + "?limit=1000").then(function (page) {
