@@ -11,7 +11,8 @@ import re
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy.orm import Session, defer, lazyload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from polyaxon_core.db.models import Project, Run
 from polyaxon_core.errors import InvalidRequest, NotFound
@@ -77,13 +78,18 @@ def list_runs(
     if parsed_sort is not None:
         statement = apply_sort(statement, parsed_sort)
     statement = statement.order_by(Run.created_at.desc(), Run.id.desc())
-    # a page does not show the polyaxonfiles: they stay in the database
+    # a page shows neither the polyaxonfiles nor the schedulers' handles: they stay in
+    # the database; a project's runs are given the project already at hand
     rows = session.scalars(
-        statement.options(selectinload(Run.project), selectinload(Run.pipeline),
-                          selectinload(Run.original), selectinload(Run.user),
-                          defer(Run.content), defer(Run.raw_content))
+        statement.options(lazyload(Run.project) if project is not None else selectinload(Run.project),
+                          selectinload(Run.pipeline), selectinload(Run.original),
+                          selectinload(Run.user), defer(Run.content), defer(Run.raw_content),
+                          defer(Run.scheduler_handle))
         .offset(offset).limit(limit)
     ).all()
+    if project is not None:
+        for run in rows:
+            set_committed_value(run, "project", project)
     return total, list(rows)
 
 
