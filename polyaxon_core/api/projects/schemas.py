@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from polyaxon_core.api.common import InputSchema, PageSchema
+from polyaxon_core.api.queues.schemas import QUEUE_NAME
 from polyaxon_core.permissions import PROJECT_ROLES
 
 
@@ -14,10 +15,7 @@ class ProjectSettingsSchema(Schema):
 
 
 class ProjectSettingsUpdateSchema(InputSchema):
-    queue = fields.String(allow_none=True, validate=validate.Regexp(
-        r"^[a-z0-9][a-z0-9_.-]{0,149}$",
-        error="queue name {input!r} is not valid: use lowercase letters, digits, '-', '_' or "
-              "'.', starting with a letter or digit (at most 150 characters)"), metadata={
+    queue = fields.String(allow_none=True, validate=QUEUE_NAME, metadata={
         "description": "a queue name, or null for the organization's `default`"})
 
 
