@@ -155,7 +155,8 @@ def read_metrics(session: Session, run: Run, *, names: Sequence[str] = (),
     if count is not None:
         statement = _first_or_last(statement, min(count, _MOST_POINTS), last=tail is not None)
     if max_points is not None:
-        statement = _evenly_spread(statement, min(max_points, _MOST_POINTS))
+        statement = _evenly_spread(statement, min(max_points, _MOST_POINTS),
+                                   materialize=_materializes_ctes(session))
     points = statement.subquery()
     series: dict[str, list[dict[str, Any]]] = {}
     for name, step, value, timestamp, point_attempt in session.execute(
@@ -164,6 +165,13 @@ def read_metrics(session: Session, run: Run, *, names: Sequence[str] = (),
         series.setdefault(name, []).append(
             {"step": step, "value": value, "timestamp": timestamp, "attempt": point_attempt})
     return {"attempt": chosen, "attempts": attempts, "metrics": series}
+
+
+def _materializes_ctes(session: Session) -> bool:
+    """Whether the database takes ``WITH name AS MATERIALIZED`` (PostgreSQL 12, SQLite 3.35)."""
+    dialect = session.get_bind().dialect
+    version = dialect.server_version_info or ()
+    return tuple(version) >= ((12,) if dialect.name == "postgresql" else (3, 35))
 
 
 def _in_series_order(points: Any, *, backward: bool = False) -> tuple[Any, ...]:
@@ -183,7 +191,7 @@ def _first_or_last(statement: Points, count: int, *, last: bool) -> Points:
         numbered.c.position <= count)
 
 
-def _evenly_spread(statement: Points, most: int) -> Points:
+def _evenly_spread(statement: Points, most: int, *, materialize: bool) -> Points:
     """At most ``most`` points of each series of ``statement``, evenly spread, the first
     and the last kept.
 
@@ -191,13 +199,26 @@ def _evenly_spread(statement: Points, most: int) -> Points:
     whole number that the point before it had not reached: exactly ``most`` points, the
     first (i = 0) and the last (i = n - 1) among them. In integers, that is
     ``i * (most - 1) % (n - 1) < most - 1``.
+
+    The points are numbered from their keys alone (id, name, attempt, step: what the
+    metrics index holds) and counted apart, and only the points kept are read whole: a
+    database numbering whole rows of a long series spent twice the time.
     """
     points = statement.subquery()
-    index = func.row_number().over(partition_by=points.c.name,
-                                   order_by=_in_series_order(points)) - 1
-    total = func.count().over(partition_by=points.c.name)
-    numbered = select(points, index.label("index"), total.label("total")).subquery()
+    keys = select(points.c.id, points.c.name, points.c.attempt, points.c.step).subquery()
+    index = func.row_number().over(partition_by=keys.c.name, order_by=_in_series_order(keys)) - 1
+    numbered = select(keys.c.id, keys.c.name, index.label("index")).subquery()
+    totals = (select(points.c.name, func.count().label("total"))
+              .group_by(points.c.name).subquery())
     spread = most - 1
-    kept = case((numbered.c.total <= most, True),
-                else_=(numbered.c.index * spread) % (numbered.c.total - 1) < spread)
-    return select(*(numbered.c[column.key] for column in points.c)).where(kept)
+    kept = case((totals.c.total <= most, True),
+                else_=(numbered.c.index * spread) % (totals.c.total - 1) < spread)
+    # materialized first (where the database can be told so), so that it reads whole rows
+    # of the kept points only
+    chosen = (select(numbered.c.id).join(totals, totals.c.name == numbered.c.name)
+              .where(kept).cte("chosen"))
+    if materialize:
+        chosen = chosen.prefix_with("MATERIALIZED")
+    return (select(Metric.id, Metric.name, Metric.step, Metric.value, Metric.timestamp,
+                   Metric.attempt)
+            .join(chosen, chosen.c.id == Metric.id))

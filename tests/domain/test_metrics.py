@@ -168,3 +168,17 @@ def test_resource_samples_are_stored_but_change_no_last_value_and_reach_no_hook(
     assert [point["value"] for point in answer["metrics"]["system/cpu_percent"]] == [97.0, 50.0]
     with session_scope(db_url) as session:
         assert session.get(Run, run_id).last_metrics == {"loss": 0.25}
+
+
+def test_thinning_reads_the_same_points_where_ctes_cannot_be_materialized(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polyaxon_core.domain import metrics
+
+    run_id = _run(db_url, attempts=1)
+    _log(db_url, run_id, 1, range(300), 0.0)
+    _log(db_url, run_id, 1, range(40), 0.0, name="lr")
+    materialized = _read(db_url, run_id, max_points=25)
+    monkeypatch.setattr(metrics, "_materializes_ctes", lambda session: False)
+    assert _read(db_url, run_id, max_points=25) == materialized
+    assert len(materialized["metrics"]["loss"]) == len(materialized["metrics"]["lr"]) == 25
