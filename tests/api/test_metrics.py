@@ -154,3 +154,27 @@ def test_a_limit_with_a_tail_and_an_attempt_not_reached_are_a_400(
     assert ahead.status_code == 400 and "no attempt 2" in ahead.json["message"]
     assert client.get(path, headers=owner.headers).json == {
         "attempt": None, "attempts": [], "metrics": {}}
+
+
+def test_series_are_written_exactly_as_their_schema_dumps_them(
+    client: FlaskClient, settings: Settings, owner: Account, project: str
+) -> None:
+    from polyaxon_core.api.common import dump
+    from polyaxon_core.api.runs.metrics import MetricsSchema, metrics_payload
+    from polyaxon_core.domain.listing import get_run
+    from polyaxon_core.domain.metrics import ALL_ATTEMPTS, read_metrics
+
+    run = create_run(client, owner)
+    points = [{"name": "loss", "value": 1, "step": 0}, {"name": "loss", "value": 0.5, "step": 7},
+              {"name": "loss", "value": 0.25}, {"name": "acc", "value": 0.75, "step": 3}]
+    client.post(f"{RUNS}/{run['uuid']}/metrics", headers=owner.headers,
+                json={"batch_id": "b", "metrics": points})
+    with session_scope(settings.db_url) as session:
+        row = get_run(session, run["uuid"])
+        for options in ({}, {"attempt": ALL_ATTEMPTS}, {"max_points": 2}, {"names": ["acc"]}):
+            answer = read_metrics(session, row, **options)
+            assert metrics_payload(answer) == dump(MetricsSchema, answer)
+    served = client.get(f"{RUNS}/{run['uuid']}/metrics?names=loss", headers=owner.headers).json
+    assert [(p["step"], p["value"]) for p in served["metrics"]["loss"]] == [
+        (0, 1.0), (7, 0.5), (None, 0.25)]
+    assert served["metrics"]["loss"][0]["timestamp"].endswith("+00:00")
