@@ -8,13 +8,13 @@ talks to a database or to a server.
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, defer, lazyload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session, selectinload
 
-from polyaxon_core.db.models import Project, Run
+from polyaxon_core.db.models import Project, Run, User
 from polyaxon_core.errors import InvalidRequest, NotFound
 
 #: the namespace runs of this platform execute in, as the official client's log path needs one
@@ -54,9 +54,10 @@ def list_runs(
     offset: int = 0,
     limit: int = 20,
     archived: bool = False,
-) -> tuple[int, list[Run]]:
+) -> tuple[int, list[Any]]:
     """A page of runs (of ``project``, or of every project), newest first unless ``sort``
-    says otherwise, filtered with the query language; returns the total and the page.
+    says otherwise, filtered with the query language; returns the total and the page, of
+    read-only views of the runs with what :func:`run_document` reads without ``detail``.
 
     Archived runs are left out, or are the only ones listed with ``archived``. A query or
     sort that cannot be read, or a uuid prefix in the query that names several runs (of
@@ -78,19 +79,50 @@ def list_runs(
     if parsed_sort is not None:
         statement = apply_sort(statement, parsed_sort)
     statement = statement.order_by(Run.created_at.desc(), Run.id.desc())
-    # a page shows neither the polyaxonfiles nor the schedulers' handles: they stay in
-    # the database; a project's runs are given the project already at hand
-    rows = session.scalars(
-        statement.options(lazyload(Run.project) if project is not None else selectinload(Run.project),
-                          selectinload(Run.pipeline), selectinload(Run.original),
-                          selectinload(Run.user), defer(Run.content), defer(Run.raw_content),
-                          defer(Run.scheduler_handle))
-        .offset(offset).limit(limit)
-    ).all()
-    if project is not None:
-        for run in rows:
-            set_committed_value(run, "project", project)
-    return total, list(rows)
+    ids = list(session.scalars(statement.with_only_columns(Run.id).offset(offset).limit(limit)))
+    return total, _page(session, ids, project)
+
+
+#: the columns of a run that a page shows (run_document without detail)
+_PAGE_COLUMNS = ("uuid", "name", "description", "tags", "kind", "runtime", "status", "queue",
+                 "inputs", "outputs", "meta_info", "last_metrics", "cloning_kind", "retries",
+                 "archived_at", "created_at", "updated_at", "started_at", "finished_at",
+                 "wait_time", "duration")
+
+
+def _page(session: Session, ids: list[int], project: Project | None) -> list[Any]:
+    """The runs ``ids``, in that order, as read-only views with what :func:`run_document`
+    reads without ``detail``: plain rows, not ORM objects, which cost a page more than
+    its queries. Their project (when not given), user, sweep and original come in one
+    query each, for the page's runs that have one."""
+    if not ids:
+        return []
+    runs = Run.__table__
+    rows = session.execute(
+        select(runs.c.id, runs.c.project_id, runs.c.user_id, runs.c.pipeline_id,
+               runs.c.original_id, *(runs.c[name] for name in _PAGE_COLUMNS))
+        .where(runs.c.id.in_(ids))).all()
+    projects = {project.id: project} if project is not None else _by_id(
+        session, select(Project.id, Project.owner, Project.name), {row.project_id for row in rows})
+    users = _by_id(session, select(User.id, User.username), {row.user_id for row in rows})
+    others = _by_id(session, select(runs.c.id, runs.c.uuid, runs.c.name, runs.c.kind),
+                    {row.pipeline_id for row in rows} | {row.original_id for row in rows})
+    views = {
+        row.id: SimpleNamespace(
+            **{name: getattr(row, name) for name in _PAGE_COLUMNS},
+            project=projects[row.project_id], user=users.get(row.user_id),
+            pipeline=others.get(row.pipeline_id), original=others.get(row.original_id))
+        for row in rows}
+    return [views[identifier] for identifier in ids if identifier in views]
+
+
+def _by_id(session: Session, statement: Any, ids: set[int | None]) -> dict[int, Any]:
+    """Rows of ``statement`` (whose first column is ``id``) for ``ids``, by id."""
+    wanted = [identifier for identifier in ids if identifier is not None]
+    if not wanted:
+        return {}
+    id_column = statement.selected_columns[0]
+    return {row[0]: row for row in session.execute(statement.where(id_column.in_(wanted)))}
 
 
 def _reference(other: Run | None, kind: str | None) -> dict[str, Any] | None:

@@ -273,3 +273,12 @@ def test_runs_are_written_exactly_as_their_schema_dumps_them(
     listed = client.get(f"{RUNS}?archived=true", headers=owner.headers).json["results"][0]
     assert listed["metrics"] == {"loss": 1.0, "accuracy": 0.25}
     assert listed["archived_at"].endswith("+00:00")
+    # a page's runs read as each run does on its own, but for its content
+    pages = [client.get(f"{RUNS}?archived={archived}", headers=owner.headers).json["results"]
+             for archived in ("true", "false")]
+    for entry in pages[0] + pages[1]:
+        alone = client.get(f"{RUNS}/{entry['uuid']}", headers=owner.headers).json
+        assert entry == {key: value for key, value in alone.items()
+                         if key not in ("content", "raw_content")}
+    assert pages[1][0]["original"] == {"uuid": original["uuid"], "name": "base", "kind": "copy"}
+    assert pages[1][0]["user"] == owner.username
