@@ -14,7 +14,7 @@ from flask import request
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from polyaxon_core.api.errors import ParameterError, UnsupportedMediaType
-from polyaxon_core.domain.projects import DEFAULT_OWNER
+from polyaxon_core.domain.projects import DEFAULT_OWNER, SLUG
 from polyaxon_core.errors import NotFound
 
 MAX_PAGE_SIZE = 1000
@@ -32,6 +32,14 @@ LAST_YEAR = 2999
 
 #: what a view returns: a JSON object (or an empty body) and the status
 Answer = tuple[dict[str, Any] | str, int]
+
+
+def slug_rule(kind: str) -> validate.Regexp:
+    """The rule of :func:`polyaxon_core.domain.projects.validate_slug` for a ``kind`` of
+    name (project, team, queue), as a pattern the OpenAPI document shows."""
+    return validate.Regexp(
+        SLUG, error=f"{kind} name {{input!r}} is not valid: use lowercase letters, digits, "
+                    "'-', '_' or '.', starting with a letter or digit (at most 150 characters)")
 
 
 class InputSchema(Schema):

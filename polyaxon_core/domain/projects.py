@@ -13,11 +13,12 @@ from polyaxon_core.errors import AlreadyExists, Conflict, InvalidRequest, NotFou
 from polyaxon_core.lifecycle import FINAL_STATUSES
 
 DEFAULT_OWNER = "default"
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,149}$")
+#: what project, team and queue names may be
+SLUG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,149}$")
 
 
 def validate_slug(kind: str, name: str) -> str:
-    if not _SLUG.match(name):
+    if not SLUG.match(name):
         raise InvalidRequest(
             f"{kind} name {name!r} is not valid: use lowercase letters, digits, '-', '_' "
             "or '.', starting with a letter or digit (at most 150 characters)"

@@ -49,7 +49,6 @@ def set_queue(session: Session, name: str, priority: int | None, concurrency: in
               default_concurrency: int) -> Queue:
     """Create the queue ``name`` or change its priority / concurrency."""
     validate_slug("queue", name)
-    _check_concurrency(concurrency)
     queue = ensure_queue(session, name, concurrency or default_concurrency)
     return update_queue(queue, priority=priority, concurrency=concurrency)
 
@@ -117,6 +116,16 @@ def queue_documents(session: Session, queues: list[Queue]) -> list[dict[str, Any
              "created_at": queue.created_at, "running": running.get(queue.name, 0),
              "waiting": waiting.get(queue.name, 0), "next": upcoming.get(queue.name, [])}
             for queue in queues]
+
+
+def unfinished_by_queue(session: Session, project: Project) -> dict[str, int]:
+    """How many of ``project``'s runs (sweeps aside) are unfinished, by queue."""
+    rows = session.execute(
+        select(Run.queue, func.count(Run.id))
+        .where(Run.project_id == project.id, Run.kind != "matrix",
+               Run.status.not_in(final_statuses()))
+        .group_by(Run.queue))
+    return {queue or DEFAULT_QUEUE: count for queue, count in rows}
 
 
 def delete_queue(session: Session, name: str) -> None:

@@ -150,18 +150,13 @@ class ProjectsView(BaseView):  # type: ignore[misc]
     @expose("/<owner>/<name>/settings")
     @logged_in
     def settings(self, owner: str, name: str) -> Any:
-        from polyaxon_core.domain.queues import DEFAULT_QUEUE, list_queues
+        from polyaxon_core.domain.queues import DEFAULT_QUEUE, list_queues, unfinished_by_queue
 
         project = self._project(owner, name)
         resource = project_resource(owner, name)
         with server.session() as session:
-            row = get_project(session, name, owner)
             queues = [queue.name for queue in list_queues(session)]
-            unfinished = dict(session.execute(
-                select(Run.queue, func.count(Run.id))
-                .where(Run.project_id == row.id, Run.kind != "matrix",
-                       Run.status.not_in(FINAL_STATUSES))
-                .group_by(Run.queue)).all())
+            unfinished = unfinished_by_queue(session, get_project(session, name, owner))
         return self.render_template(
             "polyaxon/project_settings.html", project=project, title=f"{owner}/{name} settings",
             roles=list(PROJECT_ROLES), queues=queues, default_queue=DEFAULT_QUEUE,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from polyaxon_core.api.common import InputSchema, PageSchema
+from polyaxon_core.api.common import InputSchema, PageSchema, slug_rule
 from polyaxon_core.api.queues.schemas import QUEUE_NAME
 from polyaxon_core.permissions import PROJECT_ROLES
 
@@ -36,12 +36,7 @@ class ProjectListSchema(PageSchema):
     results = fields.List(fields.Nested(ProjectSchema), required=True)
 
 
-#: what a project name may be (the rule of polyaxon_core.domain.projects.validate_slug), as a pattern
-#: the OpenAPI document shows
-PROJECT_NAME = validate.Regexp(
-    r"^[a-z0-9][a-z0-9_.-]{0,149}$",
-    error="project name {input!r} is not valid: use lowercase letters, digits, '-', '_' or "
-          "'.', starting with a letter or digit (at most 150 characters)")
+PROJECT_NAME = slug_rule("project")
 
 
 class ProjectCreateSchema(InputSchema):

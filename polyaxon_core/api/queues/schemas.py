@@ -4,13 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from polyaxon_core.api.common import InputSchema, PageSchema
+from polyaxon_core.api.common import InputSchema, PageSchema, slug_rule
 
-#: the rule of polyaxon_core.domain.projects.validate_slug, as a pattern the document shows
-QUEUE_NAME = validate.Regexp(
-    r"^[a-z0-9][a-z0-9_.-]{0,149}$",
-    error="queue name {input!r} is not valid: use lowercase letters, digits, '-', '_' or "
-          "'.', starting with a letter or digit (at most 150 characters)")
+QUEUE_NAME = slug_rule("queue")
 #: what the databases' 32-bit integer columns hold
 PRIORITY = validate.Range(min=-(2**31), max=2**31 - 1,
                           error="must be a 32-bit integer (between {min} and {max})")

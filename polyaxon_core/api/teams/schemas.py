@@ -5,14 +5,10 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from polyaxon_core.api.admin.schemas import USERNAME
-from polyaxon_core.api.common import InputSchema, PageSchema
+from polyaxon_core.api.common import InputSchema, PageSchema, slug_rule
 from polyaxon_core.permissions import PROJECT_ROLES
 
-#: the rule of polyaxon_core.domain.projects.validate_slug, as a pattern the document shows
-TEAM_NAME = validate.Regexp(
-    r"^[a-z0-9][a-z0-9_.-]{0,149}$",
-    error="team name {input!r} is not valid: use lowercase letters, digits, '-', '_' or "
-          "'.', starting with a letter or digit (at most 150 characters)")
+TEAM_NAME = slug_rule("team")
 
 
 class TeamSchema(Schema):
