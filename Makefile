@@ -69,7 +69,7 @@ test: install official-client browser
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy polyaxon_core plugins/*/polyaxon_* webapp/polyaxon_webapp
+	$(BIN)/mypy polyaxon_core $(filter-out %.egg-info,$(wildcard plugins/*/polyaxon_*)) webapp/polyaxon_webapp
 
 bench: install official-client
 	$(BIN)/python -m pip install --quiet -e "plugins/optimizers[benchmarks]"

@@ -43,11 +43,17 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1, help="weights and shuffling")
     parser.add_argument("--checkpoint-dir", type=Path, help="save each epoch, resume from it")
+    parser.add_argument("--dataset", type=Path,
+                        help="an .npz of x_train, x_val, y_train, y_val (default: the digits split)")
     return parser.parse_args()
 
 
-def load_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Pixels scaled to [0, 1]; 75% to train, 25% to validate, stratified by digit."""
+def load_data(dataset: Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The split saved in ``dataset``, or else the digits' pixels scaled to [0, 1], 75% to
+    train and 25% to validate, stratified by digit."""
+    if dataset is not None:
+        with np.load(dataset) as saved:
+            return saved["x_train"], saved["x_val"], saved["y_train"], saved["y_val"]
     features, labels = load_digits(return_X_y=True)
     return train_test_split(
         features / 16.0, labels, test_size=0.25, stratify=labels, random_state=SPLIT_SEED
@@ -90,7 +96,7 @@ def main() -> None:
     }
     tracking.init()
     tracking.log_inputs(epochs=args.epochs, **params)
-    x_train, x_val, y_train, y_val = load_data()
+    x_train, x_val, y_train, y_val = load_data(args.dataset)
 
     state = load_checkpoint(args.checkpoint_dir, params)
     if state is None:

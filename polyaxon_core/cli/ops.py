@@ -130,7 +130,8 @@ def _format_value(value: Any) -> str:
 @output_option
 @domain_errors
 def get(uid: str, project_name: str | None, watch: bool, output: str) -> None:
-    """Show a run: status, inputs, outputs, last metrics; a sweep's progress and trials."""
+    """Show a run: status, inputs, outputs, last metrics; a sweep's progress and trials; a
+    DAG's operations as a tree."""
     project = run_project_name(project_name)
     data = platform().get_run(uid, project)
     if watch:
@@ -188,6 +189,10 @@ def _print_run(data: dict[str, Any]) -> None:
         from polyaxon_core.cli.watch import sweep_table
 
         out.print(sweep_table({**data, "optimizer": optimizer or {}}, limit=len(data["trials"])))
+    if data.get("kind") == "dag":
+        from polyaxon_core.cli.watch import dag_tree
+
+        out.print(dag_tree(data))
 
 
 @ops_command.command("statuses")
@@ -373,14 +378,17 @@ def stop(uid: str, project_name: str | None, yes: bool) -> None:
 @project_option
 @click.option("-c", "--copy", is_flag=True,
               help="Start the new run with a copy of this run's artifacts and outputs.")
+@click.option("--from-failed", is_flag=True,
+              help="Of a finished DAG: run again only the operations that did not succeed "
+                   "(the new DAG reads the succeeded ones, outputs included, from this one).")
 @output_option
 @domain_errors
-def restart(uid: str, project_name: str | None, copy: bool, output: str) -> None:
+def restart(uid: str, project_name: str | None, copy: bool, from_failed: bool, output: str) -> None:
     """Run again as a new run with the same content and inputs."""
     project = run_project_name(project_name)
     where = platform()
     original = where.get_run(uid, project)["uuid"]
-    data = where.restart_run(original, project, copy)
+    data = where.restart_run(original, project, copy, from_failed=from_failed)
     if output == "json":
         print_json(data)
     else:

@@ -1,9 +1,11 @@
-"""Live views: a job's logs as they come, a sweep's progress and best trials."""
+"""Live views: a job's logs as they come, a sweep's progress and best trials, a DAG's
+operations as a tree."""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -28,7 +30,9 @@ def watch_run(uuid: str, project: str | None) -> str:
     if notice:
         click.echo(f"Note: {notice}", err=True)
     if snapshot["kind"] == "matrix":
-        return _watch_sweep(where, snapshot, project)
+        return _watch(where, snapshot, project, sweep_table, _progress_line, "Sweep")
+    if snapshot["kind"] == "dag":
+        return _watch(where, snapshot, project, dag_tree, _dag_line, "DAG")
     return _follow_job(where, snapshot, project)
 
 
@@ -94,7 +98,49 @@ def _progress_line(snapshot: dict[str, Any]) -> str:
             f"({succeeded} succeeded), {running} in flight")
 
 
-def _watch_sweep(where: Platform, snapshot: dict[str, Any], project: str | None) -> str:
+def dag_tree(snapshot: dict[str, Any]) -> Any:
+    """The DAG and its operations, nested DAGs below theirs, with statuses."""
+    from rich.tree import Tree
+
+    operations = snapshot.get("operations") or []
+    tree = Tree(f"{snapshot.get('name') or 'dag'} {snapshot['uuid'][:12]} "
+                f"[{styled_status(snapshot['status'])}] {_dag_counts(operations)}")
+    _add_operations(tree, operations)
+    return tree
+
+
+def _add_operations(tree: Any, operations: list[dict[str, Any]]) -> None:
+    for operation in operations:
+        label = (f"{operation['name']}  {operation['uuid'][:12]}  {operation.get('kind')}  "
+                 f"{styled_status(str(operation['status']))}")
+        if operation.get("reused"):
+            label += "  (reused: succeeded in the DAG this one restarts)"
+        trials = operation.get("trials")
+        if trials is not None:
+            label += "  trials: " + (", ".join(f"{n} {s}" for s, n in sorted(trials.items()))
+                                     or "none yet")
+        branch = tree.add(label)
+        _add_operations(branch, operation.get("operations") or [])
+
+
+def _dag_counts(operations: list[dict[str, Any]]) -> str:
+    done = sum(1 for operation in operations if is_final(str(operation["status"])))
+    return f"{done}/{len(operations)} operations done"
+
+
+def _dag_line(snapshot: dict[str, Any]) -> str:
+    operations = snapshot.get("operations") or []
+    counts: dict[str, int] = {}
+    for operation in operations:
+        counts[str(operation["status"])] = counts.get(str(operation["status"]), 0) + 1
+    summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    return f"dag {snapshot['uuid'][:12]} {snapshot['status']}: {_dag_counts(operations)} ({summary})"
+
+
+def _watch(where: Platform, snapshot: dict[str, Any], project: str | None,
+           view: Callable[[dict[str, Any]], Any], line: Callable[[dict[str, Any]], str],
+           what: str) -> str:
+    """Follow a sweep or a DAG: a live ``view`` on a terminal, a ``line`` per change elsewhere."""
     interval = settings().poll_interval
     out = console()
 
@@ -106,22 +152,22 @@ def _watch_sweep(where: Platform, snapshot: dict[str, Any], project: str | None)
     if out.is_terminal:
         from rich.live import Live
 
-        with Live(sweep_table(snapshot), console=out, refresh_per_second=4) as live:
+        with Live(view(snapshot), console=out, refresh_per_second=4) as live:
             while not is_final(snapshot["status"]):
                 snapshot = refresh()
-                live.update(sweep_table(snapshot))
+                live.update(view(snapshot))
     else:
         # logs and pipes get one line per change instead of a redrawn table
         last = ""
         while True:
-            line = _progress_line(snapshot)
-            if line != last:
-                click.echo(line)
-                last = line
+            current = line(snapshot)
+            if current != last:
+                click.echo(current)
+                last = current
             if is_final(snapshot["status"]):
                 break
             snapshot = refresh()
-        out.print(sweep_table(snapshot))
-    click.echo(f"Sweep {snapshot['uuid'][:12]} {snapshot['status']}"
+        out.print(view(snapshot))
+    click.echo(f"{what} {snapshot['uuid'][:12]} {snapshot['status']}"
                + (f": {snapshot['message']}" if snapshot.get("message") else ""))
     return str(snapshot["status"])

@@ -170,17 +170,21 @@ class ApiClient:
             "GET", f"{self._run_path(project, uuid)}/statuses").json()
         return statuses
 
-    def _action(self, project: str, uuid: str, action: str) -> dict[str, Any] | None:
+    def _action(self, project: str, uuid: str, action: str,
+                body: dict[str, Any] | None = None) -> dict[str, Any] | None:
         answer: dict[str, Any] | None = self.transport.request(
-            "POST", f"{self._run_path(project, uuid)}/{action}").json()
+            "POST", f"{self._run_path(project, uuid)}/{action}", json_body=body).json()
         return answer
 
     def stop_run(self, project: str, uuid: str) -> dict[str, Any] | None:
         return self._action(project, uuid, "stop")
 
-    def restart_run(self, project: str, uuid: str, copy: bool = False) -> dict[str, Any]:
-        """A new run with the same content (``copy``: and a copy of the artifacts)."""
-        run = self._action(project, uuid, "copy" if copy else "restart")
+    def restart_run(self, project: str, uuid: str, copy: bool = False,
+                    from_failed: bool = False) -> dict[str, Any]:
+        """A new run with the same content (``copy``: and a copy of the artifacts;
+        ``from_failed``: of a DAG, only the operations that did not succeed)."""
+        run = self._action(project, uuid, "copy" if copy else "restart",
+                           {"from_failed": True} if from_failed else None)
         return run or {}
 
     def resume_run(self, project: str, uuid: str) -> dict[str, Any] | None:

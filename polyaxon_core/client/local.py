@@ -152,7 +152,7 @@ class LocalPlatform(Platform):
                 session, get_project(session, project), spec,
                 default_concurrency=self.settings.default_concurrency, raw_content=raw_content,
                 name=name, description=description, tags=list(tags), queue=queue,
-                context_path=context_path,
+                context_path=context_path, store=self.store,
             )
             data = run_document(run)
         self._keep_going_after(data["uuid"])
@@ -171,7 +171,7 @@ class LocalPlatform(Platform):
         from sqlalchemy import select
 
         from polyaxon_core.db.models import Run
-        from polyaxon_core.domain.listing import run_document
+        from polyaxon_core.domain.listing import dag_operations, run_document
 
         with self.database() as session:
             run = self._run(session, identifier, project)
@@ -184,6 +184,8 @@ class LocalPlatform(Platform):
                 for child in session.scalars(
                     select(Run).where(Run.pipeline_id == run.id).order_by(Run.matrix_index))
             ] if run.kind == "matrix" else []
+            if run.kind == "dag":
+                data["operations"] = dag_operations(session, run)
             return data
 
     def statuses(self, identifier: str, project: str | None) -> dict[str, Any]:
@@ -253,7 +255,8 @@ class LocalPlatform(Platform):
         self.keep_going()
         return data
 
-    def restart_run(self, uuid: str, project: str | None, copy: bool) -> dict[str, Any]:
+    def restart_run(self, uuid: str, project: str | None, copy: bool,
+                    from_failed: bool = False) -> dict[str, Any]:
         from polyaxon_core.domain.artifacts import copy_run_artifacts
         from polyaxon_core.domain.commands import clone_run
         from polyaxon_core.domain.listing import run_document
@@ -261,7 +264,8 @@ class LocalPlatform(Platform):
         self._check_backends()
         with self.database() as session:
             original = self._run(session, uuid, project)
-            run = clone_run(session, original, "copy" if copy else "restart")
+            run = clone_run(session, original, "copy" if copy else "restart",
+                            from_failed=from_failed)
             data = run_document(run)
             if copy:
                 copy_run_artifacts(self.store, original.uuid, run.uuid)

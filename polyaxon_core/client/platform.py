@@ -126,7 +126,8 @@ class Platform(ABC):
         """Ask a run to stop; the run as it is right after."""
 
     @abstractmethod
-    def restart_run(self, uuid: str, project: str | None, copy: bool) -> dict[str, Any]:
+    def restart_run(self, uuid: str, project: str | None, copy: bool,
+                    from_failed: bool = False) -> dict[str, Any]:
         """A new run with the same content (``copy``: and the artifacts); the new run."""
 
     @abstractmethod

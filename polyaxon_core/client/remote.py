@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -145,7 +145,28 @@ class RemotePlatform(Platform):
              for child in self._all_runs(scope, f"pipeline:{uuid}")),
             key=lambda trial: (trial["index"] is None, trial["index"] or 0),
         ) if data.get("kind") == "matrix" else []
+        if data.get("kind") == "dag":
+            data["operations"] = self._operations(data, scope)
         return data
+
+    def _operations(self, dag: dict[str, Any], scope: str) -> list[dict[str, Any]]:
+        from collections import Counter
+
+        from polyaxon_core.domain.listing import operations_tree
+
+        def below(run: Mapping[str, Any]) -> dict[str, Any]:
+            if run.get("kind") == "dag":
+                return {"operations": self._operations(dict(run), scope)}
+            if run.get("kind") == "matrix":
+                trials = self._all_runs(scope, f"pipeline:{run['uuid']}")
+                return {"trials": dict(Counter(str(trial["status"]) for trial in trials))}
+            return {}
+
+        reused = {name: self._get(uuid, scope)
+                  for name, uuid in ((dag.get("meta_info") or {}).get("reused") or {}).items()}
+        children = sorted(self._all_runs(scope, f"pipeline:{dag['uuid']}"),
+                          key=lambda run: run.get("created_at") or 0)
+        return operations_tree(dag, children, reused, below)
 
     def statuses(self, identifier: str, project: str | None) -> dict[str, Any]:
         scope = self._scope(project)
@@ -217,9 +238,10 @@ class RemotePlatform(Platform):
         scope = self._scope(project)
         return self._after(self.client.stop_run(scope, uuid), scope, uuid)
 
-    def restart_run(self, uuid: str, project: str | None, copy: bool) -> dict[str, Any]:
+    def restart_run(self, uuid: str, project: str | None, copy: bool,
+                    from_failed: bool = False) -> dict[str, Any]:
         return with_datetimes(  # type: ignore[no-any-return]
-            self.client.restart_run(self._scope(project), uuid, copy=copy))
+            self.client.restart_run(self._scope(project), uuid, copy=copy, from_failed=from_failed))
 
     def resume_run(self, uuid: str, project: str | None) -> dict[str, Any]:
         scope = self._scope(project)

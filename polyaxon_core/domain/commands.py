@@ -20,6 +20,7 @@ from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.wakeup import wake_after_commit
 
 if TYPE_CHECKING:
+    from polyaxon_core.interfaces import ArtifactStore
     from polyaxon_core.spec import OperationSpec
 
 
@@ -48,7 +49,11 @@ def _new_run(
     matrix_index: int | None = None,
     original: Run | None = None,
     cloning_kind: str | None = None,
+    wait: bool = False,
+    user_id: int | None = None,
 ) -> Run:
+    """A new run, compiled, then queued (or, with ``wait``, left ``compiled``: a DAG's
+    operation waiting for its trigger)."""
     run = Run(
         project=project,
         name=name,
@@ -66,6 +71,7 @@ def _new_run(
         matrix_index=matrix_index,
         original=original,
         cloning_kind=cloning_kind,
+        user_id=user_id,
     )
     session.add(run)
     session.add(RunStatusCondition(run=run, status=Status.CREATED.value, reason="created",
@@ -73,8 +79,9 @@ def _new_run(
     session.flush()
     queue_event(session, "polyaxon_on_run_created", run=run_to_entity(run))
     transition(session, run, Status.COMPILED, reason="compiled")
-    transition(session, run, Status.QUEUED, reason="queued")
-    wake_after_commit(session)
+    if not wait:
+        transition(session, run, Status.QUEUED, reason="queued")
+        wake_after_commit(session)
     return run
 
 
@@ -90,18 +97,31 @@ def submit_operation(
     tags: Sequence[str] = (),
     queue: str | None = None,
     context_path: str | None = None,
+    store: ArtifactStore | None = None,
 ) -> Run:
-    """Create a run from a validated operation, compile it and queue it."""
+    """Create a run from a validated operation, compile it and queue it.
+
+    Its ``joins`` are resolved now, over the project's runs as they are (``store`` gives
+    the paths of ``artifacts.*`` values); the values collected replace them in the run's
+    content, so it stands on its own and a restart runs with the same values.
+    """
     from polyaxon_core.connections import require_known_connections
+    from polyaxon_core.domain.references import ReferenceProblem, resolve_joins
     from polyaxon_core.spec import PolyaxonfileError, unsupported_features
 
     if unsupported := unsupported_features(spec):
         raise InvalidRequest("refused rather than silently ignored: " + "; ".join(unsupported))
     matrix = spec.matrix
+    content = spec.to_dict()
     try:
-        inputs = spec.resolve_inputs()
-    except PolyaxonfileError as exc:
+        joined = resolve_joins(session, project, store, spec.joins) if spec.joins else {}
+        inputs = spec.resolve_inputs(joined)
+    except (PolyaxonfileError, ReferenceProblem) as exc:
         raise InvalidRequest(str(exc)) from None
+    if joined:
+        content.pop("joins", None)
+        content["params"] = {**(content.get("params") or {}),
+                             **{name: {"value": value} for name, value in joined.items()}}
     if matrix is not None:
         _check_optimizer(matrix)
     require_known_connections(spec)
@@ -111,7 +131,7 @@ def submit_operation(
         session,
         project,
         spec,
-        spec.to_dict(),
+        content,
         inputs,
         name=name or spec.name or (spec.component.name if spec.component else None),
         description=description or spec.description,
@@ -164,6 +184,47 @@ def create_trial(
         },
         pipeline=sweep,
         matrix_index=index,
+        user_id=sweep.user_id,
+    )
+
+
+#: what an operation of a DAG says only to its DAG: stored on its own, it is a plain operation
+_DAG_ONLY_KEYS = ("dependencies", "trigger", "conditions", "skipOnUpstreamSkip",
+                  "dagRef", "pathRef", "hubRef", "urlRef")
+
+
+def operation_content(operation: OperationSpec) -> dict[str, Any]:
+    """A DAG operation as it is stored on its run: its component inline, without what only
+    the DAG reads (its dependencies, trigger, conditions)."""
+    content = operation.to_dict()
+    for key in _DAG_ONLY_KEYS:
+        content.pop(key, None)
+    content.setdefault("params", {})
+    return content
+
+
+def create_operation(session: Session, dag: Run, operation: OperationSpec) -> Run:
+    """The run of one operation of ``dag``, waiting (``compiled``) for its trigger; its
+    ``ref`` params are resolved when it is queued (see :mod:`polyaxon_core.orchestrator.dags`).
+    It acts as the DAG's creator, as does everything it starts (a nested DAG's operations,
+    a sweep's trials)."""
+    return _new_run(
+        session,
+        dag.project,
+        operation,
+        operation_content(operation),
+        {},
+        name=operation.name,
+        description=operation.description,
+        tags=list(operation.tags),
+        queue=validate_slug("queue", operation.queue or dag.queue or DEFAULT_QUEUE),
+        meta_info={
+            **{k: v for k, v in (dag.meta_info or {}).items() if k == "context_path"},
+            "operation": operation.name,
+        },
+        pipeline=dag,
+        wait=True,
+        user_id=dag.user_id,
     )
 
 
@@ -175,7 +236,7 @@ def request_stop(session: Session, run: Run, reason: str = "stopped by user",
     if is_final(run.status):
         raise Conflict(f"run {run.uuid[:12]} is already {run.status}; nothing to stop")
     if run.status in {Status.CREATED, Status.COMPILED, Status.QUEUED, Status.RETRYING}:
-        if run.kind == "matrix" and any(not is_final(child.status) for child in run.children):
+        if run.kind in {"matrix", "dag"} and any(not is_final(child.status) for child in run.children):
             run.stop_requested_at = utcnow()
             transition(session, run, Status.STOPPING, reason=reason, message=message)
         else:
@@ -188,15 +249,33 @@ def request_stop(session: Session, run: Run, reason: str = "stopped by user",
     return run
 
 
-def clone_run(session: Session, run: Run, cloning_kind: str) -> Run:
-    """A new run with the same content and inputs (``restart``, or ``copy``)."""
+def clone_run(session: Session, run: Run, cloning_kind: str, *, from_failed: bool = False) -> Run:
+    """A new run with the same content and inputs (``restart``, or ``copy``).
+
+    ``from_failed`` restarts a finished DAG with only the operations that did not succeed:
+    the new DAG reads the succeeded ones (their outputs included) from this one.
+    """
     if cloning_kind not in {"restart", "copy"}:
         raise InvalidRequest(f"unknown cloning kind {cloning_kind!r}; use restart or copy")
     if run.pipeline_id is not None:
+        parent = run.pipeline
+        what = "DAG" if parent is not None and parent.kind == "dag" else "sweep"
         raise InvalidRequest(
-            f"run {run.uuid[:12]} is a trial of sweep {run.pipeline.uuid[:12] if run.pipeline else ''}; "
-            "restart the sweep instead"
+            f"run {run.uuid[:12]} is part of {what} {parent.uuid[:12] if parent else ''}; "
+            f"restart the {what} instead"
         )
+    reused: dict[str, str] = {}
+    if from_failed:
+        if run.kind != "dag":
+            raise InvalidRequest(f"run {run.uuid[:12]} is a {run.kind}; only a DAG restarts "
+                                 "from its failed operations")
+        if not is_final(run.status):
+            raise Conflict(f"DAG {run.uuid[:12]} is {run.status}; wait for it to end or stop it")
+        reused = dict((run.meta_info or {}).get("reused") or {})
+        for child in run.children:
+            name = (child.meta_info or {}).get("operation")
+            if name and child.status == Status.SUCCEEDED.value:
+                reused[str(name)] = child.uuid
     spec = load_spec(run)
     content = json.loads(run.content or "{}")
     return _new_run(
@@ -209,7 +288,8 @@ def clone_run(session: Session, run: Run, cloning_kind: str) -> Run:
         description=run.description,
         tags=list(run.tags or ()),
         queue=run.queue or DEFAULT_QUEUE,
-        meta_info={k: v for k, v in (run.meta_info or {}).items() if k == "context_path"},
+        meta_info={**{k: v for k, v in (run.meta_info or {}).items() if k == "context_path"},
+                   **({"reused": reused} if reused else {})},
         raw_content=run.raw_content,
         original=run,
         cloning_kind=cloning_kind,
@@ -224,7 +304,11 @@ def resume_run(session: Session, run: Run) -> Run:
             "upstream_failed runs can be resumed"
         )
     if run.pipeline_id is not None:
-        raise InvalidRequest("a sweep's trial cannot be resumed on its own; resume the sweep")
+        raise InvalidRequest("a sweep's trial or a DAG's operation cannot be resumed on its own; "
+                             "restart the sweep or the DAG")
+    if run.kind == "dag":
+        raise InvalidRequest(f"a DAG is not resumed in place; restart it, with only its failed "
+                             f"operations: `polyaxon ops restart {run.uuid[:12]} --from-failed`")
     transition(session, run, Status.RESUMING, reason="resumed by user")
     run.scheduler_handle = {}
     transition(session, run, Status.QUEUED, reason="queued")
@@ -234,16 +318,25 @@ def resume_run(session: Session, run: Run) -> Run:
 
 def delete_run(session: Session, run: Run) -> list[str]:
     """Delete a finished run (and a sweep's trials); returns uuids whose artifacts to remove."""
-    unfinished = [r for r in [run, *run.children] if not is_final(r.status)]
+    descendants = _descendants(run)
+    unfinished = [r for r in [run, *descendants] if not is_final(r.status)]
     if unfinished:
         what = (
             f"run {run.uuid[:12]} is {run.status}" if unfinished[0] is run
-            else f"sweep {run.uuid[:12]} still has {len(unfinished)} unfinished trial(s)"
+            else f"{run.kind} {run.uuid[:12]} still has {len(unfinished)} unfinished run(s)"
         )
         raise Conflict(f"{what}; stop it first with `polyaxon ops stop {run.uuid[:12]}`")
-    uuids = [run.uuid, *(child.uuid for child in run.children)]
+    uuids = [run.uuid, *(child.uuid for child in descendants)]
     session.delete(run)
     return uuids
+
+
+def _descendants(run: Run) -> list[Run]:
+    """A sweep's trials, a DAG's operations, and theirs (nested DAGs, sweeps in a DAG)."""
+    found: list[Run] = []
+    for child in run.children:
+        found += [child, *_descendants(child)]
+    return found
 
 
 def update_run(session: Session, run: Run, *, name: str | None = None,

@@ -8,6 +8,7 @@ talks to a database or to a server.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -168,3 +169,56 @@ def status_timeline(run: Run) -> dict[str, Any]:
             for condition in run.conditions
         ],
     }
+
+
+def operations_tree(
+    dag: Mapping[str, Any],
+    children: Sequence[Mapping[str, Any]],
+    reused: Mapping[str, Mapping[str, Any]],
+    below: Callable[[Mapping[str, Any]], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """A DAG's operations in the order the DAG lists them, as ``ops get`` shows them.
+
+    ``children`` are the DAG's runs, ``reused`` the runs a ``--from-failed`` restart took
+    from the DAG it restarted (by operation name), and ``below(run)`` what goes under an
+    operation: a nested DAG's ``operations``, a sweep's ``trials`` counted by status.
+    """
+    by_name: dict[str, tuple[Mapping[str, Any], bool]] = {
+        name: (run, True) for name, run in reused.items()}
+    for child in children:
+        by_name[str((child.get("meta_info") or {}).get("operation") or child.get("name"))] = (child, False)
+    order = list((dag.get("meta_info") or {}).get("operations") or [])
+    names = [*order, *(name for name in by_name if name not in order)]
+    nodes = []
+    for name in names:
+        if name not in by_name:
+            continue
+        run, is_reused = by_name[name]
+        nodes.append({"name": name, "uuid": run["uuid"], "kind": run.get("kind"),
+                      "status": run.get("status"), "reused": is_reused, **below(run)})
+    return nodes
+
+
+def dag_operations(session: Session, dag: Run) -> list[dict[str, Any]]:
+    """The DAG's operations as :func:`operations_tree` gives them: a nested DAG's below it,
+    a sweep's trials counted by status."""
+    from collections import Counter
+
+    def below(document: Mapping[str, Any]) -> dict[str, Any]:
+        run = rows[document["uuid"]]
+        if run.kind == "dag":
+            return {"operations": dag_operations(session, run)}
+        if run.kind == "matrix":
+            statuses = session.scalars(select(Run.status).where(Run.pipeline_id == run.id))
+            return {"trials": dict(Counter(statuses))}
+        return {}
+
+    children = list(session.scalars(select(Run).where(Run.pipeline_id == dag.id).order_by(Run.id)))
+    reused_uuids = dict((dag.meta_info or {}).get("reused") or {})
+    reused = list(session.scalars(select(Run).where(Run.uuid.in_(list(reused_uuids.values())))))
+    rows = {run.uuid: run for run in [*children, *reused]}
+    documents = {run.uuid: run_document(run, detail=False) for run in rows.values()}
+    return operations_tree(
+        run_document(dag, detail=False), [documents[child.uuid] for child in children],
+        {name: documents[uuid] for name, uuid in reused_uuids.items() if uuid in documents},
+        below)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from polyaxon_core.db.models import Project, Queue, Run
 from polyaxon_core.domain.projects import final_statuses, validate_slug
 from polyaxon_core.errors import Conflict, InvalidRequest, NotFound
-from polyaxon_core.lifecycle import ACTIVE_STATUSES, Status
+from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, Status
 
 DEFAULT_QUEUE = "default"
 #: the waiting runs a queue's overview names, in the order they will start
@@ -93,7 +93,7 @@ def queue_documents(session: Session, queues: list[Queue]) -> list[dict[str, Any
     :data:`NEXT_WAITING` waiting runs named in the order they will start (sweeps, which
     only start their trials, are not counted)."""
     names = [queue.name for queue in queues]
-    trials = (Run.kind != "matrix", Run.queue.in_(names))
+    trials = (Run.kind.not_in(CONTROLLED_KINDS), Run.queue.in_(names))
     running = dict(session.execute(
         select(Run.queue, func.count(Run.id)).where(
             *trials, Run.status.in_([status.value for status in ACTIVE_STATUSES]))
@@ -122,7 +122,7 @@ def unfinished_by_queue(session: Session, project: Project) -> dict[str, int]:
     """How many of ``project``'s runs (sweeps aside) are unfinished, by queue."""
     rows = session.execute(
         select(Run.queue, func.count(Run.id))
-        .where(Run.project_id == project.id, Run.kind != "matrix",
+        .where(Run.project_id == project.id, Run.kind.not_in(CONTROLLED_KINDS),
                Run.status.not_in(final_statuses()))
         .group_by(Run.queue))
     return {queue or DEFAULT_QUEUE: count for queue, count in rows}

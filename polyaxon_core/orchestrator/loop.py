@@ -32,7 +32,8 @@ from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
 from polyaxon_core.interfaces.scheduler import ActiveRun
-from polyaxon_core.lifecycle import ACTIVE_STATUSES, FINAL_STATUSES, Status
+from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, FINAL_STATUSES, Status
+from polyaxon_core.orchestrator.dags import DagController
 from polyaxon_core.orchestrator.sweeps import SweepController
 from polyaxon_core.wakeup import WakeupChannel, wakeup_path
 
@@ -96,13 +97,15 @@ class Orchestrator:
         self.scheduler: Scheduler = scheduler or create("scheduler", settings.scheduler, settings)
         self.store: ArtifactStore = store or create("store", settings.store, settings)
         self.sweeps = SweepController(settings)
+        self.dags = DagController(settings, self.store)
 
     # ------------------------------------------------------------------------------ tick
     def tick(self) -> None:
-        """One pass over everything: reconciliation, sweeps, scheduling, in this order so
-        that a trial which just ended is seen by its sweep, and the trials the sweep
-        creates in its place are launched, in the same pass."""
+        """One pass over everything: reconciliation, DAGs, sweeps, scheduling, in this
+        order so that a run which just ended is seen by its DAG or sweep, and the runs
+        they queue in its place are launched, in the same pass."""
         self.reconcile()
+        self.dags.control_all(self.settings.db_url)
         self.sweeps.control_all(self.settings.db_url)
         self.schedule()
 
@@ -161,7 +164,8 @@ class Orchestrator:
             to_launch = self._claim_queued(session)
         with session_scope(self.settings.db_url) as session:
             orphans = session.scalars(
-                select(Run.id).where(Run.status == Status.SCHEDULED.value, Run.kind != "matrix")
+                select(Run.id).where(Run.status == Status.SCHEDULED.value,
+                                     Run.kind.not_in(CONTROLLED_KINDS))
             ).all()
         for run_id in dict.fromkeys([*to_launch, *orphans]):
             self._launch(run_id)
@@ -171,13 +175,13 @@ class Orchestrator:
         queues = {queue.name: queue for queue in session.scalars(select(Queue))}
         busy = Counter(
             session.scalars(
-                select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind != "matrix")
+                select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS))
             ).all()
         )
         candidates = session.scalars(
             select(Run)
             .outerjoin(Queue, Queue.name == Run.queue)
-            .where(Run.status == Status.QUEUED.value, Run.kind != "matrix")
+            .where(Run.status == Status.QUEUED.value, Run.kind.not_in(CONTROLLED_KINDS))
             .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id)
         ).all()
         claimed: list[int] = []
@@ -316,7 +320,7 @@ class Orchestrator:
         with session_scope(self.settings.db_url) as session:
             rows = session.scalars(
                 select(Run).options(selectinload(Run.project))
-                .where(Run.status.in_(_ACTIVE), Run.kind != "matrix")
+                .where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS))
             ).all()
             self._enforce_timeouts(session, rows)
             active = [

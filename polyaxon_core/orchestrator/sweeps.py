@@ -12,6 +12,7 @@ point and started again neither repeats nor loses a trial nor a decision.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -120,7 +121,7 @@ class SweepController:
         """Stop the trials the rules condemn; return True when the whole sweep stops."""
         planned = optimizer.describe(trials).get("planned")
         decision = early_stopping.decide(
-            rules, _progress(session, sweep, children, early_stopping.metric_names(rules)),
+            rules, progress(session, sweep, children, early_stopping.metric_names(rules)),
             planned if isinstance(planned, int) else None,
         )
         by_uuid = {child.uuid: child for child in children}
@@ -170,17 +171,18 @@ class SweepController:
             transition(session, sweep, Status.STOPPED, reason="stopped")
 
 
-def _progress(session: Session, sweep: Run, children: list[Run],
-              names: set[str]) -> list[early_stopping.TrialProgress]:
-    """The sweep's trials with every value their current attempt logged of the metrics
-    ``names`` (a resumed or retried trial starts its series again)."""
+def progress(session: Session, parent: Run, children: list[Run], names: set[str],
+             index: Callable[[Run], int] | None = None) -> list[early_stopping.TrialProgress]:
+    """The children of a sweep (or a DAG) with every value their current attempt logged of
+    the metrics ``names`` (a resumed or retried trial starts its series again); ``index``
+    numbers them (default: their matrix index)."""
     series: dict[int, dict[str, list[float]]] = {child.id: {} for child in children}
     attempts = {child.id: current_attempt(child) for child in children}
     if names:
         rows = session.execute(
             select(Metric.run_id, Metric.attempt, Metric.name, Metric.value)
             .join(Run, Run.id == Metric.run_id)
-            .where(Run.pipeline_id == sweep.id, Metric.name.in_(sorted(names)))
+            .where(Run.pipeline_id == parent.id, Metric.name.in_(sorted(names)))
             .order_by(Metric.id)
         )
         for run_id, attempt, name, value in rows:
@@ -188,7 +190,8 @@ def _progress(session: Session, sweep: Run, children: list[Run],
                 series[run_id].setdefault(name, []).append(value)
     return [
         early_stopping.TrialProgress(
-            index=child.matrix_index if child.matrix_index is not None else -1,
+            index=index(child) if index is not None else
+            child.matrix_index if child.matrix_index is not None else -1,
             uuid=child.uuid, status=child.status, series=series[child.id],
         )
         for child in children

@@ -16,6 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from typing import Any
 
 from marshmallow import Schema, ValidationError
@@ -726,6 +727,7 @@ class Compiler:
             parsed = parse_ref_value(param.get("value"))
             if not ref or parsed is None:
                 continue
+            unpicked_sweep = False
             if ref == "dag":
                 target_ios = _ios(scope.dag.loaded)
                 origin = "the DAG"
@@ -745,9 +747,20 @@ class Compiler:
                     continue
                 target_ios = _ios(upstream.component.loaded)
                 origin = f"operation `{upstream_name}`"
+                unpicked_sweep = not _sweep_has_metric(upstream.loaded)
             else:
                 continue
             section, key = parsed
+            if unpicked_sweep and section != "globals":
+                self.problems.append(
+                    where.at("value").problem(
+                        f"operation `{upstream_name}` is a sweep whose matrix names no metric to "
+                        f"pick its best trial by, so its `{section}` cannot be read",
+                        "a matrix with a `metric` (bayes, hyperband, hyperopt, ...) or a "
+                        "metric_early_stopping rule; or a join over its trials",
+                    )
+                )
+                continue
             if section not in ("inputs", "outputs"):
                 if section == "globals" and key not in GLOBALS:
                     self.problems.append(
@@ -777,35 +790,28 @@ class Compiler:
         return reads
 
     def _check_acyclic(self, upstream: dict[str, set[str]], by_name: dict[str, OperationNode]) -> None:
-        state: dict[str, int] = {}
-        trail: list[str] = []
-
-        def visit(name: str) -> list[str] | None:
-            state[name] = 1
-            trail.append(name)
-            for parent in sorted(upstream.get(name, ())):
-                if state.get(parent) == 1:
-                    return [*trail[trail.index(parent) :], parent]
-                if parent not in state:
-                    cycle = visit(parent)
-                    if cycle:
-                        return cycle
-            state[name] = 2
-            trail.pop()
-            return None
-
-        for name in sorted(upstream):
-            if name in state:
-                continue
-            cycle = visit(name)
-            if cycle:
-                self.problems.append(
-                    by_name[cycle[0]].where.problem(
-                        f"the DAG has a cycle: {' -> '.join(reversed(cycle))}",
-                        "dependencies and ops references that form no loop",
-                    )
+        graph = TopologicalSorter({name: sorted(parents) for name, parents in sorted(upstream.items())})
+        try:
+            graph.prepare()
+        except CycleError as exc:
+            # graphlib gives the cycle as [a, b, ..., a], each one's output flowing into the next
+            cycle = [str(name) for name in exc.args[1]]
+            self.problems.append(
+                by_name[cycle[0]].where.problem(
+                    f"the DAG has a cycle: {' -> '.join(cycle)}",
+                    "dependencies and ops references that form no loop",
                 )
-                return
+            )
+
+
+def _sweep_has_metric(operation: Mapping[str, Any]) -> bool:
+    """False for an operation with a matrix that names no metric (its best trial is unknown)."""
+    matrix = operation.get("matrix")
+    if not isinstance(matrix, Mapping):
+        return True
+    return bool(matrix.get("metric")) or any(
+        isinstance(rule, Mapping) and rule.get("kind") == "metric_early_stopping"
+        for rule in matrix.get("early_stopping") or ())
 
 
 def _infer_kind(data: Mapping[str, Any]) -> str:

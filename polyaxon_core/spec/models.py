@@ -132,6 +132,11 @@ class ComponentSpec:
         self.outputs: tuple[IOSpec, ...] = tuple(IOSpec.from_loaded(io) for io in loaded.get("outputs") or ())
         self.run: Mapping[str, Any] = raw["run"]
         self.run_kind: str = loaded["run"]["kind"]
+        #: of a DAG: how many of its operations may be queued or running at once (None: any)
+        dag = loaded["run"] if self.run_kind == "dag" else {}
+        self.dag_concurrency: int | None = dag.get("concurrency")
+        #: of a DAG: its ``earlyStopping`` rules, as loaded (snake_case keys)
+        self.dag_early_stopping: tuple[Mapping[str, Any], ...] = tuple(dag.get("early_stopping") or ())
 
     def io(self, name: str) -> IOSpec | None:
         """The input (or else output) called ``name``."""

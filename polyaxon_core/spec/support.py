@@ -1,7 +1,7 @@
 """Sections of a polyaxonfile this version reads and validates but does not act on yet.
 
 Each of them changes what a run does or when it starts (a build, hooks, a schedule,
-joins, events, notifications, a cache, an approval, DAGs and services). A file using
+events, notifications, a cache, an approval, services). A file using
 them is valid (``polyaxon check`` keeps agreeing with the official client,
 and warns), but submitting it is refused with these sentences: a run that silently
 skipped its build, its hooks or its schedule would look like it did what the file says.
@@ -31,11 +31,6 @@ def unsupported_features(spec: OperationSpec) -> list[str]:
             "`schedule` does not act yet: the operation would run once, now, not on its "
             "schedule; remove `schedule` and start each run with `polyaxon run`"
         )
-    if spec.joins:
-        found.append(
-            "`joins` do not act yet: the params they name would not be filled from other "
-            "runs; pass those values as params"
-        )
     if spec.events:
         found.append(
             "`events` do not act yet: the operation would run now, not when the events "
@@ -55,14 +50,12 @@ def unsupported_features(spec: OperationSpec) -> list[str]:
             "`isApproved: false` does not act yet: the run would start without waiting for "
             "an approval; remove it"
         )
-    if spec.run_kind == "dag":
-        found.append(
-            "`run.kind: dag` does not act yet: DAG pipelines are not executed; run its "
-            "operations one by one"
-        )
     if spec.run_kind == "service":
         found.append(
             "`run.kind: service` does not act yet: its ports would not be served; use "
             "`run.kind: job` for a container that runs to completion"
         )
+    for operation in spec.dag_operations:
+        found += [f"operation `{operation.name}`: {sentence}"
+                  for sentence in unsupported_features(operation)]
     return found

@@ -434,3 +434,19 @@ def test_a_file_referencing_itself_is_a_cycle_not_a_recursion(write_file: WriteF
         read_polyaxonfile(path)
 
     assert any("references itself" in problem.message for problem in caught.value.problems)
+
+
+def test_reading_a_sweep_without_a_metric_is_refused_with_what_would_pick_its_best() -> None:
+    problems = dag_problems(
+        [
+            {"name": "search", "dagRef": "step",
+             "matrix": {"kind": "grid", "params": {"x": {"kind": "choice", "value": [1, 2]}}}},
+            {"name": "next", "dagRef": "step", "params": {"x": {"ref": "ops.search", "value": "outputs.y"}}},
+            {"name": "named", "dagRef": "step",
+             "params": {"x": {"ref": "ops.search", "value": "globals.uuid"}}},
+        ]
+    )
+
+    assert problems == [
+        "component.run.operations[1].params.x.value: operation `search` is a sweep whose matrix "
+        "names no metric to pick its best trial by, so its `outputs` cannot be read"]

@@ -21,15 +21,12 @@ VALID = CORPUS / "valid"
 EXPECTED = {
     "operation-hooks-build-plugins.yaml": ["`build` does not act yet", "`hooks` do not act yet",
                                            "`plugins.notifications` do not act yet"],
-    "operation-joins.yaml": ["`joins` do not act yet"],
     "operation-events.yaml": ["`events` do not act yet"],
     "component-job-full.yaml": ["`cache` does not act yet"],
     "operation-run-patch.yaml": ["`isApproved: false` does not act yet"],
     "operation-schedule-cron.yaml": ["`schedule` does not act yet"],
     "operation-schedule-interval.yaml": ["`schedule` does not act yet"],
     "operation-schedule-datetime.yaml": ["`schedule` does not act yet"],
-    "component-dag.yaml": ["`run.kind: dag` does not act yet"],
-    "component-dag-with-sweep.yaml": ["`run.kind: dag` does not act yet"],
     "component-service.yaml": ["`run.kind: service` does not act yet"],
 }
 
@@ -82,7 +79,7 @@ def test_check_of_a_plain_job_has_no_warning(polyaxon_home: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["operation-schedule-cron.yaml", "component-service.yaml",
-                                  "component-dag.yaml"])
+                                  "operation-events.yaml"])
 def test_polyaxon_run_refuses_what_would_not_act_and_creates_no_run(
     polyaxon_home: Path, name: str
 ) -> None:

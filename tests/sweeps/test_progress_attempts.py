@@ -5,7 +5,7 @@ from __future__ import annotations
 from polyaxon_core.db.models import Metric, Run
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.projects import create_project
-from polyaxon_core.orchestrator.sweeps import _progress
+from polyaxon_core.orchestrator.sweeps import progress
 
 
 def test_a_resumed_trials_progress_holds_only_its_current_attempt(db_url: str) -> None:
@@ -30,7 +30,7 @@ def test_a_resumed_trials_progress_holds_only_its_current_attempt(db_url: str) -
         ])
         session.flush()
 
-        progress = {trial.index: trial.series
-                    for trial in _progress(session, sweep, [resumed, first], {"loss"})}
+        series = {trial.index: trial.series
+                  for trial in progress(session, sweep, [resumed, first], {"loss"})}
 
-    assert progress == {0: {"loss": [1.0, 2.0]}, 1: {"loss": [5.0]}}
+    assert series == {0: {"loss": [1.0, 2.0]}, 1: {"loss": [5.0]}}

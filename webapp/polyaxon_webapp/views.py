@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.security import organization_resource, project_resource, run_resource
 from polyaxon_core.db.models import Run
-from polyaxon_core.domain.listing import get_run, run_document
+from polyaxon_core.domain.listing import dag_operations, get_run, run_document
 from polyaxon_core.domain.projects import DEFAULT_OWNER, get_project, list_projects
 from polyaxon_core.lifecycle import FINAL_STATUSES as FINAL
 from polyaxon_core.permissions import (
@@ -176,12 +176,13 @@ class ProjectsView(BaseView):  # type: ignore[misc]
             clones = session.execute(
                 select(Run.uuid, Run.name, Run.cloning_kind).where(Run.original_id == row.id)
                 .order_by(Run.id)).all()
+            operations = dag_operations(session, row) if row.kind == "dag" else []
         resource = run_resource(owner, name, run["uuid"])
         if run["kind"] == "matrix":
             allow_shader_compilation()  # the sweep's parallel coordinates
         return self.render_template(
             "polyaxon/run.html", run=run, title=run["name"] or run["uuid"],
-            trials=trials, clones=clones, final_statuses=FINAL_STATUSES,
+            trials=trials, clones=clones, operations=operations, final_statuses=FINAL_STATUSES,
             project={"owner": owner, "name": name},
             can={"stop": may(RUN_STOP, resource), "create": may(RUN_CREATE, resource),
                  "update": may(RUN_UPDATE, resource)})

@@ -141,6 +141,31 @@ def test_a_runs_resources_are_charted_over_time_beside_its_metrics(
         "boxes => boxes.map(box => box.dataset.metric)") == ["loss"]
 
 
+def test_a_dags_page_shows_its_operations_as_a_tree_like_the_cli(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    uuid = run_file(web, project, "-f", str(FILES / "dag.yaml"))
+    wait_for(lambda: shown(web, project, uuid)["status"] == "succeeded", timeout=180,
+             what="the DAG to succeed")
+    operations = shown(web, project, uuid)["operations"]
+    assert [(op["name"], op["kind"], op["status"]) for op in operations] == [
+        ("first", "job", "succeeded"), ("then", "dag", "succeeded")]
+    assert [(op["name"], op["status"]) for op in operations[1]["operations"]] == [
+        ("left", "succeeded"), ("right", "succeeded")]
+    left = shown(web, project, operations[1]["operations"][0]["uuid"])
+    assert left["inputs"]["x"] == 1.0
+
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/runs/{uuid}")
+    page.click("a[href='#tab-operations']")
+    tree = page.locator("#tab-operations")
+    assert tree.locator(":scope > ul > li > a").all_inner_texts() == ["first", "then"]
+    assert tree.locator("ul ul > li > a").all_inner_texts() == ["left", "right"]
+    assert tree.locator(".status").all_inner_texts() == ["succeeded"] * 4
+    tree.locator("a", has_text="right").click()
+    page.wait_for_url(re.compile(rf".*/runs/{operations[1]['operations'][1]['uuid']}$"))
+
+
 def test_stopping_a_running_run_from_its_page_stops_it_for_the_cli(
     web: Deployment, pages: Pages, project: str
 ) -> None:

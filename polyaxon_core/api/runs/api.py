@@ -119,7 +119,7 @@ def run_create(owner: str, project: str) -> Answer:
             session, get_project(session, project, owner), spec,
             default_concurrency=server.settings.default_concurrency, raw_content=raw_content,
             name=body["name"], description=body["description"], tags=body["tags"] or (),
-            queue=body["queue"],
+            queue=body["queue"], store=server.store,
         )
         run.user_id = _creator_id(current_user())
         if body["meta_info"]:
@@ -197,7 +197,7 @@ def _clone(owner: str, project: str, uuid: str, cloning_kind: str) -> Answer:
     options = _clone_options()
     with server.session() as session:
         original = find_run(session, owner, project, uuid)
-        run = clone_run(session, original, cloning_kind)
+        run = clone_run(session, original, cloning_kind, from_failed=options["from_failed"])
         run.user_id = _creator_id(current_user())
         update_run(session, run, name=options["name"], description=options["description"],
                         tags=options["tags"])

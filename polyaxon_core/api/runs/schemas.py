@@ -141,6 +141,9 @@ class RunCloneSchema(InputSchema):
     tags = fields.List(fields.String(), allow_none=True, load_default=None)
     content = fields.Raw(allow_none=True, load_default=None, metadata={
         "description": "must be empty: the run keeps its own content"})
+    from_failed = fields.Boolean(load_default=False, metadata={
+        "description": "restart a finished DAG with only the operations that did not "
+                       "succeed (the new DAG reads the succeeded ones from this one)"})
 
 
 class StatusConditionSchema(Schema):

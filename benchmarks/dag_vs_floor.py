@@ -1,0 +1,193 @@
+"""A 200-operation DAG of trivial operations, against a bare topological-order loop.
+
+The DAG: one ``root``, a fan-out of ``--width`` operations after it, a ``join`` after all
+of them, then a chain of operations one after the other (200 in all), each running
+``python -c pass``, with the DAG's ``concurrency`` set to ``--concurrency``.
+
+* ours: a fresh home (SQLite, local processes), ``polyaxon scheduler`` started apart
+  (``POLYAXON_ORCHESTRATOR=external``, the machine-wide and default queue concurrency
+  set to the same number), then ``polyaxon run -f dag.yaml``: the time from the submit
+  to the DAG's final status (read from the database every 20 ms), and the CPU time the
+  orchestrator process spent, per operation;
+* the floor: the same commands started by a loop over :mod:`graphlib`'s ready set, at
+  most ``--concurrency`` at once, each operation started as soon as its upstream ones
+  ended: what a DAG of these commands costs with no bookkeeping at all.
+
+The two alternate over ``--rounds`` rounds; the ratio of the medians ours / floor goes to
+``benchmarks/results/dag_vs_floor.md``. Goal: at most 1.5x.
+
+    .venv/bin/python benchmarks/dag_vs_floor.py [--width 98] [--concurrency 4] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from graphlib import TopologicalSorter
+from pathlib import Path
+
+import psutil
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+POLYAXON = str(Path(sys.executable).parent / "polyaxon")
+OPERATIONS = 200
+COMMAND = [sys.executable, "-c", "pass"]
+TARGET_RATIO = 1.5
+
+
+def graph(width: int) -> dict[str, list[str]]:
+    """Operation -> the operations it waits for."""
+    chain = OPERATIONS - width - 2
+    upstream: dict[str, list[str]] = {"root": []}
+    fan = [f"fan-{index}" for index in range(width)]
+    upstream.update({name: ["root"] for name in fan})
+    upstream["join"] = fan
+    previous = "join"
+    for index in range(chain):
+        upstream[f"link-{index}"] = [previous]
+        previous = f"link-{index}"
+    return upstream
+
+
+def polyaxonfile(upstream: dict[str, list[str]], concurrency: int) -> str:
+    step = {"name": "step", "run": {"kind": "job", "container": {"image": "python:3.11-slim",
+                                                                  "command": COMMAND}}}
+    return yaml.safe_dump({
+        "version": 1.1, "kind": "component", "name": "trivial-dag",
+        "run": {"kind": "dag", "concurrency": concurrency, "components": [step],
+                "operations": [{"name": name, "dagRef": "step", "dependencies": parents}
+                               for name, parents in upstream.items()]},
+    }, sort_keys=False)
+
+
+def floor(upstream: dict[str, list[str]], concurrency: int) -> float:
+    """Seconds to run the commands in topological order, ``concurrency`` at once."""
+    order = TopologicalSorter(upstream)
+    order.prepare()
+    begin = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        running: dict[Future[subprocess.CompletedProcess[bytes]], str] = {}
+        while order.is_active():
+            for name in order.get_ready():
+                running[pool.submit(subprocess.run, COMMAND, check=True)] = name
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                future.result()
+                order.done(running.pop(future))
+    return time.perf_counter() - begin
+
+
+def ours(dag_file: Path, concurrency: int, work: Path) -> tuple[float, float]:
+    """Seconds from the submit to the DAG's final status, and orchestrator CPU seconds."""
+    from sqlalchemy import select
+
+    from polyaxon_core.db.models import Run
+    from polyaxon_core.db.session import session_scope
+    from polyaxon_core.lifecycle import is_final
+
+    home = Path(tempfile.mkdtemp(dir=work))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("POLYAXON_")}
+    env.update(POLYAXON_HOME=str(home), POLYAXON_ORCHESTRATOR="external",
+               POLYAXON_MAX_CONCURRENCY=str(concurrency), POLYAXON_CONCURRENCY=str(concurrency),
+               POLYAXON_RESOURCES_INTERVAL="0")
+    subprocess.run([POLYAXON, "project", "create", "bench"], env=env, check=True,
+                   capture_output=True)
+    with open(home / "scheduler.log", "wb") as log:
+        scheduler = subprocess.Popen([POLYAXON, "scheduler"], env=env, stdout=log,
+                                     stderr=subprocess.STDOUT)
+    try:
+        process = psutil.Process(scheduler.pid)
+        db_url = f"sqlite:///{home / 'polyaxon.db'}"
+        before = process.cpu_times()
+        begin = time.perf_counter()
+        submitted = subprocess.run([POLYAXON, "run", "-f", str(dag_file), "-p", "bench", "-o", "json"],
+                                   env=env, check=True, capture_output=True, text=True)
+        uuid = yaml.safe_load(submitted.stdout)["uuid"]
+        while True:
+            with session_scope(db_url) as session:
+                status = session.scalar(select(Run.status).where(Run.uuid == uuid))
+            if status is not None and is_final(status):
+                break
+            time.sleep(0.02)  # reading the outcome, not synchronizing the work
+        elapsed = time.perf_counter() - begin
+        after = process.cpu_times()
+        if status != "succeeded":
+            raise SystemExit(f"the DAG ended {status}; see {home}")
+        return elapsed, (after.user + after.system) - (before.user + before.system)
+    finally:
+        scheduler.terminate()
+        scheduler.wait(30)
+
+
+def summary(values: list[float]) -> str:
+    quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else values * 3
+    return f"{statistics.median(values):.2f} ({quartiles[0]:.2f}-{quartiles[2]:.2f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--width", type=int, default=98)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/dag_vs_floor.md")
+    args = parser.parse_args()
+    upstream = graph(args.width)
+    times: dict[str, list[float]] = {"ours": [], "floor": []}
+    cpu: list[float] = []
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        dag_file = work / "dag.yaml"
+        dag_file.write_text(polyaxonfile(upstream, args.concurrency))
+        for round_number in range(args.rounds):
+            for tool in (("ours", "floor") if round_number % 2 == 0 else ("floor", "ours")):
+                if tool == "floor":
+                    times["floor"].append(floor(upstream, args.concurrency))
+                else:
+                    elapsed, seconds = ours(dag_file, args.concurrency, work)
+                    times["ours"].append(elapsed)
+                    cpu.append(seconds)
+                print(f"round {round_number + 1}: {tool} {times[tool][-1]:.2f} s", flush=True)
+    ratio = statistics.median(times["ours"]) / statistics.median(times["floor"])
+    per_operation = {tool: statistics.median(values) / OPERATIONS * 1000 for tool, values in times.items()}
+    chain = OPERATIONS - args.width - 2
+    lines = [
+        "# A 200-operation DAG against a bare topological-order loop",
+        "",
+        f"Generated by `benchmarks/dag_vs_floor.py`: `root`, a fan-out of {args.width} "
+        f"operations, `join`, then a chain of {chain}; each operation runs `python -c pass`; "
+        f"{args.concurrency} at once. Ours: `polyaxon scheduler` (SQLite, local processes) "
+        "from the submit to the DAG's final status; the floor: the same commands started by "
+        "a loop over graphlib's ready set in one process. Seconds, median and interquartile "
+        f"range of {args.rounds} rounds, the two alternating. Goal: ours at most "
+        f"{TARGET_RATIO}x the floor.",
+        "",
+        "| | seconds | per operation (ms) |",
+        "|---|---|---|",
+        f"| ours | {summary(times['ours'])} | {per_operation['ours']:.1f} |",
+        f"| floor | {summary(times['floor'])} | {per_operation['floor']:.1f} |",
+        "",
+        f"- ours / floor: **{ratio:.2f}** ({'goal met' if ratio <= TARGET_RATIO else 'goal not met'})",
+        f"- the orchestrator's own CPU: {statistics.median(cpu) / OPERATIONS * 1000:.1f} ms per "
+        "operation (user + system of the `polyaxon scheduler` process, its runs' processes "
+        "not included)",
+        f"- Python {platform.python_version()}; machine: {platform.machine()}, {os.cpu_count()} "
+        f"logical CPUs, {platform.system()} {platform.release()}; 1-minute load average "
+        f"{os.getloadavg()[0]:.2f} after",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+    ]
+    args.output.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,435 @@
+"""The DAG controller: runs the operations of ``run.kind: dag`` runs when their trigger holds.
+
+When a DAG starts, every operation becomes a child run at once, waiting in ``compiled``
+(in the same transaction as the DAG's own move to ``running``, so a controller killed
+there either created them all or none). Each pass over a running DAG then decides, in
+topological order (:mod:`graphlib`), what every waiting operation does now that its
+upstream operations (its ``dependencies`` and the operations its params read from) have
+moved:
+
+* wait, while its trigger cannot be decided yet;
+* ``skipped``, ``upstream_failed``, when its trigger can no longer hold (see
+  :func:`trigger_outcome`), or ``skipped`` when its ``conditions`` render false;
+* ``queued``, with its ``ref`` params resolved into values, when the trigger holds, the
+  conditions are true and the DAG's ``concurrency`` leaves room. From there the
+  orchestrator launches it like any run (a sweep or a nested DAG is taken up by its own
+  controller).
+
+Every decision is a compare-and-set status transition, and a resolved operation is
+stored with its values in place of its references, so a controller killed at any point
+and started again derives where the DAG was from the rows: no operation is created or
+started twice. A DAG ends ``succeeded`` unless one of its last operations (those nothing
+depends on) failed, was stopped or had an upstream failure; stopped, it skips what did
+not start and stops what runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from graphlib import TopologicalSorter
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, defer, selectinload
+
+from polyaxon_core.config import Settings
+from polyaxon_core.db.models import Run
+from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.commands import (
+    create_operation,
+    load_spec,
+    operation_content,
+    request_stop,
+)
+from polyaxon_core.domain.references import (
+    ReferenceProblem,
+    read_value,
+    resolve_joins,
+    run_of_project,
+)
+from polyaxon_core.domain.state import transition
+from polyaxon_core.interfaces import ArtifactStore
+from polyaxon_core.lifecycle import Status, is_final
+from polyaxon_core.orchestrator import early_stopping
+from polyaxon_core.spec import OperationSpec, PolyaxonfileError
+from polyaxon_core.spec.params import parse_ref_value
+
+logger = logging.getLogger(__name__)
+
+_CONTROLLED = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
+#: what a waiting operation is: created with the DAG, not yet decided
+WAITING = Status.COMPILED.value
+#: an upstream operation in one of these did not succeed and was not skipped
+_UNSUCCESSFUL = frozenset({Status.FAILED.value, Status.UPSTREAM_FAILED.value, Status.STOPPED.value})
+TRIGGERS = ("all_succeeded", "all_failed", "all_done", "one_succeeded", "one_failed", "one_done")
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0", "", "none"})
+
+
+class Outcome(StrEnum):
+    WAIT = "wait"
+    RUN = "run"
+    SKIP = "skip"
+    UPSTREAM_FAILED = "upstream_failed"
+
+
+def trigger_outcome(trigger: str | None, upstream: Sequence[str],
+                    skip_on_upstream_skip: bool = False) -> Outcome:
+    """What an operation does given its upstream operations' statuses.
+
+    An operation without upstream runs. With ``skip_on_upstream_skip``, one skipped
+    upstream operation skips it, whatever its trigger. Otherwise (``failed``,
+    ``upstream_failed`` and ``stopped`` count as failures; ``skipped`` is done, but
+    neither a success nor a failure):
+
+    ==============  =========================================  ==========================
+    trigger         runs when                                  when it can no longer hold
+    ==============  =========================================  ==========================
+    all_succeeded   every upstream succeeded (the default)     upstream_failed on a
+                                                               failure, skipped on a skip
+    all_failed      every upstream failed                      skipped
+    all_done        every upstream is done                     -
+    one_succeeded   one upstream succeeded (at once)           upstream_failed if one
+                                                               failed, else skipped
+    one_failed      one upstream failed (at once)              skipped
+    one_done        one upstream succeeded or failed (at once) skipped
+    ==============  =========================================  ==========================
+    """
+    if not upstream:
+        return Outcome.RUN
+    skipped = [status == Status.SKIPPED.value for status in upstream]
+    if skip_on_upstream_skip and any(skipped):
+        return Outcome.SKIP
+    succeeded = any(status == Status.SUCCEEDED.value for status in upstream)
+    failed = any(status in _UNSUCCESSFUL for status in upstream)
+    pending = any(not is_final(status) for status in upstream)
+    policy = trigger or "all_succeeded"
+    if policy == "all_succeeded":
+        if failed:
+            return Outcome.UPSTREAM_FAILED
+        if any(skipped):
+            return Outcome.SKIP
+        return Outcome.WAIT if pending else Outcome.RUN
+    if policy == "all_failed":
+        if succeeded or any(skipped):
+            return Outcome.SKIP
+        return Outcome.WAIT if pending else Outcome.RUN
+    if policy == "all_done":
+        return Outcome.WAIT if pending else Outcome.RUN
+    if policy == "one_succeeded":
+        if succeeded:
+            return Outcome.RUN
+        if pending:
+            return Outcome.WAIT
+        return Outcome.UPSTREAM_FAILED if failed else Outcome.SKIP
+    if policy == "one_failed":
+        if failed:
+            return Outcome.RUN
+        return Outcome.WAIT if pending else Outcome.SKIP
+    if policy == "one_done":
+        if succeeded or failed:
+            return Outcome.RUN
+        return Outcome.WAIT if pending else Outcome.SKIP
+    raise ValueError(f"unknown trigger `{policy}`; one of {', '.join(TRIGGERS)}")
+
+
+def conditions_hold(conditions: str, context: Mapping[str, Any]) -> bool:
+    """Whether the Jinja expression ``conditions`` (``"{{ loss < 0.5 }}"``, braces optional)
+    is true over ``context``; ValueError naming the problem when it cannot be told."""
+    from polyaxon_core.spec.models import RENDER_ERRORS
+    from polyaxon_core.spec.templating import has_template, render
+
+    template = conditions if has_template(conditions) else "{{ " + conditions + " }}"
+    try:
+        rendered = render(template, context).strip()
+    except RENDER_ERRORS as exc:
+        raise ValueError(f"cannot evaluate conditions `{conditions}`: {exc}") from None
+    if rendered.lower() in _TRUE:
+        return True
+    if rendered.lower() in _FALSE:
+        return False
+    raise ValueError(f"conditions `{conditions}` rendered `{rendered}`, which is neither true nor false")
+
+
+def upstream_names(operation: OperationSpec) -> list[str]:
+    """The operations ``operation`` waits for: its dependencies and the ones it reads from."""
+    names = list(operation.dependencies)
+    for param in operation.params_with_ref.values():
+        ref = str(param["ref"])
+        if ref.startswith("ops."):
+            names.append(ref[len("ops."):])
+    return list(dict.fromkeys(names))
+
+
+def topological_order(operations: Sequence[OperationSpec]) -> list[str]:
+    """The operations' names, each after everything it waits for (the compiler refused cycles)."""
+    graph = TopologicalSorter({op.name or "": upstream_names(op) for op in operations})
+    return list(graph.static_order())
+
+
+class DagController:
+    def __init__(self, settings: Settings, store: ArtifactStore) -> None:
+        self.settings = settings
+        self.store = store
+        #: a DAG's compiled spec by run id: its content never changes once created
+        self._specs: dict[int, OperationSpec] = {}
+
+    def control_all(self, db_url: str) -> None:
+        with session_scope(db_url) as session:
+            ids = session.scalars(
+                select(Run.id).where(Run.kind == "dag", Run.status.in_(_CONTROLLED))
+            ).all()
+        for cached in set(self._specs) - set(ids):
+            del self._specs[cached]
+        for dag_id in ids:
+            with session_scope(db_url) as session:
+                dag = session.get(Run, dag_id, options=[selectinload(Run.project)])
+                if dag is not None and dag.status in _CONTROLLED:
+                    self.control(session, dag)
+
+    def spec_of(self, dag: Run) -> OperationSpec:
+        spec = self._specs.get(dag.id)
+        if spec is None:
+            spec = self._specs[dag.id] = load_spec(dag)
+        return spec
+
+    def control(self, session: Session, dag: Run) -> None:
+        try:
+            spec = self.spec_of(dag)
+        except Exception as exc:  # content that no longer compiles fails the DAG, not the loop
+            transition(session, dag, Status.FAILED, reason="dag error", message=str(exc))
+            return
+        if dag.status == Status.QUEUED.value:
+            self._start(session, dag, spec)
+            return
+        children = {
+            str((child.meta_info or {}).get("operation")): child
+            for child in session.scalars(
+                select(Run).where(Run.pipeline_id == dag.id)
+                .options(defer(Run.content), defer(Run.raw_content))
+            )
+        }
+        if dag.status == Status.STOPPING.value:
+            self._stop(session, dag, children)
+            return
+        rules = early_stopping.read_rules({"early_stopping": spec.component.dag_early_stopping})
+        if rules and self._apply_early_stopping(session, dag, spec, children, rules):
+            return
+        self._advance(session, dag, spec, children)
+        reused = self._reused(session, dag)
+        if all(is_final(child.status) for child in children.values()):
+            self._finish(session, dag, spec, children, reused)
+
+    # ------------------------------------------------------------------------ starting
+    def _start(self, session: Session, dag: Run, spec: OperationSpec) -> None:
+        """Create every operation, waiting, in the transaction that moves the DAG to running."""
+        if not transition(session, dag, Status.RUNNING, reason="running"):
+            return
+        dag.meta_info = {**(dag.meta_info or {}),
+                         "operations": [operation.name for operation in spec.dag_operations]}
+        reused = dict((dag.meta_info or {}).get("reused") or {})
+        for operation in spec.dag_operations:
+            if operation.name not in reused:
+                create_operation(session, dag, operation)
+
+    def _reused(self, session: Session, dag: Run) -> dict[str, Run]:
+        """The operations a ``--from-failed`` restart takes from the DAG it restarts."""
+        reused = (dag.meta_info or {}).get("reused") or {}
+        if not reused:
+            return {}
+        rows = session.scalars(select(Run).where(Run.uuid.in_(list(reused.values()))))
+        by_uuid = {row.uuid: row for row in rows}
+        return {name: by_uuid[uuid] for name, uuid in reused.items() if uuid in by_uuid}
+
+    # ----------------------------------------------------------------------- advancing
+    def _advance(self, session: Session, dag: Run, spec: OperationSpec,
+                 children: dict[str, Run]) -> None:
+        operations = {op.name or "": op for op in spec.dag_operations}
+        reused = self._reused(session, dag)
+        sources = {**reused, **children}
+        concurrency = spec.component.dag_concurrency
+        in_flight = sum(1 for child in children.values()
+                        if child.status != WAITING and not is_final(child.status))
+        for name in topological_order(spec.dag_operations):
+            child = children.get(name)
+            if child is None or child.status != WAITING:
+                continue
+            operation = operations[name]
+            upstream = [sources[parent].status if parent in sources else Status.SKIPPED.value
+                        for parent in upstream_names(operation)]
+            try:
+                outcome = trigger_outcome(operation.trigger, upstream, operation.skip_on_upstream_skip)
+            except ValueError as exc:
+                transition(session, child, Status.FAILED, reason="trigger", message=str(exc))
+                continue
+            if outcome == Outcome.WAIT:
+                continue
+            if outcome == Outcome.SKIP:
+                transition(session, child, Status.SKIPPED, reason="trigger",
+                           message=f"the trigger {operation.trigger or 'all_succeeded'} cannot hold: "
+                                   f"{_describe_upstream(operation, sources)}")
+                continue
+            if outcome == Outcome.UPSTREAM_FAILED:
+                transition(session, child, Status.UPSTREAM_FAILED, reason="upstream failed",
+                           message=_describe_upstream(operation, sources))
+                continue
+            if concurrency is not None and in_flight >= concurrency:
+                continue
+            if self._queue(session, dag, operation, child, sources):
+                in_flight += 1
+
+    def _queue(self, session: Session, dag: Run, operation: OperationSpec, child: Run,
+               sources: Mapping[str, Run]) -> bool:
+        """Resolve the operation's params, check its conditions and queue it; or end it as
+        ``skipped`` (conditions false) or ``failed`` (what cannot be resolved, and why)."""
+        try:
+            values = self._resolve(session, dag, operation, sources)
+            inputs = operation.resolve_inputs(
+                {name: value for name, value in values.items() if operation.component.io(name)
+                 and not (operation.params.get(name) or {}).get("contextOnly")})
+            context = {**inputs, **values}
+            if operation.conditions and not conditions_hold(operation.conditions, context):
+                transition(session, child, Status.SKIPPED, reason="conditions",
+                           message=f"conditions `{operation.conditions}` are false")
+                return False
+        except (ReferenceProblem, PolyaxonfileError, ValueError) as exc:
+            transition(session, child, Status.FAILED, reason="params", message=str(exc))
+            return False
+        content = operation_content(operation)
+        content.pop("joins", None)
+        for name, value in values.items():
+            param = {"value": value}
+            if (operation.params.get(name) or {}).get("contextOnly"):
+                param["contextOnly"] = True
+            content["params"][name] = param
+        child.content = json.dumps(content, sort_keys=True)
+        child.inputs = inputs
+        return transition(session, child, Status.QUEUED, reason="queued",
+                          message="its trigger holds" if upstream_names(operation) else None)
+
+    # ---------------------------------------------------------------------- references
+    def _resolve(self, session: Session, dag: Run, operation: OperationSpec,
+                 sources: Mapping[str, Run]) -> dict[str, Any]:
+        """The value of each ``ref`` param of ``operation``, and each param of its joins."""
+        values: dict[str, Any] = {}
+        for name, param in operation.params_with_ref.items():
+            ref, written = str(param["ref"]), param.get("value")
+            if ref == "dag":
+                source, what = dag, "the DAG"
+            elif ref.startswith("ops."):
+                upstream = ref[len("ops."):]
+                if upstream not in sources:
+                    raise ReferenceProblem(f"param `{name}`: operation `{upstream}` did not run")
+                source, what = sources[upstream], f"operation `{upstream}`"
+            else:
+                source = run_of_project(session, dag.project, ref[len("runs."):], name)
+                what = f"run {source.uuid[:12]}"
+            parsed = parse_ref_value(written)
+            if source.kind == "matrix" and parsed is not None and parsed[0] != "globals":
+                source, what = self._best_trial(session, source, what, name)
+            values[name] = read_value(self.store, source, what, written, name)
+        if operation.joins:
+            values.update(resolve_joins(session, dag.project, self.store, operation.joins))
+        return values
+
+    def _best_trial(self, session: Session, sweep: Run, what: str, param: str) -> tuple[Run, str]:
+        """The sweep's best succeeded trial by its matrix's metric."""
+        metric = sweep_metric(load_spec(sweep))
+        if metric is None:
+            raise ReferenceProblem(
+                f"param `{param}`: {what} is a sweep without a metric to pick its best trial "
+                "by; give its matrix a `metric` (bayes, hyperband, hyperopt) or a "
+                "metric_early_stopping rule")
+        name, optimization = metric
+        best: tuple[float, Run] | None = None
+        for trial in session.scalars(select(Run).where(Run.pipeline_id == sweep.id,
+                                                       Run.status == Status.SUCCEEDED.value)):
+            value = (trial.last_metrics or {}).get(name, (trial.outputs or {}).get(name))
+            if not isinstance(value, int | float):
+                continue
+            score = float(value) if optimization == "maximize" else -float(value)
+            if best is None or score > best[0]:
+                best = (score, trial)
+        if best is None:
+            raise ReferenceProblem(f"param `{param}`: no succeeded trial of {what} logged `{name}`")
+        return best[1], f"the best trial of {what} ({best[1].uuid[:12]})"
+
+    # -------------------------------------------------------------------------- ending
+    def _finish(self, session: Session, dag: Run, spec: OperationSpec, children: dict[str, Run],
+                reused: dict[str, Run]) -> None:
+        statuses = {**{name: run.status for name, run in reused.items()},
+                    **{name: run.status for name, run in children.items()}}
+        downstream = {parent for op in spec.dag_operations for parent in upstream_names(op)}
+        leaves = [op.name or "" for op in spec.dag_operations if op.name not in downstream]
+        broken = [f"{name} {statuses[name]}" for name in leaves
+                  if statuses.get(name) in _UNSUCCESSFUL]
+        counts: dict[str, int] = {}
+        for status in statuses.values():
+            counts[status] = counts.get(status, 0) + 1
+        summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
+        if broken:
+            transition(session, dag, Status.FAILED, reason="operations failed",
+                       message=f"{'; '.join(broken)} ({summary})")
+        else:
+            transition(session, dag, Status.SUCCEEDED, reason="dag done", message=summary)
+
+    def _stop(self, session: Session, dag: Run, children: dict[str, Run]) -> None:
+        """Skip the operations that did not start, stop the others, then end the DAG as the
+        reason it is stopping for says (an early stopping rule's outcome, else stopped)."""
+        stopping = next((c for c in reversed(dag.conditions) if c.status == Status.STOPPING.value), None)
+        reason = stopping.reason if stopping is not None else None
+        message = stopping.message if stopping is not None else None
+        outcome = early_stopping.SWEEP_OUTCOMES.get(reason or "")
+        for child in children.values():
+            if child.status == WAITING:
+                transition(session, child, Status.SKIPPED, reason="dag stopped")
+            elif not is_final(child.status) and child.status != Status.STOPPING.value:
+                request_stop(session, child, reason="dag stopped")
+        if not all(is_final(child.status) for child in children.values()):
+            return
+        if outcome is not None:
+            transition(session, dag, outcome, reason=reason, message=message)
+        else:
+            transition(session, dag, Status.STOPPED, reason="stopped")
+
+    def _apply_early_stopping(self, session: Session, dag: Run, spec: OperationSpec,
+                              children: dict[str, Run], rules: list[early_stopping.Rule]) -> bool:
+        from polyaxon_core.orchestrator.sweeps import progress
+
+        ordered = [children[op.name or ""] for op in spec.dag_operations if op.name in children]
+        decision = early_stopping.decide(
+            rules, progress(session, dag, ordered, early_stopping.metric_names(rules),
+                            index=lambda child: ordered.index(child)),
+            len(spec.dag_operations))
+        by_uuid = {child.uuid: child for child in ordered}
+        for stop in decision.trials:
+            request_stop(session, by_uuid[stop.uuid], reason=stop.reason, message=stop.message)
+        if decision.sweep is None:
+            return False
+        transition(session, dag, Status.STOPPING, reason=decision.sweep.reason,
+                   message=decision.sweep.message)
+        self._stop(session, dag, children)
+        return True
+
+
+def sweep_metric(spec: OperationSpec) -> tuple[str, str] | None:
+    """The metric (name, ``maximize``/``minimize``) a sweep's best trial is chosen by: its
+    matrix's ``metric``, else its first metric early stopping rule's."""
+    if spec.matrix is None:
+        return None
+    metric = spec.matrix.options.get("metric")
+    if isinstance(metric, Mapping) and metric.get("name"):
+        return str(metric["name"]), str(metric.get("optimization") or "maximize").lower()
+    for rule in early_stopping.read_rules(spec.matrix.options):
+        if isinstance(rule, early_stopping.MetricRule):
+            return rule.metric, rule.optimization
+    return None
+
+
+def _describe_upstream(operation: OperationSpec, sources: Mapping[str, Run]) -> str:
+    return ", ".join(
+        f"{name} {sources[name].status if name in sources else 'skipped'}"
+        for name in upstream_names(operation))
