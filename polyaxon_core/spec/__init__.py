@@ -8,16 +8,34 @@ each with its file, line, field path and what would have been valid.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from polyaxon_core.spec.compiler import compile_source
 from polyaxon_core.spec.errors import PolyaxonfileError, Problem
-from polyaxon_core.spec.loader import read_source, source_from_data
-from polyaxon_core.spec.matrix import search_space_size
-from polyaxon_core.spec.models import ComponentSpec, IOSpec, OperationSpec, TerminationSpec
-from polyaxon_core.spec.support import unsupported_features
+
+if TYPE_CHECKING:
+    from polyaxon_core.spec.matrix import search_space_size
+    from polyaxon_core.spec.models import ComponentSpec, IOSpec, OperationSpec, TerminationSpec
+    from polyaxon_core.spec.support import unsupported_features
+
+#: names this package offers from its modules, imported on first use: a module that only
+#: needs the errors (the connections catalog, a run's runner) does not pay for the compiler
+_LAZY = {
+    "ComponentSpec": "polyaxon_core.spec.models",
+    "IOSpec": "polyaxon_core.spec.models",
+    "OperationSpec": "polyaxon_core.spec.models",
+    "TerminationSpec": "polyaxon_core.spec.models",
+    "search_space_size": "polyaxon_core.spec.matrix",
+    "unsupported_features": "polyaxon_core.spec.support",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ComponentSpec",
@@ -48,6 +66,9 @@ def read_polyaxonfile(
     ``patchStrategy`` (``post_merge`` by default). This is the client side: a ``urlRef``
     (http or https) is fetched here and its component inlined.
     """
+    from polyaxon_core.spec.compiler import compile_source
+    from polyaxon_core.spec.loader import read_source
+
     source = read_source(Path(path))
     preset_sources = tuple(read_source(Path(preset)) for preset in presets)
     return compile_source(source, params, preset_sources, fetch_url_refs=True)
@@ -61,4 +82,7 @@ def parse_operation(data: Mapping[str, Any], source: str = "<content>") -> Opera
     reads), so operations given as data carry their component inline, as
     :meth:`OperationSpec.to_dict` writes them.
     """
+    from polyaxon_core.spec.compiler import compile_source
+    from polyaxon_core.spec.loader import source_from_data
+
     return compile_source(source_from_data(data, source))

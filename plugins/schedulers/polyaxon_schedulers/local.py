@@ -91,6 +91,7 @@ class LocalScheduler(Scheduler):
             "env": {name: env[name] for name in RECORDED_VALUES if name in env},
             "run_uuid": launch.run.uuid,
             "store": self.settings.store,
+            "store_class": self._store_class(),
             "wakeup": str(wakeup_path(self.settings)),
             "run_as_user": self.run_as.name if self.run_as is not None else None,
             "handed_over": [str(path) for path in handed],
@@ -114,6 +115,13 @@ class LocalScheduler(Scheduler):
         self._children[process.pid] = process
         handle["spawned_pid"] = process.pid
         return handle
+
+    def _store_class(self) -> str:
+        """``module:qualname`` of the store plugin selected by name, for the runner."""
+        from polyaxon_core.plugins import get_plugin_manager
+
+        store_class = get_plugin_manager().get("store", self.settings.store)
+        return f"{store_class.__module__}:{store_class.__qualname__}"
 
     def _environment(self, launch: LaunchRequest) -> dict[str, str]:
         """The run's environment: for a run of the embedded default, this process's own

@@ -80,11 +80,19 @@ def _log_write_error(exc: Exception) -> str:
     return f"the run's log could not be written, so the run was stopped: {detail}"
 
 
-def _store(name: str):  # type: ignore[no-untyped-def]
-    from polyaxon_core.config import load_settings
-    from polyaxon_core.plugins import create
+def _store(launch: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+    """The artifact store the scheduler chose through the plugin manager, by the class it
+    recorded (``module:qualname``): the runner starts fast, without discovering and
+    importing every installed plugin again for each run."""
+    import importlib
 
-    return create("store", name, load_settings())
+    from polyaxon_core.config import load_settings
+
+    module, _, qualname = str(launch["store_class"]).partition(":")
+    found: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        found = getattr(found, part)
+    return found(load_settings())
 
 
 def _switch_user(name: str | None) -> dict[str, Any]:
@@ -117,7 +125,7 @@ def run(control_dir: Path, environment: Mapping[str, str]) -> int:
     if launch is None:
         write_json_atomically(control_dir / EXIT_FILE, {"exit_code": 127, "error": "launch.json missing"})
         return 1
-    store = _store(launch["store"])
+    store = _store(launch)
     run_uuid: str = launch["run_uuid"]
 
     terminated = False

@@ -174,7 +174,8 @@ def test_a_runner_whose_scheduler_died_before_handing_over_the_environment_leave
     control.mkdir(parents=True)
     (control / "launch.json").write_text(json.dumps({
         "command": list(launch.container.command), "cwd": str(control), "env_names": [],
-        "env": {}, "run_uuid": launch.run.uuid, "store": "local", "wakeup": None,
+        "env": {}, "run_uuid": launch.run.uuid, "store": "local",
+        "store_class": "polyaxon_stores.local:LocalArtifactStore", "wakeup": None,
     }))
     orphan = subprocess.run([sys.executable, "-m", "polyaxon_schedulers.runner", str(control)],
                             input=cut_short, capture_output=True, check=False)
