@@ -80,6 +80,7 @@ bench: install official-client
 	test -x $(MLFLOW_VENV)/bin/mlflow || ($(PYTHON) -m venv $(MLFLOW_VENV) && \
 	  $(MLFLOW_VENV)/bin/python -m pip install --quiet mlflow)
 	$(BIN)/python benchmarks/webapp_vs_mlflow.py
+	$(BIN)/python benchmarks/dag_vs_floor.py
 
 clean:
 	rm -rf $(VENV) $(OFFICIAL) $(ASSETS)/node_modules $(CHART_BUNDLE)

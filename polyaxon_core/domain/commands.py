@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -49,11 +50,12 @@ def _new_run(
     matrix_index: int | None = None,
     original: Run | None = None,
     cloning_kind: str | None = None,
-    wait: bool = False,
+    then: Status | None = Status.QUEUED,
     user_id: int | None = None,
 ) -> Run:
-    """A new run, compiled, then queued (or, with ``wait``, left ``compiled``: a DAG's
-    operation waiting for its trigger)."""
+    """A new run, compiled, then ``queued``; or ``on_schedule`` (a schedule's run, which
+    fires runs of its own), or left ``compiled`` with ``then=None`` (a DAG's operation
+    waiting for its trigger)."""
     run = Run(
         project=project,
         name=name,
@@ -79,8 +81,8 @@ def _new_run(
     session.flush()
     queue_event(session, "polyaxon_on_run_created", run=run_to_entity(run))
     transition(session, run, Status.COMPILED, reason="compiled")
-    if not wait:
-        transition(session, run, Status.QUEUED, reason="queued")
+    if then is not None:
+        transition(session, run, then, reason=then.value)
         wake_after_commit(session)
     return run
 
@@ -139,6 +141,7 @@ def submit_operation(
         queue=queue_name,
         meta_info={"context_path": context_path} if context_path else {},
         raw_content=raw_content,
+        then=Status.ON_SCHEDULE if spec.schedule else Status.QUEUED,
     )
 
 
@@ -223,8 +226,37 @@ def create_operation(session: Session, dag: Run, operation: OperationSpec) -> Ru
             "operation": operation.name,
         },
         pipeline=dag,
-        wait=True,
+        then=None,
         user_id=dag.user_id,
+    )
+
+
+def create_firing(session: Session, schedule: Run, index: int, at: datetime, missed: int = 0) -> Run:
+    """The ``index``-th run of ``schedule``, for the moment ``at``: its content without the
+    schedule, queued now; ``missed`` moments before ``at`` were skipped (caught up once)."""
+    content = json.loads(schedule.content or "{}")
+    content.pop("schedule", None)
+    from polyaxon_core.spec import parse_operation
+
+    spec = parse_operation(content, source=f"schedule {schedule.uuid}")
+    return _new_run(
+        session,
+        schedule.project,
+        spec,
+        content,
+        dict(schedule.inputs or {}),
+        name=schedule.name,
+        description=schedule.description,
+        tags=list(schedule.tags or ()),
+        queue=schedule.queue or DEFAULT_QUEUE,
+        meta_info={
+            **{k: v for k, v in (schedule.meta_info or {}).items() if k == "context_path"},
+            "schedule": {"index": index, "at": at.isoformat(), "missed": missed},
+        },
+        raw_content=schedule.raw_content,
+        pipeline=schedule,
+        matrix_index=index,
+        user_id=schedule.user_id,
     )
 
 
@@ -235,7 +267,8 @@ def request_stop(session: Session, run: Run, reason: str = "stopped by user",
     ``reason`` and ``message`` go into the run's status timeline."""
     if is_final(run.status):
         raise Conflict(f"run {run.uuid[:12]} is already {run.status}; nothing to stop")
-    if run.status in {Status.CREATED, Status.COMPILED, Status.QUEUED, Status.RETRYING}:
+    if run.status in {Status.CREATED, Status.COMPILED, Status.QUEUED, Status.RETRYING,
+                      Status.ON_SCHEDULE}:
         if run.kind in {"matrix", "dag"} and any(not is_final(child.status) for child in run.children):
             run.stop_requested_at = utcnow()
             transition(session, run, Status.STOPPING, reason=reason, message=message)

@@ -34,6 +34,7 @@ from polyaxon_core.interfaces import ArtifactStore, Scheduler
 from polyaxon_core.interfaces.scheduler import ActiveRun
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, FINAL_STATUSES, Status
 from polyaxon_core.orchestrator.dags import DagController
+from polyaxon_core.orchestrator.schedules import ScheduleController
 from polyaxon_core.orchestrator.sweeps import SweepController
 from polyaxon_core.wakeup import WakeupChannel, wakeup_path
 
@@ -98,13 +99,15 @@ class Orchestrator:
         self.store: ArtifactStore = store or create("store", settings.store, settings)
         self.sweeps = SweepController(settings)
         self.dags = DagController(settings, self.store)
+        self.schedules = ScheduleController(settings, clock)
 
     # ------------------------------------------------------------------------------ tick
     def tick(self) -> None:
-        """One pass over everything: reconciliation, DAGs, sweeps, scheduling, in this
-        order so that a run which just ended is seen by its DAG or sweep, and the runs
+        """One pass over everything: reconciliation, schedules, DAGs, sweeps, scheduling,
+        in this order so that a run which just ended is seen by its DAG or sweep, and the runs
         they queue in its place are launched, in the same pass."""
         self.reconcile()
+        self.schedules.control_all(self.settings.db_url)
         self.dags.control_all(self.settings.db_url)
         self.sweeps.control_all(self.settings.db_url)
         self.schedule()
@@ -297,6 +300,8 @@ class Orchestrator:
             "created_at": _iso(run.created_at),
             "compiled_at": _iso(run.created_at),
             "started_at": _iso(run.started_at),
+            # a schedule's firing: the moment it was due
+            "schedule_at": ((run.meta_info or {}).get("schedule") or {}).get("at"),
             "cloning_kind": run.cloning_kind,
             "original_uuid": run.original.uuid if run.original is not None else None,
             "is_independent": run.pipeline_id is None,

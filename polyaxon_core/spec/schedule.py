@@ -1,7 +1,8 @@
 """The ``schedule`` section: cron, interval and datetime schedules.
 
-Cron expressions are checked field by field here; the official client accepts any
-string and only fails when the scheduler first evaluates it.
+Cron expressions are checked here with croniter, which the orchestrator evaluates them
+with; the official client accepts any string and only fails when its scheduler first
+evaluates it.
 """
 
 from __future__ import annotations
@@ -13,58 +14,39 @@ from polyaxon_core.spec.fields import Boolean, ByKind, Choice, Integer, SpecFiel
 from polyaxon_core.spec.types import TypeMismatch, parse_duration
 
 _CRON_MACROS = frozenset({"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"})
-_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-_DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
-#: (name, lowest, highest, names usable instead of numbers, first name's number)
-_CRON_FIELDS: tuple[tuple[str, int, int, list[str], int], ...] = (
-    ("minute", 0, 59, [], 0),
-    ("hour", 0, 23, [], 0),
-    ("day of month", 1, 31, [], 0),
-    ("month", 1, 12, _MONTHS, 1),
-    ("day of week", 0, 7, _DAYS, 0),
-)
 CRON_HELP = "5 fields `minute hour day-of-month month day-of-week`, e.g. `0 3 * * 1-5`, or @daily"
 
 
+_CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
+
+
 def cron_problem(expression: str) -> str | None:
-    """Why ``expression`` is not a cron expression, or None."""
+    """Why croniter cannot read ``expression`` as a 5-field cron expression, or None; the
+    message names the first field croniter refuses (each is tried alone, the others `*`)."""
+    from croniter import CroniterError, croniter
+
     text = expression.strip()
     if text.lower() in _CRON_MACROS:
         return None
     parts = text.split()
     if len(parts) != 5:
         return f"a cron expression has 5 fields, `{expression}` has {len(parts)}"
-    for part, (name, lowest, highest, names, first) in zip(parts, _CRON_FIELDS, strict=True):
-        for item in part.split(","):
-            problem = _cron_item(item, lowest, highest, names, first)
-            if problem:
-                return f"the {name} field `{part}` is invalid: {problem}"
-    return None
 
-
-def _cron_item(item: str, lowest: int, highest: int, names: list[str], first: int) -> str | None:
-    base, _, step = item.partition("/")
-    if step and (not step.isdigit() or int(step) < 1):
-        return f"step `{step}` must be a whole number >= 1"
-    if base in ("*", "?"):
+    def refusal(candidate: str) -> str | None:
+        try:
+            croniter(candidate)
+        except (CroniterError, ValueError) as exc:
+            return str(exc).replace(f"[{candidate}] ", "")
         return None
-    bounds = base.split("-")
-    if len(bounds) > 2:
-        return f"`{base}` is not a value or a range"
-    values = []
-    for bound in bounds:
-        if bound.lower() in names:
-            values.append(names.index(bound.lower()) + first)
-        elif bound.isdigit():
-            values.append(int(bound))
-        else:
-            return f"`{bound}` is not a number{' or a name' if names else ''}"
-    for value in values:
-        if not lowest <= value <= highest:
-            return f"{value} is outside {lowest}-{highest}"
-    if len(values) == 2 and values[0] > values[1]:
-        return f"the range `{base}` is reversed"
-    return None
+
+    if refusal(text) is None:
+        return None
+    for index, name in enumerate(_CRON_FIELDS):
+        alone = " ".join(part if position == index else "*" for position, part in enumerate(parts))
+        reason = refusal(alone)
+        if reason is not None:
+            return f"the {name} field `{parts[index]}` {reason}"
+    return f"`{expression}` {refusal(text)}"
 
 
 class CronExpression(SpecField):

@@ -1,10 +1,10 @@
 """Sections of a polyaxonfile this version reads and validates but does not act on yet.
 
-Each of them changes what a run does or when it starts (a build, hooks, a schedule,
-events, notifications, a cache, an approval, services). A file using
-them is valid (``polyaxon check`` keeps agreeing with the official client,
-and warns), but submitting it is refused with these sentences: a run that silently
-skipped its build, its hooks or its schedule would look like it did what the file says.
+Each of them changes what a run does or when it starts (a build, hooks, events,
+notifications, a cache, an approval, services). A file using them is valid
+(``polyaxon check`` keeps agreeing with the official client, and warns), but submitting
+it is refused with these sentences: a run that silently skipped its build or its hooks
+would look like it did what the file says.
 """
 
 from __future__ import annotations
@@ -25,11 +25,6 @@ def unsupported_features(spec: OperationSpec) -> list[str]:
         found.append(
             "`hooks` do not act yet: nothing would be called when the run's status changes; "
             "remove `hooks`"
-        )
-    if spec.schedule:
-        found.append(
-            "`schedule` does not act yet: the operation would run once, now, not on its "
-            "schedule; remove `schedule` and start each run with `polyaxon run`"
         )
     if spec.events:
         found.append(

@@ -113,7 +113,6 @@ def test_polyaxon_run_refuses_a_file_url_ref(deployment: Deployment, project: st
 def test_the_server_refuses_a_section_that_would_not_act(deployment: Deployment, project: str) -> None:
     content = textwrap.dedent("""\
         kind: operation
-        schedule: {kind: cron, cron: "0 * * * *"}
         hooks: [{hubRef: slack, trigger: succeeded}]
         component:
           run: {kind: job, container: {image: busybox, command: ["true"]}}
@@ -125,8 +124,24 @@ def test_the_server_refuses_a_section_that_would_not_act(deployment: Deployment,
     assert caught.value.status == 400
     message = str(caught.value)
     assert "refused rather than silently ignored: `hooks` do not act yet" in message
-    assert "`schedule` does not act yet: the operation would run once, now" in message
     assert deployment.client().list_runs(project)["count"] == 0
+
+
+def test_a_schedule_created_through_the_server_waits_on_schedule(
+    deployment: Deployment, project: str
+) -> None:
+    content = textwrap.dedent("""\
+        kind: operation
+        schedule: {kind: cron, cron: "0 3 * * *", startAt: "2099-01-01T00:00:00Z"}
+        component:
+          run: {kind: job, container: {image: busybox, command: ["true"]}}
+        """)
+
+    created = deployment.client().create_run(project, content)
+
+    assert created["status"] == "on_schedule"
+    runs = deployment.client().list_runs(project)
+    assert [(run["uuid"], run["status"]) for run in runs["results"]] == [(created["uuid"], "on_schedule")]
 
 
 def test_polyaxon_run_against_the_server_refuses_a_service(

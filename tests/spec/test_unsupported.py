@@ -24,9 +24,6 @@ EXPECTED = {
     "operation-events.yaml": ["`events` do not act yet"],
     "component-job-full.yaml": ["`cache` does not act yet"],
     "operation-run-patch.yaml": ["`isApproved: false` does not act yet"],
-    "operation-schedule-cron.yaml": ["`schedule` does not act yet"],
-    "operation-schedule-interval.yaml": ["`schedule` does not act yet"],
-    "operation-schedule-datetime.yaml": ["`schedule` does not act yet"],
     "component-service.yaml": ["`run.kind: service` does not act yet"],
 }
 
@@ -78,7 +75,7 @@ def test_check_of_a_plain_job_has_no_warning(polyaxon_home: Path) -> None:
     assert (json.loads(result.stdout)["warnings"], result.stderr) == ([], "")
 
 
-@pytest.mark.parametrize("name", ["operation-schedule-cron.yaml", "component-service.yaml",
+@pytest.mark.parametrize("name", ["operation-hooks-build-plugins.yaml", "component-service.yaml",
                                   "operation-events.yaml"])
 def test_polyaxon_run_refuses_what_would_not_act_and_creates_no_run(
     polyaxon_home: Path, name: str
