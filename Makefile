@@ -10,7 +10,7 @@ OFFICIAL := .venv-official
 OFFICIAL_CLIENT ?= polyaxon==2.18.*
 # the optimizers' bayes and hyperopt extras (numpy, scipy, hyperopt) are part of the suite
 DISTRIBUTIONS := . plugins/schedulers "plugins/optimizers[bayes,hyperopt,test]" plugins/stores \
-	"webapp[test]"
+	"plugins/notifiers[test]" "webapp[test]"
 # MLflow, in a virtual environment of its own, for benchmarks/webapp_vs_mlflow.py
 MLFLOW_VENV := benchmarks/.work/mlflow-venv
 # the web UI's tests drive Debian's chromium through Playwright (never `playwright install`)

@@ -187,3 +187,14 @@ class ConnectionEntity:
     tags: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What a notifier tells: ``trigger`` (the hook's, e.g. ``failed`` or ``done``)
+    happened to ``run``, which ended ``run.status`` with ``message`` (its last status
+    message, if any)."""
+
+    run: RunEntity
+    trigger: str
+    message: str | None = None

@@ -22,6 +22,13 @@ class InvalidRequest(PolyaxonError):
     http_status = 400
 
 
+class Unprocessable(InvalidRequest):
+    """Well-formed, but naming what does not exist or cannot be used here (a connection
+    missing from the catalog, or of the wrong kind)."""
+
+    http_status = 422
+
+
 class Conflict(PolyaxonError):
     """The request is valid but the resource's state forbids it now (e.g. stop a final run)."""
 

@@ -37,8 +37,9 @@ if TYPE_CHECKING:
 def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) -> None:
     """Validate a polyaxonfile and summarise it; exit 1 and list every problem if it is invalid.
 
-    A valid file using a section that does not act here yet (build, hooks, schedule, a
-    dag or service run) is valid, with a warning for each: `polyaxon run` refuses it.
+    A valid file using a section that does not act here yet (build, events, a service
+    run), or a hook naming no installed notifier, is valid, with a warning for each:
+    `polyaxon run` refuses it.
 
     \b
     polyaxon check -f polyaxonfile.yaml
@@ -60,6 +61,10 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
         spec = None
     summary = summarize(spec) if spec is not None else None
     warnings = unsupported_features(spec) if spec is not None else []
+    if spec is not None:
+        from polyaxon_core.domain.notifications import hook_problems
+
+        warnings += hook_problems(spec)
     if output == "json":
         report = {
             "valid": not problems,

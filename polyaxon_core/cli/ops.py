@@ -193,6 +193,21 @@ def _print_run(data: dict[str, Any]) -> None:
         from polyaxon_core.cli.watch import dag_tree
 
         out.print(dag_tree(data))
+    if data.get("notifications"):
+        out.print(_notifications_table(data["notifications"]))
+
+
+def _notifications_table(deliveries: list[dict[str, Any]]) -> Any:
+    """What the run's hooks owe and how each delivery went."""
+    from rich.table import Table
+
+    table = Table(title="Notifications", title_justify="left")
+    for column in ("source", "connection", "trigger", "status", "attempts", "last error"):
+        table.add_column(column)
+    for delivery in deliveries:
+        table.add_row(delivery["source"], delivery["connection"], delivery["trigger"],
+                      delivery["status"], str(delivery["attempts"]), delivery.get("last_error") or "-")
+    return table
 
 
 @ops_command.command("statuses")

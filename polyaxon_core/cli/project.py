@@ -6,6 +6,8 @@ Besides ``NAME`` arguments, the commands take the official client's spellings: `
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from polyaxon_core.cli.common import (
@@ -132,23 +134,37 @@ def get(name: str | None, project_option: str | None, output: str) -> None:
 @click.option("--tags", help="Comma-separated tags, replacing the project's.")
 @click.option("--queue", help="The queue of its runs whose polyaxonfile names none "
                               "(\"\": back to `default`).")
+@click.option("--notify", "notify", multiple=True, metavar="CONNECTION[:TRIGGER]",
+              help="What every run of the project notifies: a notifier connection of the "
+                   "catalog and the status it waits for (default `done`); repeatable, "
+                   "replaces the project's list.")
+@click.option("--no-notify", is_flag=True, help="Remove the project's notifications.")
 @output_option
 @domain_errors
 def update(name: str | None, project_option: str | None, new_name: str | None,
-           description: str | None, tags: str | None, queue: str | None, output: str) -> None:
-    """Rename a project or change its description, tags or queue.
+           description: str | None, tags: str | None, queue: str | None,
+           notify: tuple[str, ...], no_notify: bool, output: str) -> None:
+    """Rename a project or change its description, tags, queue or notifications.
 
     \b
     polyaxon project update mnist --description "Digits" --tags "cnn,baseline"
     polyaxon project update -p mnist --name digits
     polyaxon project update mnist --queue gpu
+    polyaxon project update mnist --notify team-slack:failed --notify ci-hook:done
     """
     project = _named_project(name, project_option)
-    if new_name is None and description is None and tags is None and queue is None:
-        raise CliError("nothing to update: give --name, --description, --tags or --queue")
+    if notify and no_notify:
+        raise CliError("--notify and --no-notify contradict each other; give one of them")
+    notifications = [] if no_notify else [
+        {"connection": connection, "trigger": trigger or "done"}
+        for connection, _, trigger in (entry.partition(":") for entry in notify)] or None
+    if (new_name is None and description is None and tags is None and queue is None
+            and notifications is None):
+        raise CliError("nothing to update: give --name, --description, --tags, --queue, "
+                       "--notify or --no-notify")
     data = platform().update_project(project, new_name=new_name, description=description,
                                      tags=None if tags is None else _parse_tags(tags),
-                                     queue=queue)
+                                     queue=queue, notifications=notifications)
     if output == "json":
         print_json(data)
     else:
@@ -222,3 +238,65 @@ def members_rm(username: str, project_option: str | None) -> None:
     project = _named_project(None, project_option)
     administration().set_project_member(project, username, None)
     click.echo(f"{username} is no longer a member of project '{project}'.")
+
+
+@project_command.group("ci")
+def ci_command() -> None:
+    """Run a project's polyaxonfile at each new commit of a git repository's branch."""
+
+
+def _print_ci(data: dict[str, Any], output: str) -> None:
+    if output == "json":
+        print_json(data)
+        return
+    if not data["connection"]:
+        click.echo(f"Project '{data['project']}' has no CI; link it with "
+                   "`polyaxon project ci enable --connection GIT_CONNECTION`.")
+        return
+    state = "enabled" if data["enabled"] else "disabled"
+    click.echo(f"CI of '{data['project']}' {state}: {data['polyaxonfile']} of branch "
+               f"{data['branch']} of connection {data['connection']}")
+    click.echo(f"  last commit run: {data['last_commit'] or 'none yet'}; last check: "
+               f"{data['checked_at'] or 'not yet'}")
+    if data.get("last_error"):
+        click.echo(f"  last check failed: {data['last_error']}")
+
+
+@ci_command.command("enable")
+@_project_argument_and_option
+@click.option("--connection", required=True, metavar="NAME",
+              help="The catalog's git connection: its url (a URL git reaches, or a local "
+                   "path), and in its secret the webhook_secret that signs webhook calls.")
+@click.option("--branch", default="main", show_default=True, help="The branch whose commits run.")
+@click.option("-f", "--file", "polyaxonfile", default="polyaxonfile.yaml", show_default=True,
+              help="The polyaxonfile's path in the repository.")
+@output_option
+@domain_errors
+def ci_enable(name: str | None, project_option: str | None, connection: str, branch: str,
+              polyaxonfile: str, output: str) -> None:
+    """Link the project to a branch: each new commit runs its polyaxonfile, tagged `ci`.
+
+    \b
+    polyaxon project ci enable mnist --connection code --branch main -f ci/train.yaml
+    """
+    data = platform().project_ci(_named_project(name, project_option), enable={
+        "connection": connection, "branch": branch, "polyaxonfile": polyaxonfile})
+    _print_ci(data, output)
+
+
+@ci_command.command("disable")
+@_project_argument_and_option
+@output_option
+@domain_errors
+def ci_disable(name: str | None, project_option: str | None, output: str) -> None:
+    """Stop running the project's new commits (`enable` links it again)."""
+    _print_ci(platform().project_ci(_named_project(name, project_option), disable=True), output)
+
+
+@ci_command.command("status")
+@_project_argument_and_option
+@output_option
+@domain_errors
+def ci_status(name: str | None, project_option: str | None, output: str) -> None:
+    """The project's CI: its branch, the last commit run, and why the last check failed."""
+    _print_ci(platform().project_ci(_named_project(name, project_option)), output)

@@ -110,17 +110,31 @@ class ApiClient:
         project: dict[str, Any] = self.transport.request("GET", self._project_path(name)).json()
         return project
 
+    def project_ci(self, project: str, change: str | None = None,
+                   body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The project's CI (``change``: ``PUT`` to link it with ``body``, ``DELETE`` to
+        unlink it)."""
+        answer: dict[str, Any] = self.transport.request(
+            change or "GET", f"{self._project_path(project)}/ci", json_body=body).json()
+        return answer
+
     def update_project(self, name: str, *, new_name: str | None = None,
                        description: str | None = None, tags: Sequence[str] | None = None,
-                       queue: str | None = None) -> dict[str, Any]:
-        """Rename a project or change its description, tags or queue (None: left as it
-        is; an empty queue: back to ``default``)."""
+                       queue: str | None = None,
+                       notifications: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
+        """Rename a project or change its description, tags, queue (None: left as it is;
+        an empty queue: back to ``default``) or notifications (replaced)."""
         body: dict[str, Any] = {}
         for key, value in (("name", new_name), ("description", description), ("tags", tags)):
             if value is not None:
                 body[key] = list(value) if key == "tags" else value
+        settings: dict[str, Any] = {}
         if queue is not None:
-            body["settings"] = {"queue": queue or None}
+            settings["queue"] = queue or None
+        if notifications is not None:
+            settings["notifications"] = [dict(entry) for entry in notifications]
+        if settings:
+            body["settings"] = settings
         project: dict[str, Any] = self.transport.request(
             "PATCH", self._project_path(name), json_body=body).json()
         return project
@@ -163,6 +177,12 @@ class ApiClient:
         run: dict[str, Any] = self.transport.request(
             "PATCH", self._run_path(project, uuid), json_body=dict(changes)).json()
         return run
+
+    def get_notifications(self, project: str, uuid: str) -> list[dict[str, Any]]:
+        """The notifications the run's hooks owe, with their delivery attempts."""
+        answer: dict[str, Any] = self.transport.request(
+            "GET", f"{self._run_path(project, uuid)}/notifications").json()
+        return list(answer["results"])
 
     def get_statuses(self, project: str, uuid: str) -> dict[str, Any]:
         """``{"uuid", "status", "status_conditions": [...]}``."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -88,7 +88,8 @@ class LocalPlatform(Platform):
         return {"uuid": project.uuid, "owner": project.owner, "name": project.name,
                 "description": project.description, "tags": list(project.tags or []),
                 "created_at": project.created_at, "runs": count_runs(session, project),
-                "settings": {"queue": project.queue}}
+                "settings": {"queue": project.queue,
+                             "notifications": list(project.notifications or [])}}
 
     def create_project(self, name: str, description: str | None,
                        tags: Sequence[str]) -> dict[str, Any]:
@@ -111,13 +112,33 @@ class LocalPlatform(Platform):
             return self._project_dict(session, get_project(session, name))
 
     def update_project(self, name: str, *, new_name: str | None, description: str | None,
-                       tags: Sequence[str] | None, queue: str | None = None) -> dict[str, Any]:
+                       tags: Sequence[str] | None, queue: str | None = None,
+                       notifications: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
         from polyaxon_core.domain.projects import get_project, update_project
 
         with self.database() as session:
             project = update_project(session, get_project(session, name), name=new_name,
-                                     description=description, tags=tags, queue=queue)
+                                     description=description, tags=tags, queue=queue,
+                                     notifications=notifications)
             return self._project_dict(session, project)
+
+    def project_ci(self, name: str, *, enable: dict[str, str] | None = None,
+                   disable: bool = False) -> dict[str, Any]:
+        from polyaxon_core.domain import ci
+        from polyaxon_core.domain.projects import get_project
+
+        with self.database() as session:
+            project = get_project(session, name)
+            if enable is not None:
+                linked: Any = ci.enable_ci(session, project, **enable)
+            elif disable:
+                linked = ci.disable_ci(session, project)
+            else:
+                linked = ci.find_ci(session, project)
+            data = ci.ci_document(project, linked)
+        if enable is not None:
+            self.keep_going()
+        return data
 
     def delete_project(self, name: str) -> int:
         from polyaxon_core.domain.artifacts import discard_run_files
@@ -172,6 +193,7 @@ class LocalPlatform(Platform):
 
         from polyaxon_core.db.models import Run
         from polyaxon_core.domain.listing import dag_operations, run_document
+        from polyaxon_core.domain.notifications import deliveries_of
 
         with self.database() as session:
             run = self._run(session, identifier, project)
@@ -186,6 +208,7 @@ class LocalPlatform(Platform):
             ] if run.kind == "matrix" else []
             if run.kind == "dag":
                 data["operations"] = dag_operations(session, run)
+            data["notifications"] = deliveries_of(session, run)
             return data
 
     def statuses(self, identifier: str, project: str | None) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from polyaxon_core.client.api import LogChunk
@@ -68,9 +68,16 @@ class Platform(ABC):
 
     @abstractmethod
     def update_project(self, name: str, *, new_name: str | None, description: str | None,
-                       tags: Sequence[str] | None, queue: str | None = None) -> dict[str, Any]:
+                       tags: Sequence[str] | None, queue: str | None = None,
+                       notifications: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
         """Rename a project or change its description, tags or queue (None: left as it
         is; an empty queue: back to ``default``)."""
+
+    @abstractmethod
+    def project_ci(self, name: str, *, enable: dict[str, str] | None = None,
+                   disable: bool = False) -> dict[str, Any]:
+        """The project's CI; ``enable`` links it (``connection``, ``branch``,
+        ``polyaxonfile``), ``disable`` unlinks it."""
 
     @abstractmethod
     def delete_project(self, name: str) -> int | None:

@@ -90,9 +90,17 @@ class RemotePlatform(Platform):
         return with_datetimes(self.client.get_project(name))  # type: ignore[no-any-return]
 
     def update_project(self, name: str, *, new_name: str | None, description: str | None,
-                       tags: Sequence[str] | None, queue: str | None = None) -> dict[str, Any]:
+                       tags: Sequence[str] | None, queue: str | None = None,
+                       notifications: Sequence[Mapping[str, str]] | None = None) -> dict[str, Any]:
         return with_datetimes(self.client.update_project(  # type: ignore[no-any-return]
-            name, new_name=new_name, description=description, tags=tags, queue=queue))
+            name, new_name=new_name, description=description, tags=tags, queue=queue,
+            notifications=notifications))
+
+    def project_ci(self, name: str, *, enable: dict[str, str] | None = None,
+                   disable: bool = False) -> dict[str, Any]:
+        if enable is not None:
+            return self.client.project_ci(name, "PUT", dict(enable))
+        return self.client.project_ci(name, "DELETE" if disable else None)
 
     def delete_project(self, name: str) -> int | None:
         self.client.delete_project(name)
@@ -147,6 +155,7 @@ class RemotePlatform(Platform):
         ) if data.get("kind") == "matrix" else []
         if data.get("kind") == "dag":
             data["operations"] = self._operations(data, scope)
+        data["notifications"] = self.client.get_notifications(scope, uuid)
         return data
 
     def _operations(self, dag: dict[str, Any], scope: str) -> list[dict[str, Any]]:

@@ -241,6 +241,10 @@ def _check_schema(
 def _type_issue(type_name: str, value: Any) -> tuple[str, str] | None:
     if type_name == "bool":
         return None if isinstance(value, bool) else (f"{value!r} is not true or false", "true or false")
+    if type_name == "port":
+        if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535:
+            return None
+        return f"{value!r} is not a port number", "a whole number from 1 to 65535, e.g. 587"
     if type_name == "texts":
         if isinstance(value, list) and all(isinstance(item, str) for item in value):
             return None

@@ -27,8 +27,8 @@ NOTIFIER_KINDS = frozenset({"slack", "teams", "discord", "mattermost", "pagerdut
 class SchemaField:
     """One field of a kind's ``schema``: its value type and whether it must be given.
 
-    ``type`` is ``text``, ``absolute_path``, ``url`` (http or https), ``bool`` or
-    ``texts`` (a list of strings).
+    ``type`` is ``text``, ``absolute_path``, ``url`` (http or https), ``bool``, ``port``
+    (a whole number from 1 to 65535) or ``texts`` (a list of strings).
     """
 
     type: str
@@ -52,5 +52,9 @@ SCHEMA_FIELDS: dict[str, dict[str, SchemaField]] = {
     # A git connection may leave out `url`: an initializer's `git.url` gives it then.
     "git": {"url": SchemaField("text"), "revision": SchemaField("text"), "flags": SchemaField("texts")},
     "registry": {"url": SchemaField("text", required=True), "insecure": SchemaField("bool")},
+    # an SMTP server's address; a login, when it wants one, is the secret's username/password
+    "email": {"host": SchemaField("text", required=True), "port": SchemaField("port"),
+              "sender": SchemaField("text", required=True),
+              "recipients": SchemaField("texts", required=True), "starttls": SchemaField("bool")},
     **{kind: _NOTIFIER for kind in NOTIFIER_KINDS},
 }

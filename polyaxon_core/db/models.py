@@ -69,12 +69,36 @@ class Project(Base):
     tags: Mapped[list[str]] = mapped_column(default=list)
     #: the queue of its runs whose polyaxonfile and command name none (None: ``default``)
     queue: Mapped[str | None] = mapped_column(String(150))
+    #: what every run of the project notifies: ``[{"connection": NAME, "trigger": STATUS}]``
+    notifications: Mapped[list[Any] | None] = mapped_column(JSONType, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     runs: Mapped[list[Run]] = relationship(
         back_populates="project", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+class ProjectCI(Base):
+    """A project's link to a git repository: a new commit on ``branch`` runs the
+    repository's ``polyaxonfile`` at that commit (``polyaxon project ci``)."""
+
+    __tablename__ = "project_ci"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), unique=True)
+    #: the catalog's ``git`` connection: its ``url`` (a URL git reaches, or a local path), and
+    #: in its secret the ``webhook_secret`` that signs webhook calls
+    connection: Mapped[str] = mapped_column(String(150))
+    branch: Mapped[str] = mapped_column(String(256))
+    polyaxonfile: Mapped[str] = mapped_column(String(1024))
+    enabled: Mapped[bool] = mapped_column(default=True)
+    last_commit: Mapped[str | None] = mapped_column(String(64))
+    checked_at: Mapped[datetime | None] = mapped_column()
+    #: a webhook call asked for a check at once
+    requested_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Queue(Base):
@@ -273,6 +297,34 @@ class MetricBatch(Base):
     batch_id: Mapped[str] = mapped_column(String(64))
     points: Mapped[int] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationDelivery(Base):
+    """One notification owed to a run's hook, with its delivery attempts: created with the
+    final status that triggers it (same transaction), delivered by the orchestrator."""
+
+    __tablename__ = "notification_deliveries"
+    __table_args__ = (
+        UniqueConstraint("run_id", "run_attempt", "source", "connection", name="uq_notification_deliveries"),
+        Index("ix_notification_deliveries_status_next", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    #: which attempt of the run (a resumed run notifies again)
+    run_attempt: Mapped[int] = mapped_column(default=1)
+    #: where it was asked for: ``hooks[0]``, ``plugins.notifications[1]``
+    source: Mapped[str] = mapped_column(String(64))
+    connection: Mapped[str] = mapped_column(String(150))
+    notifier: Mapped[str] = mapped_column(String(64))
+    trigger: Mapped[str] = mapped_column(String(32))
+    #: ``pending``, ``succeeded`` or ``failed`` (given up after the last attempt)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
 
 
 class Team(Base):

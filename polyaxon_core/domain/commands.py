@@ -113,6 +113,10 @@ def submit_operation(
 
     if unsupported := unsupported_features(spec):
         raise InvalidRequest("refused rather than silently ignored: " + "; ".join(unsupported))
+    from polyaxon_core.domain.notifications import hook_problems
+
+    if problems := hook_problems(spec):
+        raise InvalidRequest("; ".join(problems))
     matrix = spec.matrix
     content = spec.to_dict()
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -58,7 +58,8 @@ def list_projects(session: Session, owner: str = DEFAULT_OWNER) -> list[Project]
 
 def update_project(session: Session, project: Project, *, name: str | None = None,
                    description: str | None = None, tags: Sequence[str] | None = None,
-                   queue: str | None = None) -> Project:
+                   queue: str | None = None,
+                   notifications: Sequence[Mapping[str, str]] | None = None) -> Project:
     """Rename a project or change its description, tags or queue (None: left as it is;
     an empty ``queue``: back to ``default``).
 
@@ -68,6 +69,10 @@ def update_project(session: Session, project: Project, *, name: str | None = Non
     """
     if queue is not None:
         project.queue = validate_slug("queue", queue) if queue else None
+    if notifications is not None:
+        from polyaxon_core.domain.notifications import checked_project_notifications
+
+        project.notifications = checked_project_notifications(notifications)
     if name is not None and name != project.name:
         validate_slug("project", name)
         taken = select(Project.id).where(Project.owner == project.owner, Project.name == name)

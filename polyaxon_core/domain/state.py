@@ -88,4 +88,8 @@ def transition(
                 status=status.value)
     if is_final(status):
         queue_event(session, "polyaxon_on_run_done", run=entity)
+        from polyaxon_core.domain.notifications import queue_notifications
+
+        # owed in this transaction: a notification is owed once, whoever ended the run
+        queue_notifications(session, run, status.value)
     return True

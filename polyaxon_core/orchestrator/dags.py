@@ -56,6 +56,7 @@ from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.orchestrator import early_stopping
 from polyaxon_core.spec import OperationSpec, PolyaxonfileError
 from polyaxon_core.spec.params import parse_ref_value
+from polyaxon_core.spec.templating import conditions_hold
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +66,6 @@ WAITING = Status.COMPILED.value
 #: an upstream operation in one of these did not succeed and was not skipped
 _UNSUCCESSFUL = frozenset({Status.FAILED.value, Status.UPSTREAM_FAILED.value, Status.STOPPED.value})
 TRIGGERS = ("all_succeeded", "all_failed", "all_done", "one_succeeded", "one_failed", "one_done")
-_TRUE = frozenset({"true", "yes", "1"})
-_FALSE = frozenset({"false", "no", "0", "", "none"})
 
 
 class Outcome(StrEnum):
@@ -134,24 +133,6 @@ def trigger_outcome(trigger: str | None, upstream: Sequence[str],
             return Outcome.RUN
         return Outcome.WAIT if pending else Outcome.SKIP
     raise ValueError(f"unknown trigger `{policy}`; one of {', '.join(TRIGGERS)}")
-
-
-def conditions_hold(conditions: str, context: Mapping[str, Any]) -> bool:
-    """Whether the Jinja expression ``conditions`` (``"{{ loss < 0.5 }}"``, braces optional)
-    is true over ``context``; ValueError naming the problem when it cannot be told."""
-    from polyaxon_core.spec.models import RENDER_ERRORS
-    from polyaxon_core.spec.templating import has_template, render
-
-    template = conditions if has_template(conditions) else "{{ " + conditions + " }}"
-    try:
-        rendered = render(template, context).strip()
-    except RENDER_ERRORS as exc:
-        raise ValueError(f"cannot evaluate conditions `{conditions}`: {exc}") from None
-    if rendered.lower() in _TRUE:
-        return True
-    if rendered.lower() in _FALSE:
-        return False
-    raise ValueError(f"conditions `{conditions}` rendered `{rendered}`, which is neither true nor false")
 
 
 def upstream_names(operation: OperationSpec) -> list[str]:

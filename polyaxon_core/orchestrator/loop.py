@@ -22,17 +22,19 @@ from sqlalchemy.orm import Session, selectinload
 
 from polyaxon_core.config import Settings
 from polyaxon_core.db.convert import run_to_entity
-from polyaxon_core.db.models import Queue, Run, utcnow
+from polyaxon_core.db.models import ProjectCI, Queue, Run, utcnow
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.artifacts import copy_run_artifacts
 from polyaxon_core.domain.commands import load_spec
 from polyaxon_core.domain.metrics import current_attempt
+from polyaxon_core.domain.notifications import Dispatcher
 from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
 from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
 from polyaxon_core.interfaces.scheduler import ActiveRun
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, FINAL_STATUSES, Status
+from polyaxon_core.orchestrator.ci import CIController
 from polyaxon_core.orchestrator.dags import DagController
 from polyaxon_core.orchestrator.schedules import ScheduleController
 from polyaxon_core.orchestrator.sweeps import SweepController
@@ -100,21 +102,28 @@ class Orchestrator:
         self.sweeps = SweepController(settings)
         self.dags = DagController(settings, self.store)
         self.schedules = ScheduleController(settings, clock)
+        self.ci = CIController(settings, clock)
 
     # ------------------------------------------------------------------------------ tick
     def tick(self) -> None:
-        """One pass over everything: reconciliation, schedules, DAGs, sweeps, scheduling,
-        in this order so that a run which just ended is seen by its DAG or sweep, and the runs
+        """One pass over everything: reconciliation, CI, schedules, DAGs, sweeps,
+        scheduling, in this order so that a run which just ended is seen by its DAG or sweep, and the runs
         they queue in its place are launched, in the same pass."""
         self.reconcile()
+        self.ci.control_all(self.settings.db_url)
         self.schedules.control_all(self.settings.db_url)
         self.dags.control_all(self.settings.db_url)
         self.sweeps.control_all(self.settings.db_url)
         self.schedule()
 
     def has_unfinished_runs(self) -> bool:
+        """Whether anything still needs this orchestrator: an unfinished run, or a project
+        whose CI it polls."""
         with session_scope(self.settings.db_url) as session:
-            return session.scalar(select(Run.id).where(Run.status.not_in(_FINAL)).limit(1)) is not None
+            if session.scalar(select(Run.id).where(Run.status.not_in(_FINAL)).limit(1)) is not None:
+                return True
+            linked = select(ProjectCI.id).where(ProjectCI.enabled.is_(True)).limit(1)
+            return session.scalar(linked) is not None
 
     def run_forever(
         self,
@@ -128,8 +137,18 @@ class Orchestrator:
         :mod:`polyaxon_core.wakeup`). A tick that fails on storage it cannot write (a full
         disk, a read-only database) is reported through ``report_error`` in one line,
         so that the commands waiting on runs can say why nothing moves; the next tick
-        that succeeds reports None.
+        that succeeds reports None. The notifications runs owe are delivered meanwhile, on
+        threads of their own (:class:`polyaxon_core.domain.notifications.Dispatcher`).
         """
+        notifications = Dispatcher(self.settings)
+        notifications.start()
+        try:
+            self._loop(should_stop, idle_exit, report_error, notifications)
+        finally:
+            notifications.stop()
+
+    def _loop(self, should_stop: Callable[[], bool], idle_exit: float | None,
+              report_error: Callable[[str | None], None] | None, notifications: Dispatcher) -> None:
         from polyaxon_core.storage_errors import describe_storage_error
 
         idle_since: float | None = None
@@ -151,7 +170,8 @@ class Orchestrator:
                     report_error(problem)
                 reported = problem
                 if idle_exit is not None:
-                    if self.has_unfinished_runs():
+                    # notifications still owed keep it going too
+                    if self.has_unfinished_runs() or notifications.has_pending():
                         idle_since = None
                     else:
                         idle_since = idle_since or self.clock()
@@ -370,6 +390,13 @@ class Orchestrator:
             return
         if status == Status.STOPPING:
             return
+        ran = update.exit_code is not None and update.reason not in {"launch error", "storage error"}
+        if ran and run.status in {Status.SCHEDULED.value, Status.STARTING.value}:
+            # its process ran and exited between two looks: it was running, so its timeline
+            # and its start time (hence its duration) say so
+            if run.status == Status.SCHEDULED.value:
+                transition(session, run, Status.STARTING, reason="starting")
+            transition(session, run, Status.RUNNING, reason="running")
         if status in {Status.STOPPED, Status.FAILED} and (run.meta_info or {}).get("timed_out"):
             transition(session, run, Status.FAILED, reason="timeout",
                        message=f"stopped after exceeding termination.timeout ({_timeout(run):g}s)")

@@ -1,10 +1,9 @@
 """Sections of a polyaxonfile this version reads and validates but does not act on yet.
 
-Each of them changes what a run does or when it starts (a build, hooks, events,
-notifications, a cache, an approval, services). A file using them is valid
-(``polyaxon check`` keeps agreeing with the official client, and warns), but submitting
-it is refused with these sentences: a run that silently skipped its build or its hooks
-would look like it did what the file says.
+Each of them changes what a run does or when it starts (a build, events, a cache, an
+approval, services). A file using them is valid (``polyaxon check`` keeps agreeing with
+the official client, and warns), but submitting it is refused with these sentences: a
+run that silently skipped its build would look like it did what the file says.
 """
 
 from __future__ import annotations
@@ -21,19 +20,10 @@ def unsupported_features(spec: OperationSpec) -> list[str]:
             "`build` does not act yet: no image would be built before the run; build the "
             "image beforehand, name it in the container and remove `build`"
         )
-    if spec.hooks:
-        found.append(
-            "`hooks` do not act yet: nothing would be called when the run's status changes; "
-            "remove `hooks`"
-        )
     if spec.events:
         found.append(
             "`events` do not act yet: the operation would run now, not when the events "
             "happen; remove `events` and start it when you need it"
-        )
-    if (spec.plugins or {}).get("notifications"):
-        found.append(
-            "`plugins.notifications` do not act yet: nobody would be notified; remove them"
         )
     if spec.cache and not spec.cache.get("disable"):
         found.append(

@@ -150,3 +150,24 @@ def render(text: str, context: Mapping[str, Any]) -> str:
     if not has_template(text):
         return text
     return environment().from_string(text).render(context)
+
+
+_TRUE = frozenset({"true", "yes", "1"})
+_FALSE = frozenset({"false", "no", "0", "", "none"})
+
+
+def conditions_hold(conditions: str, context: Mapping[str, Any]) -> bool:
+    """Whether the Jinja expression ``conditions`` (``"{{ loss < 0.5 }}"``, braces optional)
+    is true over ``context``; ValueError naming the problem when it cannot be told."""
+    from polyaxon_core.spec.models import RENDER_ERRORS
+
+    template = conditions if has_template(conditions) else "{{ " + conditions + " }}"
+    try:
+        rendered = render(template, context).strip()
+    except RENDER_ERRORS as exc:
+        raise ValueError(f"cannot evaluate conditions `{conditions}`: {exc}") from None
+    if rendered.lower() in _TRUE:
+        return True
+    if rendered.lower() in _FALSE:
+        return False
+    raise ValueError(f"conditions `{conditions}` rendered `{rendered}`, which is neither true nor false")

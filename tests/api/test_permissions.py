@@ -129,6 +129,11 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "api.queue_get": lambda c: {},
     "api.queue_update": lambda c: {"json": {"priority": 1}},
     "api.queue_delete": lambda c: {},
+    "api.run_notifications": lambda c: {},
+    "api.ci_get": lambda c: {},
+    "api.ci_enable": lambda c: {"json": {"connection": "code"}},
+    "api.ci_disable": lambda c: {},
+    "api.ci_webhook": lambda c: {"data": b"{}"},
 }
 
 

@@ -147,9 +147,9 @@ def test_a_projects_queue_takes_its_runs_that_name_none(
     client: FlaskClient, make_user: MakeUser, owner: Account, project: str
 ) -> None:
     path = "/api/v1/default/p"
-    assert client.get(path, headers=owner.headers).json["settings"] == {"queue": None}
+    assert client.get(path, headers=owner.headers).json["settings"] == {"queue": None, "notifications": []}
     changed = client.patch(path, headers=owner.headers, json={"settings": {"queue": "gpu"}})
-    assert changed.status_code == 200 and changed.json["settings"] == {"queue": "gpu"}
+    assert changed.status_code == 200 and changed.json["settings"] == {"queue": "gpu", "notifications": []}
     assert create_run(client, owner)["queue"] == "gpu"
     assert create_run(client, owner, queue="cpu")["queue"] == "cpu"  # named: it wins
     bad = client.patch(path, headers=owner.headers, json={"settings": {"queue": "Not Valid"}})
@@ -157,7 +157,7 @@ def test_a_projects_queue_takes_its_runs_that_name_none(
     viewer = make_user("vic", organization_role=None, projects={"p": "viewer"})
     refused = client.patch(path, headers=viewer.headers, json={"settings": {"queue": None}})
     assert refused.status_code == 403
-    assert client.get(path, headers=owner.headers).json["settings"] == {"queue": "gpu"}
+    assert client.get(path, headers=owner.headers).json["settings"] == {"queue": "gpu", "notifications": []}
     reset = client.patch(path, headers=owner.headers, json={"settings": {"queue": None}})
-    assert reset.json["settings"] == {"queue": None}
+    assert reset.json["settings"] == {"queue": None, "notifications": []}
     assert create_run(client, owner)["queue"] == "default"

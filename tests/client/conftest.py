@@ -8,6 +8,7 @@ client logs in with `polyaxon login`, the way a person sets it up.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -161,9 +162,13 @@ class Deployment:
                 try:
                     fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
-                    pid = lock.read_text().strip()
-                    if pid.isdigit():
-                        os.kill(int(pid), signal.SIGTERM)
+                    # the holder writes its status there: {"pid": ..., ...}
+                    try:
+                        pid = json.loads(lock.read_text() or "{}").get("pid")
+                    except ValueError:
+                        pid = None
+                    if isinstance(pid, int):
+                        os.kill(pid, signal.SIGTERM)
 
 
 @pytest.fixture(scope="module")

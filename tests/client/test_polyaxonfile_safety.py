@@ -113,7 +113,7 @@ def test_polyaxon_run_refuses_a_file_url_ref(deployment: Deployment, project: st
 def test_the_server_refuses_a_section_that_would_not_act(deployment: Deployment, project: str) -> None:
     content = textwrap.dedent("""\
         kind: operation
-        hooks: [{hubRef: slack, trigger: succeeded}]
+        build: {hubRef: kaniko, connection: registry}
         component:
           run: {kind: job, container: {image: busybox, command: ["true"]}}
         """)
@@ -123,7 +123,7 @@ def test_the_server_refuses_a_section_that_would_not_act(deployment: Deployment,
 
     assert caught.value.status == 400
     message = str(caught.value)
-    assert "refused rather than silently ignored: `hooks` do not act yet" in message
+    assert "refused rather than silently ignored: `build` does not act yet" in message
     assert deployment.client().list_runs(project)["count"] == 0
 
 
@@ -142,6 +142,8 @@ def test_a_schedule_created_through_the_server_waits_on_schedule(
     assert created["status"] == "on_schedule"
     runs = deployment.client().list_runs(project)
     assert [(run["uuid"], run["status"]) for run in runs["results"]] == [(created["uuid"], "on_schedule")]
+    stopped = deployment.client().stop_run(project, created["uuid"])
+    assert stopped is not None and stopped["status"] == "stopped"
 
 
 def test_polyaxon_run_against_the_server_refuses_a_service(

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from polyaxon_core.orchestrator.dags import Outcome, conditions_hold, topological_order, trigger_outcome
+from polyaxon_core.orchestrator.dags import Outcome, topological_order, trigger_outcome
 from polyaxon_core.spec import read_polyaxonfile
+from polyaxon_core.spec.templating import conditions_hold
 
 RUN, WAIT, SKIP, UPSTREAM_FAILED = Outcome.RUN, Outcome.WAIT, Outcome.SKIP, Outcome.UPSTREAM_FAILED
 

@@ -150,17 +150,23 @@ class ProjectsView(BaseView):  # type: ignore[misc]
     @expose("/<owner>/<name>/settings")
     @logged_in
     def settings(self, owner: str, name: str) -> Any:
+        from polyaxon_core.domain.ci import ci_document, find_ci
+        from polyaxon_core.domain.notifications import TRIGGERS, notifier_connections
         from polyaxon_core.domain.queues import DEFAULT_QUEUE, list_queues, unfinished_by_queue
 
         project = self._project(owner, name)
         resource = project_resource(owner, name)
         with server.session() as session:
             queues = [queue.name for queue in list_queues(session)]
-            unfinished = unfinished_by_queue(session, get_project(session, name, owner))
+            row = get_project(session, name, owner)
+            unfinished = unfinished_by_queue(session, row)
+            notifications = list(row.notifications or [])
+            ci = ci_document(row, find_ci(session, row))
         return self.render_template(
             "polyaxon/project_settings.html", project=project, title=f"{owner}/{name} settings",
             roles=list(PROJECT_ROLES), queues=queues, default_queue=DEFAULT_QUEUE,
-            unfinished=unfinished,
+            unfinished=unfinished, notifications=notifications, triggers=TRIGGERS,
+            connections=notifier_connections(), ci=ci,
             can={"members": may(PROJECT_MEMBERS, resource), "update": may(PROJECT_UPDATE, resource)})
 
     @expose("/<owner>/<name>/runs/<uuid>")

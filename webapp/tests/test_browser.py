@@ -387,7 +387,7 @@ def test_an_admin_creates_and_changes_a_queue_on_its_page_and_the_cli_sees_it(
     page.click("#project-queue button[type=submit]")
     expect(page.locator("#project-queue .form-done")).to_contain_text("new runs go to gpu")
     assert json.loads(web.cli("project", "get", project, "-o", "json").stdout)["settings"] == {
-        "queue": "gpu"}
+        "queue": "gpu", "notifications": []}
     page.select_option("#project-queue select[name=queue]", "")
     page.click("#project-queue button[type=submit]")
     expect(page.locator("#project-queue .form-done")).to_contain_text("new runs go to default")
@@ -404,6 +404,30 @@ def test_an_admin_creates_and_changes_a_queue_on_its_page_and_the_cli_sees_it(
     member.goto("/queues/")
     expect(member.locator("#queues tr[data-queue=cpu] td").nth(1)).to_have_text("1")
     assert member.locator("#queues input, #create-queue, [data-action]").count() == 0
+
+
+def test_a_projects_notifications_are_set_on_its_settings_page_and_reach_the_cli(
+    web: Deployment, pages: Pages, project: str
+) -> None:
+    (web.server_home / "connections.yaml").write_text(json.dumps({"connections": [
+        {"name": "team-hook", "kind": "webhook", "schema": {"url": "http://127.0.0.1:9/hook"}},
+        {"name": "data", "kind": "s3", "schema": {"bucket": "s3://data"}}]}))
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/settings")
+    form = page.locator("#add-notification")
+    assert form.locator("select[name=connection] option").all_inner_texts() == ["team-hook"]
+    form.locator("select[name=trigger]").select_option("failed")
+    form.locator("button[type=submit]").click()
+    added = page.locator("#notifications tbody tr[data-connection=team-hook] td")
+    expect(added.nth(1)).to_have_text("failed")
+    settings = json.loads(web.cli("project", "get", project, "-o", "json").stdout)["settings"]
+    assert settings["notifications"] == [{"connection": "team-hook", "trigger": "failed"}]
+    assert "Not linked to a repository" in page.locator("#ci").inner_text()
+
+    page.locator("#notifications tbody tr[data-connection=team-hook] button").click()
+    expect(page.locator("#notifications tbody")).to_have_text("None: only the runs' own hooks notify.")
+    assert json.loads(web.cli("project", "get", project, "-o", "json").stdout)["settings"][
+        "notifications"] == []
 
 
 def test_a_view_saved_as_a_shared_dashboard_reopens_with_its_charts_and_reaches_the_cli(

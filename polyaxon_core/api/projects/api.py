@@ -53,7 +53,8 @@ def project_payload(project: Project, user: Any, role: str | None = None) -> dic
         "uuid": project.uuid, "owner": project.owner, "name": project.name,
         "description": project.description, "tags": list(project.tags or []),
         "created_at": project.created_at, "updated_at": project.updated_at,
-        "role": role or _role_of(user, project), "settings": {"queue": project.queue},
+        "role": role or _role_of(user, project),
+        "settings": {"queue": project.queue, "notifications": list(project.notifications or [])},
     })
     return payload
 
@@ -101,7 +102,8 @@ def project_get(owner: str, project: str) -> Answer:
 
 def project_update(owner: str, project: str) -> Answer:
     """Rename a project, or change its description, tags or settings (`settings.queue`:
-    where its runs go when their polyaxonfile names no queue; null: `default`)."""
+    where its runs go when their polyaxonfile names no queue, null: `default`;
+    `settings.notifications`: what all its runs notify, `[{connection, trigger}]`)."""
     check_owner(owner)
     body = load_body(ProjectUpdateSchema)
     settings = body.get("settings") or {}
@@ -109,7 +111,8 @@ def project_update(owner: str, project: str) -> Answer:
     with server.session() as session:
         row = update_project(session, get_project(session, project, owner),
                              name=body.get("name"), description=body.get("description"),
-                             tags=body.get("tags"), queue=queue)
+                             tags=body.get("tags"), queue=queue,
+                             notifications=settings.get("notifications"))
         return project_payload(row, current_user()), 200
 
 
@@ -211,7 +214,7 @@ ROUTES = [
           {201: Reply("the new project", ProjectSchema)}, body=ProjectCreateSchema, errors=(409,)),
     Route("GET", "/<owner>/<project>", project_get, PROJECT_READ, "projects", {200: _PROJECT}),
     Route("PATCH", "/<owner>/<project>", project_update, PROJECT_UPDATE, "projects",
-          {200: _PROJECT}, body=ProjectUpdateSchema, errors=(409,)),
+          {200: _PROJECT}, body=ProjectUpdateSchema, errors=(409, 422)),
     Route("DELETE", "/<owner>/<project>", project_delete, PROJECT_DELETE, "projects",
           {204: _DELETED}, errors=(409,)),
     Route("GET", "/<owner>/<project>/members", project_members_list, PROJECT_READ, "projects",

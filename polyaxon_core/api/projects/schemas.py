@@ -9,14 +9,25 @@ from polyaxon_core.api.queues.schemas import QUEUE_NAME
 from polyaxon_core.permissions import PROJECT_ROLES
 
 
+class ProjectNotificationSchema(Schema):
+    connection = fields.String(required=True, validate=validate.Length(min=1, max=150),
+                               metadata={"description": "a notifier connection of the catalog"})
+    trigger = fields.String(load_default="done", validate=validate.OneOf(
+        ["succeeded", "failed", "stopped", "skipped", "upstream_failed", "done"]))
+
+
 class ProjectSettingsSchema(Schema):
     queue = fields.String(allow_none=True, metadata={
         "description": "the queue of its runs whose polyaxonfile names none (null: default)"})
+    notifications = fields.List(fields.Nested(ProjectNotificationSchema), required=True, metadata={
+        "description": "what every run of the project notifies when it ends"})
 
 
 class ProjectSettingsUpdateSchema(InputSchema):
     queue = fields.String(allow_none=True, validate=QUEUE_NAME, metadata={
         "description": "a queue name, or null for the organization's `default`"})
+    notifications = fields.List(fields.Nested(ProjectNotificationSchema), validate=validate.Length(max=20),
+                                metadata={"description": "replaces the project's notifications"})
 
 
 class ProjectSchema(Schema):

@@ -16,6 +16,7 @@ from polyaxon_core.api.errors import PermissionDenied
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.schemas import (
+    NotificationsSchema,
     RunCloneSchema,
     RunCreateSchema,
     RunListQuery,
@@ -175,6 +176,15 @@ def run_statuses(owner: str, project: str, uuid: str) -> Answer:
     return payload, 200
 
 
+def run_notifications(owner: str, project: str, uuid: str) -> Answer:
+    """The notifications a run's hooks owe, and how their delivery went."""
+    from polyaxon_core.domain.notifications import deliveries_of
+
+    with server.session() as session:
+        results = deliveries_of(session, find_run(session, owner, project, uuid))
+    return {"results": results}, 200
+
+
 def run_stop(owner: str, project: str, uuid: str) -> Answer:
     """Stop a run: at once if it never started, else SIGTERM, then SIGKILL after the
     grace period; a sweep stops its trials. A finished run is a 409."""
@@ -257,6 +267,8 @@ ROUTES = [
     Route("DELETE", RUN_PATH, run_delete, RUN_DELETE, "runs", {204: Reply("deleted")}, errors=(409,)),
     Route("GET", f"{RUN_PATH}/statuses", run_statuses, RUN_READ, "runs",
           {200: Reply("the status timeline", StatusesSchema)}),
+    Route("GET", f"{RUN_PATH}/notifications", run_notifications, RUN_READ, "runs",
+          {200: Reply("the notifications its hooks owe, with their delivery", NotificationsSchema)}),
     Route("POST", f"{RUN_PATH}/stop", run_stop, RUN_STOP, "runs", {200: _RUN}, errors=(409,)),
     Route("POST", f"{RUN_PATH}/restart", run_restart, RUN_CREATE, "runs", {201: _NEW_RUN},
           body=RunCloneSchema, errors=(409,)),

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate
 
 from polyaxon_core.api.common import InputSchema, PageQuery, PageSchema
+from polyaxon_core.api.queues.schemas import QUEUE_NAME
 from polyaxon_core.lifecycle import Status
 
 STATUSES = [status.value for status in Status]
@@ -108,7 +109,8 @@ class RunCreateSchema(InputSchema):
     description = fields.String(allow_none=True, load_default=None)
     tags = fields.List(fields.String(), allow_none=True, load_default=None,
                        metadata={"description": "added to the polyaxonfile's tags"})
-    queue = fields.String(allow_none=True, load_default=None)
+    queue = fields.String(allow_none=True, load_default=None, validate=QUEUE_NAME,
+                          metadata={"description": "overrides the polyaxonfile's queue"})
     meta_info = fields.Dict(keys=fields.String(), allow_none=True, load_default=None)
     managed_by = fields.String(
         allow_none=True, load_default=None,
@@ -153,6 +155,23 @@ class StatusConditionSchema(Schema):
     message = fields.String(allow_none=True)
     last_update_time = fields.DateTime(required=True)
     last_transition_time = fields.DateTime(required=True)
+
+
+class NotificationDeliverySchema(Schema):
+    source = fields.String(required=True, metadata={"description": "hooks[N] or plugins.notifications[N]"})
+    connection = fields.String(required=True)
+    notifier = fields.String(allow_none=True, metadata={"description": "null: the connection's kind"})
+    trigger = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["pending", "succeeded", "failed"]))
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True)
+    run_attempt = fields.Integer(required=True)
+    created_at = fields.String(required=True)
+    delivered_at = fields.String(allow_none=True)
+
+
+class NotificationsSchema(Schema):
+    results = fields.List(fields.Nested(NotificationDeliverySchema), required=True)
 
 
 class StatusesSchema(Schema):

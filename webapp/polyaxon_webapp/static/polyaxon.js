@@ -722,6 +722,31 @@
         .then(function (project) { done.textContent = "Saved: new runs go to " + (project.settings.queue || "default") + "."; })
         .catch(function (failure) { error.textContent = failure.message; });
     });
+    var table = root.querySelector("#notifications"), notifyForm = root.querySelector("#add-notification");
+    var notifications = JSON.parse(table.dataset.notifications);
+    function showNotifications() {
+      var body = table.querySelector("tbody");
+      if (!notifications.length) { body.replaceChildren(el("tr", {}, [el("td", {colspan: "3", text: "None: only the runs' own hooks notify."})])); return; }
+      body.replaceChildren.apply(body, notifications.map(function (entry, position) {
+        var remove = notifyForm ? el("button", {className: "btn btn-link btn-xs", text: "remove"}) : el("span");
+        remove.addEventListener("click", function () {
+          saveNotifications(notifications.filter(function (_, other) { return other !== position; }));
+        });
+        return el("tr", {"data-connection": entry.connection}, [el("td", {text: entry.connection}), el("td", {text: entry.trigger}), el("td", {}, [remove])]);
+      }));
+    }
+    function saveNotifications(wanted) {
+      var error = notifyForm.querySelector(".form-error");
+      error.textContent = "";
+      return api("PATCH", projectPath, {settings: {notifications: wanted}})
+        .then(function (project) { notifications = project.settings.notifications; showNotifications(); })
+        .catch(function (failure) { error.textContent = failure.message; });
+    }
+    if (notifyForm) notifyForm.addEventListener("submit", function (event) {
+      event.preventDefault();
+      saveNotifications(notifications.concat([{connection: notifyForm.elements.connection.value, trigger: notifyForm.elements.trigger.value}]));
+    });
+    showNotifications();
     var form = root.querySelector("#add-member");
     function load() {
       api("GET", base + "?limit=1000").then(function (page) {
