@@ -50,7 +50,7 @@ class CIController:
             if ci is None or not ci.enabled:
                 return None
             connection, branch, last = ci.connection, ci.branch, ci.last_commit
-            polyaxonfile, project_uuid = ci.polyaxonfile, ci.project_id
+            polyaxonfile, project_id = ci.polyaxonfile, ci.project_id
             ci.checked_at, ci.requested_at = now, None
         try:
             url = str(get_connection(connection).schema["url"])
@@ -58,10 +58,10 @@ class CIController:
             if commit == last:
                 self._record(db_url, ci_id, None)
                 return None
-            folder = domain.checkout(url, commit, self.settings.home / "ci" / str(project_uuid) / commit)
+            folder = domain.checkout(url, commit, self.settings.home / "ci" / str(project_id) / commit)
             return self._submit(db_url, ci_id, last, commit, folder, polyaxonfile, url, branch)
         except Exception as exc:  # a check that fails is recorded and tried again
-            logger.info("CI check of project %s failed: %s", project_uuid, exc)
+            logger.info("CI check of project %s failed: %s", project_id, exc)
             self._record(db_url, ci_id, str(exc))
             return None
 

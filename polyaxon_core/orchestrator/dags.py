@@ -199,8 +199,8 @@ class DagController:
         rules = early_stopping.read_rules({"early_stopping": spec.component.dag_early_stopping})
         if rules and self._apply_early_stopping(session, dag, spec, children, rules):
             return
-        self._advance(session, dag, spec, children)
         reused = self._reused(session, dag)
+        self._advance(session, dag, spec, children, reused)
         if all(is_final(child.status) for child in children.values()):
             self._finish(session, dag, spec, children, reused)
 
@@ -226,10 +226,9 @@ class DagController:
         return {name: by_uuid[uuid] for name, uuid in reused.items() if uuid in by_uuid}
 
     # ----------------------------------------------------------------------- advancing
-    def _advance(self, session: Session, dag: Run, spec: OperationSpec,
-                 children: dict[str, Run]) -> None:
+    def _advance(self, session: Session, dag: Run, spec: OperationSpec, children: dict[str, Run],
+                 reused: dict[str, Run]) -> None:
         operations = {op.name or "": op for op in spec.dag_operations}
-        reused = self._reused(session, dag)
         sources = {**reused, **children}
         concurrency = spec.component.dag_concurrency
         in_flight = sum(1 for child in children.values()

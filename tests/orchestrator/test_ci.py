@@ -84,9 +84,13 @@ def test_each_new_commit_of_the_branch_runs_the_polyaxonfile_at_that_commit(
     shown = json.loads(cli("project", "ci", "enable", "--connection", "code", "-o", "json").stdout)
     assert (shown["enabled"], shown["branch"], shown["polyaxonfile"]) == (True, "main", "polyaxonfile.yaml")
 
+    def succeeded(count: int) -> list[dict[str, Any]] | None:
+        runs = listed(cli)
+        done = len(runs) >= count and all(run["status"] == "succeeded" for run in runs)
+        return runs if done else None
+
     def runs_of(count: int) -> list[dict[str, Any]]:
-        return list(until(lambda: (lambda runs: runs if len(runs) >= count and all(
-            run["status"] == "succeeded" for run in runs) else None)(listed(cli))))
+        return list(until(lambda: succeeded(count)))
 
     [run] = runs_of(1)
     assert run["meta_info"]["code_ref"] == {"commit": first, "branch": "main",
