@@ -1,7 +1,8 @@
 """``scheduler-local``: every run is a process on this machine.
 
 Each attempt of a run gets a control folder ``<run_path>/.polyaxon/attempt-<n>`` and a
-detached runner process (see :mod:`polyaxon_schedulers.runner`) that starts the command
+detached runner process (see :mod:`polyaxon_schedulers.runner`), forked by a warm
+server this scheduler keeps (:mod:`polyaxon_schedulers.forkserver`), that starts the command
 in the run's working directory with the run context in its environment. The handle kept
 in the database names that folder, so an orchestrator started later can poll and stop
 runs its predecessor launched. Stopping sends SIGTERM to the run's process group; the
@@ -19,11 +20,10 @@ names, and values only of the non-secret run context.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
 import sys
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,6 +35,7 @@ from polyaxon_core.interfaces import Scheduler
 from polyaxon_core.run_user import RunAsUser, isolate_process
 from polyaxon_core.wakeup import wakeup_path
 from polyaxon_schedulers import runner
+from polyaxon_schedulers.forkserver import ForkServer
 from polyaxon_schedulers.processes import hand_over, is_alive, read_json, write_json_atomically
 
 #: what an isolated run inherits from this process's environment
@@ -56,8 +57,8 @@ class LocalScheduler(Scheduler):
         #: POLYAXON_RUN_AS_USER, checked now: a scheduler that cannot switch users refuses
         #: to start rather than failing every run
         self.run_as: RunAsUser | None = isolate_process(self.settings)
-        # runners this process started: polled so that exited ones are reaped, not zombies
-        self._children: dict[int, subprocess.Popen[bytes]] = {}
+        self._forks = ForkServer()
+        weakref.finalize(self, self._forks.close)
 
     @staticmethod
     def control_dir(run_path: str | Path, attempt: int) -> Path:
@@ -83,6 +84,7 @@ class LocalScheduler(Scheduler):
         if self.run_as is not None:
             handed = hand_over(self.run_as, Path(launch.run_path),
                                Path(launch.env["POLYAXON_RUN_ARTIFACTS_PATH"]))
+        store_class = self._store_class()
         write_json_atomically(control / runner.LAUNCH_FILE, {
             "command": command,
             "cwd": str(cwd),
@@ -91,29 +93,14 @@ class LocalScheduler(Scheduler):
             "env": {name: env[name] for name in RECORDED_VALUES if name in env},
             "run_uuid": launch.run.uuid,
             "store": self.settings.store,
-            "store_class": self._store_class(),
+            "store_class": store_class,
             "wakeup": str(wakeup_path(self.settings)),
             "run_as_user": self.run_as.name if self.run_as is not None else None,
             "handed_over": [str(path) for path in handed],
         })
-        with open(control / "runner.log", "ab") as runner_log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "polyaxon_schedulers.runner", str(control)],
-                stdin=subprocess.PIPE,
-                stdout=runner_log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
         # the environment goes to the runner through a pipe, never through a file
-        assert process.stdin is not None
-        try:
-            process.stdin.write(json.dumps({"environment": env}).encode())
-            process.stdin.close()
-        except BrokenPipeError:
-            pass  # the runner left at once: another runner owns this attempt
-        self._children[process.pid] = process
-        handle["spawned_pid"] = process.pid
+        handle["spawned_pid"] = self._forks.start_runner(
+            control, env, preload=store_class.partition(":")[0])
         return handle
 
     def _store_class(self) -> str:
@@ -141,17 +128,11 @@ class LocalScheduler(Scheduler):
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
-    def _reap(self) -> None:
-        for pid, process in list(self._children.items()):
-            if process.poll() is not None:
-                del self._children[pid]
-
     def _runner_pid(self, control: Path) -> dict[str, Any] | None:
         info = read_json(control / runner.PID_FILE)
         return info if isinstance(info, dict) else None
 
     def poll(self, run: RunEntity, handle: Mapping[str, Any]) -> StatusUpdate:
-        self._reap()
         control = Path(handle["control_dir"])
         stopping = run.status == "stopping"
         result = read_json(control / runner.EXIT_FILE)
@@ -202,9 +183,6 @@ class LocalScheduler(Scheduler):
             os.killpg(int(info["pid"]), signal.SIGKILL if force else signal.SIGTERM)
         except ProcessLookupError:
             return
-
-    def cleanup(self, run: RunEntity, handle: Mapping[str, Any]) -> None:
-        self._reap()
 
 
 @hookimpl

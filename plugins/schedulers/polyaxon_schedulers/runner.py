@@ -1,6 +1,7 @@
 """The process that owns one attempt of one run on the local scheduler.
 
-Started detached (its own session) by :class:`LocalScheduler`, it outlives the
+Forked detached (its own session) by the local scheduler's fork server
+(:mod:`polyaxon_schedulers.forkserver`), it outlives the
 orchestrator: it starts the user's command, copies its stdout and stderr into the run's
 log in the artifact store as they come, and writes ``exit.json`` when the command ends
 (then wakes the orchestrator, so the next run does not wait for its next poll).
@@ -15,11 +16,10 @@ With a run user (``POLYAXON_RUN_AS_USER``) the runner stays this process's user,
 write the log and the exit code where the run cannot, starts the command as the run
 user, and takes the run's folders back when the command ends.
 
-Usage: ``python -m polyaxon_schedulers.runner CONTROL_DIR``, with the command's
-environment on stdin as ``{"environment": {...}}`` (never in a file: it holds the run's
-token). A runner whose stdin is not that whole message (the scheduler was killed while
-writing it) leaves before taking the attempt, so a run never starts with an environment
-cut short.
+The command's environment reaches :func:`run` through the fork server's pipe, never
+through a file: it holds the run's token. A request cut short (the scheduler was killed
+while writing it) forks no runner, so a run never starts with an environment cut short;
+the next orchestrator's resubmission starts it whole.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -185,32 +184,3 @@ def run(control_dir: Path, environment: Mapping[str, str]) -> int:
         "finished_at": datetime.now(UTC).isoformat(),
     })
     return 0
-
-
-def read_environment(data: bytes) -> dict[str, str] | None:
-    """The command's environment from what the scheduler wrote to stdin: a JSON object
-    ``{"environment": {...}}``; None when the message is not whole (the scheduler was
-    killed while writing it, or before)."""
-    try:
-        message = json.loads(data)
-    except ValueError:
-        return None
-    environment = message.get("environment") if isinstance(message, dict) else None
-    if not isinstance(environment, dict):
-        return None
-    return {str(name): str(value) for name, value in environment.items()}
-
-
-def main(control_dir: Path) -> int:
-    environment = read_environment(sys.stdin.buffer.read())
-    if environment is None:
-        # leave before taking the attempt: the run is still scheduled, and the next
-        # orchestrator starts a runner that gets the whole environment
-        print("the scheduler that started this runner stopped before handing over the "
-              "run's environment; the attempt is left to the next runner", file=sys.stderr)
-        return 2
-    return run(control_dir, environment)
-
-
-if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1])))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import uuid
 from collections.abc import Callable
@@ -156,14 +157,13 @@ def test_a_run_user_that_does_not_exist_is_refused_at_start(
         LocalScheduler(polyaxon_settings)
 
 
-@pytest.mark.parametrize("cut_short", [b"", b'{"environment": {"PATH": "/usr/b'])
-def test_a_runner_whose_scheduler_died_before_handing_over_the_environment_leaves_the_attempt(
+@pytest.mark.parametrize("cut_short", [b"", b'{"control_dir": "/tmp", "environment": {"PATH": "/usr/b'])
+def test_a_request_cut_short_by_a_dying_scheduler_forks_no_runner(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], cut_short: bytes,
     polyaxon_settings: Settings,
 ) -> None:
-    """The orchestrator killed between starting a runner and writing its stdin: that runner
-    must not run the command with no environment; the resubmission starts it whole."""
-    import json
+    """The orchestrator killed while it wrote a request to the fork server: no runner may
+    run the command with an environment cut short; the resubmission starts it whole."""
     import subprocess
 
     from polyaxon_core.plugins import create
@@ -172,18 +172,47 @@ def test_a_runner_whose_scheduler_died_before_handing_over_the_environment_leave
     launch = make_launch("import os; print('PATH' in os.environ and 'whole environment')")
     control = scheduler.control_dir(launch.run_path, 1)
     control.mkdir(parents=True)
-    (control / "launch.json").write_text(json.dumps({
-        "command": list(launch.container.command), "cwd": str(control), "env_names": [],
-        "env": {}, "run_uuid": launch.run.uuid, "store": "local",
-        "store_class": "polyaxon_stores.local:LocalArtifactStore", "wakeup": None,
-    }))
-    orphan = subprocess.run([sys.executable, "-m", "polyaxon_schedulers.runner", str(control)],
+    server = subprocess.run([sys.executable, "-m", "polyaxon_schedulers.forkserver"],
                             input=cut_short, capture_output=True, check=False)
-    assert orphan.returncode == 2
-    assert b"left to the next runner" in orphan.stderr
-    assert sorted(path.name for path in control.iterdir()) == ["launch.json"]
+    assert server.returncode == 0
+    assert b'"pid"' not in server.stdout
+    assert list(control.iterdir()) == []
 
     update = wait_for_final(scheduler, launch, scheduler.submit(launch))
     assert update.status == "succeeded"
     log = create("store", "local", polyaxon_settings).read_log(launch.run.uuid).data.decode()
     assert "whole environment" in log
+
+
+def test_a_killed_fork_server_is_started_again_for_the_next_run(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
+) -> None:
+    from polyaxon_core.testing.scheduler import wait_for_final
+
+    first = make_launch("print('first')")
+    assert wait_for_final(scheduler, first, scheduler.submit(first)).status == "succeeded"
+    server = scheduler._forks._process
+    assert server is not None
+    server.kill()
+    server.wait()
+    second = make_launch("print('second')")
+    assert wait_for_final(scheduler, second, scheduler.submit(second)).status == "succeeded"
+    assert scheduler._forks._process is not None and scheduler._forks._process.pid != server.pid
+
+
+def test_a_runner_outlives_its_fork_server(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], tmp_path: Path,
+) -> None:
+    """The orchestrator gone (its fork server leaves with it): the runs it started go on
+    and report their end to the next one."""
+    from polyaxon_core.testing.scheduler import wait_for_final
+
+    gate = tmp_path / "gate"
+    os.mkfifo(gate)
+    launch = make_launch(f"open({str(gate)!r}).read(); print('after the server left')")
+    handle = scheduler.submit(launch)
+    scheduler._forks.close()
+    assert scheduler.poll(launch.run, handle).status in ("starting", "running")
+    with open(gate, "w") as opened:
+        opened.write("go")
+    assert wait_for_final(scheduler, launch, handle).status == "succeeded"

@@ -1,0 +1,158 @@
+"""A warm process that forks the local scheduler's runners.
+
+Starting a runner as a new interpreter costs the interpreter's start and the runner's
+imports, about 80 ms a run, more than a short command itself takes: a DAG of a hundred
+quick steps would spend most of its time starting Python. The local scheduler starts
+this server once instead; it imports the runner and what the runner needs, then forks a
+runner per request in a couple of milliseconds.
+
+The server is single-threaded (forking a process with threads can copy a held lock),
+and it runs nothing but the request loop. Each forked runner starts a session of its
+own, takes the environment and working directory the scheduler sends, resets the
+server's signal handling and writes into its attempt's ``runner.log``: it is then the
+same detached runner a new interpreter would have been, and it outlives the server and
+the orchestrator alike.
+
+Protocol, one JSON object per line: the scheduler writes ``{"control_dir", "environment"
+(the command's), "process_environment" (the runner's own), "cwd", "preload" (a module
+to import once in the server, so that every runner after the first finds it loaded)}``
+to stdin; the server answers ``{"pid": N}`` (or ``{"error": "..."}``) on stdout. The
+command's environment (it holds the run's token) travels through the pipe only, never
+through a file. The server leaves when its stdin closes: when the scheduler's process
+ends, whichever way.
+
+Usage: ``python -m polyaxon_schedulers.forkserver`` (started by
+:class:`~polyaxon_schedulers.local.LocalScheduler`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+from typing import Any, BinaryIO
+
+from polyaxon_schedulers import runner
+
+#: the signals whose handling a runner must not inherit from the server
+RESET_SIGNALS = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE)
+
+
+def _reap(_signum: int = 0, _frame: FrameType | None = None) -> None:
+    """Collect the runners that ended, so that none lingers as a zombie."""
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _runner(request: dict[str, Any]) -> int:
+    """In the forked child: become a detached runner and own the attempt. The server's
+    pipes are its stdin and stdout, which the runner's own replace."""
+    for number in RESET_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+    os.setsid()
+    control = Path(request["control_dir"])
+    null = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(control / "runner.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+    os.environ.clear()
+    os.environ.update(request["process_environment"])
+    os.chdir(request["cwd"])
+    return runner.run(control, request["environment"])
+
+
+def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+    signal.signal(signal.SIGCHLD, _reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for the orchestrator
+    for line in requests:
+        try:
+            request = json.loads(line)
+            if request.get("preload"):
+                importlib.import_module(request["preload"])
+            pid = os.fork()
+        except Exception as exc:  # a bad request or a failed fork: said, and the next one served
+            answers.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")
+            answers.flush()
+            continue
+        if pid == 0:
+            code = 1
+            try:
+                code = _runner(request)
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        answers.write(json.dumps({"pid": pid}).encode() + b"\n")
+        answers.flush()
+
+
+class ForkServer:
+    """The scheduler's side: starts the server on the first request, and again when the
+    one it had is gone (killed from outside)."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()  # one request and its answer at a time
+
+    def start_runner(self, control_dir: Path, environment: Mapping[str, str],
+                     preload: str | None = None) -> int:
+        """Fork a runner for the attempt in ``control_dir``; its pid."""
+        request = json.dumps({
+            "control_dir": str(control_dir), "environment": dict(environment),
+            "process_environment": dict(os.environ), "cwd": os.getcwd(), "preload": preload,
+        }).encode() + b"\n"
+        with self._lock:
+            try:
+                answer = self._ask(request)
+            except (OSError, ValueError):  # the server died: a new one, once
+                self.close()
+                answer = self._ask(request)
+        if "error" in answer:
+            raise RuntimeError(f"the local scheduler could not start the run's runner: {answer['error']}")
+        return int(answer["pid"])
+
+    def _ask(self, request: bytes) -> dict[str, Any]:
+        if self._process is None or self._process.poll() is not None:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "polyaxon_schedulers.forkserver"],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._process.stdin.write(request)
+        self._process.stdin.flush()
+        line = self._process.stdout.readline()
+        if not line:
+            raise ValueError("the fork server ended without answering")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        """End the server (its runners go on)."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        for stream in (process.stdin, process.stdout):
+            if stream is not None:
+                stream.close()
+        process.wait()
+
+
+if __name__ == "__main__":
+    serve(sys.stdin.buffer, sys.stdout.buffer)
