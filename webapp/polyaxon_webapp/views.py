@@ -12,6 +12,7 @@ import functools
 import logging
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Flask, abort, redirect, request, send_file, url_for
 from flask_appbuilder import AppBuilder, BaseView, expose
@@ -44,6 +45,8 @@ logger = logging.getLogger(__name__)
 
 #: the most runs one comparison overlays
 MAX_COMPARED = 20
+#: the most points of a series a chart draws; the server thins longer series to this many
+CHART_POINTS = 2000
 #: the run statuses from which nothing moves any more
 FINAL_STATUSES = sorted(status.value for status in FINAL)
 
@@ -58,7 +61,8 @@ def init_appbuilder(app: Flask) -> AppBuilder:
                        static_folder="static", static_url_path="/static/polyaxon")
     assets.add_url_rule("/static/polyaxon/vendor/plotly.min.js", "plotly", plotly_js)
     app.register_blueprint(assets)
-    app.context_processor(lambda: {"viewer": account(), "charts_script": charts_script})
+    app.context_processor(lambda: {"viewer": account(), "charts_script": charts_script,
+                                   "chart_points": CHART_POINTS})
     appbuilder = AppBuilder()
     appbuilder.init_app(app, None)
     return appbuilder
@@ -184,10 +188,13 @@ class ProjectsView(BaseView):  # type: ignore[misc]
                 .order_by(Run.id)).all()
             operations = dag_operations(session, row) if row.kind == "dag" else []
         resource = run_resource(owner, name, run["uuid"])
+        api_path = f"/{quote(owner, safe='')}/{quote(name, safe='')}/runs/{run['uuid']}"
         if run["kind"] == "matrix":
             allow_shader_compilation()  # the sweep's parallel coordinates
         return self.render_template(
             "polyaxon/run.html", run=run, title=run["name"] or run["uuid"],
+            prefetch=[f"{api_path}/statuses", f"{api_path}/logs?offset=0",
+                      f"{api_path}/metrics?max_points={CHART_POINTS}"],
             trials=trials, clones=clones, operations=operations, final_statuses=FINAL_STATUSES,
             project={"owner": owner, "name": name},
             can={"stop": may(RUN_STOP, resource), "create": may(RUN_CREATE, resource),

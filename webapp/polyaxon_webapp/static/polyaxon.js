@@ -5,7 +5,10 @@
 
   var CSRF = (document.querySelector('meta[name="csrf-token"]') || {}).content || "";
   var API = "/api/v1";
-  var POINTS = 2000;  // most points per chart series; the server downsamples longer ones
+  // most points per chart series; the server thins longer ones
+  var POINTS = parseInt((document.querySelector('meta[name="chart-points"]') || {}).content, 10) || 2000;
+  // reads the page started in its head (the layout's `prefetch`), each taken once
+  var PREFETCHED = window.polyaxonPrefetched || {};
   var PLOT_CONFIG = {responsive: true, displaylogo: false};
   var SYSTEM_PREFIX = "system/";  // resource samples (CPU, memory, GPU) of a run
 
@@ -21,7 +24,9 @@
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
     }
-    return fetch(API + path, options).then(function (response) {
+    var prefetched = method === "GET" && PREFETCHED[path];
+    if (prefetched) delete PREFETCHED[path];
+    return (prefetched || fetch(API + path, options)).then(function (response) {
       if (response.status === 204) return null;
       return response.json().catch(function () { return {}; }).then(function (payload) {
         if (response.status === 401) {
@@ -465,9 +470,14 @@
     var sweep = root.querySelector("#sweep");
 
     function tick() {
+      var wasFinal = isFinal();
       Promise.all([refreshStatus(), refreshLog(), refreshMetrics(), sweep ? refreshSweep(sweep, owner, project, uuid) : null])
         .catch(function (failure) { result.textContent = failure.message; result.className = "text-danger"; })
-        .then(function () { if (!isFinal()) window.setTimeout(tick, 2000); else refreshLog().then(refreshMetrics); });
+        .then(function () {
+          if (!isFinal()) window.setTimeout(tick, 2000);
+          // what the run wrote between this look and its end
+          else if (!wasFinal) refreshLog().then(refreshMetrics);
+        });
     }
 
     var stop = root.querySelector("#stop-run");
