@@ -17,7 +17,7 @@ MLFLOW_VENV := benchmarks/.work/mlflow-venv
 CHROMIUM ?= /usr/bin/chromium
 # the web UI's JavaScript libraries, installed by npm from webapp/js/package-lock.json
 ASSETS := webapp/js
-CHART_BUNDLE := webapp/polyaxon_webapp/static/vendor/plotly-cartesian.min.js
+VENDOR := webapp/polyaxon_webapp/static/vendor
 
 .PHONY: install demo test lint official-client browser assets bench clean
 
@@ -31,15 +31,19 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml plugins/*/pyproject.toml webapp
 
 install: $(VENV)/.installed assets
 
-# the charts' lighter plotly.js bundle, exactly as the lock file pins it
-$(CHART_BUNDLE): $(ASSETS)/package.json $(ASSETS)/package-lock.json
-	@command -v npm >/dev/null || { echo "npm builds the web UI's chart bundle: install Node.js \
+# the charts' libraries, exactly as the lock file pins them: plotly.js's lighter bundle
+# and uPlot (a run's metric and resource charts)
+$(VENDOR)/.built: $(ASSETS)/package.json $(ASSETS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm builds the web UI's chart libraries: install Node.js \
 	  and npm (\`apt-get install -y npm\`), then run make again"; exit 1; }
 	npm ci --prefix $(ASSETS) --no-audit --no-fund --silent
-	mkdir -p $(dir $@)
-	cp $(ASSETS)/node_modules/plotly.js-cartesian-dist-min/plotly-cartesian.min.js $@
+	mkdir -p $(VENDOR)
+	cp $(ASSETS)/node_modules/plotly.js-cartesian-dist-min/plotly-cartesian.min.js \
+	  $(ASSETS)/node_modules/uplot/dist/uPlot.iife.min.js \
+	  $(ASSETS)/node_modules/uplot/dist/uPlot.min.css $(VENDOR)/
+	touch $@
 
-assets: $(CHART_BUNDLE)
+assets: $(VENDOR)/.built
 
 $(OFFICIAL)/.installed:
 	$(PYTHON) -m venv $(OFFICIAL)
@@ -83,4 +87,4 @@ bench: install official-client
 	$(BIN)/python benchmarks/dag_vs_floor.py
 
 clean:
-	rm -rf $(VENV) $(OFFICIAL) $(ASSETS)/node_modules $(CHART_BUNDLE)
+	rm -rf $(VENV) $(OFFICIAL) $(ASSETS)/node_modules $(VENDOR)

@@ -189,7 +189,7 @@ def chart_time(url: str, repetitions: int) -> dict[str, list[float]]:
     profile, its cache filled by a load before the timed ones)."""
     from playwright.sync_api import sync_playwright
 
-    drawn = f"#charts [data-metric=loss][data-points='{CHART_POINTS}'] .main-svg"
+    drawn = f"#charts [data-metric=loss][data-points='{CHART_POINTS}'] canvas"
 
     def load(context: Any) -> float:
         page = context.new_page()

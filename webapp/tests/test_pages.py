@@ -146,16 +146,16 @@ def test_a_revoked_session_token_sends_the_page_to_the_login_with_a_message(
     assert "Your session has ended" in client.get(answer.headers["Location"]).text
 
 
-def _script_of(page: str) -> str:
-    found = re.search(r'<script async id="plotly-script" src="([^"]+)"', page)
-    assert found, page
-    return found.group(1)
+def _scripts_of(page: str) -> dict[str, str]:
+    return dict(re.findall(r'<script async id="([a-z-]+)-script" src="([^"]+)"', page))
 
 
-def test_metric_charts_load_the_cartesian_bundle_and_sweeps_the_full_one(
+def test_run_pages_load_uplot_and_plotly_only_where_they_draw_plotly_charts(
     app: Flask, settings: Settings, monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A run's line charts come from uPlot; a sweep's parallel coordinates from plotly's
+    full bundle, the compare page's from its cartesian bundle."""
     from polyaxon_webapp import views
 
     from polyaxon_core.db.models import Run
@@ -164,28 +164,39 @@ def test_metric_charts_load_the_cartesian_bundle_and_sweeps_the_full_one(
     with session_scope(settings.db_url) as session:
         project = create_project(session, "charts")
         job = Run(project=project, kind="job", runtime="job", status="succeeded")
+        other = Run(project=project, kind="job", runtime="job", status="succeeded")
         sweep = Run(project=project, kind="matrix", runtime="matrix", status="running")
-        session.add_all([job, sweep])
+        session.add_all([job, other, sweep])
         session.flush()
-        pages = {kind: f"/projects/default/charts/runs/{run.uuid}"
-                 for kind, run in (("job", job), ("matrix", sweep))}
+        pages = {"job": f"/projects/default/charts/runs/{job.uuid}",
+                 "matrix": f"/projects/default/charts/runs/{sweep.uuid}",
+                 "compare": f"/projects/default/charts/compare?runs={job.uuid},{other.uuid}"}
     client = app.test_client()
     log_in(client)
-    scripts = {kind: _script_of(client.get(page).text) for kind, page in pages.items()}
-    assert scripts == {"job": "/static/polyaxon/vendor/plotly-cartesian.min.js",
-                       "matrix": "/static/polyaxon/vendor/plotly.min.js"}
-    versions = set()
-    for script in scripts.values():
-        served = client.get(script)
-        assert served.status_code == 200 and served.mimetype == "text/javascript"
-        versions.add(re.search(rb"plotly\.js .*v(\d+\.\d+\.\d+)", served.data[:200]).group(1))
+    scripts = {kind: _scripts_of(client.get(page).text) for kind, page in pages.items()}
+    assert scripts == {
+        "job": {"line-chart": "/static/polyaxon/vendor/uPlot.iife.min.js"},
+        "matrix": {"line-chart": "/static/polyaxon/vendor/uPlot.iife.min.js",
+                   "plotly": "/static/polyaxon/vendor/plotly.min.js"},
+        "compare": {"plotly": "/static/polyaxon/vendor/plotly-cartesian.min.js"},
+    }
+    served = {url: client.get(url) for kinds in scripts.values() for url in kinds.values()}
+    assert all(answer.status_code == 200 and answer.mimetype == "text/javascript"
+               for answer in served.values())
+    versions = {re.search(rb"plotly\.js .*v(\d+\.\d+\.\d+)", answer.data[:200]).group(1)
+                for url, answer in served.items() if "plotly" in url}
     # webapp/js/package.json pins the plotly.js of the plotly Python package
     assert len(versions) == 1
-    assert b"parcoords" in client.get(scripts["matrix"]).data
-    assert b"parcoords" not in client.get(scripts["job"]).data
+    assert b"parcoords" in served[scripts["matrix"]["plotly"]].data
+    assert b"parcoords" not in served[scripts["compare"]["plotly"]].data
+    assert b"uPlot" in served[scripts["job"]["line-chart"]].data
+    assert client.get("/static/polyaxon/vendor/uPlot.min.css").status_code == 200
 
     monkeypatch.setattr(views, "CHART_BUNDLE", settings.home / "not-built.js")
+    monkeypatch.setattr(views, "LINE_CHARTS", settings.home / "not-built.js")
     views._warn_of_the_missing_bundle.cache_clear()
+    views._warn_of_missing_line_charts.cache_clear()
     with caplog.at_level("WARNING", logger="polyaxon_webapp.views"):
-        assert _script_of(client.get(pages["job"]).text) == scripts["matrix"]
-    assert "make assets" in caplog.text
+        assert _scripts_of(client.get(pages["compare"]).text) == {"plotly": scripts["matrix"]["plotly"]}
+        assert _scripts_of(client.get(pages["job"]).text) == {}
+    assert caplog.text.count("make assets") == 2

@@ -38,22 +38,28 @@
     });
   }
 
-  /* Plotly arrives with the page's `async` script: the data requests go out while the
-     browser compiles it, and each chart is drawn as soon as both are there. */
-  var plotlyLoaded = null;
+  /* The charting libraries arrive with the page's `async` scripts (uPlot for a run's line
+     charts, plotly.js for the rest): the data requests go out while the browser compiles
+     them, and each chart is drawn as soon as both are there. */
+  var libraries = {};
 
-  function plotly() {
-    if (window.Plotly) return Promise.resolve(window.Plotly);
-    if (!plotlyLoaded) {
-      plotlyLoaded = new Promise(function (resolve, reject) {
-        var script = document.getElementById("plotly-script");
-        if (!script) { reject(new Error("this page has no charting library")); return; }
-        script.addEventListener("load", function () { resolve(window.Plotly); });
-        script.addEventListener("error", function () { reject(new Error("the charting library did not load")); });
+  function library(scriptId, global) {
+    if (window[global]) return Promise.resolve(window[global]);
+    if (!libraries[scriptId]) {
+      libraries[scriptId] = new Promise(function (resolve, reject) {
+        var script = document.getElementById(scriptId);
+        if (!script) {
+          reject(new Error("this server has no " + global + " to draw charts with: `make assets` builds it"));
+          return;
+        }
+        script.addEventListener("load", function () { resolve(window[global]); });
+        script.addEventListener("error", function () { reject(new Error(global + ", the charting library, did not load")); });
       });
     }
-    return plotlyLoaded;
+    return libraries[scriptId];
   }
+
+  function plotly() { return library("plotly-script", "Plotly"); }
 
   function plot(method, box, traces, layout, config) {
     return plotly().then(function (Plotly) {
@@ -92,10 +98,13 @@
     return Math.floor(seconds / 3600) + " h " + Math.round((seconds % 3600) / 60) + " m";
   }
 
+  function parseTime(iso) {
+    return new Date(/Z|[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
+  }
+
   function formatTime(iso) {
     if (!iso) return "";
-    var date = new Date(/Z|[+-]\d\d:\d\d$/.test(iso) ? iso : iso + "Z");
-    return date.toLocaleString();
+    return parseTime(iso).toLocaleString();
   }
 
   function runPath(owner, project, uuid) {
@@ -422,33 +431,53 @@
         if (resources.length) root.querySelector("#resources").hidden = false;
         metrics.forEach(function (name) {
           var points = answer.metrics[name];
-          drawSeries(root.querySelector("#charts"), name, name, {
-            x: points.map(function (point, index) { return point.step === null ? index : point.step; }),
-            y: points.map(function (point) { return point.value; }),
-            mode: points.length > 200 ? "lines" : "lines+markers", name: name, type: "scatter"}, "step");
+          drawSeries(root.querySelector("#charts"), name, name,
+                     points.map(function (point, index) { return point.step === null ? index : point.step; }),
+                     points.map(function (point) { return point.value; }), false);
         });
-        // resources over time, so that they line up with the log and the timeline
+        // resources over time (seconds since the epoch), so that they line up with the log
+        // and the timeline
         resources.forEach(function (name) {
           var points = answer.metrics[name];
-          drawSeries(root.querySelector("#resources"), name, name.slice(SYSTEM_PREFIX.length), {
-            x: points.map(function (point) { return point.timestamp; }),
-            y: points.map(function (point) { return point.value; }),
-            mode: "lines", name: name, type: "scatter"}, "time");
+          drawSeries(root.querySelector("#resources"), name, name.slice(SYSTEM_PREFIX.length),
+                     points.map(function (point) { return parseTime(point.timestamp).getTime() / 1000; }),
+                     points.map(function (point) { return point.value; }), true);
         });
       });
     }
 
-    function drawSeries(holder, name, title, trace, axis) {
-      if (!charts[name]) {
-        var box = el("div", {className: "chart", id: "chart-" + name.replace(/[^A-Za-z0-9_-]/g, "_"), "data-metric": name});
+    // as wide as the longest of its labels (uPlot passes them formatted)
+    function valueAxisWidth(chart, labels) {
+      var longest = Math.max.apply(null, (labels || [""]).map(function (label) { return String(label).length; }));
+      return Math.max(40, longest * 7 + 20);
+    }
+
+    /* One zoomable line chart per series (drag across to zoom, double-click to zoom
+       out); `data-points` tells how many points it drew. */
+    function drawSeries(holder, name, title, x, y, time) {
+      var box = charts[name];
+      if (!box) {
+        box = charts[name] = el("div", {className: "chart line-chart", id: "chart-" + name.replace(/[^A-Za-z0-9_-]/g, "_"), "data-metric": name});
         holder.appendChild(box);
-        charts[name] = box;
-        plot("newPlot", box, [trace], {title: {text: title}, height: 300, margin: {l: 50, r: 20, t: 40, b: 40},
-                                       xaxis: {title: {text: axis}}});
-      } else {
-        plot("react", charts[name], [trace]);
       }
-      charts[name].dataset.points = trace.y.length;
+      library("line-chart-script", "uPlot").then(function (uPlot) {
+        if (box.uplot) {
+          box.uplot.setData([x, y]);
+        } else {
+          box.uplot = new uPlot({
+            title: title, width: box.clientWidth || 600, height: 300,
+            scales: {x: {time: time}},
+            axes: [{label: time ? "time" : "step"}, {size: valueAxisWidth}],
+            series: [{label: time ? "time" : "step"},
+                     {label: title, stroke: "#1f77b4", width: 1.5, points: {show: y.length <= 200}}],
+          }, [x, y], box);
+          // drawn at the box's width, again whenever it changes (a tab shown, a resized window)
+          new ResizeObserver(function () {
+            if (box.clientWidth && box.clientWidth !== box.uplot.width) box.uplot.setSize({width: box.clientWidth, height: 300});
+          }).observe(box);
+        }
+        box.dataset.points = y.length;
+      }).catch(function (failure) { box.replaceChildren(el("p", {className: "text-danger", text: failure.message})); });
     }
 
     function refreshArtifacts(folder, list) {
