@@ -8,6 +8,8 @@ is its own short transaction, so a crash between two steps loses nothing committ
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
 import os
 import time
@@ -422,8 +424,16 @@ class Orchestrator:
 
 
 def _timeout(run: Run) -> float | None:
-    spec = load_spec(run)
-    termination = spec.termination
+    return _timeout_of(run.content) if run.content else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _timeout_of(content: str) -> float | None:
+    """The ``termination.timeout`` of a run's compiled content, parsed once per content:
+    every tick asks it of every running run."""
+    from polyaxon_core.spec import parse_operation
+
+    termination = parse_operation(json.loads(content)).termination
     return float(termination.timeout) if termination and termination.timeout else None
 
 
