@@ -25,7 +25,7 @@ navigation to the chart drawn with its points is taken, on first visits (nothing
 and on return visits (scripts in the browser's cache). Medians, interquartile ranges and
 the ratios ours/MLflow go to ``benchmarks/results/webapp_vs_mlflow.md``.
 
-    .venv/bin/python benchmarks/webapp_vs_mlflow.py [--runs 10000] [--points 100000] [--rounds 15]
+    .venv/bin/python benchmarks/webapp_vs_mlflow.py [--runs 10000] [--points 100000] [--rounds 15] [--loads 11]
 """
 
 from __future__ import annotations
@@ -221,6 +221,7 @@ def main() -> None:
     parser.add_argument("--points", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--loads", type=int, default=11, help="page loads of each kind")
     parser.add_argument("--output", type=Path, default=ROOT / "benchmarks/results/webapp_vs_mlflow.md")
     args = parser.parse_args()
     if not (MLFLOW_VENV / "bin" / "mlflow").exists():
@@ -280,7 +281,7 @@ def main() -> None:
                         if round_number >= args.warmup:
                             times[name][tool].append(seconds)
             chart = chart_time(f"http://127.0.0.1:{ours_port}/projects/default/bench/runs/{long_uuid}",
-                               max(5, args.rounds // 3))
+                               args.loads)
         finally:
             for process in (ours, mlflow):
                 os.killpg(process.pid, 15)
