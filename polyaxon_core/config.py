@@ -61,6 +61,9 @@ class Settings:
     stop_grace_period: float = 10.0
     poll_interval: float = 0.5
     idle_exit_seconds: float = 60.0
+    #: ``POLYAXON_ARTIFACTS_STORE``: a URL (``s3://bucket/prefix``, ``gs://...``,
+    #: ``az://...``) whose scheme names the store, or a folder for the local store
+    artifacts_store: str = ""
 
     @property
     def runs_path(self) -> Path:
@@ -70,7 +73,26 @@ class Settings:
     @property
     def artifacts_path(self) -> Path:
         """Root folder of the local artifact store."""
+        if self.artifacts_store and "://" not in self.artifacts_store:
+            return Path(self.artifacts_store).expanduser()
         return self.home / "artifacts"
+
+
+def _store_name(named: str, artifacts_store: str) -> str:
+    """The store plugin: ``POLYAXON_STORE`` if set, else the scheme of
+    ``POLYAXON_ARTIFACTS_STORE`` (``file://`` and a plain folder are the local store)."""
+    scheme, separator, _ = artifacts_store.partition("://")
+    implied = scheme.lower() if separator and scheme.lower() != "file" else "local"
+    if separator and scheme.lower() == "file":
+        raise ConfigurationError(
+            f"POLYAXON_ARTIFACTS_STORE={artifacts_store!r}: give a local folder as a plain "
+            "path, without file://")
+    if named and artifacts_store and named != implied:
+        raise ConfigurationError(
+            f"POLYAXON_STORE={named!r} and POLYAXON_ARTIFACTS_STORE={artifacts_store!r} name "
+            f"different stores ({named} and {implied}); unset POLYAXON_STORE, the URL's "
+            "scheme picks the store")
+    return named or implied
 
 
 def load_settings() -> Settings:
@@ -82,11 +104,13 @@ def load_settings() -> Settings:
         for name in os.environ.get("POLYAXON_DISABLE_PLUGINS", "").split(",")
         if name.strip()
     )
+    artifacts_store = os.environ.get("POLYAXON_ARTIFACTS_STORE", "").strip()
     return Settings(
         home=home,
         db_url=db_url,
         scheduler=os.environ.get("POLYAXON_SCHEDULER") or "local",
-        store=os.environ.get("POLYAXON_STORE") or "local",
+        store=_store_name(os.environ.get("POLYAXON_STORE", "").strip(), artifacts_store),
+        artifacts_store=artifacts_store,
         disabled_plugins=disabled,
         default_concurrency=_int_setting("POLYAXON_CONCURRENCY", 2, minimum=1),
         max_concurrency=_int_setting("POLYAXON_MAX_CONCURRENCY", os.cpu_count() or 2, minimum=1),

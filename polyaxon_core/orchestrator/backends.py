@@ -34,6 +34,12 @@ def check_backends(settings: Settings, manager: PluginManager | None = None) -> 
         broken = [info.name for info in manager.broken if info.name.startswith(f"{kind}-")]
         hint = (f" (broken plugins: {', '.join(broken)}; see `polyaxon plugins check`)"
                 if broken else "")
+        if kind == "store" and settings.artifacts_store.startswith(f"{name}://"):
+            raise ConfigurationError(
+                f"POLYAXON_ARTIFACTS_STORE={settings.artifacts_store!r}: no installed store "
+                f"handles {name}://; installed: {', '.join(sorted(installed)) or 'none'}{hint}. "
+                f"Use one of their schemes (a plain path for the local store), or install "
+                f"the plugin that provides {name!r}.")
         raise ConfigurationError(
             f"{variable}={name!r}: no installed {kind} has that name; installed: "
             f"{', '.join(sorted(installed)) or 'none'}{hint}. Set {variable} to one of them "

@@ -27,8 +27,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import select
 import signal
 import subprocess
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +49,9 @@ LAUNCH_FILE = "launch.json"
 PID_FILE = "runner.pid"
 EXIT_FILE = "exit.json"
 LOCK_FILE = "runner.lock"
+#: a remote store's log gets what the run wrote at least this often, in one request
+LOG_FLUSH_SECONDS = 1.0
+LOG_FLUSH_BYTES = 1024 * 1024
 
 
 def _finish(control_dir: Path, launch: Mapping[str, Any], outcome: Mapping[str, Any]) -> None:
@@ -77,6 +82,64 @@ def _log_write_error(exc: Exception) -> str:
     failure = describe_storage_error(exc)
     detail = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
     return f"the run's log could not be written, so the run was stopped: {detail}"
+
+
+class _LogWriter:
+    """The run's output into its log: each chunk at once to a local store; to a remote one,
+    gathered for at most :data:`LOG_FLUSH_SECONDS` (or :data:`LOG_FLUSH_BYTES`)."""
+
+    def __init__(self, store: Any, run_uuid: str, remote: bool) -> None:
+        self.store, self.run_uuid, self.remote = store, run_uuid, remote
+        self.pending = bytearray()
+        self.since = time.monotonic()
+
+    def write(self, chunk: bytes) -> None:
+        if not self.remote:
+            self.store.append_log(self.run_uuid, chunk)
+            return
+        if not self.pending:
+            self.since = time.monotonic()
+        self.pending += chunk
+        if len(self.pending) >= LOG_FLUSH_BYTES or self.seconds_left() == 0:
+            self.flush()
+
+    def seconds_left(self) -> float:
+        return max(0.0, self.since + LOG_FLUSH_SECONDS - time.monotonic())
+
+    def flush(self) -> None:
+        if self.pending:
+            self.store.append_log(self.run_uuid, bytes(self.pending))
+            self.pending.clear()
+
+
+def _artifacts_folder(launch: Mapping[str, Any]) -> Path | None:
+    """The run's local artifacts folder, when there is one."""
+    recorded = str((launch.get("env") or {}).get("POLYAXON_RUN_ARTIFACTS_PATH") or "")
+    folder = Path(recorded).resolve() if recorded else None
+    return folder if folder is not None and folder.is_dir() else None
+
+
+def _upload_artifacts(store: Any, run_uuid: str, launch: Mapping[str, Any]) -> str | None:
+    """Copy what the run wrote into its local artifacts folder to the (remote) store;
+    the error, if the store refused or could not be reached (the files stay). A symbolic
+    link that leads out of the folder is not the run's and stays behind."""
+    folder = _artifacts_folder(launch)
+    if folder is None:
+        return None
+    files = sorted(Path(top) / name for top, _, names in os.walk(folder) for name in names)
+    for file in files:
+        if not file.is_file() or not file.resolve().is_relative_to(folder):
+            continue
+        try:
+            store.put_file(run_uuid, file, file.relative_to(folder).as_posix())
+        except Exception as exc:  # any store's failure: said, and the files are kept
+            from polyaxon_core.storage_errors import describe_storage_error
+
+            failure = describe_storage_error(exc)
+            detail = failure.message if failure is not None else f"{type(exc).__name__}: {exc}"
+            return (f"the run's artifacts could not be uploaded to the {store.name} store: "
+                    f"{detail}; they are kept in {folder}")
+    return None
 
 
 def _store(launch: Mapping[str, Any]):  # type: ignore[no-untyped-def]
@@ -160,24 +223,37 @@ def run(control_dir: Path, environment: Mapping[str, str]) -> int:
         })
         return 0
     assert child.stdout is not None
-    # unbuffered reads: a chunk is logged as soon as the process writes it
+    # unbuffered reads: a chunk is logged as soon as the process writes it (to a remote
+    # store, gathered for at most LOG_FLUSH_SECONDS: one request per line would be slow)
     output = child.stdout.raw if hasattr(child.stdout, "raw") else child.stdout
-    while True:
-        try:
-            chunk = output.read(65536)
-        except InterruptedError:
-            continue
-        if not chunk:
-            break
-        try:
-            store.append_log(run_uuid, chunk)
-        except Exception as exc:  # any store's failure: the output would be lost from here on
-            child.kill()
-            child.wait()
-            _fail(control_dir, launch, _log_write_error(exc), terminated)
-            return 1
+    log = _LogWriter(store, run_uuid, remote=store.local_path(run_uuid) is None)
+    try:
+        while True:
+            if log.pending and not select.select([output], [], [], log.seconds_left())[0]:
+                log.flush()
+                continue
+            try:
+                chunk = output.read(65536)
+            except InterruptedError:
+                continue
+            if not chunk:
+                break
+            log.write(chunk)
+        log.flush()
+    except Exception as exc:  # any store's failure: the output would be lost from here on
+        child.kill()
+        child.wait()
+        kept = _artifacts_folder(launch) if log.remote else None
+        note = f"; its artifacts are kept in {kept}" if kept is not None else ""
+        _fail(control_dir, launch, _log_write_error(exc) + note, terminated)
+        return 1
     exit_code = child.wait()
     take_back(handed_over)
+    if log.remote:
+        uploaded = _upload_artifacts(store, run_uuid, launch)
+        if uploaded is not None:
+            _fail(control_dir, launch, uploaded, terminated)
+            return 1
     _finish(control_dir, launch, {
         "exit_code": exit_code,
         "terminated": terminated,

@@ -1,0 +1,88 @@
+"""Object storage emulators, each a real server on 127.0.0.1 started for the tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextlib.contextmanager
+def serving(argv: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[None]:
+    """Run ``argv`` until the block ends; wait (bounded) until it answers ``url``."""
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, **(env or {})}, start_new_session=True)
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    raise RuntimeError(f"{argv[0]} exited: {log.read()[-2000:].decode(errors='replace')}")
+                try:
+                    with urllib.request.urlopen(url, timeout=2):
+                        break
+                except urllib.error.HTTPError:
+                    break  # it answers, if only to say the path is not one of its own
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(f"{argv[0]} never answered {url}") from None
+                    time.sleep(0.1)  # waiting for a server to listen, bounded by the deadline
+            yield
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+@dataclass
+class Emulator:
+    """A running emulator: the environment a cloud SDK reads to reach it."""
+
+    environment: dict[str, str]
+    client: Any = field(repr=False)
+
+    def create_bucket(self, name: str) -> None:
+        self.client.create_bucket(Bucket=name)
+
+    def keys(self, bucket: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+
+@contextlib.contextmanager
+def start_moto() -> Iterator[Emulator]:
+    import boto3
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    environment = {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                   "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    with serving([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                 f"{endpoint}/moto-api/"):
+        client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                              aws_access_key_id="testing", aws_secret_access_key="testing")
+        yield Emulator(environment, client)
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[Emulator]:
+    with start_moto() as emulator:
+        yield emulator
+
