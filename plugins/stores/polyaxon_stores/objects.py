@@ -17,7 +17,8 @@ bytes only, as long as appends come from one process, which is how runs write th
 (the runner). Uploads are streamed in parts (``put_stream`` never holds more than one
 part in memory) and become visible only when whole: an upload that fails part-way is
 abandoned and the previous version, if any, stays. Reads are ranged: ``open`` gives a
-file object that fetches the parts it reads.
+file object whose every ``read(n)`` is one request for those bytes (read in large
+chunks).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from polyaxon_stores.local import RUN_UUID_PATTERN
 
 #: the parts an upload is sent in, and the most of it held in memory at once
 PART_SIZE = 8 * 1024 * 1024
+#: what is read from an upload's source at a time, into the part being filled
+READ_SIZE = 1024 * 1024
 LOGS = ".logs"
 
 
@@ -150,7 +153,7 @@ class ObjectArtifactStore(ArtifactStore):
                 f"{path!r} is a folder of run {run_uuid}; give the path of a file inside it")
         handle = self.fs.open(key, "wb", block_size=PART_SIZE)
         try:
-            shutil.copyfileobj(stream, handle, PART_SIZE)
+            shutil.copyfileobj(stream, handle, READ_SIZE)
         except BaseException:
             handle.discard()  # the parts sent are dropped; a previous version stays
             handle.closed = True  # and nothing flushes the rest when it is collected
@@ -166,7 +169,9 @@ class ObjectArtifactStore(ArtifactStore):
             raise FileNotFoundError(f"run {run_uuid} has no artifact {path!r}") from None
         if info["type"] == "directory":
             raise IsADirectoryError(f"{path!r} is a folder of run {run_uuid}; list it instead")
-        stream: BinaryIO = self.fs.open(key, "rb", block_size=PART_SIZE)
+        # no read cache: each read is one ranged request for what was asked, so memory
+        # stays what the reader holds (fsspec's caches grew with the file here)
+        stream: BinaryIO = self.fs.open(key, "rb", cache_type="none")
         return stream
 
     def list(self, run_uuid: str, path: str = "") -> list[ArtifactInfo]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import socket
 import subprocess
@@ -13,6 +14,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -79,6 +81,44 @@ def start_moto() -> Iterator[Emulator]:
         client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                               aws_access_key_id="testing", aws_secret_access_key="testing")
         yield Emulator(environment, client)
+
+
+class GCSClient:
+    """The few bucket operations the tests need, over the JSON API of the emulator."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    def create_bucket(self, Bucket: str) -> None:  # noqa: N803 - boto3's spelling
+        request = urllib.request.Request(
+            f"{self.endpoint}/storage/v1/b?project=test", method="POST",
+            data=json.dumps({"name": Bucket}).encode(), headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def get_paginator(self, _operation: str) -> GCSClient:
+        return self
+
+    def paginate(self, Bucket: str) -> list[dict[str, Any]]:  # noqa: N803
+        with urllib.request.urlopen(f"{self.endpoint}/storage/v1/b/{Bucket}/o", timeout=10) as answer:
+            items = json.load(answer).get("items", [])
+        return [{"Contents": [{"Key": item["name"]} for item in items]}]
+
+
+@contextlib.contextmanager
+def start_gcs_emulator() -> Iterator[Emulator]:
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    command = str(Path(sys.executable).parent / "gcp-storage-emulator")
+    with serving([command, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"],
+                 f"{endpoint}/storage/v1/b"):
+        yield Emulator({"STORAGE_EMULATOR_HOST": endpoint}, GCSClient(endpoint))
+
+
+@pytest.fixture(scope="module")
+def gcs() -> Iterator[Emulator]:
+    with start_gcs_emulator() as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="module")

