@@ -9,7 +9,7 @@ OFFICIAL := .venv-official
 # suite compares `polyaxon check` verdicts with it, and benchmarks/ times it beside ours.
 OFFICIAL_CLIENT ?= polyaxon==2.18.*
 # the optimizers' bayes and hyperopt extras (numpy, scipy, hyperopt) are part of the suite
-DISTRIBUTIONS := . plugins/schedulers "plugins/optimizers[bayes,hyperopt,test]" "plugins/stores[s3,gcs,test]" \
+DISTRIBUTIONS := . plugins/schedulers "plugins/optimizers[bayes,hyperopt,test]" "plugins/stores[s3,gcs,azure,test]" \
 	"plugins/notifiers[test]" "webapp[test]"
 # MLflow, in a virtual environment of its own, for benchmarks/webapp_vs_mlflow.py
 MLFLOW_VENV := benchmarks/.work/mlflow-venv
@@ -19,7 +19,7 @@ CHROMIUM ?= /usr/bin/chromium
 ASSETS := webapp/js
 VENDOR := webapp/polyaxon_webapp/static/vendor
 
-.PHONY: install demo test lint official-client browser assets bench clean
+.PHONY: install demo test lint official-client browser assets emulators bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,7 +68,17 @@ demo: install
 # two cores. The slowest tests are listed at the end, to keep the suite's time in view.
 PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
 
-test: install official-client browser
+# Azurite, the Azure Blob Storage emulator of the object stores' tests, from its lock file
+EMULATORS := plugins/stores/tests/emulators
+$(EMULATORS)/node_modules/.installed: $(EMULATORS)/package.json $(EMULATORS)/package-lock.json
+	@command -v npm >/dev/null || { echo "npm installs Azurite for the store tests: install Node.js \
+	  and npm (\`apt-get install -y npm\`), then run make again"; exit 1; }
+	npm ci --prefix $(EMULATORS) --no-audit --no-fund --silent
+	touch $@
+
+emulators: $(EMULATORS)/node_modules/.installed
+
+test: install official-client browser emulators
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
@@ -87,4 +97,4 @@ bench: install official-client
 	$(BIN)/python benchmarks/dag_vs_floor.py
 
 clean:
-	rm -rf $(VENV) $(OFFICIAL) $(ASSETS)/node_modules $(VENDOR)
+	rm -rf $(VENV) $(OFFICIAL) $(ASSETS)/node_modules $(VENDOR) $(EMULATORS)/node_modules

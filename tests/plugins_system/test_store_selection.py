@@ -57,7 +57,7 @@ def test_a_scheme_no_plugin_handles_is_named_before_anything_is_queued(polyaxon_
                           capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert "POLYAXON_ARTIFACTS_STORE='ftp://files/runs': no installed store handles ftp://" in done.stderr
-    assert "installed: gs, local, s3" in done.stderr
+    assert "installed: az, gs, local, s3" in done.stderr
     assert "Traceback" not in done.stderr
     listed = subprocess.run([POLYAXON, "ops", "ls", "-p", "p", "-o", "json"], capture_output=True,
                             text=True, check=True, env={**env, "POLYAXON_ARTIFACTS_STORE": ""})

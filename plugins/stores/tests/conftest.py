@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -27,11 +28,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(argv: list[str], url: str, env: dict[str, str] | None = None) -> Iterator[None]:
-    """Run ``argv`` until the block ends; wait (bounded) until it answers ``url``."""
+def serving(argv: list[str], url: str, cwd: Path | None = None) -> Iterator[None]:
+    """Run ``argv`` (in ``cwd``) until the block ends; wait (bounded) until it answers ``url``."""
     with tempfile.TemporaryFile() as log:
-        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, **(env or {})}, start_new_session=True)
+        process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+                                   start_new_session=True)
         try:
             deadline = time.monotonic() + 60
             while True:
@@ -49,8 +50,13 @@ def serving(argv: list[str], url: str, env: dict[str, str] | None = None) -> Ite
                     time.sleep(0.1)  # waiting for a server to listen, bounded by the deadline
             yield
         finally:
-            process.terminate()
-            process.wait(30)
+            # the whole group (a Node launcher starts a child): Ctrl-C, then a kill
+            os.killpg(process.pid, signal.SIGINT)
+            try:
+                process.wait(3)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 @dataclass
@@ -113,6 +119,54 @@ def start_gcs_emulator() -> Iterator[Emulator]:
     with serving([command, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"],
                  f"{endpoint}/storage/v1/b"):
         yield Emulator({"STORAGE_EMULATOR_HOST": endpoint}, GCSClient(endpoint))
+
+
+#: Azurite's account: the well-known development account and key every Azure SDK documents
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = ("Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/"
+               "KBHBeksoGMGw==")
+#: Azurite, installed by `make install` from the lock file next to it
+AZURITE = Path(__file__).parent / "emulators" / "node_modules" / ".bin" / "azurite-blob"
+
+
+class AzureClient:
+    """The few container operations the tests need, through the Azure SDK."""
+
+    def __init__(self, connection_string: str) -> None:
+        from azure.storage.blob import BlobServiceClient
+
+        self.service = BlobServiceClient.from_connection_string(connection_string)
+
+    def create_bucket(self, Bucket: str) -> None:  # noqa: N803 - boto3's spelling
+        self.service.create_container(Bucket)
+
+    def get_paginator(self, _operation: str) -> AzureClient:
+        return self
+
+    def paginate(self, Bucket: str) -> list[dict[str, Any]]:  # noqa: N803
+        names = self.service.get_container_client(Bucket).list_blob_names()
+        return [{"Contents": [{"Key": name} for name in names]}]
+
+
+@contextlib.contextmanager
+def start_azurite(folder: Path) -> Iterator[Emulator]:
+    if not AZURITE.exists():
+        raise RuntimeError(f"Azurite is not installed at {AZURITE}: run `make install` (npm ci in "
+                           f"{AZURITE.parents[2]})")
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}/{AZURITE_ACCOUNT}"
+    connection = (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};"
+                  f"AccountKey={AZURITE_KEY};BlobEndpoint={endpoint};")
+    with serving([str(AZURITE), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+                  "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"],
+                 f"{endpoint}?comp=list", cwd=folder):
+        yield Emulator({"AZURE_STORAGE_CONNECTION_STRING": connection}, AzureClient(connection))
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    with start_azurite(tmp_path_factory.mktemp("azurite")) as emulator:
+        yield emulator
 
 
 @pytest.fixture(scope="module")
