@@ -25,8 +25,7 @@ navigation to the chart drawn with its points is taken, on first visits (nothing
 and on return visits (scripts in the browser's cache). Medians, interquartile ranges and
 the ratios ours/MLflow go to ``benchmarks/results/webapp_vs_mlflow.md``.
 
-    .venv/bin/python benchmarks/webapp_vs_mlflow.py [--runs 10000] [--points 100000] [--rounds 15] \
-        [--loads 11]
+    .venv/bin/python benchmarks/webapp_vs_mlflow.py [--runs N] [--points N] [--rounds N] [--loads N]
 """
 
 from __future__ import annotations
