@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import click
@@ -22,6 +24,7 @@ from polyaxon_core.cli.common import (
     to_jsonable,
 )
 from polyaxon_core.cli.errors import CliError
+from polyaxon_core.errors import InvalidRequest
 
 uid_argument = run_uid_argument
 
@@ -265,6 +268,85 @@ def _watch_statuses(uid: str, project: str | None, output: str) -> str:
             return status
         where.keep_going()
         time.sleep(interval)  # the next look at the timeline
+
+
+@ops_command.command("artifacts")
+@uid_argument
+@project_option
+@click.option("--path", "path", default="", help="A folder (or, with --download, a file) of the "
+              "run's artifacts; the whole run by default.")
+@click.option("--download", "download", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Download into this folder, keeping the paths, instead of listing.")
+@output_option
+@domain_errors
+def artifacts(uid: str, project_name: str | None, path: str, download: Path | None,
+              output: str) -> None:
+    """List a run's artifacts (one folder level), or download them (--download DIR)."""
+    project = run_project_name(project_name)
+    where = platform()
+    uuid = where.get_run(uid, project)["uuid"]
+    try:
+        entries, is_file = where.list_artifacts(uuid, project, path), False
+    except (NotADirectoryError, InvalidRequest) as exc:
+        if isinstance(exc, InvalidRequest) and "is a file" not in str(exc):
+            raise
+        entries, is_file = [], True
+    if download is None and is_file:
+        raise CliError(f"{path!r} is a file of run {uuid[:12]}: --download DIR downloads it")
+    if download is None:
+        if output == "json":
+            print_json(entries)
+            return
+        if not entries:
+            click.echo(f"run {uuid[:12]} has no artifact under {path!r}" if path
+                       else f"run {uuid[:12]} has no artifacts")
+            return
+        for entry in entries:
+            click.echo(f"{entry['path']}/" if entry["is_dir"] else f"{entry['path']}  {entry['size']}")
+        return
+    files = [path] if is_file else list(_walk(where, uuid, project, entries))
+    if not files:
+        raise CliError(f"run {uuid[:12]} has no artifact under {path!r}: nothing to download"
+                       if path else f"run {uuid[:12]} has no artifacts: nothing to download")
+    for file in files:
+        target = download / file
+        where.download_artifact(uuid, project, file, target)
+        click.echo(str(target))
+
+
+def _walk(where: Any, uuid: str, project: str | None, entries: list[dict[str, Any]]) -> Iterator[str]:
+    for entry in entries:
+        if entry["is_dir"]:
+            yield from _walk(where, uuid, project, where.list_artifacts(uuid, project, entry["path"]))
+        else:
+            yield str(entry["path"])
+
+
+@ops_command.command("upload")
+@uid_argument
+@project_option
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--to", "to", default=None, help="Where in the run's artifacts (default: the name "
+              "of SOURCE); a folder's files go under it, keeping their paths.")
+@domain_errors
+def upload(uid: str, project_name: str | None, source: Path, to: str | None) -> None:
+    """Upload a file, or a folder's files, into a run's artifacts (replacing files there):
+    for instance what a run kept on disk when its store could not be reached."""
+    project = run_project_name(project_name)
+    where = platform()
+    uuid = where.get_run(uid, project)["uuid"]
+    base = (to if to is not None else source.resolve().name).strip("/")
+    if source.is_dir():
+        files = sorted(file for file in source.rglob("*") if file.is_file())
+        pairs = [(file, "/".join(part for part in (base, file.relative_to(source).as_posix()) if part))
+                 for file in files]
+    else:
+        pairs = [(source, base)]
+    if not pairs:
+        raise CliError(f"{source} has no files to upload")
+    for file, target in pairs:
+        where.upload_artifact(uuid, project, file, target)
+        click.echo(f"{file} -> {target}")
 
 
 @ops_command.command("logs")

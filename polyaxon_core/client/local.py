@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,8 @@ from polyaxon_core.client.platform import Platform
 from polyaxon_core.config import Settings
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from sqlalchemy.orm import Session
 
     from polyaxon_core.db.models import Project, Run
@@ -222,6 +224,29 @@ class LocalPlatform(Platform):
         with self.database() as session:
             return self._run(session, uuid, None).status
 
+    # ------------------------------------------------------------------------- artifacts
+    def list_artifacts(self, uuid: str, project: str | None, path: str = "") -> list[dict[str, Any]]:
+        with _artifact_paths():
+            return [{"path": entry.path, "size": entry.size, "is_dir": entry.is_dir}
+                    for entry in self.store.list(uuid, path)]
+
+    def download_artifact(self, uuid: str, project: str | None, path: str, destination: Path) -> None:
+        import shutil
+
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        partial = destination.with_name(destination.name + ".part")
+        with _artifact_paths(), self.store.open(uuid, path) as stream, open(partial, "wb") as target:
+            shutil.copyfileobj(stream, target, 1024 * 1024)
+        partial.replace(destination)
+
+    def upload_artifact(self, uuid: str, project: str | None, source: Path, path: str) -> None:
+        from polyaxon_core.domain.artifacts import record_upload
+
+        with _artifact_paths():
+            info = self.store.put_file(uuid, source, path)
+        with self.database() as session:
+            record_upload(session, self._run(session, uuid, project), info)
+
     def read_logs(self, uuid: str, project: str | None, offset: int = 0) -> LogChunk:
         from polyaxon_core.lifecycle import is_final
 
@@ -327,3 +352,15 @@ class LocalPlatform(Platform):
             uuids = delete_run(session, self._run(session, uuid, project))
         discard_run_files(self.settings, self.store, uuids)
         return uuids
+
+
+@contextmanager
+def _artifact_paths() -> Iterator[None]:
+    """A path that leaves its run is the caller's mistake, said as such."""
+    from polyaxon_core.errors import InvalidRequest
+    from polyaxon_core.interfaces import UnsafePathError
+
+    try:
+        yield
+    except UnsafePathError as exc:
+        raise InvalidRequest(str(exc)) from None

@@ -20,6 +20,8 @@ from polyaxon_core.client.api import LogChunk
 from polyaxon_core.errors import InvalidRequest
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from polyaxon_core.spec import OperationSpec
 
 
@@ -113,6 +115,19 @@ class Platform(ABC):
     @abstractmethod
     def follow_logs(self, uuid: str, project: str | None) -> Iterator[str]:
         """The whole log, then new text as it is written, until the run is final."""
+
+    @abstractmethod
+    def list_artifacts(self, uuid: str, project: str | None, path: str = "") -> list[dict[str, Any]]:
+        """``[{"path", "size", "is_dir"}, ...]``: the entries directly under ``path`` of the
+        run's artifacts, sorted."""
+
+    @abstractmethod
+    def download_artifact(self, uuid: str, project: str | None, path: str, destination: Path) -> None:
+        """Stream the artifact file at ``path`` into ``destination`` (written whole, or not)."""
+
+    @abstractmethod
+    def upload_artifact(self, uuid: str, project: str | None, source: Path, path: str) -> None:
+        """Store the file ``source`` at ``path`` in the run's artifacts (replacing one there)."""
 
     @abstractmethod
     def metrics(self, identifier: str, project: str | None, names: Sequence[str], *,

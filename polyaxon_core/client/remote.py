@@ -14,6 +14,8 @@ from polyaxon_core.client.platform import Platform, normalize_run_identifier, ti
 from polyaxon_core.errors import InvalidRequest
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from polyaxon_core.spec import OperationSpec
 
 _TIMESTAMPS = frozenset({"created_at", "updated_at", "started_at", "finished_at",
@@ -182,6 +184,17 @@ class RemotePlatform(Platform):
         uuid = normalize_run_identifier(identifier)
         answer = with_datetimes(self.client.get_statuses(scope, uuid))
         return timeline_for_display({"uuid": uuid, **answer})
+
+    # ------------------------------------------------------------------------- artifacts
+    def list_artifacts(self, uuid: str, project: str | None, path: str = "") -> list[dict[str, Any]]:
+        return [{"path": entry.path, "size": entry.size, "is_dir": entry.is_dir}
+                for entry in self.client.artifacts_tree(self._scope(project), uuid, path)]
+
+    def download_artifact(self, uuid: str, project: str | None, path: str, destination: Path) -> None:
+        self.client.download_artifact(self._scope(project), uuid, path, destination)
+
+    def upload_artifact(self, uuid: str, project: str | None, source: Path, path: str) -> None:
+        self.client.upload_artifact(self._scope(project), uuid, path, source)
 
     def read_logs(self, uuid: str, project: str | None, offset: int = 0) -> LogChunk:
         return self.client.read_logs(self._scope(project), uuid, offset)

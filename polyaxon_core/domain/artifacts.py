@@ -1,4 +1,5 @@
-"""Run files: copying a run's artifacts into another and discarding deleted runs' files."""
+"""Run files: copying a run's artifacts into another, recording uploads, discarding
+deleted runs' files."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from polyaxon_core.config import Settings
+    from polyaxon_core.db.models import Run
+    from polyaxon_core.entities import ArtifactInfo
     from polyaxon_core.interfaces import ArtifactStore
 
 
@@ -31,3 +36,20 @@ def discard_run_files(settings: Settings, store: ArtifactStore, uuids: Iterable[
         run_path = settings.runs_path / uuid
         if run_path.exists():
             shutil.rmtree(run_path, ignore_errors=True)
+
+
+def record_upload(session: Session, run: Run, info: ArtifactInfo) -> None:
+    """Record a file uploaded into ``run``'s artifacts (its lineage row), replacing the
+    record of one uploaded at the same path before."""
+    from sqlalchemy import select
+
+    from polyaxon_core.db.models import Artifact
+
+    artifact = session.scalar(
+        select(Artifact).where(Artifact.run_id == run.id, Artifact.name == info.path))
+    if artifact is None:
+        artifact = Artifact(run_id=run.id, name=info.path)
+        session.add(artifact)
+    artifact.kind = "file"
+    artifact.path = info.path
+    artifact.summary = {"size": info.size}

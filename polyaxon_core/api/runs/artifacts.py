@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 from flask import Response, request
 from marshmallow import Schema, fields
-from sqlalchemy import select
 from werkzeug.exceptions import LengthRequired
 
 from polyaxon_core.api.common import Answer, InputSchema, dump, load_query
@@ -22,7 +21,7 @@ from polyaxon_core.api.errors import ParameterError
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.api import RUN_PATH, find_run
-from polyaxon_core.db.models import Artifact
+from polyaxon_core.domain.artifacts import record_upload
 from polyaxon_core.errors import NotFound
 from polyaxon_core.permissions import RUN_READ, RUN_UPDATE
 
@@ -130,15 +129,7 @@ def run_artifact_upload(owner: str, project: str, uuid: str) -> Answer:
         raise ParameterError("path", f"{path!r} goes through a file of the run: one of its "
                                      "folders is a file already") from None
     with server.session() as session:
-        run = find_run(session, owner, project, run_uuid)
-        artifact = session.scalar(
-            select(Artifact).where(Artifact.run_id == run.id, Artifact.name == info.path))
-        if artifact is None:
-            artifact = Artifact(run_id=run.id, name=info.path)
-            session.add(artifact)
-        artifact.kind = "file"
-        artifact.path = info.path
-        artifact.summary = {"size": info.size}
+        record_upload(session, find_run(session, owner, project, run_uuid), info)
     payload = dump(UploadedSchema, {"path": info.path, "size": info.size})
     return payload, 201
 
