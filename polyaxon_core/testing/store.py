@@ -123,7 +123,7 @@ class StoreContract:
         assert store.read_log(run_uuid).data == payload
 
     def test_concurrent_appends_lose_nothing(self, store: ArtifactStore, run_uuid: str) -> None:
-        writers, lines_each = 8, 200
+        writers, lines_each = 8, 50
         start = threading.Barrier(writers)
 
         def write(writer: int) -> None:

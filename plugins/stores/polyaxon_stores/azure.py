@@ -16,7 +16,8 @@ from polyaxon_stores.objects import ObjectArtifactStore
 
 class AzureArtifactStore(ObjectArtifactStore):
     name = "az"
-    description = "Artifacts and logs in an Azure Blob Storage container (adlfs): POLYAXON_ARTIFACTS_STORE=az://CONTAINER/PREFIX."
+    description = ("Artifacts and logs in an Azure Blob Storage container (adlfs): "
+                   "POLYAXON_ARTIFACTS_STORE=az://CONTAINER/PREFIX.")
     protocol = "az"
     package = "adlfs"
     extra = "azure"

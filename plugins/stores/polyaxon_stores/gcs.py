@@ -19,7 +19,8 @@ from polyaxon_stores.objects import ObjectArtifactStore
 
 class GCSArtifactStore(ObjectArtifactStore):
     name = "gs"
-    description = "Artifacts and logs in a Google Cloud Storage bucket (gcsfs): POLYAXON_ARTIFACTS_STORE=gs://BUCKET/PREFIX."
+    description = ("Artifacts and logs in a Google Cloud Storage bucket (gcsfs): "
+                   "POLYAXON_ARTIFACTS_STORE=gs://BUCKET/PREFIX.")
     protocol = "gcs"
     package = "gcsfs"
     extra = "gcs"

@@ -179,4 +179,3 @@ def gcs() -> Iterator[Emulator]:
 def moto() -> Iterator[Emulator]:
     with start_moto() as emulator:
         yield emulator
-
