@@ -17,12 +17,12 @@ bytes only, as long as appends come from one process, which is how runs write th
 (the runner). Uploads are streamed in parts (``put_stream`` never holds more than one
 part in memory) and become visible only when whole: an upload that fails part-way is
 abandoned and the previous version, if any, stays. Reads are ranged: ``open`` gives a
-file object whose every ``read(n)`` is one request for those bytes (read in large
-chunks).
+file object that fetches the object a part at a time, holding one part.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import os
 import shutil
@@ -30,7 +30,7 @@ import threading
 import time
 from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar
+from typing import Any, BinaryIO, ClassVar, cast
 
 from polyaxon_core.config import ConfigurationError, Settings
 from polyaxon_core.entities import ArtifactInfo, LogChunk
@@ -41,6 +41,9 @@ from polyaxon_stores.local import RUN_UUID_PATTERN
 PART_SIZE = 8 * 1024 * 1024
 #: what is read from an upload's source at a time, into the part being filled
 READ_SIZE = 1024 * 1024
+#: the ranges a download is fetched in, one held at a time (the size cloud providers
+#: advise for ranged reads; larger ones cost memory in aiohttp's buffers as well)
+RANGE_SIZE = 8 * 1024 * 1024
 LOGS = ".logs"
 
 
@@ -169,10 +172,7 @@ class ObjectArtifactStore(ArtifactStore):
             raise FileNotFoundError(f"run {run_uuid} has no artifact {path!r}") from None
         if info["type"] == "directory":
             raise IsADirectoryError(f"{path!r} is a folder of run {run_uuid}; list it instead")
-        # no read cache: each read is one ranged request for what was asked, so memory
-        # stays what the reader holds (fsspec's caches grew with the file here)
-        stream: BinaryIO = self.fs.open(key, "rb", cache_type="none")
-        return stream
+        return cast(BinaryIO, _RangedReader(self.fs, key, int(info.get("size") or 0)))
 
     def list(self, run_uuid: str, path: str = "") -> list[ArtifactInfo]:
         key = self._key(run_uuid, path)
@@ -210,6 +210,47 @@ class ObjectArtifactStore(ArtifactStore):
             is_dir=is_dir,
             modified_at=_as_datetime(modified),
         )
+
+
+class _RangedReader(io.RawIOBase):
+    """An object read in ranged requests of :data:`RANGE_SIZE`, one range held at a time
+    (fsspec's read caches grew with the file here)."""
+
+    def __init__(self, fs: Any, key: str, size: int) -> None:
+        self.fs, self.key, self.size = fs, key, size
+        self.position = 0
+        self.part, self.part_start = b"", 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        if self.position >= self.size:
+            return 0
+        offset = self.position - self.part_start
+        if not 0 <= offset < len(self.part):
+            end = min(self.size, self.position + RANGE_SIZE)
+            self.part = self.fs.cat_file(self.key, start=self.position, end=end)
+            self.part_start, offset = self.position, 0
+        count = min(len(buffer), len(self.part) - offset)
+        buffer[:count] = self.part[offset:offset + count]
+        self.position += count
+        return count
+
+    def close(self) -> None:
+        self.part = b""
+        super().close()
 
 
 def _as_datetime(value: Any) -> Any:
