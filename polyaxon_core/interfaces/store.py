@@ -38,6 +38,14 @@ class ArtifactStore(PluginClass):
             raise UnsafePathError(f"{path!r} leaves the run's folder")
         return "" if normalized == "." else normalized
 
+    @staticmethod
+    def check_log_window(offset: int, limit: int | None) -> None:
+        """Refuse a read of the log from a negative ``offset`` or of a negative ``limit``."""
+        if offset < 0:
+            raise ValueError(f"offset must be 0 or more, not {offset}")
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be 0 or more (or None for all), not {limit}")
+
     # logs -------------------------------------------------------------------------
     @abstractmethod
     def append_log(self, run_uuid: str, data: bytes) -> None:

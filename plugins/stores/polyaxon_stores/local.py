@@ -76,10 +76,7 @@ class LocalArtifactStore(ArtifactStore):
 
     def read_log(self, run_uuid: str, offset: int = 0, limit: int | None = None) -> LogChunk:
         """Bytes from ``offset`` (at most ``limit``); a run without a log reads as empty."""
-        if offset < 0:
-            raise ValueError(f"offset must be 0 or more, not {offset}")
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be 0 or more (or None for all), not {limit}")
+        self.check_log_window(offset, limit)
         try:
             log = self._log_file(run_uuid).open("rb")
         except FileNotFoundError:

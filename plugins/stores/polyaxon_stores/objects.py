@@ -114,10 +114,7 @@ class ObjectArtifactStore(ArtifactStore):
             self.fs.pipe_file(f"{self._logs_key(run_uuid)}/{name}", data)
 
     def read_log(self, run_uuid: str, offset: int = 0, limit: int | None = None) -> LogChunk:
-        if offset < 0:
-            raise ValueError(f"offset must be 0 or more, not {offset}")
-        if limit is not None and limit < 0:
-            raise ValueError(f"limit must be 0 or more (or None for all), not {limit}")
+        self.check_log_window(offset, limit)
         try:
             chunks = sorted(self.fs.ls(self._logs_key(run_uuid), detail=True),
                             key=lambda entry: entry["name"])
