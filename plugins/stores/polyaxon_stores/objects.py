@@ -28,6 +28,7 @@ import os
 import shutil
 import threading
 import time
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, cast
@@ -148,7 +149,7 @@ class ObjectArtifactStore(ArtifactStore):
 
     def put_stream(self, run_uuid: str, stream: BinaryIO, path: str) -> ArtifactInfo:
         key = self._key(run_uuid, path)
-        if not self.safe_path(path) or self._is_folder(key):
+        if key == self._run_key(run_uuid) or self._is_folder(key):
             raise IsADirectoryError(
                 f"{path!r} is a folder of run {run_uuid}; give the path of a file inside it")
         handle = self.fs.open(key, "wb", block_size=PART_SIZE)
@@ -250,9 +251,7 @@ class _RangedReader(io.RawIOBase):
         super().close()
 
 
-def _as_datetime(value: Any) -> Any:
-    from datetime import UTC, datetime
-
+def _as_datetime(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
     try:
