@@ -313,6 +313,16 @@ def humanize_time(value: datetime | None) -> str:
     return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def humanize_bytes(size: int) -> str:
+    """``532 B``, ``1.4 KiB``, ``12.0 MiB``..."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
 def humanize_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"

@@ -196,8 +196,41 @@ def _print_run(data: dict[str, Any]) -> None:
         from polyaxon_core.cli.watch import dag_tree
 
         out.print(dag_tree(data))
+    if data.get("lineage"):
+        out.print(_lineage_table(data["lineage"]))
     if data.get("notifications"):
         out.print(_notifications_table(data["notifications"]))
+
+
+def _lineage_summary(row: dict[str, Any]) -> str:
+    """The few words that tell a lineage row from another of its kind."""
+    summary = row.get("summary") or {}
+    if row["kind"] == "code":
+        commit = str(summary.get("commit") or "")[:12]
+        return f"{commit} {summary.get('branch') or ''}{' (dirty)' if summary.get('is_dirty') else ''}"
+    if row["kind"] == "data":
+        return str(summary.get("hash") or "")[:19]
+    parts = [f"{summary['steps']} steps"] if summary.get("steps") else []
+    for key in ("auc", "average_precision"):
+        if isinstance(summary.get(key), float):
+            parts.append(f"{key}={summary[key]:.4g}")
+    return ", ".join(parts)
+
+
+def _lineage_table(rows: list[dict[str, Any]]) -> Any:
+    """What the run logged: each artifact's kind, path and size."""
+    from rich.table import Table
+
+    from polyaxon_core.cli.common import humanize_bytes
+
+    table = Table(title="Lineage", title_justify="left")
+    for column in ("name", "kind", "path", "size", "details"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        size = (row.get("summary") or {}).get("size")
+        table.add_row(row["name"], row["kind"], row["path"],
+                      humanize_bytes(size) if isinstance(size, int) else "-", _lineage_summary(row))
+    return table
 
 
 def _notifications_table(deliveries: list[dict[str, Any]]) -> Any:

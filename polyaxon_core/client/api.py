@@ -306,15 +306,29 @@ class ApiClient:
         partial.replace(destination)
         return destination
 
-    def upload_artifact(self, project: str, uuid: str, path: str, source: Path) -> None:
-        """Send the file ``source`` to be stored as ``path`` in the run's artifacts.
+    def upload_artifact(self, project: str, uuid: str, path: str, source: Path,
+                        record: bool = True) -> None:
+        """Send the file ``source`` to be stored as ``path`` in the run's artifacts, and
+        recorded in its lineage as a file unless ``record`` is False.
 
         Retried like an idempotent request: uploading the same file to the same path
         again leaves the same artifact.
         """
+        params = {"path": path} if record else {"path": path, "record": "false"}
         with open(source, "rb") as stream:
             self.transport.request(
                 "POST", f"{self._run_path(project, uuid)}/artifacts/upload",
-                params={"path": path}, body=stream, content_type="application/octet-stream",
+                params=params, body=stream, content_type="application/octet-stream",
                 idempotent=True,
             )
+
+    def lineage(self, project: str, uuid: str) -> list[dict[str, Any]]:
+        """The run's lineage: what it logged (``name, kind, path, summary``), oldest first."""
+        answer = self.transport.request(
+            "GET", f"{self._run_path(project, uuid)}/lineage/artifacts").json()
+        return list(answer.get("results", []))
+
+    def log_lineage(self, project: str, uuid: str, entries: Sequence[Mapping[str, Any]]) -> None:
+        """Record lineage rows (``name, kind, path, summary``), replacing rows of the same name."""
+        self.transport.request("POST", f"{self._run_path(project, uuid)}/lineage/artifacts",
+                               json_body={"artifacts": list(entries)}, idempotent=True)

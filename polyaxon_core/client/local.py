@@ -194,6 +194,7 @@ class LocalPlatform(Platform):
         from sqlalchemy import select
 
         from polyaxon_core.db.models import Run
+        from polyaxon_core.domain.artifacts import lineage_of
         from polyaxon_core.domain.listing import dag_operations, run_document
         from polyaxon_core.domain.notifications import deliveries_of
 
@@ -211,6 +212,7 @@ class LocalPlatform(Platform):
             if run.kind == "dag":
                 data["operations"] = dag_operations(session, run)
             data["notifications"] = deliveries_of(session, run)
+            data["lineage"] = lineage_of(session, run)
             return data
 
     def statuses(self, identifier: str, project: str | None) -> dict[str, Any]:

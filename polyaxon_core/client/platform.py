@@ -100,8 +100,9 @@ class Platform(ABC):
 
     @abstractmethod
     def get_run(self, identifier: str, project: str | None) -> dict[str, Any]:
-        """A run, plus ``message`` (of its last status) and ``trials`` (a sweep's children,
-        by index: ``index, uuid, status, params, metrics``; empty for other runs)."""
+        """A run, plus ``message`` (of its last status), ``trials`` (a sweep's children,
+        by index: ``index, uuid, status, params, metrics``; empty for other runs) and
+        ``lineage`` (what it logged: ``name, kind, path, summary``)."""
 
     @abstractmethod
     def statuses(self, identifier: str, project: str | None) -> dict[str, Any]:

@@ -158,6 +158,7 @@ class RemotePlatform(Platform):
         if data.get("kind") == "dag":
             data["operations"] = self._operations(data, scope)
         data["notifications"] = self.client.get_notifications(scope, uuid)
+        data["lineage"] = self.client.lineage(scope, uuid)
         return data
 
     def _operations(self, dag: dict[str, Any], scope: str) -> list[dict[str, Any]]:

@@ -380,12 +380,14 @@ def update_run(session: Session, run: Run, *, name: str | None = None,
                description: str | None = None, tags: Sequence[str] | None = None,
                merge_tags: bool = False, inputs: Mapping[str, Any] | None = None,
                outputs: Mapping[str, Any] | None = None,
-               meta_info: Mapping[str, Any] | None = None) -> Run:
+               meta_info: Mapping[str, Any] | None = None,
+               meta: Mapping[str, Any] | None = None) -> Run:
     """Change what describes a run (None: left as it is).
 
     ``inputs``, ``outputs`` and ``meta_info`` are merged into the stored objects (keys
     given replace keys stored); ``tags`` replaces the list, or is added to it with
-    ``merge_tags``.
+    ``merge_tags``. ``meta`` (what the run's code records about itself) is merged into
+    ``meta_info["meta"]``, apart from the orchestrator's bookkeeping.
     """
     if name is not None:
         run.name = name
@@ -396,6 +398,10 @@ def update_run(session: Session, run: Run, *, name: str | None = None,
     for column, values in (("inputs", inputs), ("outputs", outputs), ("meta_info", meta_info)):
         if values is not None:
             setattr(run, column, {**(getattr(run, column) or {}), **values})
+    if meta is not None:
+        info = dict(run.meta_info or {})
+        info["meta"] = {**(info.get("meta") or {}), **meta}
+        run.meta_info = info
     session.flush()
     return run
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Select, case, func, insert, select
 from sqlalchemy.orm import Session
 
 from polyaxon_core.db.convert import run_to_entity
@@ -68,11 +68,12 @@ def store_metric_points(session: Session, run: Run, points: Sequence[Mapping[str
         raise InvalidRequest(f"run {run.uuid[:12]} is on attempt {current}; it has no attempt "
                              f"{attempt} to log metrics for")
     now = utcnow()
-    session.add_all(
-        Metric(run_id=run.id, attempt=attempt, name=point["name"], step=point.get("step"),
-               value=float(point["value"]), timestamp=point.get("timestamp") or now)
-        for point in points
-    )
+    if points:  # one multi-row statement, no ORM object per point
+        session.execute(insert(Metric), [
+            {"run_id": run.id, "attempt": attempt, "name": point["name"], "step": point.get("step"),
+             "value": float(point["value"]), "timestamp": point.get("timestamp") or now}
+            for point in points
+        ])
     by_step: dict[int | None, dict[str, float]] = {}
     for point in _in_logging_order(points):
         if not is_system_metric(point["name"]):

@@ -12,14 +12,24 @@
 
 Without a server the SDK writes straight to the database and the artifact store. With
 one (``POLYAXON_HOST`` and ``POLYAXON_AUTH_TOKEN`` in the run's environment, or the saved
-``polyaxon login``) it talks to the server's API, and metrics are buffered and sent in
-batches by a background thread (see :mod:`polyaxon_core.tracking.remote`). Either way
-metrics are visible to ``polyaxon ops get`` / ``ops metrics`` while the run goes on, and
-the run's CPU, memory and GPU use is sampled into ``system/...`` metrics.
+``polyaxon login``) it talks to the server's API (see
+:mod:`polyaxon_core.tracking.remote`). Either way metric points are buffered and stored
+in batches by a background thread, so logging costs the training loop microseconds;
+they are visible to ``polyaxon ops get`` / ``ops metrics`` within a second while the
+run goes on, and the run's CPU, memory and GPU use is sampled into ``system/...``
+metrics.
+
+Images, histograms, texts, HTML, curves, confusion matrices and plotly charts are
+series: one file per step under the run's artifacts (``images/<name>/<step>.png``,
+``histograms/<name>/<step>.json``, ...). Everything stored (those series, models,
+dataframes, files, the environment, the code version and data references) is recorded
+in the run's lineage: its kind, path and summary (size, hash, steps...), read by
+``polyaxon ops get`` and the API (``GET .../runs/{uuid}/lineage/artifacts``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,22 +39,44 @@ __all__ = [
     "TrackingError",
     "TrackingRun",
     "end",
+    "flush",
     "get_artifacts_path",
     "get_outputs_path",
     "init",
     "log_artifact",
+    "log_code_ref",
+    "log_confusion_matrix",
+    "log_curve",
+    "log_data_ref",
+    "log_dataframe",
+    "log_env",
+    "log_histogram",
+    "log_html",
+    "log_image",
+    "log_images",
     "log_inputs",
+    "log_meta",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_outputs",
+    "log_plotly_chart",
+    "log_pr_curve",
+    "log_progress",
+    "log_roc_auc_curve",
     "log_tags",
+    "log_text",
+    "set_description",
+    "set_name",
 ]
 
 _current: TrackingRun | None = None
 
 
 def init(run_uuid: str | None = None, project: str | None = None, *,
-         track_resources: bool = True, resources_interval: float | None = None) -> TrackingRun:
+         track_resources: bool = True, resources_interval: float | None = None,
+         track_code: bool = True, track_env: bool = False,
+         capture_exceptions: bool = True) -> TrackingRun:
     """Attach to the current run (or to ``run_uuid``, of ``project`` when a server is
     used and POLYAXON_PROJECT is not set) and return it.
 
@@ -52,10 +84,16 @@ def init(run_uuid: str | None = None, project: str | None = None, *,
     memory and GPU use of this process and its children are sampled in the background
     every ``resources_interval`` seconds (default: POLYAXON_RESOURCES_INTERVAL, else 10)
     and stored as the run's ``system/...`` metrics
-    (:mod:`polyaxon_core.tracking.resources`)."""
+    (:mod:`polyaxon_core.tracking.resources`). ``track_code`` records the git commit the
+    code runs from (:func:`log_code_ref`), ``track_env`` the Python environment
+    (:func:`log_env`). With ``capture_exceptions`` an uncaught exception is recorded on
+    the run (its type and message); ``end()`` runs at exit in any case."""
     global _current
+    if _current is not None:
+        _current.end()
     _current = TrackingRun(run_uuid, project, track_resources=track_resources,
-                           resources_interval=resources_interval)
+                           resources_interval=resources_interval, track_code=track_code,
+                           track_env=track_env, capture_exceptions=capture_exceptions)
     return _current
 
 
@@ -74,6 +112,11 @@ def log_metric(name: str, value: float, step: int | None = None) -> None:
     _run().log_metrics(step=step, **{name: value})
 
 
+def flush(timeout: float | None = None) -> None:
+    """Wait until every metric point logged so far is stored."""
+    _run().flush(timeout)
+
+
 def log_inputs(**inputs: Any) -> None:
     """Record inputs (hyperparameters) on the run, merged with the ones it was started with."""
     _run().log_inputs(**inputs)
@@ -88,9 +131,101 @@ def log_tags(*tags: str) -> None:
     _run().log_tags(*tags)
 
 
+def set_name(name: str) -> None:
+    _run().set_name(name)
+
+
+def set_description(description: str) -> None:
+    _run().set_description(description)
+
+
+def log_meta(**values: Any) -> None:
+    """Record what the code knows about itself on the run (``meta_info.meta``)."""
+    _run().log_meta(**values)
+
+
+def log_progress(value: float) -> None:
+    """How far the run is, from 0 to 1."""
+    _run().log_progress(value)
+
+
 def log_artifact(path: str | Path, name: str | None = None, kind: str = "file") -> None:
     """Copy a file into the run's artifacts (as ``name``, default its file name)."""
     _run().log_artifact(path, name=name, kind=kind)
+
+
+def log_model(path: str | Path, name: str = "model", framework: str | None = None,
+              **summary: Any) -> None:
+    """Store a model file or folder as ``models/<name>``, with its framework."""
+    _run().log_model(path, name, framework, **summary)
+
+
+def log_dataframe(frame: Any, name: str, content_type: str = "csv") -> None:
+    """Store a pandas DataFrame as ``dataframes/<name>.csv`` (or ``.json``)."""
+    _run().log_dataframe(frame, name, content_type)
+
+
+def log_env() -> None:
+    """Store the Python environment the run uses (``env.json``)."""
+    _run().log_env()
+
+
+def log_image(data: Any, name: str = "image", step: int | None = None) -> None:
+    """An image (path, PIL image, or pixels) as a step of the series ``name``."""
+    _run().log_image(data, name, step)
+
+
+def log_images(images: Sequence[Any], name: str = "image", step: int | None = None) -> None:
+    _run().log_images(images, name, step)
+
+
+def log_histogram(values: Any, name: str, bins: int | Sequence[float] = 10,
+                  step: int | None = None) -> None:
+    _run().log_histogram(values, name, bins, step)
+
+
+def log_text(text: str, name: str = "text", step: int | None = None) -> None:
+    _run().log_text(text, name, step)
+
+
+def log_html(html: str, name: str = "html", step: int | None = None) -> None:
+    _run().log_html(html, name, step)
+
+
+def log_curve(x: Any, y: Any, name: str, annotation: str | None = None,
+              step: int | None = None) -> None:
+    _run().log_curve(x, y, name, annotation, step)
+
+
+def log_roc_auc_curve(y_true: Any, y_score: Any, name: str = "roc",
+                      step: int | None = None) -> float:
+    """The ROC curve of a binary classifier; returns its area."""
+    return _run().log_roc_auc_curve(y_true, y_score, name, step)
+
+
+def log_pr_curve(y_true: Any, y_score: Any, name: str = "pr", step: int | None = None) -> float:
+    """The precision-recall curve of a binary classifier; returns its average precision."""
+    return _run().log_pr_curve(y_true, y_score, name, step)
+
+
+def log_confusion_matrix(x: Sequence[Any], y: Sequence[Any], z: Any, name: str = "confusion",
+                         step: int | None = None) -> None:
+    _run().log_confusion_matrix(x, y, z, name, step)
+
+
+def log_plotly_chart(figure: Any, name: str, step: int | None = None) -> None:
+    _run().log_plotly_chart(figure, name, step)
+
+
+def log_code_ref(folder: str | Path | None = None) -> dict[str, Any] | None:
+    """Record the git commit, branch and dirtiness of the code (done by ``init``)."""
+    return _run().log_code_ref(folder)
+
+
+def log_data_ref(name: str, path: str | Path | None = None, *, content_hash: str | None = None,
+                 **summary: Any) -> str:
+    """Record the data the run reads, by content hash; returns the hash."""
+    return _run().log_data_ref(name, path, content_hash=content_hash, **summary)
 
 
 def get_outputs_path() -> Path:
@@ -103,7 +238,7 @@ def get_artifacts_path() -> Path:
 
 
 def end() -> None:
-    """Finish logging, sending whatever is still buffered; the run's status is decided by
+    """Finish logging, storing whatever is still buffered; the run's status is decided by
     its exit code. Raises TrackingError if buffered metrics could not be stored."""
     global _current
     if _current is not None:

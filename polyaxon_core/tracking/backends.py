@@ -1,35 +1,46 @@
 """Where the SDK's data goes. Without a server: the database and the store, directly.
 
 (With a server configured, :mod:`polyaxon_core.tracking.remote` sends it to the API.)
+Either transport is called by :class:`~polyaxon_core.tracking.run.TrackingRun`, whose
+background thread hands metric points over in batches (:meth:`send_metrics`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 
-from polyaxon_core.db.models import Artifact, Run
+from polyaxon_core.db.models import Run
 from polyaxon_core.db.session import session_scope
+from polyaxon_core.tracking.buffer import PermanentSendError
 
 
-@dataclass(frozen=True)
-class MetricPoint:
+class MetricPoint(NamedTuple):
     name: str
     value: float
     step: int | None
-    #: when it was logged (UTC); None: when it is stored
-    timestamp: datetime | None = None
+    #: when it was logged (seconds since the epoch, ``time.time()``); None: when it is stored
+    timestamp: float | None = None
+
+    def logged_at(self) -> datetime | None:
+        return None if self.timestamp is None else datetime.fromtimestamp(self.timestamp, UTC)
+
+
+def retry_delay(attempt: int) -> float:
+    """Seconds before sending a batch again after the ``attempt``-th failure."""
+    return float(min(30.0, 0.25 * 2 ** attempt))
 
 
 class DatabaseBackend:
     """Writes straight to the database of POLYAXON_DB_URL, one transaction per call;
     metric points as logged by ``attempt`` of the run (None: its current attempt)."""
+
+    batch_size = 5_000
 
     def __init__(self, run_uuid: str, attempt: int | None = None) -> None:
         from polyaxon_core.config import load_settings
@@ -47,6 +58,10 @@ class DatabaseBackend:
                     "and POLYAXON_DB_URL"
                 )
 
+    @property
+    def where(self) -> str:
+        return self.db_url
+
     @cached_property
     def store(self) -> Any:
         from polyaxon_core.plugins import create
@@ -57,43 +72,72 @@ class DatabaseBackend:
         local = self.store.local_path(self.run_uuid)
         return Path(local) if local else self.settings.runs_path / self.run_uuid / "artifacts"
 
+    def retry_delay(self, attempt: int) -> float:
+        return retry_delay(attempt)
+
     def _run(self, session: Any) -> Run:
         return session.scalars(select(Run).where(Run.uuid == self.run_uuid)).one()
 
-    def log_metrics(self, points: Sequence[MetricPoint]) -> None:
-        """Store points of one step in one transaction (and update the run's last values)."""
+    def send_metrics(self, batch_id: str, points: Sequence[MetricPoint]) -> None:
+        """Store a batch of points in one transaction (and update the run's last values).
+
+        A database that is busy or away (``OperationalError``) is retried by the caller;
+        a batch the domain refuses is dropped (:class:`PermanentSendError`)."""
+        from sqlalchemy.exc import OperationalError
+
         from polyaxon_core.domain.metrics import store_metric_points
+        from polyaxon_core.errors import PolyaxonError
+
+        try:
+            with session_scope(self.db_url) as session:
+                store_metric_points(
+                    session, self._run(session),
+                    [{"name": p.name, "value": p.value, "step": p.step, "timestamp": p.logged_at()}
+                     for p in points],
+                    self.attempt)
+        except OperationalError:
+            raise
+        except PolyaxonError as exc:
+            raise PermanentSendError(str(exc)) from None
+        except Exception as exc:  # storing it again would fail the same way
+            raise PermanentSendError(f"{type(exc).__name__}: {exc}") from None
+
+    def _update(self, **changes: Any) -> None:
+        from polyaxon_core.domain.commands import update_run
 
         with session_scope(self.db_url) as session:
-            store_metric_points(
-                session, self._run(session),
-                [{"name": p.name, "value": p.value, "step": p.step, "timestamp": p.timestamp}
-                 for p in points],
-                self.attempt)
+            update_run(session, self._run(session), **changes)
 
     def merge_json(self, column: str, values: Mapping[str, Any]) -> None:
-        with session_scope(self.db_url) as session:
-            run = self._run(session)
-            setattr(run, column, {**(getattr(run, column) or {}), **values})
+        self._update(**{column: values})
+
+    def merge_meta(self, values: Mapping[str, Any]) -> None:
+        self._update(meta=values)
+
+    def update(self, values: Mapping[str, str | None]) -> None:
+        self._update(**values)
 
     def add_tags(self, tags: Sequence[str]) -> None:
-        with session_scope(self.db_url) as session:
-            run = self._run(session)
-            run.tags = list(dict.fromkeys([*(run.tags or []), *tags]))
+        self._update(tags=tags, merge_tags=True)
 
-    def put_artifact(self, source: Path, name: str, kind: str) -> None:
-        info = self.store.put_file(self.run_uuid, source, name)
+    def put_artifact(self, source: Path, path: str) -> int:
+        """Store the file ``source`` at ``path`` of the run's artifacts; its size. A file
+        written in place (the local store's folder is the run's) is left where it is."""
+        local = self.store.local_path(self.run_uuid)
+        if local is not None:
+            target = Path(local) / self.store.safe_path(path)
+            if target.exists() and target.resolve() == source.resolve():
+                return source.stat().st_size
+        return int(self.store.put_file(self.run_uuid, source, path).size)
+
+    def record_lineage(self, entries: Sequence[Mapping[str, Any]]) -> None:
+        from polyaxon_core.domain.artifacts import record_lineage
+
         with session_scope(self.db_url) as session:
             run = self._run(session)
-            artifact = session.scalar(
-                select(Artifact).where(Artifact.run_id == run.id, Artifact.name == name)
-            )
-            if artifact is None:
-                artifact = Artifact(run_id=run.id, name=name)
-                session.add(artifact)
-            artifact.kind = kind
-            artifact.path = info.path
-            artifact.summary = {"size": info.size}
+            for entry in entries:
+                record_lineage(session, run, entry["name"], entry["kind"], entry["path"],
+                               entry.get("summary"))
 
     def close(self) -> None:
         """Nothing to do: every call was committed when it returned."""

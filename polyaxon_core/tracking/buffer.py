@@ -77,12 +77,23 @@ class MetricsBuffer(Generic[Point]):
         A call with more points than fit at once adds them in parts as room is made.
         ``timeout`` bounds the whole wait (``TimeoutError``); None waits as long as needed.
         """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pending = list(points)
         with self._condition:
-            self._raise_errors()
+            if self._errors:
+                self._raise_errors()
             if self._closed:
                 raise MetricsNotStored("the metrics buffer is closed")
+            waiting = len(self._points)
+            if waiting + len(points) <= self.capacity:  # the usual case: room for all
+                if not waiting:
+                    self._oldest_at = time.monotonic()
+                self._points.extend(points)
+                # the sender sleeps until a batch is full or the oldest point is due: wake
+                # it only when that changed (a notify per point would cost the logging loop)
+                if not waiting or waiting + len(points) >= self.batch_size > waiting:
+                    self._condition.notify_all()
+                return
+            deadline = None if timeout is None else time.monotonic() + timeout
+            pending = list(points)
             while pending:
                 room = self.capacity - len(self._points)
                 if room <= 0:

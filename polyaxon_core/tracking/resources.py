@@ -17,8 +17,8 @@ import os
 import shutil
 import subprocess
 import threading
+import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from polyaxon_core.domain.metrics import SYSTEM_PREFIX
@@ -161,7 +161,7 @@ class ResourceMonitor:
         for index, utilization, memory in self._gpus() if self._gpus else ():
             values[f"gpu{index}_utilization_percent"] = utilization
             values[f"gpu{index}_memory_mb"] = memory
-        now = datetime.now(UTC)
+        now = time.time()
         points = [MetricPoint(SYSTEM_PREFIX + name, round(value, 3), self.samples, now)
                   for name, value in values.items()]
         self.samples += 1

@@ -155,7 +155,7 @@ def test_the_http_backend_does_not_retry_what_cannot_succeed(error: Exception) -
     backend.client = _FailingClient(error)  # type: ignore[assignment]
 
     with pytest.raises(PermanentSendError, match=type(error).__name__):
-        backend._send("batch", [MetricPoint(name="loss", value=1.0, step=0)])
+        backend.send_metrics("batch", [MetricPoint(name="loss", value=1.0, step=0)])
 
 
 def test_the_http_backend_retries_while_the_server_is_away() -> None:
@@ -169,4 +169,4 @@ def test_the_http_backend_retries_while_the_server_is_away() -> None:
                   ServerError("HTTP 503", 503, None, "/api/v1")):
         backend.client = _FailingClient(error)  # type: ignore[assignment]
         with pytest.raises(type(error)):
-            backend._send("batch", [MetricPoint(name="loss", value=1.0, step=0)])
+            backend.send_metrics("batch", [MetricPoint(name="loss", value=1.0, step=0)])

@@ -38,6 +38,7 @@ def test_metrics_are_stored_per_step_and_summarised_on_the_run(db_url: str, run_
     tracking.log_metrics(step=0, loss=1.0, acc=0.5)
     tracking.log_metrics(step=1, loss=0.5, acc=0.75)
     tracking.log_metric("lr", 0.01)
+    tracking.flush()
     with session_scope(db_url) as session:
         points = session.execute(
             select(Metric.name, Metric.step, Metric.value).order_by(Metric.name, Metric.step)
@@ -55,6 +56,7 @@ def test_numpy_like_scalars_and_bools_are_numbers(db_url: str, run_uuid: str) ->
 
     tracking.init()
     tracking.log_metrics(step=0, value=Scalar(), flag=True)
+    tracking.flush()
     assert _run(db_url, run_uuid).last_metrics == {"value": 0.25, "flag": 1.0}
 
 
@@ -64,6 +66,7 @@ def test_non_finite_values_are_skipped_with_a_warning(
     tracking.init()
     with caplog.at_level(logging.WARNING):
         tracking.log_metrics(step=0, loss=float("nan"), acc=0.5)
+    tracking.flush()
     assert "loss=nan is not finite" in caplog.text
     assert _run(db_url, run_uuid).last_metrics == {"acc": 0.5}
 
@@ -101,7 +104,7 @@ def test_artifacts_are_copied_into_the_store_and_recorded(
 ) -> None:
     source = tmp_path / "model.bin"
     source.write_bytes(b"\x00weights")
-    tracking.init()
+    tracking.init(track_code=False)
     tracking.log_artifact(source)
     tracking.log_artifact(source, name="models/best.bin", kind="model")
     assert (tracking.get_artifacts_path() / "models" / "best.bin").read_bytes() == b"\x00weights"
@@ -143,6 +146,7 @@ def test_points_are_stored_with_the_attempt_the_orchestrator_names(
     monkeypatch.setenv("POLYAXON_RUN_ATTEMPT", "2")
     tracking.init()
     tracking.log_metrics(step=0, loss=0.9)
+    tracking.flush()
     with session_scope(db_url) as session:
         stored = session.execute(select(Metric.attempt, Metric.step).order_by(Metric.id)).all()
     assert [tuple(point) for point in stored] == [(1, 5), (2, 0)]

@@ -142,7 +142,8 @@ def run_update(owner: str, project: str, uuid: str) -> Answer:
 
     `inputs`, `outputs` and `meta_info` are merged into what is stored (keys given
     replace keys stored); `tags` replaces the list, or is added to it with `merge`.
-    A run's own token may not change `meta_info` (403).
+    A run's own token may not change `meta_info` (403), but may merge `meta` into its
+    `meta_info.meta` (what the run's code records about itself).
     """
     body = load_body(RunUpdateSchema)
     if body.get("meta_info") is not None and getattr(current_user(), "run_scope", None):
@@ -153,6 +154,7 @@ def run_update(owner: str, project: str, uuid: str) -> Answer:
             session, find_run(session, owner, project, uuid), name=body.get("name"),
             description=body.get("description"), tags=body.get("tags"), merge_tags=body["merge"],
             inputs=body.get("inputs"), outputs=body.get("outputs"), meta_info=body.get("meta_info"),
+            meta=body.get("meta"),
         )
         return run_payload(run), 200
 

@@ -13,15 +13,15 @@ from typing import IO, BinaryIO, cast
 from urllib.parse import quote
 
 from flask import Response, request
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import LengthRequired
 
-from polyaxon_core.api.common import Answer, InputSchema, dump, load_query
+from polyaxon_core.api.common import Answer, InputSchema, dump, load_body, load_query
 from polyaxon_core.api.errors import ParameterError
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.api import RUN_PATH, find_run
-from polyaxon_core.domain.artifacts import record_upload
+from polyaxon_core.domain.artifacts import LINEAGE_KINDS, lineage_of, record_lineage, record_upload
 from polyaxon_core.errors import NotFound
 from polyaxon_core.permissions import RUN_READ, RUN_UPDATE
 
@@ -48,6 +48,39 @@ class FolderQuery(InputSchema):
 
 class FileQuery(InputSchema):
     path = fields.String(required=True, metadata={"description": "a file of the run"})
+
+
+class UploadQuery(FileQuery):
+    record = fields.Boolean(load_default=True, metadata={
+        "description": "record the file in the run's lineage (false: the client records "
+                       "it itself, e.g. as a step of an image series)"})
+
+
+class LineageEntrySchema(InputSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=256))
+    kind = fields.String(required=True, validate=validate.OneOf(LINEAGE_KINDS))
+    path = fields.String(required=True, validate=validate.Length(min=1, max=MAX_PATH_BYTES))
+    summary = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "what describes it: size, hash, count of steps, framework..."})
+
+
+class LineageBodySchema(InputSchema):
+    artifacts = fields.List(fields.Nested(LineageEntrySchema), required=True,
+                            validate=validate.Length(min=1, max=1000))
+
+
+class LineageRowSchema(Schema):
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    path = fields.String(required=True)
+    summary = fields.Dict(required=True)
+    run = fields.String(required=True, metadata={"description": "the uuid of the run that produced it"})
+    created_at = fields.DateTime(required=True)
+
+
+class LineageSchema(Schema):
+    count = fields.Integer(required=True)
+    results = fields.List(fields.Nested(LineageRowSchema), required=True)
 
 
 class ArtifactEntrySchema(Schema):
@@ -113,7 +146,8 @@ def run_artifact_upload(owner: str, project: str, uuid: str) -> Answer:
     At most `POLYAXON_MAX_UPLOAD_BYTES` (413 beyond, and nothing is stored). The file
     is recorded as the run's artifact under its path, replacing one already there.
     """
-    path = _path(FileQuery)
+    path = _path(UploadQuery)
+    record = load_query(UploadQuery)["record"]
     chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
     if chunked and "wsgi.input_terminated" not in request.environ:
         # a chunked body can only be read to its end if the server decoded and marked it;
@@ -128,18 +162,49 @@ def run_artifact_upload(owner: str, project: str, uuid: str) -> Answer:
     except (FileExistsError, NotADirectoryError):
         raise ParameterError("path", f"{path!r} goes through a file of the run: one of its "
                                      "folders is a file already") from None
-    with server.session() as session:
-        record_upload(session, find_run(session, owner, project, run_uuid), info)
+    if record:
+        with server.session() as session:
+            record_upload(session, find_run(session, owner, project, run_uuid), info)
     payload = dump(UploadedSchema, {"path": info.path, "size": info.size})
     return payload, 201
 
 
+def run_lineage(owner: str, project: str, uuid: str) -> Answer:
+    """The run's lineage: every artifact it logged, with its kind, path and summary."""
+    with server.session() as session:
+        rows = lineage_of(session, find_run(session, owner, project, uuid))
+    return dump(LineageSchema, {"count": len(rows), "results": rows}), 200
+
+
+def run_lineage_record(owner: str, project: str, uuid: str) -> Answer:
+    """Record lineage rows, each replacing the run's row of the same name; all or none."""
+    entries = load_body(LineageBodySchema)["artifacts"]
+    for index, entry in enumerate(entries):
+        if entry["kind"] == "data":  # a data reference names a place outside the run
+            continue
+        try:
+            server.store.safe_path(entry["path"])
+        except ValueError as exc:
+            raise ParameterError(f"artifacts.{index}.path", str(exc)) from None
+    with server.session() as session:
+        run = find_run(session, owner, project, uuid)
+        for entry in entries:
+            record_lineage(session, run, entry["name"], entry["kind"], entry["path"],
+                           entry["summary"])
+        rows = lineage_of(session, run)
+    return dump(LineageSchema, {"count": len(rows), "results": rows}), 201
+
+
 ROUTES = [
+    Route("GET", f"{RUN_PATH}/lineage/artifacts", run_lineage, RUN_READ, "artifacts",
+          {200: Reply("the run's lineage", LineageSchema)}),
+    Route("POST", f"{RUN_PATH}/lineage/artifacts", run_lineage_record, RUN_UPDATE, "artifacts",
+          {201: Reply("recorded; the run's whole lineage", LineageSchema)}, body=LineageBodySchema),
     Route("GET", f"{RUN_PATH}/artifacts/tree", run_artifacts_tree, RUN_READ, "artifacts",
           {200: Reply("the entries of the folder", ArtifactTreeSchema)}, query=FolderQuery),
     Route("GET", f"{RUN_PATH}/artifacts/download", run_artifact_download, RUN_READ, "artifacts",
           {200: Reply("the file", content_type="application/octet-stream")}, query=FileQuery),
     Route("POST", f"{RUN_PATH}/artifacts/upload", run_artifact_upload, RUN_UPDATE, "artifacts",
-          {201: Reply("stored", UploadedSchema)}, query=FileQuery,
+          {201: Reply("stored", UploadedSchema)}, query=UploadQuery,
           raw_body="application/octet-stream", errors=(411, 413)),
 ]

@@ -133,6 +133,9 @@ class RunUpdateSchema(InputSchema):
     inputs = fields.Dict(keys=fields.String(), allow_none=True)
     outputs = fields.Dict(keys=fields.String(), allow_none=True)
     meta_info = fields.Dict(keys=fields.String(), allow_none=True)
+    meta = fields.Dict(keys=fields.String(), allow_none=True, metadata={
+        "description": "what the run's code records about itself (`log_meta`, progress): "
+                       "merged into `meta_info.meta`; a run's own token may change it"})
     merge = fields.Boolean(load_default=False, metadata={
         "description": "add `tags` to the run's tags instead of replacing them"})
 
