@@ -15,6 +15,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -403,11 +404,13 @@ class Orchestrator:
             transition(session, run, Status.FAILED, reason="timeout",
                        message=f"stopped after exceeding termination.timeout ({_timeout(run):g}s)")
             return
+        message = update.message
+        if status == Status.FAILED and update.reason == "exit code":
+            message = _with_uncaught_exception(run, message)
         if (status == Status.FAILED and run.status != Status.STOPPING.value
-                and self._retry(session, run, update)):
+                and self._retry(session, run, replace(update, message=message))):
             return
-        transition(session, run, status, reason=update.reason or status.value,
-                   message=update.message)
+        transition(session, run, status, reason=update.reason or status.value, message=message)
 
     def _retry(self, session: Session, run: Run, update: StatusUpdate) -> bool:
         spec = load_spec(run)
@@ -425,6 +428,15 @@ class Orchestrator:
 
 def _timeout(run: Run) -> float | None:
     return _timeout_of(run.content) if run.content else None
+
+
+def _with_uncaught_exception(run: Run, message: str | None) -> str | None:
+    """The failure message of a process that exited non-zero, led by the exception the
+    tracking SDK recorded for this attempt of the run (``meta_info.meta.error``)."""
+    error = ((run.meta_info or {}).get("meta") or {}).get("error")
+    if not isinstance(error, dict) or error.get("attempt") != current_attempt(run):
+        return message
+    return f"{error.get('message')} ({message})" if message else str(error.get("message"))
 
 
 @functools.lru_cache(maxsize=4096)
