@@ -21,6 +21,14 @@ def queue_event(session: Session, hook_name: str, **kwargs: Any) -> None:
     session.info.setdefault(_KEY, []).append((hook_name, kwargs))
 
 
+def has_listeners(hook_name: str) -> bool:
+    """Whether any plugin implements the event hook ``hook_name`` (events nobody hears
+    need not be queued)."""
+    from polyaxon_core.plugins import get_plugin_manager
+
+    return bool(getattr(get_plugin_manager().hook, hook_name).get_hookimpls())
+
+
 def discard_pending(session: Session) -> None:
     session.info.pop(_KEY, None)
 

@@ -3,7 +3,7 @@ and read back by attempt."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import Metric, MetricBatch, Run, utcnow
 from polyaxon_core.errors import InvalidRequest
-from polyaxon_core.events import queue_event
+from polyaxon_core.events import has_listeners, queue_event
 
 
 def current_attempt(run: Run) -> int:
@@ -61,32 +61,91 @@ def store_metric_points(session: Session, run: Run, points: Sequence[Mapping[str
     but change no last value and are heard by no hook: they describe the machine, not
     the model.
     """
+    store_metric_rows(session, run, [
+        (point["name"], float(point["value"]), point.get("step"), point.get("timestamp"))
+        for point in points
+    ], attempt)
+
+
+MetricRow = tuple[str, float, "int | None", "datetime | None"]
+
+
+def store_metric_rows(session: Session, run: Run, rows: Sequence[MetricRow],
+                      attempt: int | None = None) -> None:
+    """:func:`store_metric_points` for rows ``(name, value, step, timestamp or None)``:
+    what the tracking SDK hands over, thousands at a time."""
     current = current_attempt(run)
     if attempt is None:
         attempt = current
     if attempt > current:
         raise InvalidRequest(f"run {run.uuid[:12]} is on attempt {current}; it has no attempt "
                              f"{attempt} to log metrics for")
-    now = utcnow()
-    if points:  # one multi-row statement, no ORM object per point
-        session.execute(insert(Metric), [
-            {"run_id": run.id, "attempt": attempt, "name": point["name"], "step": point.get("step"),
-             "value": float(point["value"]), "timestamp": point.get("timestamp") or now}
-            for point in points
-        ])
+    if not rows:
+        return
+    _insert_rows(session, run.id, attempt, rows, utcnow())
     by_step: dict[int | None, dict[str, float]] = {}
-    for point in _in_logging_order(points):
-        if not is_system_metric(point["name"]):
-            by_step.setdefault(point.get("step"), {})[point["name"]] = float(point["value"])
+    # by step (points without a step keep their place last), so "last" means the highest
+    # step, whatever order the client sent them in
+    for name, value, step, _ in sorted(rows, key=_logging_order):
+        if not is_system_metric(name):
+            values = by_step.get(step)
+            if values is None:
+                values = by_step[step] = {}
+            values[name] = value
     if attempt == current and by_step:
         last: dict[str, float] = dict(run.last_metrics or {})
         for values in by_step.values():
             last.update(values)
         run.last_metrics = last
     session.flush()
-    entity = run_to_entity(run)
-    for step, values in by_step.items():
-        queue_event(session, "polyaxon_on_run_metrics_logged", run=entity, metrics=values, step=step)
+    if by_step and has_listeners("polyaxon_on_run_metrics_logged"):
+        entity = run_to_entity(run)
+        for step, values in by_step.items():
+            queue_event(session, "polyaxon_on_run_metrics_logged", run=entity, metrics=values,
+                        step=step)
+
+
+def _logging_order(row: MetricRow) -> tuple[bool, int]:
+    step = row[2]
+    return (step is None, step if step is not None else 0)
+
+
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+_COLUMNS = ("run_id", "attempt", "name", "step", "value", "timestamp")
+
+
+def _insert_rows(session: Session, run_id: int, attempt: int, rows: Sequence[MetricRow],
+                 now: datetime) -> None:
+    """Insert the rows with one driver-level ``executemany``: thousands of points a batch,
+    where the ORM's per-row bookkeeping would cost more than the database. Timestamps go
+    through the column's own bind processor (once per distinct time), so they are stored
+    exactly as the ORM stores them."""
+    connection = session.connection()
+    dialect = connection.dialect
+    placeholder = _PLACEHOLDERS.get(dialect.paramstyle)
+    if placeholder is None:  # a driver with named parameters: the generic path
+        session.execute(insert(Metric), [
+            dict(zip(_COLUMNS, (run_id, attempt, name, step, value, timestamp or now), strict=True))
+            for name, value, step, timestamp in rows])
+        return
+    process = Metric.__table__.c.timestamp.type.bind_processor(dialect) or (lambda value: value)
+    if dialect.name == "sqlite":
+        # the text the sqlite3 module would make of the datetime, made once per time
+        def bind(value: datetime) -> Any:
+            bound = process(value)
+            return bound.isoformat(" ") if isinstance(bound, datetime) else bound
+    else:
+        bind = process
+    bound: dict[datetime | None, Any] = {None: bind(now)}
+    values = []
+    for name, value, step, timestamp in rows:
+        stamp = bound.get(timestamp)
+        if stamp is None and timestamp is not None:
+            stamp = bound[timestamp] = bind(timestamp)
+        values.append((run_id, attempt, name, step, value, stamp))
+    connection.exec_driver_sql(
+        f"INSERT INTO {Metric.__tablename__} ({', '.join(_COLUMNS)}) "
+        f"VALUES ({', '.join([placeholder] * len(_COLUMNS))})", values)
 
 
 def batch_stored(session: Session, run: Run, batch_id: str) -> bool:
@@ -94,16 +153,6 @@ def batch_stored(session: Session, run: Run, batch_id: str) -> bool:
     return session.scalar(
         select(MetricBatch.id).where(MetricBatch.run_id == run.id, MetricBatch.batch_id == batch_id)
     ) is not None
-
-
-def _in_logging_order(points: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """Points by step (points without a step keep their place last), so "last" means the
-    highest step, whatever order the client sent them in."""
-    def key(point: Mapping[str, Any]) -> tuple[bool, int]:
-        step = point.get("step")
-        return (step is None, step if step is not None else 0)
-
-    return sorted(points, key=key)
 
 
 #: a query of metric points: id, name, step, value, timestamp, attempt

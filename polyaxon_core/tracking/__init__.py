@@ -105,11 +105,11 @@ def _run() -> TrackingRun:
 
 def log_metrics(step: int | None = None, **metrics: float) -> None:
     """Log several metrics at one step, e.g. ``log_metrics(step=3, loss=0.2, acc=0.9)``."""
-    _run().log_metrics(step=step, **metrics)
+    (_current or _run()).log_metrics(step, **metrics)
 
 
 def log_metric(name: str, value: float, step: int | None = None) -> None:
-    _run().log_metrics(step=step, **{name: value})
+    (_current or _run()).log_metrics(step, **{name: value})
 
 
 def flush(timeout: float | None = None) -> None:

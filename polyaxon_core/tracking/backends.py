@@ -21,14 +21,17 @@ from polyaxon_core.tracking.buffer import PermanentSendError
 
 
 class MetricPoint(NamedTuple):
+    """One point; the SDK's hot path makes them as plain tuples of the same fields."""
+
     name: str
     value: float
     step: int | None
     #: when it was logged (seconds since the epoch, ``time.time()``); None: when it is stored
     timestamp: float | None = None
 
-    def logged_at(self) -> datetime | None:
-        return None if self.timestamp is None else datetime.fromtimestamp(self.timestamp, UTC)
+
+#: what a point is on the way: ``(name, value, step, timestamp)``, a MetricPoint or a tuple
+PointRow = tuple[str, float, int | None, float | None]
 
 
 def retry_delay(attempt: int) -> float:
@@ -78,23 +81,26 @@ class DatabaseBackend:
     def _run(self, session: Any) -> Run:
         return session.scalars(select(Run).where(Run.uuid == self.run_uuid)).one()
 
-    def send_metrics(self, batch_id: str, points: Sequence[MetricPoint]) -> None:
+    def send_metrics(self, batch_id: str, points: Sequence[PointRow]) -> None:
         """Store a batch of points in one transaction (and update the run's last values).
 
         A database that is busy or away (``OperationalError``) is retried by the caller;
         a batch the domain refuses is dropped (:class:`PermanentSendError`)."""
         from sqlalchemy.exc import OperationalError
 
-        from polyaxon_core.domain.metrics import store_metric_points
+        from polyaxon_core.domain.metrics import store_metric_rows
         from polyaxon_core.errors import PolyaxonError
 
+        times: dict[float | None, datetime | None] = {None: None}
+        rows = []
+        for name, value, step, timestamp in points:
+            logged_at = times.get(timestamp)
+            if logged_at is None and timestamp is not None:
+                logged_at = times[timestamp] = datetime.fromtimestamp(timestamp, UTC)
+            rows.append((name, value, step, logged_at))
         try:
             with session_scope(self.db_url) as session:
-                store_metric_points(
-                    session, self._run(session),
-                    [{"name": p.name, "value": p.value, "step": p.step, "timestamp": p.logged_at()}
-                     for p in points],
-                    self.attempt)
+                store_metric_rows(session, self._run(session), rows, self.attempt)
         except OperationalError:
             raise
         except PolyaxonError as exc:

@@ -66,7 +66,8 @@ class MetricsBuffer(Generic[Point]):
         self._closed = False
         self._errors: list[str] = []
         self._dropped = 0
-        self._condition = threading.Condition()
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -77,7 +78,7 @@ class MetricsBuffer(Generic[Point]):
         A call with more points than fit at once adds them in parts as room is made.
         ``timeout`` bounds the whole wait (``TimeoutError``); None waits as long as needed.
         """
-        with self._condition:
+        with self._lock:  # the condition's lock, entered without the Python-level wrapper
             if self._errors:
                 self._raise_errors()
             if self._closed:

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from polyaxon_core.tracking import media
-from polyaxon_core.tracking.backends import DatabaseBackend, MetricPoint
+from polyaxon_core.tracking.backends import DatabaseBackend, MetricPoint, PointRow
 from polyaxon_core.tracking.buffer import MetricsBuffer, MetricsNotStored
 from polyaxon_core.tracking.resources import (
     ResourceMonitor,
@@ -72,7 +72,7 @@ class Backend(Protocol):
     def where(self) -> str: ...
     def artifacts_path(self) -> Path: ...
     def retry_delay(self, attempt: int) -> float: ...
-    def send_metrics(self, batch_id: str, points: Sequence[MetricPoint]) -> None: ...
+    def send_metrics(self, batch_id: str, points: Sequence[PointRow]) -> None: ...
     def merge_json(self, column: str, values: Mapping[str, Any]) -> None: ...
     def merge_meta(self, values: Mapping[str, Any]) -> None: ...
     def update(self, values: Mapping[str, str | None]) -> None: ...
@@ -120,6 +120,7 @@ def _attempt() -> int | None:
     return int(text)
 
 
+_now = time.time
 #: names of what is logged (series, models, data references): a path of plain names
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*(/[A-Za-z0-9_][A-Za-z0-9_.\-]*)*$")
 #: where each kind of series is kept in the run's artifacts
@@ -190,7 +191,7 @@ class TrackingRun:
         self._ended = False
         self._series: dict[str, dict[str, Any]] = {}
         self._series_lock = threading.Lock()
-        self._buffer: MetricsBuffer[MetricPoint] = MetricsBuffer(
+        self._buffer: MetricsBuffer[PointRow] = MetricsBuffer(
             self.backend.send_metrics, capacity=capacity, batch_size=self.backend.batch_size,
             interval=interval, retry_delay=self.backend.retry_delay)
         atexit.register(self._end_at_exit)
@@ -228,16 +229,19 @@ class TrackingRun:
             raise TrackingError("log_metrics() needs at least one name=value")
         if step is not None and step.__class__ is not int:
             step = _check_step(step)
-        now = time.time()
+        now = _now()
         points = []
         for name, value in metrics.items():
             if value.__class__ is not float or value - value != 0.0:  # not a finite float
                 value = _as_number(name, value)
                 if value is None:
                     continue
-            points.append(MetricPoint(name, value, step, now))
+            points.append((name, value, step, now))  # a MetricPoint, made as a plain tuple
         if points:
-            self._put(points)
+            try:
+                self._buffer.put(points)
+            except MetricsNotStored as exc:
+                raise TrackingError(f"{exc} ({self.backend.where})") from None
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every metric point logged so far is stored (at most ``timeout``

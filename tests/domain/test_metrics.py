@@ -145,13 +145,26 @@ def test_max_points_below_two_is_refused(db_url: str) -> None:
 
 
 def test_resource_samples_are_stored_but_change_no_last_value_and_reach_no_hook(
-    db_url: str
+    db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from polyaxon_core.events import discard_pending
+    import pluggy
 
+    from polyaxon_core import hookspecs
+    from polyaxon_core.events import discard_pending
+    from polyaxon_core.plugins import PluginManager
+
+    class Listener:
+        @hookspecs.hookimpl
+        def polyaxon_on_run_metrics_logged(self, run, metrics, step):  # type: ignore[no-untyped-def]
+            """Heard: events of this hook are queued."""
+
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    manager.register(Listener(), name="notifier-listener")
     run_id = _run(db_url, attempts=1)
     _log(db_url, run_id, 1, range(2), 0.5)
-    with session_scope(db_url) as session:
+    with monkeypatch.context() as patch, session_scope(db_url) as session:
+        patch.setattr("polyaxon_core.plugins.get_plugin_manager", lambda: PluginManager(manager))
         run = session.get(Run, run_id)
         store_metric_points(session, run, [
             {"name": "system/cpu_percent", "value": 97.0, "step": 0},
@@ -164,10 +177,14 @@ def test_resource_samples_are_stored_but_change_no_last_value_and_reach_no_hook(
         hooks = [(name, kwargs["metrics"]) for name, kwargs in pending]
         discard_pending(session)
     assert hooks == [("polyaxon_on_run_metrics_logged", {"loss": 0.25})]
+    # without a listener, nothing is queued at all
+    with session_scope(db_url) as session:
+        store_metric_points(session, session.get(Run, run_id), [{"name": "loss", "value": 0.2, "step": 3}])
+        assert session.info.get("polyaxon_pending_events", []) == []
     answer = _read(db_url, run_id, names=["system/cpu_percent"])
     assert [point["value"] for point in answer["metrics"]["system/cpu_percent"]] == [97.0, 50.0]
     with session_scope(db_url) as session:
-        assert session.get(Run, run_id).last_metrics == {"loss": 0.25}
+        assert session.get(Run, run_id).last_metrics == {"loss": 0.2}
 
 
 def test_thinning_reads_the_same_points_where_ctes_cannot_be_materialized(
