@@ -69,9 +69,10 @@ _ALIVE = {Status.RUNNING, Status.WARNING, Status.UNKNOWN, Status.UNSCHEDULABLE}
 
 #: status -> the statuses it may move to.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
+    # running: a run tracked from outside (managed by the user) runs once it is created
     Status.CREATED: frozenset(
-        {Status.COMPILED, Status.ON_SCHEDULE, Status.FAILED, Status.STOPPED, Status.SKIPPED,
-         Status.UPSTREAM_FAILED}
+        {Status.COMPILED, Status.ON_SCHEDULE, Status.RUNNING, Status.FAILED, Status.STOPPED,
+         Status.SKIPPED, Status.UPSTREAM_FAILED}
     ),
     Status.COMPILED: frozenset(
         {Status.QUEUED, Status.ON_SCHEDULE, Status.FAILED, Status.STOPPED, Status.STOPPING,

@@ -10,6 +10,7 @@ import click
 
 from polyaxon_core.cli.common import (
     console,
+    default_project_name,
     domain_errors,
     humanize_duration,
     humanize_time,
@@ -380,6 +381,33 @@ def upload(uid: str, project_name: str | None, source: Path, to: str | None) -> 
     for file, target in pairs:
         where.upload_artifact(uuid, project, file, target)
         click.echo(f"{file} -> {target}")
+
+
+@ops_command.command("push")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@project_option
+@click.option("--force", is_flag=True, help="Push a run its process has not ended (it died, "
+              "or is still going); it ends failed.")
+@output_option
+@domain_errors
+def push(folder: Path, project_name: str | None, force: bool, output: str) -> None:
+    """Store an offline run (a folder written by tracking.init(is_offline=True)) in a
+    project: its metrics, files, lineage and status. Pushing it again stores nothing twice."""
+    from polyaxon_core.tracking import TrackingError
+    from polyaxon_core.tracking.offline import PushError
+    from polyaxon_core.tracking.offline import push as push_run
+
+    project = default_project_name(project_name)
+    try:
+        pushed = push_run(folder, project, force=force)
+    except (PushError, TrackingError) as exc:
+        raise CliError(str(exc)) from None
+    if output == "json":
+        print_json(pushed)
+        return
+    click.echo(f"run {pushed['uuid'][:12]} ({pushed['status']}) pushed to {project}: "
+               f"{pushed['points']} metric points, {pushed['files']} files, "
+               f"{pushed['lineage']} lineage records")
 
 
 @ops_command.command("logs")

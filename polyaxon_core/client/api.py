@@ -156,6 +156,28 @@ class ApiClient:
             "POST", f"{self._project_path(project)}/runs", json_body=body).json()
         return run
 
+    def create_tracked_run(self, project: str, *, name: str | None = None,
+                           description: str | None = None, tags: Sequence[str] = (),
+                           uuid: str | None = None) -> dict[str, Any]:
+        """Create a run tracked from this process (``managed_by: user``): the server does
+        not run anything; the run is running until :meth:`report_status` ends it. ``uuid``
+        keeps the one an offline run was given."""
+        body: dict[str, Any] = {"managed_by": "user", "tags": list(tags), "name": name,
+                                "description": description, "uuid": uuid}
+        run: dict[str, Any] = self.transport.request(
+            "POST", f"{self._project_path(project)}/runs", json_body=body).json()
+        return run
+
+    def report_status(self, project: str, uuid: str, status: str, reason: str | None = None,
+                      message: str | None = None) -> dict[str, Any]:
+        """Report the status of a run tracked from a user's process."""
+        run: dict[str, Any] = self.transport.request(
+            "POST", f"{self._run_path(project, uuid)}/statuses",
+            json_body={"condition": {"type": status, "status": True, "reason": reason,
+                                     "message": message}},
+            idempotent=True).json()  # reporting the status a run has already changes nothing
+        return run
+
     def list_runs(self, project: str, *, query: str | None = None, sort: str | None = None,
                   offset: int = 0, limit: int = 20, archived: bool = False) -> dict[str, Any]:
         """One page of runs: ``{"count", "results", "previous", "next"}``; live runs, or

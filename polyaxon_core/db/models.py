@@ -128,6 +128,9 @@ class Run(Base):
     description: Mapped[str | None] = mapped_column(Text)
     #: job | service | dag | matrix
     kind: Mapped[str] = mapped_column(String(32))
+    #: ``agent``: launched and watched by the orchestrator; ``user``: tracked from a process
+    #: of the user's (a notebook, a laptop) that reports its own status through the SDK
+    managed_by: Mapped[str] = mapped_column(String(16), default="agent", server_default="agent")
     #: the component's run kind (job | service | dag)
     runtime: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32), default="created", index=True)

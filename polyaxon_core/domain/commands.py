@@ -271,6 +271,9 @@ def request_stop(session: Session, run: Run, reason: str = "stopped by user",
     ``reason`` and ``message`` go into the run's status timeline."""
     if is_final(run.status):
         raise Conflict(f"run {run.uuid[:12]} is already {run.status}; nothing to stop")
+    if run.managed_by == "user":  # no process of ours to stop: the tracking code is told
+        transition(session, run, Status.STOPPED, reason=reason, message=message)
+        return run
     if run.status in {Status.CREATED, Status.COMPILED, Status.QUEUED, Status.RETRYING,
                       Status.ON_SCHEDULE}:
         if run.kind in {"matrix", "dag"} and any(not is_final(child.status) for child in run.children):
@@ -286,6 +289,67 @@ def request_stop(session: Session, run: Run, reason: str = "stopped by user",
     return run
 
 
+def create_tracked_run(session: Session, project: Project, *, name: str | None = None,
+                       description: str | None = None, tags: Sequence[str] = (),
+                       inputs: Mapping[str, Any] | None = None, uuid: str | None = None) -> Run:
+    """A run tracked from a process of the user's (``managed_by: user``): the orchestrator
+    never launches it; it is running from its creation until its code reports how it
+    ended (:func:`report_tracked_status`).
+
+    ``uuid`` keeps the one an offline run was given (32 lowercase hex digits);
+    AlreadyExists if a run has it."""
+    from sqlalchemy import select
+
+    from polyaxon_core.errors import AlreadyExists
+
+    if uuid is not None:
+        if len(uuid) != 32 or any(c not in "0123456789abcdef" for c in uuid):
+            raise InvalidRequest(f"a run's uuid is 32 lowercase hexadecimal digits, not {uuid!r}")
+        if session.scalar(select(Run.id).where(Run.uuid == uuid)) is not None:
+            raise AlreadyExists(f"run {uuid} already exists")
+    run = Run(project=project, kind="job", runtime="job", managed_by="user", name=name,
+              description=description, tags=list(dict.fromkeys(tags)), inputs=dict(inputs or {}))
+    if uuid is not None:
+        run.uuid = uuid
+    session.add(run)
+    session.flush()
+    transition(session, run, Status.RUNNING, reason="tracked",
+               message="tracked by the SDK from a process of the user's")
+    return run
+
+
+#: what the code tracking a run may report of it
+TRACKED_STATUSES = (Status.RUNNING, Status.WARNING, Status.SUCCEEDED, Status.FAILED,
+                    Status.STOPPED)
+
+
+def report_tracked_status(session: Session, run: Run, status: str, reason: str | None = None,
+                          message: str | None = None) -> Run:
+    """Apply the status the code tracking a user-managed run reports: Conflict for a run
+    the orchestrator manages (its status comes from its process), for a run already
+    ended, and for a move the lifecycle does not allow."""
+    if run.managed_by != "user":
+        raise Conflict(f"run {run.uuid[:12]} is managed by the orchestrator: its status comes "
+                       "from its process, not from a client")
+    wanted = Status(status)
+    if wanted not in TRACKED_STATUSES:
+        raise InvalidRequest(f"a tracked run reports one of "
+                             f"{', '.join(s.value for s in TRACKED_STATUSES)}, not {status!r}")
+    if run.status == wanted.value:
+        return run
+    if is_final(run.status) or not transition(session, run, wanted, reason=reason or wanted.value,
+                                              message=message):
+        raise Conflict(f"run {run.uuid[:12]} is {run.status}; it cannot become {wanted.value}")
+    return run
+
+
+def _check_managed(run: Run, what: str) -> None:
+    if run.managed_by == "user":
+        raise InvalidRequest(f"run {run.uuid[:12]} was tracked from a process of the user's: "
+                             f"there is no polyaxonfile to {what}; run the code again with "
+                             "tracking.init(is_new=True)")
+
+
 def clone_run(session: Session, run: Run, cloning_kind: str, *, from_failed: bool = False) -> Run:
     """A new run with the same content and inputs (``restart``, or ``copy``).
 
@@ -294,6 +358,7 @@ def clone_run(session: Session, run: Run, cloning_kind: str, *, from_failed: boo
     """
     if cloning_kind not in {"restart", "copy"}:
         raise InvalidRequest(f"unknown cloning kind {cloning_kind!r}; use restart or copy")
+    _check_managed(run, cloning_kind)
     if run.pipeline_id is not None:
         parent = run.pipeline
         what = "DAG" if parent is not None and parent.kind == "dag" else "sweep"
@@ -335,6 +400,7 @@ def clone_run(session: Session, run: Run, cloning_kind: str, *, from_failed: boo
 
 def resume_run(session: Session, run: Run) -> Run:
     """Run a finished run again in place (same uuid, same artifacts folder)."""
+    _check_managed(run, "resume")
     if not is_final(run.status) or run.status in {Status.SKIPPED, Status.DONE}:
         raise Conflict(
             f"run {run.uuid[:12]} is {run.status}; only succeeded, failed, stopped or "

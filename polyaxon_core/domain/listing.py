@@ -85,10 +85,10 @@ def list_runs(
 
 
 #: the columns of a run that a page shows (run_document without detail)
-_PAGE_COLUMNS = ("uuid", "name", "description", "tags", "kind", "runtime", "status", "queue",
-                 "inputs", "outputs", "meta_info", "last_metrics", "cloning_kind", "retries",
-                 "archived_at", "created_at", "updated_at", "started_at", "finished_at",
-                 "wait_time", "duration")
+_PAGE_COLUMNS = ("uuid", "name", "description", "tags", "kind", "managed_by", "runtime",
+                 "status", "queue", "inputs", "outputs", "meta_info", "last_metrics",
+                 "cloning_kind", "retries", "archived_at", "created_at", "updated_at",
+                 "started_at", "finished_at", "wait_time", "duration")
 
 
 def _page(session: Session, ids: list[int], project: Project | None) -> list[Any]:
@@ -138,7 +138,8 @@ def run_document(run: Run, *, detail: bool = True) -> dict[str, Any]:
         "uuid": run.uuid, "name": run.name, "description": run.description,
         "tags": list(run.tags or ()), "owner": run.project.owner, "project": run.project.name,
         "user": run.user.username if run.user is not None else None,
-        "kind": run.kind, "runtime": run.runtime, "status": run.status, "queue": run.queue,
+        "kind": run.kind, "managed_by": run.managed_by, "runtime": run.runtime,
+        "status": run.status, "queue": run.queue,
         "inputs": dict(run.inputs or {}), "outputs": dict(run.outputs or {}),
         "meta_info": dict(run.meta_info or {}), "metrics": dict(run.last_metrics or {}),
         "pipeline": _reference(run.pipeline, run.pipeline.kind if run.pipeline else None),

@@ -15,6 +15,9 @@ from polyaxon_core.db.models import Metric, MetricBatch, Run, utcnow
 from polyaxon_core.errors import InvalidRequest
 from polyaxon_core.events import has_listeners, queue_event
 
+#: a metric point as stored: ``(name, value, step, timestamp or None: when stored)``
+MetricRow = tuple[str, float, "int | None", "datetime | None"]
+
 
 def current_attempt(run: Run) -> int:
     """The attempt ``run`` is on: 1 for its first launch, one more for each retry or resume
@@ -31,14 +34,23 @@ def log_metric_batch(session: Session, run: Run, batch_id: str,
     client may retry a batch whose answer it never received. The points are stored as
     :func:`store_metric_points` does.
     """
+    return log_metric_rows(session, run, batch_id, [
+        (point["name"], float(point["value"]), point.get("step"), point.get("timestamp"))
+        for point in points
+    ], attempt)
+
+
+def log_metric_rows(session: Session, run: Run, batch_id: str, rows: Sequence[MetricRow],
+                    attempt: int | None = None) -> tuple[int, bool]:
+    """:func:`log_metric_batch` for rows ``(name, value, step, timestamp or None)``."""
     if batch_stored(session, run, batch_id):
-        return len(points), True  # stored by an earlier request
+        return len(rows), True  # stored by an earlier request
     # The batch row goes in the same transaction as its points (no savepoint: on SQLite a
     # released savepoint can commit it alone). A concurrent request storing the same batch
     # makes this transaction fail on the unique constraint instead: see batch_stored.
-    session.add(MetricBatch(run_id=run.id, batch_id=batch_id, points=len(points)))
-    store_metric_points(session, run, points, attempt)
-    return len(points), False
+    session.add(MetricBatch(run_id=run.id, batch_id=batch_id, points=len(rows)))
+    store_metric_rows(session, run, rows, attempt)
+    return len(rows), False
 
 
 #: resource samples (CPU, memory, GPU) are metrics whose names start with it
@@ -65,9 +77,6 @@ def store_metric_points(session: Session, run: Run, points: Sequence[Mapping[str
         (point["name"], float(point["value"]), point.get("step"), point.get("timestamp"))
         for point in points
     ], attempt)
-
-
-MetricRow = tuple[str, float, "int | None", "datetime | None"]
 
 
 def store_metric_rows(session: Session, run: Run, rows: Sequence[MetricRow],

@@ -201,7 +201,8 @@ class Orchestrator:
         queues = {queue.name: queue for queue in session.scalars(select(Queue))}
         busy = Counter(
             session.scalars(
-                select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS))
+                select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
+                                        Run.managed_by == "agent")
             ).all()
         )
         candidates = session.scalars(
@@ -348,7 +349,8 @@ class Orchestrator:
         with session_scope(self.settings.db_url) as session:
             rows = session.scalars(
                 select(Run).options(selectinload(Run.project))
-                .where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS))
+                .where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
+                       Run.managed_by == "agent")
             ).all()
             self._enforce_timeouts(session, rows)
             active = [

@@ -73,12 +73,25 @@ __all__ = [
 _current: TrackingRun | None = None
 
 
-def init(run_uuid: str | None = None, project: str | None = None, *,
+def init(run_uuid: str | None = None, project: str | None = None, *, is_new: bool = False,
+         is_offline: bool = False, name: str | None = None, description: str | None = None,
+         tags: Sequence[str] = (),
          track_resources: bool = True, resources_interval: float | None = None,
          track_code: bool = True, track_env: bool = False,
          capture_exceptions: bool = True) -> TrackingRun:
     """Attach to the current run (or to ``run_uuid``, of ``project`` when a server is
     used and POLYAXON_PROJECT is not set) and return it.
+
+    With ``is_new=True`` a new run is created in ``project`` (with ``name``,
+    ``description`` and ``tags``), tracked from this process (a notebook, a script on a
+    laptop): nothing runs it but this code, it is running at once, and ``end()`` (or the
+    interpreter's exit) marks it succeeded, or failed with the uncaught exception's
+    message. Without a server it goes into the embedded database.
+
+    With ``is_offline=True`` the same is written into a folder instead
+    (``$POLYAXON_OFFLINE_ROOT/<uuid>``, default ``$POLYAXON_HOME/offline``), with no
+    server and no database; ``polyaxon ops push FOLDER -p PROJECT`` stores it later
+    (:mod:`polyaxon_core.tracking.offline`).
 
     Unless ``track_resources`` is False (or POLYAXON_RESOURCES_INTERVAL is 0), the CPU,
     memory and GPU use of this process and its children are sampled in the background
@@ -91,7 +104,9 @@ def init(run_uuid: str | None = None, project: str | None = None, *,
     global _current
     if _current is not None:
         _current.end()
-    _current = TrackingRun(run_uuid, project, track_resources=track_resources,
+    _current = TrackingRun(run_uuid, project, is_new=is_new, is_offline=is_offline, name=name,
+                           description=description,
+                           tags=tags, track_resources=track_resources,
                            resources_interval=resources_interval, track_code=track_code,
                            track_env=track_env, capture_exceptions=capture_exceptions)
     return _current

@@ -45,6 +45,42 @@ class DatabaseBackend:
 
     batch_size = 5_000
 
+    @classmethod
+    def create_run(cls, project: str, name: str | None, description: str | None,
+                   tags: Sequence[str], uuid: str | None = None) -> str:
+        """Create a run tracked from this process in ``project``; its uuid. With ``uuid``
+        (an offline run's), a run of the project tracked from outside that has it already
+        is taken as it is."""
+        from polyaxon_core.config import load_settings
+        from polyaxon_core.db.session import migrate
+        from polyaxon_core.domain import notifications  # noqa: F401 - see below
+        from polyaxon_core.domain.commands import create_tracked_run
+
+        # the run's end is reported at interpreter exit, when a module that starts threads
+        # (as the notifications' does) can no longer be imported: it is imported now
+        from polyaxon_core.domain.projects import get_project
+        from polyaxon_core.errors import NotFound
+
+        db_url = load_settings().db_url
+        migrate(db_url)
+        from polyaxon_core.errors import AlreadyExists, PolyaxonError
+        from polyaxon_core.tracking.run import TrackingError
+
+        owner, _, name_of_project = project.rpartition("/")
+        try:
+            with session_scope(db_url) as session:
+                where = get_project(session, name_of_project, owner or "default")
+                try:
+                    return create_tracked_run(session, where, name=name, description=description,
+                                              tags=tags, uuid=uuid).uuid
+                except AlreadyExists:
+                    run = session.scalars(select(Run).where(Run.uuid == uuid)).one()
+                    if run.project_id != where.id or run.managed_by != "user":
+                        raise
+                    return run.uuid
+        except (NotFound, PolyaxonError) as exc:
+            raise TrackingError(str(exc)) from None
+
     def __init__(self, run_uuid: str, attempt: int | None = None) -> None:
         from polyaxon_core.config import load_settings
 
@@ -88,7 +124,7 @@ class DatabaseBackend:
         a batch the domain refuses is dropped (:class:`PermanentSendError`)."""
         from sqlalchemy.exc import OperationalError
 
-        from polyaxon_core.domain.metrics import store_metric_rows
+        from polyaxon_core.domain.metrics import log_metric_rows
         from polyaxon_core.errors import PolyaxonError
 
         times: dict[float | None, datetime | None] = {None: None}
@@ -100,7 +136,9 @@ class DatabaseBackend:
             rows.append((name, value, step, logged_at))
         try:
             with session_scope(self.db_url) as session:
-                store_metric_rows(session, self._run(session), rows, self.attempt)
+                # stored with its batch id: a batch sent again (an offline run pushed
+                # twice) is not stored twice
+                log_metric_rows(session, self._run(session), batch_id, rows, self.attempt)
         except OperationalError:
             raise
         except PolyaxonError as exc:
@@ -144,6 +182,18 @@ class DatabaseBackend:
             for entry in entries:
                 record_lineage(session, run, entry["name"], entry["kind"], entry["path"],
                                entry.get("summary"))
+
+    def report_status(self, status: str, reason: str, message: str | None) -> None:
+        from polyaxon_core.domain.commands import report_tracked_status
+        from polyaxon_core.errors import PolyaxonError
+
+        try:
+            with session_scope(self.db_url) as session:
+                report_tracked_status(session, self._run(session), status, reason, message)
+        except PolyaxonError as exc:
+            from polyaxon_core.tracking.run import TrackingError
+
+            raise TrackingError(str(exc)) from None
 
     def close(self) -> None:
         """Nothing to do: every call was committed when it returned."""

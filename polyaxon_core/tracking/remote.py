@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from polyaxon_core.client.api import MAX_BATCH_POINTS, ApiClient
-from polyaxon_core.client.errors import ApiError, ServerError, ServerUnreachable
+from polyaxon_core.client.errors import ApiError, ServerError, ServerUnreachable, StateConflict
 from polyaxon_core.client.transport import NO_RETRY, RetryPolicy
 from polyaxon_core.config import _float_setting, load_settings
 from polyaxon_core.errors import PolyaxonError
@@ -48,6 +48,32 @@ class HttpBackend:
             self.run = self.client.get_run(project, run_uuid)
         except PolyaxonError as exc:
             raise TrackingError(f"cannot track run {run_uuid} of project '{project}': {exc}") from None
+
+    @staticmethod
+    def create_run(project: str, host: str, token: str | None, owner: str, name: str | None,
+                   description: str | None, tags: Sequence[str], uuid: str | None = None) -> str:
+        """Create a run tracked from this process on the server; its uuid. With ``uuid``
+        (an offline run's), a run of the project tracked from outside that has it already
+        is taken as it is."""
+        from polyaxon_core.tracking.run import TrackingError
+
+        retry_timeout = _float_setting("POLYAXON_RETRY_TIMEOUT", 300.0, minimum=1.0)
+        client = ApiClient(host, token, owner=owner,
+                           retry=RetryPolicy(attempts=None, deadline=retry_timeout))
+        try:
+            try:
+                run = client.create_tracked_run(project, name=name, description=description,
+                                                tags=tags, uuid=uuid)
+            except StateConflict:
+                if uuid is None:
+                    raise
+                run = client.get_run(project, uuid)  # NotFound: another project's run
+                if run.get("managed_by") != "user":
+                    raise TrackingError(f"run {uuid} of project '{project}' is run by the "
+                                        "server; an offline run cannot be pushed into it") from None
+        except PolyaxonError as exc:
+            raise TrackingError(f"cannot create a run in project '{project}' on {host}: {exc}") from None
+        return str(run["uuid"])
 
     @property
     def host(self) -> str:
@@ -116,6 +142,10 @@ class HttpBackend:
     def record_lineage(self, entries: Sequence[Mapping[str, Any]]) -> None:
         self._request("record the lineage", self.client.log_lineage, self.project,
                       self.run_uuid, [dict(entry) for entry in entries])
+
+    def report_status(self, status: str, reason: str, message: str | None) -> None:
+        self._request(f"report the run {status}", self.client.report_status, self.project,
+                      self.run_uuid, status, reason, message)
 
     def close(self) -> None:
         """Nothing buffered here: the run's buffer was flushed before."""

@@ -67,6 +67,7 @@ class Backend(Protocol):
 
     #: how many metric points :meth:`send_metrics` takes at once
     batch_size: int
+    run_uuid: str
 
     @property
     def where(self) -> str: ...
@@ -79,12 +80,15 @@ class Backend(Protocol):
     def add_tags(self, tags: Sequence[str]) -> None: ...
     def put_artifact(self, source: Path, path: str) -> int: ...
     def record_lineage(self, entries: Sequence[Mapping[str, Any]]) -> None: ...
+    def report_status(self, status: str, reason: str, message: str | None) -> None: ...
     def close(self) -> None: ...
 
 
-def _backend(uuid: str, project: str | None, attempt: int | None) -> Backend:
+def _backend(uuid: str | None, project: str | None, attempt: int | None,
+             new_run: Mapping[str, Any] | None = None) -> Backend:
     """The server's API when one is configured (POLYAXON_HOST, or the saved login), else
-    the database."""
+    the database; with ``new_run`` (``name, description, tags``) a run tracked from this
+    process is created there first."""
     from polyaxon_core.client.credentials import resolve
     from polyaxon_core.config import ConfigurationError
 
@@ -93,6 +97,12 @@ def _backend(uuid: str, project: str | None, attempt: int | None) -> Backend:
     except ConfigurationError as exc:
         raise TrackingError(str(exc)) from None
     if credentials is None:
+        if new_run is not None:
+            if not project:
+                raise TrackingError("a new run needs its project: tracking.init(project=..., "
+                                    "is_new=True)")
+            uuid = DatabaseBackend.create_run(project, **new_run)
+        assert uuid is not None
         return DatabaseBackend(uuid, attempt)
     project = project or os.environ.get("POLYAXON_PROJECT")
     if not project:
@@ -102,9 +112,14 @@ def _backend(uuid: str, project: str | None, attempt: int | None) -> Backend:
         )
     from polyaxon_core.tracking.remote import HttpBackend
 
+    owner = os.environ.get("POLYAXON_OWNER") or "default"
     try:
-        return HttpBackend(uuid, project, credentials.host, credentials.token,
-                           owner=os.environ.get("POLYAXON_OWNER") or "default", attempt=attempt)
+        if new_run is not None:
+            uuid = HttpBackend.create_run(project, credentials.host, credentials.token, owner,
+                                          **new_run)
+        assert uuid is not None
+        return HttpBackend(uuid, project, credentials.host, credentials.token, owner=owner,
+                           attempt=attempt)
     except ConfigurationError as exc:
         raise TrackingError(str(exc)) from None
 
@@ -159,24 +174,43 @@ class TrackingRun:
     is recorded on the run (``meta_info.meta.error``) before the process ends."""
 
     def __init__(self, run_uuid: str | None = None, project: str | None = None, *,
-                 track_resources: bool = True, resources_interval: float | None = None,
-                 track_code: bool = True, track_env: bool = False,
-                 capture_exceptions: bool = True) -> None:
+                 is_new: bool = False, is_offline: bool = False, name: str | None = None,
+                 description: str | None = None, tags: Sequence[str] = (),
+                 track_resources: bool = True,
+                 resources_interval: float | None = None, track_code: bool = True,
+                 track_env: bool = False, capture_exceptions: bool = True) -> None:
         from polyaxon_core.config import ConfigurationError, _float_setting, _int_setting
 
-        uuid = run_uuid or os.environ.get("POLYAXON_RUN_UUID")
-        if not uuid:
+        is_new = is_new or is_offline
+        uuid = None if is_new else run_uuid or os.environ.get("POLYAXON_RUN_UUID")
+        if not uuid and not is_new:
             raise TrackingError(
                 "no run context: tracking.init() is meant to run inside `polyaxon run`; "
-                "outside of it pass the uuid of an existing run: tracking.init(run_uuid=...)"
+                "outside of it start a new run, tracking.init(project=..., is_new=True), or "
+                "pass the uuid of an existing one: tracking.init(run_uuid=...)"
             )
+        if is_new and run_uuid:
+            raise TrackingError("is_new=True starts a new run: pass no run_uuid with it")
         if resources_interval is not None and not 0 < resources_interval < float("inf"):
             raise TrackingError(f"resources_interval must be a positive number of seconds, "
                                 f"not {resources_interval!r}; turn sampling off with "
                                 f"track_resources=False")
-        self.uuid = uuid
-        self.attempt = _attempt()
-        self.backend = _backend(uuid, project, self.attempt)
+        bad_tags = [tag for tag in tags if not isinstance(tag, str) or not tag.strip()]
+        if bad_tags or isinstance(tags, str):
+            raise TrackingError(f"tags are a list of non-empty strings, got {tags!r}")
+        #: whether this process reports the run's status (it created it: managed by the user)
+        self.is_managed_here = is_new
+        self.attempt = None if is_new else _attempt()
+        if is_offline:
+            from polyaxon_core.tracking.offline import OfflineBackend
+
+            self.backend: Backend = OfflineBackend.create_run(project, name, description, tags)
+        else:
+            self.backend = _backend(uuid, project, self.attempt,
+                                    {"name": name, "description": description, "tags": list(tags)}
+                                    if is_new else None)
+        self.uuid = self.backend.run_uuid
+        self._error: str | None = None
         try:
             capacity = _int_setting("POLYAXON_METRICS_BUFFER", 100_000,
                                     minimum=self.backend.batch_size)
@@ -524,7 +558,7 @@ class TrackingRun:
                     trace: TracebackType | None) -> None:
         """Record an uncaught exception on the run before Python prints it and exits."""
         if not self._ended and not issubclass(kind, KeyboardInterrupt):
-            message = f"{kind.__name__}: {error}"[:2000]
+            message = self._error = f"{kind.__name__}: {error}"[:2000]
             try:
                 self.backend.merge_meta({"error": {"message": message, "attempt": self.attempt}})
             except Exception as exc:  # noqa: BLE001 - the exception itself is what matters
@@ -553,9 +587,20 @@ class TrackingRun:
         except MetricsNotStored as exc:
             raise TrackingError(f"{exc} ({self.backend.where})") from None
         finally:
+            if self.is_managed_here:
+                self._report_end()
             self.backend.close()
         if not sent:
             raise TrackingError(
                 f"{self._buffer.pending} metric point(s) could not be stored in "
                 f"{self.backend.where} within {self.retry_timeout:g} s (POLYAXON_RETRY_TIMEOUT); "
                 "they are lost")
+
+    def _report_end(self) -> None:
+        """A run this process tracks from outside ends with it: failed with the uncaught
+        exception's message, or succeeded; left alone if it was stopped meanwhile."""
+        status, reason = ("failed", "exception") if self._error else ("succeeded", "ended")
+        try:
+            self.backend.report_status(status, reason, self._error)
+        except TrackingError as exc:
+            logger.warning("the run's end could not be reported: %s", exc)

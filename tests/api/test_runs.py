@@ -67,8 +67,10 @@ def test_runs_the_server_cannot_execute_are_refused(
     assert missing.status_code == 400 and list(missing.json["errors"]) == ["content"]
     pending = client.post(RUNS, headers=owner.headers, json={"content": JOB, "pending": "upload"})
     assert pending.status_code == 400 and "pending" in pending.json["errors"]
-    unmanaged = client.post(RUNS, headers=owner.headers, json={"content": JOB, "managed_by": "user"})
-    assert unmanaged.status_code == 400 and "managed_by" in unmanaged.json["errors"]
+    unknown = client.post(RUNS, headers=owner.headers, json={"content": JOB, "managed_by": "cli"})
+    assert unknown.status_code == 400 and "managed_by" in unknown.json["errors"]
+    tracked = client.post(RUNS, headers=owner.headers, json={"content": JOB, "managed_by": "user"})
+    assert tracked.status_code == 400 and "runs no polyaxonfile" in tracked.json["errors"]["content"][0]
     not_json = client.post(RUNS, headers=owner.headers, data="content: x",
                            content_type="application/json")
     assert not_json.status_code == 400 and "JSON object" in not_json.json["message"]

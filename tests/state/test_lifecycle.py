@@ -21,7 +21,7 @@ def test_a_final_status_only_moves_to_resuming(final: Status) -> None:
      ("scheduled", "starting"), ("starting", "running"), ("running", "succeeded"),
      ("running", "failed"), ("running", "stopping"), ("stopping", "stopped"),
      ("running", "retrying"), ("retrying", "queued"), ("failed", "resuming"),
-     ("resuming", "queued")],
+     ("resuming", "queued"), ("created", "running")],  # the last: a run tracked from outside
 )
 def test_the_normal_path_is_allowed(current: str, new: str) -> None:
     assert can_transition(current, new)
@@ -30,7 +30,7 @@ def test_the_normal_path_is_allowed(current: str, new: str) -> None:
 @pytest.mark.parametrize(
     ("current", "new"),
     [("succeeded", "running"), ("failed", "succeeded"), ("stopped", "queued"),
-     ("created", "running"), ("queued", "succeeded"), ("running", "queued"),
+     ("created", "starting"), ("queued", "succeeded"), ("running", "queued"),
      ("running", "created"), ("skipped", "resuming")],
 )
 def test_illegal_moves_are_refused(current: str, new: str) -> None:

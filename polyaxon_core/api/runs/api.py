@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from polyaxon_core import accounts
 from polyaxon_core.api.audit import audit_request
 from polyaxon_core.api.common import Answer, check_owner, dump, load_body, load_query, page
-from polyaxon_core.api.errors import PermissionDenied
+from polyaxon_core.api.errors import ParameterError, PermissionDenied
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.schemas import (
@@ -23,6 +23,7 @@ from polyaxon_core.api.runs.schemas import (
     RunListSchema,
     RunSchema,
     RunUpdateSchema,
+    StatusBodySchema,
     StatusesSchema,
 )
 from polyaxon_core.api.security import current_user
@@ -31,7 +32,9 @@ from polyaxon_core.domain.artifacts import copy_run_artifacts, discard_run_files
 from polyaxon_core.domain.commands import (
     archive_run,
     clone_run,
+    create_tracked_run,
     delete_run,
+    report_tracked_status,
     request_stop,
     restore_run,
     resume_run,
@@ -114,6 +117,18 @@ def run_create(owner: str, project: str) -> Answer:
     """
     check_owner(owner)
     body = load_body(RunCreateSchema)
+    if body["managed_by"] == "user" or body["is_managed"] is False:
+        if body["content"] is not None:
+            raise ParameterError("content", "a run tracked from your own process (managed_by "
+                                            "`user`) runs no polyaxonfile: send no content")
+        return _create_tracked(owner, project, body)
+    if body["uuid"] is not None:
+        raise ParameterError("uuid", "the server gives the runs it runs their uuid; only a run "
+                                     "tracked from your process (managed_by `user`) keeps one")
+    if body["content"] is None:
+        raise ParameterError("content", "a run the server runs needs its polyaxonfile; a run "
+                                        "tracked from your own process is created with "
+                                        "managed_by `user`")
     spec, raw_content = compile_content(body["content"])
     with server.session() as session:
         run = submit_operation(
@@ -129,6 +144,31 @@ def run_create(owner: str, project: str) -> Answer:
         payload = run_payload(run)
     server.ensure_orchestrator()
     return payload, 201
+
+
+def _create_tracked(owner: str, project: str, body: dict[str, Any]) -> Answer:
+    """A run tracked from a process of the user's: never launched, running at once."""
+    with server.session() as session:
+        run = create_tracked_run(session, get_project(session, project, owner), name=body["name"],
+                                 description=body["description"], tags=body["tags"] or (),
+                                 uuid=body["uuid"])
+        run.user_id = _creator_id(current_user())
+        if body["meta_info"]:
+            update_run(session, run, meta_info=body["meta_info"])
+        session.flush()
+        return run_payload(run), 201
+
+
+def run_status_report(owner: str, project: str, uuid: str) -> Answer:
+    """Report the status of a run tracked from a process of the user's (`managed_by:
+    user`): running, warning, succeeded, failed or stopped, with a reason and a message.
+    409 for a run the server runs (its status comes from its process) and for a run that
+    already ended."""
+    condition = load_body(StatusBodySchema)["condition"]
+    with server.session() as session:
+        run = report_tracked_status(session, find_run(session, owner, project, uuid),
+                                    condition["type"], condition["reason"], condition["message"])
+        return run_payload(run), 200
 
 
 def run_get(owner: str, project: str, uuid: str) -> Answer:
@@ -263,12 +303,14 @@ ROUTES = [
     Route("GET", "/<owner>/<project>/runs", runs_list, RUN_READ, "runs",
           {200: Reply("a page of runs", RunListSchema)}, query=RunListQuery),
     Route("POST", "/<owner>/<project>/runs", run_create, RUN_CREATE, "runs", {201: _NEW_RUN},
-          body=RunCreateSchema, errors=(413, 422)),
+          body=RunCreateSchema, errors=(409, 413, 422)),
     Route("GET", RUN_PATH, run_get, RUN_READ, "runs", {200: _RUN}),
     Route("PATCH", RUN_PATH, run_update, RUN_UPDATE, "runs", {200: _RUN}, body=RunUpdateSchema),
     Route("DELETE", RUN_PATH, run_delete, RUN_DELETE, "runs", {204: Reply("deleted")}, errors=(409,)),
     Route("GET", f"{RUN_PATH}/statuses", run_statuses, RUN_READ, "runs",
           {200: Reply("the status timeline", StatusesSchema)}),
+    Route("POST", f"{RUN_PATH}/statuses", run_status_report, RUN_UPDATE, "runs",
+          {200: _RUN}, body=StatusBodySchema, errors=(409,)),
     Route("GET", f"{RUN_PATH}/notifications", run_notifications, RUN_READ, "runs",
           {200: Reply("the notifications its hooks owe, with their delivery", NotificationsSchema)}),
     Route("POST", f"{RUN_PATH}/stop", run_stop, RUN_STOP, "runs", {200: _RUN}, errors=(409,)),

@@ -57,6 +57,8 @@ class RunSchema(Schema):
     project = fields.String(required=True)
     user = fields.String(allow_none=True, metadata={"description": "who created the run"})
     kind = fields.String(required=True, metadata={"description": "job, service or matrix"})
+    managed_by = fields.String(required=True, metadata={
+        "description": "agent (the server runs it) or user (tracked from a user's process)"})
     runtime = fields.String(allow_none=True, metadata={"description": "the component's run kind"})
     status = fields.String(required=True, validate=validate.OneOf(STATUSES))
     queue = fields.String(allow_none=True)
@@ -103,8 +105,9 @@ class RunListQuery(PageQuery):
 
 
 class RunCreateSchema(InputSchema):
-    content = OperationContent(required=True, metadata={
-        "description": "the polyaxonfile: an operation or a component, as YAML/JSON text or an object"})
+    content = OperationContent(allow_none=True, load_default=None, metadata={
+        "description": "the polyaxonfile: an operation or a component, as YAML/JSON text or "
+                       "an object (required unless the run is managed by the user)"})
     name = fields.String(allow_none=True, load_default=None)
     description = fields.String(allow_none=True, load_default=None)
     tags = fields.List(fields.String(), allow_none=True, load_default=None,
@@ -114,16 +117,36 @@ class RunCreateSchema(InputSchema):
     meta_info = fields.Dict(keys=fields.String(), allow_none=True, load_default=None)
     managed_by = fields.String(
         allow_none=True, load_default=None,
-        validate=validate.OneOf(["agent"], error="only managed runs (`agent`) are supported: "
-                                                 "the server runs the operation it is given"),
-        metadata={"description": "only `agent` (the server runs the operation), as the "
-                                 "official client sends"})
+        validate=validate.OneOf(["agent", "user"], error="managed_by is `agent` (the server "
+                                                         "runs the operation) or `user` (a "
+                                                         "process of yours tracks the run)"),
+        metadata={"description": "`agent` (default): the server runs the operation; `user`: "
+                                 "the run is tracked from a process of the user's, which "
+                                 "reports its status (`POST .../statuses`); no content needed"})
+    uuid = fields.String(allow_none=True, load_default=None, validate=validate.Regexp(
+        "^[0-9a-f]{32}$", error="a run's uuid is 32 lowercase hexadecimal digits"), metadata={
+        "description": "only with managed_by `user`: the uuid an offline run was given "
+                       "(409 if a run has it)"})
+    is_managed = fields.Boolean(allow_none=True, load_default=None, metadata={
+        "description": "false: the same as managed_by `user` (older clients' name)"})
     pending = fields.String(
         allow_none=True, load_default=None,
         validate=validate.OneOf([""], error="runs waiting for an approval or an upload are "
                                             "not supported"),
         metadata={"description": "must be empty: runs waiting for an approval or an upload "
                                  "are not supported"})
+
+
+class ReportedConditionSchema(InputSchema):
+    type = fields.String(required=True, metadata={
+        "description": "running, warning, succeeded, failed or stopped"})
+    status = fields.Raw(load_default=True, metadata={"description": "ignored: always true"})
+    reason = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=256))
+    message = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=10_000))
+
+
+class StatusBodySchema(InputSchema):
+    condition = fields.Nested(ReportedConditionSchema, required=True)
 
 
 class RunUpdateSchema(InputSchema):
