@@ -39,9 +39,11 @@ OWN_RUN_ENDPOINTS: Mapping[str, str] = {
     "run_metrics": RUN_READ,
     "run_artifacts_tree": RUN_READ,
     "run_artifact_download": RUN_READ,
+    "run_lineage": RUN_READ,
     "run_update": RUN_UPDATE,
     "run_metrics_log": RUN_UPDATE,
     "run_artifact_upload": RUN_UPDATE,
+    "run_lineage_record": RUN_UPDATE,
 }
 
 #: endpoints a run's token may call on the runs it reads (its sweep, its original)

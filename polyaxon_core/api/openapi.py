@@ -84,7 +84,13 @@ def build_document(app: Flask) -> dict[str, Any]:
         paths.setdefault(path, {})[route.method.lower()] = _operation(route, sorted(rule.arguments))
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
-    return spec.to_dict()
+    document = spec.to_dict()
+    for route in state.routes.values():  # what a body schema adds to its component
+        extra = getattr(route.body, "OPENAPI_EXTRA", None)
+        if route.body is not None and extra:
+            name = route.body.__name__.removesuffix("Schema")
+            document["components"]["schemas"][name].update(extra)
+    return document
 
 
 def _operation(route: Route, path_arguments: list[str]) -> dict[str, Any]:

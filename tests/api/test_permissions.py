@@ -117,6 +117,10 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "api.run_artifacts_tree": lambda c: {},
     "api.run_artifact_download": lambda c: {"query": {"path": "file.txt"}},
     "api.run_artifact_upload": lambda c: {"query": {"path": "file.txt"}, "data": b"content"},
+    "api.run_lineage": lambda c: {},
+    "api.run_lineage_record": lambda c: {"json": {"artifacts": [
+        {"name": "notes", "kind": "text", "path": "notes.txt", "summary": {"size": 5}}]}},
+    "api.run_status_report": lambda c: {"json": {"condition": {"type": "succeeded"}}},
     "streams.run_stream_logs": lambda c: {},
     "api.dashboards_list": lambda c: {},
     "api.dashboard_create": lambda c: {"json": {"name": c.unique("view"), "spec": {

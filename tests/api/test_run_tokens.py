@@ -25,10 +25,12 @@ from tests.api.test_permissions import EXAMPLES, Context
 #: what a run's token may call on its own run
 OWN_RUN = {"api.run_get", "api.run_statuses", "api.run_logs", "streams.run_stream_logs",
            "api.run_metrics", "api.run_artifacts_tree", "api.run_artifact_download",
-           "api.run_update", "api.run_metrics_log", "api.run_artifact_upload"}
+           "api.run_lineage", "api.run_update", "api.run_metrics_log", "api.run_artifact_upload",
+           "api.run_lineage_record"}
 #: what it may call on its sweep and on the run it was restarted, copied or resumed from
 RELATED_RUN = {"api.run_get", "api.run_statuses", "api.run_logs", "streams.run_stream_logs",
-               "api.run_metrics", "api.run_artifacts_tree", "api.run_artifact_download"}
+               "api.run_metrics", "api.run_artifacts_tree", "api.run_artifact_download",
+               "api.run_lineage"}
 
 
 def _run_token(settings: Settings, uuid: str, original: str | None = None) -> str:

@@ -118,9 +118,10 @@ def run_create(owner: str, project: str) -> Answer:
     check_owner(owner)
     body = load_body(RunCreateSchema)
     if body["managed_by"] == "user" or body["is_managed"] is False:
-        if body["content"] is not None:
-            raise ParameterError("content", "a run tracked from your own process (managed_by "
-                                            "`user`) runs no polyaxonfile: send no content")
+        for name in ("content", "queue"):
+            if body[name] is not None:
+                raise ParameterError(name, f"a run tracked from your own process (managed_by "
+                                           f"`user`) runs no polyaxonfile: send no {name}")
         return _create_tracked(owner, project, body)
     if body["uuid"] is not None:
         raise ParameterError("uuid", "the server gives the runs it runs their uuid; only a run "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -105,7 +105,20 @@ class RunListQuery(PageQuery):
 
 
 class RunCreateSchema(InputSchema):
-    content = OperationContent(allow_none=True, load_default=None, metadata={
+    #: the two kinds of run, as the document says it (JSON Schema alone cannot say which
+    #: fields go together): a polyaxonfile the server runs, or a run tracked from a user's
+    #: process, with no content and no queue, that may keep an offline run's uuid
+    OPENAPI_EXTRA: ClassVar[dict[str, Any]] = {"anyOf": [
+        {"title": "run by the server", "required": ["content"], "not": {"required": ["uuid"]},
+         "properties": {"managed_by": {"enum": ["agent", None]},
+                        "is_managed": {"enum": [True, None]}}},
+        {"title": "tracked from a user's process", "not": {"required": ["content"]},
+         "properties": {"queue": {"enum": [None]}},
+         "anyOf": [{"required": ["managed_by"], "properties": {"managed_by": {"enum": ["user"]}}},
+                   {"required": ["is_managed"], "properties": {"is_managed": {"enum": [False]}}}]},
+    ]}
+
+    content = OperationContent(load_default=None, allow_none=False, metadata={
         "description": "the polyaxonfile: an operation or a component, as YAML/JSON text or "
                        "an object (required unless the run is managed by the user)"})
     name = fields.String(allow_none=True, load_default=None)
@@ -123,7 +136,7 @@ class RunCreateSchema(InputSchema):
         metadata={"description": "`agent` (default): the server runs the operation; `user`: "
                                  "the run is tracked from a process of the user's, which "
                                  "reports its status (`POST .../statuses`); no content needed"})
-    uuid = fields.String(allow_none=True, load_default=None, validate=validate.Regexp(
+    uuid = fields.String(load_default=None, allow_none=False, validate=validate.Regexp(
         "^[0-9a-f]{32}$", error="a run's uuid is 32 lowercase hexadecimal digits"), metadata={
         "description": "only with managed_by `user`: the uuid an offline run was given "
                        "(409 if a run has it)"})
