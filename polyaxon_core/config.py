@@ -64,6 +64,9 @@ class Settings:
     #: ``POLYAXON_ARTIFACTS_STORE``: a URL (``s3://bucket/prefix``, ``gs://...``,
     #: ``az://...``) whose scheme names the store, or a folder for the local store
     artifacts_store: str = ""
+    #: ``POLYAXON_ARTIFACTS_CONNECTION``: the catalog's connection the store was taken
+    #: from (its secret holds the store's credentials); empty: the SDKs' own conventions
+    artifacts_connection: str = ""
 
     @property
     def runs_path(self) -> Path:
@@ -95,6 +98,38 @@ def _store_name(named: str, artifacts_store: str) -> str:
     return named or implied
 
 
+#: connection kind -> the scheme of the store it holds (Polyaxon's kinds of artifacts stores)
+_STORE_SCHEMES = {"s3": "s3", "gcs": "gs", "wasb": "az"}
+
+
+def _store_of_connection(name: str, home: Path) -> str:
+    """The ``POLYAXON_ARTIFACTS_STORE`` an artifacts-store connection of the catalog
+    stands for: its bucket (``s3``, ``gcs``, ``wasb``: ``wasbs://container@account...``
+    or a container name) or its folder (``host_path``, ``volume_claim``: where it is
+    mounted on this machine)."""
+    from polyaxon_core.connections import load_catalog
+    from polyaxon_core.errors import PolyaxonError
+
+    try:
+        connection = load_catalog(home).get(name)
+    except PolyaxonError as exc:
+        raise ConfigurationError(f"POLYAXON_ARTIFACTS_CONNECTION={name!r}: {exc}") from None
+    schema = connection.schema
+    if connection.kind in _STORE_SCHEMES:
+        bucket = str(schema["bucket"]).split("://", 1)[-1]
+        if connection.kind == "wasb" and "@" in bucket:  # container@account.blob.../path
+            container, _, address = bucket.partition("@")
+            bucket = f"{container}/{address.partition('/')[2]}"
+        return f"{_STORE_SCHEMES[connection.kind]}://{bucket.strip('/')}"
+    if connection.kind == "host_path":
+        return str(schema["hostPath"])
+    if connection.kind == "volume_claim":
+        return str(schema["mountPath"])
+    raise ConfigurationError(
+        f"POLYAXON_ARTIFACTS_CONNECTION={name!r} is a `{connection.kind}` connection; an "
+        "artifacts store is one of s3, gcs, wasb, host_path or volume_claim")
+
+
 def load_settings() -> Settings:
     """Read the settings from the environment; raises ConfigurationError on bad values."""
     home = Path(os.environ.get("POLYAXON_HOME") or Path.home() / ".polyaxon").expanduser()
@@ -105,12 +140,21 @@ def load_settings() -> Settings:
         if name.strip()
     )
     artifacts_store = os.environ.get("POLYAXON_ARTIFACTS_STORE", "").strip()
+    artifacts_connection = os.environ.get("POLYAXON_ARTIFACTS_CONNECTION", "").strip()
+    if artifacts_connection:
+        if artifacts_store:
+            raise ConfigurationError(
+                f"POLYAXON_ARTIFACTS_CONNECTION={artifacts_connection!r} and "
+                f"POLYAXON_ARTIFACTS_STORE={artifacts_store!r} both name the artifacts store; "
+                "set one of them")
+        artifacts_store = _store_of_connection(artifacts_connection, home)
     return Settings(
         home=home,
         db_url=db_url,
         scheduler=os.environ.get("POLYAXON_SCHEDULER") or "local",
         store=_store_name(os.environ.get("POLYAXON_STORE", "").strip(), artifacts_store),
         artifacts_store=artifacts_store,
+        artifacts_connection=artifacts_connection,
         disabled_plugins=disabled,
         default_concurrency=_int_setting("POLYAXON_CONCURRENCY", 2, minimum=1),
         max_concurrency=_int_setting("POLYAXON_MAX_CONCURRENCY", os.cpu_count() or 2, minimum=1),

@@ -62,3 +62,60 @@ def test_a_scheme_no_plugin_handles_is_named_before_anything_is_queued(polyaxon_
     listed = subprocess.run([POLYAXON, "ops", "ls", "-p", "p", "-o", "json"], capture_output=True,
                             text=True, check=True, env={**env, "POLYAXON_ARTIFACTS_STORE": ""})
     assert json.loads(listed.stdout)["count"] == 0  # nothing was queued
+
+
+CATALOG = """
+connections:
+  - {name: runs-bucket, kind: s3, schema: {bucket: "s3://team-bucket/experiments"},
+     secret: {name: aws, items: [AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY]}}
+  - {name: lake, kind: gcs, schema: {bucket: "gs://lake"}}
+  - {name: blobs, kind: wasb, schema: {bucket: "wasbs://runs@account.blob.core.windows.net/team"}}
+  - {name: scratch, kind: host_path, schema: {hostPath: HOST, mountPath: /scratch}}
+  - {name: shared, kind: volume_claim, schema: {volumeClaim: pvc, mountPath: MOUNT}}
+  - {name: code, kind: git, schema: {url: "https://git.example.org/team/model"}}
+"""
+
+
+@pytest.fixture
+def catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("POLYAXON_STORE", raising=False)
+    monkeypatch.delenv("POLYAXON_ARTIFACTS_STORE", raising=False)
+    catalog = tmp_path / "connections.yaml"
+    catalog.write_text(CATALOG.replace("HOST", str(tmp_path / "host"))
+                       .replace("MOUNT", str(tmp_path / "mount")))
+    monkeypatch.setenv("POLYAXON_CONNECTIONS", str(catalog))
+    return tmp_path
+
+
+@pytest.mark.parametrize(("connection", "store", "url"), [
+    ("runs-bucket", "s3", "s3://team-bucket/experiments"), ("lake", "gs", "gs://lake"),
+    ("blobs", "az", "az://runs/team"), ("scratch", "local", "{tmp}/host"),
+    ("shared", "local", "{tmp}/mount"),
+])
+def test_an_artifacts_store_connection_of_the_catalog_names_the_store(
+    catalog: Path, monkeypatch: pytest.MonkeyPatch, connection: str, store: str, url: str,
+) -> None:
+    monkeypatch.setenv("POLYAXON_ARTIFACTS_CONNECTION", connection)
+    settings = load_settings()
+    assert (settings.store, settings.artifacts_store, settings.artifacts_connection) == (
+        store, url.format(tmp=catalog), connection)
+
+
+@pytest.mark.parametrize(("variables", "problem"), [
+    ({"POLYAXON_ARTIFACTS_CONNECTION": "code"},
+     "is a `git` connection; an artifacts store is one of s3, gcs, wasb, host_path or volume_claim"),
+    ({"POLYAXON_ARTIFACTS_CONNECTION": "bucket"}, "unknown connection `bucket`"),
+    ({"POLYAXON_ARTIFACTS_CONNECTION": "lake", "POLYAXON_ARTIFACTS_STORE": "s3://other"},
+     "both name the artifacts store; set one of them"),
+])
+def test_a_connection_that_is_no_store_is_refused_with_what_would_do(
+    catalog: Path, monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], problem: str,
+) -> None:
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigurationError, match=re.escape(problem)):
+        load_settings()
+    answer = subprocess.run([POLYAXON, "ops", "ls"], capture_output=True, text=True,
+                            env=os.environ.copy(), check=False)
+    assert answer.returncode == 2 and problem in answer.stderr.replace("\n", " ")
+    assert "Traceback" not in answer.stderr

@@ -25,12 +25,25 @@ class GCSArtifactStore(ObjectArtifactStore):
     package = "gcsfs"
     extra = "gcs"
 
+    credential_keys = ("GOOGLE_APPLICATION_CREDENTIALS", "service_account.json")
+
     def filesystem_options(self) -> dict[str, Any]:
         if os.environ.get("STORAGE_EMULATOR_HOST"):
             # an emulator speaks the JSON API only: gcsfs's gRPC probe for zonal buckets
             # would wait a minute on each bucket (read when gcsfs is first imported)
             os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")
             return {"token": "anon"}
+        return super().filesystem_options()
+
+    def credential_options(self, secret: dict[str, str], schema: Any) -> dict[str, Any]:
+        """A service account's key: the file's path, or its JSON as the secret's
+        ``service_account.json`` (Polyaxon's secret layout for GCS)."""
+        if "service_account.json" in secret:
+            import json
+
+            return {"token": json.loads(secret["service_account.json"])}
+        if "GOOGLE_APPLICATION_CREDENTIALS" in secret:
+            return {"token": secret["GOOGLE_APPLICATION_CREDENTIALS"]}
         return {}
 
 

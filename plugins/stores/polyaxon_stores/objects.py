@@ -82,7 +82,29 @@ class ObjectArtifactStore(ArtifactStore):
             raise ConfigurationError(self._missing()) from None
 
     def filesystem_options(self) -> dict[str, Any]:
-        """Keyword arguments of the fsspec file system (each SDK's own settings otherwise)."""
+        """Keyword arguments of the fsspec file system: the credentials of the catalog's
+        connection the store comes from (``POLYAXON_ARTIFACTS_CONNECTION``), else none
+        (each SDK's own settings apply)."""
+        if not self.settings.artifacts_connection:
+            return {}
+        from polyaxon_core.connections import get_connection, resolve_secret
+
+        connection = get_connection(self.settings.artifacts_connection)
+        secret = {key: value.reveal() for key, value in resolve_secret(connection).items()}
+        unknown = sorted(set(secret) - set(self.credential_keys))
+        if unknown:
+            raise ConfigurationError(
+                f"the secret of the connection {connection.name!r} holds "
+                f"{', '.join(unknown)}, which the {self.name} store does not read; its keys "
+                f"are {', '.join(self.credential_keys)} (list the ones to use in the "
+                "connection's secret.items)")
+        return self.credential_options(secret, connection.schema)
+
+    #: the keys of a connection's secret the store reads (each SDK's variable names)
+    credential_keys: ClassVar[tuple[str, ...]] = ()
+
+    def credential_options(self, secret: dict[str, str], schema: Any) -> dict[str, Any]:
+        """The file system's keyword arguments for a connection's secret."""
         return {}
 
     def _missing(self) -> str:

@@ -3,10 +3,14 @@
 Credentials and the endpoint come from the AWS SDK's own conventions:
 ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``, ``AWS_PROFILE`` and
 ``~/.aws/credentials``, an instance role; ``AWS_ENDPOINT_URL`` for an S3-compatible
-service (MinIO, Ceph, moto), ``AWS_DEFAULT_REGION``.
+service (MinIO, Ceph, moto), ``AWS_DEFAULT_REGION``. A store taken from an `s3`
+connection of the catalog (``POLYAXON_ARTIFACTS_CONNECTION``) reads the same names as the
+keys of the connection's secret, and uses them rather than the process's.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import ArtifactStore
@@ -19,6 +23,24 @@ class S3ArtifactStore(ObjectArtifactStore):
     protocol = "s3"
     package = "s3fs"
     extra = "s3"
+    credential_keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                       "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION")
+
+    def credential_options(self, secret: dict[str, str], schema: Any) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        for key, option in (("AWS_ACCESS_KEY_ID", "key"), ("AWS_SECRET_ACCESS_KEY", "secret"),
+                            ("AWS_SESSION_TOKEN", "token")):
+            if key in secret:
+                options[option] = secret[key]
+        client: dict[str, str] = {}
+        if "AWS_ENDPOINT_URL" in secret:
+            client["endpoint_url"] = secret["AWS_ENDPOINT_URL"]
+        region = secret.get("AWS_REGION") or secret.get("AWS_DEFAULT_REGION")
+        if region:
+            client["region_name"] = region
+        if client:
+            options["client_kwargs"] = client
+        return options
 
 
 @hookimpl

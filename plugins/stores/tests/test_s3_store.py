@@ -144,3 +144,27 @@ def test_a_file_round_trips_through_put_file(polyaxon_settings: Settings, bucket
     assert info.size == source.stat().st_size and not info.is_dir
     assert hashlib.sha256(read_all(store.open("run2", "model/weights.bin"))).digest() == \
         hashlib.sha256(source.read_bytes()).digest()
+
+
+def test_a_store_from_a_catalog_connection_uses_the_connections_credentials(
+    polyaxon_settings: Settings, moto: Emulator, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from polyaxon_core.config import ConfigurationError, load_settings
+
+    name = f"bucket-{uuid.uuid4().hex[:12]}"
+    moto.create_bucket(name)
+    for variable in moto.environment:  # the process has no credentials of its own
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("POLYAXON_CONNECTIONS", json.dumps([{
+        "name": "runs", "kind": "s3", "schema": {"bucket": f"s3://{name}/team"},
+        "secret": {"name": "aws-runs"}}]))
+    for key, value in moto.environment.items():  # the connection's secret holds them
+        monkeypatch.setenv(f"POLYAXON_SECRET_AWS_RUNS__{key}", value)
+    monkeypatch.setenv("POLYAXON_ARTIFACTS_CONNECTION", "runs")
+    store = S3ArtifactStore(load_settings())
+    store.put_stream("run1", io.BytesIO(b"weights"), "model.bin")
+    assert read_all(store.open("run1", "model.bin")) == b"weights"
+    assert "team/run1/model.bin" in moto.keys(name)
+    monkeypatch.setenv("POLYAXON_SECRET_AWS_RUNS__GITHUB_TOKEN", "x")
+    with pytest.raises(ConfigurationError, match="holds GITHUB_TOKEN, which the s3 store does not read"):
+        _ = S3ArtifactStore(load_settings()).fs
