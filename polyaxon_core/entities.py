@@ -79,6 +79,9 @@ class LaunchRequest:
     context_path: str | None = None
     timeout: float | None = None
     isolated: bool = False
+    #: the catalog's entries of the connections the run names (``run.connections``), to
+    #: mount or expose to it; their secrets are resolved by the scheduler, at launch
+    connections: tuple[ConnectionEntity, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -333,6 +333,13 @@ class Orchestrator:
         container = spec.render_container(dict(run.inputs or {}), globals_context)
         termination = spec.termination
         env = run_context_env(self.settings, run, artifacts, context_path)
+        names = spec.render_connections(dict(run.inputs or {}), globals_context)
+        connections: tuple[Any, ...] = ()
+        if names:
+            from polyaxon_core.connections import load_catalog
+
+            catalog = load_catalog(self.settings.home)
+            connections = tuple(catalog.get(name) for name in names)
         return LaunchRequest(
             run=run_to_entity(run),
             container=container,
@@ -341,6 +348,7 @@ class Orchestrator:
             run_path=str(run_path),
             context_path=context_path,
             timeout=float(termination.timeout) if termination and termination.timeout else None,
+            connections=connections,
         )
 
     # ------------------------------------------------------------------------- reconcile

@@ -339,6 +339,23 @@ class OperationSpec:
             names.add(resource["name"])
         return names
 
+    def render_connections(self, inputs: Mapping[str, Any], globals: Mapping[str, Any]) -> tuple[str, ...]:
+        """The names in ``run.connections`` (with ``runPatch`` applied), templates rendered."""
+        names = self.run.get("connections") or ()
+        problems: list[Problem] = []
+        context = self._template_context(inputs, globals, problems)
+        rendered = []
+        for index, name in enumerate(names):
+            try:
+                rendered.append(render(str(name), context) if has_template(str(name)) else str(name))
+            except RENDER_ERRORS as exc:
+                where = Located(self.component.where.source, ("run",), {})
+                problems.append(where.problem(("connections", index), f"cannot render `{name}`: {exc}",
+                                              "names defined as inputs/outputs or given in globals"))
+        if problems:
+            raise PolyaxonfileError(problems)
+        return tuple(dict.fromkeys(rendered))
+
     def render_container(self, inputs: Mapping[str, Any], globals: Mapping[str, Any]) -> ContainerSpec:
         """The ``run.container`` section (with ``runPatch`` applied) after templating.
 

@@ -1,9 +1,10 @@
-"""End to end: a server whose runs name connections with secrets never writes or answers
-a secret's value — not in the database, a run's folder, its launch record, its logs, or
-an API answer."""
+"""End to end: a server whose runs name connections with secrets hands each run the
+secrets of the connections it names, and never writes or answers a secret's value — not
+in the database, a run's folder, its launch record, its logs, or an API answer."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import textwrap
@@ -50,7 +51,11 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
 
 
 def polyaxonfile(folder: Path) -> Path:
-    dump_environment = "import json, os; print('environment:', json.dumps(dict(os.environ)))"
+    # the run's whole environment, each value as its hash: what reached the run is
+    # shown without the run itself writing a secret into its log
+    dump_environment = ("import hashlib, json, os; print('environment:', json.dumps({name: "
+                        "hashlib.sha256(value.encode()).hexdigest() for name, value in "
+                        "os.environ.items()}))")
     path = folder / "polyaxonfile.yaml"
     path.write_text(textwrap.dedent(f"""
         version: 1.1
@@ -108,8 +113,15 @@ def test_no_secret_value_is_stored_logged_or_answered(deployment: Deployment, tm
 
     assert run["status"] == "succeeded", run
     logs = deployment.cli("ops", "logs", uuid, "-p", "secrets").stdout
-    # The run printed its whole environment: the log holds it, and no secret is in it.
-    assert f'"POLYAXON_RUN_UUID": "{uuid}"' in logs
+    # The run printed its whole environment, hashed: the connections it names reached
+    # it (each secret's listed keys, as variables), and nothing else holds their values.
+    def hashed(value: str) -> str:
+        return hashlib.sha256(value.encode()).hexdigest()
+
+    assert f'"POLYAXON_RUN_UUID": "{hashed(uuid)}"' in logs
+    assert f'"AWS_SECRET_ACCESS_KEY": "{hashed(ENV_SECRET)}"' in logs
+    assert f'"url": "{hashed(FOLDER_SECRET)}"' in logs
+    assert "POLYAXON_SECRET_" not in logs  # not the variables the server read them from
     answers = [
         checked.stdout, json.dumps(submitted), logs,
         deployment.admin("connections", "ls", "-o", "json").stdout,

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
+from polyaxon_core.connections.exposure import expose
 from polyaxon_core.connections.secrets import is_connection_variable
 from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.hookspecs import hookimpl
@@ -123,6 +124,9 @@ class LocalScheduler(Scheduler):
             env = {name: value for name, value in os.environ.items()
                    if not is_connection_variable(name)}
         env.update(launch.container.env)
+        # the connections the run names, and only those: their secrets resolved now,
+        # handed to the run through its environment (a pipe) or its private folder
+        env.update(expose(launch.connections, Path(launch.run_path)))
         env.update(launch.env)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.setdefault("PYTHONUNBUFFERED", "1")
