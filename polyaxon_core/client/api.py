@@ -163,7 +163,9 @@ class ApiClient:
         not run anything; the run is running until :meth:`report_status` ends it. ``uuid``
         keeps the one an offline run was given."""
         body: dict[str, Any] = {"managed_by": "user", "tags": list(tags), "name": name,
-                                "description": description, "uuid": uuid}
+                                "description": description}
+        if uuid is not None:
+            body["uuid"] = uuid
         run: dict[str, Any] = self.transport.request(
             "POST", f"{self._project_path(project)}/runs", json_body=body).json()
         return run

@@ -425,9 +425,10 @@ class TrackingRun:
             series = self._series.setdefault(folder, {"steps": 0, "size": 0})
             if step is None:
                 step = series["steps"]
-            _, size = self._write(f"{folder}/{step}.{extension}", data)
+            last_file = f"{folder}/{step}.{extension}"
+            _, size = self._write(last_file, data)
             series.update(steps=series["steps"] + 1, size=series["size"] + size, last_step=step,
-                          **summary)
+                          last_file=last_file, **summary)
             self._lineage(folder, kind, folder, series)
 
     def log_image(self, data: Any, name: str = "image", step: int | None = None) -> None:

@@ -143,6 +143,50 @@ def test_a_runs_resources_are_charted_over_time_beside_its_metrics(
         "boxes => boxes.map(box => box.dataset.metric)") == ["loss"]
 
 
+TRACKED = """
+import numpy
+from polyaxon_core import tracking
+run = tracking.init(project=PROJECT, is_new=True, name="tracked", track_code=False)
+pixels = numpy.zeros((4, 6, 3), dtype=numpy.uint8)
+pixels[:, :3] = (255, 0, 0)
+tracking.log_image(pixels, "samples", step=0)
+tracking.log_image(pixels, "samples", step=1)
+tracking.log_roc_auc_curve([0, 1, 1, 0], [0.1, 0.9, 0.6, 0.4])
+tracking.log_data_ref("mnist", content_hash="sha256:abc")
+print(run.uuid)
+"""
+
+
+def test_a_runs_lineage_is_listed_with_its_last_image_beside_its_files(
+    web: Deployment, pages: Pages, project: str, tmp_path: Any,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = tmp_path / "tracked.py"
+    script.write_text(TRACKED.replace("PROJECT", repr(project)))
+    env = {**web.client_env, "POLYAXON_HOST": web.url, "POLYAXON_AUTH_TOKEN": web.token("ada"),
+           "POLYAXON_RESOURCES_INTERVAL": "0", "PATH": os.environ["PATH"]}
+    ran = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env,
+                         timeout=120, check=False)
+    assert ran.returncode == 0, ran.stderr
+    uuid = ran.stdout.strip()
+    page = pages.login("ada")
+    page.goto(f"/projects/default/{project}/runs/{uuid}")
+    page.click("a[href='#tab-artifacts']")
+    image = page.locator("#lineage tr[data-name='images/samples'] img")
+    expect(image).to_have_js_property("naturalWidth", 6)  # the PNG was served and decoded
+    rows = page.locator("#lineage tbody tr").evaluate_all(
+        "rows => rows.map(row => [row.dataset.name, row.cells[1].innerText, row.cells[4].innerText])")
+    assert rows == [["images/samples", "image", "2 steps, last 1"],
+                    ["curves/roc", "curve", "1 steps, last 0, auc 1"],
+                    ["data/mnist", "data", "sha256:abc"]]
+    assert page.locator("#lineage tr[data-name='images/samples'] a").get_attribute("href").endswith(
+        "path=images%2Fsamples%2F1.png")
+    page.locator("#artifacts a.folder", has_text="images/").wait_for()
+
+
 def test_a_dags_page_shows_its_operations_as_a_tree_like_the_cli(
     web: Deployment, pages: Pages, project: str
 ) -> None:

@@ -496,6 +496,37 @@
       }).catch(function (failure) { list.replaceChildren(el("li", {className: "text-danger", text: failure.message})); });
     }
 
+    function lineageDetails(row) {
+      var summary = row.summary || {};
+      if (row.kind === "code") return (summary.commit || "").slice(0, 12) + " " + (summary.branch || "") + (summary.is_dirty ? " (dirty)" : "");
+      if (row.kind === "data") return summary.hash || "";
+      var parts = [];
+      if (summary.steps) parts.push(summary.steps + " steps, last " + summary.last_step);
+      ["framework", "rows", "auc", "average_precision"].forEach(function (key) {
+        if (summary[key] !== undefined && summary[key] !== null) parts.push(key + " " + (typeof summary[key] === "number" ? +summary[key].toFixed(4) : summary[key]));
+      });
+      return parts.join(", ");
+    }
+
+    function refreshLineage(table) {
+      return api("GET", path + "/lineage/artifacts").then(function (answer) {
+        var body = table.querySelector("tbody");
+        body.replaceChildren.apply(body, answer.results.map(function (row) {
+          var summary = row.summary || {};
+          var file = summary.last_file || (row.kind === "data" || row.kind === "model" || row.kind === "code" ? null : row.path);
+          var where = file ? el("a", {href: API + path + "/artifacts/download?path=" + encodeURIComponent(file), download: "", text: row.path})
+                           : el("span", {className: "mono", text: row.path});
+          var details = el("td", {text: lineageDetails(row)});
+          if (row.kind === "image" && file) {  // the series' last image
+            details.prepend(el("img", {className: "lineage-image", alt: row.name, src: API + path + "/artifacts/download?path=" + encodeURIComponent(file)}));
+          }
+          return el("tr", {"data-name": row.name}, [el("td", {className: "mono", text: row.name}), el("td", {text: row.kind}), el("td", {}, [where]),
+                                                         el("td", {text: typeof summary.size === "number" ? summary.size + " bytes" : ""}), details]);
+        }));
+        if (!answer.results.length) body.appendChild(el("tr", {}, [el("td", {className: "text-muted", colSpan: 5, text: "nothing logged"})]));
+      }).catch(function (failure) { table.querySelector("tbody").replaceChildren(el("tr", {}, [el("td", {className: "text-danger", colSpan: 5, text: failure.message})])); });
+    }
+
     var sweep = root.querySelector("#sweep");
 
     function tick() {
@@ -538,6 +569,7 @@
       }).catch(function (failure) { result.textContent = failure.message; result.className = "text-danger"; });
     });
     refreshArtifacts("", root.querySelector("#artifacts"));
+    refreshLineage(root.querySelector("#lineage"));
     tick();
   }
 
