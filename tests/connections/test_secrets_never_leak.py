@@ -115,6 +115,7 @@ def test_no_secret_value_is_stored_logged_or_answered(deployment: Deployment, tm
     logs = deployment.cli("ops", "logs", uuid, "-p", "secrets").stdout
     # The run printed its whole environment, hashed: the connections it names reached
     # it (each secret's listed keys, as variables), and nothing else holds their values.
+
     def hashed(value: str) -> str:
         return hashlib.sha256(value.encode()).hexdigest()
 
