@@ -234,7 +234,8 @@ def test_concurrent_clients_lose_and_duplicate_nothing_on_postgres(
         # 8 processes log to one run (a metric each), 8 more to a run each
         jobs = [(shared, f"worker{index}") for index in range(8)] + [(uuid, "loss") for uuid in own]
         # a pause per step and a short interval: each client sends many batches, all at once
-        env = {"STEP_PAUSE": "0.002", "POLYAXON_METRICS_INTERVAL": "0.25"}
+        env = {"STEP_PAUSE": "0.002", "POLYAXON_METRICS_INTERVAL": "0.25",
+               "POLYAXON_RESOURCES_INTERVAL": "0"}  # only the metrics the workers log
         processes = [
             subprocess.Popen(
                 [sys.executable, str(script), str(steps), name, str(tmp_path / f"progress{index}")],
