@@ -72,3 +72,25 @@ def polyaxon_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("POLYAXON_POLL_INTERVAL", "0.1")
     monkeypatch.setenv("POLYAXON_STOP_GRACE_PERIOD", "2")
     return home
+
+
+def stop_background_orchestrator(home: Path) -> None:
+    """Stop the orchestrator a CLI command started in ``home`` in the background, if one
+    holds its lock: it would otherwise keep the test's database open after the test."""
+    if not (home / "orchestrator.lock").exists():
+        return
+    import os
+    import signal
+    import time
+
+    from polyaxon_core.config import load_settings
+    from polyaxon_core.orchestrator import OrchestratorLock
+
+    orchestrator = OrchestratorLock(load_settings())
+    pid = orchestrator.holder_pid()
+    if not (pid and orchestrator.is_held()):
+        return
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while orchestrator.is_held() and time.monotonic() < deadline:
+        time.sleep(0.05)  # until it has let go of the lock: it closed the database then

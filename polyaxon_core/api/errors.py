@@ -39,6 +39,13 @@ class ParameterError(PolyaxonError):
         self.errors = {parameter: [message]}
 
 
+class UnprocessableParameter(ParameterError):
+    """A well-formed parameter the request cannot be carried out with, for a rule JSON
+    Schema cannot state (a path that leaves the run)."""
+
+    http_status = 422
+
+
 class Unauthenticated(PolyaxonError):
     """No credentials, or credentials that no authentication plugin accepts."""
 

@@ -34,6 +34,19 @@ class MetricPoint(NamedTuple):
 PointRow = tuple[str, float, int | None, float | None]
 
 
+def with_times(points: Sequence[PointRow]) -> list[tuple[str, float, int | None, datetime | None]]:
+    """The points with their times as UTC datetimes (made once per distinct time: the
+    points of one call share theirs)."""
+    times: dict[float | None, datetime | None] = {None: None}
+    rows = []
+    for name, value, step, timestamp in points:
+        logged_at = times.get(timestamp)
+        if logged_at is None and timestamp is not None:
+            logged_at = times[timestamp] = datetime.fromtimestamp(timestamp, UTC)
+        rows.append((name, value, step, logged_at))
+    return rows
+
+
 def retry_delay(attempt: int) -> float:
     """Seconds before sending a batch again after the ``attempt``-th failure."""
     return float(min(30.0, 0.25 * 2 ** attempt))
@@ -127,13 +140,7 @@ class DatabaseBackend:
         from polyaxon_core.domain.metrics import log_metric_rows
         from polyaxon_core.errors import PolyaxonError
 
-        times: dict[float | None, datetime | None] = {None: None}
-        rows = []
-        for name, value, step, timestamp in points:
-            logged_at = times.get(timestamp)
-            if logged_at is None and timestamp is not None:
-                logged_at = times[timestamp] = datetime.fromtimestamp(timestamp, UTC)
-            rows.append((name, value, step, logged_at))
+        rows = with_times(points)
         try:
             with session_scope(self.db_url) as session:
                 # stored with its batch id: a batch sent again (an offline run pushed

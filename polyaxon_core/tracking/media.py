@@ -63,7 +63,8 @@ def _png(rows: list[list[Any]]) -> bytes:
         raw.append(0)
         for pixel in row:
             values = pixel if channels > 1 else (pixel,)
-            raw.extend(max(0, min(255, int(round(v)))) for v in values)
+            # clipped to 0..255; a value that is not finite is black
+            raw.extend(max(0, min(255, int(round(v)))) if math.isfinite(v) else 0 for v in values)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
         return (struct.pack(">I", len(data)) + kind + data
@@ -76,8 +77,8 @@ def _png(rows: list[list[Any]]) -> bytes:
 
 def image_bytes(image: Any) -> tuple[bytes, str]:
     """An image and its extension: a path to an image file, a PIL image, or pixels (a
-    numpy array or nested lists, height x width [x 1, 3 or 4 channels]; values from 0 to
-    255, or floats from 0 to 1)."""
+    numpy array or nested lists, height x width [x 1, 3 or 4 channels]; whole numbers
+    from 0 to 255, or floats from 0 to 1)."""
     if isinstance(image, str | Path):
         path = Path(image)
         if not path.is_file():
@@ -89,17 +90,20 @@ def image_bytes(image: Any) -> tuple[bytes, str]:
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         return buffer.getvalue(), "png"
+    # floats are from 0 to 1: a numpy array's dtype says so, else a float among the values
+    kind = getattr(getattr(image, "dtype", None), "kind", None)
     rows = _nested(image)
     if not isinstance(rows, list) or not rows or not isinstance(rows[0], list) or not rows[0]:
         raise MediaError("log an image as a file path, a PIL image, or pixels: a numpy array "
                          "or nested lists, height x width [x channels]")
     if isinstance(rows[0][0], list) and len(rows[0][0]) == 1:
         rows = [[pixel[0] for pixel in row] for row in rows]
-    values = _numbers("image", rows)
-    if values and max(values) <= 1.0 and any(isinstance(v, float) and not v.is_integer()
-                                             for v in values[:1000]):
-        scale = 255.0  # floats from 0 to 1
-        rows = [[[c * scale for c in p] if isinstance(p, list) else p * scale for p in row]
+    _numbers("image", rows)  # every value a number, or a MediaError naming the first that is not
+    floats = kind == "f" if kind is not None else any(
+        isinstance(value, float) for row in rows for pixel in row
+        for value in (pixel if isinstance(pixel, list) else (pixel,)))
+    if floats:
+        rows = [[[c * 255.0 for c in p] if isinstance(p, list) else p * 255.0 for p in row]
                 for row in rows]
     return _png(rows), "png"
 

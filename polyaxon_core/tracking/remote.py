@@ -14,7 +14,6 @@ same way for up to ``POLYAXON_RETRY_TIMEOUT`` seconds.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from polyaxon_core.client.errors import ApiError, ServerError, ServerUnreachable
 from polyaxon_core.client.transport import NO_RETRY, RetryPolicy
 from polyaxon_core.config import _float_setting, load_settings
 from polyaxon_core.errors import PolyaxonError
-from polyaxon_core.tracking.backends import PointRow
+from polyaxon_core.tracking.backends import PointRow, with_times
 from polyaxon_core.tracking.buffer import PermanentSendError
 
 
@@ -91,13 +90,9 @@ class HttpBackend:
         return self.client.transport.retry.backoff(attempt)
 
     def send_metrics(self, batch_id: str, points: Sequence[PointRow]) -> None:
-        times: dict[float | None, str | None] = {None: None}
-        body = []
-        for name, value, step, timestamp in points:  # plain tuples, as the SDK makes them
-            logged_at = times.get(timestamp)
-            if logged_at is None and timestamp is not None:
-                logged_at = times[timestamp] = datetime.fromtimestamp(timestamp, UTC).isoformat()
-            body.append({"name": name, "value": value, "step": step, "timestamp": logged_at})
+        body = [{"name": name, "value": value, "step": step,
+                 "timestamp": logged_at.isoformat() if logged_at else None}
+                for name, value, step, logged_at in with_times(points)]
         try:
             self.client.log_metrics(self.project, self.run_uuid, batch_id, body, retry=NO_RETRY,
                                     attempt=self.attempt)

@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from polyaxon_core.tracking import media
-from polyaxon_core.tracking.backends import DatabaseBackend, MetricPoint, PointRow
+from polyaxon_core.tracking.backends import DatabaseBackend, PointRow
 from polyaxon_core.tracking.buffer import MetricsBuffer, MetricsNotStored
 from polyaxon_core.tracking.resources import (
     ResourceMonitor,
@@ -248,7 +248,7 @@ class TrackingRun:
             raise TrackingError("this run's tracking was ended; call tracking.init() again")
 
     # ------------------------------------------------------------------------ metrics
-    def _put(self, points: Sequence[MetricPoint]) -> None:
+    def _put(self, points: Sequence[PointRow]) -> None:
         try:
             self._buffer.put(points)
         except MetricsNotStored as exc:
@@ -272,10 +272,7 @@ class TrackingRun:
                     continue
             points.append((name, value, step, now))  # a MetricPoint, made as a plain tuple
         if points:
-            try:
-                self._buffer.put(points)
-            except MetricsNotStored as exc:
-                raise TrackingError(f"{exc} ({self.backend.where})") from None
+            self._put(points)
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every metric point logged so far is stored (at most ``timeout``

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import stop_background_orchestrator
 
 FILES = Path(__file__).parent / "files"
 POLYAXON = str(Path(sys.executable).parent / "polyaxon")
@@ -25,15 +26,7 @@ def home(polyaxon_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     monkeypatch.setenv("POLYAXON_IDLE_EXIT", "10")
     monkeypatch.setenv("POLYAXON_PROJECT", "tests")
     yield polyaxon_home
-    lock = polyaxon_home / "orchestrator.lock"
-    if lock.exists():
-        from polyaxon_core.config import load_settings
-        from polyaxon_core.orchestrator import OrchestratorLock
-
-        orchestrator = OrchestratorLock(load_settings())
-        pid = orchestrator.holder_pid()
-        if pid and orchestrator.is_held():
-            os.kill(pid, signal.SIGTERM)
+    stop_background_orchestrator(polyaxon_home)
 
 
 @pytest.fixture

@@ -122,6 +122,7 @@ def check_everything(logged: dict[str, Any], lineage: list[dict[str, Any]],
     assert first.getpixel((5, 3)) == (0, 0, 0)
     assert Image.open(io.BytesIO(read("images/samples/1.png"))).size == (5, 2)
     assert Image.open(io.BytesIO(read("images/grid/0/0.png"))).getpixel((0, 0)) == 128
+    assert Image.open(io.BytesIO(read("images/grid/1/0.png"))).getpixel((2, 2)) == 255  # 1.0
     assert samples["size"] == len(read("images/samples/0.png")) + len(read("images/samples/1.png"))
     # histogram and curves against numpy and scikit-learn
     histogram = json.loads(read("histograms/weights/0.json"))
@@ -232,16 +233,17 @@ def test_everything_arrives_through_the_api(
 def test_lineage_requests_are_checked(deployment: Deployment, monkeypatch: pytest.MonkeyPatch) -> None:
     client, uuid = _remote_run(deployment, monkeypatch)
     url = f"{deployment.url}/api/v1/default/vision/runs/{uuid}/lineage/artifacts"
-    for body, field in [
-        ({"artifacts": [{"name": "x", "kind": "file", "path": "../other/x"}]}, "artifacts.0.path"),
-        ({"artifacts": [{"name": "x", "kind": "spreadsheet", "path": "x"}]}, "kind"),
-        ({"artifacts": []}, "artifacts"),
+    for body, field, status in [
+        ({"artifacts": [{"name": "x", "kind": "file", "path": "../other/x"}]}, "artifacts.0.path", 422),
+        ({"artifacts": [{"name": "y", "kind": "file", "path": "/etc/passwd"}]}, "artifacts.0.path", 422),
+        ({"artifacts": [{"name": "x", "kind": "spreadsheet", "path": "x"}]}, "kind", 400),
+        ({"artifacts": []}, "artifacts", 400),
     ]:
         request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
             "Content-Type": "application/json", "Authorization": f"token {client.transport.token}"})
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=30)
-        assert refused.value.code == 400
+        assert refused.value.code == status
         assert field in refused.value.read().decode()
     assert client.lineage("vision", uuid) == []  # nothing half-recorded
 

@@ -26,6 +26,7 @@ from polyaxon_core.domain.projects import create_project
 from polyaxon_core.orchestrator.loop import Orchestrator
 from polyaxon_core.tracking import TrackingError
 from tests.client.conftest import Deployment
+from tests.conftest import stop_background_orchestrator
 
 POLYAXON = str(Path(sys.executable).parent / "polyaxon")
 FAILING = textwrap.dedent("""
@@ -43,13 +44,15 @@ def _timeline(db_url: str, uuid: str) -> list[tuple[str, str | None, str | None]
 
 
 @pytest.fixture
-def laptop(db_url: str, polyaxon_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def laptop(db_url: str, polyaxon_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("POLYAXON_DB_URL", db_url)
     monkeypatch.setenv("POLYAXON_RESOURCES_INTERVAL", "0")
     monkeypatch.delenv("POLYAXON_RUN_UUID", raising=False)
     with session_scope(db_url) as session:
         create_project(session, "laptop")
-    return db_url
+    yield db_url
+    # `ops stop` and `ops push` may start one; the next test empties the database
+    stop_background_orchestrator(polyaxon_home)
 
 
 def test_a_run_tracked_from_a_script_is_created_running_and_ends_succeeded(laptop: str) -> None:

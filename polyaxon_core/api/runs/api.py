@@ -109,7 +109,9 @@ def runs_list(owner: str, project: str) -> Answer:
 
 
 def run_create(owner: str, project: str) -> Answer:
-    """Create a run from a polyaxonfile: compile it, queue it, and start it.
+    """Create a run from a polyaxonfile: compile it, queue it, and start it; or, with
+    `managed_by: user` and no content, a run tracked from the caller's own process,
+    running at once and never launched by the server.
 
     `content` is an operation or a component, as YAML or JSON text (what the official
     client sends) or as an object. An invalid polyaxonfile is a 422 listing every
@@ -122,7 +124,11 @@ def run_create(owner: str, project: str) -> Answer:
             if body[name] is not None:
                 raise ParameterError(name, f"a run tracked from your own process (managed_by "
                                            f"`user`) runs no polyaxonfile: send no {name}")
-        return _create_tracked(owner, project, body)
+        with server.session() as session:
+            run = create_tracked_run(session, get_project(session, project, owner),
+                                     name=body["name"], description=body["description"],
+                                     tags=body["tags"] or (), uuid=body["uuid"])
+            return _created(session, run, body), 201
     if body["uuid"] is not None:
         raise ParameterError("uuid", "the server gives the runs it runs their uuid; only a run "
                                      "tracked from your process (managed_by `user`) keeps one")
@@ -138,26 +144,18 @@ def run_create(owner: str, project: str) -> Answer:
             name=body["name"], description=body["description"], tags=body["tags"] or (),
             queue=body["queue"], store=server.store,
         )
-        run.user_id = _creator_id(current_user())
-        if body["meta_info"]:
-            update_run(session, run, meta_info=body["meta_info"])
-        session.flush()
-        payload = run_payload(run)
+        payload = _created(session, run, body)
     server.ensure_orchestrator()
     return payload, 201
 
 
-def _create_tracked(owner: str, project: str, body: dict[str, Any]) -> Answer:
-    """A run tracked from a process of the user's: never launched, running at once."""
-    with server.session() as session:
-        run = create_tracked_run(session, get_project(session, project, owner), name=body["name"],
-                                 description=body["description"], tags=body["tags"] or (),
-                                 uuid=body["uuid"])
-        run.user_id = _creator_id(current_user())
-        if body["meta_info"]:
-            update_run(session, run, meta_info=body["meta_info"])
-        session.flush()
-        return run_payload(run), 201
+def _created(session: Session, run: Run, body: dict[str, Any]) -> dict[str, Any]:
+    """A new run's creator and meta_info set; the run as the API shows it."""
+    run.user_id = _creator_id(current_user())
+    if body["meta_info"]:
+        update_run(session, run, meta_info=body["meta_info"])
+    session.flush()
+    return run_payload(run)
 
 
 def run_status_report(owner: str, project: str, uuid: str) -> Answer:

@@ -17,7 +17,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.exceptions import LengthRequired
 
 from polyaxon_core.api.common import Answer, InputSchema, dump, load_body, load_query
-from polyaxon_core.api.errors import ParameterError
+from polyaxon_core.api.errors import ParameterError, UnprocessableParameter
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.api import RUN_PATH, find_run
@@ -177,7 +177,8 @@ def run_lineage(owner: str, project: str, uuid: str) -> Answer:
 
 
 def run_lineage_record(owner: str, project: str, uuid: str) -> Answer:
-    """Record lineage rows, each replacing the run's row of the same name; all or none."""
+    """Record lineage rows, each replacing the run's row of the same name; all or none.
+    A path that leaves the run (absolute, or through `..`) is a 422 naming the entry."""
     entries = load_body(LineageBodySchema)["artifacts"]
     for index, entry in enumerate(entries):
         if entry["kind"] == "data":  # a data reference names a place outside the run
@@ -185,7 +186,7 @@ def run_lineage_record(owner: str, project: str, uuid: str) -> Answer:
         try:
             server.store.safe_path(entry["path"])
         except ValueError as exc:
-            raise ParameterError(f"artifacts.{index}.path", str(exc)) from None
+            raise UnprocessableParameter(f"artifacts.{index}.path", str(exc)) from None
     with server.session() as session:
         run = find_run(session, owner, project, uuid)
         for entry in entries:
@@ -199,7 +200,8 @@ ROUTES = [
     Route("GET", f"{RUN_PATH}/lineage/artifacts", run_lineage, RUN_READ, "artifacts",
           {200: Reply("the run's lineage", LineageSchema)}),
     Route("POST", f"{RUN_PATH}/lineage/artifacts", run_lineage_record, RUN_UPDATE, "artifacts",
-          {201: Reply("recorded; the run's whole lineage", LineageSchema)}, body=LineageBodySchema),
+          {201: Reply("recorded; the run's whole lineage", LineageSchema)}, body=LineageBodySchema,
+          errors=(422,)),
     Route("GET", f"{RUN_PATH}/artifacts/tree", run_artifacts_tree, RUN_READ, "artifacts",
           {200: Reply("the entries of the folder", ArtifactTreeSchema)}, query=FolderQuery),
     Route("GET", f"{RUN_PATH}/artifacts/download", run_artifact_download, RUN_READ, "artifacts",
