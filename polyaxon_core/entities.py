@@ -82,6 +82,28 @@ class LaunchRequest:
     #: the catalog's entries of the connections the run names (``run.connections``), to
     #: mount or expose to it; their secrets are resolved by the scheduler, at launch
     connections: tuple[ConnectionEntity, ...] = ()
+    #: the run's initializers (``run.init``), in order, to run before its container
+    init: tuple[InitStep, ...] = ()
+
+
+@dataclass(frozen=True)
+class InitStep:
+    """One initializer of a run (an item of ``run.init``), resolved for a scheduler.
+
+    ``kind`` is ``git`` (clone ``value``'s ``url`` at its ``revision`` into
+    ``destination``), ``file`` / ``dockerfile`` (write ``value`` as the file
+    ``destination``), ``paths`` (copy each ``(source, target)`` of ``sources``: a path of
+    the artifacts store, or of ``connection``'s folder, to a path under ``destination``)
+    or ``container`` (run ``container``). ``connection`` is the catalog's entry the
+    initializer names: only this step gets its secret, not the run's container.
+    """
+
+    kind: str
+    destination: str
+    value: Mapping[str, Any] = field(default_factory=dict)
+    sources: tuple[tuple[str, str], ...] = ()
+    connection: ConnectionEntity | None = None
+    container: ContainerSpec | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from polyaxon_core.config import Settings
 from polyaxon_core.db.convert import run_to_entity
@@ -33,7 +33,7 @@ from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.domain.notifications import Dispatcher
 from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
 from polyaxon_core.domain.state import transition
-from polyaxon_core.entities import LaunchRequest, StatusUpdate
+from polyaxon_core.entities import InitStep, LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
 from polyaxon_core.interfaces.scheduler import ActiveRun
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, FINAL_STATUSES, Status
@@ -334,12 +334,25 @@ class Orchestrator:
         termination = spec.termination
         env = run_context_env(self.settings, run, artifacts, context_path)
         names = spec.render_connections(dict(run.inputs or {}), globals_context)
-        connections: tuple[Any, ...] = ()
-        if names:
+        init = spec.render_init(dict(run.inputs or {}), globals_context)
+
+        @functools.cache
+        def catalog() -> Any:  # read only when the run names a connection
             from polyaxon_core.connections import load_catalog
 
-            catalog = load_catalog(self.settings.home)
-            connections = tuple(catalog.get(name) for name in names)
+            return load_catalog(self.settings.home)
+
+        connections = tuple(catalog().get(name) for name in names)
+        steps: tuple[InitStep, ...] = ()
+        if init:
+            from polyaxon_core.orchestrator import initializers
+
+            session = object_session(run)
+            assert session is not None
+            steps = initializers.plan(
+                init, run_path, artifacts, lambda name: catalog().get(name),
+                lambda uuid: session.scalar(select(Run.id).where(
+                    Run.uuid == uuid, Run.project_id == run.project_id)) is not None)
         return LaunchRequest(
             run=run_to_entity(run),
             container=container,
@@ -349,6 +362,7 @@ class Orchestrator:
             context_path=context_path,
             timeout=float(termination.timeout) if termination and termination.timeout else None,
             connections=connections,
+            init=steps,
         )
 
     # ------------------------------------------------------------------------- reconcile

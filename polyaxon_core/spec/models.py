@@ -383,54 +383,33 @@ class OperationSpec:
             )
         problems: list[Problem] = []
         context = self._template_context(inputs, globals, problems)
-
-        def text(value: Any, path: PathKey) -> str:
-            if not isinstance(value, str):
-                return format_value(value)
-            try:
-                return render(value, context)
-            except RENDER_ERRORS as exc:
-                problems.append(
-                    where.problem(
-                        path,
-                        f"cannot render `{value}`: {exc}",
-                        "names defined as inputs/outputs or given in globals",
-                    )
-                )
-                return value
-
-        def argv(key: str) -> tuple[str, ...]:
-            written = container.get(key)
-            if written is None:
-                return ()
-            if isinstance(written, str):
-                return tuple(shlex.split(text(written, ("container", key))))
-            items = []
-            for index, item in enumerate(written):
-                rendered = text(item, ("container", key, index))
-                if rendered or not (isinstance(item, str) and has_template(item)):
-                    items.append(rendered)
-            return tuple(items)
-
-        command, args = argv("command"), argv("args")
-        env = {
-            entry["name"]: text(entry["value"], ("container", "env", index, "value"))
-            for index, entry in enumerate(container.get("env") or [])
-            if entry.get("value") is not None
-        }
-        image = container.get("image")
-        working_dir = container.get("workingDir")
-        spec = ContainerSpec(
-            image=text(image, ("container", "image")) if image is not None else None,
-            command=command,
-            args=args,
-            env=env,
-            working_dir=text(working_dir, ("container", "workingDir")) if working_dir is not None else None,
-            resources=_render_tree(container.get("resources") or {}, ("container", "resources"), text),
-        )
+        spec = _render_container(container, ("container",), _renderer(where, context, problems))
         if problems:
             raise PolyaxonfileError(problems)
         return spec
+
+    def render_init(self, inputs: Mapping[str, Any], globals: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The ``run.init`` section (with ``runPatch`` applied) after templating: each
+        initializer's mapping with its strings rendered, and its ``container`` (if any) a
+        :class:`ContainerSpec` rendered like :meth:`render_container`."""
+        where = Located(
+            self.component.where.source,
+            ("run",),
+            {("run", *path): position for path, position in self._run_positions.items()},
+        )
+        problems: list[Problem] = []
+        context = self._template_context(inputs, globals, problems)
+        text = _renderer(where, context, problems)
+        rendered = []
+        for index, init in enumerate(self.run.get("init") or []):
+            entry = {key: _render_tree(value, ("init", index, key), text)
+                     for key, value in init.items() if key != "container"}
+            if isinstance(init.get("container"), Mapping):
+                entry["container"] = _render_container(init["container"], ("init", index, "container"), text)
+            rendered.append(entry)
+        if problems:
+            raise PolyaxonfileError(problems)
+        return rendered
 
     def _template_context(
         self, inputs: Mapping[str, Any], globals: Mapping[str, Any], problems: list[Problem]
@@ -492,6 +471,62 @@ def _as_arg(name: str, value: Any, io: IOSpec | None) -> str:
     if io is not None and io.is_flag:
         return f"--{name}" if value else ""
     return f"--{name}={format_value(value)}"
+
+
+def _renderer(where: Located, context: Mapping[str, Any], problems: list[Problem]) -> Any:
+    """``text(value, path)``: ``value`` rendered in ``context``; a failure is added to
+    ``problems`` (located at ``path`` under ``where``) and the value kept as written."""
+
+    def text(value: Any, path: PathKey) -> str:
+        if not isinstance(value, str):
+            return format_value(value)
+        try:
+            return render(value, context)
+        except RENDER_ERRORS as exc:
+            problems.append(
+                where.problem(
+                    path,
+                    f"cannot render `{value}`: {exc}",
+                    "names defined as inputs/outputs or given in globals",
+                )
+            )
+            return value
+
+    return text
+
+
+def _render_container(container: Mapping[str, Any], at: PathKey, text: Any) -> ContainerSpec:
+    """A container mapping (found at ``at`` under ``run``) as a :class:`ContainerSpec`,
+    its strings rendered by ``text``."""
+
+    def argv(key: str) -> tuple[str, ...]:
+        written = container.get(key)
+        if written is None:
+            return ()
+        if isinstance(written, str):
+            return tuple(shlex.split(text(written, (*at, key))))
+        items = []
+        for index, item in enumerate(written):
+            rendered = text(item, (*at, key, index))
+            if rendered or not (isinstance(item, str) and has_template(item)):
+                items.append(rendered)
+        return tuple(items)
+
+    env = {
+        entry["name"]: text(entry["value"], (*at, "env", index, "value"))
+        for index, entry in enumerate(container.get("env") or [])
+        if entry.get("value") is not None
+    }
+    image = container.get("image")
+    working_dir = container.get("workingDir")
+    return ContainerSpec(
+        image=text(image, (*at, "image")) if image is not None else None,
+        command=argv("command"),
+        args=argv("args"),
+        env=env,
+        working_dir=text(working_dir, (*at, "workingDir")) if working_dir is not None else None,
+        resources=_render_tree(container.get("resources") or {}, (*at, "resources"), text),
+    )
 
 
 def _render_tree(value: Any, path: PathKey, text: Any) -> Any:

@@ -10,6 +10,17 @@ from __future__ import annotations
 
 from polyaxon_core.spec.models import OperationSpec
 
+#: initializers that do not act yet, and what to write instead
+UNSUPPORTED_INIT = {
+    "tensorboard": "no logs would be gathered for a TensorBoard; copy the runs' logs with "
+                   "`paths: [<run uuid>/...]`",
+    "lineageRef": "the lineage would not be looked up; copy the artifact with "
+                  "`paths: [<run uuid>/<path>]`",
+    "modelRef": "the model would not be looked up; copy it with `paths: [<run uuid>/<path>]`",
+    "artifactRef": "the artifact would not be looked up; copy it with "
+                   "`paths: [<run uuid>/<path>]`",
+}
+
 
 def unsupported_features(spec: OperationSpec) -> list[str]:
     """One sentence per section of ``spec`` that would not act here, saying what would be
@@ -40,6 +51,10 @@ def unsupported_features(spec: OperationSpec) -> list[str]:
             "`run.kind: service` does not act yet: its ports would not be served; use "
             "`run.kind: job` for a container that runs to completion"
         )
+    for index, init in enumerate(spec.run.get("init") or []):
+        for key, instead in UNSUPPORTED_INIT.items():
+            if init.get(key) is not None:
+                found.append(f"`run.init[{index}].{key}` does not act yet: {instead}")
     for operation in spec.dag_operations:
         found += [f"operation `{operation.name}`: {sentence}"
                   for sentence in unsupported_features(operation)]

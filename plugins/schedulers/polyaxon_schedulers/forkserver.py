@@ -14,8 +14,9 @@ same detached runner a new interpreter would have been, and it outlives the serv
 the orchestrator alike.
 
 Protocol, one JSON object per line: the scheduler writes ``{"control_dir", "environment"
-(the command's), "process_environment" (the runner's own), "cwd", "preload" (a module
-to import once in the server, so that every runner after the first finds it loaded)}``
+(the command's), "init_environments" (one per initializer of the run),
+"process_environment" (the runner's own), "cwd", "preload" (a module to import once in
+the server, so that every runner after the first finds it loaded)}``
 to stdin; the server answers ``{"pid": N}`` (or ``{"error": "..."}``) on stdout. The
 command's environment (it holds the run's token) travels through the pipe only, never
 through a file. The server leaves when its stdin closes: when the scheduler's process
@@ -35,7 +36,7 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
@@ -74,7 +75,7 @@ def _runner(request: dict[str, Any]) -> int:
     os.environ.clear()
     os.environ.update(request["process_environment"])
     os.chdir(request["cwd"])
-    return runner.run(control, request["environment"])
+    return runner.run(control, request["environment"], request.get("init_environments") or [])
 
 
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
@@ -113,10 +114,13 @@ class ForkServer:
         self._lock = threading.Lock()  # one request and its answer at a time
 
     def start_runner(self, control_dir: Path, environment: Mapping[str, str],
-                     preload: str | None = None) -> int:
-        """Fork a runner for the attempt in ``control_dir``; its pid."""
+                     preload: str | None = None,
+                     init_environments: Sequence[Mapping[str, str]] = ()) -> int:
+        """Fork a runner for the attempt in ``control_dir``; its pid. ``init_environments``:
+        one per initializer of the run, in order."""
         request = json.dumps({
             "control_dir": str(control_dir), "environment": dict(environment),
+            "init_environments": [dict(each) for each in init_environments],
             "process_environment": dict(os.environ), "cwd": os.getcwd(), "preload": preload,
         }).encode() + b"\n"
         with self._lock:

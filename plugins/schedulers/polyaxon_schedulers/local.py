@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 
 from polyaxon_core.connections.exposure import expose
 from polyaxon_core.connections.secrets import is_connection_variable
-from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
+from polyaxon_core.entities import InitStep, LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Scheduler
 from polyaxon_core.run_user import RunAsUser, isolate_process
@@ -89,6 +89,7 @@ class LocalScheduler(Scheduler):
         write_json_atomically(control / runner.LAUNCH_FILE, {
             "command": command,
             "cwd": str(cwd),
+            "run_path": str(launch.run_path),
             # names only: values may be secrets (the run's token, a database URL)
             "env_names": sorted(env),
             "env": {name: env[name] for name in RECORDED_VALUES if name in env},
@@ -98,11 +99,45 @@ class LocalScheduler(Scheduler):
             "wakeup": str(wakeup_path(self.settings)),
             "run_as_user": self.run_as.name if self.run_as is not None else None,
             "handed_over": [str(path) for path in handed],
+            "init": [self._init_record(launch, step) for step in launch.init],
         })
-        # the environment goes to the runner through a pipe, never through a file
+        # the environments go to the runner through a pipe, never through a file
         handle["spawned_pid"] = self._forks.start_runner(
-            control, env, preload=store_class.partition(":")[0])
+            control, env, preload=store_class.partition(":")[0],
+            init_environments=[self._init_environment(launch, index)
+                               for index in range(len(launch.init))])
         return handle
+
+    @staticmethod
+    def _init_record(launch: LaunchRequest, step: InitStep) -> dict[str, Any]:
+        """What the runner needs of an initializer (no secret: see :meth:`_init_environment`)."""
+        record: dict[str, Any] = {"kind": step.kind, "destination": step.destination,
+                                  "value": dict(step.value),
+                                  "sources": [list(pair) for pair in step.sources]}
+        if step.container is not None:
+            record["command"] = [*step.container.command, *step.container.args]
+            working_dir = Path(step.container.working_dir or launch.run_path)
+            record["working_dir"] = str(Path(launch.run_path) / working_dir)
+            if not record["command"]:
+                raise ValueError("an initializer's container has neither `command` nor `args`; "
+                                 "nothing to run")
+        return record
+
+    def _init_environment(self, launch: LaunchRequest, index: int) -> dict[str, str]:
+        """The environment of initializer ``index``: the basics, its own connection (its
+        secret's files in ``<run folder>/.init-<n>``, removed when the step ends) and, for a
+        container, its ``env`` and the run context; never the connections of the run."""
+        step = launch.init[index]
+        if step.kind not in {"git", "container"}:
+            return {}  # written by the runner itself
+        env = self._base_environment(launch)
+        if step.container is not None:
+            env.update(step.container.env)
+            env.update(launch.env)
+        if step.connection is not None:
+            env.update(expose([step.connection], Path(launch.run_path) / f".init-{index + 1}"))
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        return env
 
     def _store_class(self) -> str:
         """``module:qualname`` of the store plugin selected by name, for the runner."""
@@ -115,14 +150,7 @@ class LocalScheduler(Scheduler):
         """The run's environment: for a run of the embedded default, this process's own
         plus the run's; for a run on behalf of a server or as another user, only the
         basics (``PATH``, locale, ``HOME``) plus the run's."""
-        if launch.isolated or self.run_as is not None:
-            env = {name: os.environ[name] for name in INHERITED if name in os.environ}
-            if self.run_as is not None:
-                env.update(HOME=self.run_as.home, USER=self.run_as.name,
-                           LOGNAME=self.run_as.name)
-        else:
-            env = {name: value for name, value in os.environ.items()
-                   if not is_connection_variable(name)}
+        env = self._base_environment(launch)
         env.update(launch.container.env)
         # the connections the run names, and only those: their secrets resolved now,
         # handed to the run through its environment (a pipe) or its private folder
@@ -131,6 +159,16 @@ class LocalScheduler(Scheduler):
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
+
+    def _base_environment(self, launch: LaunchRequest) -> dict[str, str]:
+        if launch.isolated or self.run_as is not None:
+            env = {name: os.environ[name] for name in INHERITED if name in os.environ}
+            if self.run_as is not None:
+                env.update(HOME=self.run_as.home, USER=self.run_as.name,
+                           LOGNAME=self.run_as.name)
+            return env
+        return {name: value for name, value in os.environ.items()
+                if not is_connection_variable(name)}
 
     def _runner_pid(self, control: Path) -> dict[str, Any] | None:
         info = read_json(control / runner.PID_FILE)

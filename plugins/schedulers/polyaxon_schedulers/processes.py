@@ -74,6 +74,12 @@ def _chown_tree(top: Path, uid: int, gid: int, skip: str | None = None) -> None:
             os.lchown(os.path.join(folder, name), uid, gid)
 
 
+def give(top: Path, uid: int, gid: int) -> None:
+    """Make ``top`` (a file, or a folder and everything in it) the user ``uid``'s."""
+    if top.exists() or top.is_symlink():
+        _chown_tree(top, uid, gid)
+
+
 def _chmod_folder(folder: Path, mode: int) -> None:
     if stat.S_ISDIR(folder.lstat().st_mode):  # never through a link
         os.chmod(folder, mode)

@@ -28,10 +28,11 @@ import fcntl
 import json
 import os
 import select
+import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -39,6 +40,7 @@ from typing import Any
 
 from polyaxon_core.config import ConfigurationError
 from polyaxon_schedulers.processes import (
+    give,
     process_start_time,
     read_json,
     take_back,
@@ -170,9 +172,26 @@ def _switch_user(name: str | None) -> dict[str, Any]:
             "umask": 0o077}
 
 
-def run(control_dir: Path, environment: Mapping[str, str]) -> int:
+def _pump(output: Any, log: _LogWriter) -> None:
+    """Copy a process's output into the log until it closes."""
+    while True:
+        if log.pending and not select.select([output], [], [], log.seconds_left())[0]:
+            log.flush()
+            continue
+        try:
+            chunk = output.read(65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            break
+        log.write(chunk)
+    log.flush()
+
+
+def run(control_dir: Path, environment: Mapping[str, str],
+        init_environments: Sequence[Mapping[str, str]] = ()) -> int:
     """Own one attempt: ``environment`` is the command's whole environment (the launch
-    record holds only its names)."""
+    record holds only its names), ``init_environments`` those of the run's initializers."""
     lock = open(control_dir / LOCK_FILE, "w")  # noqa: SIM115 - held for the process lifetime
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -191,17 +210,50 @@ def run(control_dir: Path, environment: Mapping[str, str]) -> int:
     run_uuid: str = launch["run_uuid"]
 
     terminated = False
+    running: list[subprocess.Popen[bytes]] = []  # the process of this moment (a step's, the command's)
 
     def on_term(signum: int, _frame: FrameType | None) -> None:
         nonlocal terminated
         terminated = True
-        if child is not None and child.poll() is None:
-            child.send_signal(signum)
+        if running and running[-1].poll() is None:
+            running[-1].send_signal(signum)
 
-    child: subprocess.Popen[bytes] | None = None
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
     handed_over = [Path(folder) for folder in launch.get("handed_over") or []]
+    log = _LogWriter(store, run_uuid, remote=store.local_path(run_uuid) is None)
+
+    def finish(outcome: dict[str, Any]) -> None:
+        take_back(handed_over)
+        _finish(control_dir, launch, {**outcome, "terminated": terminated,
+                                      "finished_at": datetime.now(UTC).isoformat()})
+
+    def start(command: Sequence[str], options: Mapping[str, Any]) -> int:
+        """Run an initializer's process to its end, its output into the log."""
+        process = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, **options,
+                                   **_switch_user(launch.get("run_as_user")))
+        running.append(process)
+        assert process.stdout is not None
+        _pump(process.stdout.raw if hasattr(process.stdout, "raw") else process.stdout, log)
+        return process.wait()
+
+    try:
+        failed = _initialize(launch, init_environments, store, log, start, lambda: terminated)
+    except Exception as exc:  # any store's failure: the output would be lost from here on
+        for process in running:
+            if process.poll() is None:
+                process.kill()
+        take_back(handed_over)
+        _fail(control_dir, launch, _log_write_error(exc), terminated)
+        return 1
+    if terminated:  # stopped during its initializers: stopped, not failed, and no command
+        finish({"exit_code": 1})
+        return 0
+    if failed is not None:
+        finish({"exit_code": 1, "error": failed, "reason": "init failed"})
+        return 0
+    child: subprocess.Popen[bytes] | None = None
     try:
         child = subprocess.Popen(
             launch["command"],
@@ -213,33 +265,18 @@ def run(control_dir: Path, environment: Mapping[str, str]) -> int:
             **_switch_user(launch.get("run_as_user")),
         )
     except (OSError, ConfigurationError) as exc:
-        take_back(handed_over)
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         message = f"could not start {launch['command'][0]!r}: {reason}\n"
         store.append_log(run_uuid, message.encode())
-        _finish(control_dir, launch, {
-            "exit_code": 127, "error": message.strip(), "terminated": terminated,
-            "finished_at": datetime.now(UTC).isoformat(),
-        })
+        finish({"exit_code": 127, "error": message.strip()})
         return 0
+    running.append(child)
     assert child.stdout is not None
     # unbuffered reads: a chunk is logged as soon as the process writes it (to a remote
     # store, gathered for at most LOG_FLUSH_SECONDS: one request per line would be slow)
     output = child.stdout.raw if hasattr(child.stdout, "raw") else child.stdout
-    log = _LogWriter(store, run_uuid, remote=store.local_path(run_uuid) is None)
     try:
-        while True:
-            if log.pending and not select.select([output], [], [], log.seconds_left())[0]:
-                log.flush()
-                continue
-            try:
-                chunk = output.read(65536)
-            except InterruptedError:
-                continue
-            if not chunk:
-                break
-            log.write(chunk)
-        log.flush()
+        _pump(output, log)
     except Exception as exc:  # any store's failure: the output would be lost from here on
         child.kill()
         child.wait()
@@ -260,3 +297,56 @@ def run(control_dir: Path, environment: Mapping[str, str]) -> int:
         "finished_at": datetime.now(UTC).isoformat(),
     })
     return 0
+
+
+def _initialize(launch: Mapping[str, Any], environments: Sequence[Mapping[str, str]], store: Any,
+                log: _LogWriter, start: Any, terminated: Any) -> str | None:
+    """Run the attempt's initializers in order (see :mod:`polyaxon_schedulers.initializers`);
+    the error that ends the attempt, or None when the command may start."""
+    from polyaxon_schedulers import initializers
+
+    steps = launch.get("init") or []
+    account = None
+    if launch.get("run_as_user"):
+        from polyaxon_core.run_user import RUN_AS_USER_VARIABLE, run_as_user
+
+        account = run_as_user({RUN_AS_USER_VARIABLE: launch["run_as_user"]})
+    for index, step in enumerate(steps):
+        if terminated():
+            return None
+        where = f"initializer {index + 1}/{len(steps)}"
+        log.write(f"[{where}] {initializers.describe(step)}\n".encode())
+        # the secret files of the step's connection, for this step only
+        secrets = Path(launch["run_path"]) / f".init-{index + 1}"
+        if account is not None and secrets.exists():
+            give(secrets, account.uid, account.gid)
+        try:
+            done = initializers.run_step(step, environments[index] if index < len(environments)
+                                         else {}, store, start)
+        except Exception as exc:  # a step's failure (git, a store, a file): said, the run ends
+            detail = _describe(exc)
+            log.write(f"[{where}] failed: {detail}\n".encode())
+            log.flush()
+            return f"{where} ({step['kind']}) failed: {detail}"
+        finally:
+            shutil.rmtree(secrets, ignore_errors=True)
+        if account is not None and step["kind"] in {"file", "dockerfile", "paths"}:
+            give(Path(step["destination"]), account.uid, account.gid)
+        log.write(f"[{where}] {done}\n".encode())
+    log.flush()
+    return None
+
+
+def _describe(exc: Exception) -> str:
+    """An initializer's failure in words: a store's own message, an OS error's reason."""
+    from polyaxon_core.storage_errors import describe_storage_error
+    from polyaxon_schedulers.initializers import StepFailed
+
+    if isinstance(exc, StepFailed | ConfigurationError):
+        return str(exc)
+    failure = describe_storage_error(exc)
+    if failure is not None:
+        return failure.message
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror
+    return f"{type(exc).__name__}: {exc}"
