@@ -91,6 +91,21 @@ def ours(port: int, size: int) -> tuple[float, float, str]:
     return uploaded, downloaded, digest.hexdigest()
 
 
+def direct_get(fs: object, size: int, work: Path) -> tuple[float, str]:
+    """Seconds to download with s3fs's ``get_file`` (one streamed request, into a local
+    file; hashed after the timing), and the digest."""
+    target = work / "direct-get.bin"
+    begin = time.perf_counter()
+    fs.get_file("bench/direct/blob.bin", str(target))  # type: ignore[attr-defined]
+    downloaded = time.perf_counter() - begin
+    digest = hashlib.sha256()
+    with open(target, "rb") as source:
+        while chunk := source.read(CHUNK):
+            digest.update(chunk)
+    target.unlink()
+    return downloaded, digest.hexdigest()
+
+
 def direct(fs: object, size: int) -> tuple[float, float, str]:
     key = "bench/direct/blob.bin"
     begin = time.perf_counter()
@@ -115,7 +130,7 @@ def main() -> None:
     args = parser.parse_args()
     digest = expected_digest(args.size)
     speeds: dict[str, dict[str, list[float]]] = {
-        tool: {"upload": [], "download": []} for tool in ("ours", "direct")}
+        tool: {"upload": [], "download": []} for tool in ("ours", "direct", "direct get_file")}
     with start_moto() as moto, tempfile.TemporaryDirectory() as work:
         os.environ.update(moto.environment)
         moto.create_bucket("bench")
@@ -162,6 +177,11 @@ def main() -> None:
                     speeds[tool]["download"].append(args.size / CHUNK / down)
                     print(f"round {number + 1} {tool}: up {speeds[tool]['upload'][-1]:.0f} MiB/s, "
                           f"down {speeds[tool]['download'][-1]:.0f} MiB/s", flush=True)
+                    if tool == "direct":
+                        down, received = direct_get(fs, args.size, home)
+                        if received != digest:
+                            raise SystemExit("direct get_file: the file came back different")
+                        speeds["direct get_file"]["download"].append(args.size / CHUNK / down)
             workers = [server, *psutil.Process(server.pid).children(recursive=True)]
             peak = max(_peak_mib(process.pid) for process in workers)
         finally:
@@ -186,22 +206,25 @@ def report(args: argparse.Namespace, speeds: dict[str, dict[str, list[float]]], 
         "made on the fly and checked by its SHA-256 on return, uploaded and downloaded "
         "through our API (gunicorn, one worker, authentication off, the `s3` store) and "
         "with s3fs directly, both against one moto S3 server on 127.0.0.1. MiB/s, median "
-        f"and range of {args.rounds} rounds, the two alternating. Goal: ours at least "
-        f"{TARGET_RATIO}x the direct throughput.",
+        f"and range of {args.rounds} rounds, the two alternating (s3fs's `get_file` right "
+        f"after its file interface). Goal: ours at least {TARGET_RATIO}x the direct throughput.",
         "",
         "| | ours (MiB/s) | direct (MiB/s) | ours / direct | goal met |",
         "|---|---|---|---|---|",
     ]
-    for way in ("upload", "download"):
-        ratio = statistics.median(speeds["ours"][way]) / statistics.median(speeds["direct"][way])
-        lines.append(f"| {way} | {_summary(speeds['ours'][way])} | {_summary(speeds['direct'][way])} "
+    rows = (("upload", "direct", "s3fs `open(\"wb\")`"),
+            ("download", "direct", "s3fs `open(\"rb\").read()`"),
+            ("download", "direct get_file", "s3fs `get_file`"))
+    for way, tool, how in rows:
+        ratio = statistics.median(speeds["ours"][way]) / statistics.median(speeds[tool][way])
+        lines.append(f"| {way}, against {how} | {_summary(speeds['ours'][way])} "
+                     f"| {_summary(speeds[tool][way])} "
                      f"| {ratio:.2f} | {'yes' if ratio >= TARGET_RATIO else 'no'} |")
     lines += [
         "",
-        "- moto serves a ranged GET in a time that grows with the object, not the range "
-        "(170 ms for 1 MiB of a 256 MiB object, 200 ms for 32 MiB): the store reads in 8 MiB "
-        "ranges, s3fs in 50 MiB blocks, so against moto the download ratio measures request "
-        "counts more than transfer",
+        "- our download is one streamed GetObject read a MiB at a time, like s3fs's `get_file`; "
+        "s3fs's file interface reads in ranged requests of 50 MiB blocks, each of which "
+        "moto answers in a time that grows with the object rather than the range",
         f"- the API server's peak memory over all rounds: {peak:.0f} MiB",
         f"- Python {platform.python_version()}; machine: {platform.machine()}, {os.cpu_count()} "
         f"logical CPUs, {platform.system()} {platform.release()}; 1-minute load average "

@@ -28,6 +28,8 @@ import os
 import shutil
 import threading
 import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -42,9 +44,12 @@ from polyaxon_stores.local import RUN_UUID_PATTERN
 PART_SIZE = 8 * 1024 * 1024
 #: what is read from an upload's source at a time, into the part being filled
 READ_SIZE = 1024 * 1024
-#: the ranges a download is fetched in, one held at a time (the size cloud providers
-#: advise for ranged reads; larger ones cost memory in aiohttp's buffers as well)
+#: the first range a ranged download fetches (the size cloud providers advise for ranged
+#: reads); each next one is twice as large, up to :data:`RANGE_MAX`
 RANGE_SIZE = 8 * 1024 * 1024
+#: the largest range fetched: a reader holds at most two (the one read, the next one
+#: being fetched), so memory stays bounded whatever the object's size
+RANGE_MAX = 16 * 1024 * 1024
 LOGS = ".logs"
 
 
@@ -192,7 +197,14 @@ class ObjectArtifactStore(ArtifactStore):
             raise FileNotFoundError(f"run {run_uuid} has no artifact {path!r}") from None
         if info["type"] == "directory":
             raise IsADirectoryError(f"{path!r} is a folder of run {run_uuid}; list it instead")
-        return cast(BinaryIO, _RangedReader(self.fs, key, int(info.get("size") or 0)))
+        size = int(info.get("size") or 0)
+        return cast(BinaryIO, ObjectReader(lambda start: self.chunks(key, size, start), size))
+
+    def chunks(self, key: str, size: int, start: int) -> Iterator[bytes]:
+        """The object ``key`` (of ``size`` bytes) from ``start`` on, in chunks: ranged
+        requests here (:func:`ranged_chunks`); a store whose client streams a response
+        overrides it with one request."""
+        return ranged_chunks(self.fs, key, size, start)
 
     def list(self, run_uuid: str, path: str = "") -> list[ArtifactInfo]:
         key = self._key(run_uuid, path)
@@ -232,14 +244,43 @@ class ObjectArtifactStore(ArtifactStore):
         )
 
 
-class _RangedReader(io.RawIOBase):
-    """An object read in ranged requests of :data:`RANGE_SIZE`, one range held at a time
-    (fsspec's read caches grew with the file here)."""
+def ranged_chunks(fs: Any, key: str, size: int, start: int) -> Iterator[bytes]:
+    """The object ``key`` from ``start`` in ranged requests: each range twice as large as
+    the one before, from :data:`RANGE_SIZE` to :data:`RANGE_MAX`, the next one fetched in
+    the background while the current one is read (a store may answer a range in a time
+    that grows with the object rather than the range: fewer requests, and the network
+    busy while the reader sends). At most two ranges are held at once."""
+    fetcher = ThreadPoolExecutor(1, thread_name_prefix="ranged-read")
+    span = RANGE_SIZE
+    ahead: Future[bytes] | None = None
+    try:
+        position = start
+        while position < size:
+            end = min(size, position + span)
+            data = ahead.result() if ahead is not None else fs.cat_file(key, start=position, end=end)
+            span = min(RANGE_MAX, span * 2)
+            following = min(size, end + span)
+            ahead = fetcher.submit(fs.cat_file, key, start=end, end=following) if end < size else None
+            position = end
+            yield data
+    finally:
+        if ahead is not None:
+            ahead.cancel()
+        fetcher.shutdown(wait=True, cancel_futures=True)
 
-    def __init__(self, fs: Any, key: str, size: int) -> None:
-        self.fs, self.key, self.size = fs, key, size
+
+class ObjectReader(io.RawIOBase):
+    """An object read from a source of chunks: ``chunks(start)`` yields its bytes from
+    ``start`` on (:func:`ranged_chunks`, or a store's own stream); one chunk is held at a
+    time, and a seek elsewhere than where the source is starts a new one there."""
+
+    def __init__(self, chunks: Callable[[int], Iterator[bytes]], size: int) -> None:
+        self.chunks, self.size = chunks, size
         self.position = 0
-        self.part, self.part_start = b"", 0
+        self.part: memoryview = memoryview(b"")
+        self.part_start = 0
+        self.source: Iterator[bytes] | None = None
+        self.source_at = 0  # where the source's next chunk starts
 
     def readable(self) -> bool:
         return True
@@ -255,21 +296,33 @@ class _RangedReader(io.RawIOBase):
         self.position = max(0, base + offset)
         return self.position
 
+    def _drop_source(self) -> None:
+        source, self.source = self.source, None
+        if source is not None:
+            source.close()  # type: ignore[attr-defined]
+
     def readinto(self, buffer: Any) -> int:
         if self.position >= self.size:
             return 0
         offset = self.position - self.part_start
         if not 0 <= offset < len(self.part):
-            end = min(self.size, self.position + RANGE_SIZE)
-            self.part = self.fs.cat_file(self.key, start=self.position, end=end)
-            self.part_start, offset = self.position, 0
+            if self.source is None or self.source_at != self.position:
+                self._drop_source()
+                self.source, self.source_at = self.chunks(self.position), self.position
+            data = next(self.source, b"")
+            if not data:
+                raise OSError(f"the store ended the object early, at byte {self.position} of {self.size}")
+            self.part, self.part_start = memoryview(data), self.source_at
+            self.source_at += len(data)
+            offset = 0
         count = min(len(buffer), len(self.part) - offset)
         buffer[:count] = self.part[offset:offset + count]
         self.position += count
         return count
 
     def close(self) -> None:
-        self.part = b""
+        self.part = memoryview(b"")
+        self._drop_source()
         super().close()
 
 

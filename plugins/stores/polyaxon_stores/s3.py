@@ -6,15 +6,20 @@ Credentials and the endpoint come from the AWS SDK's own conventions:
 service (MinIO, Ceph, moto), ``AWS_DEFAULT_REGION``. A store taken from an `s3`
 connection of the catalog (``POLYAXON_ARTIFACTS_CONNECTION``) reads the same names as the
 keys of the connection's secret, and uses them rather than the process's.
+
+A download is one streamed ``GetObject`` (from the position read, with a ``Range`` after a
+seek), read a chunk at a time: one request whatever the object's size, and never more
+than a chunk held.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import ArtifactStore
-from polyaxon_stores.objects import ObjectArtifactStore
+from polyaxon_stores.objects import READ_SIZE, ObjectArtifactStore
 
 
 class S3ArtifactStore(ObjectArtifactStore):
@@ -25,6 +30,19 @@ class S3ArtifactStore(ObjectArtifactStore):
     extra = "s3"
     credential_keys = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
                        "AWS_ENDPOINT_URL", "AWS_DEFAULT_REGION", "AWS_REGION")
+
+    def chunks(self, key: str, size: int, start: int) -> Iterator[bytes]:
+        from fsspec.asyn import sync
+
+        bucket, path, _ = self.fs.split_path(key)
+        response = sync(self.fs.loop, self.fs._call_s3, "get_object", Bucket=bucket, Key=path,
+                        Range=f"bytes={start}-")
+        body = response["Body"]
+        try:
+            while chunk := sync(self.fs.loop, body.read, READ_SIZE):
+                yield chunk
+        finally:
+            body.close()
 
     def credential_options(self, secret: dict[str, str], schema: Any) -> dict[str, Any]:
         options: dict[str, Any] = {}
