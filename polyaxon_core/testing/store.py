@@ -171,6 +171,20 @@ class StoreContract:
         assert (info.path, info.size) == ("checkpoints/weights.bin", len(payload))
         assert read_all(store.open(run_uuid, "checkpoints/weights.bin")) == payload
 
+    def test_an_open_artifact_reads_from_where_it_seeks(
+        self, store: ArtifactStore, run_uuid: str
+    ) -> None:
+        payload = binary_payload(70_001)
+        store.put_stream(run_uuid, io.BytesIO(payload), "model.bin")
+        with store.open(run_uuid, "model.bin") as stream:
+            assert stream.read(10) == payload[:10]
+            stream.seek(60_000)
+            assert stream.read(5) == payload[60_000:60_005]
+            stream.seek(3)
+            assert stream.read(4) == payload[3:7]
+            stream.seek(-2, io.SEEK_END)
+            assert stream.read() == payload[-2:]
+
     def test_put_replaces_an_existing_artifact(self, store: ArtifactStore, run_uuid: str) -> None:
         store.put_stream(run_uuid, io.BytesIO(b"a much longer first version"), "notes.txt")
         store.put_stream(run_uuid, io.BytesIO(b"v2"), "notes.txt")
