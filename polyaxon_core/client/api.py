@@ -158,25 +158,28 @@ class ApiClient:
 
     def create_tracked_run(self, project: str, *, name: str | None = None,
                            description: str | None = None, tags: Sequence[str] = (),
-                           uuid: str | None = None) -> dict[str, Any]:
+                           uuid: str | None = None, created_at: str | None = None) -> dict[str, Any]:
         """Create a run tracked from this process (``managed_by: user``): the server does
         not run anything; the run is running until :meth:`report_status` ends it. ``uuid``
-        keeps the one an offline run was given."""
+        keeps the one an offline run was given, ``created_at`` (ISO 8601) its creation."""
         body: dict[str, Any] = {"managed_by": "user", "tags": list(tags), "name": name,
                                 "description": description}
         if uuid is not None:
             body["uuid"] = uuid
+        if created_at is not None:
+            body["created_at"] = created_at
         run: dict[str, Any] = self.transport.request(
             "POST", f"{self._project_path(project)}/runs", json_body=body).json()
         return run
 
     def report_status(self, project: str, uuid: str, status: str, reason: str | None = None,
-                      message: str | None = None) -> dict[str, Any]:
-        """Report the status of a run tracked from a user's process."""
+                      message: str | None = None, at: str | None = None) -> dict[str, Any]:
+        """Report the status of a run tracked from a user's process; ``at`` (ISO 8601):
+        when it happened, if earlier than now."""
         run: dict[str, Any] = self.transport.request(
             "POST", f"{self._run_path(project, uuid)}/statuses",
             json_body={"condition": {"type": status, "status": True, "reason": reason,
-                                     "message": message}},
+                                     "message": message, "last_transition_time": at}},
             idempotent=True).json()  # reporting the status a run has already changes nothing
         return run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
@@ -291,13 +291,15 @@ def request_stop(session: Session, run: Run, reason: str = "stopped by user",
 
 def create_tracked_run(session: Session, project: Project, *, name: str | None = None,
                        description: str | None = None, tags: Sequence[str] = (),
-                       inputs: Mapping[str, Any] | None = None, uuid: str | None = None) -> Run:
+                       inputs: Mapping[str, Any] | None = None, uuid: str | None = None,
+                       created_at: datetime | None = None) -> Run:
     """A run tracked from a process of the user's (``managed_by: user``): the orchestrator
     never launches it; it is running from its creation until its code reports how it
     ended (:func:`report_tracked_status`).
 
     ``uuid`` keeps the one an offline run was given (32 lowercase hex digits);
-    AlreadyExists if a run has it."""
+    AlreadyExists if a run has it. ``created_at``: when an offline run was created (and
+    started), not in the future."""
     from sqlalchemy import select
 
     from polyaxon_core.errors import AlreadyExists
@@ -307,15 +309,36 @@ def create_tracked_run(session: Session, project: Project, *, name: str | None =
             raise InvalidRequest(f"a run's uuid is 32 lowercase hexadecimal digits, not {uuid!r}")
         if session.scalar(select(Run.id).where(Run.uuid == uuid)) is not None:
             raise AlreadyExists(f"run {uuid} already exists")
+    if created_at is not None:
+        _check_past("created_at", created_at, None)
     run = Run(project=project, kind="job", runtime="job", managed_by="user", name=name,
               description=description, tags=list(dict.fromkeys(tags)), inputs=dict(inputs or {}))
     if uuid is not None:
         run.uuid = uuid
+    if created_at is not None:
+        run.created_at = created_at
     session.add(run)
     session.flush()
     transition(session, run, Status.RUNNING, reason="tracked",
-               message="tracked by the SDK from a process of the user's")
+               message="tracked by the SDK from a process of the user's", at=created_at)
     return run
+
+
+#: how far in the future a reported moment may be (clocks of two machines disagree)
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _check_past(name: str, moment: datetime, not_before: datetime | None) -> None:
+    """A moment a client reports: InvalidRequest if it is in the future or before
+    ``not_before`` (the run's last status)."""
+    if moment.tzinfo is None:
+        raise InvalidRequest(f"`{name}` needs a time zone, such as 2026-05-31T12:00:00+00:00")
+    if moment > utcnow() + CLOCK_SKEW:
+        raise InvalidRequest(f"`{name}` {moment.isoformat()} is in the future; send when it "
+                             "happened")
+    if not_before is not None and moment < not_before:
+        raise InvalidRequest(f"`{name}` {moment.isoformat()} is before the run's last status "
+                             f"({not_before.isoformat()}); statuses are reported in order")
 
 
 #: what the code tracking a run may report of it
@@ -324,10 +347,11 @@ TRACKED_STATUSES = (Status.RUNNING, Status.WARNING, Status.SUCCEEDED, Status.FAI
 
 
 def report_tracked_status(session: Session, run: Run, status: str, reason: str | None = None,
-                          message: str | None = None) -> Run:
+                          message: str | None = None, at: datetime | None = None) -> Run:
     """Apply the status the code tracking a user-managed run reports: Conflict for a run
     the orchestrator manages (its status comes from its process), for a run already
-    ended, and for a move the lifecycle does not allow."""
+    ended, and for a move the lifecycle does not allow. ``at``: when it happened (an
+    offline run's end), not in the future nor before the run's last status."""
     if run.managed_by != "user":
         raise Conflict(f"run {run.uuid[:12]} is managed by the orchestrator: its status comes "
                        "from its process, not from a client")
@@ -337,8 +361,10 @@ def report_tracked_status(session: Session, run: Run, status: str, reason: str |
                              f"{', '.join(s.value for s in TRACKED_STATUSES)}, not {status!r}")
     if run.status == wanted.value:
         return run
+    if at is not None and not is_final(run.status):
+        _check_past("last_transition_time", at, run.started_at or run.created_at)
     if is_final(run.status) or not transition(session, run, wanted, reason=reason or wanted.value,
-                                              message=message):
+                                              message=message, at=at):
         raise Conflict(f"run {run.uuid[:12]} is {run.status}; it cannot become {wanted.value}")
     return run
 

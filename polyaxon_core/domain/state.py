@@ -12,6 +12,7 @@ after the commit. Two processes racing on a run cannot both move it: the second 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, update
@@ -32,8 +33,12 @@ def transition(
     status: str | Status,
     reason: str | None = None,
     message: str | None = None,
+    at: datetime | None = None,
 ) -> bool:
     """Move ``run`` to ``status`` if the lifecycle allows it; return whether it moved.
+
+    ``at`` is when it happened, when that was earlier than now (a run tracked offline,
+    stored later): the status's time, and the run's start or end.
 
     The move is a compare-and-set against the status ``run`` holds: when another process
     changed the row since it was read, nothing is written, ``run`` is refreshed to the
@@ -50,17 +55,18 @@ def transition(
         )
         return False
     now = utcnow()
+    when = at or now
     values: dict[str, Any] = {"status": status.value, "updated_at": now}
     if status == Status.RUNNING and run.started_at is None:
-        values["started_at"] = now
-        values["wait_time"] = (now - run.created_at).total_seconds()
+        values["started_at"] = when
+        values["wait_time"] = (when - run.created_at).total_seconds()
     if status == Status.RESUMING:
         values.update(finished_at=None, duration=None, stop_requested_at=None)
     if is_final(status):
-        values["finished_at"] = now
+        values["finished_at"] = when
         started_at = values.get("started_at", run.started_at)
         if started_at is not None:
-            values["duration"] = (now - started_at).total_seconds()
+            values["duration"] = (when - started_at).total_seconds()
     result = session.execute(
         update(Run).where(Run.id == run.id, Run.status == previous).values(**values)
         .execution_options(synchronize_session=False)
@@ -80,7 +86,7 @@ def transition(
                         .values(revoked_at=now))
     session.add(
         RunStatusCondition(run=run, status=status.value, reason=reason, message=message,
-                           created_at=now)
+                           created_at=when)
     )
     session.flush()
     entity = run_to_entity(run)

@@ -47,6 +47,14 @@ def with_times(points: Sequence[PointRow]) -> list[tuple[str, float, int | None,
     return rows
 
 
+def _moment(text: str | None) -> datetime | None:
+    """An ISO 8601 moment (an offline run's times); a naive one is UTC."""
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def retry_delay(attempt: int) -> float:
     """Seconds before sending a batch again after the ``attempt``-th failure."""
     return float(min(30.0, 0.25 * 2 ** attempt))
@@ -60,10 +68,11 @@ class DatabaseBackend:
 
     @classmethod
     def create_run(cls, project: str, name: str | None, description: str | None,
-                   tags: Sequence[str], uuid: str | None = None) -> str:
+                   tags: Sequence[str], uuid: str | None = None,
+                   created_at: str | None = None) -> str:
         """Create a run tracked from this process in ``project``; its uuid. With ``uuid``
         (an offline run's), a run of the project tracked from outside that has it already
-        is taken as it is."""
+        is taken as it is; ``created_at`` (ISO 8601): an offline run's creation."""
         from polyaxon_core.config import load_settings
         from polyaxon_core.db.session import migrate
         from polyaxon_core.domain import notifications  # noqa: F401 - see below
@@ -85,7 +94,8 @@ class DatabaseBackend:
                 where = get_project(session, name_of_project, owner or "default")
                 try:
                     return create_tracked_run(session, where, name=name, description=description,
-                                              tags=tags, uuid=uuid).uuid
+                                              tags=tags, uuid=uuid,
+                                              created_at=_moment(created_at)).uuid
                 except AlreadyExists:
                     run = session.scalars(select(Run).where(Run.uuid == uuid)).one()
                     if run.project_id != where.id or run.managed_by != "user":
@@ -190,13 +200,15 @@ class DatabaseBackend:
                 record_lineage(session, run, entry["name"], entry["kind"], entry["path"],
                                entry.get("summary"))
 
-    def report_status(self, status: str, reason: str, message: str | None) -> None:
+    def report_status(self, status: str, reason: str, message: str | None,
+                      at: str | None = None) -> None:
         from polyaxon_core.domain.commands import report_tracked_status
         from polyaxon_core.errors import PolyaxonError
 
         try:
             with session_scope(self.db_url) as session:
-                report_tracked_status(session, self._run(session), status, reason, message)
+                report_tracked_status(session, self._run(session), status, reason, message,
+                                      at=_moment(at))
         except PolyaxonError as exc:
             from polyaxon_core.tracking.run import TrackingError
 

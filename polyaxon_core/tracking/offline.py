@@ -114,9 +114,10 @@ class OfflineBackend:
         with open(self.folder / LINEAGE_FILE, "a", encoding="utf-8") as stream:
             stream.write("".join(json.dumps(dict(entry)) + "\n" for entry in entries))
 
-    def report_status(self, status: str, reason: str, message: str | None) -> None:
+    def report_status(self, status: str, reason: str, message: str | None,
+                      at: str | None = None) -> None:
         self._record.update(status=status, reason=reason, message=message,
-                            finished_at=_now() if status in FINAL else None)
+                            finished_at=(at or _now()) if status in FINAL else None)
         self._save()
 
     def close(self) -> None:
@@ -181,7 +182,8 @@ def push(folder: Path, project: str, force: bool = False,
                         "(it ends failed)")
     backend = _backend(None, project, None, {
         "name": record.get("name"), "description": record.get("description"),
-        "tags": list(record.get("tags") or ()), "uuid": record["uuid"]})
+        "tags": list(record.get("tags") or ()), "uuid": record["uuid"],
+        "created_at": record.get("created_at")})
     for column in ("inputs", "outputs"):
         if record.get(column):
             backend.merge_json(column, record[column])
@@ -214,7 +216,8 @@ def push(folder: Path, project: str, force: bool = False,
     message = record.get("message") if status in FINAL else (
         "pushed before its tracking process ended it")
     try:
-        backend.report_status(ended, record.get("reason") or ended, message)
+        backend.report_status(ended, record.get("reason") or ended, message,
+                              record.get("finished_at") if status in FINAL else None)
     except TrackingError as exc:
         if "cannot become" not in str(exc):  # already ended: an earlier push did it
             raise

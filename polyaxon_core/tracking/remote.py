@@ -50,7 +50,8 @@ class HttpBackend:
 
     @staticmethod
     def create_run(project: str, host: str, token: str | None, owner: str, name: str | None,
-                   description: str | None, tags: Sequence[str], uuid: str | None = None) -> str:
+                   description: str | None, tags: Sequence[str], uuid: str | None = None,
+                   created_at: str | None = None) -> str:
         """Create a run tracked from this process on the server; its uuid. With ``uuid``
         (an offline run's), a run of the project tracked from outside that has it already
         is taken as it is."""
@@ -62,7 +63,7 @@ class HttpBackend:
         try:
             try:
                 run = client.create_tracked_run(project, name=name, description=description,
-                                                tags=tags, uuid=uuid)
+                                                tags=tags, uuid=uuid, created_at=created_at)
             except StateConflict:
                 if uuid is None:
                     raise
@@ -138,9 +139,10 @@ class HttpBackend:
         self._request("record the lineage", self.client.log_lineage, self.project,
                       self.run_uuid, [dict(entry) for entry in entries])
 
-    def report_status(self, status: str, reason: str, message: str | None) -> None:
+    def report_status(self, status: str, reason: str, message: str | None,
+                      at: str | None = None) -> None:
         self._request(f"report the run {status}", self.client.report_status, self.project,
-                      self.run_uuid, status, reason, message)
+                      self.run_uuid, status, reason, message, at)
 
     def close(self) -> None:
         """Nothing buffered here: the run's buffer was flushed before."""

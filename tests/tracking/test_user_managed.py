@@ -193,6 +193,16 @@ def test_only_tracked_runs_take_a_status_from_a_client(deployment: Deployment) -
     assert status == 400 and "reports one of" in json.dumps(answer)
     status, answer = _post(runs, token, {"name": "no content"})
     assert status == 400 and "content" in answer.get("errors", {})
+    # a time given for what happened: in the past, and after the run's last status
+    status, earlier = _post(runs, token, {"managed_by": "user", "created_at": FLIGHT[0]})
+    assert status == 201 and earlier["created_at"] == FLIGHT[0]
+    for moment, said in (("2999-01-01T00:00:00+00:00", "is in the future"),
+                         ("2025-12-31T00:00:00+00:00", "is before the run's last status")):
+        status, answer = _post(f"{runs}/{earlier['uuid']}/statuses", token, {"condition": {
+            "type": "succeeded", "last_transition_time": moment}})
+        assert status == 400 and said in json.dumps(answer), answer
+    status, answer = _post(runs, token, {"content": "{}", "created_at": FLIGHT[0]})
+    assert status == 400 and "created_at" in answer.get("errors", {})
     component = json.dumps({"version": 1.1, "kind": "component", "run": {
         "kind": "job", "container": {"image": "python", "command": ["true"]}}})
     status, managed = _post(runs, token, {"content": component})
@@ -226,6 +236,17 @@ def _offline_run(tmp_path: Path, env: dict[str, str], *args: str) -> Path:
     return Path(answer.stdout.strip().splitlines()[-1])
 
 
+#: when the offline runs of these tests say they ran: a flight of an hour and a half
+FLIGHT = ("2026-01-01T10:00:00+00:00", "2026-01-01T11:30:00+00:00")
+
+
+def _backdate(folder: Path) -> None:
+    """Make the offline run one that ran before (its record's times), as if pushed later."""
+    record = json.loads((folder / "run.json").read_text())
+    record["created_at"], record["finished_at"] = FLIGHT
+    (folder / "run.json").write_text(json.dumps(record))
+
+
 def _push(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([POLYAXON, "ops", "push", *args], capture_output=True, text=True, env=env,
                           timeout=300, check=False)
@@ -238,6 +259,7 @@ def test_an_offline_run_is_pushed_once_however_often_it_is_pushed(
     folder = _offline_run(tmp_path, {**os.environ, "POLYAXON_OFFLINE_ROOT": str(tmp_path / "off")})
     assert not (tmp_path / "unused.db").exists()  # nothing but the folder was written
     assert json.loads((folder / "run.json").read_text())["status"] == "succeeded"
+    _backdate(folder)
     env = {**os.environ, "POLYAXON_DB_URL": laptop}
     for _ in range(2):
         pushed = _push(env, str(folder), "-p", "laptop", "-o", "json")
@@ -249,6 +271,9 @@ def test_an_offline_run_is_pushed_once_however_often_it_is_pushed(
         assert (run.managed_by, run.status, run.name, run.inputs) == (
             "user", "succeeded", "on-a-plane", {"lr": 0.1})
         assert run.last_metrics == {"loss": pytest.approx(1 / 6000)}
+        # the times the run had, not the push's
+        assert (run.created_at.isoformat(), run.started_at.isoformat(),
+                run.finished_at.isoformat(), run.duration) == (*FLIGHT[:1], *FLIGHT, 5400)
     metrics = subprocess.run([POLYAXON, "ops", "metrics", folder.name, "-o", "json"], env=env,
                              capture_output=True, text=True, check=True).stdout
     assert [p["step"] for p in json.loads(metrics)["metrics"]["loss"]] == list(range(6000))
@@ -278,6 +303,7 @@ def test_an_offline_run_is_pushed_to_a_server(deployment: Deployment, tmp_path: 
         assert "already exists" in str(exc)
     folder = _offline_run(tmp_path, {**deployment.client_env,
                                      "POLYAXON_OFFLINE_ROOT": str(tmp_path / "off")})
+    _backdate(folder)
     env = {**deployment.client_env, "POLYAXON_HOST": deployment.url,
            "POLYAXON_AUTH_TOKEN": client.transport.token or ""}
     for _ in range(2):
@@ -287,6 +313,7 @@ def test_an_offline_run_is_pushed_to_a_server(deployment: Deployment, tmp_path: 
     run = client.get_run("flights", folder.name)
     assert (run["managed_by"], run["status"], run["name"], run["tags"]) == (
         "user", "succeeded", "on-a-plane", ["offline"])
+    assert (run["created_at"], run["started_at"], run["finished_at"]) == (*FLIGHT[:1], *FLIGHT)
     assert len(client.get_metrics("flights", folder.name)["metrics"]["loss"]) == 6000
     notes = client.download_artifact("flights", folder.name, "texts/notes/0.txt", tmp_path / "n")
     assert notes.read_text() == "no network"

@@ -127,11 +127,16 @@ def run_create(owner: str, project: str) -> Answer:
         with server.session() as session:
             run = create_tracked_run(session, get_project(session, project, owner),
                                      name=body["name"], description=body["description"],
-                                     tags=body["tags"] or (), uuid=body["uuid"])
+                                     tags=body["tags"] or (), uuid=body["uuid"],
+                                     created_at=body["created_at"])
             return _created(session, run, body), 201
     if body["uuid"] is not None:
         raise ParameterError("uuid", "the server gives the runs it runs their uuid; only a run "
                                      "tracked from your process (managed_by `user`) keeps one")
+    if body["created_at"] is not None:
+        raise ParameterError("created_at", "a run the server runs is created now; only a run "
+                                           "tracked from your process (managed_by `user`) "
+                                           "may give when it was created")
     if body["content"] is None:
         raise ParameterError("content", "a run the server runs needs its polyaxonfile; a run "
                                         "tracked from your own process is created with "
@@ -166,7 +171,8 @@ def run_status_report(owner: str, project: str, uuid: str) -> Answer:
     condition = load_body(StatusBodySchema)["condition"]
     with server.session() as session:
         run = report_tracked_status(session, find_run(session, owner, project, uuid),
-                                    condition["type"], condition["reason"], condition["message"])
+                                    condition["type"], condition["reason"], condition["message"],
+                                    at=condition["last_transition_time"])
         return run_payload(run), 200
 
 

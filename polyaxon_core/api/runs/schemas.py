@@ -140,6 +140,9 @@ class RunCreateSchema(InputSchema):
         "^[0-9a-f]{32}$", error="a run's uuid is 32 lowercase hexadecimal digits"), metadata={
         "description": "only with managed_by `user`: the uuid an offline run was given "
                        "(409 if a run has it)"})
+    created_at = fields.AwareDateTime(load_default=None, allow_none=False, metadata={
+        "description": "only with managed_by `user`: when an offline run was created and "
+                       "started (default: now; not in the future)"})
     is_managed = fields.Boolean(allow_none=True, load_default=None, metadata={
         "description": "false: the same as managed_by `user` (older clients' name)"})
     pending = fields.String(
@@ -156,6 +159,9 @@ class ReportedConditionSchema(InputSchema):
     status = fields.Raw(load_default=True, metadata={"description": "ignored: always true"})
     reason = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=256))
     message = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=10_000))
+    last_transition_time = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "when it happened (an offline run stored later; default: now): not "
+                       "in the future, nor before the run's last status"})
 
 
 class StatusBodySchema(InputSchema):
