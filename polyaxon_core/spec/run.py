@@ -96,6 +96,53 @@ class ResourcesSchema(SpecSchema):
     requests = MappingOf(Quantity())
     claims = ListOf(KubeObject())
 
+    @validates_schema
+    def _extended_resources(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        """An extended resource (``nvidia.com/gpu``...) is never overcommitted: a request
+        needs a limit of the same amount, and amounts are whole."""
+        limits, requests = data.get("limits") or {}, data.get("requests") or {}
+        for section, values in (("requests", requests), ("limits", limits)):
+            for name, amount in values.items():
+                if "/" not in str(name) or _is_template(amount):
+                    continue
+                if not _is_whole(amount):
+                    raise ValidationError({section: {name: [Issue(
+                        f"{name} is counted in whole devices, not {amount!r}", "a whole number")]}})
+                if section == "requests" and name not in limits:
+                    raise ValidationError({section: {name: [Issue(
+                        f"a request of {name} needs a limit of the same amount (devices are "
+                        f"never shared); add limits.{name}: {amount}", f"limits.{name}")]}})
+                if section == "requests" and str(limits[name]) != str(amount):
+                    raise ValidationError({section: {name: [Issue(
+                        f"the request of {name} ({amount}) differs from its limit "
+                        f"({limits[name]}); devices are never shared, make them equal",
+                        f"{limits[name]}")]}})
+
+
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and "{{" in value
+
+
+def _is_whole(value: Any) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return True
+    return isinstance(value, str) and value.strip().isdigit()
+
+
+class TolerationSchema(SpecSchema):
+    key = Text()
+    operator = Choice(["Exists", "Equal"], what="toleration operator")
+    value = Text()
+    effect = Choice(["NoSchedule", "PreferNoSchedule", "NoExecute"], what="taint effect")
+    toleration_seconds = Integer()
+
+    @validates_schema
+    def _exists_has_no_value(self, data: Mapping[str, Any], **kwargs: Any) -> None:
+        if data.get("operator") == "Exists" and data.get("value"):
+            raise ValidationError({"value": [Issue(
+                "a toleration with operator Exists matches any value; remove `value` or use "
+                "operator Equal", "no value with Exists")]})
+
 
 class EnvVarSchema(SpecSchema):
     name = Text(required=True)
@@ -289,7 +336,7 @@ class EnvironmentSchema(SpecSchema):
     annotations = MappingOf(Text())
     node_selector = MappingOf(Text())
     affinity = KubeObject()
-    tolerations = ListOf(KubeObject())
+    tolerations = ListOf(Section(TolerationSchema))
     node_name = Text()
     service_account_name = Text()
     host_aliases = ListOf(KubeObject())

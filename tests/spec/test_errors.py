@@ -261,3 +261,46 @@ def test_characters_yaml_refuses_are_a_problem_not_a_crash() -> None:
 
     with pytest.raises(PolyaxonfileError, match="invalid YAML"):
         parse_text("name: \x07bell", "bell.yaml")
+
+
+@pytest.mark.parametrize(("written", "path", "said"), [
+    ("environment: {tolerations: [{key: gpu, operator: Maybe}]}",
+     "run.environment.tolerations[0].operator", "`Maybe` is not a valid toleration operator"),
+    ("environment: {tolerations: [{key: gpu, operator: Exists, value: a}]}",
+     "run.environment.tolerations[0].value", "matches any value"),
+    ("environment: {tolerations: [{key: gpu, effect: NoRun}]}",
+     "run.environment.tolerations[0].effect", "`NoRun` is not a valid taint effect"),
+    ("container: {image: busybox, resources: {requests: {nvidia.com/gpu: 1}}}",
+     "run.container.resources.requests.nvidia.com/gpu", "needs a limit of the same amount"),
+    ("container: {image: busybox, resources: {requests: {nvidia.com/gpu: 2}, limits: {nvidia.com/gpu: 1}}}",
+     "run.container.resources.requests.nvidia.com/gpu", "differs from its limit"),
+    ("container: {image: busybox, resources: {limits: {nvidia.com/gpu: 0.5}}}",
+     "run.container.resources.limits.nvidia.com/gpu", "counted in whole devices"),
+])
+def test_what_a_cluster_would_refuse_is_refused_with_its_field(
+    write_file: WriteFile, written: str, path: str, said: str,
+) -> None:
+    container = "" if written.startswith("container") else "\n          container: {image: busybox}"
+    source = write_file(f"""
+        version: 1.1
+        kind: component
+        run:
+          kind: job
+          {written}{container}
+        """)
+    [problem] = problems_of(source)
+    assert problem.path == path and said in problem.message, problem
+
+
+def test_a_gpu_limit_alone_or_with_an_equal_request_is_valid(write_file: WriteFile) -> None:
+    source = write_file("""
+        version: 1.1
+        kind: component
+        run:
+          kind: job
+          environment: {tolerations: [{key: gpu, operator: Equal, value: a, effect: NoSchedule}]}
+          container:
+            image: busybox
+            resources: {limits: {nvidia.com/gpu: 2, cpu: 1.5}, requests: {nvidia.com/gpu: "2", cpu: 500m}}
+        """)
+    assert read_polyaxonfile(source).run["container"]["resources"]["limits"]["nvidia.com/gpu"] == 2
