@@ -9,7 +9,7 @@ OFFICIAL := .venv-official
 # suite compares `polyaxon check` verdicts with it, and benchmarks/ times it beside ours.
 OFFICIAL_CLIENT ?= polyaxon==2.18.*
 # the optimizers' bayes and hyperopt extras (numpy, scipy, hyperopt) are part of the suite
-DISTRIBUTIONS := . plugins/schedulers "plugins/optimizers[bayes,hyperopt,test]" "plugins/stores[s3,gcs,azure,test]" \
+DISTRIBUTIONS := . "plugins/schedulers[test]" "plugins/optimizers[bayes,hyperopt,test]" "plugins/stores[s3,gcs,azure,test]" \
 	"plugins/notifiers[test]" "webapp[test]"
 # MLflow, in a virtual environment of its own, for benchmarks/webapp_vs_mlflow.py
 MLFLOW_VENV := benchmarks/.work/mlflow-venv

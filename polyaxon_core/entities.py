@@ -84,6 +84,11 @@ class LaunchRequest:
     connections: tuple[ConnectionEntity, ...] = ()
     #: the run's initializers (``run.init``), in order, to run before its container
     init: tuple[InitStep, ...] = ()
+    #: the whole ``run`` section, templates rendered (camelCase, as written): environment,
+    #: volumes, sidecars, ports, replicas, for schedulers that act on them
+    run_section: Mapping[str, Any] = field(default_factory=dict)
+    #: ``termination``: ``max_retries``, ``timeout`` and ``ttl`` (seconds), when given
+    termination: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

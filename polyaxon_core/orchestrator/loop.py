@@ -363,6 +363,11 @@ class Orchestrator:
             timeout=float(termination.timeout) if termination and termination.timeout else None,
             connections=connections,
             init=steps,
+            run_section=spec.render_run(dict(run.inputs or {}), globals_context),
+            termination={key: int(value) for key, value in (
+                ("max_retries", termination.max_retries if termination else None),
+                ("timeout", termination.timeout if termination else None),
+                ("ttl", termination.ttl if termination else None)) if value is not None},
         )
 
     # ------------------------------------------------------------------------- reconcile

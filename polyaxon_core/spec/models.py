@@ -388,6 +388,22 @@ class OperationSpec:
             raise PolyaxonfileError(problems)
         return spec
 
+    def render_run(self, inputs: Mapping[str, Any], globals: Mapping[str, Any]) -> dict[str, Any]:
+        """The whole ``run`` section (with ``runPatch`` applied), every string templated: what
+        a scheduler acting on more than the container (Kubernetes: environment, volumes,
+        sidecars, replicas) reads. Field names stay as written (Kubernetes' camelCase)."""
+        where = Located(
+            self.component.where.source,
+            ("run",),
+            {("run", *path): position for path, position in self._run_positions.items()},
+        )
+        problems: list[Problem] = []
+        text = _renderer(where, self._template_context(inputs, globals, problems), problems)
+        rendered = _render_tree(dict(self.run), (), text)
+        if problems:
+            raise PolyaxonfileError(problems)
+        return dict(rendered)
+
     def render_init(self, inputs: Mapping[str, Any], globals: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The ``run.init`` section (with ``runPatch`` applied) after templating: each
         initializer's mapping with its strings rendered, and its ``container`` (if any) a

@@ -206,3 +206,42 @@ def run_step(step: Mapping[str, Any], environment: Mapping[str, str], store: Any
     if code != 0:
         raise StepFailed(f"the container's command exited with {code}")
     return "done"
+
+
+def main(argv: Sequence[str]) -> int:
+    """``python -m polyaxon_schedulers.initializers STEP``: run one step described as JSON
+    (a record as the local scheduler writes them) in this process's environment, its
+    output on stdout: what an init container on Kubernetes runs. The store, for a
+    ``paths`` step from the artifacts store, is the one this environment configures."""
+    import json
+    import subprocess
+    import sys
+
+    if len(argv) != 1:
+        print("usage: python -m polyaxon_schedulers.initializers STEP_JSON", file=sys.stderr)
+        return 2
+    step = json.loads(argv[0])
+    store = None
+    if step["kind"] == "paths" and not step["value"].get("root"):
+        from polyaxon_core.config import load_settings
+        from polyaxon_core.plugins import get_plugin_manager
+
+        settings = load_settings()
+        store = get_plugin_manager().get("store", settings.store)(settings)
+
+    def start(command: Sequence[str], options: Mapping[str, Any]) -> int:
+        return subprocess.run(list(command), check=False, **options).returncode
+
+    print(describe(step), flush=True)
+    try:
+        print(run_step(step, dict(os.environ), store, start), flush=True)
+    except StepFailed as exc:
+        print(f"failed: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

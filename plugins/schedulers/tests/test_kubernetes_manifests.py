@@ -1,0 +1,214 @@
+"""The Kubernetes objects of runs, for a corpus of polyaxonfiles covering the fields they
+map, validated with ``kubernetes-validate`` in strict mode against the oldest and the
+newest Kubernetes versions it bundles (no cluster exists on these machines: the objects
+are checked against the official schemas, not created)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+from polyaxon_schedulers.kubernetes.manifests import (
+    ManifestError,
+    object_name,
+    render,
+    selector,
+)
+
+from polyaxon_core.entities import (
+    ConnectionEntity,
+    LaunchRequest,
+    ResourceReference,
+    RunEntity,
+)
+from polyaxon_core.orchestrator import initializers
+from polyaxon_core.spec import read_polyaxonfile
+
+VERSIONS = ("1.25.0", kubernetes_validate.latest_version())
+UUID = "0d7f98bcb90e4542b4f9893e50a905e8"
+RUN_PATH = "/srv/polyaxon/runs/" + UUID
+CATALOG = {
+    "code": ConnectionEntity(name="code", kind="git",
+                             schema={"url": "https://git.example.org/org/models.git"},
+                             secret=ResourceReference("git-login", items=("POLYAXON_GIT_CREDENTIALS",))),
+    "datasets": ConnectionEntity(name="datasets", kind="volume_claim",
+                                 schema={"volumeClaim": "datasets", "mountPath": "/data", "readOnly": True}),
+    "scratch": ConnectionEntity(name="scratch", kind="host_path",
+                                schema={"hostPath": "/mnt/scratch", "mountPath": "/scratch"}),
+    "aws": ConnectionEntity(name="aws", kind="s3", schema={"bucket": "s3://models"},
+                            secret=ResourceReference("aws-keys")),
+    "warehouse": ConnectionEntity(name="warehouse", kind="postgres", schema={"host": "db"},
+                                  secret=ResourceReference("warehouse-login", mount_path="/etc/warehouse"),
+                                  config_map=ResourceReference("warehouse-settings", items=("PGDATABASE",))),
+}
+
+JOB = """
+version: 1.1
+kind: operation
+termination: {maxRetries: 3, timeout: 3600, ttl: 600}
+params:
+  lr: {value: 0.01}
+component:
+  inputs: [{name: lr, type: float}]
+  run:
+    kind: job
+    environment:
+      labels: {team: vision}
+      annotations: {owner: ada}
+      nodeSelector: {pool: gpu}
+      tolerations: [{key: gpu, operator: Exists, effect: NoSchedule}]
+      affinity:
+        nodeAffinity:
+          requiredDuringSchedulingIgnoredDuringExecution:
+            nodeSelectorTerms: [{matchExpressions: [{key: zone, operator: In, values: [a, b]}]}]
+      serviceAccountName: trainer
+      imagePullSecrets: [registry-login]
+      securityContext: {runAsUser: 1000, fsGroup: 1000}
+      priorityClassName: high
+      restartPolicy: OnFailure
+      hostNetwork: false
+    connections: [datasets, scratch, aws, warehouse]
+    volumes: [{name: shm, emptyDir: {medium: Memory}}]
+    init:
+      - {connection: code, git: {revision: v1.2}}
+      - {file: {content: "lr: 0.1", filename: conf.yaml}}
+      - {dockerfile: {image: "python:3.11"}}
+      - {paths: [["d0c1a7e3a1f54bbc8fbf8c5b9b0a8d53/outputs/model", model]]}
+      - {container: {image: busybox, command: [sh, -c, "ls /plx-context"]}}
+    sidecars: [{name: logger, image: busybox, command: [sh, -c, "tail -f /dev/null"]}]
+    container:
+      image: pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime
+      imagePullPolicy: IfNotPresent
+      command: [python, train.py]
+      args: ["--lr={{ lr }}"]
+      workingDir: /plx-context/models
+      env: [{name: MODE, value: train}, {name: NODE, valueFrom: {fieldRef: {fieldPath: spec.nodeName}}}]
+      resources:
+        limits: {cpu: "4", memory: 16Gi, nvidia.com/gpu: 1}
+        requests: {cpu: "2", memory: 8Gi, nvidia.com/gpu: 1}
+      volumeMounts: [{name: shm, mountPath: /dev/shm}]
+"""
+
+SERVICE = """
+version: 1.1
+kind: component
+run:
+  kind: service
+  ports: [8888, 6006]
+  replicas: 2
+  isExternal: true
+  container:
+    image: jupyter/base-notebook
+    command: [start-notebook.sh]
+"""
+
+
+def _launch(text: str, tmp_path: Path, env: dict[str, str] | None = None) -> LaunchRequest:
+    source = tmp_path / "polyaxonfile.yaml"
+    source.write_text(text)
+    spec = read_polyaxonfile(source)
+    inputs = spec.resolve_inputs({})
+    globals_context = {"run_artifacts_path": "/plx-context/artifacts", "uuid": UUID}
+    steps = initializers.plan(spec.render_init(inputs, globals_context), Path(RUN_PATH),
+                              Path(RUN_PATH) / "artifacts", CATALOG.__getitem__, lambda uuid: True)
+    termination = spec.termination
+    return LaunchRequest(
+        run=RunEntity(uuid=UUID, project="Vision Models", owner="ada", name="train",
+                      kind=spec.run_kind, runtime=spec.run_kind, status="scheduled"),
+        container=spec.render_container(inputs, globals_context),
+        env=env or {"POLYAXON_RUN_UUID": UUID, "POLYAXON_HOST": "http://polyaxon:8000",
+                    "POLYAXON_AUTH_TOKEN": "secret-token", "POLYAXON_RUN_ARTIFACTS_PATH": "/local/a",
+                    "POLYAXON_DB_URL": "sqlite:////local/db"},
+        run_path=RUN_PATH,
+        connections=tuple(CATALOG[name] for name in spec.render_connections(inputs, globals_context)),
+        init=steps,
+        run_section=spec.render_run(inputs, globals_context),
+        termination={key: value for key, value in (
+            ("max_retries", termination.max_retries), ("timeout", termination.timeout),
+            ("ttl", termination.ttl)) if value is not None} if termination else {},
+    )
+
+
+def _validated(objects: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    for manifest in objects:
+        for version in VERSIONS:
+            kubernetes_validate.validate(manifest, version, strict=True)
+    return {manifest["kind"]: manifest for manifest in objects}
+
+
+def test_a_job_maps_every_field_and_validates_strictly(tmp_path: Path) -> None:
+    launch = _launch(JOB, tmp_path)
+    objects = _validated(render(launch, "ml", context_secret={"POLYAXON_AUTH_TOKEN": "secret-token"}))
+    assert list(objects) == ["Secret", "Job"]
+    job = objects["Job"]
+    assert job["metadata"]["name"] == object_name(UUID) and job["metadata"]["namespace"] == "ml"
+    assert job["metadata"]["labels"]["polyaxon.io/run-uuid"] == UUID
+    assert job["metadata"]["labels"]["polyaxon.io/project"] == "Vision-Models"
+    assert job["metadata"]["labels"]["team"] == "vision"
+    assert job["metadata"]["annotations"] == {"owner": "ada"}
+    assert (job["spec"]["backoffLimit"], job["spec"]["activeDeadlineSeconds"],
+            job["spec"]["ttlSecondsAfterFinished"]) == (3, 3600, 600)
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "OnFailure" and pod["serviceAccountName"] == "trainer"
+    assert pod["imagePullSecrets"] == [{"name": "registry-login"}]
+    assert pod["nodeSelector"] == {"pool": "gpu"} and pod["priorityClassName"] == "high"
+    main, sidecar = pod["containers"]
+    assert sidecar["name"] == "logger"
+    assert main["name"] == "polyaxon-main" and main["args"] == ["--lr=0.01"]
+    assert main["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert main["imagePullPolicy"] == "IfNotPresent"
+    env = {entry["name"]: entry for entry in main["env"]}
+    # the token from the run's Secret, never as a value; the local database left out
+    assert env["POLYAXON_AUTH_TOKEN"] == {"name": "POLYAXON_AUTH_TOKEN", "valueFrom": {
+        "secretKeyRef": {"name": object_name(UUID, "context"), "key": "POLYAXON_AUTH_TOKEN"}}}
+    assert "secret-token" not in json.dumps(job)
+    assert "POLYAXON_DB_URL" not in env
+    assert env["POLYAXON_RUN_ARTIFACTS_PATH"]["value"] == "/plx-context/artifacts"
+    assert env["NODE"]["valueFrom"] == {"fieldRef": {"fieldPath": "spec.nodeName"}}
+    assert env["PGDATABASE"]["valueFrom"] == {"configMapKeyRef": {"name": "warehouse-settings",
+                                                                  "key": "PGDATABASE"}}
+    assert main["envFrom"] == [{"secretRef": {"name": "aws-keys"}}]
+    mounts = {mount["mountPath"]: mount for mount in main["volumeMounts"]}
+    assert set(mounts) == {"/dev/shm", "/plx-context", "/data", "/scratch", "/etc/warehouse"}
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert volumes[mounts["/data"]["name"]]["persistentVolumeClaim"] == {
+        "claimName": "datasets", "readOnly": True}
+    assert volumes[mounts["/scratch"]["name"]]["hostPath"] == {"path": "/mnt/scratch"}
+    git, file, dockerfile, paths, custom = pod["initContainers"]
+    step = json.loads(git["args"][0])
+    assert step["kind"] == "git" and step["destination"] == "/plx-context/models"
+    assert step["value"] == {"url": "https://git.example.org/org/models.git", "revision": "v1.2"}
+    # the git connection's secret reaches the git step only
+    assert {e["name"] for e in git["env"]} >= {"POLYAXON_GIT_CREDENTIALS"}
+    assert "POLYAXON_GIT_CREDENTIALS" not in env
+    assert json.loads(file["args"][0])["destination"] == "/plx-context/conf.yaml"
+    assert json.loads(dockerfile["args"][0])["destination"] == "/plx-context/Dockerfile"
+    assert json.loads(paths["args"][0])["sources"] == [
+        ["d0c1a7e3a1f54bbc8fbf8c5b9b0a8d53/outputs/model", "/plx-context/model"]]
+    assert custom["image"] == "busybox" and custom["command"] == ["sh", "-c", "ls /plx-context"]
+    assert objects["Secret"]["stringData"] == {"POLYAXON_AUTH_TOKEN": "secret-token"}
+    assert selector(UUID) == "app.kubernetes.io/managed-by=polyaxon-core,polyaxon.io/run-uuid=" + UUID
+
+
+def test_a_service_is_a_deployment_and_a_service_that_validate(tmp_path: Path) -> None:
+    objects = _validated(render(_launch(SERVICE, tmp_path), "ml"))
+    assert list(objects) == ["Deployment", "Service"]
+    deployment, service = objects["Deployment"], objects["Service"]
+    assert deployment["spec"]["replicas"] == 2
+    assert deployment["spec"]["template"]["spec"]["restartPolicy"] == "Always"
+    assert deployment["spec"]["selector"]["matchLabels"] == {"polyaxon.io/run-uuid": UUID}
+    assert service["spec"]["type"] == "LoadBalancer"
+    assert [port["port"] for port in service["spec"]["ports"]] == [8888, 6006]
+
+
+def test_what_cannot_run_on_kubernetes_is_refused_with_the_fix(tmp_path: Path) -> None:
+    no_image = JOB.replace("      image: pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime\n", "")
+    with pytest.raises(ManifestError, match="no `image`"):
+        render(_launch(no_image, tmp_path), "ml")
+    clash = JOB.replace("volumes: [{name: shm, emptyDir: {medium: Memory}}]",
+                        "volumes: [{name: polyaxon-context, emptyDir: {medium: Memory}}]")
+    with pytest.raises(ManifestError, match="two volumes are called `polyaxon-context`"):
+        render(_launch(clash, tmp_path), "ml")
