@@ -95,6 +95,8 @@ bench: install official-client
 	  $(MLFLOW_VENV)/bin/python -m pip install --quiet mlflow)
 	$(BIN)/python benchmarks/webapp_vs_mlflow.py
 	$(BIN)/python benchmarks/dag_vs_floor.py
+	$(BIN)/python benchmarks/store_throughput.py
+	$(BIN)/python benchmarks/sdk_overhead.py
 
 clean:
 	rm -rf $(VENV) $(OFFICIAL) $(ASSETS)/node_modules $(VENDOR) $(EMULATORS)/node_modules
