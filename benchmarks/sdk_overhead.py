@@ -58,18 +58,17 @@ import json
 import os
 import platform
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from servers import free_port, start, stop
 from sqlalchemy import func, select
 
 from polyaxon_core import accounts
@@ -152,12 +151,6 @@ print(json.dumps({"init": started - begin, "loop": looped - started, "end": ende
 '''
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def clean_env() -> dict[str, str]:
     """The caller's environment without its POLYAXON_* and MLFLOW_* settings."""
     return {key: value for key, value in os.environ.items()
@@ -188,34 +181,6 @@ def prepare_home(home: Path, runs: int, with_tokens: bool) -> dict[str, Any]:
                 _, key = accounts.issue_token(session, user, name=f"run {run.uuid}", run_id=run.id)
                 setup["tokens"].append(key)
     return setup
-
-
-def start(argv: list[str], env: dict[str, str], url: str, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as output:
-        process = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{argv[0]} exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.2)  # waiting for a server to listen, bounded by the deadline
-    stop(process)
-    raise SystemExit(f"{argv[0]} never answered {url}: {log.read_text()[-2000:]}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """Stop a server and whatever it started (its process group)."""
-    if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait(30)
 
 
 def child(argv: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:

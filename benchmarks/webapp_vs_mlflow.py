@@ -35,7 +35,6 @@ import json
 import os
 import platform
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from servers import free_port, start, stop
 from sqlalchemy import insert
 
 from polyaxon_core.db.models import Metric, Run
@@ -62,12 +62,6 @@ CHART_POINTS = 2000
 #: the issue's goals: ours at most this fraction of MLflow's time; the chart within a second
 TARGET_RATIO = 0.2
 TARGET_CHART_SECONDS = 1.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def dataset(runs: int, seed: int = 0) -> list[tuple[dict[str, float], dict[str, float]]]:
@@ -144,22 +138,6 @@ def load_mlflow(folder: Path, rows: list[Any], points: int) -> dict[str, str]:
          str(data), str(points), str(artifacts)],
         capture_output=True, text=True, check=True)
     return dict(json.loads(result.stdout.strip().splitlines()[-1]))
-
-
-def start(argv: list[str], env: dict[str, str], url: str, log: Path) -> subprocess.Popen[bytes]:
-    with open(log, "wb") as output:
-        process = subprocess.Popen(argv, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{argv[0]} exited: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return process
-        except OSError:
-            time.sleep(0.2)  # waiting for a server to listen, bounded by the deadline
-    raise SystemExit(f"{argv[0]} never answered {url}")
 
 
 def timed(request: urllib.request.Request) -> tuple[float, bytes]:
@@ -284,8 +262,7 @@ def main() -> None:
                                args.loads)
         finally:
             for process in (ours, mlflow):
-                os.killpg(process.pid, 15)
-                process.wait(30)
+                stop(process)
     report(args, times, chart)
 
 
