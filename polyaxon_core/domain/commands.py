@@ -15,7 +15,7 @@ from polyaxon_core.db.models import Project, Run, RunStatusCondition, utcnow
 from polyaxon_core.domain.projects import validate_slug
 from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
 from polyaxon_core.domain.state import transition
-from polyaxon_core.errors import Conflict, InvalidRequest
+from polyaxon_core.errors import Conflict, InvalidRequest, Unprocessable
 from polyaxon_core.events import queue_event
 from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.wakeup import wake_after_commit
@@ -329,15 +329,15 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 def _check_past(name: str, moment: datetime, not_before: datetime | None) -> None:
-    """A moment a client reports: InvalidRequest if it is in the future or before
+    """A moment a client reports: Unprocessable if it is in the future or before
     ``not_before`` (the run's last status)."""
     if moment.tzinfo is None:
-        raise InvalidRequest(f"`{name}` needs a time zone, such as 2026-05-31T12:00:00+00:00")
+        raise Unprocessable(f"`{name}` needs a time zone, such as 2026-05-31T12:00:00+00:00")
     if moment > utcnow() + CLOCK_SKEW:
-        raise InvalidRequest(f"`{name}` {moment.isoformat()} is in the future; send when it "
+        raise Unprocessable(f"`{name}` {moment.isoformat()} is in the future; send when it "
                              "happened")
     if not_before is not None and moment < not_before:
-        raise InvalidRequest(f"`{name}` {moment.isoformat()} is before the run's last status "
+        raise Unprocessable(f"`{name}` {moment.isoformat()} is before the run's last status "
                              f"({not_before.isoformat()}); statuses are reported in order")
 
 

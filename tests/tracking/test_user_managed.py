@@ -200,7 +200,7 @@ def test_only_tracked_runs_take_a_status_from_a_client(deployment: Deployment) -
                          ("2025-12-31T00:00:00+00:00", "is before the run's last status")):
         status, answer = _post(f"{runs}/{earlier['uuid']}/statuses", token, {"condition": {
             "type": "succeeded", "last_transition_time": moment}})
-        assert status == 400 and said in json.dumps(answer), answer
+        assert status == 422 and said in json.dumps(answer), answer
     status, answer = _post(runs, token, {"content": "{}", "created_at": FLIGHT[0]})
     assert status == 400 and "created_at" in answer.get("errors", {})
     component = json.dumps({"version": 1.1, "kind": "component", "run": {

@@ -109,7 +109,8 @@ class RunCreateSchema(InputSchema):
     #: fields go together): a polyaxonfile the server runs, or a run tracked from a user's
     #: process, with no content and no queue, that may keep an offline run's uuid
     OPENAPI_EXTRA: ClassVar[dict[str, Any]] = {"anyOf": [
-        {"title": "run by the server", "required": ["content"], "not": {"required": ["uuid"]},
+        {"title": "run by the server", "required": ["content"],
+         "not": {"anyOf": [{"required": ["uuid"]}, {"required": ["created_at"]}]},
          "properties": {"managed_by": {"enum": ["agent", None]},
                         "is_managed": {"enum": [True, None]}}},
         {"title": "tracked from a user's process", "not": {"required": ["content"]},
