@@ -88,7 +88,10 @@ class WakeupChannel:
         if self._read is None:
             time.sleep(timeout)
             return False
-        ready, _, _ = select.select([self._read], [], [], timeout)
+        # poll, not select: select refuses descriptors past 1023, which a busy server has
+        poller = select.poll()
+        poller.register(self._read, select.POLLIN)
+        ready = poller.poll(max(0.0, timeout) * 1000)
         if ready:
             with contextlib.suppress(BlockingIOError):
                 while os.read(self._read, 4096):

@@ -174,8 +174,10 @@ def _switch_user(name: str | None) -> dict[str, Any]:
 
 def _pump(output: Any, log: _LogWriter) -> None:
     """Copy a process's output into the log until it closes."""
+    poller = select.poll()  # not select: it refuses descriptors past 1023
+    poller.register(output, select.POLLIN)
     while True:
-        if log.pending and not select.select([output], [], [], log.seconds_left())[0]:
+        if log.pending and not poller.poll(log.seconds_left() * 1000):
             log.flush()
             continue
         try:

@@ -210,8 +210,8 @@ def _main_container(launch: LaunchRequest, written: Mapping[str, Any],
         main["workingDir"] = container.working_dir
     context = {name: POD_CONTEXT.get(name, value) for name, value in launch.env.items()
                if name not in LOCAL_ONLY}
-    env = [{"name": name, "value": value} for name, value in context.items()
-           if name not in secret_values]
+    env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in context.items()
+                                 if name not in secret_values]
     env += [{"name": name, "valueFrom": {"secretKeyRef": {
         "name": object_name(launch.run.uuid, "context"), "key": name}}} for name in secret_values]
     written_env = {entry.get("name"): entry for entry in written.get("env") or []
