@@ -12,6 +12,14 @@ from polyaxon_core.interfaces.base import PluginClass
 from polyaxon_core.lifecycle import is_final
 
 
+class SchedulerUnavailable(Exception):
+    """The backend cannot be reached now (a cluster's API down, a broker gone).
+
+    Raised by :meth:`Scheduler.submit`, it keeps the run scheduled: the orchestrator
+    submits it again on its next pass instead of failing it. The message says what could
+    not be reached."""
+
+
 @dataclass(frozen=True)
 class ActiveRun:
     """A run the orchestrator believes is executing, with the scheduler's handle for it.
@@ -39,6 +47,9 @@ class Scheduler(PluginClass):
     supports_services: ClassVar[bool] = False
     #: Whether runs keep going when the orchestrator process dies.
     survives_orchestrator_restart: ClassVar[bool] = True
+    #: Whether the backend retries a failed run itself (a Kubernetes Job's
+    #: ``backoffLimit``): the orchestrator then does not retry what it reports failed.
+    retries_itself: ClassVar[bool] = False
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings

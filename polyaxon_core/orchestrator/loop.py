@@ -35,7 +35,7 @@ from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
 from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import InitStep, LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
-from polyaxon_core.interfaces.scheduler import ActiveRun
+from polyaxon_core.interfaces.scheduler import ActiveRun, SchedulerUnavailable
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, FINAL_STATUSES, Status
 from polyaxon_core.orchestrator.ci import CIController
 from polyaxon_core.orchestrator.dags import DagController
@@ -256,6 +256,9 @@ class Orchestrator:
             try:
                 launch = self.launch_request(run)
                 handle = self.scheduler.submit(launch)
+            except SchedulerUnavailable as exc:  # submitted again on the next pass
+                logger.warning("run %s waits for its scheduler: %s", run.uuid, exc)
+                return
             except Exception as exc:  # a bad template or command fails the run, not the loop
                 logger.info("run %s could not be launched: %s", run.uuid, exc)
                 transition(session, run, Status.FAILED, reason="launch failed",
@@ -388,7 +391,11 @@ class Orchestrator:
             ]
         if not active:
             return
-        updates = self.scheduler.sync(active)
+        try:
+            updates = self.scheduler.sync(active)
+        except SchedulerUnavailable as exc:  # the runs keep their statuses until it answers
+            logger.warning("the scheduler cannot report on its runs now: %s", exc)
+            return
         handles = {item.run.uuid: item for item in active}
         for update in updates:
             with session_scope(self.settings.db_url) as session:
@@ -436,7 +443,8 @@ class Orchestrator:
         message = update.message
         if status == Status.FAILED and update.reason == "exit code":
             message = _with_uncaught_exception(run, message)
-        if (status == Status.FAILED and run.status != Status.STOPPING.value
+        retried_here = not self.scheduler.retries_itself
+        if (status == Status.FAILED and run.status != Status.STOPPING.value and retried_here
                 and self._retry(session, run, replace(update, message=message))):
             return
         transition(session, run, status, reason=update.reason or status.value, message=message)

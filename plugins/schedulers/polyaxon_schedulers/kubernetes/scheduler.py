@@ -1,0 +1,372 @@
+"""``scheduler-kubernetes``: every run is a set of Kubernetes objects in one namespace.
+
+Select it with ``POLYAXON_SCHEDULER=kubernetes`` (the ``kubernetes`` extra of
+``polyaxon-schedulers`` installs the official client; :mod:`.api` says how it finds the
+cluster). A ``job`` run becomes a Job, a ``service`` run a Deployment and a Service, each
+with a Secret holding the run's token (:mod:`.manifests`).
+
+* **Submit** creates the objects in order. A ``409 AlreadyExists`` for an object labelled
+  with the same run and attempt is that object, created by this scheduler before a
+  restart: it is adopted, not created twice. Another object of that name is an error
+  that says so.
+* **Status** comes from watches on the run Jobs, Deployments and pods of the namespace
+  (one list, then a watch from its resource version, listed again after ``410 Gone``),
+  kept in memory and read by :meth:`KubernetesScheduler.poll`; until the first list
+  arrived, and for a run it has not seen yet, a direct read answers. A pod waiting on an
+  image it cannot pull is a ``warning``; a pod the cluster cannot place ``unschedulable``,
+  each with the cluster's reason; a failed pod the Job retries (``backoffLimit``) a
+  ``warning`` that names why it failed (``OOMKilled``, ``Evicted``, a lost node, an exit
+  code); the Job's ``Complete`` and ``Failed`` conditions end the run.
+* **Stop** deletes the Job or Deployment with the grace period (``Foreground``: its pods
+  get SIGTERM, the run is ``stopping`` while they end); forced, the pods are deleted with
+  no grace.
+* **Cleanup** (once the run is final) deletes every object of the run; a Job with
+  ``termination.ttl`` is left to Kubernetes to collect after that time.
+* An API server that cannot be reached, or answers 5xx or 429, is waited for: the run
+  stays scheduled (submit) or keeps its status (poll) until it answers. A 403 or 422 fails
+  the run with the cluster's message.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from polyaxon_core.config import Settings
+from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
+from polyaxon_core.hookspecs import hookimpl
+from polyaxon_core.interfaces import Scheduler
+from polyaxon_core.interfaces.scheduler import SchedulerUnavailable
+from polyaxon_schedulers.kubernetes.api import KubeApi, KubeError, plural_of
+from polyaxon_schedulers.kubernetes.manifests import (
+    DEFAULT_INIT_IMAGE,
+    MAIN,
+    MANAGED_BY,
+    ManifestError,
+    render,
+)
+
+logger = logging.getLogger(__name__)
+
+#: the run context values kept in the run's Secret rather than in its pod spec
+SECRET_CONTEXT = ("POLYAXON_AUTH_TOKEN",)
+#: what a waiting container's reason means for the run
+IMAGE_PROBLEMS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                            "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError"})
+#: a watch is renewed this often (seconds), as clients of Kubernetes do
+WATCH_SECONDS = 240
+RUN_LABEL = "polyaxon.io/run-uuid"
+ATTEMPT_LABEL = "polyaxon.io/attempt"
+WATCHED = (("batch/v1", "jobs"), ("apps/v1", "deployments"), ("v1", "pods"))
+
+
+class Watcher:
+    """One resource of the namespace, listed then watched, kept by run uuid."""
+
+    def __init__(self, api: KubeApi, api_version: str, plural: str, stopping: threading.Event,
+                 retry_seconds: float = 2.0) -> None:
+        self.api, self.api_version, self.plural = api, api_version, plural
+        self.stopping = stopping
+        self.retry_seconds = retry_seconds
+        self.synced = threading.Event()
+        self.lock = threading.Lock()
+        self.by_run: dict[str, dict[str, dict[str, Any]]] = {}
+        self.lists = 0
+        self.thread = threading.Thread(target=self._loop, name=f"kubernetes-watch-{plural}",
+                                       daemon=True)
+
+    def objects(self, run_uuid: str) -> list[dict[str, Any]] | None:
+        """The run's objects as last seen; ``None`` before the first list."""
+        if not self.synced.is_set():
+            return None
+        with self.lock:
+            return list(self.by_run.get(run_uuid, {}).values())
+
+    def _loop(self) -> None:
+        selector = f"app.kubernetes.io/managed-by={MANAGED_BY}"
+        version: str | None = None
+        while not self.stopping.is_set():
+            try:
+                if version is None:
+                    version = self._list(selector)
+                version = self._follow(selector, version)
+            except (SchedulerUnavailable, KubeError, OSError, ValueError) as exc:
+                logger.warning("watching %s failed, listed again shortly: %s", self.plural, exc)
+                version = None
+                self.stopping.wait(self.retry_seconds)
+            except Exception as exc:  # noqa: BLE001 — urllib3's protocol errors: listed again
+                logger.warning("watching %s broke off, listed again shortly: %s", self.plural, exc)
+                version = None
+                self.stopping.wait(self.retry_seconds)
+
+    def _list(self, selector: str) -> str:
+        listed = self.api.list(self.api_version, self.plural, selector)
+        by_run: dict[str, dict[str, dict[str, Any]]] = {}
+        for obj in listed.get("items") or []:
+            uuid = (obj["metadata"].get("labels") or {}).get(RUN_LABEL)
+            if uuid:
+                by_run.setdefault(uuid, {})[obj["metadata"]["name"]] = obj
+        with self.lock:
+            self.by_run = by_run
+            self.lists += 1
+        self.synced.set()
+        return str(listed["metadata"]["resourceVersion"])
+
+    def _follow(self, selector: str, version: str) -> str | None:
+        """Apply events until the watch ends; the version to go on from, ``None`` to list."""
+        for event in self.api.watch(self.api_version, self.plural, selector, version, WATCH_SECONDS):
+            if self.stopping.is_set():
+                return version
+            kind, obj = event.get("type"), event.get("object") or {}
+            if kind == "ERROR":
+                if obj.get("code") != 410:
+                    logger.warning("watching %s: %s", self.plural, obj.get("message"))
+                return None  # 410 Gone: the version is too old; list again
+            version = str(obj["metadata"].get("resourceVersion") or version)
+            if kind == "BOOKMARK":
+                continue
+            uuid = (obj["metadata"].get("labels") or {}).get(RUN_LABEL)
+            if not uuid:
+                continue
+            with self.lock:
+                objects = self.by_run.setdefault(uuid, {})
+                if kind == "DELETED":
+                    objects.pop(obj["metadata"]["name"], None)
+                    if not objects:
+                        del self.by_run[uuid]
+                else:
+                    objects[obj["metadata"]["name"]] = obj
+        return version
+
+
+class KubernetesScheduler(Scheduler):
+    name = "kubernetes"
+    description = "Runs each operation as Kubernetes objects (a Job, or a Deployment and a Service)."
+    supports_services: ClassVar[bool] = True
+    survives_orchestrator_restart: ClassVar[bool] = True
+    retries_itself: ClassVar[bool] = True
+
+    def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(settings, clock)
+        self.api = KubeApi.from_environment()
+        self.namespace = self.api.namespace
+        self.init_image = os.environ.get("POLYAXON_K8S_INIT_IMAGE", "").strip() or DEFAULT_INIT_IMAGE
+        self._stopping = threading.Event()
+        self._watchers: dict[str, Watcher] = {}
+        self._started = threading.Lock()
+        weakref.finalize(self, self._stopping.set)
+
+    # ------------------------------------------------------------------ submit
+    def manifests(self, launch: LaunchRequest) -> list[dict[str, Any]]:
+        """The objects :meth:`submit` creates for ``launch``, labelled with its attempt."""
+        attempt = str(int(launch.run.meta_info.get("attempts", 1)))
+        secret = {name: launch.env[name] for name in SECRET_CONTEXT if name in launch.env}
+        objects = render(launch, self.namespace, self.init_image, secret)
+        for obj in objects:
+            obj["metadata"]["labels"][ATTEMPT_LABEL] = attempt
+            template = obj.get("spec", {}).get("template")
+            if template is not None:
+                template["metadata"]["labels"][ATTEMPT_LABEL] = attempt
+        return objects
+
+    def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
+        objects = self.manifests(launch)
+        attempt = objects[0]["metadata"]["labels"][ATTEMPT_LABEL]
+        for obj in objects:
+            self._create(obj, launch.run.uuid, attempt)
+        workload = next(obj for obj in objects if obj["kind"] in {"Job", "Deployment"})
+        return {
+            "namespace": self.namespace,
+            "attempt": int(attempt),
+            "workload": [workload["apiVersion"], plural_of(workload["kind"]), workload["metadata"]["name"]],
+            "objects": [[obj["apiVersion"], plural_of(obj["kind"]), obj["metadata"]["name"]]
+                        for obj in objects],
+            "keep": "ttlSecondsAfterFinished" in workload.get("spec", {}),
+        }
+
+    def _create(self, obj: dict[str, Any], run_uuid: str, attempt: str) -> None:
+        name = obj["metadata"]["name"]
+        try:
+            self.api.create(obj)
+            return
+        except KubeError as exc:
+            if exc.code != 409:
+                raise RuntimeError(self._refused(obj, exc)) from None
+        existing = self.api.read(obj["apiVersion"], plural_of(obj["kind"]), name) or {}
+        labels = existing.get("metadata", {}).get("labels") or {}
+        if labels.get(RUN_LABEL) != run_uuid or labels.get(ATTEMPT_LABEL) != attempt:
+            raise RuntimeError(
+                f"a {obj['kind']} called {name} already exists in namespace {self.namespace} and "
+                "is not this attempt's; delete it (kubectl delete "
+                f"{plural_of(obj['kind'])} {name} -n {self.namespace}) and restart the run")
+
+    def _refused(self, obj: Mapping[str, Any], exc: KubeError) -> str:
+        what = f"the cluster refused to create the {obj['kind']} {obj['metadata']['name']}"
+        if exc.code == 403:
+            return (f"{what}: {exc.message}. The scheduler's service account needs the right to "
+                    f"create {plural_of(obj['kind'])} in namespace {self.namespace}")
+        if exc.code == 404:
+            return f"{what}: {exc.message}. Does namespace {self.namespace} exist (POLYAXON_K8S_NAMESPACE)?"
+        return f"{what} ({exc.code} {exc.reason}): {exc.message}"
+
+    # ------------------------------------------------------------------ status
+    def _watch(self) -> dict[str, Watcher]:
+        with self._started:
+            if not self._watchers:
+                for api_version, plural in WATCHED:
+                    watcher = Watcher(self.api, api_version, plural, self._stopping)
+                    self._watchers[plural] = watcher
+                    watcher.thread.start()
+        return self._watchers
+
+    def _objects(self, run: RunEntity, handle: Mapping[str, Any],
+                 plural: str) -> list[dict[str, Any]]:
+        """The run's objects of ``plural`` of this attempt, from the watch or the API."""
+        watcher = self._watch()[plural]
+        found = watcher.objects(run.uuid)
+        if found is None:
+            api_version = dict(WATCHED_VERSIONS)[plural]
+            found = self.api.list(api_version, plural, f"{RUN_LABEL}={run.uuid}").get("items") or []
+        attempt = str(handle.get("attempt", 1))
+        return [obj for obj in found
+                if (obj["metadata"].get("labels") or {}).get(ATTEMPT_LABEL) == attempt]
+
+    def _workload(self, run: RunEntity, handle: Mapping[str, Any]) -> dict[str, Any] | None:
+        api_version, plural, name = handle["workload"]
+        seen = [obj for obj in self._objects(run, handle, plural) if obj["metadata"]["name"] == name]
+        if seen:
+            return seen[0]
+        return self.api.read(api_version, plural, name)  # created since the watch last spoke
+
+    def poll(self, run: RunEntity, handle: Mapping[str, Any]) -> StatusUpdate:
+        stopping = run.status == "stopping"
+        workload = self._workload(run, handle)
+        if workload is None:
+            if stopping:
+                return StatusUpdate(run.uuid, "stopped", reason="stopped")
+            return StatusUpdate(run.uuid, "failed", reason="lost",
+                                message=f"{handle['workload'][2]} was deleted from the cluster "
+                                        "by something other than polyaxon")
+        pods = self._objects(run, handle, "pods")
+        if workload["kind"] == "Job":
+            return self._job_status(run, workload, pods, stopping)
+        return self._deployment_status(run, workload, pods, stopping)
+
+    def _job_status(self, run: RunEntity, job: Mapping[str, Any], pods: list[dict[str, Any]],
+                    stopping: bool) -> StatusUpdate:
+        conditions = {c.get("type"): c for c in job.get("status", {}).get("conditions") or []
+                      if c.get("status") == "True"}
+        last = _last_failure(pods)
+        if "Complete" in conditions:
+            return StatusUpdate(run.uuid, "succeeded", exit_code=0)
+        if "Failed" in conditions:
+            if stopping:
+                return StatusUpdate(run.uuid, "stopped", reason="stopped")
+            condition = conditions["Failed"]
+            reason = "timeout" if condition.get("reason") == "DeadlineExceeded" else "failed"
+            detail = condition.get("message") or condition.get("reason") or "the Job failed"
+            return StatusUpdate(run.uuid, "failed", reason=last[0] if last and reason == "failed" else reason,
+                                message=f"{last[1]}; {detail}" if last else detail,
+                                exit_code=last[2] if last else None)
+        if stopping or job["metadata"].get("deletionTimestamp"):
+            return StatusUpdate(run.uuid, "stopping")
+        return self._pods_status(run, pods, last, retried=True)
+
+    def _deployment_status(self, run: RunEntity, deployment: Mapping[str, Any],
+                           pods: list[dict[str, Any]], stopping: bool) -> StatusUpdate:
+        if stopping or deployment["metadata"].get("deletionTimestamp"):
+            return StatusUpdate(run.uuid, "stopping")
+        return self._pods_status(run, pods, _last_failure(pods), retried=False)
+
+    @staticmethod
+    def _pods_status(run: RunEntity, pods: list[dict[str, Any]],
+                     last: tuple[str, str, int | None] | None, retried: bool) -> StatusUpdate:
+        for pod in pods:
+            if pod["metadata"].get("deletionTimestamp"):
+                continue
+            status = pod.get("status") or {}
+            for container in status.get("containerStatuses") or []:
+                waiting = (container.get("state") or {}).get("waiting") or {}
+                if waiting.get("reason") in IMAGE_PROBLEMS:
+                    detail = f"{container.get('image')}: {waiting.get('message', '')}"
+                    return StatusUpdate(run.uuid, "warning", reason=str(waiting["reason"]),
+                                        message=detail.strip(" :"))
+            for condition in status.get("conditions") or []:
+                if (condition.get("type") == "PodScheduled" and condition.get("status") == "False"
+                        and condition.get("reason") == "Unschedulable"):
+                    return StatusUpdate(run.uuid, "unschedulable", reason="unschedulable",
+                                        message=str(condition.get("message") or ""))
+            if status.get("phase") == "Running":
+                return StatusUpdate(run.uuid, "running")
+        if last is not None and retried:
+            return StatusUpdate(run.uuid, "warning", reason=last[0],
+                                message=f"{last[1]}; Kubernetes starts it again")
+        return StatusUpdate(run.uuid, "starting" if run.status in {"scheduled", "starting"}
+                            else run.status)
+
+    # -------------------------------------------------------------------- stop
+    def stop(self, run: RunEntity, handle: Mapping[str, Any], force: bool) -> None:
+        api_version, plural, name = handle["workload"]
+        grace = 0 if force else int(self.settings.stop_grace_period)
+        self.api.delete(api_version, plural, name, grace=grace, propagation="Foreground")
+        if force:
+            for pod in self._objects(run, handle, "pods"):
+                self.api.delete("v1", "pods", pod["metadata"]["name"], grace=0)
+
+    def cleanup(self, run: RunEntity, handle: Mapping[str, Any]) -> None:
+        try:
+            for api_version, plural, name in handle.get("objects", []):
+                if handle.get("keep") and [api_version, plural, name] == list(handle["workload"]):
+                    continue  # termination.ttl: Kubernetes deletes it after that time
+                self.api.delete(api_version, plural, name, propagation="Background")
+        except (KubeError, SchedulerUnavailable) as exc:
+            logger.warning("the objects of run %s were not all deleted: %s", run.uuid, exc)
+
+    def close(self) -> None:
+        self._stopping.set()
+
+
+WATCHED_VERSIONS = tuple((plural, api_version) for api_version, plural in WATCHED)
+
+
+def _last_failure(pods: list[dict[str, Any]]) -> tuple[str, str, int | None] | None:
+    """Why the latest failed pod failed: (reason, message, exit code)."""
+    failed = [pod for pod in pods if (pod.get("status") or {}).get("phase") == "Failed"]
+    if not failed:
+        return None
+    pod = max(failed, key=_age)
+    status = pod["status"]
+    name = pod["metadata"]["name"]
+    if status.get("reason"):  # the pod as a whole: Evicted, NodeLost, DeadlineExceeded
+        return str(status["reason"]), f"pod {name}: {status.get('message') or status['reason']}", None
+    for container in status.get("containerStatuses") or []:
+        if container.get("name") != MAIN:
+            continue
+        terminated = (container.get("state") or {}).get("terminated") or {}
+        code = terminated.get("exitCode")
+        reason = str(terminated.get("reason") or "Error")
+        if reason == "OOMKilled":
+            return "OOMKilled", f"pod {name}: killed for using more memory than its limit", code
+        return ("exit code", f"pod {name}: the process exited with code {code}"
+                + (f" ({reason})" if reason not in {"Error", "Completed"} else ""), code)
+    return "failed", f"pod {name} failed", None
+
+
+def _age(obj: Mapping[str, Any]) -> tuple[str, int]:
+    """The creation time (to the second), then the resource version (the last change; an
+    increasing number on the API servers there are): the pod that failed last comes last."""
+    version = str(obj["metadata"].get("resourceVersion") or "")
+    return str(obj["metadata"].get("creationTimestamp") or ""), int(version) if version.isdigit() else 0
+
+
+@hookimpl
+def polyaxon_register_schedulers() -> list[type[Scheduler]]:
+    return [KubernetesScheduler]
+
+
+__all__ = ["KubernetesScheduler", "ManifestError"]
