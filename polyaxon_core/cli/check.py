@@ -57,6 +57,7 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
     if spec is not None:
         problems = [*problems, *_plugin_matrix_problems(spec, files[0])]
         problems = [*problems, *connection_problems(spec)]
+        problems = [*problems, *_scheduler_problems(spec, files[0])]
     if problems:
         spec = None
     summary = summarize(spec) if spec is not None else None
@@ -84,6 +85,22 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
             click.echo(f"Warning: {files[0]} cannot be run here yet: {warning}", err=True)
     if problems:
         raise SystemExit(1)
+
+
+def _scheduler_problems(spec: OperationSpec, file: str) -> list[Problem]:
+    """What the configured scheduler (POLYAXON_SCHEDULER) cannot start in the run section."""
+    from polyaxon_core.config import ConfigurationError, load_settings
+    from polyaxon_core.interfaces import Scheduler
+    from polyaxon_core.plugins import UnknownPluginError, get_plugin_manager
+    from polyaxon_core.spec import Problem
+
+    scheduler: type[Scheduler]
+    try:
+        scheduler = get_plugin_manager().get("scheduler", load_settings().scheduler)
+    except (ConfigurationError, UnknownPluginError):
+        return []  # no such scheduler: `polyaxon run` says which ones are installed
+    return [Problem(file, None, path, f"{message} (POLYAXON_SCHEDULER={scheduler.name})")
+            for path, message in scheduler.check_run(spec.run)]
 
 
 def _plugin_matrix_problems(spec: OperationSpec, file: str) -> list[Problem]:

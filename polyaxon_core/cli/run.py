@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from polyaxon_core.cli.common import (
     default_project_name,
     domain_errors,
-    output_option,
     platform,
     print_json,
     project_option,
@@ -40,11 +40,16 @@ def parse_params(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("-w", "--watch", "-l", "--log", "--logs", "watch", is_flag=True,
               help="Follow the run to its end (logs, or a sweep's progress); exit 1 unless it "
                    "succeeds. -l/--log/--logs: the official client's spellings.")
-@output_option
+@click.option("--dry-run", is_flag=True,
+              help="Print what the scheduler would start (with POLYAXON_SCHEDULER=kubernetes, "
+                   "its manifests), creating and changing nothing.")
+@click.option("-o", "--output", type=click.Choice(["table", "json", "yaml"]), default="table",
+              show_default=True, help="`json` or `yaml` print machine-readable output.")
 @domain_errors
 def run_command(
     polyaxonfiles: tuple[Path, ...], params: tuple[str, ...], project_name: str | None, name: str | None,
-    description: str | None, tags: str | None, queue: str | None, watch: bool, output: str,
+    description: str | None, tags: str | None, queue: str | None, watch: bool, dry_run: bool,
+    output: str,
 ) -> None:
     """Validate a polyaxonfile, create a run and queue it; return at once unless --watch.
 
@@ -60,6 +65,13 @@ def run_command(
             raise CliError(f"{path}: no such file; pass the path of a polyaxonfile with -f")
     spec = read_polyaxonfile(polyaxonfile, parse_params(params), presets=presets)
     project = default_project_name(project_name)
+    if dry_run:
+        if watch:
+            raise CliError("--dry-run starts nothing to watch; drop --watch")
+        documents = platform().preview_run(project, spec, raw_content=polyaxonfile.read_text(),
+                                           context_path=str(polyaxonfile.resolve().parent), name=name)
+        _print_documents(documents, output)
+        return
     data = platform().submit_run(
         project,
         spec,
@@ -72,6 +84,8 @@ def run_command(
     )
     if output == "json":
         print_json(data)
+    elif output == "yaml":
+        _print_documents([data], "yaml")
     else:
         what = f"sweep ({spec.matrix.kind})" if spec.matrix else data["kind"]
         click.echo(f"Run {data['uuid']} queued: {data.get('name') or '-'}, {what}, project {project}.")
@@ -83,3 +97,13 @@ def run_command(
         status = watch_run(data["uuid"], project)
         if status != "succeeded":
             raise SystemExit(1)
+
+
+def _print_documents(documents: list[dict[str, Any]], output: str) -> None:
+    """JSON (a list) for ``-o json``, else YAML documents separated by ``---``."""
+    if output == "json":
+        print_json(documents)
+        return
+    import yaml
+
+    click.echo(yaml.safe_dump_all(documents, sort_keys=False, default_flow_style=False), nl=False)

@@ -21,6 +21,14 @@ if TYPE_CHECKING:
     from polyaxon_core.spec import OperationSpec
 
 
+class _Preview(Exception):
+    """Leaves the session of a preview with what it found, rolling the session back."""
+
+    def __init__(self, documents: list[dict[str, Any]]) -> None:
+        super().__init__("preview")
+        self.documents = documents
+
+
 class LocalPlatform(Platform):
     """Reads and writes the database of ``settings``; ``database`` opens a session on it
     (migrated first), so the CLI can turn a database that cannot be opened into a message."""
@@ -180,6 +188,41 @@ class LocalPlatform(Platform):
             data = run_document(run)
         self._keep_going_after(data["uuid"])
         return data
+
+    def preview_run(self, project: str, spec: OperationSpec, *, raw_content: str,
+                    context_path: str, name: str | None) -> list[dict[str, Any]]:
+        """The run made as :meth:`submit_run` makes it, its launch built as the orchestrator
+        builds it and given to the scheduler's ``describe``; then all of it rolled back."""
+        from polyaxon_core.domain.commands import submit_operation
+        from polyaxon_core.domain.projects import get_project
+        from polyaxon_core.errors import InvalidRequest
+        from polyaxon_core.interfaces import Scheduler
+        from polyaxon_core.lifecycle import CONTROLLED_KINDS
+        from polyaxon_core.orchestrator.backends import check_backends
+        from polyaxon_core.orchestrator.loop import build_launch
+        from polyaxon_core.plugins import get_plugin_manager
+
+        check_backends(self.settings)
+        scheduler: type[Scheduler] = get_plugin_manager().get("scheduler", self.settings.scheduler)
+        try:
+            with self.database() as session:
+                run = submit_operation(
+                    session, get_project(session, project), spec,
+                    default_concurrency=self.settings.default_concurrency, raw_content=raw_content,
+                    name=name, context_path=context_path, store=self.store)
+                if run.kind in CONTROLLED_KINDS:
+                    raise InvalidRequest(
+                        f"--dry-run shows one run's objects; a {run.kind}'s runs are made as it "
+                        "goes. Preview its component with the -P values of one of them")
+                session.flush()
+                launch = build_launch(self.settings, run, self.settings.artifacts_path / run.uuid)
+                try:
+                    documents = scheduler.describe(self.settings, launch)
+                except ValueError as exc:
+                    raise InvalidRequest(str(exc)) from None
+                raise _Preview(documents)
+        except _Preview as preview:  # raised to roll the run back
+            return preview.documents
 
     def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
                   offset: int, limit: int, archived: bool = False) -> tuple[int, list[dict[str, Any]]]:

@@ -92,6 +92,14 @@ class Platform(ABC):
                    tags: Sequence[str], queue: str | None) -> dict[str, Any]:
         """Create, compile and queue a run of a validated operation; the run."""
 
+    def preview_run(self, project: str, spec: OperationSpec, *, raw_content: str,
+                    context_path: str, name: str | None) -> list[dict[str, Any]]:
+        """What the scheduler would start for a run of ``spec``, creating nothing."""
+        raise InvalidRequest(
+            f"--dry-run shows what the scheduler of this machine would start; the runs of the "
+            f"{self.where} are started by its own scheduler. Unset POLYAXON_HOST to preview "
+            "with this machine's configuration")
+
     @abstractmethod
     def list_runs(self, project: str | None, *, query: str | None, sort: str | None,
                   offset: int, limit: int, archived: bool = False) -> tuple[int, list[dict[str, Any]]]:

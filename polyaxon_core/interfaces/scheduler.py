@@ -58,6 +58,38 @@ class Scheduler(PluginClass):
         # restart a run is asked once more, which is harmless)
         self._graceful_stop_sent: set[str] = set()
 
+    @classmethod
+    def check_run(cls, run: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """What this scheduler cannot start in a polyaxonfile's ``run`` section, as
+        ``(field path, message with the fix)`` pairs, for ``polyaxon check`` and
+        submission; nothing by default."""
+        return []
+
+    @classmethod
+    def describe(cls, settings: Settings, launch: LaunchRequest) -> list[dict[str, Any]]:
+        """What :meth:`submit` would start for ``launch``, as documents to print, starting
+        and changing nothing (``polyaxon run --dry-run``); no secret value is in them.
+
+        By default: the process, its image and working directory, the names of its
+        variables and its initializers. A scheduler of a cluster gives its objects. A
+        launch it cannot start raises ValueError saying why and what to change."""
+        container = launch.container
+        document: dict[str, Any] = {
+            "scheduler": cls.name,
+            "run": launch.run.uuid,
+            "command": [*container.command, *container.args],
+            "workingDir": container.working_dir or launch.context_path or launch.run_path,
+            "env": sorted({*launch.env, *container.env}),
+        }
+        if container.image:
+            document["image"] = container.image
+        if launch.init:
+            document["init"] = [{"kind": step.kind, "destination": step.destination}
+                                for step in launch.init]
+        if launch.connections:
+            document["connections"] = [connection.name for connection in launch.connections]
+        return [document]
+
     @abstractmethod
     def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
         """Start the run; return a JSON-serializable handle to find it again."""

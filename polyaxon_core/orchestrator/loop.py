@@ -300,78 +300,14 @@ class Orchestrator:
         logger.info("run %s starts with %d artifact(s) of run %s", target, copied, source)
 
     def launch_request(self, run: Run) -> LaunchRequest:
-        spec = load_spec(run)
+        """What the scheduler gets to start ``run``, once the run's folders exist."""
         run_path = self.settings.runs_path / run.uuid
         # a run's folder, and the folder of them all, are its owner's only
         self.settings.runs_path.mkdir(mode=0o700, parents=True, exist_ok=True)
         run_path.mkdir(mode=0o700, exist_ok=True)
         artifacts = self.store.local_path(run.uuid) or run_path / "artifacts"
         (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
-        context_path = str((run.meta_info or {}).get("context_path") or run_path)
-        project = run.project
-        globals_context: dict[str, Any] = {
-            "owner_name": project.owner,
-            "project_name": project.name,
-            "project_unique_name": f"{project.owner}.{project.name}",
-            "project_uuid": project.uuid,
-            "uuid": run.uuid,
-            "name": run.name,
-            "run_info": f"{project.owner}.{project.name}.runs.{run.uuid}",
-            "context_path": context_path,
-            "artifacts_path": str(self.settings.artifacts_path),
-            "run_artifacts_path": str(artifacts),
-            "run_outputs_path": str(artifacts / "outputs"),
-            "store_path": str(self.settings.artifacts_path),
-            "namespace": "local",
-            "iteration": run.matrix_index,
-            "created_at": _iso(run.created_at),
-            "compiled_at": _iso(run.created_at),
-            "started_at": _iso(run.started_at),
-            # a schedule's firing: the moment it was due
-            "schedule_at": ((run.meta_info or {}).get("schedule") or {}).get("at"),
-            "cloning_kind": run.cloning_kind,
-            "original_uuid": run.original.uuid if run.original is not None else None,
-            "is_independent": run.pipeline_id is None,
-        }
-        container = spec.render_container(dict(run.inputs or {}), globals_context)
-        termination = spec.termination
-        env = run_context_env(self.settings, run, artifacts, context_path)
-        names = spec.render_connections(dict(run.inputs or {}), globals_context)
-        init = spec.render_init(dict(run.inputs or {}), globals_context)
-
-        @functools.cache
-        def catalog() -> Any:  # read only when the run names a connection
-            from polyaxon_core.connections import load_catalog
-
-            return load_catalog(self.settings.home)
-
-        connections = tuple(catalog().get(name) for name in names)
-        steps: tuple[InitStep, ...] = ()
-        if init:
-            from polyaxon_core.orchestrator import initializers
-
-            session = object_session(run)
-            assert session is not None
-            steps = initializers.plan(
-                init, run_path, artifacts, lambda name: catalog().get(name),
-                lambda uuid: session.scalar(select(Run.id).where(
-                    Run.uuid == uuid, Run.project_id == run.project_id)) is not None)
-        return LaunchRequest(
-            run=run_to_entity(run),
-            container=container,
-            env=env,
-            isolated="POLYAXON_AUTH_TOKEN" in env,
-            run_path=str(run_path),
-            context_path=context_path,
-            timeout=float(termination.timeout) if termination and termination.timeout else None,
-            connections=connections,
-            init=steps,
-            run_section=spec.render_run(dict(run.inputs or {}), globals_context),
-            termination={key: int(value) for key, value in (
-                ("max_retries", termination.max_retries if termination else None),
-                ("timeout", termination.timeout if termination else None),
-                ("ttl", termination.ttl if termination else None)) if value is not None},
-        )
+        return build_launch(self.settings, run, artifacts)
 
     # ------------------------------------------------------------------------- reconcile
     def reconcile(self) -> None:
@@ -499,3 +435,75 @@ def fail_waiting_runs(db_url: str, message: str) -> list[str]:
             if transition(session, run, Status.FAILED, reason="orchestrator error", message=message):
                 failed.append(run.uuid)
     return failed
+
+
+def build_launch(settings: Settings, run: Run, artifacts: Path) -> LaunchRequest:
+    """The launch request of ``run`` (its artifacts in ``artifacts``), from the database
+    alone: nothing is written, so ``polyaxon run --dry-run`` shows the same request."""
+    spec = load_spec(run)
+    run_path = settings.runs_path / run.uuid
+    context_path = str((run.meta_info or {}).get("context_path") or run_path)
+    project = run.project
+    globals_context: dict[str, Any] = {
+        "owner_name": project.owner,
+        "project_name": project.name,
+        "project_unique_name": f"{project.owner}.{project.name}",
+        "project_uuid": project.uuid,
+        "uuid": run.uuid,
+        "name": run.name,
+        "run_info": f"{project.owner}.{project.name}.runs.{run.uuid}",
+        "context_path": context_path,
+        "artifacts_path": str(settings.artifacts_path),
+        "run_artifacts_path": str(artifacts),
+        "run_outputs_path": str(artifacts / "outputs"),
+        "store_path": str(settings.artifacts_path),
+        "namespace": "local",
+        "iteration": run.matrix_index,
+        "created_at": _iso(run.created_at),
+        "compiled_at": _iso(run.created_at),
+        "started_at": _iso(run.started_at),
+        # a schedule's firing: the moment it was due
+        "schedule_at": ((run.meta_info or {}).get("schedule") or {}).get("at"),
+        "cloning_kind": run.cloning_kind,
+        "original_uuid": run.original.uuid if run.original is not None else None,
+        "is_independent": run.pipeline_id is None,
+    }
+    container = spec.render_container(dict(run.inputs or {}), globals_context)
+    termination = spec.termination
+    env = run_context_env(settings, run, artifacts, context_path)
+    names = spec.render_connections(dict(run.inputs or {}), globals_context)
+    init = spec.render_init(dict(run.inputs or {}), globals_context)
+
+    @functools.cache
+    def catalog() -> Any:  # read only when the run names a connection
+        from polyaxon_core.connections import load_catalog
+
+        return load_catalog(settings.home)
+
+    connections = tuple(catalog().get(name) for name in names)
+    steps: tuple[InitStep, ...] = ()
+    if init:
+        from polyaxon_core.orchestrator import initializers
+
+        session = object_session(run)
+        assert session is not None
+        steps = initializers.plan(
+            init, run_path, artifacts, lambda name: catalog().get(name),
+            lambda uuid: session.scalar(select(Run.id).where(
+                Run.uuid == uuid, Run.project_id == run.project_id)) is not None)
+    return LaunchRequest(
+        run=run_to_entity(run),
+        container=container,
+        env=env,
+        isolated="POLYAXON_AUTH_TOKEN" in env,
+        run_path=str(run_path),
+        context_path=context_path,
+        timeout=float(termination.timeout) if termination and termination.timeout else None,
+        connections=connections,
+        init=steps,
+        run_section=spec.render_run(dict(run.inputs or {}), globals_context),
+        termination={key: int(value) for key, value in (
+            ("max_retries", termination.max_retries if termination else None),
+            ("timeout", termination.timeout if termination else None),
+            ("ttl", termination.ttl if termination else None)) if value is not None},
+    )

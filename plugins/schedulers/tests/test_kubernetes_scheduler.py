@@ -289,3 +289,42 @@ def test_without_a_cluster_the_scheduler_says_how_to_name_one(
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing-kubeconfig"))
     with pytest.raises(ConfigurationError, match="POLYAXON_K8S_API"):
         KubernetesScheduler(polyaxon_settings)
+
+
+def test_the_pod_output_is_in_the_run_log_before_the_run_ends(
+    scheduler: KubernetesScheduler, cluster: standin.StandIn, make_launch: Callable[..., LaunchRequest],
+    polyaxon_settings: Settings,
+) -> None:
+    from polyaxon_core.plugins import create
+
+    launch = make_launch("import sys\nfor i in range(3): print('line', i)\nprint('oops', file=sys.stderr)")
+    handle = scheduler.submit(launch)
+    assert _wait_for(scheduler, launch, handle, lambda u: u.status == "succeeded")
+    log = create("store", polyaxon_settings.store, polyaxon_settings).read_log(launch.run.uuid).data
+    assert log.decode().splitlines() == ["line 0", "line 1", "line 2", "oops"]
+    annotations = _pod(cluster, launch)["metadata"]["annotations"]
+    assert annotations["polyaxon.io/log-shipped"] == "true"
+    assert annotations["polyaxon.io/log-bytes"] == str(len(log))
+
+
+@pytest.mark.parametrize("kubelet", [False])
+def test_a_new_scheduler_copies_only_the_output_its_predecessor_did_not(
+    scheduler: KubernetesScheduler, cluster: standin.StandIn, make_launch: Callable[..., LaunchRequest],
+    polyaxon_settings: Settings,
+) -> None:
+    from polyaxon_core.plugins import create
+
+    store = create("store", polyaxon_settings.store, polyaxon_settings)
+    launch = make_launch("pass")
+    handle = scheduler.submit(launch)
+    pod = _pod(cluster, launch)["metadata"]["name"]
+    # the predecessor copied the first line, noted it on the pod and died
+    (cluster.cluster.workdir / f"{NAMESPACE}-{pod}.log").write_bytes(b"first\nsecond\n")
+    store.append_log(launch.run.uuid, b"first\n")
+    noted = {"metadata": {"annotations": {"polyaxon.io/log-bytes": "6"}}}
+    cluster.cluster.patch("pods", NAMESPACE, pod, noted)
+    cluster.cluster.patch("pods", NAMESPACE, pod, {"status": {"phase": "Succeeded", "containerStatuses": [{
+        "name": "polyaxon-main", "image": "python:3.11-slim", "ready": False, "restartCount": 0,
+        "imageID": "", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}}, status=True)
+    assert _wait_for(scheduler, launch, handle, lambda u: u.status == "succeeded")
+    assert store.read_log(launch.run.uuid).data == b"first\nsecond\n"

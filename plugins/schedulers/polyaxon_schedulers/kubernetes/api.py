@@ -32,6 +32,8 @@ from polyaxon_core.interfaces.scheduler import SchedulerUnavailable
 _IN_CLUSTER_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 #: how long one request may take before the API server is reported unreachable
 REQUEST_TIMEOUT = 30.0
+#: a followed log silent this long is asked for again (a connection may be gone unnoticed)
+LOG_READ_TIMEOUT = 300.0
 
 
 class KubeError(Exception):
@@ -52,6 +54,26 @@ def plural_of(kind: str) -> str:
     return kind.lower() + "s"
 
 
+def configured_namespace() -> str:
+    """The namespace to work in, from the configuration alone (no connection made)."""
+    named = os.environ.get("POLYAXON_K8S_NAMESPACE", "").strip()
+    if named:
+        return named
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and _IN_CLUSTER_NAMESPACE.exists():
+        return _IN_CLUSTER_NAMESPACE.read_text().strip()
+    if not os.environ.get("POLYAXON_K8S_API", "").strip():
+        try:
+            from kubernetes import config
+
+            _, active = config.list_kube_config_contexts()
+            found = (active or {}).get("context", {}).get("namespace")
+            if found:
+                return str(found)
+        except Exception:  # noqa: BLE001 — no kubeconfig (or no client): the default
+            return "default"
+    return "default"
+
+
 @dataclass
 class KubeApi:
     """An API server and the namespace this scheduler works in."""
@@ -70,7 +92,6 @@ class KubeApi:
                 "pip install 'polyaxon-schedulers[kubernetes]'") from None
 
         url = os.environ.get("POLYAXON_K8S_API", "").strip()
-        context_namespace = None
         if url:
             configuration = client.Configuration()
             configuration.host = url.rstrip("/")
@@ -82,20 +103,13 @@ class KubeApi:
             context = os.environ.get("POLYAXON_K8S_CONTEXT") or None
             try:
                 config.load_kube_config(context=context, client_configuration=configuration)
-                _, active = config.list_kube_config_contexts()
-                context_namespace = (active or {}).get("context", {}).get("namespace")
             except (config.ConfigException, OSError) as exc:
                 raise ConfigurationError(
                     f"POLYAXON_SCHEDULER=kubernetes found no cluster to use: {exc}. Set "
                     "POLYAXON_K8S_API to the API server's URL, run inside the cluster, or give "
                     "a kubeconfig (KUBECONFIG, POLYAXON_K8S_CONTEXT)") from None
         configuration.retries = 0  # an unreachable server is reported at once, then retried later
-        namespace = (os.environ.get("POLYAXON_K8S_NAMESPACE", "").strip()
-                     or (_IN_CLUSTER_NAMESPACE.read_text().strip()
-                         if os.environ.get("KUBERNETES_SERVICE_HOST") and _IN_CLUSTER_NAMESPACE.exists()
-                         else None)
-                     or context_namespace or "default")
-        return cls(client.ApiClient(configuration), namespace)
+        return cls(client.ApiClient(configuration), configured_namespace())
 
     def _call(self, method: str, path: str, query: Sequence[tuple[str, Any]] = (),
               body: Any = None, content_type: str = "application/json",
@@ -175,6 +189,21 @@ class KubeApi:
                 return False
             raise
         return True
+
+    def patch(self, api_version: str, plural: str, name: str, patch: Mapping[str, Any]) -> None:
+        """A JSON merge patch of the object."""
+        self.request("PATCH", f"{collection_path(api_version, self.namespace, plural)}/{name}",
+                     body=patch, content_type="application/merge-patch+json")
+
+    def log(self, pod: str, container: str, follow: bool) -> Iterator[bytes]:
+        """The container's output as it comes (while it runs when ``follow``)."""
+        response = self._call("GET", f"{collection_path('v1', self.namespace, 'pods')}/{pod}/log",
+                              [("container", container), ("follow", "true" if follow else "false")],
+                              timeout=(REQUEST_TIMEOUT, LOG_READ_TIMEOUT) if follow else REQUEST_TIMEOUT)
+        try:
+            yield from response.stream(amt=None, decode_content=False)
+        finally:
+            response.release_conn()
 
     def watch(self, api_version: str, plural: str, selector: str, version: str,
               timeout: int) -> Iterator[dict[str, Any]]:

@@ -119,11 +119,14 @@ def render(launch: LaunchRequest, namespace: str, init_image: str = DEFAULT_INIT
     if secret_values:
         objects.append({
             "apiVersion": "v1", "kind": "Secret",
-            "metadata": {**metadata, "name": object_name(launch.run.uuid, "context")},
+            "metadata": {**metadata, "name": object_name(launch.run.uuid, "context"),
+                         "labels": dict(labels)},
             "type": "Opaque", "stringData": secret_values,
         })
     pod = _pod_spec(launch, kind, secret_values, init_image)
-    template = {"metadata": {"labels": labels, **({"annotations": annotations} if annotations else {})},
+    # each object its own labels: a change to one (a label added) is not made to the others
+    template = {"metadata": {"labels": dict(labels),
+                             **({"annotations": dict(annotations)} if annotations else {})},
                 "spec": pod}
     if kind == "job":
         spec: dict[str, Any] = {"backoffLimit": int(launch.termination.get("max_retries", 0)),
@@ -143,7 +146,7 @@ def render(launch: LaunchRequest, namespace: str, init_image: str = DEFAULT_INIT
     ports = [int(port) for port in section.get("ports") or []]
     if ports:
         objects.append({
-            "apiVersion": "v1", "kind": "Service", "metadata": metadata,
+            "apiVersion": "v1", "kind": "Service", "metadata": {**metadata, "labels": dict(labels)},
             "spec": {"selector": match,
                      "type": "LoadBalancer" if section.get("isExternal") else "ClusterIP",
                      "ports": [{"name": f"port-{port}", "port": port, "targetPort": port,

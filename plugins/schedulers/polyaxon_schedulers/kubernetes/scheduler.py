@@ -42,7 +42,8 @@ from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Scheduler
 from polyaxon_core.interfaces.scheduler import SchedulerUnavailable
-from polyaxon_schedulers.kubernetes.api import KubeApi, KubeError, plural_of
+from polyaxon_core.lifecycle import is_final
+from polyaxon_schedulers.kubernetes.api import KubeApi, KubeError, configured_namespace, plural_of
 from polyaxon_schedulers.kubernetes.manifests import (
     DEFAULT_INIT_IMAGE,
     MAIN,
@@ -61,6 +62,8 @@ IMAGE_PROBLEMS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageNam
 #: a watch is renewed this often (seconds), as clients of Kubernetes do
 WATCH_SECONDS = 240
 RUN_LABEL = "polyaxon.io/run-uuid"
+LOG_BYTES = "polyaxon.io/log-bytes"
+LOG_SHIPPED = "polyaxon.io/log-shipped"
 ATTEMPT_LABEL = "polyaxon.io/attempt"
 WATCHED = (("batch/v1", "jobs"), ("apps/v1", "deployments"), ("v1", "pods"))
 
@@ -144,6 +147,98 @@ class Watcher:
         return version
 
 
+class LogShipper:
+    """Copies the main container's output of each pod into the run's log in the store.
+
+    A pod's log is followed while it runs; how much was copied is written on the pod
+    (annotation ``polyaxon.io/log-bytes``, at most every :attr:`progress_seconds` and at
+    the end, with ``polyaxon.io/log-shipped``), so a scheduler started again goes on where
+    the last one stopped rather than copying it twice (at most the output of those seconds
+    is). A run is reported final only once its pods' logs are all in the store."""
+
+    progress_seconds = 10.0
+
+    def __init__(self, api: KubeApi, settings: Settings, stopping: threading.Event) -> None:
+        self.api, self.settings, self.stopping = api, settings, stopping
+        self.lock = threading.Lock()
+        self.following: dict[str, threading.Thread] = {}
+        self.shipped: set[str] = set()
+        self._store: Any = None
+
+    def store(self) -> Any:
+        if self._store is None:
+            from polyaxon_core.plugins import create
+
+            self._store = create("store", self.settings.store, self.settings)
+        return self._store
+
+    def done(self, run_uuid: str, pods: list[dict[str, Any]]) -> bool:
+        """Whether every pod's output is in the store; follows those not yet followed."""
+        complete = True
+        for pod in pods:
+            name = pod["metadata"]["name"]
+            annotations = pod["metadata"].get("annotations") or {}
+            if name in self.shipped or annotations.get(LOG_SHIPPED) == "true":
+                continue
+            status = pod.get("status") or {}
+            started = any((c.get("state") or {}).keys() & {"running", "terminated"}
+                          for c in status.get("containerStatuses") or [] if c.get("name") == MAIN)
+            if not started:
+                if status.get("phase") in {"Succeeded", "Failed"}:
+                    continue  # ended before its container started: no output
+                complete = False
+                continue
+            complete = False
+            with self.lock:
+                if name not in self.following:
+                    skip = int(annotations.get(LOG_BYTES, "0") or 0)
+                    thread = threading.Thread(target=self._follow, args=(run_uuid, name, skip),
+                                              name=f"kubernetes-log-{name}", daemon=True)
+                    self.following[name] = thread
+                    thread.start()
+        return complete
+
+    def _follow(self, run_uuid: str, pod: str, skip: int) -> None:
+        copied = skip
+        try:
+            while not self.stopping.is_set():
+                position, noted = 0, time.monotonic()
+                for chunk in self.api.log(pod, MAIN, follow=True):
+                    if position + len(chunk) > copied:
+                        self.store().append_log(run_uuid, chunk[max(copied - position, 0):])
+                        copied = position + len(chunk)
+                    position += len(chunk)
+                    if time.monotonic() - noted >= self.progress_seconds:
+                        self._note(pod, {LOG_BYTES: str(copied)})
+                        noted = time.monotonic()
+                if self._ended(pod):
+                    break
+                self.stopping.wait(1.0)  # ended early (a lost connection): asked for again
+            self._note(pod, {LOG_BYTES: str(copied), LOG_SHIPPED: "true"})
+            self.shipped.add(pod)
+        except KubeError as exc:
+            if exc.code == 404:  # the pod is gone, and its output with it
+                self.shipped.add(pod)
+            else:
+                logger.warning("the log of pod %s could not be read: %s", pod, exc)
+        except Exception as exc:  # noqa: BLE001 — followed again on the next poll
+            logger.warning("the log of pod %s broke off, followed again: %s", pod, exc)
+        finally:
+            with self.lock:
+                self.following.pop(pod, None)
+
+    def _ended(self, pod: str) -> bool:
+        found = self.api.read("v1", "pods", pod)
+        return found is None or (found.get("status") or {}).get("phase") in {"Succeeded", "Failed"}
+
+    def _note(self, pod: str, annotations: Mapping[str, str]) -> None:
+        try:
+            self.api.patch("v1", "pods", pod, {"metadata": {"annotations": dict(annotations)}})
+        except KubeError as exc:
+            if exc.code != 404:
+                raise
+
+
 class KubernetesScheduler(Scheduler):
     name = "kubernetes"
     description = "Runs each operation as Kubernetes objects (a Job, or a Deployment and a Service)."
@@ -155,27 +250,38 @@ class KubernetesScheduler(Scheduler):
         super().__init__(settings, clock)
         self.api = KubeApi.from_environment()
         self.namespace = self.api.namespace
-        self.init_image = os.environ.get("POLYAXON_K8S_INIT_IMAGE", "").strip() or DEFAULT_INIT_IMAGE
+        self.init_image = init_image()
         self._stopping = threading.Event()
         self._watchers: dict[str, Watcher] = {}
         self._started = threading.Lock()
+        self.logs = LogShipper(self.api, settings, self._stopping)
         weakref.finalize(self, self._stopping.set)
 
     # ------------------------------------------------------------------ submit
-    def manifests(self, launch: LaunchRequest) -> list[dict[str, Any]]:
-        """The objects :meth:`submit` creates for ``launch``, labelled with its attempt."""
-        attempt = str(int(launch.run.meta_info.get("attempts", 1)))
-        secret = {name: launch.env[name] for name in SECRET_CONTEXT if name in launch.env}
-        objects = render(launch, self.namespace, self.init_image, secret)
+    @classmethod
+    def check_run(cls, run: Mapping[str, Any]) -> list[tuple[str, str]]:
+        kind = str(run.get("kind") or "job")
+        if kind in {"dag"}:
+            return []
+        if kind not in {"job", "service"}:
+            return [("run.kind", f"`{kind}` does not run on Kubernetes yet; use a job or a service")]
+        container = run.get("container")
+        if not isinstance(container, Mapping) or not container.get("image"):
+            return [("run.container.image", "Kubernetes runs images: name the one the command "
+                                            "runs in, e.g. image: python:3.11-slim")]
+        return []
+
+    @classmethod
+    def describe(cls, settings: Settings, launch: LaunchRequest) -> list[dict[str, Any]]:
+        """The objects :meth:`submit` would create, with the Secret's values left out."""
+        objects = manifests(launch, configured_namespace(), init_image())
         for obj in objects:
-            obj["metadata"]["labels"][ATTEMPT_LABEL] = attempt
-            template = obj.get("spec", {}).get("template")
-            if template is not None:
-                template["metadata"]["labels"][ATTEMPT_LABEL] = attempt
+            if obj["kind"] == "Secret":
+                obj["stringData"] = {key: "(set when the run starts)" for key in obj["stringData"]}
         return objects
 
     def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
-        objects = self.manifests(launch)
+        objects = manifests(launch, self.namespace, self.init_image)
         attempt = objects[0]["metadata"]["labels"][ATTEMPT_LABEL]
         for obj in objects:
             self._create(obj, launch.run.uuid, attempt)
@@ -254,8 +360,12 @@ class KubernetesScheduler(Scheduler):
                                         "by something other than polyaxon")
         pods = self._objects(run, handle, "pods")
         if workload["kind"] == "Job":
-            return self._job_status(run, workload, pods, stopping)
-        return self._deployment_status(run, workload, pods, stopping)
+            update = self._job_status(run, workload, pods, stopping)
+        else:
+            update = self._deployment_status(run, workload, pods, stopping)
+        if not self.logs.done(run.uuid, pods) and is_final(update.status):
+            return StatusUpdate(run.uuid, run.status)  # final once its log is all in the store
+        return update
 
     def _job_status(self, run: RunEntity, job: Mapping[str, Any], pods: list[dict[str, Any]],
                     stopping: bool) -> StatusUpdate:
@@ -331,6 +441,23 @@ class KubernetesScheduler(Scheduler):
         self._stopping.set()
 
 
+def init_image() -> str:
+    return os.environ.get("POLYAXON_K8S_INIT_IMAGE", "").strip() or DEFAULT_INIT_IMAGE
+
+
+def manifests(launch: LaunchRequest, namespace: str, init: str) -> list[dict[str, Any]]:
+    """The objects of ``launch`` in ``namespace``, labelled with its attempt."""
+    attempt = str(int(launch.run.meta_info.get("attempts", 1)))
+    secret = {name: launch.env[name] for name in SECRET_CONTEXT if name in launch.env}
+    objects = render(launch, namespace, init, secret)
+    for obj in objects:
+        obj["metadata"]["labels"][ATTEMPT_LABEL] = attempt
+        template = obj.get("spec", {}).get("template")
+        if template is not None:
+            template["metadata"]["labels"][ATTEMPT_LABEL] = attempt
+    return objects
+
+
 WATCHED_VERSIONS = tuple((plural, api_version) for api_version, plural in WATCHED)
 
 
@@ -339,7 +466,9 @@ def _last_failure(pods: list[dict[str, Any]]) -> tuple[str, str, int | None] | N
     failed = [pod for pod in pods if (pod.get("status") or {}).get("phase") == "Failed"]
     if not failed:
         return None
-    pod = max(failed, key=_age)
+    # the last created; pods created in the same second in the order they were first seen
+    pod = max(enumerate(failed), key=lambda item: (item[1]["metadata"].get("creationTimestamp", ""),
+                                                   item[0]))[1]
     status = pod["status"]
     name = pod["metadata"]["name"]
     if status.get("reason"):  # the pod as a whole: Evicted, NodeLost, DeadlineExceeded
@@ -355,13 +484,6 @@ def _last_failure(pods: list[dict[str, Any]]) -> tuple[str, str, int | None] | N
         return ("exit code", f"pod {name}: the process exited with code {code}"
                 + (f" ({reason})" if reason not in {"Error", "Completed"} else ""), code)
     return "failed", f"pod {name} failed", None
-
-
-def _age(obj: Mapping[str, Any]) -> tuple[str, int]:
-    """The creation time (to the second), then the resource version (the last change; an
-    increasing number on the API servers there are): the pod that failed last comes last."""
-    version = str(obj["metadata"].get("resourceVersion") or "")
-    return str(obj["metadata"].get("creationTimestamp") or ""), int(version) if version.isdigit() else 0
 
 
 @hookimpl

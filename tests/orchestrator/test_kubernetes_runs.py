@@ -1,0 +1,103 @@
+"""Runs through the real CLI and orchestrator with ``POLYAXON_SCHEDULER=kubernetes``.
+
+No cluster exists on these machines: the scheduler talks to the Kubernetes API stand-in
+(:mod:`polyaxon_schedulers.kubernetes.standin`, a mock) on 127.0.0.1, whose kubelet runs
+each pod's command as a process here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from polyaxon_schedulers.kubernetes import standin
+
+from tests.orchestrator.conftest import FILES, Cli, run_state, wait_final
+
+NAMESPACE = "polyaxon-runs"
+
+
+@pytest.fixture
+def cluster(home: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[standin.Cluster]:
+    running = standin.start(standin.Cluster(kubelet=True))
+    monkeypatch.setenv("POLYAXON_SCHEDULER", "kubernetes")
+    monkeypatch.setenv("POLYAXON_K8S_API", running.url)
+    monkeypatch.setenv("POLYAXON_K8S_NAMESPACE", NAMESPACE)
+    yield running.cluster
+    running.close()
+
+
+def test_a_job_runs_as_a_kubernetes_job_and_its_log_is_the_pods(cli: Cli, cluster: standin.Cluster) -> None:
+    uuid = json.loads(cli("run", "-f", str(FILES / "pod.yaml"), "-o", "json").stdout)["uuid"]
+    state = wait_final(uuid)
+    assert state["status"] == "succeeded"
+    assert [c[0] for c in state["conditions"]][-3:] == ["starting", "running", "succeeded"]
+    assert "hello from a pod" in cli("ops", "logs", "-uid", uuid).stdout
+    created = {path for method, path in cluster.requests if method == "POST"}
+    assert f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs" in created
+    # once it ended, what it created is gone
+    assert cluster.find("jobs", NAMESPACE) == [] and cluster.find("secrets", NAMESPACE) == []
+
+
+def test_kubernetes_retries_a_failed_job_once_and_the_timeline_says_so(
+    cli: Cli, cluster: standin.Cluster,
+) -> None:
+    uuid = json.loads(cli("run", "-f", str(FILES / "pod.yaml"), "-P", "exit_code=4",
+                          "-o", "json").stdout)["uuid"]
+    state = wait_final(uuid)
+    assert state["status"] == "failed"
+    assert state["retries"] == 0, "the Job retried it; the orchestrator does not retry it again"
+    reasons = [(status, reason) for status, reason, _ in state["conditions"]]
+    assert ("failed", "exit code") in reasons
+    assert "exited with code 4" in state["conditions"][-1][2]
+    assert cli("ops", "logs", "-uid", uuid).stdout.count("hello from a pod") == 2
+    assert run_state(uuid)["meta_info"]["attempts"] == 1
+
+
+def test_a_cluster_answering_503_keeps_the_run_waiting_not_failed(
+    cli: Cli, cluster: standin.Cluster,
+) -> None:
+    cluster.fail("POST", "/jobs$", 503, times=2)
+    uuid = json.loads(cli("run", "-f", str(FILES / "pod.yaml"), "-o", "json").stdout)["uuid"]
+    state = wait_final(uuid)
+    assert state["status"] == "succeeded"
+    job_posts = [path for method, path in cluster.requests if method == "POST" and path.endswith("/jobs")]
+    assert len(job_posts) == 3, "refused twice, created on the third pass"
+
+
+def test_dry_run_prints_the_manifests_and_creates_nothing(cli: Cli, cluster: standin.Cluster) -> None:
+    import yaml
+
+    result = cli("run", "-f", str(FILES / "pod.yaml"), "--dry-run", "-o", "yaml")
+    documents = list(yaml.safe_load_all(result.stdout))
+    assert [document["kind"] for document in documents] == ["Job"]
+    job = documents[0]
+    assert job["metadata"]["namespace"] == NAMESPACE
+    assert job["metadata"]["labels"]["team"] == "vision"
+    assert job["spec"]["backoffLimit"] == 1
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == "python:3.11-slim"
+    assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0
+    assert cluster.requests == []
+    as_json = json.loads(cli("run", "-f", str(FILES / "pod.yaml"), "--dry-run", "-o", "json").stdout)
+    assert as_json[0]["kind"] == "Job"
+
+
+def test_dry_run_and_check_refuse_what_kubernetes_cannot_run(
+    cli: Cli, cluster: standin.Cluster, tmp_path: object,
+) -> None:
+    from pathlib import Path
+
+    no_image = Path(str(tmp_path)) / "no-image.yaml"
+    no_image.write_text("version: 1.1\nkind: component\nrun:\n  kind: job\n"
+                        "  container: {command: [python, -c, 'print(1)']}\n")
+    checked = cli("check", "-f", str(no_image), check=False)
+    assert checked.returncode == 1
+    assert "run.container.image: Kubernetes runs images" in checked.stdout
+    previewed = cli("run", "-f", str(no_image), "--dry-run", check=False)
+    assert previewed.returncode == 1 and "Traceback" not in previewed.stderr
+    assert "no `image`" in previewed.stderr
+    sweep = cli("run", "-f", str(FILES / "grid.yaml"), "--dry-run", check=False)
+    assert sweep.returncode == 1 and "one run's objects" in sweep.stderr
+    assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0
