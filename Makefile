@@ -97,6 +97,7 @@ bench: install official-client
 	$(BIN)/python benchmarks/dag_vs_floor.py
 	$(BIN)/python benchmarks/store_throughput.py
 	$(BIN)/python benchmarks/sdk_overhead.py
+	$(BIN)/python benchmarks/kubernetes_manifests.py
 
 clean:
 	rm -rf $(VENV) $(OFFICIAL) $(ASSETS)/node_modules $(VENDOR) $(EMULATORS)/node_modules

@@ -61,6 +61,8 @@ IMAGE_PROBLEMS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageNam
                             "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError"})
 #: a watch is renewed this often (seconds), as clients of Kubernetes do
 WATCH_SECONDS = 240
+#: how long a poll waits for a watch's first list before asking the API itself
+SYNC_WAIT = 2.0
 RUN_LABEL = "polyaxon.io/run-uuid"
 LOG_BYTES = "polyaxon.io/log-bytes"
 LOG_SHIPPED = "polyaxon.io/log-shipped"
@@ -158,8 +160,11 @@ class LogShipper:
 
     progress_seconds = 10.0
 
-    def __init__(self, api: KubeApi, settings: Settings, stopping: threading.Event) -> None:
+    def __init__(self, api: KubeApi, settings: Settings, stopping: threading.Event,
+                 seen: Callable[[str, str], dict[str, Any] | None]) -> None:
         self.api, self.settings, self.stopping = api, settings, stopping
+        #: (run uuid, pod name) -> the pod as the watch last saw it (None: not seen)
+        self.seen = seen
         self.lock = threading.Lock()
         self.following: dict[str, threading.Thread] = {}
         self.shipped: set[str] = set()
@@ -211,7 +216,7 @@ class LogShipper:
                     if time.monotonic() - noted >= self.progress_seconds:
                         self._note(pod, {LOG_BYTES: str(copied)})
                         noted = time.monotonic()
-                if self._ended(pod):
+                if self._ended(run_uuid, pod):
                     break
                 self.stopping.wait(1.0)  # ended early (a lost connection): asked for again
             self._note(pod, {LOG_BYTES: str(copied), LOG_SHIPPED: "true"})
@@ -227,7 +232,15 @@ class LogShipper:
             with self.lock:
                 self.following.pop(pod, None)
 
-    def _ended(self, pod: str) -> bool:
+    def _ended(self, run_uuid: str, pod: str) -> bool:
+        """Whether the pod's containers are done: its output stream ended, the watch says
+        so within a moment; else the API is asked."""
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            seen = self.seen(run_uuid, pod)
+            if seen is not None and (seen.get("status") or {}).get("phase") in {"Succeeded", "Failed"}:
+                return True
+            self.stopping.wait(0.05)
         found = self.api.read("v1", "pods", pod)
         return found is None or (found.get("status") or {}).get("phase") in {"Succeeded", "Failed"}
 
@@ -254,7 +267,7 @@ class KubernetesScheduler(Scheduler):
         self._stopping = threading.Event()
         self._watchers: dict[str, Watcher] = {}
         self._started = threading.Lock()
-        self.logs = LogShipper(self.api, settings, self._stopping)
+        self.logs = LogShipper(self.api, settings, self._stopping, self._seen_pod)
         weakref.finalize(self, self._stopping.set)
 
     # ------------------------------------------------------------------ submit
@@ -330,10 +343,18 @@ class KubernetesScheduler(Scheduler):
                     watcher.thread.start()
         return self._watchers
 
+    def _seen_pod(self, run_uuid: str, name: str) -> dict[str, Any] | None:
+        for pod in self._watch()["pods"].objects(run_uuid) or []:
+            if pod["metadata"]["name"] == name:
+                return pod
+        return None
+
     def _objects(self, run: RunEntity, handle: Mapping[str, Any],
                  plural: str) -> list[dict[str, Any]]:
-        """The run's objects of ``plural`` of this attempt, from the watch or the API."""
+        """The run's objects of ``plural`` of this attempt, from the watch (its first list
+        awaited a moment) or else from the API."""
         watcher = self._watch()[plural]
+        watcher.synced.wait(SYNC_WAIT)
         found = watcher.objects(run.uuid)
         if found is None:
             api_version = dict(WATCHED_VERSIONS)[plural]
