@@ -73,6 +73,8 @@ class LaunchRequest:
     """
 
     run: RunEntity
+    #: the main container; for a run of replicas (``tfjob``...), whose containers are in
+    #: ``run_section``, one with no image and no command
     container: ContainerSpec
     env: Mapping[str, str]
     run_path: str

@@ -90,17 +90,14 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
 def _scheduler_problems(spec: OperationSpec, file: str) -> list[Problem]:
     """What the configured scheduler (POLYAXON_SCHEDULER) cannot start in the run section."""
     from polyaxon_core.config import ConfigurationError, load_settings
-    from polyaxon_core.interfaces import Scheduler
-    from polyaxon_core.plugins import UnknownPluginError, get_plugin_manager
+    from polyaxon_core.orchestrator.backends import scheduler_problems
     from polyaxon_core.spec import Problem
 
-    scheduler: type[Scheduler]
     try:
-        scheduler = get_plugin_manager().get("scheduler", load_settings().scheduler)
-    except (ConfigurationError, UnknownPluginError):
-        return []  # no such scheduler: `polyaxon run` says which ones are installed
-    return [Problem(file, None, path, f"{message} (POLYAXON_SCHEDULER={scheduler.name})")
-            for path, message in scheduler.check_run(spec.run)]
+        scheduler = load_settings().scheduler
+    except ConfigurationError:
+        return []  # the settings' own error is reported by the commands that use them
+    return [Problem(file, None, path, message) for path, message in scheduler_problems(scheduler, spec)]
 
 
 def _plugin_matrix_problems(spec: OperationSpec, file: str) -> list[Problem]:

@@ -183,7 +183,7 @@ class LocalPlatform(Platform):
                 session, get_project(session, project), spec,
                 default_concurrency=self.settings.default_concurrency, raw_content=raw_content,
                 name=name, description=description, tags=list(tags), queue=queue,
-                context_path=context_path, store=self.store,
+                context_path=context_path, store=self.store, scheduler=self.settings.scheduler,
             )
             data = run_document(run)
         self._keep_going_after(data["uuid"])
@@ -209,13 +209,15 @@ class LocalPlatform(Platform):
                 run = submit_operation(
                     session, get_project(session, project), spec,
                     default_concurrency=self.settings.default_concurrency, raw_content=raw_content,
-                    name=name, context_path=context_path, store=self.store)
+                    name=name, context_path=context_path, store=self.store,
+                    scheduler=self.settings.scheduler)
                 if run.kind in CONTROLLED_KINDS:
                     raise InvalidRequest(
                         f"--dry-run shows one run's objects; a {run.kind}'s runs are made as it "
                         "goes. Preview its component with the -P values of one of them")
                 session.flush()
-                launch = build_launch(self.settings, run, self.settings.artifacts_path / run.uuid)
+                launch = build_launch(self.settings, run, self.settings.artifacts_path / run.uuid,
+                                      scheduler.run_globals(self.settings))
                 try:
                     documents = scheduler.describe(self.settings, launch)
                 except ValueError as exc:

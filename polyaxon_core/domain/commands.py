@@ -100,8 +100,12 @@ def submit_operation(
     queue: str | None = None,
     context_path: str | None = None,
     store: ArtifactStore | None = None,
+    scheduler: str | None = None,
 ) -> Run:
     """Create a run from a validated operation, compile it and queue it.
+
+    ``scheduler`` names the scheduler that will start it: what that one cannot start is
+    refused now, rather than failing the run at launch.
 
     Its ``joins`` are resolved now, over the project's runs as they are (``store`` gives
     the paths of ``artifacts.*`` values); the values collected replace them in the run's
@@ -117,6 +121,11 @@ def submit_operation(
 
     if problems := hook_problems(spec):
         raise InvalidRequest("; ".join(problems))
+    if scheduler is not None:
+        from polyaxon_core.orchestrator.backends import scheduler_problems
+
+        if refused := scheduler_problems(scheduler, spec):
+            raise InvalidRequest("; ".join(f"{path}: {message}" for path, message in refused))
     matrix = spec.matrix
     content = spec.to_dict()
     try:

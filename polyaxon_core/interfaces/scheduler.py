@@ -59,6 +59,12 @@ class Scheduler(PluginClass):
         self._graceful_stop_sent: set[str] = set()
 
     @classmethod
+    def run_globals(cls, settings: Settings) -> dict[str, Any]:
+        """The ``globals.*`` a run sees differently where this scheduler starts it (a pod's
+        own paths, its namespace); none by default: the paths of this machine."""
+        return {}
+
+    @classmethod
     def check_run(cls, run: Mapping[str, Any]) -> list[tuple[str, str]]:
         """What this scheduler cannot start in a polyaxonfile's ``run`` section, as
         ``(field path, message with the fix)`` pairs, for ``polyaxon check`` and

@@ -14,6 +14,7 @@ from polyaxon_core.orchestrator.embedded import OrchestratorLock
 
 if TYPE_CHECKING:
     from polyaxon_core.plugins import PluginManager
+    from polyaxon_core.spec import OperationSpec
 
 #: plugin kind -> the setting that names it
 BACKEND_SETTINGS = {"scheduler": "POLYAXON_SCHEDULER", "store": "POLYAXON_STORE"}
@@ -65,3 +66,22 @@ def check_running_orchestrator(settings: Settings) -> None:
                 f"(`kill {pid}`; an on-demand one also exits after POLYAXON_IDLE_EXIT seconds "
                 f"idle) and submit again, or set {variable}={used}."
             )
+
+
+def scheduler_problems(scheduler: str, spec: OperationSpec) -> list[tuple[str, str]]:
+    """What the scheduler named ``scheduler`` cannot start in ``spec`` (its run, and each
+    operation of a DAG): ``(field path, message)`` pairs; none for an unknown scheduler
+    (:func:`check_backends` reports that)."""
+    from polyaxon_core.interfaces import Scheduler
+    from polyaxon_core.plugins import UnknownPluginError, get_plugin_manager
+
+    try:
+        found: type[Scheduler] = get_plugin_manager().get("scheduler", scheduler)
+    except UnknownPluginError:
+        return []
+    problems = [(path, f"{message} (POLYAXON_SCHEDULER={scheduler})")
+                for path, message in found.check_run(spec.run)]
+    for operation in spec.dag_operations:
+        problems += [(f"operation `{operation.name}`: {path}", message)
+                     for path, message in scheduler_problems(scheduler, operation)]
+    return problems

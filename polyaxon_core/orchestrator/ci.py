@@ -84,7 +84,8 @@ class CIController:
             assert project is not None
             run = submit_operation(
                 session, project, spec, default_concurrency=self.settings.default_concurrency,
-                raw_content=path.read_text(), tags=["ci"], context_path=str(path.parent))
+                raw_content=path.read_text(), tags=["ci"], context_path=str(path.parent),
+                scheduler=self.settings.scheduler)
             run.meta_info = {**(run.meta_info or {}),
                              "code_ref": {"commit": commit, "branch": branch, "repository": url}}
             ci.last_error = None

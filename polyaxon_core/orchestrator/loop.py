@@ -14,7 +14,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -33,7 +33,7 @@ from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.domain.notifications import Dispatcher
 from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
 from polyaxon_core.domain.state import transition
-from polyaxon_core.entities import InitStep, LaunchRequest, StatusUpdate
+from polyaxon_core.entities import ContainerSpec, InitStep, LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
 from polyaxon_core.interfaces.scheduler import ActiveRun, SchedulerUnavailable
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, FINAL_STATUSES, Status
@@ -307,7 +307,7 @@ class Orchestrator:
         run_path.mkdir(mode=0o700, exist_ok=True)
         artifacts = self.store.local_path(run.uuid) or run_path / "artifacts"
         (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
-        return build_launch(self.settings, run, artifacts)
+        return build_launch(self.settings, run, artifacts, type(self.scheduler).run_globals(self.settings))
 
     # ------------------------------------------------------------------------- reconcile
     def reconcile(self) -> None:
@@ -437,9 +437,11 @@ def fail_waiting_runs(db_url: str, message: str) -> list[str]:
     return failed
 
 
-def build_launch(settings: Settings, run: Run, artifacts: Path) -> LaunchRequest:
+def build_launch(settings: Settings, run: Run, artifacts: Path,
+                 run_globals: Mapping[str, Any] | None = None) -> LaunchRequest:
     """The launch request of ``run`` (its artifacts in ``artifacts``), from the database
-    alone: nothing is written, so ``polyaxon run --dry-run`` shows the same request."""
+    alone: nothing is written, so ``polyaxon run --dry-run`` shows the same request.
+    ``run_globals``: the ``globals.*`` the scheduler gives differently (a pod's paths)."""
     spec = load_spec(run)
     run_path = settings.runs_path / run.uuid
     context_path = str((run.meta_info or {}).get("context_path") or run_path)
@@ -467,8 +469,10 @@ def build_launch(settings: Settings, run: Run, artifacts: Path) -> LaunchRequest
         "cloning_kind": run.cloning_kind,
         "original_uuid": run.original.uuid if run.original is not None else None,
         "is_independent": run.pipeline_id is None,
+        **(run_globals or {}),
     }
-    container = spec.render_container(dict(run.inputs or {}), globals_context)
+    container = (spec.render_container(dict(run.inputs or {}), globals_context)
+                 if "container" in spec.run else ContainerSpec(image=None))
     termination = spec.termination
     env = run_context_env(settings, run, artifacts, context_path)
     names = spec.render_connections(dict(run.inputs or {}), globals_context)

@@ -16,6 +16,7 @@ from marshmallow import ValidationError, validates_schema
 
 from polyaxon_core.spec.errors import Issue
 from polyaxon_core.spec.fields import (
+    Anything,
     Boolean,
     ByKind,
     Choice,
@@ -403,7 +404,58 @@ class DagSchema(_RunSchema):
     field_hints = {"container": "a dag runs operations; containers belong to their components"}
 
 
-RUN_SCHEMAS: dict[str, type[SpecSchema]] = {"job": JobSchema, "service": ServiceSchema, "dag": DagSchema}
+class ReplicaSchema(_RunSchema):
+    """A replica of a distributed run (Polyaxon's ``V1KFReplica``): a pod template."""
+
+    replicas = Integer(minimum=0)
+    init = ListOf(Section(InitSchema))
+    sidecars = ListOf(Section(ContainerSchema))
+    container = Section(ContainerSchema, required=True)
+
+
+class SchedulingPolicySchema(SpecSchema):
+    min_available = Integer(minimum=0)
+    queue = Text()
+    min_resources = MappingOf(Anything())
+    priority_class = Text()
+    schedule_timeout_seconds = Integer(minimum=0)
+
+
+class _DistributedSchema(SpecSchema):
+    """The Kubeflow training operator's runs: replicas by role, each its own pods."""
+
+    clean_pod_policy = Choice(["All", "Running", "None"], what="clean pod policy")
+    scheduling_policy = Section(SchedulingPolicySchema)
+
+
+class TFJobSchema(_DistributedSchema):
+    kind = Choice(["tfjob"])
+    enable_dynamic_worker = Boolean()
+    success_policy = Text()
+    chief = Section(ReplicaSchema)
+    ps = Section(ReplicaSchema)
+    worker = Section(ReplicaSchema)
+    evaluator = Section(ReplicaSchema)
+
+
+class PyTorchJobSchema(_DistributedSchema):
+    kind = Choice(["pytorchjob"])
+    elastic_policy = KubeObject()
+    n_proc_per_node = Integer(minimum=1)
+    master = Section(ReplicaSchema)
+    worker = Section(ReplicaSchema)
+
+
+class MPIJobSchema(_DistributedSchema):
+    kind = Choice(["mpijob"])
+    slots_per_worker = Integer(minimum=1)
+    launcher = Section(ReplicaSchema)
+    worker = Section(ReplicaSchema)
+
+
+RUN_SCHEMAS: dict[str, type[SpecSchema]] = {
+    "job": JobSchema, "service": ServiceSchema, "dag": DagSchema,
+    "tfjob": TFJobSchema, "pytorchjob": PyTorchJobSchema, "mpijob": MPIJobSchema}
 
 
 def Run(**kwargs: Any) -> ByKind:  # noqa: N802 - a field, like the others

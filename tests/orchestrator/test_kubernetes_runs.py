@@ -78,6 +78,9 @@ def test_dry_run_prints_the_manifests_and_creates_nothing(cli: Cli, cluster: sta
     assert job["spec"]["backoffLimit"] == 1
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "python:3.11-slim"
+    # the globals a command sees are the pod's
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["OUTPUTS"] == "/plx-context/artifacts/outputs" and env["NAMESPACE"] == NAMESPACE
     assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0
     assert cluster.requests == []
     as_json = json.loads(cli("run", "-f", str(FILES / "pod.yaml"), "--dry-run", "-o", "json").stdout)
@@ -97,7 +100,30 @@ def test_dry_run_and_check_refuse_what_kubernetes_cannot_run(
     assert "run.container.image: Kubernetes runs images" in checked.stdout
     previewed = cli("run", "-f", str(no_image), "--dry-run", check=False)
     assert previewed.returncode == 1 and "Traceback" not in previewed.stderr
-    assert "no `image`" in previewed.stderr
+    assert "run.container.image: Kubernetes runs images" in previewed.stderr
     sweep = cli("run", "-f", str(FILES / "grid.yaml"), "--dry-run", check=False)
     assert sweep.returncode == 1 and "one run's objects" in sweep.stderr
     assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0
+
+
+def test_a_tfjob_previews_as_the_training_operators_resource(cli: Cli, cluster: standin.Cluster) -> None:
+    import yaml
+
+    documents = list(yaml.safe_load_all(cli("run", "-f", str(FILES / "tfjob.yaml"), "-P", "lr=0.5",
+                                            "--dry-run").stdout))
+    assert [document["kind"] for document in documents] == ["TFJob"]
+    replicas = documents[0]["spec"]["tfReplicaSpecs"]
+    assert replicas["Worker"]["replicas"] == 2
+    assert replicas["Chief"]["template"]["spec"]["containers"][0]["command"][-1] == "--lr=0.5"
+
+
+def test_the_local_scheduler_refuses_a_tfjob_and_says_which_scheduler_runs_it(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POLYAXON_SCHEDULER", "local")
+    refused = cli("run", "-f", str(FILES / "tfjob.yaml"), check=False)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "use POLYAXON_SCHEDULER=kubernetes" in refused.stderr
+    assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0
+    checked = cli("check", "-f", str(FILES / "tfjob.yaml"), check=False)
+    assert checked.returncode == 1 and "run.kind" in checked.stdout

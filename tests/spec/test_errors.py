@@ -53,7 +53,7 @@ def test_bad_enum_value_lists_the_valid_ones(write_file: WriteFile) -> None:
     [problem] = problems_of(path)
 
     assert (problem.path, problem.line) == ("run.kind", 3)
-    assert problem.valid == "did you mean `service`? one of: job, service, dag"
+    assert problem.valid == "did you mean `service`? one of: job, service, dag, tfjob, pytorchjob, mpijob"
 
 
 def test_a_distribution_value_problem_names_the_key_inside_the_value(write_file: WriteFile) -> None:

@@ -61,6 +61,14 @@ class LocalScheduler(Scheduler):
         self._forks = ForkServer()
         weakref.finalize(self, self._forks.close)
 
+    @classmethod
+    def check_run(cls, run: Mapping[str, Any]) -> list[tuple[str, str]]:
+        kind = str(run.get("kind") or "job")
+        if kind in {"tfjob", "pytorchjob", "mpijob"}:
+            return [("run.kind", f"a `{kind}` runs its replicas as pods of the Kubeflow training "
+                                 "operator: use POLYAXON_SCHEDULER=kubernetes")]
+        return []
+
     @staticmethod
     def control_dir(run_path: str | Path, attempt: int) -> Path:
         return Path(run_path) / ".polyaxon" / f"attempt-{attempt}"

@@ -20,6 +20,7 @@ from polyaxon_schedulers.kubernetes.manifests import (
 
 from polyaxon_core.entities import (
     ConnectionEntity,
+    ContainerSpec,
     LaunchRequest,
     ResourceReference,
     RunEntity,
@@ -118,7 +119,8 @@ def _launch(text: str, tmp_path: Path, env: dict[str, str] | None = None) -> Lau
     return LaunchRequest(
         run=RunEntity(uuid=UUID, project="Vision Models", owner="ada", name="train",
                       kind=spec.run_kind, runtime=spec.run_kind, status="scheduled"),
-        container=spec.render_container(inputs, globals_context),
+        container=(spec.render_container(inputs, globals_context) if "container" in spec.run
+                   else ContainerSpec(image=None)),
         env=env or {"POLYAXON_RUN_UUID": UUID, "POLYAXON_HOST": "http://polyaxon:8000",
                     "POLYAXON_AUTH_TOKEN": "secret-token", "POLYAXON_RUN_ARTIFACTS_PATH": "/local/a",
                     "POLYAXON_DB_URL": "sqlite:////local/db"},
@@ -212,3 +214,141 @@ def test_what_cannot_run_on_kubernetes_is_refused_with_the_fix(tmp_path: Path) -
                         "volumes: [{name: polyaxon-context, emptyDir: {medium: Memory}}]")
     with pytest.raises(ManifestError, match="two volumes are called `polyaxon-context`"):
         render(_launch(clash, tmp_path), "ml")
+
+
+TFJOB = """
+version: 1.1
+kind: operation
+termination: {maxRetries: 2, timeout: 7200, ttl: 300}
+params:
+  lr: {value: 0.05}
+component:
+  inputs: [{name: lr, type: float}]
+  run:
+    kind: tfjob
+    cleanPodPolicy: Running
+    schedulingPolicy: {minAvailable: 3, queue: gpus, priorityClass: high}
+    successPolicy: ChiefWorker
+    chief:
+      replicas: 1
+      environment:
+        nodeSelector: {pool: gpu}
+        tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+        restartPolicy: OnFailure
+      container:
+        image: tensorflow/tensorflow:2.15.0-gpu
+        command: [python, train.py, "--lr={{ lr }}"]
+        resources: {limits: {nvidia.com/gpu: 1, memory: 8Gi}, requests: {nvidia.com/gpu: 1}}
+    ps:
+      replicas: 1
+      container: {image: tensorflow/tensorflow:2.15.0, command: [python, train.py]}
+    worker:
+      replicas: 3
+      volumes: [{name: shm, emptyDir: {medium: Memory}}]
+      container:
+        image: tensorflow/tensorflow:2.15.0-gpu
+        command: python train.py --role worker
+        env: [{name: TF_CPP_MIN_LOG_LEVEL, value: "2"}]
+        volumeMounts: [{name: shm, mountPath: /dev/shm}]
+    evaluator:
+      container: {image: tensorflow/tensorflow:2.15.0, command: [python, evaluate.py]}
+"""
+
+PYTORCHJOB = """
+version: 1.1
+kind: component
+run:
+  kind: pytorchjob
+  nProcPerNode: 4
+  elasticPolicy: {minReplicas: 1, maxReplicas: 4, rdzvBackend: c10d}
+  master:
+    replicas: 1
+    container: {image: pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime, command: [torchrun, train.py]}
+  worker:
+    replicas: 2
+    container: {image: pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime, command: [torchrun, train.py]}
+"""
+
+MPIJOB = """
+version: 1.1
+kind: component
+run:
+  kind: mpijob
+  slotsPerWorker: 2
+  launcher:
+    container: {image: mpioperator/mpi-pi:openmpi, command: [mpirun, -n, "4", /home/mpiuser/pi]}
+  worker:
+    replicas: 2
+    container: {image: mpioperator/mpi-pi:openmpi}
+"""
+
+
+def _pod_templates_validated(resource: dict[str, Any], replica_specs: str) -> dict[str, Any]:
+    """Each replica's pod template against the official PodTemplate schema (the training
+    operator's own schema is not bundled with kubernetes-validate)."""
+    for replica in resource["spec"][replica_specs].values():
+        template = {"apiVersion": "v1", "kind": "PodTemplate",
+                    "metadata": {"name": "replica"}, "template": replica["template"]}
+        for version in VERSIONS:
+            kubernetes_validate.validate(template, version, strict=True)
+    return dict(resource["spec"][replica_specs])
+
+
+def test_a_tfjob_is_the_training_operators_tfjob_with_every_role(tmp_path: Path) -> None:
+    objects = render(_launch(TFJOB, tmp_path), "ml", context_secret={"POLYAXON_AUTH_TOKEN": "secret-token"})
+    assert [obj["kind"] for obj in objects] == ["Secret", "TFJob"]
+    tfjob = objects[1]
+    assert tfjob["apiVersion"] == "kubeflow.org/v1" and tfjob["metadata"]["name"] == object_name(UUID)
+    assert tfjob["spec"]["runPolicy"] == {
+        "backoffLimit": 2, "cleanPodPolicy": "Running", "activeDeadlineSeconds": 7200,
+        "ttlSecondsAfterFinished": 300,
+        "schedulingPolicy": {"minAvailable": 3, "queue": "gpus", "priorityClass": "high"}}
+    assert tfjob["spec"]["successPolicy"] == "ChiefWorker"
+    replicas = _pod_templates_validated(tfjob, "tfReplicaSpecs")
+    assert list(replicas) == ["Chief", "PS", "Worker", "Evaluator"]
+    assert [replicas[name]["replicas"] for name in replicas] == [1, 1, 3, 1]
+    chief = replicas["Chief"]
+    assert chief["restartPolicy"] == "OnFailure" == chief["template"]["spec"]["restartPolicy"]
+    main = chief["template"]["spec"]["containers"][0]
+    assert main["name"] == "tensorflow"
+    assert main["command"] == ["python", "train.py", "--lr=0.05"]
+    assert main["resources"]["limits"]["nvidia.com/gpu"] == 1
+    env = {item["name"]: item for item in main["env"]}
+    assert env["POLYAXON_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == object_name(UUID, "context")
+    assert "POLYAXON_DB_URL" not in env
+    assert chief["template"]["spec"]["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert chief["template"]["metadata"]["labels"]["polyaxon.io/replica"] == "chief"
+    worker = replicas["Worker"]["template"]["spec"]
+    assert worker["containers"][0]["command"] == ["python", "train.py", "--role", "worker"]
+    assert {"name": "TF_CPP_MIN_LOG_LEVEL", "value": "2"} in worker["containers"][0]["env"]
+    assert {volume["name"] for volume in worker["volumes"]} == {"polyaxon-context", "shm"}
+    assert "secret-token" not in json.dumps(tfjob)
+
+
+def test_a_pytorchjob_and_an_mpijob_name_their_containers_as_the_operator_expects(tmp_path: Path) -> None:
+    pytorch = render(_launch(PYTORCHJOB, tmp_path), "ml")[-1]
+    assert pytorch["kind"] == "PyTorchJob"
+    assert pytorch["spec"]["nprocPerNode"] == 4 and pytorch["spec"]["elasticPolicy"]["maxReplicas"] == 4
+    replicas = _pod_templates_validated(pytorch, "pytorchReplicaSpecs")
+    assert {name: r["template"]["spec"]["containers"][0]["name"] for name, r in replicas.items()} == {
+        "Master": "pytorch", "Worker": "pytorch"}
+    mpi = render(_launch(MPIJOB, tmp_path), "ml")[-1]
+    assert mpi["kind"] == "MPIJob" and mpi["spec"]["slotsPerWorker"] == 2
+    replicas = _pod_templates_validated(mpi, "mpiReplicaSpecs")
+    assert replicas["Launcher"]["template"]["spec"]["containers"][0]["name"] == "mpi"
+    assert "command" not in replicas["Worker"]["template"]["spec"]["containers"][0]
+
+
+def test_what_kubernetes_cannot_run_of_a_distributed_run_is_named_by_check() -> None:
+    from polyaxon_schedulers.kubernetes.scheduler import KubernetesScheduler
+    from polyaxon_schedulers.local import LocalScheduler
+
+    run = {"kind": "tfjob", "chief": {"container": {"command": ["python"]}},
+           "worker": {"init": [{"git": {"url": "x"}}], "container": {"image": "tf"}}}
+    assert KubernetesScheduler.check_run(run) == [
+        ("run.chief.container.image", "Kubernetes runs images: name the one the command runs in, "
+                                      "e.g. image: python:3.11-slim"),
+        ("run.worker.init", "a replica's `init` does not act on Kubernetes yet; remove it")]
+    assert KubernetesScheduler.check_run({"kind": "mpijob"}) == [
+        ("run", "a `mpijob` needs at least one replica: launcher, worker")]
+    assert [path for path, _ in LocalScheduler.check_run({"kind": "pytorchjob"})] == ["run.kind"]

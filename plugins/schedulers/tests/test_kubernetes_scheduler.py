@@ -182,7 +182,7 @@ def test_a_watch_that_expired_lists_again(
     launch = make_launch("pass")
     handle = scheduler.submit(launch)
     assert scheduler.poll(launch.run, handle).status == "starting"
-    watchers = scheduler._watch()
+    watchers = {plural: scheduler._watcher(plural) for plural in ("jobs", "pods")}
     wait_until(lambda: all(w.synced.is_set() for w in watchers.values()))
     lists = watchers["pods"].lists
     # the events the watch would resume from are forgotten; the next one it gets is 410
@@ -328,3 +328,41 @@ def test_a_new_scheduler_copies_only_the_output_its_predecessor_did_not(
         "imageID": "", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}}]}}, status=True)
     assert _wait_for(scheduler, launch, handle, lambda u: u.status == "succeeded")
     assert store.read_log(launch.run.uuid).data == b"first\nsecond\n"
+
+
+@pytest.mark.parametrize("kubelet", [False])
+def test_a_tfjob_follows_the_training_operators_conditions_and_its_pods(
+    scheduler: KubernetesScheduler, cluster: standin.StandIn, make_launch: Callable[..., LaunchRequest],
+) -> None:
+    """No training operator runs here: the test writes its conditions and a pod, as it would."""
+    worker = {"replicas": 2, "container": {"image": "tensorflow/tensorflow:2.15.0",
+                                           "command": ["python", "train.py"]}}
+    launch = dataclasses.replace(make_launch("pass"), container=ContainerSpec(image=None),
+                                 run_section={"kind": "tfjob", "worker": worker})
+    handle = scheduler.submit(launch)
+    assert handle["workload"][:2] == ["kubeflow.org/v1", "tfjobs"]
+    api, name = cluster.cluster, handle["workload"][2]
+    assert api.get("tfjobs", NAMESPACE, name)["spec"]["tfReplicaSpecs"]["Worker"]["replicas"] == 2
+    assert _wait_for(scheduler, launch, handle, lambda u: True, "starting").status == "starting"
+
+    created = {"type": "Created", "status": "True", "reason": "TFJobCreated"}
+    running = {"type": "Running", "status": "True", "reason": "TFJobRunning"}
+    api.patch("tfjobs", NAMESPACE, name, {"status": {"conditions": [created, running]}}, status=True)
+    assert _wait_for(scheduler, launch, handle, lambda u: u.status == "running")
+
+    labels = {"polyaxon.io/run-uuid": launch.run.uuid, "polyaxon.io/attempt": "1",
+              "app.kubernetes.io/managed-by": "polyaxon-core"}
+    api.create("pods", NAMESPACE, {"metadata": {"name": f"{name}-worker-0", "labels": labels},
+                                   "spec": {"containers": [{"name": "tensorflow", "image": "tf"}]}})
+    api.patch("pods", NAMESPACE, f"{name}-worker-0", {"status": {"phase": "Failed", "containerStatuses": [{
+        "name": "tensorflow", "image": "tf", "imageID": "", "ready": False, "restartCount": 0,
+        "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}}, status=True)
+    failed = {"type": "Failed", "status": "True", "reason": "TFJobFailed",
+              "message": "TFJob ml-runs/plx is failed because 1 Worker replica(s) failed."}
+    api.patch("tfjobs", NAMESPACE, name, {"status": {"conditions": [created, running, failed]}},
+              status=True)
+    update = _wait_for(scheduler, launch, handle, lambda u: u.status == "failed")
+    assert update.reason == "OOMKilled" and update.exit_code == 137
+    assert "1 Worker replica(s) failed" in (update.message or "")
+    scheduler.cleanup(launch.run, handle)
+    assert api.find("tfjobs", NAMESPACE) == [] and api.find("secrets", NAMESPACE) == []

@@ -147,7 +147,7 @@ def run_create(owner: str, project: str) -> Answer:
             session, get_project(session, project, owner), spec,
             default_concurrency=server.settings.default_concurrency, raw_content=raw_content,
             name=body["name"], description=body["description"], tags=body["tags"] or (),
-            queue=body["queue"], store=server.store,
+            queue=body["queue"], store=server.store, scheduler=server.settings.scheduler,
         )
         payload = _created(session, run, body)
     server.ensure_orchestrator()

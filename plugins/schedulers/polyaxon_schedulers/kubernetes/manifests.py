@@ -1,7 +1,12 @@
 """The Kubernetes objects of a run, as plain dictionaries (no client library needed).
 
 A ``job`` run becomes a ``batch/v1`` Job; a ``service`` run a ``apps/v1`` Deployment and
-a ``v1`` Service in front of it. Both come with a ``v1`` Secret holding the run's own
+a ``v1`` Service in front of it; a ``tfjob``, ``pytorchjob`` or ``mpijob`` the Kubeflow
+training operator's ``TFJob``, ``PyTorchJob`` or ``MPIJob`` (``kubeflow.org/v1``), each
+role of the polyaxonfile (``chief``, ``ps``, ``worker``, ``evaluator``; ``master``;
+``launcher``) a replica spec whose pods are built as a Job's are, their container named
+as the operator expects (``tensorflow``, ``pytorch``, ``mpi``), and ``termination`` in
+its ``runPolicy``. Both come with a ``v1`` Secret holding the run's own
 context (its API token): the container reads it through ``secretKeyRef``, so no token is
 written into a manifest, an annotation or a log.
 
@@ -41,7 +46,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from polyaxon_core.connections.secrets import env_name
-from polyaxon_core.entities import ConnectionEntity, InitStep, LaunchRequest
+from polyaxon_core.entities import ConnectionEntity, ContainerSpec, InitStep, LaunchRequest
 
 MAIN = "polyaxon-main"
 CONTEXT_VOLUME = "polyaxon-context"
@@ -106,9 +111,9 @@ def render(launch: LaunchRequest, namespace: str, init_image: str = DEFAULT_INIT
     the pod spec (its token); the rest of ``launch.env`` goes in the spec as values."""
     section = launch.run_section
     kind = str(section.get("kind") or launch.run.kind)
-    if kind not in {"job", "service"}:
-        raise ManifestError(f"`run.kind: {kind}` does not run on Kubernetes yet; use a job or "
-                            "a service")
+    if kind not in {"job", "service", *DISTRIBUTED}:
+        raise ManifestError(f"`run.kind: {kind}` does not run on Kubernetes yet; use a job, a "
+                            f"service or one of {', '.join(DISTRIBUTED)}")
     secret_values = dict(context_secret or {})
     labels = {**run_labels(launch), **_mapping(section, "environment", "labels")}
     annotations = _mapping(section, "environment", "annotations")
@@ -123,6 +128,10 @@ def render(launch: LaunchRequest, namespace: str, init_image: str = DEFAULT_INIT
                          "labels": dict(labels)},
             "type": "Opaque", "stringData": secret_values,
         })
+    if kind in DISTRIBUTED:
+        objects.append(_distributed(launch, kind, metadata, labels, annotations, secret_values,
+                                    init_image))
+        return objects
     pod = _pod_spec(launch, kind, secret_values, init_image)
     # each object its own labels: a change to one (a label added) is not made to the others
     template = {"metadata": {"labels": dict(labels),
@@ -153,6 +162,95 @@ def render(launch: LaunchRequest, namespace: str, init_image: str = DEFAULT_INIT
                                 "protocol": "TCP"} for port in ports]},
         })
     return objects
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """A run kind of the Kubeflow training operator: its resource and replica roles."""
+
+    kind: str
+    replica_specs: str
+    #: the name the operator looks for in each replica's pods
+    container: str
+    #: polyaxonfile role -> the operator's replica type
+    roles: Mapping[str, str]
+    #: polyaxonfile field -> the field of the resource's spec
+    fields: Mapping[str, str]
+
+
+DISTRIBUTED: dict[str, Distributed] = {
+    "tfjob": Distributed("TFJob", "tfReplicaSpecs", "tensorflow",
+                         {"chief": "Chief", "ps": "PS", "worker": "Worker", "evaluator": "Evaluator"},
+                         {"successPolicy": "successPolicy", "enableDynamicWorker": "enableDynamicWorker"}),
+    "pytorchjob": Distributed("PyTorchJob", "pytorchReplicaSpecs", "pytorch",
+                              {"master": "Master", "worker": "Worker"},
+                              {"elasticPolicy": "elasticPolicy", "nProcPerNode": "nprocPerNode"}),
+    "mpijob": Distributed("MPIJob", "mpiReplicaSpecs", "mpi", {"launcher": "Launcher", "worker": "Worker"},
+                          {"slotsPerWorker": "slotsPerWorker"}),
+}
+KUBEFLOW_VERSION = "kubeflow.org/v1"
+
+
+def _distributed(launch: LaunchRequest, kind: str, metadata: Mapping[str, Any],
+                 labels: Mapping[str, str], annotations: Mapping[str, str],
+                 secret_values: Mapping[str, str], init_image: str) -> dict[str, Any]:
+    """The training operator's resource: each role of the polyaxonfile a replica spec
+    whose pods run the role's container (named as the operator expects)."""
+    import dataclasses
+
+    section = launch.run_section
+    what = DISTRIBUTED[kind]
+    replicas: dict[str, Any] = {}
+    for role, replica_type in what.roles.items():
+        replica = section.get(role)
+        if not isinstance(replica, Mapping):
+            continue
+        written = _mapping(replica, "container")
+        as_launch = dataclasses.replace(launch, run_section=replica, container=_container_of(written),
+                                        init=(), connections=())
+        pod = _pod_spec(as_launch, "job", secret_values, init_image)
+        pod["containers"][0]["name"] = what.container
+        replica_labels = {**labels, "polyaxon.io/replica": role}
+        replicas[replica_type] = {
+            "replicas": int(replica.get("replicas", 1)),
+            "restartPolicy": pod["restartPolicy"],
+            "template": {"metadata": {"labels": replica_labels,
+                                      **({"annotations": dict(annotations)} if annotations else {})},
+                         "spec": pod},
+        }
+    if not replicas:
+        raise ManifestError(f"a `{kind}` names no replica; give at least one of "
+                            f"{', '.join(what.roles)}, each with its container")
+    run_policy: dict[str, Any] = {"backoffLimit": int(launch.termination.get("max_retries", 0))}
+    if section.get("cleanPodPolicy"):
+        run_policy["cleanPodPolicy"] = section["cleanPodPolicy"]
+    if isinstance(section.get("schedulingPolicy"), Mapping):
+        run_policy["schedulingPolicy"] = dict(section["schedulingPolicy"])
+    if "timeout" in launch.termination:
+        run_policy["activeDeadlineSeconds"] = int(launch.termination["timeout"])
+    if "ttl" in launch.termination:
+        run_policy["ttlSecondsAfterFinished"] = int(launch.termination["ttl"])
+    spec: dict[str, Any] = {"runPolicy": run_policy, what.replica_specs: replicas}
+    for written_name, field_name in what.fields.items():
+        if section.get(written_name) is not None:
+            spec[field_name] = section[written_name]
+    return {"apiVersion": KUBEFLOW_VERSION, "kind": what.kind,
+            "metadata": {**metadata, "labels": dict(labels)}, "spec": spec}
+
+
+def _container_of(written: Mapping[str, Any]) -> ContainerSpec:
+    """A replica's container (templates already rendered) as the main container."""
+    import shlex
+
+    def argv(value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(shlex.split(value))
+        return tuple(str(item) for item in value or ())
+
+    env = {str(entry["name"]): str(entry["value"]) for entry in written.get("env") or []
+           if isinstance(entry, Mapping) and "value" in entry}
+    return ContainerSpec(image=written.get("image"), command=argv(written.get("command")),
+                         args=argv(written.get("args")), env=env, working_dir=written.get("workingDir"))
 
 
 def _mapping(section: Mapping[str, Any], *path: str) -> dict[str, Any]:

@@ -45,9 +45,13 @@ from polyaxon_core.interfaces.scheduler import SchedulerUnavailable
 from polyaxon_core.lifecycle import is_final
 from polyaxon_schedulers.kubernetes.api import KubeApi, KubeError, configured_namespace, plural_of
 from polyaxon_schedulers.kubernetes.manifests import (
+    CONTEXT_PATH,
     DEFAULT_INIT_IMAGE,
+    DISTRIBUTED,
+    KUBEFLOW_VERSION,
     MAIN,
     MANAGED_BY,
+    POD_CONTEXT,
     ManifestError,
     render,
 )
@@ -67,7 +71,9 @@ RUN_LABEL = "polyaxon.io/run-uuid"
 LOG_BYTES = "polyaxon.io/log-bytes"
 LOG_SHIPPED = "polyaxon.io/log-shipped"
 ATTEMPT_LABEL = "polyaxon.io/attempt"
-WATCHED = (("batch/v1", "jobs"), ("apps/v1", "deployments"), ("v1", "pods"))
+#: the resources whose objects a run's status is read from, and their API versions
+VERSIONS = {"jobs": "batch/v1", "deployments": "apps/v1", "pods": "v1",
+            **{plural_of(kind.kind): KUBEFLOW_VERSION for kind in DISTRIBUTED.values()}}
 
 
 class Watcher:
@@ -186,8 +192,9 @@ class LogShipper:
             if name in self.shipped or annotations.get(LOG_SHIPPED) == "true":
                 continue
             status = pod.get("status") or {}
+            main = _main_container(pod)
             started = any((c.get("state") or {}).keys() & {"running", "terminated"}
-                          for c in status.get("containerStatuses") or [] if c.get("name") == MAIN)
+                          for c in status.get("containerStatuses") or [] if c.get("name") == main)
             if not started:
                 if status.get("phase") in {"Succeeded", "Failed"}:
                     continue  # ended before its container started: no output
@@ -197,18 +204,18 @@ class LogShipper:
             with self.lock:
                 if name not in self.following:
                     skip = int(annotations.get(LOG_BYTES, "0") or 0)
-                    thread = threading.Thread(target=self._follow, args=(run_uuid, name, skip),
+                    thread = threading.Thread(target=self._follow, args=(run_uuid, name, main, skip),
                                               name=f"kubernetes-log-{name}", daemon=True)
                     self.following[name] = thread
                     thread.start()
         return complete
 
-    def _follow(self, run_uuid: str, pod: str, skip: int) -> None:
+    def _follow(self, run_uuid: str, pod: str, container: str, skip: int) -> None:
         copied = skip
         try:
             while not self.stopping.is_set():
                 position, noted = 0, time.monotonic()
-                for chunk in self.api.log(pod, MAIN, follow=True):
+                for chunk in self.api.log(pod, container, follow=True):
                     if position + len(chunk) > copied:
                         self.store().append_log(run_uuid, chunk[max(copied - position, 0):])
                         copied = position + len(chunk)
@@ -272,17 +279,24 @@ class KubernetesScheduler(Scheduler):
 
     # ------------------------------------------------------------------ submit
     @classmethod
+    def run_globals(cls, settings: Settings) -> dict[str, Any]:
+        """A pod's paths (``/plx-context``) and namespace: ``{{ globals.run_outputs_path }}``
+        in a command names the folder the pod has."""
+        return {"namespace": configured_namespace(), "context_path": CONTEXT_PATH,
+                "run_artifacts_path": POD_CONTEXT["POLYAXON_RUN_ARTIFACTS_PATH"],
+                "run_outputs_path": POD_CONTEXT["POLYAXON_RUN_OUTPUTS_PATH"]}
+
+    @classmethod
     def check_run(cls, run: Mapping[str, Any]) -> list[tuple[str, str]]:
         kind = str(run.get("kind") or "job")
         if kind in {"dag"}:
             return []
+        if kind in DISTRIBUTED:
+            return _replica_problems(kind, run)
         if kind not in {"job", "service"}:
-            return [("run.kind", f"`{kind}` does not run on Kubernetes yet; use a job or a service")]
-        container = run.get("container")
-        if not isinstance(container, Mapping) or not container.get("image"):
-            return [("run.container.image", "Kubernetes runs images: name the one the command "
-                                            "runs in, e.g. image: python:3.11-slim")]
-        return []
+            return [("run.kind", f"`{kind}` does not run on Kubernetes yet; use a job, a service "
+                                 f"or one of {', '.join(DISTRIBUTED)}")]
+        return _image_problems("run.container", run.get("container"))
 
     @classmethod
     def describe(cls, settings: Settings, launch: LaunchRequest) -> list[dict[str, Any]]:
@@ -298,7 +312,7 @@ class KubernetesScheduler(Scheduler):
         attempt = objects[0]["metadata"]["labels"][ATTEMPT_LABEL]
         for obj in objects:
             self._create(obj, launch.run.uuid, attempt)
-        workload = next(obj for obj in objects if obj["kind"] in {"Job", "Deployment"})
+        workload = next(obj for obj in objects if obj["kind"] not in {"Secret", "Service"})
         return {
             "namespace": self.namespace,
             "attempt": int(attempt),
@@ -334,17 +348,19 @@ class KubernetesScheduler(Scheduler):
         return f"{what} ({exc.code} {exc.reason}): {exc.message}"
 
     # ------------------------------------------------------------------ status
-    def _watch(self) -> dict[str, Watcher]:
+    def _watcher(self, plural: str) -> Watcher:
+        """The watch of ``plural``, started on first use (a Kubeflow resource is watched
+        only once a run of it exists: a cluster without the operator has no such API)."""
         with self._started:
-            if not self._watchers:
-                for api_version, plural in WATCHED:
-                    watcher = Watcher(self.api, api_version, plural, self._stopping)
-                    self._watchers[plural] = watcher
-                    watcher.thread.start()
-        return self._watchers
+            watcher = self._watchers.get(plural)
+            if watcher is None:
+                watcher = Watcher(self.api, VERSIONS[plural], plural, self._stopping)
+                self._watchers[plural] = watcher
+                watcher.thread.start()
+        return watcher
 
     def _seen_pod(self, run_uuid: str, name: str) -> dict[str, Any] | None:
-        for pod in self._watch()["pods"].objects(run_uuid) or []:
+        for pod in self._watcher("pods").objects(run_uuid) or []:
             if pod["metadata"]["name"] == name:
                 return pod
         return None
@@ -353,12 +369,11 @@ class KubernetesScheduler(Scheduler):
                  plural: str) -> list[dict[str, Any]]:
         """The run's objects of ``plural`` of this attempt, from the watch (its first list
         awaited a moment) or else from the API."""
-        watcher = self._watch()[plural]
+        watcher = self._watcher(plural)
         watcher.synced.wait(SYNC_WAIT)
         found = watcher.objects(run.uuid)
         if found is None:
-            api_version = dict(WATCHED_VERSIONS)[plural]
-            found = self.api.list(api_version, plural, f"{RUN_LABEL}={run.uuid}").get("items") or []
+            found = self.api.list(VERSIONS[plural], plural, f"{RUN_LABEL}={run.uuid}").get("items") or []
         attempt = str(handle.get("attempt", 1))
         return [obj for obj in found
                 if (obj["metadata"].get("labels") or {}).get(ATTEMPT_LABEL) == attempt]
@@ -382,8 +397,10 @@ class KubernetesScheduler(Scheduler):
         pods = self._objects(run, handle, "pods")
         if workload["kind"] == "Job":
             update = self._job_status(run, workload, pods, stopping)
-        else:
+        elif workload["kind"] == "Deployment":
             update = self._deployment_status(run, workload, pods, stopping)
+        else:
+            update = self._distributed_status(run, workload, pods, stopping)
         if not self.logs.done(run.uuid, pods) and is_final(update.status):
             return StatusUpdate(run.uuid, run.status)  # final once its log is all in the store
         return update
@@ -407,6 +424,34 @@ class KubernetesScheduler(Scheduler):
         if stopping or job["metadata"].get("deletionTimestamp"):
             return StatusUpdate(run.uuid, "stopping")
         return self._pods_status(run, pods, last, retried=True)
+
+    def _distributed_status(self, run: RunEntity, resource: Mapping[str, Any],
+                            pods: list[dict[str, Any]], stopping: bool) -> StatusUpdate:
+        """From the training operator's conditions (the latest true one), else the pods."""
+        conditions = [c for c in resource.get("status", {}).get("conditions") or []
+                      if c.get("status") == "True"]
+        latest = conditions[-1] if conditions else {}
+        last = _last_failure(pods)
+        if latest.get("type") == "Succeeded":
+            return StatusUpdate(run.uuid, "succeeded", exit_code=0)
+        if latest.get("type") == "Failed":
+            if stopping:
+                return StatusUpdate(run.uuid, "stopped", reason="stopped")
+            detail = str(latest.get("message") or latest.get("reason") or "the training job failed")
+            return StatusUpdate(run.uuid, "failed", reason=last[0] if last else "failed",
+                                message=f"{last[1]}; {detail}" if last else detail,
+                                exit_code=last[2] if last else None)
+        if stopping or resource["metadata"].get("deletionTimestamp"):
+            return StatusUpdate(run.uuid, "stopping")
+        from_pods = self._pods_status(run, pods, last, retried=False)
+        if from_pods.status in {"warning", "unschedulable"}:
+            return from_pods
+        if latest.get("type") == "Restarting":
+            return StatusUpdate(run.uuid, "warning", reason="restarting",
+                                message=str(latest.get("message") or "a replica is restarted"))
+        if latest.get("type") == "Running":
+            return StatusUpdate(run.uuid, "running")
+        return from_pods
 
     def _deployment_status(self, run: RunEntity, deployment: Mapping[str, Any],
                            pods: list[dict[str, Any]], stopping: bool) -> StatusUpdate:
@@ -462,6 +507,29 @@ class KubernetesScheduler(Scheduler):
         self._stopping.set()
 
 
+def _image_problems(path: str, container: Any) -> list[tuple[str, str]]:
+    if isinstance(container, Mapping) and container.get("image"):
+        return []
+    return [(f"{path}.image", "Kubernetes runs images: name the one the command runs in, "
+                              "e.g. image: python:3.11-slim")]
+
+
+def _replica_problems(kind: str, run: Mapping[str, Any]) -> list[tuple[str, str]]:
+    roles = DISTRIBUTED[kind].roles
+    given = [role for role in roles if isinstance(run.get(role), Mapping)]
+    if not given:
+        return [("run", f"a `{kind}` needs at least one replica: {', '.join(roles)}")]
+    problems: list[tuple[str, str]] = []
+    for role in given:
+        replica = run[role]
+        problems += _image_problems(f"run.{role}.container", replica.get("container"))
+        for field_name in ("init", "connections"):
+            if replica.get(field_name):
+                problems.append((f"run.{role}.{field_name}", f"a replica's `{field_name}` does not act "
+                                                             "on Kubernetes yet; remove it"))
+    return problems
+
+
 def init_image() -> str:
     return os.environ.get("POLYAXON_K8S_INIT_IMAGE", "").strip() or DEFAULT_INIT_IMAGE
 
@@ -479,9 +547,6 @@ def manifests(launch: LaunchRequest, namespace: str, init: str) -> list[dict[str
     return objects
 
 
-WATCHED_VERSIONS = tuple((plural, api_version) for api_version, plural in WATCHED)
-
-
 def _last_failure(pods: list[dict[str, Any]]) -> tuple[str, str, int | None] | None:
     """Why the latest failed pod failed: (reason, message, exit code)."""
     failed = [pod for pod in pods if (pod.get("status") or {}).get("phase") == "Failed"]
@@ -495,7 +560,7 @@ def _last_failure(pods: list[dict[str, Any]]) -> tuple[str, str, int | None] | N
     if status.get("reason"):  # the pod as a whole: Evicted, NodeLost, DeadlineExceeded
         return str(status["reason"]), f"pod {name}: {status.get('message') or status['reason']}", None
     for container in status.get("containerStatuses") or []:
-        if container.get("name") != MAIN:
+        if container.get("name") != _main_container(pod):
             continue
         terminated = (container.get("state") or {}).get("terminated") or {}
         code = terminated.get("exitCode")
@@ -505,6 +570,12 @@ def _last_failure(pods: list[dict[str, Any]]) -> tuple[str, str, int | None] | N
         return ("exit code", f"pod {name}: the process exited with code {code}"
                 + (f" ({reason})" if reason not in {"Error", "Completed"} else ""), code)
     return "failed", f"pod {name} failed", None
+
+
+def _main_container(pod: Mapping[str, Any]) -> str:
+    """The name of the run's own container in ``pod``: the first one, as rendered."""
+    containers = (pod.get("spec") or {}).get("containers") or [{}]
+    return str(containers[0].get("name") or MAIN)
 
 
 @hookimpl
