@@ -210,15 +210,25 @@ def test_a_second_submission_adopts_what_the_first_created(
     successor.close()
 
 
-def test_an_object_of_the_same_name_from_another_attempt_is_not_adopted(
+def test_a_later_attempt_has_objects_of_its_own_and_a_stranger_is_not_adopted(
     scheduler: KubernetesScheduler, cluster: standin.StandIn, make_launch: Callable[..., LaunchRequest],
 ) -> None:
-    launch = make_launch("pass")
+    launch = dataclasses.replace(make_launch("pass"), termination={"ttl": 600})
     handle = scheduler.submit(launch)
     assert _wait_for(scheduler, launch, handle, lambda u: u.status == "succeeded")
+    scheduler.cleanup(launch.run, handle)  # the Job stays for its ttl
     again = dataclasses.replace(launch, run=dataclasses.replace(launch.run, meta_info={"attempts": 2}))
+    second = scheduler.submit(again)
+    assert second["workload"][2] == f"plx-{launch.run.uuid}-2"
+    assert _wait_for(scheduler, again, second, lambda u: u.status == "succeeded")
+    assert {job["metadata"]["name"] for job in cluster.cluster.find("jobs", NAMESPACE)} == {
+        f"plx-{launch.run.uuid}", f"plx-{launch.run.uuid}-2"}
+
+    stranger = make_launch("pass")
+    cluster.cluster.create("secrets", NAMESPACE, {"metadata": {
+        "name": f"plx-{stranger.run.uuid}-context", "labels": {"app": "someone-else"}}})
     with pytest.raises(RuntimeError, match="already exists in namespace ml-runs and is not this attempt's"):
-        scheduler.submit(again)
+        scheduler.submit(stranger)
 
 
 @pytest.mark.parametrize(("code", "expected"), [
@@ -366,3 +376,15 @@ def test_a_tfjob_follows_the_training_operators_conditions_and_its_pods(
     assert "1 Worker replica(s) failed" in (update.message or "")
     scheduler.cleanup(launch.run, handle)
     assert api.find("tfjobs", NAMESPACE) == [] and api.find("secrets", NAMESPACE) == []
+
+
+@pytest.mark.parametrize("kubelet", [False])
+def test_a_status_the_cluster_refuses_to_show_keeps_the_run_as_it_is_and_says_why(
+    scheduler: KubernetesScheduler, cluster: standin.StandIn, make_launch: Callable[..., LaunchRequest],
+) -> None:
+    launch = make_launch("pass")
+    handle = scheduler.submit(launch)
+    cluster.cluster.fail("GET", "/(jobs|pods)$", 403, times=1000, message="pods is forbidden")
+    running = dataclasses.replace(launch.run, status="running")
+    with pytest.raises(SchedulerUnavailable, match="needs get, list and watch on jobs and pods"):
+        scheduler.sync([ActiveRun(running, handle)])

@@ -80,7 +80,6 @@ class KubeApi:
 
     client: Any
     namespace: str
-    calls: int = 0
 
     @classmethod
     def from_environment(cls) -> KubeApi:
@@ -117,7 +116,6 @@ class KubeApi:
         import urllib3
         from kubernetes.client.exceptions import ApiException
 
-        self.calls += 1
         try:
             return self.client.call_api(
                 path, method, query_params=list(query),

@@ -33,8 +33,8 @@ What the polyaxonfile says maps one to one (the field names are Kubernetes' alre
 
 Every object carries the labels ``app.kubernetes.io/managed-by: polyaxon-core``,
 ``app.kubernetes.io/instance: <run uuid>`` and ``polyaxon.io/run-uuid``, so a scheduler
-finds a run's objects again from the run alone, and a name derived from the uuid
-(``plx-<uuid>``), so creating them again finds them there.
+finds a run's objects again from the run alone, and a name derived from the uuid and the
+attempt (``plx-<uuid>``, then ``plx-<uuid>-2``...), so creating them again finds them there.
 """
 
 from __future__ import annotations
@@ -69,9 +69,15 @@ POD_FIELDS = ("nodeSelector", "affinity", "tolerations", "nodeName", "serviceAcc
 _LABEL_VALUE = re.compile(r"[^A-Za-z0-9._-]")
 
 
-def object_name(uuid: str, suffix: str = "") -> str:
-    """``plx-<uuid>[-suffix]``: a DNS-1123 name found again from the run's uuid."""
-    return f"plx-{uuid}{'-' + suffix if suffix else ''}"
+def object_name(uuid: str, suffix: str = "", attempt: int = 1) -> str:
+    """``plx-<uuid>[-<attempt>][-suffix]``: a DNS-1123 name found again from the run's
+    uuid and attempt (the first attempt's names carry no number; a later attempt's do, so
+    it never meets what an earlier one left, such as a Job kept for ``termination.ttl``)."""
+    return f"plx-{uuid}{f'-{attempt}' if attempt > 1 else ''}{'-' + suffix if suffix else ''}"
+
+
+def attempt_of(launch: LaunchRequest) -> int:
+    return int(launch.run.meta_info.get("attempts", 1) or 1)
 
 
 def label_value(value: str) -> str:
@@ -117,14 +123,15 @@ def render(launch: LaunchRequest, namespace: str, init_image: str = DEFAULT_INIT
     secret_values = dict(context_secret or {})
     labels = {**run_labels(launch), **_mapping(section, "environment", "labels")}
     annotations = _mapping(section, "environment", "annotations")
-    metadata = {"name": object_name(launch.run.uuid), "namespace": namespace, "labels": labels}
+    metadata = {"name": object_name(launch.run.uuid, attempt=attempt_of(launch)), "namespace": namespace,
+                "labels": labels}
     if annotations:
         metadata["annotations"] = annotations
     objects: list[dict[str, Any]] = []
     if secret_values:
         objects.append({
             "apiVersion": "v1", "kind": "Secret",
-            "metadata": {**metadata, "name": object_name(launch.run.uuid, "context"),
+            "metadata": {**metadata, "name": object_name(launch.run.uuid, "context", attempt_of(launch)),
                          "labels": dict(labels)},
             "type": "Opaque", "stringData": secret_values,
         })
@@ -314,7 +321,8 @@ def _main_container(launch: LaunchRequest, written: Mapping[str, Any],
     env: list[dict[str, Any]] = [{"name": name, "value": value} for name, value in context.items()
                                  if name not in secret_values]
     env += [{"name": name, "valueFrom": {"secretKeyRef": {
-        "name": object_name(launch.run.uuid, "context"), "key": name}}} for name in secret_values]
+        "name": object_name(launch.run.uuid, "context", attempt_of(launch)), "key": name}}}
+        for name in secret_values]
     written_env = {entry.get("name"): entry for entry in written.get("env") or []
                    if isinstance(entry, Mapping)}
     for name, value in container.env.items():

@@ -53,6 +53,7 @@ from polyaxon_schedulers.kubernetes.manifests import (
     MANAGED_BY,
     POD_CONTEXT,
     ManifestError,
+    attempt_of,
     render,
 )
 
@@ -65,6 +66,8 @@ IMAGE_PROBLEMS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageNam
                             "ErrImageNeverPull", "CreateContainerConfigError", "CreateContainerError"})
 #: a watch is renewed this often (seconds), as clients of Kubernetes do
 WATCH_SECONDS = 240
+#: the longest wait before a failed watch is listed again (seconds; doubling from 2)
+MAX_RETRY_SECONDS = 60.0
 #: how long a poll waits for a watch's first list before asking the API itself
 SYNC_WAIT = 2.0
 RUN_LABEL = "polyaxon.io/run-uuid"
@@ -101,19 +104,19 @@ class Watcher:
     def _loop(self) -> None:
         selector = f"app.kubernetes.io/managed-by={MANAGED_BY}"
         version: str | None = None
+        failures = 0
         while not self.stopping.is_set():
             try:
                 if version is None:
                     version = self._list(selector)
                 version = self._follow(selector, version)
-            except (SchedulerUnavailable, KubeError, OSError, ValueError) as exc:
-                logger.warning("watching %s failed, listed again shortly: %s", self.plural, exc)
+                failures = 0
+            except Exception as exc:  # noqa: BLE001 — the API or urllib3: listed again later
+                failures += 1
+                wait = min(self.retry_seconds * 2 ** (failures - 1), MAX_RETRY_SECONDS)
+                logger.warning("watching %s failed, listed again in %gs: %s", self.plural, wait, exc)
                 version = None
-                self.stopping.wait(self.retry_seconds)
-            except Exception as exc:  # noqa: BLE001 — urllib3's protocol errors: listed again
-                logger.warning("watching %s broke off, listed again shortly: %s", self.plural, exc)
-                version = None
-                self.stopping.wait(self.retry_seconds)
+                self.stopping.wait(wait)
 
     def _list(self, selector: str) -> str:
         listed = self.api.list(self.api_version, self.plural, selector)
@@ -174,6 +177,7 @@ class LogShipper:
         self.lock = threading.Lock()
         self.following: dict[str, threading.Thread] = {}
         self.shipped: set[str] = set()
+        self.shipped_of: dict[str, set[str]] = {}
         self._store: Any = None
 
     def store(self) -> Any:
@@ -210,6 +214,11 @@ class LogShipper:
                     thread.start()
         return complete
 
+    def forget(self, run_uuid: str) -> None:
+        """The run is final and its log whole: what was kept for its pods goes."""
+        with self.lock:
+            self.shipped -= self.shipped_of.pop(run_uuid, set())
+
     def _follow(self, run_uuid: str, pod: str, container: str, skip: int) -> None:
         copied = skip
         try:
@@ -227,10 +236,10 @@ class LogShipper:
                     break
                 self.stopping.wait(1.0)  # ended early (a lost connection): asked for again
             self._note(pod, {LOG_BYTES: str(copied), LOG_SHIPPED: "true"})
-            self.shipped.add(pod)
+            self._shipped(run_uuid, pod)
         except KubeError as exc:
             if exc.code == 404:  # the pod is gone, and its output with it
-                self.shipped.add(pod)
+                self._shipped(run_uuid, pod)
             else:
                 logger.warning("the log of pod %s could not be read: %s", pod, exc)
         except Exception as exc:  # noqa: BLE001 — followed again on the next poll
@@ -238,6 +247,11 @@ class LogShipper:
         finally:
             with self.lock:
                 self.following.pop(pod, None)
+
+    def _shipped(self, run_uuid: str, pod: str) -> None:
+        with self.lock:
+            self.shipped.add(pod)
+            self.shipped_of.setdefault(run_uuid, set()).add(pod)
 
     def _ended(self, run_uuid: str, pod: str) -> bool:
         """Whether the pod's containers are done: its output stream ended, the watch says
@@ -386,6 +400,15 @@ class KubernetesScheduler(Scheduler):
         return self.api.read(api_version, plural, name)  # created since the watch last spoke
 
     def poll(self, run: RunEntity, handle: Mapping[str, Any]) -> StatusUpdate:
+        try:
+            return self._poll(run, handle)
+        except KubeError as exc:  # the runs keep their statuses until the cluster answers
+            raise SchedulerUnavailable(
+                f"the status of run {run.uuid} cannot be read: {exc}; the scheduler's service "
+                f"account needs get, list and watch on {handle['workload'][1]} and pods in "
+                f"namespace {self.namespace}") from None
+
+    def _poll(self, run: RunEntity, handle: Mapping[str, Any]) -> StatusUpdate:
         stopping = run.status == "stopping"
         workload = self._workload(run, handle)
         if workload is None:
@@ -495,6 +518,7 @@ class KubernetesScheduler(Scheduler):
                 self.api.delete("v1", "pods", pod["metadata"]["name"], grace=0)
 
     def cleanup(self, run: RunEntity, handle: Mapping[str, Any]) -> None:
+        self.logs.forget(run.uuid)
         try:
             for api_version, plural, name in handle.get("objects", []):
                 if handle.get("keep") and [api_version, plural, name] == list(handle["workload"]):
@@ -536,7 +560,7 @@ def init_image() -> str:
 
 def manifests(launch: LaunchRequest, namespace: str, init: str) -> list[dict[str, Any]]:
     """The objects of ``launch`` in ``namespace``, labelled with its attempt."""
-    attempt = str(int(launch.run.meta_info.get("attempts", 1)))
+    attempt = str(attempt_of(launch))
     secret = {name: launch.env[name] for name in SECRET_CONTEXT if name in launch.env}
     objects = render(launch, namespace, init, secret)
     for obj in objects:
