@@ -127,3 +127,11 @@ def test_the_local_scheduler_refuses_a_tfjob_and_says_which_scheduler_runs_it(
     assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0
     checked = cli("check", "-f", str(FILES / "tfjob.yaml"), check=False)
     assert checked.returncode == 1 and "run.kind" in checked.stdout
+
+
+def test_logs_follow_a_pod_while_it_runs_to_its_end(cli: Cli, cluster: standin.Cluster) -> None:
+    uuid = json.loads(cli("run", "-f", str(FILES / "pod-slow.yaml"), "-o", "json").stdout)["uuid"]
+    followed = cli("ops", "logs", "-uid", uuid, "--follow")
+    assert [line for line in followed.stdout.splitlines() if line.startswith("step")] == [
+        f"step {index}" for index in range(5)]
+    assert run_state(uuid)["status"] == "succeeded"

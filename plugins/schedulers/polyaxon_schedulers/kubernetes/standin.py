@@ -584,6 +584,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(error.code, error.status())
         except (BrokenPipeError, ConnectionResetError):
             return
+        except Exception as exc:  # noqa: BLE001 — a fault of the stand-in: a 500, as a server answers
+            self._send(500, ApiError(500, "InternalError", f"{type(exc).__name__}: {exc}").status())
 
     def _dispatch(self, cluster: Cluster, plural: str, namespace: str, name: str | None,
                   sub: str | None, api_version: str, query: Mapping[str, str],
