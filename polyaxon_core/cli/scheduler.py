@@ -28,6 +28,7 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     from polyaxon_core.orchestrator import Orchestrator, OrchestratorLock
     from polyaxon_core.orchestrator.backends import check_backends
     from polyaxon_core.orchestrator.loop import fail_waiting_runs
+    from polyaxon_core.wakeup import wake, wakeup_path
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -50,6 +51,8 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         nonlocal stopping
         stopping = True
+        # the loop may be waiting for its next pass: it leaves now, not a poll interval later
+        wake(wakeup_path(current))
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

@@ -86,3 +86,34 @@ def test_only_a_marked_session_wakes_the_orchestrator(polyaxon_home: Path) -> No
         assert channel.wait(60) is True
         wake_if_marked(session, settings)  # the mark is consumed
         assert channel.wait(0) is False
+
+
+def test_a_stopped_orchestrator_leaves_without_waiting_for_its_next_pass(
+    home: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from polyaxon_core.orchestrator import OrchestratorLock
+    from polyaxon_core.testing.scheduler import wait_until
+
+    monkeypatch.setenv("POLYAXON_POLL_INTERVAL", "600")
+    orchestrator = subprocess.Popen([sys.executable, "-m", "polyaxon_core.cli", "scheduler"],
+                                    stderr=subprocess.PIPE, env=os.environ.copy())
+    try:
+        assert orchestrator.stderr is not None
+        assert b"orchestrator started" in orchestrator.stderr.readline()
+        lock = OrchestratorLock(load_settings())
+        assert lock.is_held()
+        # its loop listens once the channel exists: it is in a pass or waiting for the next
+        wait_until(wakeup_path(load_settings()).is_fifo)
+        orchestrator.send_signal(signal.SIGTERM)
+        # well within the ten minutes its next pass is due in
+        assert orchestrator.wait(timeout=60) == 0
+        assert not lock.is_held()
+    finally:
+        if orchestrator.poll() is None:
+            orchestrator.kill()
+            orchestrator.wait()
