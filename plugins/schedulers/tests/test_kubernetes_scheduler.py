@@ -367,6 +367,7 @@ def test_a_tfjob_follows_the_training_operators_conditions_and_its_pods(
     api.patch("pods", NAMESPACE, f"{name}-worker-0", {"status": {"phase": "Failed", "containerStatuses": [{
         "name": "tensorflow", "image": "tf", "imageID": "", "ready": False, "restartCount": 0,
         "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}}, status=True)
+    # whether the watch brought the failed pod before the condition or not, the reason is found
     failed = {"type": "Failed", "status": "True", "reason": "TFJobFailed",
               "message": "TFJob ml-runs/plx is failed because 1 Worker replica(s) failed."}
     api.patch("tfjobs", NAMESPACE, name, {"status": {"conditions": [created, running, failed]}},

@@ -418,15 +418,25 @@ class KubernetesScheduler(Scheduler):
                                 message=f"{handle['workload'][2]} was deleted from the cluster "
                                         "by something other than polyaxon")
         pods = self._objects(run, handle, "pods")
-        if workload["kind"] == "Job":
-            update = self._job_status(run, workload, pods, stopping)
-        elif workload["kind"] == "Deployment":
-            update = self._deployment_status(run, workload, pods, stopping)
-        else:
-            update = self._distributed_status(run, workload, pods, stopping)
+        update = self._status(run, workload, pods, stopping)
+        if update.status == "failed" and _last_failure(pods) is None:
+            # the watch of pods may lag behind the workload's: the failed pod says why
+            listed = self.api.list("v1", "pods", f"{RUN_LABEL}={run.uuid}").get("items") or []
+            attempt = str(handle.get("attempt", 1))
+            pods = [pod for pod in listed
+                    if (pod["metadata"].get("labels") or {}).get(ATTEMPT_LABEL) == attempt]
+            update = self._status(run, workload, pods, stopping)
         if not self.logs.done(run.uuid, pods) and is_final(update.status):
             return StatusUpdate(run.uuid, run.status)  # final once its log is all in the store
         return update
+
+    def _status(self, run: RunEntity, workload: Mapping[str, Any], pods: list[dict[str, Any]],
+                stopping: bool) -> StatusUpdate:
+        if workload["kind"] == "Job":
+            return self._job_status(run, workload, pods, stopping)
+        if workload["kind"] == "Deployment":
+            return self._deployment_status(run, workload, pods, stopping)
+        return self._distributed_status(run, workload, pods, stopping)
 
     def _job_status(self, run: RunEntity, job: Mapping[str, Any], pods: list[dict[str, Any]],
                     stopping: bool) -> StatusUpdate:
