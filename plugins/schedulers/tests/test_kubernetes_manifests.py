@@ -77,7 +77,7 @@ component:
       - {connection: code, git: {revision: v1.2}}
       - {file: {content: "lr: 0.1", filename: conf.yaml}}
       - {dockerfile: {image: "python:3.11"}}
-      - {paths: [["d0c1a7e3a1f54bbc8fbf8c5b9b0a8d53/outputs/model", model]]}
+      - {paths: [["checkpoints/best", model]], connection: scratch}
       - {container: {image: busybox, command: [sh, -c, "ls /plx-context"]}}
     sidecars: [{name: logger, image: busybox, command: [sh, -c, "tail -f /dev/null"]}]
     container:
@@ -188,8 +188,11 @@ def test_a_job_maps_every_field_and_validates_strictly(tmp_path: Path) -> None:
     assert "POLYAXON_GIT_CREDENTIALS" not in env
     assert json.loads(file["args"][0])["destination"] == "/plx-context/conf.yaml"
     assert json.loads(dockerfile["args"][0])["destination"] == "/plx-context/Dockerfile"
-    assert json.loads(paths["args"][0])["sources"] == [
-        ["d0c1a7e3a1f54bbc8fbf8c5b9b0a8d53/outputs/model", "/plx-context/model"]]
+    # copied from the connection's folder as the init container has it: where it is mounted
+    copied = json.loads(paths["args"][0])
+    assert copied["sources"] == [["checkpoints/best", "/plx-context/model"]]
+    assert copied["value"]["root"] == "/scratch"
+    assert {mount["mountPath"] for mount in paths["volumeMounts"]} == {"/plx-context", "/scratch"}
     assert custom["image"] == "busybox" and custom["command"] == ["sh", "-c", "ls /plx-context"]
     assert objects["Secret"]["stringData"] == {"POLYAXON_AUTH_TOKEN": "secret-token"}
     assert selector(UUID) == "app.kubernetes.io/managed-by=polyaxon-core,polyaxon.io/run-uuid=" + UUID
@@ -207,6 +210,14 @@ def test_a_service_is_a_deployment_and_a_service_that_validate(tmp_path: Path) -
 
 
 def test_what_cannot_run_on_kubernetes_is_refused_with_the_fix(tmp_path: Path) -> None:
+    from polyaxon_schedulers.kubernetes.scheduler import KubernetesScheduler
+
+    from_store = JOB.replace("{paths: [[\"checkpoints/best\", model]], connection: scratch}",
+                             "{paths: [[\"d0c1a7e3a1f54bbc8fbf8c5b9b0a8d53/outputs/model\", model]]}")
+    with pytest.raises(ManifestError, match="from the artifacts store inside a pod"):
+        render(_launch(from_store, tmp_path), "ml")
+    spec = read_polyaxonfile(tmp_path / "polyaxonfile.yaml")
+    assert [path for path, _ in KubernetesScheduler.check_run(spec.run)] == ["run.init[3]"]
     no_image = JOB.replace("      image: pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime\n", "")
     with pytest.raises(ManifestError, match="no `image`"):
         render(_launch(no_image, tmp_path), "ml")

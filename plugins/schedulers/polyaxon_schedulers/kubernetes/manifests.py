@@ -62,6 +62,10 @@ POD_CONTEXT = {"POLYAXON_RUN_ARTIFACTS_PATH": f"{CONTEXT_PATH}/artifacts",
 #: which means nothing in a pod: a run there tracks through the API
 LOCAL_ONLY = frozenset({"POLYAXON_HOME", "POLYAXON_DB_URL", "POLYAXON_STORE"})
 
+#: why a ``paths`` or ``artifacts`` initializer without a connection cannot run in a pod
+STORE_PATHS = ("copying from the artifacts store inside a pod does not act on Kubernetes yet: "
+               "copy from a host_path or volume_claim connection (`connection:`), or fetch the "
+               "files in the command with the tracking SDK")
 #: ``environment`` fields that are pod spec fields of the same name
 POD_FIELDS = ("nodeSelector", "affinity", "tolerations", "nodeName", "serviceAccountName",
               "hostAliases", "securityContext", "hostNetwork", "hostPID", "dnsPolicy",
@@ -416,8 +420,14 @@ def _init_container(launch: LaunchRequest, step: InitStep, index: int,
         }
         container = {key: value for key, value in container.items() if value is not None}
     else:
+        value = dict(step.value)
+        if step.kind == "paths":
+            if step.connection is None:
+                raise ManifestError(STORE_PATHS)
+            # the connection's folder as the init container has it: where it is mounted
+            value["root"] = str(step.connection.schema["mountPath"])
         record = {"kind": step.kind, "destination": _in_context(launch, step.destination),
-                  "value": dict(step.value),
+                  "value": value,
                   "sources": [[source, _in_context(launch, target)] for source, target in step.sources]}
         container = {
             "name": name, "image": init_image,

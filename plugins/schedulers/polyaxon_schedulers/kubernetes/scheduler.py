@@ -52,6 +52,7 @@ from polyaxon_schedulers.kubernetes.manifests import (
     MAIN,
     MANAGED_BY,
     POD_CONTEXT,
+    STORE_PATHS,
     ManifestError,
     attempt_of,
     render,
@@ -310,7 +311,12 @@ class KubernetesScheduler(Scheduler):
         if kind not in {"job", "service"}:
             return [("run.kind", f"`{kind}` does not run on Kubernetes yet; use a job, a service "
                                  f"or one of {', '.join(DISTRIBUTED)}")]
-        return _image_problems("run.container", run.get("container"))
+        problems = _image_problems("run.container", run.get("container"))
+        for index, entry in enumerate(run.get("init") or []):
+            if isinstance(entry, Mapping) and (entry.get("paths") or entry.get("artifacts")) \
+                    and not entry.get("connection"):
+                problems.append((f"run.init[{index}]", STORE_PATHS))
+        return problems
 
     @classmethod
     def describe(cls, settings: Settings, launch: LaunchRequest) -> list[dict[str, Any]]:
