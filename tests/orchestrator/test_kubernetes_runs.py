@@ -135,3 +135,36 @@ def test_logs_follow_a_pod_while_it_runs_to_its_end(cli: Cli, cluster: standin.C
     assert [line for line in followed.stdout.splitlines() if line.startswith("step")] == [
         f"step {index}" for index in range(5)]
     assert run_state(uuid)["status"] == "succeeded"
+
+
+def test_an_orchestrator_killed_mid_run_is_succeeded_by_one_that_adopts_the_job(
+    cli: Cli, cluster: standin.Cluster, home: object, tmp_path: object,
+) -> None:
+    import os
+    import signal
+    from pathlib import Path
+
+    from polyaxon_core.config import load_settings
+    from polyaxon_core.orchestrator import OrchestratorLock
+    from polyaxon_core.testing.scheduler import wait_until
+    from tests.orchestrator.conftest import wait_for
+
+    gate = Path(str(tmp_path)) / "gate"
+    uuid = json.loads(cli("run", "-f", str(FILES / "pod-gate.yaml"), "-P", f"gate={gate}",
+                          "-o", "json").stdout)["uuid"]
+    wait_for(uuid, lambda state: state["status"] == "running")
+    lock = OrchestratorLock(load_settings())
+    pid = lock.holder_pid()
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: not lock.is_held())
+    gate.write_text("open")
+    watched = cli("ops", "get", uuid, "--watch", check=False)  # starts a new orchestrator
+    assert run_state(uuid)["status"] == "succeeded", watched.stdout + watched.stderr
+    job_posts = [path for method, path in cluster.requests if method == "POST" and path.endswith("/jobs")]
+    assert len(job_posts) == 1, "the new orchestrator adopted the Job rather than creating another"
+    # nothing is lost; what the killed one copied after it last noted its progress on the
+    # pod (at most ten seconds of output) is copied again
+    log = cli("ops", "logs", "-uid", uuid).stdout.splitlines()
+    assert log[-1] == "after the gate" and log.count("after the gate") == 1
+    assert set(log[:-1]) == {"before the gate"} and 1 <= len(log[:-1]) <= 2
