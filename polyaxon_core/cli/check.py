@@ -39,7 +39,9 @@ def check_command(files: tuple[str, ...], params: tuple[str, ...], output: str) 
 
     A valid file using a section that does not act here yet (build, events, a service
     run), or a hook naming no installed notifier, is valid, with a warning for each:
-    `polyaxon run` refuses it.
+    `polyaxon run` refuses it. What the configured scheduler (POLYAXON_SCHEDULER) cannot
+    start at all (on Kubernetes, a container without an image; on the local one, a tfjob)
+    is a problem, with its field path.
 
     \b
     polyaxon check -f polyaxonfile.yaml
