@@ -74,6 +74,14 @@ def test_runs_the_server_cannot_execute_are_refused(
     not_json = client.post(RUNS, headers=owner.headers, data="content: x",
                            content_type="application/json")
     assert not_json.status_code == 400 and "JSON object" in not_json.json["message"]
+    # the server's scheduler (local here) cannot start a Kubeflow run: refused, none created
+    tfjob = ("kind: component\nrun:\n  kind: tfjob\n  worker:\n    container: "
+             "{image: tensorflow/tensorflow:2.15.0, command: [python, train.py]}\n")
+    refused = client.post(RUNS, headers=owner.headers, json={"content": tfjob})
+    assert refused.status_code == 400
+    message = refused.json["message"]
+    assert "run.kind" in message and "POLYAXON_SCHEDULER=kubernetes" in message
+    assert client.get(RUNS, headers=owner.headers).json["count"] == 0
 
 
 def test_run_lists_take_the_query_language_and_sort(
