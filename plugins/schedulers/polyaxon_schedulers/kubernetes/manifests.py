@@ -39,8 +39,10 @@ attempt (``plx-<uuid>``, then ``plx-<uuid>-2``...), so creating them again finds
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -207,8 +209,6 @@ def _distributed(launch: LaunchRequest, kind: str, metadata: Mapping[str, Any],
                  secret_values: Mapping[str, str], init_image: str) -> dict[str, Any]:
     """The training operator's resource: each role of the polyaxonfile a replica spec
     whose pods run the role's container (named as the operator expects)."""
-    import dataclasses
-
     section = launch.run_section
     what = DISTRIBUTED[kind]
     replicas: dict[str, Any] = {}
@@ -251,7 +251,6 @@ def _distributed(launch: LaunchRequest, kind: str, metadata: Mapping[str, Any],
 
 def _container_of(written: Mapping[str, Any]) -> ContainerSpec:
     """A replica's container (templates already rendered) as the main container."""
-    import shlex
 
     def argv(value: Any) -> tuple[str, ...]:
         if isinstance(value, str):

@@ -53,7 +53,6 @@ from polyaxon_schedulers.kubernetes.manifests import (
     MANAGED_BY,
     POD_CONTEXT,
     STORE_PATHS,
-    ManifestError,
     attempt_of,
     render,
 )
@@ -177,8 +176,8 @@ class LogShipper:
         self.seen = seen
         self.lock = threading.Lock()
         self.following: dict[str, threading.Thread] = {}
-        self.shipped: set[str] = set()
-        self.shipped_of: dict[str, set[str]] = {}
+        #: run uuid -> its pods whose output is all in the store
+        self.shipped: dict[str, set[str]] = {}
         self._store: Any = None
 
     def store(self) -> Any:
@@ -194,7 +193,7 @@ class LogShipper:
         for pod in pods:
             name = pod["metadata"]["name"]
             annotations = pod["metadata"].get("annotations") or {}
-            if name in self.shipped or annotations.get(LOG_SHIPPED) == "true":
+            if name in self.shipped.get(run_uuid, ()) or annotations.get(LOG_SHIPPED) == "true":
                 continue
             status = pod.get("status") or {}
             main = _main_container(pod)
@@ -218,7 +217,7 @@ class LogShipper:
     def forget(self, run_uuid: str) -> None:
         """The run is final and its log whole: what was kept for its pods goes."""
         with self.lock:
-            self.shipped -= self.shipped_of.pop(run_uuid, set())
+            self.shipped.pop(run_uuid, None)
 
     def _follow(self, run_uuid: str, pod: str, container: str, skip: int) -> None:
         copied = skip
@@ -251,8 +250,7 @@ class LogShipper:
 
     def _shipped(self, run_uuid: str, pod: str) -> None:
         with self.lock:
-            self.shipped.add(pod)
-            self.shipped_of.setdefault(run_uuid, set()).add(pod)
+            self.shipped.setdefault(run_uuid, set()).add(pod)
 
     def _ended(self, run_uuid: str, pod: str) -> bool:
         """Whether the pod's containers are done: its output stream ended, the watch says
@@ -392,11 +390,12 @@ class KubernetesScheduler(Scheduler):
         watcher = self._watcher(plural)
         watcher.synced.wait(SYNC_WAIT)
         found = watcher.objects(run.uuid)
-        if found is None:
-            found = self.api.list(VERSIONS[plural], plural, f"{RUN_LABEL}={run.uuid}").get("items") or []
-        attempt = str(handle.get("attempt", 1))
-        return [obj for obj in found
-                if (obj["metadata"].get("labels") or {}).get(ATTEMPT_LABEL) == attempt]
+        return self._listed(run, handle, plural) if found is None else _of_attempt(found, handle)
+
+    def _listed(self, run: RunEntity, handle: Mapping[str, Any], plural: str) -> list[dict[str, Any]]:
+        """The run's objects of ``plural`` of this attempt, asked of the API."""
+        listed = self.api.list(VERSIONS[plural], plural, f"{RUN_LABEL}={run.uuid}").get("items") or []
+        return _of_attempt(listed, handle)
 
     def _workload(self, run: RunEntity, handle: Mapping[str, Any]) -> dict[str, Any] | None:
         api_version, plural, name = handle["workload"]
@@ -427,10 +426,7 @@ class KubernetesScheduler(Scheduler):
         update = self._status(run, workload, pods, stopping)
         if update.status == "failed" and _last_failure(pods) is None:
             # the watch of pods may lag behind the workload's: the failed pod says why
-            listed = self.api.list("v1", "pods", f"{RUN_LABEL}={run.uuid}").get("items") or []
-            attempt = str(handle.get("attempt", 1))
-            pods = [pod for pod in listed
-                    if (pod["metadata"].get("labels") or {}).get(ATTEMPT_LABEL) == attempt]
+            pods = self._listed(run, handle, "pods")
             update = self._status(run, workload, pods, stopping)
         if not self.logs.done(run.uuid, pods) and is_final(update.status):
             return StatusUpdate(run.uuid, run.status)  # final once its log is all in the store
@@ -612,6 +608,11 @@ def _last_failure(pods: list[dict[str, Any]]) -> tuple[str, str, int | None] | N
     return "failed", f"pod {name} failed", None
 
 
+def _of_attempt(objects: list[dict[str, Any]], handle: Mapping[str, Any]) -> list[dict[str, Any]]:
+    attempt = str(handle.get("attempt", 1))
+    return [obj for obj in objects if (obj["metadata"].get("labels") or {}).get(ATTEMPT_LABEL) == attempt]
+
+
 def _main_container(pod: Mapping[str, Any]) -> str:
     """The name of the run's own container in ``pod``: the first one, as rendered."""
     containers = (pod.get("spec") or {}).get("containers") or [{}]
@@ -621,6 +622,3 @@ def _main_container(pod: Mapping[str, Any]) -> str:
 @hookimpl
 def polyaxon_register_schedulers() -> list[type[Scheduler]]:
     return [KubernetesScheduler]
-
-
-__all__ = ["KubernetesScheduler", "ManifestError"]
