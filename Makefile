@@ -9,7 +9,7 @@ OFFICIAL := .venv-official
 # suite compares `polyaxon check` verdicts with it, and benchmarks/ times it beside ours.
 OFFICIAL_CLIENT ?= polyaxon==2.18.*
 # the optimizers' bayes and hyperopt extras (numpy, scipy, hyperopt) are part of the suite
-DISTRIBUTIONS := . "plugins/schedulers[test]" "plugins/optimizers[bayes,hyperopt,test]" "plugins/stores[s3,gcs,azure,test]" \
+DISTRIBUTIONS := . "plugins/schedulers[test]" "plugins/builders[test]" "plugins/optimizers[bayes,hyperopt,test]" "plugins/stores[s3,gcs,azure,test]" \
 	"plugins/notifiers[test]" "webapp[test]"
 # MLflow, in a virtual environment of its own, for benchmarks/webapp_vs_mlflow.py
 MLFLOW_VENV := benchmarks/.work/mlflow-venv
@@ -19,7 +19,7 @@ CHROMIUM ?= /usr/bin/chromium
 ASSETS := webapp/js
 VENDOR := webapp/polyaxon_webapp/static/vendor
 
-.PHONY: install demo test lint official-client browser assets emulators bench clean
+.PHONY: install demo test lint official-client browser buildah assets emulators bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,18 @@ browser:
 	   (apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null)) || \
 	  { echo "could not install chromium: run \`apt-get install -y chromium\` as root"; exit 1; }; }
 
+# buildah for the image builds' tests, with a static busybox (a shell for an image built
+# from scratch, offline) and Docker's registry (a real registry to push to, on 127.0.0.1);
+# installed when missing, and the build tests fail without them (they never skip)
+buildah:
+	@test -x /usr/bin/buildah -a -x /bin/busybox -a -x /usr/bin/docker-registry || { \
+	  echo "installing buildah, busybox-static and docker-registry for the build tests"; \
+	  (apt-get install -y -q buildah busybox-static docker-registry >/dev/null || \
+	   (apt-get update -q >/dev/null && \
+	    apt-get install -y -q buildah busybox-static docker-registry >/dev/null)) || \
+	  { echo "could not install them: run \`apt-get install -y buildah busybox-static \
+	  docker-registry\` as root"; exit 1; }; }
+
 demo: install
 	$(BIN)/python examples/quick-start/demo.py
 
@@ -78,7 +90,7 @@ $(EMULATORS)/node_modules/.installed: $(EMULATORS)/package.json $(EMULATORS)/pac
 
 emulators: $(EMULATORS)/node_modules/.installed
 
-test: install official-client browser emulators
+test: install official-client browser buildah emulators
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install

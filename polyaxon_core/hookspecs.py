@@ -64,8 +64,8 @@ def polyaxon_register_builders() -> list[type[Builder]]:
     """Contribute image builder classes (subclasses of ``interfaces.Builder``).
 
     Called when the registry is built. Takes no arguments. Returns a list of classes
-    whose ``name`` is the value of an operation's ``build`` backend (``dockerfile``,
-    ``kaniko``, ...).
+    whose ``name`` is what an operation's ``build.hubRef`` names (``buildah``,
+    ``kaniko``; a ``:version`` after it is ignored).
     """
 
 

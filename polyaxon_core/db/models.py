@@ -330,6 +330,32 @@ class NotificationDelivery(Base):
     delivered_at: Mapped[datetime | None] = mapped_column()
 
 
+class Build(Base):
+    """An image built for a project's runs, named by the hash of what decides it (its
+    Dockerfile, context and destination): runs that ask for the same build share it, so
+    it runs once. A failed build is started again by the next run that asks for it."""
+
+    __tablename__ = "builds"
+    __table_args__ = (UniqueConstraint("project_id", "key", name="uq_builds_project_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    builder: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(Text)
+    #: ``running``, ``succeeded`` or ``failed``
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    #: how many times it was started (a failed build starts again)
+    attempt: Mapped[int] = mapped_column(default=1)
+    #: the run it was started for (its folder holds the context)
+    run_uuid: Mapped[str] = mapped_column(String(32))
+    handle: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    image: Mapped[str | None] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+
 class Team(Base):
     """A named group of users of an organization, given a role on projects as one."""
 

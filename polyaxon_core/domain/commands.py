@@ -291,6 +291,11 @@ def request_stop(session: Session, run: Run, reason: str = "stopped by user",
         else:
             transition(session, run, Status.STOPPED, reason=reason, message=message)
         return run
+    if run.status == Status.SCHEDULED and not run.scheduler_handle:
+        # nothing started yet (it waits for its image, or for its scheduler to answer); an
+        # orchestrator submitting it meanwhile finds it stopped and undoes what it started
+        transition(session, run, Status.STOPPED, reason=reason, message=message)
+        return run
     if run.stop_requested_at is None:
         run.stop_requested_at = utcnow()
     transition(session, run, Status.STOPPING, reason=reason, message=message)

@@ -150,11 +150,21 @@ def run_document(run: Run, *, detail: bool = True) -> dict[str, Any]:
         "started_at": run.started_at, "finished_at": run.finished_at,
         "wait_time": run.wait_time, "duration": run.duration,
         "settings": {"namespace": NAMESPACE, "queue": {"name": run.queue} if run.queue else None},
+        "pending": pending(run),
     }
     if detail:
         document["content"] = run.content
         document["raw_content"] = run.raw_content
     return document
+
+
+def pending(run: Run) -> str | None:
+    """What a scheduled run waits for before it starts, in Polyaxon's words: ``build``
+    while its image is being built; else None."""
+    build = (run.meta_info or {}).get("build")
+    if run.status == "scheduled" and isinstance(build, dict) and "image" not in build:
+        return "build"
+    return None
 
 
 def status_timeline(run: Run) -> dict[str, Any]:

@@ -70,8 +70,9 @@ def check_running_orchestrator(settings: Settings) -> None:
 
 def scheduler_problems(scheduler: str, spec: OperationSpec) -> list[tuple[str, str]]:
     """What the scheduler named ``scheduler`` cannot start in ``spec`` (its run, and each
-    operation of a DAG): ``(field path, message)`` pairs; none for an unknown scheduler
-    (:func:`check_backends` reports that)."""
+    operation of a DAG), and what no builder could build (:func:`build_problems`):
+    ``(field path, message)`` pairs; none for an unknown scheduler (:func:`check_backends`
+    reports that)."""
     from polyaxon_core.interfaces import Scheduler
     from polyaxon_core.plugins import UnknownPluginError, get_plugin_manager
 
@@ -79,9 +80,40 @@ def scheduler_problems(scheduler: str, spec: OperationSpec) -> list[tuple[str, s
         found: type[Scheduler] = get_plugin_manager().get("scheduler", scheduler)
     except UnknownPluginError:
         return []
+    run = spec.run
+    if spec.build and isinstance(run.get("container"), dict) and not run["container"].get("image"):
+        # the container runs the image its build makes
+        run = {**run, "container": {**run["container"], "image": "<built by build>"}}
     problems = [(path, f"{message} (POLYAXON_SCHEDULER={scheduler})")
-                for path, message in found.check_run(spec.run)]
+                for path, message in found.check_run(run)]
+    problems += build_problems(spec)
     for operation in spec.dag_operations:
         problems += [(f"operation `{operation.name}`: {path}", message)
                      for path, message in scheduler_problems(scheduler, operation)]
+    return problems
+
+
+def build_problems(spec: OperationSpec) -> list[tuple[str, str]]:
+    """What stops ``spec``'s ``build`` section from making an image: a builder no plugin
+    provides, a context without exactly one Dockerfile, a container in it."""
+    from polyaxon_core.orchestrator.builds import builder_name
+    from polyaxon_core.plugins import get_plugin_manager
+
+    if not spec.build:
+        return []
+    problems = []
+    name = builder_name(spec.build)
+    installed = get_plugin_manager().contributions("builder")
+    if name not in installed:
+        problems.append(("build.hubRef", f"`{spec.build.get('hubRef')}` names no installed builder "
+                         f"(installed: {', '.join(sorted(installed)) or 'none'}); use one of them, "
+                         "or install the plugin that provides it"))
+    init = (spec.build.get("runPatch") or {}).get("init") or []
+    dockerfiles = sum(1 for entry in init if entry.get("dockerfile") is not None)
+    if dockerfiles != 1:
+        problems.append(("build.runPatch.init", f"{dockerfiles} dockerfile initializers; give exactly "
+                         "one (`- dockerfile: {image: ..., run: [...]}`): the Dockerfile to build"))
+    problems += [(f"build.runPatch.init[{index}].container", "a build's context comes from "
+                  "dockerfile, git, file and paths initializers; move the container into run.init")
+                 for index, entry in enumerate(init) if entry.get("container") is not None]
     return problems

@@ -82,6 +82,39 @@ def _confined(path: str, what: str, where: str) -> str:
     return clean
 
 
+def dockerfile_text(value: Mapping[str, Any]) -> str:
+    """The Dockerfile a ``dockerfile`` initializer (Polyaxon's ``V1DockerfileType``)
+    describes: what the initializer writes, and what a ``build`` builds."""
+    lines = [f"FROM {value['image']}", ""]
+    if value.get("langEnv"):
+        lang = value["langEnv"]
+        lines.append(f"ENV LC_ALL={lang} LANG={lang} LANGUAGE={lang}")
+    env = value.get("env") or {}
+    for name, setting in (env.items() if isinstance(env, Mapping) else env):
+        lines.append(f'ENV {name}="{setting}"')
+    if value.get("path"):
+        lines.append(f'ENV PATH="{":".join(value["path"])}:$PATH"')
+    if value.get("shell"):
+        lines.append(f'SHELL ["{value["shell"]}", "-c"]')
+    if value.get("username") or value.get("uid"):
+        user, uid, gid = value.get("username") or "polyaxon", value.get("uid"), value.get("gid")
+        group_option = f" -g {gid}" if gid is not None else ""
+        lines.append(f"RUN groupadd{group_option} {user} && useradd -m"
+                     f"{f' -u {uid}' if uid is not None else ''} -g {user} {user}")
+    workdir = value.get("workdir") or "/code"
+    lines.append(f"WORKDIR {workdir}")
+    for key in ("copy", "run", "postRunCopy"):
+        for item in value.get(key) or []:
+            if key == "run":
+                lines.append(f"RUN {item}")
+            else:
+                source, target = (item, workdir) if isinstance(item, str) else (item[0], item[-1])
+                lines.append(f"COPY {source} {target}")
+    if value.get("username") or value.get("uid"):
+        lines.append(f"USER {value.get('username') or 'polyaxon'}")
+    return "\n".join(lines) + "\n"
+
+
 def plan(
     init: Sequence[Mapping[str, Any]],
     run_path: Path,

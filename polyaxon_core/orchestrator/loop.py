@@ -35,8 +35,16 @@ from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
 from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import ContainerSpec, InitStep, LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
+from polyaxon_core.interfaces.builder import BuildUnavailable
 from polyaxon_core.interfaces.scheduler import ActiveRun, SchedulerUnavailable
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, FINAL_STATUSES, Status
+from polyaxon_core.orchestrator.builds import (
+    BuildController,
+    BuildFailed,
+    BuiltImage,
+    builder_name,
+    plan_build,
+)
 from polyaxon_core.orchestrator.ci import CIController
 from polyaxon_core.orchestrator.dags import DagController
 from polyaxon_core.orchestrator.schedules import ScheduleController
@@ -106,6 +114,7 @@ class Orchestrator:
         self.dags = DagController(settings, self.store)
         self.schedules = ScheduleController(settings, clock)
         self.ci = CIController(settings, clock)
+        self.builds = BuildController(settings, lambda name: create("builder", name, settings))
 
     # ------------------------------------------------------------------------------ tick
     def tick(self) -> None:
@@ -193,6 +202,8 @@ class Orchestrator:
                 select(Run.id).where(Run.status == Status.SCHEDULED.value,
                                      Run.kind.not_in(CONTROLLED_KINDS))
             ).all()
+        with session_scope(self.settings.db_url) as session:
+            self.builds.poll_all(session)
         for run_id in dict.fromkeys([*to_launch, *orphans]):
             self._launch(run_id)
 
@@ -254,10 +265,17 @@ class Orchestrator:
             if run is None or run.status != Status.SCHEDULED.value:
                 return
             try:
-                launch = self.launch_request(run)
+                ready, built = self._built_image(session, run)
+                if not ready:
+                    return
+                launch = self.launch_request(run, built)
                 handle = self.scheduler.submit(launch)
-            except SchedulerUnavailable as exc:  # submitted again on the next pass
-                logger.warning("run %s waits for its scheduler: %s", run.uuid, exc)
+            except (SchedulerUnavailable, BuildUnavailable) as exc:  # again on the next pass
+                logger.warning("run %s waits for its scheduler or builder: %s", run.uuid, exc)
+                return
+            except BuildFailed as exc:
+                logger.info("run %s: its image could not be built: %s", run.uuid, exc)
+                transition(session, run, Status.FAILED, reason="build failed", message=str(exc))
                 return
             except Exception as exc:  # a bad template or command fails the run, not the loop
                 logger.info("run %s could not be launched: %s", run.uuid, exc)
@@ -265,7 +283,28 @@ class Orchestrator:
                            message=str(exc))
                 return
             run.scheduler_handle = dict(handle)
-            transition(session, run, Status.STARTING, reason="starting")
+            if not transition(session, run, Status.STARTING, reason="starting"):
+                # stopped while it was being submitted: what was started must not stay
+                self.scheduler.stop(run_to_entity(run), handle, force=True)
+                self.scheduler.cleanup(run_to_entity(run), handle)
+
+    def _built_image(self, session: Session, run: Run) -> tuple[bool, BuiltImage | None]:
+        """Whether ``run`` can start, and the image its ``build`` made (None: it has no
+        ``build``). Starts the build, or waits for it, on the way (``pending: build``)."""
+        spec = load_spec(run)
+        if not spec.build:
+            return True, None
+        artifacts = self.store.local_path(run.uuid) or self.settings.runs_path / run.uuid / "artifacts"
+        build = spec.render_build(dict(run.inputs or {}), template_globals(
+            self.settings, run, artifacts, type(self.scheduler).run_globals(self.settings)))
+        request = plan_build(self.settings, run, build, _catalog(self.settings).get,
+                             _project_runs(session, run))
+        built = self.builds.image_for(session, run, request, builder_name(build))
+        if built is None:
+            return False, None
+        meta_info = dict(run.meta_info or {})
+        run.meta_info = {**meta_info, "build": {**meta_info.get("build", {}), "image": built.image}}
+        return True, built
 
     def _copy_resumed_artifacts(self, run_id: int) -> None:
         """Give a trial that continues another one (its optimizer's ``resume_from``) a copy
@@ -299,15 +338,17 @@ class Orchestrator:
                 run.meta_info = {**(run.meta_info or {}), "resumed_artifacts_of": source}
         logger.info("run %s starts with %d artifact(s) of run %s", target, copied, source)
 
-    def launch_request(self, run: Run) -> LaunchRequest:
-        """What the scheduler gets to start ``run``, once the run's folders exist."""
+    def launch_request(self, run: Run, built: BuiltImage | None = None) -> LaunchRequest:
+        """What the scheduler gets to start ``run`` (with the image its build made), once
+        the run's folders exist."""
         run_path = self.settings.runs_path / run.uuid
         # a run's folder, and the folder of them all, are its owner's only
         self.settings.runs_path.mkdir(mode=0o700, parents=True, exist_ok=True)
         run_path.mkdir(mode=0o700, exist_ok=True)
         artifacts = self.store.local_path(run.uuid) or run_path / "artifacts"
         (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
-        return build_launch(self.settings, run, artifacts, type(self.scheduler).run_globals(self.settings))
+        return build_launch(self.settings, run, artifacts, type(self.scheduler).run_globals(self.settings),
+                            built)
 
     # ------------------------------------------------------------------------- reconcile
     def reconcile(self) -> None:
@@ -437,16 +478,14 @@ def fail_waiting_runs(db_url: str, message: str) -> list[str]:
     return failed
 
 
-def build_launch(settings: Settings, run: Run, artifacts: Path,
-                 run_globals: Mapping[str, Any] | None = None) -> LaunchRequest:
-    """The launch request of ``run`` (its artifacts in ``artifacts``), from the database
-    alone: nothing is written, so ``polyaxon run --dry-run`` shows the same request.
-    ``run_globals``: the ``globals.*`` the scheduler gives differently (a pod's paths)."""
-    spec = load_spec(run)
+def template_globals(settings: Settings, run: Run, artifacts: Path,
+                     run_globals: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``globals.*`` of ``run``'s templates (its artifacts in ``artifacts``);
+    ``run_globals``: those the scheduler gives differently (a pod's paths)."""
     run_path = settings.runs_path / run.uuid
     context_path = str((run.meta_info or {}).get("context_path") or run_path)
     project = run.project
-    globals_context: dict[str, Any] = {
+    return {
         "owner_name": project.owner,
         "project_name": project.name,
         "project_unique_name": f"{project.owner}.{project.name}",
@@ -471,8 +510,24 @@ def build_launch(settings: Settings, run: Run, artifacts: Path,
         "is_independent": run.pipeline_id is None,
         **(run_globals or {}),
     }
+
+
+def build_launch(settings: Settings, run: Run, artifacts: Path,
+                 run_globals: Mapping[str, Any] | None = None,
+                 built: BuiltImage | None = None) -> LaunchRequest:
+    """The launch request of ``run`` (its artifacts in ``artifacts``), from the database
+    alone: nothing is written, so ``polyaxon run --dry-run`` shows the same request.
+    ``run_globals``: the ``globals.*`` the scheduler gives differently (a pod's paths);
+    ``built``: the image its ``build`` made, for the containers that name none or name
+    the build's destination."""
+    spec = load_spec(run)
+    run_path = settings.runs_path / run.uuid
+    context_path = str((run.meta_info or {}).get("context_path") or run_path)
+    globals_context = template_globals(settings, run, artifacts, run_globals)
     container = (spec.render_container(dict(run.inputs or {}), globals_context)
                  if "container" in spec.run else ContainerSpec(image=None))
+    if built is not None and built.replaces(container.image):
+        container = replace(container, image=built.image)
     termination = spec.termination
     env = run_context_env(settings, run, artifacts, context_path)
     names = spec.render_connections(dict(run.inputs or {}), globals_context)
@@ -480,9 +535,7 @@ def build_launch(settings: Settings, run: Run, artifacts: Path,
 
     @functools.cache
     def catalog() -> Any:  # read only when the run names a connection
-        from polyaxon_core.connections import load_catalog
-
-        return load_catalog(settings.home)
+        return _catalog(settings)
 
     connections = tuple(catalog().get(name) for name in names)
     steps: tuple[InitStep, ...] = ()
@@ -491,10 +544,8 @@ def build_launch(settings: Settings, run: Run, artifacts: Path,
 
         session = object_session(run)
         assert session is not None
-        steps = initializers.plan(
-            init, run_path, artifacts, lambda name: catalog().get(name),
-            lambda uuid: session.scalar(select(Run.id).where(
-                Run.uuid == uuid, Run.project_id == run.project_id)) is not None)
+        steps = initializers.plan(init, run_path, artifacts, lambda name: catalog().get(name),
+                                  _project_runs(session, run))
     return LaunchRequest(
         run=run_to_entity(run),
         container=container,
@@ -511,3 +562,15 @@ def build_launch(settings: Settings, run: Run, artifacts: Path,
             ("timeout", termination.timeout if termination else None),
             ("ttl", termination.ttl if termination else None)) if value is not None},
     )
+
+
+def _catalog(settings: Settings) -> Any:
+    from polyaxon_core.connections import load_catalog
+
+    return load_catalog(settings.home)
+
+
+def _project_runs(session: Session, run: Run) -> Callable[[str], bool]:
+    """Whether a uuid is a run of ``run``'s project (what its initializers may copy)."""
+    return lambda uuid: session.scalar(select(Run.id).where(
+        Run.uuid == uuid, Run.project_id == run.project_id)) is not None

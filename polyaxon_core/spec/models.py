@@ -427,6 +427,18 @@ class OperationSpec:
             raise PolyaxonfileError(problems)
         return rendered
 
+    def render_build(self, inputs: Mapping[str, Any], globals: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``build`` section after templating: its ``params`` and ``runPatch`` with
+        their strings rendered, as :meth:`render_init` renders ``run.init``."""
+        where = Located(self.component.where.source, ("build",), {})
+        problems: list[Problem] = []
+        context = self._template_context(inputs, globals, problems)
+        text = _renderer(where, context, problems)
+        rendered = {key: _render_tree(value, (key,), text) for key, value in (self.build or {}).items()}
+        if problems:
+            raise PolyaxonfileError(problems)
+        return rendered
+
     def _template_context(
         self, inputs: Mapping[str, Any], globals: Mapping[str, Any], problems: list[Problem]
     ) -> dict[str, Any]:

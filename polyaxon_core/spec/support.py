@@ -1,9 +1,9 @@
 """Sections of a polyaxonfile this version reads and validates but does not act on yet.
 
-Each of them changes what a run does or when it starts (a build, events, a cache, an
-approval, services). A file using them is valid (``polyaxon check`` keeps agreeing with
+Each of them changes what a run does or when it starts (events, a cache, an approval,
+services). A file using them is valid (``polyaxon check`` keeps agreeing with
 the official client, and warns), but submitting it is refused with these sentences: a
-run that silently skipped its build would look like it did what the file says.
+run that silently skipped its events would look like it did what the file says.
 """
 
 from __future__ import annotations
@@ -26,11 +26,6 @@ def unsupported_features(spec: OperationSpec) -> list[str]:
     """One sentence per section of ``spec`` that would not act here, saying what would be
     lost and what to do instead; empty when everything in ``spec`` acts."""
     found = []
-    if spec.build:
-        found.append(
-            "`build` does not act yet: no image would be built before the run; build the "
-            "image beforehand, name it in the container and remove `build`"
-        )
     if spec.events:
         found.append(
             "`events` do not act yet: the operation would run now, not when the events "

@@ -113,7 +113,7 @@ def test_polyaxon_run_refuses_a_file_url_ref(deployment: Deployment, project: st
 def test_the_server_refuses_a_section_that_would_not_act(deployment: Deployment, project: str) -> None:
     content = textwrap.dedent("""\
         kind: operation
-        build: {hubRef: kaniko, connection: registry}
+        events: [{kinds: [run_status_succeeded], ref: ops.upstream}]
         component:
           run: {kind: job, container: {image: busybox, command: ["true"]}}
         """)
@@ -123,7 +123,7 @@ def test_the_server_refuses_a_section_that_would_not_act(deployment: Deployment,
 
     assert caught.value.status == 400
     message = str(caught.value)
-    assert "refused rather than silently ignored: `build` does not act yet" in message
+    assert "refused rather than silently ignored: `events` do not act yet" in message
     assert deployment.client().list_runs(project)["count"] == 0
 
 

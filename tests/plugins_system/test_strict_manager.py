@@ -24,7 +24,7 @@ CLASH = (
     "POLYAXON_DISABLE_PLUGINS=store-mirror"
 )
 INCOMPLETE = (
-    "polyaxon_register_builders returned IncompleteBuilder, which does not implement build "
+    "polyaxon_register_builders returned IncompleteBuilder, which does not implement poll, start "
     "(abstract in Builder)"
 )
 IMPOSTOR = (

@@ -19,7 +19,6 @@ POLYAXON = str(Path(sys.executable).parent / "polyaxon")
 VALID = CORPUS / "valid"
 
 EXPECTED = {
-    "operation-hooks-build-plugins.yaml": ["`build` does not act yet"],
     "operation-events.yaml": ["`events` do not act yet"],
     "component-job-full.yaml": ["`cache` does not act yet"],
     "operation-run-patch.yaml": ["`isApproved: false` does not act yet"],
@@ -43,7 +42,7 @@ def test_each_valid_corpus_file_names_exactly_what_does_not_act(path: Path) -> N
     assert all(feature.startswith(prefix) for feature, prefix in zip(features, expected, strict=True))
 
 
-def test_check_keeps_a_file_with_a_build_valid_and_warns(polyaxon_home: Path) -> None:
+def test_check_keeps_a_file_with_a_build_valid_and_warns_only_of_its_hub_hook(polyaxon_home: Path) -> None:
     path = VALID / "operation-hooks-build-plugins.yaml"
 
     text = polyaxon("check", "-f", str(path))
@@ -52,16 +51,12 @@ def test_check_keeps_a_file_with_a_build_valid_and_warns(polyaxon_home: Path) ->
     assert text.returncode == 0
     assert f"{path} is valid." in text.stdout
     assert text.stderr.splitlines() == [
-        f"Warning: {path} cannot be run here yet: `build` does not act yet: no image would be "
-        "built before the run; build the image beforehand, name it in the container and "
-        "remove `build`",
         f"Warning: {path} cannot be run here yet: built-run: hooks[1].hubRef `notifier` names no "
         "installed notifier (installed: email, slack, webhook); a hook that runs a hub "
         "component needs the component hub, which this version does not have",
     ]
     assert report["valid"] is True
-    assert [warning.split(":")[0] for warning in report["warnings"]] == [
-        "`build` does not act yet", "built-run"]
+    assert [warning.split(":")[0] for warning in report["warnings"]] == ["built-run"]
 
 
 def test_check_of_a_plain_job_has_no_warning(polyaxon_home: Path) -> None:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from polyaxon_core.orchestrator.initializers import dockerfile_text
+
 #: answers git's ``get`` with the user and password of ``POLYAXON_GIT_CREDENTIALS``
 CREDENTIAL_HELPER = (
     '!f() { test "$1" = get || exit 0; '
@@ -59,38 +61,6 @@ def _mounted_credentials(environment: Mapping[str, str]) -> dict[str, str]:
             if file.is_file():
                 return {"POLYAXON_GIT_CREDENTIALS": file.read_text().strip()}
     return {}
-
-
-def dockerfile(value: Mapping[str, Any]) -> str:
-    """The Dockerfile a ``dockerfile`` initializer describes."""
-    lines = [f"FROM {value['image']}", ""]
-    if value.get("langEnv"):
-        lang = value["langEnv"]
-        lines.append(f"ENV LC_ALL={lang} LANG={lang} LANGUAGE={lang}")
-    env = value.get("env") or {}
-    for name, setting in (env.items() if isinstance(env, Mapping) else env):
-        lines.append(f'ENV {name}="{setting}"')
-    if value.get("path"):
-        lines.append(f'ENV PATH="{":".join(value["path"])}:$PATH"')
-    if value.get("shell"):
-        lines.append(f'SHELL ["{value["shell"]}", "-c"]')
-    if value.get("username") or value.get("uid"):
-        user, uid, gid = value.get("username") or "polyaxon", value.get("uid"), value.get("gid")
-        group_option = f" -g {gid}" if gid is not None else ""
-        lines.append(f"RUN groupadd{group_option} {user} && useradd -m"
-                     f"{f' -u {uid}' if uid is not None else ''} -g {user} {user}")
-    workdir = value.get("workdir") or "/code"
-    lines.append(f"WORKDIR {workdir}")
-    for key in ("copy", "run", "postRunCopy"):
-        for item in value.get(key) or []:
-            if key == "run":
-                lines.append(f"RUN {item}")
-            else:
-                source, target = (item, workdir) if isinstance(item, str) else (item[0], item[-1])
-                lines.append(f"COPY {source} {target}")
-    if value.get("username") or value.get("uid"):
-        lines.append(f"USER {value.get('username') or 'polyaxon'}")
-    return "\n".join(lines) + "\n"
 
 
 def _mode(chmod: str, current: int) -> int:
@@ -135,7 +105,7 @@ def _copy_folder_path(root: Path, source: str, target: Path) -> int:
     if not found.is_file():
         raise StepFailed(f"{source!r} is not in {root}")
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(found, target)
+    shutil.copy(found, target)  # its mode too, as a folder's files keep theirs
     return 1
 
 
@@ -197,7 +167,7 @@ def run_step(step: Mapping[str, Any], environment: Mapping[str, str], store: Any
         write_file(step, str(step["value"]["content"]))
         return "written"
     if kind == "dockerfile":
-        write_file(step, dockerfile(step["value"]))
+        write_file(step, dockerfile_text(step["value"]))
         return "written"
     if kind == "paths":
         return f"{copy_paths(step, store)} file(s) copied"

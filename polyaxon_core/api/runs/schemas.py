@@ -82,6 +82,8 @@ class RunSchema(Schema):
     wait_time = fields.Float(allow_none=True, metadata={"description": "seconds from creation to start"})
     duration = fields.Float(allow_none=True, metadata={"description": "seconds from start to end"})
     settings = fields.Nested(RunSettingsSchema, required=True)
+    pending = fields.String(allow_none=True, metadata={
+        "description": "what a scheduled run waits for: build while its image is being built"})
     content = fields.String(allow_none=True, metadata={
         "description": "the compiled operation (JSON); only in answers about one run"})
     raw_content = fields.String(allow_none=True, metadata={

@@ -281,7 +281,7 @@ def _pod_spec(launch: LaunchRequest, kind: str, secret_values: Mapping[str, str]
     volumes: list[dict[str, Any]] = [{"name": CONTEXT_VOLUME, "emptyDir": {}}]
     volumes += [dict(volume) for volume in section.get("volumes") or []]
     main = _main_container(launch, written, secret_values)
-    exposure = _connections(launch.connections)
+    exposure = connection_exposure(launch.connections)
     exposure.apply(main)
     volumes += exposure.volumes
     inits = []
@@ -358,7 +358,7 @@ def _volume_name(prefix: str, name: str) -> str:
     return f"{prefix}-{label_value(name).lower().replace('_', '-').replace('.', '-')}"[:63].rstrip("-")
 
 
-def _connections(connections: Sequence[ConnectionEntity]) -> Exposure:
+def connection_exposure(connections: Sequence[ConnectionEntity]) -> Exposure:
     """How a container gets these connections (see the module docstring)."""
     exposure = Exposure()
     if connections:
@@ -408,7 +408,7 @@ def _connections(connections: Sequence[ConnectionEntity]) -> Exposure:
 def _init_container(launch: LaunchRequest, step: InitStep, index: int,
                     init_image: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     name = f"polyaxon-init-{index + 1}"
-    exposure = _connections([step.connection] if step.connection else [])
+    exposure = connection_exposure([step.connection] if step.connection else [])
     if step.container is not None:
         container: dict[str, Any] = {
             "name": name, "image": step.container.image or init_image,

@@ -1,0 +1,1 @@
+"""Image builders: what turns an operation's ``build`` section into an image."""
