@@ -128,3 +128,24 @@ def test_a_run_waiting_for_its_build_says_pending_build_and_stops_at_once(
     assert stopped["status"] == "stopped", "nothing had started: stopped at once"
     assert finished["status"] == "succeeded"
     assert finished["meta_info"]["build"]["key"] == waiting["meta_info"]["build"]["key"]
+
+
+def test_check_and_run_refuse_a_build_no_builder_could_make(cli: Cli, tmp_path: Path) -> None:
+    written = (FILES / "built.yaml").read_text()
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text(written.replace("hubRef: buildah", "hubRef: docker:24"))
+    no_dockerfile = tmp_path / "no-dockerfile.yaml"
+    no_dockerfile.write_text(written.replace("    - dockerfile:", "    - file:").replace(
+        "        image: scratch\n", "        filename: Dockerfile\n        content: FROM scratch\n"))
+
+    checked = cli("check", "-f", str(unknown), check=False)
+    refused = cli("run", "-f", str(unknown), check=False)
+    missing = cli("check", "-f", str(no_dockerfile), check=False)
+
+    assert checked.returncode == 1
+    assert "build.hubRef: `docker:24` names no installed builder (installed: buildah, kaniko)" in checked.stdout
+    assert refused.returncode == 1 and "names no installed builder" in refused.stderr + refused.stdout
+    assert "Traceback" not in refused.stderr
+    assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0
+    assert missing.returncode == 1
+    assert "build.runPatch.init: 0 dockerfile initializers; give exactly one" in missing.stdout

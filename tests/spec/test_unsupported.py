@@ -66,7 +66,7 @@ def test_check_of_a_plain_job_has_no_warning(polyaxon_home: Path) -> None:
     assert (json.loads(result.stdout)["warnings"], result.stderr) == ([], "")
 
 
-@pytest.mark.parametrize("name", ["operation-hooks-build-plugins.yaml", "component-service.yaml",
+@pytest.mark.parametrize("name", ["operation-run-patch.yaml", "component-service.yaml",
                                   "operation-events.yaml"])
 def test_polyaxon_run_refuses_what_would_not_act_and_creates_no_run(
     polyaxon_home: Path, name: str
