@@ -199,7 +199,8 @@ class LocalPlatform(Platform):
         from polyaxon_core.interfaces import Scheduler
         from polyaxon_core.lifecycle import CONTROLLED_KINDS
         from polyaxon_core.orchestrator.backends import check_backends
-        from polyaxon_core.orchestrator.loop import build_launch
+        from polyaxon_core.orchestrator.builds import BuiltImage
+        from polyaxon_core.orchestrator.loop import build_launch, plan_run_build
         from polyaxon_core.plugins import get_plugin_manager
 
         check_backends(self.settings)
@@ -216,8 +217,14 @@ class LocalPlatform(Platform):
                         f"--dry-run shows one run's objects; a {run.kind}'s runs are made as it "
                         "goes. Preview its component with the -P values of one of them")
                 session.flush()
-                launch = build_launch(self.settings, run, self.settings.artifacts_path / run.uuid,
-                                      scheduler.run_globals(self.settings))
+                artifacts = self.settings.artifacts_path / run.uuid
+                built = None
+                if spec.build:  # the image its build would push, by the name it would have
+                    request, _ = plan_run_build(self.settings, run, artifacts,
+                                                scheduler.run_globals(self.settings))
+                    built = BuiltImage(request.destination, request.destination)
+                launch = build_launch(self.settings, run, artifacts, scheduler.run_globals(self.settings),
+                                      built)
                 try:
                     documents = scheduler.describe(self.settings, launch)
                 except ValueError as exc:

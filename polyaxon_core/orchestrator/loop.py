@@ -35,7 +35,7 @@ from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
 from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import ContainerSpec, InitStep, LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
-from polyaxon_core.interfaces.builder import BuildUnavailable
+from polyaxon_core.interfaces.builder import BuildRequest, BuildUnavailable
 from polyaxon_core.interfaces.scheduler import ActiveRun, SchedulerUnavailable
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, FINAL_STATUSES, Status
 from polyaxon_core.orchestrator.builds import (
@@ -291,15 +291,12 @@ class Orchestrator:
     def _built_image(self, session: Session, run: Run) -> tuple[bool, BuiltImage | None]:
         """Whether ``run`` can start, and the image its ``build`` made (None: it has no
         ``build``). Starts the build, or waits for it, on the way (``pending: build``)."""
-        spec = load_spec(run)
-        if not spec.build:
+        if not load_spec(run).build:
             return True, None
         artifacts = self.store.local_path(run.uuid) or self.settings.runs_path / run.uuid / "artifacts"
-        build = spec.render_build(dict(run.inputs or {}), template_globals(
-            self.settings, run, artifacts, type(self.scheduler).run_globals(self.settings)))
-        request = plan_build(self.settings, run, build, _catalog(self.settings).get,
-                             _project_runs(session, run))
-        built = self.builds.image_for(session, run, request, builder_name(build))
+        request, builder = plan_run_build(self.settings, run, artifacts,
+                                          type(self.scheduler).run_globals(self.settings))
+        built = self.builds.image_for(session, run, request, builder)
         if built is None:
             return False, None
         meta_info = dict(run.meta_info or {})
@@ -562,6 +559,18 @@ def build_launch(settings: Settings, run: Run, artifacts: Path,
             ("timeout", termination.timeout if termination else None),
             ("ttl", termination.ttl if termination else None)) if value is not None},
     )
+
+
+def plan_run_build(settings: Settings, run: Run, artifacts: Path,
+                   run_globals: Mapping[str, Any] | None = None) -> tuple[BuildRequest, str]:
+    """The build ``run``'s ``build`` section asks for, its templates rendered as the run's
+    are, and the name of its builder."""
+    build = load_spec(run).render_build(dict(run.inputs or {}), template_globals(
+        settings, run, artifacts, run_globals))
+    session = object_session(run)
+    assert session is not None
+    request = plan_build(settings, run, build, _catalog(settings).get, _project_runs(session, run))
+    return request, builder_name(build)
 
 
 def _catalog(settings: Settings) -> Any:

@@ -143,7 +143,8 @@ def test_check_and_run_refuse_a_build_no_builder_could_make(cli: Cli, tmp_path: 
     missing = cli("check", "-f", str(no_dockerfile), check=False)
 
     assert checked.returncode == 1
-    assert "build.hubRef: `docker:24` names no installed builder (installed: buildah, kaniko)" in checked.stdout
+    assert ("build.hubRef: `docker:24` names no installed builder (installed: buildah, kaniko)"
+            in checked.stdout)
     assert refused.returncode == 1 and "names no installed builder" in refused.stderr + refused.stdout
     assert "Traceback" not in refused.stderr
     assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0

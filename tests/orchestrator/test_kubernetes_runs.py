@@ -168,3 +168,29 @@ def test_an_orchestrator_killed_mid_run_is_succeeded_by_one_that_adopts_the_job(
     log = cli("ops", "logs", "-uid", uuid).stdout.splitlines()
     assert log[-1] == "after the gate" and log.count("after the gate") == 1
     assert set(log[:-1]) == {"before the gate"} and 1 <= len(log[:-1]) <= 2
+
+
+def test_dry_run_of_a_built_run_shows_the_image_its_build_would_push(
+    cli: Cli, cluster: standin.Cluster, home: object, tmp_path: object,
+) -> None:
+    import pathlib
+
+    import yaml
+
+    assert isinstance(home, pathlib.Path) and isinstance(tmp_path, pathlib.Path)
+    (home / "connections.yaml").write_text(json.dumps({"connections": [
+        {"name": "registry", "kind": "registry", "schema": {"url": "registry.example.org"}}]}))
+    built = tmp_path / "built.yaml"
+    built.write_text(
+        "version: 1.1\nkind: component\nname: built\n"
+        "build:\n  hubRef: kaniko\n  connection: registry\n"
+        "  params: {destination: {value: team/app:v1}}\n"
+        "  runPatch: {init: [{dockerfile: {image: python:3.11-slim, run: [pip install numpy]}}]}\n"
+        "run: {kind: job, container: {command: [python, -c, print(1)]}}\n")
+
+    documents = list(yaml.safe_load_all(cli("run", "-f", str(built), "--dry-run", "-o", "yaml").stdout))
+
+    job = next(document for document in documents if document["kind"] == "Job")
+    assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.org/team/app:v1"
+    assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0
+    assert not [path for method, path in cluster.requests if method == "POST"]
