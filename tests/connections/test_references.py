@@ -32,6 +32,7 @@ hooks:
 build:
   hubRef: kaniko
   connection: {build}
+  runPatch: {{init: [{{dockerfile: {{image: "python:3.11"}}}}]}}
 plugins:
   notifications:
     - {{connections: [{notification}], trigger: done}}
@@ -78,11 +79,11 @@ def test_check_refuses_an_unknown_connection_in_every_place(cli: Cli, write_cata
         (5, "params.dataset.connection"),
         (7, "hooks[0].connection"),
         (10, "build.connection"),
-        (13, "plugins.notifications[0].connections[0]"),
-        (16, "component.inputs[0].connection"),
-        (19, "component.run.connections[0]"),
-        (21, "component.run.init[0].connection"),
-        (22, "component.run.init[1].connection"),
+        (14, "plugins.notifications[0].connections[0]"),
+        (17, "component.inputs[0].connection"),
+        (20, "component.run.connections[0]"),
+        (22, "component.run.init[0].connection"),
+        (23, "component.run.init[1].connection"),
     ]
     assert problems[0]["message"] == "unknown connection `missing-param`"
     assert problems[0]["valid"] == (
@@ -113,10 +114,10 @@ def test_a_connection_of_the_wrong_kind_is_refused(
     assert checked.stdout.splitlines()[1:] == [
         f"  {tmp_path}/polyaxonfile.yaml:10: build.connection: connection `data` is a `s3` connection; "
         "valid: a connection of kind `registry`",
-        f"  {tmp_path}/polyaxonfile.yaml:13: plugins.notifications[0].connections[0]: connection `data` is a "
+        f"  {tmp_path}/polyaxonfile.yaml:14: plugins.notifications[0].connections[0]: connection `data` is a "
         "`s3` connection; valid: a connection of kind `discord` or `email` or `hipchat` or `mattermost` or "
         "`pagerduty` or `slack` or `teams` or `webhook`",
-        f"  {tmp_path}/polyaxonfile.yaml:22: component.run.init[1].connection: connection `data` is a `s3` "
+        f"  {tmp_path}/polyaxonfile.yaml:23: component.run.init[1].connection: connection `data` is a `s3` "
         "connection; valid: a connection of kind `git`",
     ]
 
