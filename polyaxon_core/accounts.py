@@ -62,6 +62,9 @@ class AuthenticatedUser:
     organization_role: str | None
     project_roles: Mapping[str, str] = field(default_factory=dict)
     run_scope: RunScope | None = None
+    #: the agent's name when the request carries an agent's token: it may then call that
+    #: agent's endpoints and nothing else
+    agent: str | None = None
 
     def project_role(self, owner: str, project: str) -> str | None:
         return self.project_roles.get(f"{owner}/{project}")
@@ -221,14 +224,15 @@ def _digest(key: str) -> str:
 
 def issue_token(session: Session, user: User, name: str = "default",
                 expires_in: timedelta | None = timedelta(days=30),
-                run_id: int | None = None) -> tuple[ApiToken, str]:
+                run_id: int | None = None, agent_id: int | None = None) -> tuple[ApiToken, str]:
     """A new token for ``user``; returns the row and the key (shown once, stored hashed).
 
     A token issued to a run (``run_id``) is revoked when the run ends.
     """
     key = secrets.token_urlsafe(32)
     token = ApiToken(user_id=user.id, name=name, key_hash=_digest(key), prefix=key[:8],
-                     expires_at=utcnow() + expires_in if expires_in else None, run_id=run_id)
+                     expires_at=utcnow() + expires_in if expires_in else None, run_id=run_id,
+                     agent_id=agent_id)
     session.add(token)
     session.flush()
     return token, key
@@ -258,7 +262,8 @@ def user_for_token(session: Session, key: str, now: datetime | None = None) -> A
     if not token.user.is_active:
         return None
     token.last_used_at = now
-    return replace(authenticated(session, token.user), run_scope=run_scope_of(session, token))
+    return replace(authenticated(session, token.user), run_scope=run_scope_of(session, token),
+                   agent=token.agent.name if token.agent is not None else None)
 
 
 def authenticated(session: Session, user: User, owner: str = "default") -> AuthenticatedUser:

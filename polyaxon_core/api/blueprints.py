@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from flask import Blueprint, Flask
 
 from polyaxon_core.api.admin.api import ROUTES as ADMIN_ROUTES
+from polyaxon_core.api.agents.api import ROUTES as AGENT_ROUTES
 from polyaxon_core.api.ci.api import ROUTES as CI_ROUTES
 from polyaxon_core.api.dashboards.api import ROUTES as DASHBOARD_ROUTES
 from polyaxon_core.api.extensions import EXTENSION_KEY, ServerState
@@ -26,7 +27,7 @@ STREAMS_PREFIX = "/streams/v1"
 
 API_ROUTES: list[Route] = [
     *USER_ROUTES, *ADMIN_ROUTES, *TEAM_ROUTES, *PROJECT_ROUTES, *RUN_ROUTES, *LOG_ROUTES,
-    *METRIC_ROUTES, *ARTIFACT_ROUTES, *DASHBOARD_ROUTES, *QUEUE_ROUTES, *CI_ROUTES,
+    *METRIC_ROUTES, *ARTIFACT_ROUTES, *DASHBOARD_ROUTES, *QUEUE_ROUTES, *CI_ROUTES, *AGENT_ROUTES,
 ]
 
 

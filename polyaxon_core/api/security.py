@@ -23,6 +23,7 @@ from polyaxon_core.accounts import AuthenticatedUser
 from polyaxon_core.api.errors import PermissionDenied, Unauthenticated
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
+from polyaxon_core.permissions import AGENTS_WORK
 from polyaxon_core.run_scope import run_token_allows
 
 LOCAL_USER = AuthenticatedUser(id=None, username="local", organization_role="owner")
@@ -48,6 +49,11 @@ def check_access() -> None:
         return
     user = current_user()
     resource = resource_from(request.view_args or {})
+    agent = getattr(user, "agent", None) if isinstance(user, AuthenticatedUser) else None
+    if agent is not None:  # an agent's token: its own agent's endpoints, nothing else
+        if access == AGENTS_WORK and (request.view_args or {}).get("agent") == agent:
+            return
+        raise PermissionDenied(f"the token of agent {agent} acts as that agent only")
     if not within_run_scope(user, access, resource):
         raise PermissionDenied(f"a run's token may not {access} on {describe(resource)}: it "
                                "reads and logs to its own run only")

@@ -28,6 +28,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "connections": ("connections", "List and check the connections catalog."),
     "queues": ("queues", "Create, list and change the queues runs wait in."),
     "scheduler": ("scheduler", "Run the orchestrator: compile, queue, schedule, reconcile."),
+    "agent": ("agent", "Run an agent next to a cluster, or register agents."),
     "server": ("server", "Serve the REST API (tokens, roles, OpenAPI) on this machine."),
     "login": ("auth", "Log in to a server and save the token for the next commands."),
     "logout": ("auth", "Revoke the saved token and forget it."),

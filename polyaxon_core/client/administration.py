@@ -76,6 +76,18 @@ class Administration(ABC):
     def delete_queue(self, name: str) -> None: ...
 
     @abstractmethod
+    def list_agents(self) -> list[dict[str, Any]]: ...
+
+    @abstractmethod
+    def create_agent(self, name: str, namespace: str, description: str | None,
+                     username: str | None) -> dict[str, Any]:
+        """Register an agent; the answer's ``token`` is its token, shown once (issued for
+        ``username`` locally, else the first organization owner; for you through a server)."""
+
+    @abstractmethod
+    def delete_agent(self, name: str) -> None: ...
+
+    @abstractmethod
     def list_teams(self) -> list[dict[str, Any]]: ...
 
     @abstractmethod
@@ -229,6 +241,44 @@ class LocalAdministration(Administration):
         with self.database() as session:
             queues.delete_queue(session, name)
 
+    def list_agents(self) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from polyaxon_core.db.models import Agent
+        from polyaxon_core.domain import agents
+
+        with self.database() as session:
+            return [agents.agent_document(session, row)
+                    for row in session.scalars(select(Agent).order_by(Agent.name))]
+
+    def create_agent(self, name: str, namespace: str, description: str | None,
+                     username: str | None) -> dict[str, Any]:
+        from sqlalchemy import select
+
+        from polyaxon_core.db.models import OrganizationMember, User
+        from polyaxon_core.domain import agents
+        from polyaxon_core.errors import NotFound
+
+        with self.database() as session:
+            if username is not None:
+                user = session.scalar(select(User).where(User.username == username))
+                if user is None:
+                    raise NotFound(f"no user is called {username!r}; list them with "
+                                   "`polyaxon admin users`")
+            else:  # the token acts as the agent only, whoever it is issued for
+                user = session.scalar(select(User).join(
+                    OrganizationMember, OrganizationMember.user_id == User.id).where(
+                    OrganizationMember.role == "owner").order_by(User.id).limit(1))
+            agent, key = agents.create_agent(session, name, namespace, user, description)
+            session.flush()
+            return {**agents.agent_document(session, agent), "token": key}
+
+    def delete_agent(self, name: str) -> None:
+        from polyaxon_core.domain import agents
+
+        with self.database() as session:
+            agents.delete_agent(session, agents.get_agent(session, name))
+
     def list_teams(self) -> list[dict[str, Any]]:
         from polyaxon_core.domain import teams
 
@@ -371,6 +421,18 @@ class RemoteAdministration(Administration):
 
     def delete_queue(self, name: str) -> None:
         self._call("DELETE", f"{self.org}/queues/{name}")
+
+    def list_agents(self) -> list[dict[str, Any]]:
+        return self._all(f"{self.org}/agents")
+
+    def create_agent(self, name: str, namespace: str, description: str | None,
+                     username: str | None) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call("POST", f"{self.org}/agents", {
+            "name": name, "namespace": namespace, "description": description})
+        return answer
+
+    def delete_agent(self, name: str) -> None:
+        self._call("DELETE", f"{self.org}/agents/{name}")
 
     def list_teams(self) -> list[dict[str, Any]]:
         return self._all(f"{self.org}/teams")

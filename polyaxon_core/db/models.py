@@ -259,8 +259,26 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column()
     #: the run this token was issued to (its tracking SDK's); revoked when the run ends
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    #: the agent this token was issued to: it may act as that agent only
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
 
     user: Mapped[User] = relationship()
+    agent: Mapped[Agent | None] = relationship()
+
+
+class Agent(Base):
+    """A process next to a cluster that starts the runs of its queues there: the runs
+    whose queue is ``<agent name>/<queue>`` (Polyaxon's naming), in ``namespace``."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(150), unique=True)
+    namespace: Mapped[str] = mapped_column(String(63))
+    description: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: when it last asked for work or reported
+    last_seen_at: Mapped[datetime | None] = mapped_column()
 
 
 class OrganizationMember(Base):

@@ -12,8 +12,7 @@ from sqlalchemy.orm import Session
 
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import Project, Run, RunStatusCondition, utcnow
-from polyaxon_core.domain.projects import validate_slug
-from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
+from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue, validate_queue
 from polyaxon_core.domain.state import transition
 from polyaxon_core.errors import Conflict, InvalidRequest, Unprocessable
 from polyaxon_core.events import queue_event
@@ -140,7 +139,7 @@ def submit_operation(
     if matrix is not None:
         _check_optimizer(matrix)
     require_known_connections(spec)
-    queue_name = validate_slug("queue", queue or spec.queue or project.queue or DEFAULT_QUEUE)
+    queue_name = validate_queue(queue or spec.queue or project.queue or DEFAULT_QUEUE)
     ensure_queue(session, queue_name, default_concurrency)
     return _new_run(
         session,
@@ -233,7 +232,7 @@ def create_operation(session: Session, dag: Run, operation: OperationSpec) -> Ru
         name=operation.name,
         description=operation.description,
         tags=list(operation.tags),
-        queue=validate_slug("queue", operation.queue or dag.queue or DEFAULT_QUEUE),
+        queue=validate_queue(operation.queue or dag.queue or DEFAULT_QUEUE),
         meta_info={
             **{k: v for k, v in (dag.meta_info or {}).items() if k == "context_path"},
             "operation": operation.name,

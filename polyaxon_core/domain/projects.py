@@ -68,7 +68,9 @@ def update_project(session: Session, project: Project, *, name: str | None = Non
     that started them names one; runs already queued stay where they are.
     """
     if queue is not None:
-        project.queue = validate_slug("queue", queue) if queue else None
+        from polyaxon_core.domain.queues import validate_queue
+
+        project.queue = validate_queue(queue) if queue else None
     if notifications is not None:
         from polyaxon_core.domain.notifications import checked_project_notifications
 

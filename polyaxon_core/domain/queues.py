@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sqlalchemy import func, select
@@ -9,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from polyaxon_core.db.models import Project, Queue, Run
-from polyaxon_core.domain.projects import final_statuses, validate_slug
+from polyaxon_core.domain.projects import final_statuses
 from polyaxon_core.errors import Conflict, InvalidRequest, NotFound
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, Status
 
@@ -45,17 +46,32 @@ def _check_concurrency(concurrency: int | None) -> None:
         raise InvalidRequest(f"queue concurrency must be at least 1, got {concurrency}")
 
 
+#: a queue's name: ``<queue>``, or ``<agent>/<queue>`` for an agent's (Polyaxon's naming)
+QUEUE_PATTERN = r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?/)?[a-z0-9][a-z0-9_.-]{0,149}$"
+_QUEUE = re.compile(QUEUE_PATTERN)
+
+
+def validate_queue(name: str) -> str:
+    """``name`` if it can name a queue, else InvalidRequest saying what can."""
+    if not _QUEUE.match(name) or len(name) > 150:
+        raise InvalidRequest(
+            f"queue name {name!r} is not valid: use lowercase letters, digits, '-', '_' or '.', "
+            "starting with a letter or digit, optionally after an agent's name and '/' "
+            "(`agent-1/gpu`; at most 150 characters)")
+    return name
+
+
 def set_queue(session: Session, name: str, priority: int | None, concurrency: int | None,
               default_concurrency: int) -> Queue:
     """Create the queue ``name`` or change its priority / concurrency."""
-    validate_slug("queue", name)
+    validate_queue(name)
     queue = ensure_queue(session, name, concurrency or default_concurrency)
     return update_queue(queue, priority=priority, concurrency=concurrency)
 
 
 def create_queue(session: Session, name: str, priority: int, concurrency: int) -> Queue:
     """A new queue ``name``; one of that name already is a Conflict."""
-    validate_slug("queue", name)
+    validate_queue(name)
     _check_concurrency(concurrency)
     if session.scalar(select(Queue.id).where(Queue.name == name)) is not None:
         raise Conflict(f"queue '{name}' exists already; change it with PATCH (or `polyaxon "

@@ -20,13 +20,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from polyaxon_core.config import Settings
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import ProjectCI, Queue, Run, utcnow
 from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.agents import SCHEDULER_PREFIX as AGENT_SCHEDULER
+from polyaxon_core.domain.agents import agent_names, agent_of_queue
 from polyaxon_core.domain.artifacts import copy_run_artifacts
 from polyaxon_core.domain.commands import load_spec
 from polyaxon_core.domain.metrics import current_attempt
@@ -198,9 +200,10 @@ class Orchestrator:
         with session_scope(self.settings.db_url) as session:
             to_launch = self._claim_queued(session)
         with session_scope(self.settings.db_url) as session:
+            # an agent's runs are started by the agent (polyaxon_core.domain.agents)
             orphans = session.scalars(
                 select(Run.id).where(Run.status == Status.SCHEDULED.value,
-                                     Run.kind.not_in(CONTROLLED_KINDS))
+                                     Run.kind.not_in(CONTROLLED_KINDS), _not_an_agents())
             ).all()
         with session_scope(self.settings.db_url) as session:
             self.builds.poll_all(session)
@@ -213,7 +216,7 @@ class Orchestrator:
         busy = Counter(
             session.scalars(
                 select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
-                                        Run.managed_by == "agent")
+                                        Run.managed_by == "agent", _not_an_agents())
             ).all()
         )
         candidates = session.scalars(
@@ -225,9 +228,12 @@ class Orchestrator:
         claimed: list[int] = []
         # queues share the machine-wide limit; higher-priority queues get its slots first
         free = self.settings.max_concurrency - sum(busy.values())
+        agents = agent_names(session)
         for run in candidates:
             if free <= 0:
                 break
+            if agent_of_queue(run.queue) in agents:
+                continue  # an agent's: it claims it
             queue_name = run.queue or DEFAULT_QUEUE
             queue = queues.get(queue_name) or ensure_queue(
                 session, queue_name, self.settings.default_concurrency
@@ -395,46 +401,54 @@ class Orchestrator:
                            message=f"termination.timeout of {timeout:g}s exceeded")
 
     def _apply(self, session: Session, run: Run, update: StatusUpdate) -> None:
-        status = Status(update.status)
-        if status in {Status.STARTING, Status.RUNNING}:
-            if run.status == Status.SCHEDULED.value and status == Status.RUNNING:
-                transition(session, run, Status.STARTING, reason="starting")
-            transition(session, run, status, reason=update.reason or status.value)
-            return
-        if status == Status.STOPPING:
-            return
-        ran = update.exit_code is not None and update.reason not in {"launch error", "storage error"}
-        if ran and run.status in {Status.SCHEDULED.value, Status.STARTING.value}:
-            # its process ran and exited between two looks: it was running, so its timeline
-            # and its start time (hence its duration) say so
-            if run.status == Status.SCHEDULED.value:
-                transition(session, run, Status.STARTING, reason="starting")
-            transition(session, run, Status.RUNNING, reason="running")
-        if status in {Status.STOPPED, Status.FAILED} and (run.meta_info or {}).get("timed_out"):
-            transition(session, run, Status.FAILED, reason="timeout",
-                       message=f"stopped after exceeding termination.timeout ({_timeout(run):g}s)")
-            return
-        message = update.message
-        if status == Status.FAILED and update.reason == "exit code":
-            message = _with_uncaught_exception(run, message)
-        retried_here = not self.scheduler.retries_itself
-        if (status == Status.FAILED and run.status != Status.STOPPING.value and retried_here
-                and self._retry(session, run, replace(update, message=message))):
-            return
-        transition(session, run, status, reason=update.reason or status.value, message=message)
+        apply_update(session, run, update, retries_itself=self.scheduler.retries_itself)
 
-    def _retry(self, session: Session, run: Run, update: StatusUpdate) -> bool:
-        spec = load_spec(run)
-        max_retries = spec.termination.max_retries if spec.termination else None
-        if not max_retries or run.retries >= max_retries:
-            return False
-        run.retries += 1
-        detail = f"{update.message or update.reason}; retry {run.retries} of {max_retries}"
-        if not transition(session, run, Status.RETRYING, reason="retrying", message=detail):
-            return False
-        run.scheduler_handle = {}
-        transition(session, run, Status.QUEUED, reason="queued", message="retry")
-        return True
+
+def apply_update(session: Session, run: Run, update: StatusUpdate, *, retries_itself: bool) -> None:
+    """Apply what a scheduler observed about ``run`` (``retries_itself``: whether it
+    retries failed attempts on its own, so the orchestrator must not): the one way a
+    launched run's status changes, for the orchestrator and for an agent's reports."""
+    status = Status(update.status)
+    if status in {Status.STARTING, Status.RUNNING}:
+        if run.status == Status.SCHEDULED.value and status == Status.RUNNING:
+            transition(session, run, Status.STARTING, reason="starting")
+        transition(session, run, status, reason=update.reason or status.value)
+        return
+    if status == Status.STOPPING:
+        return
+    ran = update.exit_code is not None and update.reason not in {"launch error", "storage error"}
+    if ran and run.status in {Status.SCHEDULED.value, Status.STARTING.value}:
+        # its process ran and exited between two looks: it was running, so its timeline
+        # and its start time (hence its duration) say so
+        if run.status == Status.SCHEDULED.value:
+            transition(session, run, Status.STARTING, reason="starting")
+        transition(session, run, Status.RUNNING, reason="running")
+    if status in {Status.STOPPED, Status.FAILED} and (run.meta_info or {}).get("timed_out"):
+        transition(session, run, Status.FAILED, reason="timeout",
+                   message=f"stopped after exceeding termination.timeout ({_timeout(run):g}s)")
+        return
+    message = update.message
+    if status == Status.FAILED and update.reason == "exit code":
+        message = _with_uncaught_exception(run, message)
+    retried_here = not retries_itself
+    if (status == Status.FAILED and run.status != Status.STOPPING.value and retried_here
+            and _retry(session, run, replace(update, message=message))):
+        return
+    transition(session, run, status, reason=update.reason or status.value, message=message)
+
+
+def _retry(session: Session, run: Run, update: StatusUpdate) -> bool:
+    spec = load_spec(run)
+    max_retries = spec.termination.max_retries if spec.termination else None
+    if not max_retries or run.retries >= max_retries:
+        return False
+    run.retries += 1
+    detail = f"{update.message or update.reason}; retry {run.retries} of {max_retries}"
+    if not transition(session, run, Status.RETRYING, reason="retrying", message=detail):
+        return False
+    run.scheduler_handle = {}
+    transition(session, run, Status.QUEUED, reason="queued", message="retry")
+    return True
 
 
 def _timeout(run: Run) -> float | None:
@@ -571,6 +585,12 @@ def plan_run_build(settings: Settings, run: Run, artifacts: Path,
     assert session is not None
     request = plan_build(settings, run, build, _catalog(settings).get, _project_runs(session, run))
     return request, builder_name(build)
+
+
+def _not_an_agents() -> Any:
+    """The runs this machine's scheduler starts: not those of an agent, which count on
+    the agent's cluster, not here."""
+    return or_(Run.scheduler.is_(None), Run.scheduler.not_like(f"{AGENT_SCHEDULER}%"))
 
 
 def _catalog(settings: Settings) -> Any:

@@ -21,6 +21,7 @@ from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
 from polyaxon_core.config import Settings
 from polyaxon_core.db.models import Queue
 from polyaxon_core.db.session import session_scope
+from polyaxon_core.domain.agents import create_agent
 from polyaxon_core.domain.dashboards import create_dashboard
 from polyaxon_core.domain.projects import get_project
 from polyaxon_core.domain.teams import create_team
@@ -138,6 +139,12 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "api.ci_enable": lambda c: {"json": {"connection": "code"}},
     "api.ci_disable": lambda c: {},
     "api.ci_webhook": lambda c: {"data": b"{}"},
+    "api.agents_list": lambda c: {},
+    "api.agent_create": lambda c: {"json": {"name": c.unique("agent"), "namespace": "team"}},
+    "api.agent_delete": lambda c: {},
+    "api.agent_claim": lambda c: {"json": {"limit": 1}},
+    "api.agent_runs": lambda c: {},
+    "api.agent_report": lambda c: {"json": {"status": "running"}},
 }
 
 
@@ -145,7 +152,7 @@ def _url(rule: str, context: Context) -> str:
     values = {"owner": "default", "project": "p", "uuid": context.run, "user": "target",
               "username": "target", "token_id": "999999", "team": "crew",
               "namespace": "local", "filename": "swagger-ui.css", "dashboard": context.dashboard,
-              "queue": "spare"}
+              "queue": "spare", "agent": "scout", "run": context.run}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda match: values[match.group(1)], rule)
 
 
@@ -169,6 +176,7 @@ def test_every_endpoint_answers_every_role_as_the_roles_table_says(
     with session_scope(settings.db_url) as session:
         create_team(session, "crew")
         session.add(Queue(name="spare"))
+        create_agent(session, "scout", "scouts", None)
     users = {role.label: make_user(f"user{index}", organization_role=role.organization_role,
                                    projects={"p": role.project_role} if role.project_role else {})
              for index, role in enumerate(ROLES)}

@@ -48,7 +48,7 @@ def _url(rule: str, uuid: str, project: str) -> str:
     values = {"owner": "default", "project": project, "uuid": uuid, "user": "target",
               "username": "target", "token_id": "1", "team": "crew",
               "namespace": "local", "filename": "swagger-ui.css", "dashboard": "0" * 32,
-              "queue": "default"}
+              "queue": "default", "agent": "scout", "run": uuid}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda match: values[match.group(1)], rule)
 
 

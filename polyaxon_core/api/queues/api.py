@@ -71,7 +71,8 @@ def queue_delete(owner: str, queue: str) -> Answer:
 
 
 _QUEUE = Reply("the queue", QueueSchema)
-QUEUE_PATH = "/orgs/<owner>/queues/<queue>"
+# an agent's queue is `<agent>/<queue>`: the name may hold one '/'
+QUEUE_PATH = "/orgs/<owner>/queues/<path:queue>"
 
 ROUTES = [
     Route("GET", "/orgs/<owner>/queues", queues_list, PROJECT_READ, "queues",

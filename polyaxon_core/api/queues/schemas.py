@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from polyaxon_core.api.common import InputSchema, PageSchema, slug_rule
+from polyaxon_core.api.common import InputSchema, PageSchema
+from polyaxon_core.domain.queues import QUEUE_PATTERN
 
-QUEUE_NAME = slug_rule("queue")
+QUEUE_NAME = validate.Regexp(
+    QUEUE_PATTERN, error="queue name {input!r} is not valid: use lowercase letters, digits, '-', "
+                         "'_' or '.', starting with a letter or digit, optionally after an agent's "
+                         "name and '/' (`agent-1/gpu`)")
 #: what the databases' 32-bit integer columns hold
 PRIORITY = validate.Range(min=-(2**31), max=2**31 - 1,
                           error="must be a 32-bit integer (between {min} and {max})")
