@@ -164,6 +164,10 @@ class BuildController:
             except BuildUnavailable as exc:
                 logger.warning("build %s waits for its builder: %s", row.key[:12], exc)
                 continue
+            except Exception as exc:  # a builder that cannot be made or polled fails its build
+                logger.info("build %s cannot be followed: %s", row.key[:12], exc)
+                state = BuildState(FAILED, message=f"the {row.builder} builder failed: "
+                                                   f"{type(exc).__name__}: {exc}")
             self._record(row, state)
 
     @staticmethod
@@ -195,7 +199,8 @@ class BuildController:
             "destination": row.destination}}
         if row.status == SUCCEEDED:
             return BuiltImage(str(row.image), row.destination)
-        if row.status == RUNNING and not row.handle and row.run_uuid == run.uuid:
+        if row.status == RUNNING and not row.handle:  # not started yet (or its start failed)
+            row.run_uuid = run.uuid  # the context is made in this run's folder
             try:
                 row.handle = dict(self.builder(row.builder).start(replace(request, attempt=row.attempt)))
             except ValueError as exc:
