@@ -150,3 +150,27 @@ def test_check_and_run_refuse_a_build_no_builder_could_make(cli: Cli, tmp_path: 
     assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0
     assert missing.returncode == 1
     assert "build.runPatch.init: 0 dockerfile initializers; give exactly one" in missing.stdout
+
+
+def test_a_kaniko_build_without_a_cluster_fails_the_run_saying_what_to_configure(
+    cli: Cli, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("POLYAXON_K8S_API", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    (home / "connections.yaml").write_text(json.dumps({"connections": [
+        {"name": "registry", "kind": "registry", "schema": {"url": "127.0.0.1:5000"}}]}))
+    built = tmp_path / "kaniko.yaml"
+    built.write_text(
+        "version: 1.1\nkind: component\nname: built\n"
+        "build:\n  hubRef: kaniko\n  connection: registry\n"
+        "  runPatch: {init: [{dockerfile: {image: scratch}}]}\n"
+        "run: {kind: job, container: {command: [python, -c, print(1)]}}\n")
+
+    state = wait_final(json.loads(cli("run", "-f", str(built), "-o", "json").stdout)["uuid"])
+
+    assert state["status"] == "failed"
+    status, reason, message = state["conditions"][-1]
+    assert reason == "launch failed"
+    assert message.startswith("the Kaniko builder (build.hubRef: kaniko) found no cluster to use")
+    assert "Set POLYAXON_K8S_API" in message

@@ -139,7 +139,7 @@ class KanikoBuilder(Builder):
         from polyaxon_schedulers.kubernetes.api import KubeApi
 
         super().__init__(settings)
-        self.api = KubeApi.from_environment()
+        self.api = KubeApi.from_environment("the Kaniko builder (build.hubRef: kaniko)")
 
     def start(self, request: BuildRequest) -> Mapping[str, Any]:
         from polyaxon_schedulers.kubernetes.api import KubeError

@@ -82,12 +82,14 @@ class KubeApi:
     namespace: str
 
     @classmethod
-    def from_environment(cls) -> KubeApi:
+    def from_environment(cls, user: str = "POLYAXON_SCHEDULER=kubernetes") -> KubeApi:
+        """The API server the environment configures; ``user`` names who needs it in the
+        errors (the scheduler, a builder)."""
         try:
             from kubernetes import client, config
         except ImportError:
             raise ConfigurationError(
-                "POLYAXON_SCHEDULER=kubernetes needs the Kubernetes client: "
+                f"{user} needs the Kubernetes client: "
                 "pip install 'polyaxon-schedulers[kubernetes]'") from None
 
         url = os.environ.get("POLYAXON_K8S_API", "").strip()
@@ -104,7 +106,7 @@ class KubeApi:
                 config.load_kube_config(context=context, client_configuration=configuration)
             except (config.ConfigException, OSError) as exc:
                 raise ConfigurationError(
-                    f"POLYAXON_SCHEDULER=kubernetes found no cluster to use: {exc}. Set "
+                    f"{user} found no cluster to use: {exc}. Set "
                     "POLYAXON_K8S_API to the API server's URL, run inside the cluster, or give "
                     "a kubeconfig (KUBECONFIG, POLYAXON_K8S_CONTEXT)") from None
         configuration.retries = 0  # an unreachable server is reported at once, then retried later
