@@ -102,7 +102,7 @@ def _print_runs_table(results: list[dict[str, Any]], total: int, offset: int,
     for row in results:
         cells = {"uuid": row["uuid"][:12], "name": row.get("name") or "-",
                  "project": row.get("project") or "-", "kind": row["kind"],
-                 "status": styled_status(row["status"]),
+                 "status": styled_status(row["status"]) + _pending(row),
                  "created": humanize_time(row.get("created_at")),
                  "duration": humanize_duration(row.get("duration"))}
         values = [cells[column] for column in base]
@@ -168,7 +168,8 @@ def _print_run(data: dict[str, Any]) -> None:
         ("project", data.get("project") or "-"),
         ("kind", f"{data['kind']} ({data['runtime']})"
          if data.get("runtime") not in (None, data["kind"]) else data["kind"]),
-        ("status", styled_status(data["status"]) + (f" — {data['message']}" if data.get("message") else "")),
+        ("status", styled_status(data["status"]) + _pending(data)
+         + (f" — {data['message']}" if data.get("message") else "")),
         ("tags", ", ".join(data.get("tags") or []) or "-"),
         ("pipeline", _reference(data.get("pipeline")) or "-"),
         ("original", f"{_reference(data['original'])} ({data.get('cloning_kind')})"
@@ -634,3 +635,8 @@ def update(uid: str, project_name: str | None, name: str | None, description: st
         print_json(data)
     else:
         click.echo(f"Run {data['uuid'][:12]} updated.")
+
+
+def _pending(run: dict[str, Any]) -> str:
+    """`` (pending: build)`` while a scheduled run waits for its image."""
+    return f" (pending: {run['pending']})" if run.get("pending") else ""

@@ -117,6 +117,7 @@ def test_a_run_waiting_for_its_build_says_pending_build_and_stops_at_once(
 
     waiting = wait_for(uuid, lambda state: state["pending"] == "build")
     shown = json.loads(cli("ops", "get", "-uid", uuid, "-o", "json").stdout)
+    described = cli("ops", "get", "-uid", uuid).stdout
     cli("ops", "stop", "-uid", uuid, "--yes")
     stopped = run_state(uuid)
     gate.touch()
@@ -125,6 +126,7 @@ def test_a_run_waiting_for_its_build_says_pending_build_and_stops_at_once(
 
     assert waiting["status"] == "scheduled"
     assert shown["pending"] == "build"
+    assert "scheduled (pending: build)" in described
     assert stopped["status"] == "stopped", "nothing had started: stopped at once"
     assert finished["status"] == "succeeded"
     assert finished["meta_info"]["build"]["key"] == waiting["meta_info"]["build"]["key"]
