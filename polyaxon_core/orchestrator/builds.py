@@ -44,6 +44,7 @@ from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import Build, Run, utcnow
 from polyaxon_core.entities import ConnectionEntity
 from polyaxon_core.interfaces.builder import Builder, BuildRequest, BuildState, BuildUnavailable
+from polyaxon_core.lifecycle import Status
 from polyaxon_core.orchestrator import initializers
 
 logger = logging.getLogger(__name__)
@@ -199,7 +200,7 @@ class BuildController:
             "destination": row.destination}}
         if row.status == SUCCEEDED:
             return BuiltImage(str(row.image), row.destination)
-        if row.status == RUNNING and not row.handle:  # not started yet (or its start failed)
+        if row.status == RUNNING and not row.handle and self._may_start(session, row, run):
             row.run_uuid = run.uuid  # the context is made in this run's folder
             try:
                 row.handle = dict(self.builder(row.builder).start(replace(request, attempt=row.attempt)))
@@ -207,6 +208,16 @@ class BuildController:
                 self._record(row, BuildState(FAILED, message=str(exc)))
                 raise BuildFailed(str(exc)) from None
         return None
+
+    @staticmethod
+    def _may_start(session: Session, row: Build, run: Run) -> bool:
+        """Whether ``run`` starts a build nobody started yet: it is the run the build was
+        made for, or that run no longer waits for it (stopped, deleted). Another pass may
+        be starting it for its own run right now: that one is left to it."""
+        if row.run_uuid == run.uuid:
+            return True
+        owner = session.scalar(select(Run.status).where(Run.uuid == row.run_uuid))
+        return owner != Status.SCHEDULED.value
 
     def _claim(self, session: Session, run: Run, request: BuildRequest, builder: str) -> Build:
         """The build row of ``request``, made for ``run`` unless another orchestrator's
