@@ -4,8 +4,9 @@ Everything is real except the clusters: a `polyaxon server` with authentication,
 orchestrator, and two `polyaxon agent` processes that talk to it over HTTP with their
 own tokens; each agent's Kubernetes scheduler talks to a Kubernetes API stand-in
 (:mod:`polyaxon_schedulers.kubernetes.standin`, a mock: no cluster exists on these
-machines) whose kubelet runs a pod's command as a process here. The agents share the
-server's artifacts store (a bucket of moto's S3 server), where the pods' logs go.
+machines) whose kubelet runs a pod's command, and its outputs sidecar, as processes here.
+The agents share the server's artifacts store (a bucket of moto's S3 server), where the
+pods' logs go; the sidecars send the pods' files to the server through its API.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def agents(server: Deployment, store: dict[str, str], tmp_path: Path) -> Iterato
         home = tmp_path / f"agent-{name}"
         home.mkdir()
         env = {**_base_env(home), "POLYAXON_HOST": server.url, "POLYAXON_AUTH_TOKEN": created["token"],
-               "POLYAXON_K8S_API": cluster.url, **store}
+               "POLYAXON_K8S_API": cluster.url, "POLYAXON_K8S_SIDECAR_INTERVAL": "1", **store}
         log = open(home / "agent.log", "ab")  # noqa: SIM115 - the child keeps it open
         process = subprocess.Popen([POLYAXON, "agent", "--namespace", namespace, "--name", name,
                                     "--interval", "0.2"], env=env, stdout=log,
@@ -182,3 +183,37 @@ def test_the_servers_orchestrator_leaves_an_agents_runs_to_it(
     assert ran["status"] == "succeeded", "a queue named like no agent's runs here"
     assert waiting["status"] == "queued", "nobody but agent idle starts it"
     assert {row["name"]: row["waiting"] for row in listed["results"]}["idle"] == 1
+
+
+def test_a_pods_files_reach_the_runs_artifacts_while_it_runs_and_when_it_ends(
+    server: Deployment, project: str, agents: Agents,
+) -> None:
+    cluster, _ = agents("outputs", "team-outputs")
+    uuid = run_in(server, project, "outputs/cpu", "pod-outputs.yaml")
+    client = server.client()
+
+    def outputs() -> dict[str, str]:
+        found = {}
+        for entry in client.artifacts_tree(project, uuid, "outputs"):
+            if not entry.is_dir:
+                copy = client.download_artifact(project, uuid, entry.path, Path(cluster.workdir) / "copy")
+                found[entry.path] = copy.read_text()
+        return found
+
+    early = wait_run(server, project, uuid,
+                     lambda run: run["status"] == "running" and "outputs/checkpoint.txt" in outputs())
+    assert outputs() == {"outputs/checkpoint.txt": "epoch 1"}, "sent while the run runs"
+    assert early["status"] == "running"
+
+    [pod] = cluster.find("pods", "team-outputs")
+    sidecar = pod["spec"]["initContainers"][-1]
+    assert sidecar["name"] == "polyaxon-sidecar" and sidecar["restartPolicy"] == "Always"
+    context = cluster.workdir / f"team-outputs-{pod['metadata']['name']}-volumes" / "polyaxon-context"
+    (context / "gate").write_text("go")
+    ended = wait_run(server, project, uuid, lambda run: run["status"] in FINAL)
+
+    assert ended["status"] == "succeeded"
+    # the last versions, sent when the kubelet stopped the sidecar; the link out of the
+    # folder stays behind
+    assert outputs() == {"outputs/checkpoint.txt": "epoch 2", "outputs/model.txt": "weights"}
+    assert "trained" in server.cli("ops", "logs", "-p", project, "-uid", uuid).stdout

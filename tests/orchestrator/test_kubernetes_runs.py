@@ -194,3 +194,18 @@ def test_dry_run_of_a_built_run_shows_the_image_its_build_would_push(
     assert job["spec"]["template"]["spec"]["containers"][0]["image"] == "registry.example.org/team/app:v1"
     assert json.loads(cli("ops", "ls", "-o", "json").stdout)["count"] == 0
     assert not [path for method, path in cluster.requests if method == "POST"]
+
+
+def test_a_bad_sidecar_setting_is_refused_with_the_fix(
+    cli: Cli, cluster: standin.Cluster, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("POLYAXON_K8S_SIDECAR", "maybe")
+    previewed = cli("run", "-f", str(FILES / "pod.yaml"), "--dry-run", check=False)
+    assert previewed.returncode != 0 and "Traceback" not in previewed.stderr
+    assert "POLYAXON_K8S_SIDECAR='maybe' is neither `on` nor `off`" in previewed.stderr
+    monkeypatch.setenv("POLYAXON_K8S_SIDECAR", "on")
+    monkeypatch.setenv("POLYAXON_K8S_SIDECAR_INTERVAL", "0.1")
+    previewed = cli("run", "-f", str(FILES / "pod.yaml"), "--dry-run", check=False)
+    assert previewed.returncode != 0
+    assert "POLYAXON_K8S_SIDECAR_INTERVAL=0.1 must be >= 1.0" in previewed.stderr
+    assert cluster.requests == []

@@ -39,6 +39,7 @@ from types import FrameType
 from typing import Any
 
 from polyaxon_core.config import ConfigurationError
+from polyaxon_schedulers.folders import files_of
 from polyaxon_schedulers.processes import (
     give,
     process_start_time,
@@ -128,10 +129,7 @@ def _upload_artifacts(store: Any, run_uuid: str, launch: Mapping[str, Any]) -> s
     folder = _artifacts_folder(launch)
     if folder is None:
         return None
-    files = sorted(Path(top) / name for top, _, names in os.walk(folder) for name in names)
-    for file in files:
-        if not file.is_file() or not file.resolve().is_relative_to(folder):
-            continue
+    for file in files_of(folder):
         try:
             store.put_file(run_uuid, file, file.relative_to(folder).as_posix())
         except Exception as exc:  # any store's failure: said, and the files are kept

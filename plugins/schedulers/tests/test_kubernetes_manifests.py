@@ -363,3 +363,49 @@ def test_what_kubernetes_cannot_run_of_a_distributed_run_is_named_by_check() -> 
     assert KubernetesScheduler.check_run({"kind": "mpijob"}) == [
         ("run", "a `mpijob` needs at least one replica: launcher, worker")]
     assert [path for path, _ in LocalScheduler.check_run({"kind": "pytorchjob"})] == ["run.kind"]
+
+
+#: native sidecars (an init container's ``restartPolicy``) are in the API from 1.28 and
+#: on by default from 1.29
+SIDECAR_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
+
+
+def test_a_run_that_tracks_through_the_api_gets_the_outputs_sidecar_last(tmp_path: Path) -> None:
+    objects = render(_launch(JOB, tmp_path), "ml", context_secret={"POLYAXON_AUTH_TOKEN": "secret-token"},
+                     outputs_interval=5)
+    job = objects[-1]
+    for version in SIDECAR_VERSIONS:
+        kubernetes_validate.validate(job, version, strict=True)
+    with pytest.raises(kubernetes_validate.ValidationError, match="restartPolicy"):
+        kubernetes_validate.validate(job, "1.27.0", strict=True)
+    pod = job["spec"]["template"]["spec"]
+    *initializers_, sidecar = pod["initContainers"]
+    assert len(initializers_) == 5, "after every initializer: what they wrote is there when it starts"
+    assert sidecar["name"] == "polyaxon-sidecar" and sidecar["restartPolicy"] == "Always"
+    assert sidecar["command"] == ["python", "-m", "polyaxon_schedulers.kubernetes.sidecar"]
+    assert sidecar["args"] == ["--interval", "5"]
+    env = {entry["name"]: entry for entry in sidecar["env"]}
+    assert env["POLYAXON_RUN_ARTIFACTS_PATH"]["value"] == "/plx-context/artifacts"
+    assert env["POLYAXON_HOST"]["value"] == "http://polyaxon:8000"
+    assert env["POLYAXON_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == object_name(UUID, "context")
+    # the run's own token and nothing else: no connection, no store credential, no database
+    assert set(env) == {"POLYAXON_HOST", "POLYAXON_RUN_UUID", "POLYAXON_RUN_ARTIFACTS_PATH",
+                        "POLYAXON_AUTH_TOKEN"}
+    assert "envFrom" not in sidecar and "secret-token" not in json.dumps(job)
+    assert sidecar["volumeMounts"] == [{"name": "polyaxon-context", "mountPath": "/plx-context"}]
+    assert sidecar["startupProbe"]["exec"]["command"] == ["test", "-d", "/plx-context/artifacts/outputs"]
+    # every replica of a distributed run sends its files too
+    tfjob = render(_launch(TFJOB, tmp_path), "ml", context_secret={"POLYAXON_AUTH_TOKEN": "t"},
+                   outputs_interval=5)[-1]
+    for replica in tfjob["spec"]["tfReplicaSpecs"].values():
+        assert [c["name"] for c in replica["template"]["spec"]["initContainers"]] == ["polyaxon-sidecar"]
+
+
+def test_no_sidecar_without_an_api_to_send_to_or_when_turned_off(tmp_path: Path) -> None:
+    embedded = {"POLYAXON_RUN_UUID": UUID, "POLYAXON_RUN_ARTIFACTS_PATH": "/local/a",
+                "POLYAXON_DB_URL": "sqlite:////local/db"}
+    for objects in (render(_launch(SERVICE, tmp_path, env=embedded), "ml", outputs_interval=5),
+                    render(_launch(SERVICE, tmp_path), "ml",
+                           context_secret={"POLYAXON_AUTH_TOKEN": "secret-token"}, outputs_interval=None)):
+        deployment = _validated(objects)["Deployment"]
+        assert "initContainers" not in deployment["spec"]["template"]["spec"]

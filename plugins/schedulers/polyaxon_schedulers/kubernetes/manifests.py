@@ -26,6 +26,12 @@ What the polyaxonfile says maps one to one (the field names are Kubernetes' alre
   ``python -m polyaxon_schedulers.initializers`` (the same code the local scheduler
   runs), a custom init ``container`` as written; they share the ``polyaxon-context``
   volume (``/plx-context``) with the main container, where they write;
+* for a run that tracks through the API (its context has ``POLYAXON_HOST`` and a token),
+  the outputs sidecar (:mod:`polyaxon_schedulers.kubernetes.sidecar`) after them: a native
+  sidecar (an init container with ``restartPolicy: Always``, Kubernetes 1.29 and later)
+  of the init image that sends what the pod writes under ``/plx-context/artifacts`` to
+  the run's artifacts; its startup probe holds the main container back until the outputs
+  folder exists;
 * ``connections``: a ``host_path`` as a ``hostPath`` volume and a ``volume_claim`` as a
   ``persistentVolumeClaim``, each mounted at its ``mountPath``; a connection's secret and
   config map as ``secretKeyRef`` / ``configMapKeyRef`` variables (its ``items``), or as a
@@ -51,6 +57,7 @@ from polyaxon_core.connections.secrets import env_name
 from polyaxon_core.entities import ConnectionEntity, ContainerSpec, InitStep, LaunchRequest
 
 MAIN = "polyaxon-main"
+SIDECAR = "polyaxon-sidecar"
 CONTEXT_VOLUME = "polyaxon-context"
 CONTEXT_PATH = "/plx-context"
 #: the image the initializers run in unless the scheduler is told another one
@@ -116,11 +123,14 @@ class ManifestError(ValueError):
 
 
 def render(launch: LaunchRequest, namespace: str, init_image: str = DEFAULT_INIT_IMAGE,
-           context_secret: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
+           context_secret: Mapping[str, str] | None = None,
+           outputs_interval: float | None = None) -> list[dict[str, Any]]:
     """The objects that run ``launch`` in ``namespace``, in the order to create them.
 
     ``context_secret``: the run context values to keep in the run's Secret rather than in
-    the pod spec (its token); the rest of ``launch.env`` goes in the spec as values."""
+    the pod spec (its token); the rest of ``launch.env`` goes in the spec as values.
+    ``outputs_interval``: the seconds between two passes of the outputs sidecar, which
+    each pod of a run that tracks through the API gets; None: no sidecar."""
     section = launch.run_section
     kind = str(section.get("kind") or launch.run.kind)
     if kind not in {"job", "service", *DISTRIBUTED}:
@@ -143,9 +153,9 @@ def render(launch: LaunchRequest, namespace: str, init_image: str = DEFAULT_INIT
         })
     if kind in DISTRIBUTED:
         objects.append(_distributed(launch, kind, metadata, labels, annotations, secret_values,
-                                    init_image))
+                                    init_image, outputs_interval))
         return objects
-    pod = _pod_spec(launch, kind, secret_values, init_image)
+    pod = _pod_spec(launch, kind, secret_values, init_image, outputs_interval)
     # each object its own labels: a change to one (a label added) is not made to the others
     template = {"metadata": {"labels": dict(labels),
                              **({"annotations": dict(annotations)} if annotations else {})},
@@ -206,7 +216,8 @@ KUBEFLOW_VERSION = "kubeflow.org/v1"
 
 def _distributed(launch: LaunchRequest, kind: str, metadata: Mapping[str, Any],
                  labels: Mapping[str, str], annotations: Mapping[str, str],
-                 secret_values: Mapping[str, str], init_image: str) -> dict[str, Any]:
+                 secret_values: Mapping[str, str], init_image: str,
+                 outputs_interval: float | None) -> dict[str, Any]:
     """The training operator's resource: each role of the polyaxonfile a replica spec
     whose pods run the role's container (named as the operator expects)."""
     section = launch.run_section
@@ -219,7 +230,7 @@ def _distributed(launch: LaunchRequest, kind: str, metadata: Mapping[str, Any],
         written = _mapping(replica, "container")
         as_launch = dataclasses.replace(launch, run_section=replica, container=_container_of(written),
                                         init=(), connections=())
-        pod = _pod_spec(as_launch, "job", secret_values, init_image)
+        pod = _pod_spec(as_launch, "job", secret_values, init_image, outputs_interval)
         pod["containers"][0]["name"] = what.container
         replica_labels = {**labels, "polyaxon.io/replica": role}
         replicas[replica_type] = {
@@ -271,7 +282,7 @@ def _mapping(section: Mapping[str, Any], *path: str) -> dict[str, Any]:
 
 
 def _pod_spec(launch: LaunchRequest, kind: str, secret_values: Mapping[str, str],
-              init_image: str) -> dict[str, Any]:
+              init_image: str, outputs_interval: float | None) -> dict[str, Any]:
     section = launch.run_section
     environment = _mapping(section, "environment")
     written = _mapping(section, "container")
@@ -289,6 +300,9 @@ def _pod_spec(launch: LaunchRequest, kind: str, secret_values: Mapping[str, str]
         container, step_volumes = _init_container(launch, step, index, init_image)
         inits.append(container)
         volumes += step_volumes
+    if outputs_interval is not None and "POLYAXON_HOST" in launch.env \
+            and "POLYAXON_AUTH_TOKEN" in secret_values:
+        inits.append(_outputs_sidecar(launch, init_image, outputs_interval))
     pod: dict[str, Any] = {
         "restartPolicy": str(environment.get("restartPolicy")
                              or ("Never" if kind == "job" else "Always")),
@@ -335,6 +349,27 @@ def _main_container(launch: LaunchRequest, written: Mapping[str, Any],
     main["volumeMounts"] = [*(written.get("volumeMounts") or []),
                             {"name": CONTEXT_VOLUME, "mountPath": CONTEXT_PATH}]
     return main
+
+
+def _outputs_sidecar(launch: LaunchRequest, init_image: str, interval: float) -> dict[str, Any]:
+    """The native sidecar that sends the pod's artifacts to the run (see the module)."""
+    context = {name: POD_CONTEXT.get(name, launch.env[name])
+               for name in ("POLYAXON_HOST", "POLYAXON_OWNER", "POLYAXON_PROJECT", "POLYAXON_RUN_UUID",
+                            "POLYAXON_RUN_ARTIFACTS_PATH") if name in launch.env}
+    outputs = POD_CONTEXT["POLYAXON_RUN_OUTPUTS_PATH"]
+    return {
+        "name": SIDECAR, "image": init_image, "restartPolicy": "Always",
+        "command": ["python", "-m", "polyaxon_schedulers.kubernetes.sidecar"],
+        "args": ["--interval", f"{interval:g}"],
+        "env": [*({"name": name, "value": value} for name, value in context.items()),
+                {"name": "POLYAXON_AUTH_TOKEN", "valueFrom": {"secretKeyRef": {
+                    "name": object_name(launch.run.uuid, "context", attempt_of(launch)),
+                    "key": "POLYAXON_AUTH_TOKEN"}}}],
+        "volumeMounts": [{"name": CONTEXT_VOLUME, "mountPath": CONTEXT_PATH}],
+        "startupProbe": {"exec": {"command": ["test", "-d", outputs]},
+                         "periodSeconds": 1, "failureThreshold": 60},
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+    }
 
 
 @dataclass

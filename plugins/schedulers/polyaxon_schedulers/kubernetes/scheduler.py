@@ -37,7 +37,7 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from polyaxon_core.config import Settings
+from polyaxon_core.config import ConfigurationError, Settings, _float_setting
 from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Scheduler
@@ -56,6 +56,7 @@ from polyaxon_schedulers.kubernetes.manifests import (
     attempt_of,
     render,
 )
+from polyaxon_schedulers.kubernetes.sidecar import DEFAULT_INTERVAL as DEFAULT_SIDECAR_INTERVAL
 
 logger = logging.getLogger(__name__)
 
@@ -284,6 +285,7 @@ class KubernetesScheduler(Scheduler):
         self.api = KubeApi.from_environment()
         self.namespace = self.api.namespace
         self.init_image = init_image()
+        self.outputs_interval = outputs_interval()
         self._stopping = threading.Event()
         self._watchers: dict[str, Watcher] = {}
         self._started = threading.Lock()
@@ -319,14 +321,14 @@ class KubernetesScheduler(Scheduler):
     @classmethod
     def describe(cls, settings: Settings, launch: LaunchRequest) -> list[dict[str, Any]]:
         """The objects :meth:`submit` would create, with the Secret's values left out."""
-        objects = manifests(launch, configured_namespace(), init_image())
+        objects = manifests(launch, configured_namespace(), init_image(), outputs_interval())
         for obj in objects:
             if obj["kind"] == "Secret":
                 obj["stringData"] = {key: "(set when the run starts)" for key in obj["stringData"]}
         return objects
 
     def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
-        objects = manifests(launch, self.namespace, self.init_image)
+        objects = manifests(launch, self.namespace, self.init_image, self.outputs_interval)
         attempt = objects[0]["metadata"]["labels"][ATTEMPT_LABEL]
         for obj in objects:
             self._create(obj, launch.run.uuid, attempt)
@@ -570,11 +572,28 @@ def init_image() -> str:
     return os.environ.get("POLYAXON_K8S_INIT_IMAGE", "").strip() or DEFAULT_INIT_IMAGE
 
 
-def manifests(launch: LaunchRequest, namespace: str, init: str) -> list[dict[str, Any]]:
-    """The objects of ``launch`` in ``namespace``, labelled with its attempt."""
+def outputs_interval() -> float | None:
+    """The seconds between two passes of the outputs sidecar
+    (``POLYAXON_K8S_SIDECAR_INTERVAL``, 10 by default); None with ``POLYAXON_K8S_SIDECAR=off``
+    (a cluster older than 1.29, which has no native sidecars)."""
+    switch = os.environ.get("POLYAXON_K8S_SIDECAR", "").strip().lower() or "on"
+    if switch not in {"on", "off"}:
+        raise ConfigurationError(
+            f"POLYAXON_K8S_SIDECAR={switch!r} is neither `on` nor `off`: `off` leaves the outputs "
+            "sidecar out of the pods (clusters older than Kubernetes 1.29), `on` (the default) "
+            "puts it in")
+    if switch == "off":
+        return None
+    return _float_setting("POLYAXON_K8S_SIDECAR_INTERVAL", DEFAULT_SIDECAR_INTERVAL, minimum=1.0)
+
+
+def manifests(launch: LaunchRequest, namespace: str, init: str,
+              outputs: float | None = None) -> list[dict[str, Any]]:
+    """The objects of ``launch`` in ``namespace``, labelled with its attempt; ``outputs``:
+    the interval of the outputs sidecar (None: none)."""
     attempt = str(attempt_of(launch))
     secret = {name: launch.env[name] for name in SECRET_CONTEXT if name in launch.env}
-    objects = render(launch, namespace, init, secret)
+    objects = render(launch, namespace, init, secret, outputs)
     for obj in objects:
         obj["metadata"]["labels"][ATTEMPT_LABEL] = attempt
         template = obj.get("spec", {}).get("template")

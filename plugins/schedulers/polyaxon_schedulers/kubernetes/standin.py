@@ -23,7 +23,13 @@ ReplicaSet). With ``kubelet=True`` a pod's main container runs as a process on t
 machine — its command and environment as the pod spec gives them, images ignored (``python``
 is this interpreter) — and
 deleting the pod sends it SIGTERM, then SIGKILL after the grace period; otherwise pods stay
-``Pending`` and a test writes their status through the API, as a kubelet would.
+``Pending`` and a test writes their status through the API, as a kubelet would. The
+kubelet also runs a pod's native sidecars (init containers with ``restartPolicy:
+Always``) before its main container, waits for their ``exec`` startup probe, and stops
+them with SIGTERM (SIGKILL after ``terminationGracePeriodSeconds``) once the main
+container ended, before the pod's phase says so. Other init containers are not run. An
+``emptyDir`` volume is a folder of this machine, one per pod: a mount path in a
+container's command, arguments, variables and working directory is replaced by it.
 
 :meth:`Cluster.fail` makes the next matching requests fail with a given status, to drive
 the error paths (403, 422, 500...); :attr:`Cluster.requests` records every request.
@@ -135,6 +141,8 @@ class Cluster:
     lock: threading.Condition = field(default_factory=threading.Condition)
     workdir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kube-standin-")))
     processes: dict[str, _Process] = field(default_factory=dict)
+    #: pod name -> its native sidecars' processes
+    sidecars: dict[str, list[subprocess.Popen[bytes]]] = field(default_factory=dict)
     closed: bool = False
 
     # ------------------------------------------------------------------ store
@@ -427,22 +435,34 @@ class Cluster:
                     "message": f'failed to pull image "{main["image"]}": not found'}}}]}},
                 status=True)
             return
-        log = self.workdir / f"{namespace}-{name}.log"
-        env = dict(os.environ)
-        env.update({item["name"]: self._value(namespace, item) for item in main.get("env", [])})
-        workdir = main.get("workingDir")
-        cwd = workdir if workdir and Path(workdir).is_dir() else str(self.workdir)
+        spec = pod["spec"]
+        folders = self._empty_dirs(namespace, name, spec)
+        sidecars = [container for container in spec.get("initContainers", [])
+                    if container.get("restartPolicy") == "Always"]
         with self.lock:
             if ("pods", namespace, name) not in self.objects:
                 return
-            command = [*main.get("command", []), *main.get("args", [])]
-            if command and command[0] in {"python", "python3"}:
-                command[0] = sys.executable  # the image's Python is this machine's
-            with log.open("wb") as output:
-                popen = subprocess.Popen(command, env=env,
-                                         cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-            self.processes[name] = _Process(popen, log)
+            self.sidecars[name] = [
+                self._start(namespace, container, folders,
+                            self.workdir / f"{namespace}-{name}-{container['name']}.log")
+                for container in sidecars]
+        for container, process in zip(sidecars, self.sidecars[name], strict=True):
+            if not self._started_up(namespace, container, folders, process):
+                self._stop_sidecars(name, 0)
+                self.patch("pods", namespace, name, {"status": {
+                    "phase": "Failed", "reason": "StartupProbeFailed",
+                    "message": f"the startup probe of {container['name']} never succeeded"}},
+                    status=True)
+                return
+        log = self.workdir / f"{namespace}-{name}.log"
+        with self.lock:
+            gone = ("pods", namespace, name) not in self.objects
+            if not gone:
+                popen = self._start(namespace, main, folders, log)
+                self.processes[name] = _Process(popen, log)
+        if gone:  # deleted while its sidecars started
+            self._stop_sidecars(name, 0)
+            return
         started = _now()
         self.patch("pods", namespace, name, {"status": {
             "phase": "Running", "startTime": started, "containerStatuses": [{
@@ -450,12 +470,13 @@ class Cluster:
                 "imageID": "", "state": {"running": {"startedAt": started}}}]}}, status=True)
         code = popen.wait()
         with self.lock:
-            process = self.processes.pop(name)
-            if process.killer is not None:
-                process.killer.cancel()
+            ended = self.processes.pop(name)
+            if ended.killer is not None:
+                ended.killer.cancel()
             deleting = self.objects.get(("pods", namespace, name), {}).get(
                 "metadata", {}).get("deletionTimestamp") is not None
         exit_code = code if code >= 0 else 128 - code
+        self._stop_sidecars(name, int(spec.get("terminationGracePeriodSeconds", 30)))
         self.patch("pods", namespace, name, {"status": {
             "phase": "Succeeded" if code == 0 else "Failed", "containerStatuses": [{
                 "name": main["name"], "ready": False, "restartCount": 0, "image": main["image"],
@@ -464,6 +485,63 @@ class Cluster:
                     "startedAt": started, "finishedAt": _now()}}}]}}, status=True)
         if deleting:
             self._remove("pods", namespace, name)
+
+    def _empty_dirs(self, namespace: str, name: str, spec: Mapping[str, Any]) -> dict[str, Path]:
+        """The pod's ``emptyDir`` volumes, each a new folder: volume name -> folder."""
+        folders = {}
+        for volume in spec.get("volumes", []):
+            if "emptyDir" in volume:
+                folder = self.workdir / f"{namespace}-{name}-volumes" / volume["name"]
+                folder.mkdir(parents=True, exist_ok=True)
+                folders[volume["name"]] = folder
+        return folders
+
+    def _start(self, namespace: str, container: Mapping[str, Any], folders: Mapping[str, Path],
+               log: Path) -> subprocess.Popen[bytes]:
+        """The container's command as a process of this machine, its output in ``log``."""
+        mounts = _mounts(container, folders)
+        env = dict(os.environ)
+        env.update({item["name"]: _localized(self._value(namespace, item), mounts)
+                    for item in container.get("env", [])})
+        workdir = _localized(container.get("workingDir") or "", mounts)
+        cwd = workdir if workdir and Path(workdir).is_dir() else str(self.workdir)
+        command = [_localized(str(part), mounts)
+                   for part in [*container.get("command", []), *container.get("args", [])]]
+        if command and command[0] in {"python", "python3"}:
+            command[0] = sys.executable  # the image's Python is this machine's
+        with log.open("wb") as output:
+            return subprocess.Popen(command, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT,
+                                    start_new_session=True)
+
+    def _started_up(self, namespace: str, container: Mapping[str, Any], folders: Mapping[str, Path],
+                    process: subprocess.Popen[bytes]) -> bool:
+        """Whether the container's ``exec`` startup probe succeeded (tried every
+        ``periodSeconds``, ``failureThreshold`` times) while it runs; True without one."""
+        probe = container.get("startupProbe") or {}
+        if "exec" not in probe:
+            return True
+        mounts = _mounts(container, folders)
+        command = [_localized(str(part), mounts) for part in probe["exec"]["command"]]
+        for _ in range(int(probe.get("failureThreshold", 3))):
+            if process.poll() is not None or self.closed:
+                return False
+            if subprocess.run(command, capture_output=True, check=False).returncode == 0:
+                return True
+            time.sleep(float(probe.get("periodSeconds", 10)))  # the probe's period, as a kubelet waits
+        return False
+
+    def _stop_sidecars(self, name: str, grace: int) -> None:
+        """SIGTERM to the pod's sidecars, SIGKILL to those still there after ``grace``."""
+        with self.lock:
+            processes = self.sidecars.pop(name, [])
+        for process in processes:
+            self._signal(_Process(process, Path()), signal.SIGTERM if grace else signal.SIGKILL)
+        for process in processes:
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                self._signal(_Process(process, Path()), signal.SIGKILL)
+                process.wait()
 
     def _value(self, namespace: str, item: Mapping[str, Any]) -> str:
         if "value" in item:
@@ -527,9 +605,25 @@ class Cluster:
             self.closed = True
             self.lock.notify_all()
             processes = list(self.processes.values())
-        for process in processes:
+            sidecars = [_Process(popen, Path()) for pods in self.sidecars.values() for popen in pods]
+        for process in [*processes, *sidecars]:
             self._signal(process, signal.SIGKILL)
             process.popen.wait()
+
+
+def _mounts(container: Mapping[str, Any], folders: Mapping[str, Path]) -> dict[str, Path]:
+    """The container's mount paths of ``emptyDir`` volumes -> their folders here."""
+    return {str(mount["mountPath"]).rstrip("/"): folders[mount["name"]]
+            for mount in container.get("volumeMounts", []) if mount.get("name") in folders}
+
+
+def _localized(value: str, mounts: Mapping[str, Path]) -> str:
+    """``value`` with each mount path (followed by ``/`` or ending a path) replaced by the
+    folder that stands for it."""
+    for path in sorted(mounts, key=len, reverse=True):
+        folder = str(mounts[path]).replace("\\", "\\\\")
+        value = re.sub(rf"(?<![\w./-]){re.escape(path)}(?=/|$|[^\w.-])", folder, value)
+    return value
 
 
 class _Handler(BaseHTTPRequestHandler):
