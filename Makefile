@@ -10,7 +10,7 @@ OFFICIAL := .venv-official
 OFFICIAL_CLIENT ?= polyaxon==2.18.*
 # the optimizers' bayes and hyperopt extras (numpy, scipy, hyperopt) are part of the suite
 DISTRIBUTIONS := . "plugins/schedulers[test]" "plugins/builders[test]" "plugins/optimizers[bayes,hyperopt,test]" "plugins/stores[s3,gcs,azure,test]" \
-	"plugins/notifiers[test]" "webapp[test]"
+	"plugins/notifiers[test]" plugins/hubs "webapp[test]"
 # MLflow, in a virtual environment of its own, for benchmarks/webapp_vs_mlflow.py
 MLFLOW_VENV := benchmarks/.work/mlflow-venv
 # the web UI's tests drive Debian's chromium through Playwright (never `playwright install`)

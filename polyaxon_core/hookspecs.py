@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from polyaxon_core.interfaces import (
         ArtifactStore,
         Builder,
+        ComponentHub,
         Notifier,
         Optimizer,
         Scheduler,
@@ -102,6 +103,17 @@ def polyaxon_register_notifiers() -> list[type[Notifier]]:
 
     Called when the registry is built. Takes no arguments. Returns a list of classes whose
     ``name`` is used by an operation's ``hooks`` section (``slack``, ``webhook``, ...).
+    """
+
+
+@hookspec
+def polyaxon_register_hubs() -> list[type[ComponentHub]]:
+    """Contribute component hub classes (subclasses of ``interfaces.ComponentHub``).
+
+    Called when the registry is built. Takes no arguments. Returns a list of classes; each
+    reads the hubs ``POLYAXON_HUBS`` lists whose location is of its ``location_kind``
+    (a folder, a URL) or that name it (``polyaxon``, the components a distribution
+    ships), and ``hubRef`` / ``polyaxon run --hub`` resolve through them in that order.
     """
 
 

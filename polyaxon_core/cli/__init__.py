@@ -24,6 +24,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("run", "Run a polyaxonfile (a component or an operation)."),
     "ops": ("ops", "List, inspect, follow, stop, restart and delete runs."),
     "check": ("check", "Validate a polyaxonfile and summarise it."),
+    "hub": ("hub", "List, read and push the components of the hubs."),
     "plugins": ("plugins", "List and check the installed plugins."),
     "connections": ("connections", "List and check the connections catalog."),
     "queues": ("queues", "Create, list and change the queues runs wait in."),

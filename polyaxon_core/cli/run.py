@@ -26,10 +26,13 @@ def parse_params(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command("run")
-@click.option("-f", "--file", "polyaxonfiles", required=True, multiple=True, metavar="FILE",
+@click.option("-f", "--file", "polyaxonfiles", multiple=True, metavar="FILE",
               type=click.Path(dir_okay=False, path_type=Path),
               help="The polyaxonfile: a component or an operation (YAML or JSON). Repeat to "
-                   "patch it with presets, applied in order as in `polyaxon check`.")
+                   "patch it with presets, applied in order as in `polyaxon check`; with "
+                   "--hub, every file is a preset.")
+@click.option("--hub", "hub_ref", metavar="[OWNER/]NAME[:VERSION]",
+              help="Run a component of the hubs (`polyaxon hub ls`) instead of a file.")
 @click.option("-P", "--param", "--params", "params", multiple=True, metavar="NAME=VALUE",
               help="Set an input (repeatable); the value is converted to the input's type.")
 @project_option
@@ -47,7 +50,8 @@ def parse_params(values: tuple[str, ...]) -> dict[str, str]:
               show_default=True, help="`json` or `yaml` print machine-readable output.")
 @domain_errors
 def run_command(
-    polyaxonfiles: tuple[Path, ...], params: tuple[str, ...], project_name: str | None, name: str | None,
+    polyaxonfiles: tuple[Path, ...], hub_ref: str | None, params: tuple[str, ...],
+    project_name: str | None, name: str | None,
     description: str | None, tags: str | None, queue: str | None, watch: bool, dry_run: bool,
     output: str,
 ) -> None:
@@ -56,27 +60,38 @@ def run_command(
     \b
     polyaxon run -f polyaxonfile.yaml -P learning_rate=0.05 -p my-project
     polyaxon run -f sweep.yaml --watch
+    polyaxon run --hub tensorboard -P uuid=8aac02e3a62a4f0aaa257c59da5eab80
     """
-    from polyaxon_core.spec import read_polyaxonfile
+    from polyaxon_core.spec import read_hub_component, read_polyaxonfile
 
-    polyaxonfile, *presets = polyaxonfiles
     for path in polyaxonfiles:
         if not path.is_file():
             raise CliError(f"{path}: no such file; pass the path of a polyaxonfile with -f")
-    spec = read_polyaxonfile(polyaxonfile, parse_params(params), presets=presets)
+    if hub_ref:
+        spec = read_hub_component(hub_ref, parse_params(params), presets=polyaxonfiles)
+        # what the run was made from: the reference, resolved to the version it ran
+        raw_content = f"version: 1.1\nkind: operation\nhubRef: {spec.to_dict().get('hubRef', hub_ref)}\n"
+        context_path = str(Path.cwd())
+    elif polyaxonfiles:
+        polyaxonfile, *presets = polyaxonfiles
+        spec = read_polyaxonfile(polyaxonfile, parse_params(params), presets=presets)
+        raw_content, context_path = polyaxonfile.read_text(), str(polyaxonfile.resolve().parent)
+    else:
+        raise CliError("nothing to run: pass a polyaxonfile with -f FILE, or a hub component "
+                       "with --hub NAME[:VERSION] (`polyaxon hub ls` lists them)")
     project = default_project_name(project_name)
     if dry_run:
         if watch:
             raise CliError("--dry-run starts nothing to watch; drop --watch")
-        documents = platform().preview_run(project, spec, raw_content=polyaxonfile.read_text(),
-                                           context_path=str(polyaxonfile.resolve().parent), name=name)
+        documents = platform().preview_run(project, spec, raw_content=raw_content,
+                                           context_path=context_path, name=name)
         _print_documents(documents, output)
         return
     data = platform().submit_run(
         project,
         spec,
-        raw_content=polyaxonfile.read_text(),
-        context_path=str(polyaxonfile.resolve().parent),
+        raw_content=raw_content,
+        context_path=context_path,
         name=name,
         description=description,
         tags=[t.strip() for t in (tags or "").split(",") if t.strip()],

@@ -2,6 +2,7 @@
 
 from polyaxon_core.interfaces.base import PluginClass, PluginConfigError
 from polyaxon_core.interfaces.builder import Builder
+from polyaxon_core.interfaces.hub import ComponentHub, HubEntry, HubUnavailable
 from polyaxon_core.interfaces.notifier import Notifier
 from polyaxon_core.interfaces.optimizer import Optimizer
 from polyaxon_core.interfaces.scheduler import Scheduler
@@ -21,6 +22,7 @@ PLUGIN_KINDS: dict[str, type[PluginClass]] = {
     "store": ArtifactStore,
     "service": WorkspaceService,
     "notifier": Notifier,
+    "hub": ComponentHub,
 }
 
 __all__ = [
@@ -28,6 +30,9 @@ __all__ = [
     "ArtifactStore",
     "AuthenticationFailed",
     "Builder",
+    "ComponentHub",
+    "HubEntry",
+    "HubUnavailable",
     "Notifier",
     "Optimizer",
     "PluginClass",

@@ -9,13 +9,14 @@ each with its file, line, field path and what would have been valid.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyaxon_core.spec.errors import PolyaxonfileError, Problem
 
 if TYPE_CHECKING:
+    from polyaxon_core.hub import Resolved
     from polyaxon_core.spec.matrix import search_space_size
     from polyaxon_core.spec.models import ComponentSpec, IOSpec, OperationSpec, TerminationSpec
     from polyaxon_core.spec.support import unsupported_features
@@ -45,7 +46,9 @@ __all__ = [
     "PolyaxonfileError",
     "Problem",
     "TerminationSpec",
+    "client_hub",
     "parse_operation",
+    "read_hub_component",
     "read_polyaxonfile",
     "search_space_size",
     "unsupported_features",
@@ -72,7 +75,39 @@ def read_polyaxonfile(
 
     source = read_source(Path(path))
     preset_sources = tuple(read_source(Path(preset)) for preset in presets)
-    return compile_source(source, params, preset_sources, fetch_url_refs=True)
+    return compile_source(source, params, preset_sources, fetch_url_refs=True, hub=client_hub())
+
+
+def read_hub_component(
+    reference: str,
+    params: Mapping[str, str] | None = None,
+    *,
+    presets: Sequence[str | Path] = (),
+) -> OperationSpec:
+    """An operation running the hub component ``reference`` (``owner/name:version``,
+    see :mod:`polyaxon_core.hub`), with ``params`` and ``presets`` as for
+    :func:`read_polyaxonfile`."""
+    from polyaxon_core.spec.compiler import compile_source
+    from polyaxon_core.spec.loader import read_source, source_from_data
+
+    source = source_from_data({"version": 1.1, "kind": "operation", "hubRef": reference},
+                              f"hub:{reference}")
+    preset_sources = tuple(read_source(Path(preset)) for preset in presets)
+    return compile_source(source, params, preset_sources, fetch_url_refs=True, hub=client_hub())
+
+
+def client_hub() -> Callable[[str], Resolved]:
+    """Resolves ``hubRef``s through the configured hubs, opened once on first use."""
+    opened: list[Any] = []
+
+    def resolve(reference: str) -> Resolved:
+        from polyaxon_core import hub
+
+        if not opened:
+            opened.append(hub.configured_hubs())
+        return hub.resolve(reference, opened[0])
+
+    return resolve
 
 
 def parse_operation(data: Mapping[str, Any], source: str = "<content>") -> OperationSpec:

@@ -14,10 +14,10 @@ import copy
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from marshmallow import Schema, ValidationError
 
@@ -32,6 +32,9 @@ from polyaxon_core.spec.run import RUN_SCHEMAS
 from polyaxon_core.spec.schemas import ComponentSchema, OperationSchema, value_issue
 from polyaxon_core.spec.templating import CONTEXT_SECTIONS, GLOBALS, iter_strings, reference_problems
 from polyaxon_core.spec.types import TypeMismatch, convert_value, describe_type, parse_cli_value
+
+if TYPE_CHECKING:
+    from polyaxon_core.hub import Resolved
 
 URL_TIMEOUT_SECONDS = 10.0
 #: A component fetched from a urlRef is refused beyond this many bytes.
@@ -94,10 +97,17 @@ class Compiler:
     ``fetch_url_refs`` is for the client side only: there a ``urlRef`` (http or https) is
     fetched and its component inlined. A server compiles with it off, so that no
     polyaxonfile can make the server request a URL (its own network, its own files).
+    ``hub`` resolves a ``hubRef`` to its component file (:func:`polyaxon_core.hub.resolve`
+    on the client); without it a ``hubRef`` is refused, as on a server.
+    ``require_inputs=False`` checks a component for a hub: inputs left without a value are
+    for whoever runs it.
     """
 
-    def __init__(self, *, fetch_url_refs: bool = False) -> None:
+    def __init__(self, *, fetch_url_refs: bool = False,
+                 hub: Callable[[str], Resolved] | None = None, require_inputs: bool = True) -> None:
         self.fetch_url_refs = fetch_url_refs
+        self.hub = hub
+        self.require_inputs = require_inputs
         self.problems: list[Problem] = []
         self._broken: set[tuple[int, PathKey]] = set()
         self._resolving: list[str] = []
@@ -272,13 +282,7 @@ class Compiler:
         if loaded.get("url_ref"):
             return self._from_url(loaded["url_ref"], raw, where)
         if loaded.get("hub_ref"):
-            self.problems.append(
-                where.at("hubRef").problem(
-                    f"cannot resolve hubRef `{loaded['hub_ref']}`: polyaxon-core has no component hub",
-                    "the component inline (`component:`), or a pathRef/urlRef to its file",
-                )
-            )
-            return None
+            return self._from_hub(loaded["hub_ref"], raw, where)
         if loaded.get("dag_ref"):
             name = loaded["dag_ref"]
             if scope is None:
@@ -362,6 +366,34 @@ class Compiler:
         except PolyaxonfileError as exc:
             self.problems.extend(exc.problems)
             return None
+        return self._referenced(source, raw, ref_where)
+
+    def _from_hub(self, reference: str, raw: dict[str, Any], where: Where) -> ComponentNode | None:
+        ref_where = where.at("hubRef")
+        if self.hub is None:
+            self.problems.append(
+                ref_where.problem(
+                    f"hubRef `{reference}` is not resolved here: a server reads operations with "
+                    "their component inline",
+                    "the component inline (`component:`); `polyaxon run -f` resolves the hubRef "
+                    "on your machine and sends the component inline",
+                )
+            )
+            return None
+        from polyaxon_core.hub import HubError
+
+        try:
+            found = self.hub(reference)
+        except HubError as exc:
+            self.problems.append(ref_where.problem(str(exc), "a component of a hub (`polyaxon hub ls`)"))
+            return None
+        try:
+            source = parse_text(found.text, f"hub:{found.ref}")
+        except PolyaxonfileError as exc:
+            self.problems.extend(exc.problems)
+            return None
+        # the operation records the version it resolved to, next to the component
+        raw["hubRef"] = str(found.ref)
         return self._referenced(source, raw, ref_where)
 
     def _referenced(self, source: Source, raw: dict[str, Any], ref_where: Where) -> ComponentNode | None:
@@ -504,6 +536,8 @@ class Compiler:
     def _check_required_inputs(
         self, node: OperationNode, component: ComponentNode, synthesized: bool
     ) -> None:
+        if not self.require_inputs:
+            return
         provided = {
             name
             for name, param in (node.loaded.get("params") or {}).items()
@@ -936,9 +970,13 @@ def compile_source(
     presets: tuple[Source, ...] = (),
     *,
     fetch_url_refs: bool = False,
+    hub: Callable[[str], Resolved] | None = None,
+    require_inputs: bool = True,
 ) -> OperationSpec:
-    """Compile ``source``; ``fetch_url_refs`` only on the client (see :class:`Compiler`)."""
-    return Compiler(fetch_url_refs=fetch_url_refs).compile(source, cli_params, presets)
+    """Compile ``source``; ``fetch_url_refs`` and ``hub`` only on the client (see
+    :class:`Compiler`)."""
+    return Compiler(fetch_url_refs=fetch_url_refs, hub=hub,
+                    require_inputs=require_inputs).compile(source, cli_params, presets)
 
 
 class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):

@@ -27,6 +27,7 @@ def test_each_contribution_hook_answers_with_every_plugins_classes(
     assert manager.hook.polyaxon_register_stores() == [[beta["store"]], [alpha["store"]]]
     assert manager.hook.polyaxon_register_services() == [[beta["service"]], [alpha["service"]]]
     assert manager.hook.polyaxon_register_notifiers() == [[beta["notifier"]], [alpha["notifier"]]]
+    assert manager.hook.polyaxon_register_hubs() == [[beta["hub"]], [alpha["hub"]]]
 
 
 @pytest.mark.parametrize("kind", sorted(PLUGIN_KINDS))

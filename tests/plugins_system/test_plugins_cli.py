@@ -48,7 +48,7 @@ def test_list_as_json_describes_every_plugin(
         "version": None,
         "module": "polyaxon_sample_plugins.kinds:alpha",
         "hooks": [
-            "polyaxon_register_builders", "polyaxon_register_notifiers",
+            "polyaxon_register_builders", "polyaxon_register_hubs", "polyaxon_register_notifiers",
             "polyaxon_register_optimizers", "polyaxon_register_schedulers",
             "polyaxon_register_services", "polyaxon_register_stores",
         ],
@@ -56,7 +56,7 @@ def test_list_as_json_describes_every_plugin(
         "reason": None,
         "contributes": {
             kind: {"alpha": f"The alpha {kind}."}
-            for kind in ["scheduler", "builder", "optimizer", "store", "service", "notifier"]
+            for kind in ["scheduler", "builder", "optimizer", "store", "service", "notifier", "hub"]
         },
     }
     assert plugins["notifier-events"]["contributes"] == {}
@@ -97,7 +97,8 @@ def test_list_as_a_table_shows_provides_and_status(
     name, package, provides, hooks, status = rows["store-alpha"]
     assert package == "polyaxon_sample_plugins.kinds:alpha"
     assert provides == (
-        "builder: alpha — The alpha builder. notifier: alpha — The alpha notifier. "
+        "builder: alpha — The alpha builder. hub: alpha — The alpha hub. "
+        "notifier: alpha — The alpha notifier. "
         "optimizer: alpha — The alpha optimizer. scheduler: alpha — The alpha scheduler. "
         "service: alpha — The alpha service. store: alpha — The alpha store."
     )

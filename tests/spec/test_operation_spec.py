@@ -402,7 +402,8 @@ def test_a_url_ref_that_answers_404_is_a_problem(
 @pytest.mark.parametrize(
     ("data", "path", "message"),
     [
-        ({"kind": "operation", "hubRef": "tensorboard:1"}, "hubRef", "cannot resolve hubRef"),
+        ({"kind": "operation", "hubRef": "tensorboard:1"}, "hubRef",
+         "hubRef `tensorboard:1` is not resolved here"),
         ({"kind": "operation", "pathRef": "a.yaml"}, "pathRef", "pathRef cannot be resolved"),
         ({"kind": "operation", "dagRef": "a"}, "dagRef", "dagRef only works"),
         ({"kind": "operation", "urlRef": "file:///a.yaml"}, "urlRef", "urlRef `file:///a.yaml` is not"),
