@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+#: resource samples (CPU, memory, GPU) are metrics whose names start with it
+SYSTEM_PREFIX = "system/"
+
 
 @dataclass(frozen=True)
 class ProjectEntity:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import Metric, MetricBatch, Run, utcnow
+from polyaxon_core.entities import SYSTEM_PREFIX
 from polyaxon_core.errors import InvalidRequest
 from polyaxon_core.events import has_listeners, queue_event
 
@@ -51,10 +52,6 @@ def log_metric_rows(session: Session, run: Run, batch_id: str, rows: Sequence[Me
     session.add(MetricBatch(run_id=run.id, batch_id=batch_id, points=len(rows)))
     store_metric_rows(session, run, rows, attempt)
     return len(rows), False
-
-
-#: resource samples (CPU, memory, GPU) are metrics whose names start with it
-SYSTEM_PREFIX = "system/"
 
 
 def is_system_metric(name: str) -> bool:

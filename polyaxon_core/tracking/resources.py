@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from polyaxon_core.domain.metrics import SYSTEM_PREFIX
+from polyaxon_core.entities import SYSTEM_PREFIX
 from polyaxon_core.tracking.backends import MetricPoint
 
 logger = logging.getLogger(__name__)

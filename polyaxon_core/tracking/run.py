@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from polyaxon_core.tracking import media
-from polyaxon_core.tracking.backends import DatabaseBackend, PointRow
+from polyaxon_core.tracking.backends import PointRow
 from polyaxon_core.tracking.buffer import MetricsBuffer, MetricsNotStored
 from polyaxon_core.tracking.resources import (
     ResourceMonitor,
@@ -97,6 +97,8 @@ def _backend(uuid: str | None, project: str | None, attempt: int | None,
     except ConfigurationError as exc:
         raise TrackingError(str(exc)) from None
     if credentials is None:
+        from polyaxon_core.tracking.database import DatabaseBackend
+
         if new_run is not None:
             if not project:
                 raise TrackingError("a new run needs its project: tracking.init(project=..., "

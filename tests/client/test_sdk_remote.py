@@ -161,6 +161,29 @@ def test_a_script_that_never_calls_end_still_stores_every_point(
     assert sorted(point["step"] for point in points) == list(range(2500))
 
 
+#: what a run that logs through the API has no use for
+SERVER_SIDE = ("sqlalchemy", "alembic", "flask", "gunicorn", "polyaxon_core.db", "polyaxon_core.api")
+
+
+def test_a_run_logging_through_the_api_loads_no_database_or_web_stack(
+    sqlite_deployment: Deployment, tmp_path: Path,
+) -> None:
+    client = sqlite_deployment.client()
+    uuid = _new_run(client)
+    script = tmp_path / "logger.py"
+    script.write_text(textwrap.dedent(LOGGER) + textwrap.dedent("""
+        import json
+        print(json.dumps(sorted(sys.modules)))
+    """))
+    env = _sdk_env(sqlite_deployment, client.transport.token or "", uuid)
+    done = subprocess.run([sys.executable, str(script), "20", "loss", str(tmp_path / "progress")],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    loaded = set(json.loads(done.stdout.splitlines()[-1]))
+    assert [name for name in SERVER_SIDE if name in loaded] == []
+    assert sorted(point["step"] for point in _series(client, uuid)["loss"]) == list(range(20))
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def any_deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deployment]:
     """The module's server on SQLite, or a server of its own on PostgreSQL."""

@@ -201,3 +201,12 @@ def test_a_failing_event_plugin_does_not_silence_the_others(
         transition(session, run, "stopped")
     assert heard == ["stopped"]
     assert "notifier-test-1 failed while handling polyaxon_on_run_done" in caplog.text
+
+
+def test_the_newest_migration_read_from_the_files_is_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    from polyaxon_core.db.session import alembic_config, head_revisions
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert head_revisions() == frozenset(heads) and len(heads) == 1
