@@ -2,9 +2,9 @@
 
 A team shares components by putting them in a folder everyone reads (a network share, a
 checkout of a repository): ``POLYAXON_HUBS=/srv/hub``. ``polyaxon hub push FILE --as
-OWNER/NAME:VERSION --to FOLDER`` adds one there; ``polyaxon hub index FOLDER`` writes the ``index.json`` that makes
-the folder an HTTP hub once a web server serves it (see :mod:`polyaxon_hubs.http`); a
-push writes it as well.
+OWNER/NAME:VERSION --to FOLDER`` adds one there; ``polyaxon hub index FOLDER`` writes
+the ``index.json`` that makes the folder an HTTP hub once a web server serves it (see
+:mod:`polyaxon_hubs.http`); a push writes it as well.
 """
 
 from __future__ import annotations
