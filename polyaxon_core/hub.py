@@ -88,6 +88,17 @@ def latest_of(versions: Sequence[str]) -> str | None:
     return max(versions, key=version_key) if versions else None
 
 
+def describe(text: str) -> str:
+    """A component file's ``description`` (empty when it has none or cannot be read)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return ""
+    return str(data.get("description") or "") if isinstance(data, dict) else ""
+
+
 def hub_locations() -> list[str]:
     """``POLYAXON_HUBS`` in order, then the default hub unless it is listed."""
     raw = os.environ.get("POLYAXON_HUBS", "")

@@ -28,7 +28,7 @@ def hub_command() -> None:
 @domain_errors
 def ls(output: str) -> None:
     """Every component of every hub, with its versions and the hub that has it."""
-    from polyaxon_core.hub import configured_hubs, latest_of, version_key
+    from polyaxon_core.hub import configured_hubs, describe, latest_of, version_key
     from polyaxon_core.interfaces.hub import HubUnavailable
 
     rows: list[dict[str, Any]] = []
@@ -40,10 +40,15 @@ def ls(output: str) -> None:
             continue
         for entry in entries:
             latest = latest_of(entry.versions) or ""
+            description = entry.description
+            if not description:  # a folder's files say it themselves
+                try:
+                    description = describe(hub.read(entry.owner, entry.name, latest))
+                except (KeyError, HubUnavailable):
+                    description = ""
             rows.append({"component": entry.full_name, "latest": latest,
                          "versions": sorted(entry.versions, key=version_key),
-                         "description": entry.description or _description(hub, entry, latest),
-                         "hub": hub.location})
+                         "description": description, "hub": hub.location})
     if output == "json":
         print_json({"count": len(rows), "results": rows})
         return
@@ -55,23 +60,6 @@ def ls(output: str) -> None:
     for row in rows:
         table.add_row(row["component"], ", ".join(row["versions"]), row["description"], row["hub"])
     console().print(table)
-
-
-def _description(hub: object, entry: object, version: str) -> str:
-    from polyaxon_core.interfaces.hub import ComponentHub, HubEntry, HubUnavailable
-
-    assert isinstance(hub, ComponentHub) and isinstance(entry, HubEntry)
-    try:
-        text = hub.read(entry.owner, entry.name, version)
-    except (KeyError, HubUnavailable):
-        return ""
-    import yaml
-
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return ""
-    return str(data.get("description") or "") if isinstance(data, dict) else ""
 
 
 @hub_command.command("get")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.hub import version_key
@@ -73,20 +73,9 @@ class FolderHub(ComponentHub):
         return str(write_index(self.root))
 
 
-def describe(text: str) -> str:
-    """A component file's ``description`` (empty when it has none)."""
-    import yaml
-
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return ""
-    return str(data.get("description") or "") if isinstance(data, dict) else ""
-
-
 def write_index(folder: Path) -> Path:
     """Write ``folder``'s ``index.json`` (its components, versions and descriptions)."""
-    from polyaxon_core.hub import latest_of
+    from polyaxon_core.hub import describe, latest_of
 
     hub = FolderHub(str(folder))
     if not folder.is_dir():

@@ -535,12 +535,12 @@ class Cluster:
         with self.lock:
             processes = self.sidecars.pop(name, [])
         for process in processes:
-            self._signal(_Process(process, Path()), signal.SIGTERM if grace else signal.SIGKILL)
+            self._signal(process, signal.SIGTERM if grace else signal.SIGKILL)
         for process in processes:
             try:
                 process.wait(grace)
             except subprocess.TimeoutExpired:
-                self._signal(_Process(process, Path()), signal.SIGKILL)
+                self._signal(process, signal.SIGKILL)
                 process.wait()
 
     def _value(self, namespace: str, item: Mapping[str, Any]) -> str:
@@ -558,16 +558,16 @@ class Cluster:
         process = self.processes[name]
         if process.killer is not None:
             process.killer.cancel()
-        self._signal(process, signal.SIGKILL if grace == 0 else signal.SIGTERM)
+        self._signal(process.popen, signal.SIGKILL if grace == 0 else signal.SIGTERM)
         if grace > 0:
-            process.killer = threading.Timer(grace, self._signal, (process, signal.SIGKILL))
+            process.killer = threading.Timer(grace, self._signal, (process.popen, signal.SIGKILL))
             process.killer.daemon = True
             process.killer.start()
 
     @staticmethod
-    def _signal(process: _Process, signum: int) -> None:
+    def _signal(popen: subprocess.Popen[bytes], signum: int) -> None:
         try:
-            os.killpg(process.popen.pid, signum)
+            os.killpg(popen.pid, signum)
         except ProcessLookupError:
             return
 
@@ -604,11 +604,11 @@ class Cluster:
         with self.lock:
             self.closed = True
             self.lock.notify_all()
-            processes = list(self.processes.values())
-            sidecars = [_Process(popen, Path()) for pods in self.sidecars.values() for popen in pods]
-        for process in [*processes, *sidecars]:
-            self._signal(process, signal.SIGKILL)
-            process.popen.wait()
+            popens = [process.popen for process in self.processes.values()]
+            popens += [popen for pods in self.sidecars.values() for popen in pods]
+        for popen in popens:
+            self._signal(popen, signal.SIGKILL)
+            popen.wait()
 
 
 def _mounts(container: Mapping[str, Any], folders: Mapping[str, Path]) -> dict[str, Path]:
