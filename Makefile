@@ -10,7 +10,7 @@ OFFICIAL := .venv-official
 OFFICIAL_CLIENT ?= polyaxon==2.18.*
 # the optimizers' bayes and hyperopt extras (numpy, scipy, hyperopt) are part of the suite
 DISTRIBUTIONS := . "plugins/schedulers[test]" "plugins/builders[test]" "plugins/optimizers[bayes,hyperopt,test]" "plugins/stores[s3,gcs,azure,test]" \
-	"plugins/notifiers[test]" plugins/hubs "webapp[test]"
+	"plugins/notifiers[test]" plugins/hubs "plugins/notebooks[test]" "webapp[test]"
 # MLflow, in a virtual environment of its own, for benchmarks/webapp_vs_mlflow.py
 MLFLOW_VENV := benchmarks/.work/mlflow-venv
 # the web UI's tests drive Debian's chromium through Playwright (never `playwright install`)
@@ -19,7 +19,7 @@ CHROMIUM ?= /usr/bin/chromium
 ASSETS := webapp/js
 VENDOR := webapp/polyaxon_webapp/static/vendor
 
-.PHONY: install demo test lint official-client browser buildah assets emulators bench clean
+.PHONY: install demo test lint official-client browser buildah nginx assets emulators bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -72,13 +72,24 @@ buildah:
 	  { echo "could not install them: run \`apt-get install -y buildah busybox-static \
 	  docker-registry\` as root"; exit 1; }; }
 
+# nginx for the gateway's tests and benchmark (`polyaxon gateway`); installed when
+# missing (Debian's nginx-light has the auth_request module), and the tests fail without it
+nginx:
+	@test -x /usr/sbin/nginx || { \
+	  echo "installing nginx-light for the gateway's tests"; \
+	  (apt-get install -y -q nginx-light >/dev/null || \
+	   (apt-get update -q >/dev/null && apt-get install -y -q nginx-light >/dev/null)) || \
+	  { echo "could not install nginx: run \`apt-get install -y nginx-light\` as root"; exit 1; }; }
+
 demo: install
 	$(BIN)/python examples/quick-start/demo.py
 
 # two workers (pytest-xdist), each taking whole test files so that a file's servers start
 # once; most tests wait on processes and servers, so two workers halve the time even on
-# two cores. The slowest tests are listed at the end, to keep the suite's time in view.
-PYTEST_ARGS ?= -n 2 --dist loadfile --durations=15
+# two cores. Files are handed out in collection order, the ones with a test marked `slow`
+# first (conftest.py), so that no long file runs alone at the end. The slowest tests are
+# listed at the end, to keep the suite's time in view.
+PYTEST_ARGS ?= -n 2 --dist loadfile --no-loadscope-reorder --durations=15
 
 # Azurite, the Azure Blob Storage emulator of the object stores' tests, from its lock file
 EMULATORS := plugins/stores/tests/emulators
@@ -90,14 +101,14 @@ $(EMULATORS)/node_modules/.installed: $(EMULATORS)/package.json $(EMULATORS)/pac
 
 emulators: $(EMULATORS)/node_modules/.installed
 
-test: install official-client browser buildah emulators
+test: install official-client browser buildah emulators nginx
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy polyaxon_core $(filter-out %.egg-info,$(wildcard plugins/*/polyaxon_*)) webapp/polyaxon_webapp
 
-bench: install official-client
+bench: install official-client nginx
 	$(BIN)/python -m pip install --quiet -e "plugins/optimizers[benchmarks]"
 	$(BIN)/python benchmarks/cli_startup.py
 	$(BIN)/python benchmarks/optimizers_quality.py
@@ -110,6 +121,7 @@ bench: install official-client
 	$(BIN)/python benchmarks/store_throughput.py
 	$(BIN)/python benchmarks/sdk_overhead.py
 	$(BIN)/python benchmarks/kubernetes_manifests.py
+	$(BIN)/python benchmarks/services.py
 
 clean:
 	rm -rf $(VENV) $(OFFICIAL) $(ASSETS)/node_modules $(VENDOR) $(EMULATORS)/node_modules

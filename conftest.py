@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 
 def pytest_configure() -> None:
     """Two settings for the whole session, servers and runs started by fixtures included.
@@ -19,3 +21,12 @@ def pytest_configure() -> None:
     if os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ.pop("COLUMNS", None)
         os.environ.pop("LINES", None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files with a test marked ``slow`` first, the rest in their order: pytest-xdist
+    (``--dist loadfile --no-loadscope-reorder``) hands whole files to its workers in this
+    order, so the longest start at once and the workers end together, instead of one of
+    them running a long file alone at the end."""
+    slow = {item.path for item in items if item.get_closest_marker("slow") is not None}
+    items.sort(key=lambda item: item.path not in slow)

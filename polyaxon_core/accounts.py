@@ -251,6 +251,10 @@ def revoke_token(session: Session, key: str) -> ApiToken | None:
     return token
 
 
+#: how precisely a token's ``last_used_at`` is kept
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
 def user_for_token(session: Session, key: str, now: datetime | None = None) -> AuthenticatedUser | None:
     """The user a valid (known, unexpired, unrevoked) token belongs to, else None."""
     token = session.scalar(select(ApiToken).where(ApiToken.key_hash == _digest(key)))
@@ -261,7 +265,9 @@ def user_for_token(session: Session, key: str, now: datetime | None = None) -> A
         return None
     if not token.user.is_active:
         return None
-    token.last_used_at = now
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_PRECISION:
+        # written at most once a minute: a write per request would cost every request
+        token.last_used_at = now
     return replace(authenticated(session, token.user), run_scope=run_scope_of(session, token),
                    agent=token.agent.name if token.agent is not None else None)
 

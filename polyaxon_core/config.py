@@ -61,6 +61,9 @@ class Settings:
     stop_grace_period: float = 10.0
     poll_interval: float = 0.5
     idle_exit_seconds: float = 60.0
+    #: ``POLYAXON_SERVICE_START_TIMEOUT``: how long a service may take to answer on its
+    #: port before it fails
+    service_start_timeout: float = 300.0
     #: ``POLYAXON_ARTIFACTS_STORE``: a URL (``s3://bucket/prefix``, ``gs://...``,
     #: ``az://...``) whose scheme names the store, or a folder for the local store
     artifacts_store: str = ""
@@ -161,4 +164,5 @@ def load_settings() -> Settings:
         stop_grace_period=_float_setting("POLYAXON_STOP_GRACE_PERIOD", 10.0),
         poll_interval=_float_setting("POLYAXON_POLL_INTERVAL", 0.5, minimum=0.01),
         idle_exit_seconds=_float_setting("POLYAXON_IDLE_EXIT", 60.0),
+        service_start_timeout=_float_setting("POLYAXON_SERVICE_START_TIMEOUT", 300.0, minimum=1),
     )

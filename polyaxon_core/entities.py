@@ -92,6 +92,11 @@ class LaunchRequest:
     #: the whole ``run`` section, templates rendered (camelCase, as written): environment,
     #: volumes, sidecars, ports, replicas, for schedulers that act on them
     run_section: Mapping[str, Any] = field(default_factory=dict)
+    #: for a service, the ports it listens on where it is started (``globals.ports``): its
+    #: declared ports in a pod, free ports of this machine on the local scheduler
+    ports: tuple[int, ...] = ()
+    #: for a service, the path the server's proxy serves each declared port at
+    service_urls: tuple[str, ...] = ()
     #: ``termination``: ``max_retries``, ``timeout`` and ``ttl`` (seconds), when given
     termination: Mapping[str, int] = field(default_factory=dict)
 

@@ -24,6 +24,8 @@ RUN_DELETE = "run.delete"
 ORG_MEMBERS = "organization.members"
 USERS_MANAGE = "users.manage"
 QUEUES_MANAGE = "queues.manage"
+#: cap what projects, teams and users have running (quotas)
+QUOTAS_MANAGE = "quotas.manage"
 #: register agents and issue their tokens
 AGENTS_MANAGE = "agents.manage"
 #: act as an agent (claim its runs, report on them): its own token, or an owner
@@ -32,7 +34,7 @@ AGENTS_WORK = "agents.work"
 ACTIONS: frozenset[str] = frozenset({
     PROJECT_READ, PROJECT_CREATE, PROJECT_UPDATE, PROJECT_DELETE, PROJECT_MEMBERS,
     RUN_READ, RUN_CREATE, RUN_UPDATE, RUN_STOP, RUN_DELETE, ORG_MEMBERS, USERS_MANAGE,
-    QUEUES_MANAGE, AGENTS_MANAGE, AGENTS_WORK,
+    QUEUES_MANAGE, QUOTAS_MANAGE, AGENTS_MANAGE, AGENTS_WORK,
 })
 
 _READ = {PROJECT_READ, RUN_READ}
@@ -43,9 +45,9 @@ _MANAGE_PROJECT = _WORK | {PROJECT_UPDATE, RUN_DELETE, PROJECT_MEMBERS}
 ORGANIZATION_ROLES: Mapping[str, frozenset[str]] = {
     "owner": ACTIONS,
     "manager": frozenset(_MANAGE_PROJECT | {PROJECT_CREATE, PROJECT_DELETE, ORG_MEMBERS,
-                                            QUEUES_MANAGE, AGENTS_MANAGE}),
+                                            QUEUES_MANAGE, QUOTAS_MANAGE, AGENTS_MANAGE}),
     "admin": frozenset(_MANAGE_PROJECT | {PROJECT_CREATE, PROJECT_DELETE, QUEUES_MANAGE,
-                                          AGENTS_MANAGE}),
+                                          QUOTAS_MANAGE, AGENTS_MANAGE}),
     "member": frozenset(_WORK | {PROJECT_CREATE}),
     "viewer": frozenset(_READ),
 }

@@ -262,6 +262,13 @@ def _checked_name(hook_name: str, kind: str, base: type, cls: object) -> str:
         raise ContributionError(
             f"{hook_name} returned {cls.__name__} without a `name` to select it by"
         )
+    unset = [attribute for attribute in getattr(base, "required_attributes", ())
+             if not (isinstance(getattr(cls, attribute, None), str) and getattr(cls, attribute))]
+    if unset:
+        raise ContributionError(
+            f"{hook_name} returned {cls.__name__} without {', '.join(f'`{a}`' for a in unset)} "
+            f"(every {base.__name__} sets it)", kind, name, cls,
+        )
     missing = missing_abstract_methods(cls)
     if missing:
         raise ContributionError(

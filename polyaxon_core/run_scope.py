@@ -44,6 +44,7 @@ OWN_RUN_ENDPOINTS: Mapping[str, str] = {
     "run_metrics_log": RUN_UPDATE,
     "run_artifact_upload": RUN_UPDATE,
     "run_lineage_record": RUN_UPDATE,
+    "run_promote": RUN_UPDATE,
 }
 
 #: endpoints a run's token may call on the runs it reads (its sweep, its original)

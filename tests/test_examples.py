@@ -65,6 +65,7 @@ def _run_pipeline(home: Path, *params: str) -> tuple[dict[str, Any], dict[str, d
     return dag, runs
 
 
+@pytest.mark.slow
 def test_the_pipeline_trains_the_final_model_with_the_sweeps_best_params(tmp_path: Path) -> None:
     dag, runs = _run_pipeline(tmp_path / "home")
 
@@ -80,6 +81,7 @@ def test_the_pipeline_trains_the_final_model_with_the_sweeps_best_params(tmp_pat
     assert final["inputs"]["epochs"] == 20 and final["outputs"]["val_accuracy"] >= 0.9
 
 
+@pytest.mark.slow
 def test_the_pipeline_skips_the_final_model_when_the_best_is_below_the_threshold(tmp_path: Path) -> None:
     dag, runs = _run_pipeline(tmp_path / "home", "-P", "threshold=1.01")
 

@@ -33,6 +33,7 @@ from polyaxon_core.api.extensions import server
 from polyaxon_core.api.headers import init_security_headers
 from polyaxon_core.api.health import init_health
 from polyaxon_core.api.openapi import init_openapi
+from polyaxon_core.api.proxy import init_proxy
 from polyaxon_core.api.request_checks import init_request_checks
 from polyaxon_core.api.security import init_security
 from polyaxon_core.api.webapp import init_webapp
@@ -102,6 +103,7 @@ def create_app(
     init_request_checks(app)
     init_security(app)
     init_blueprints(app)
+    init_proxy(app)
     init_health(app)
     init_openapi(app)
     init_webapp(app)

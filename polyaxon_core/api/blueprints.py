@@ -13,6 +13,7 @@ from polyaxon_core.api.dashboards.api import ROUTES as DASHBOARD_ROUTES
 from polyaxon_core.api.extensions import EXTENSION_KEY, ServerState
 from polyaxon_core.api.projects.api import ROUTES as PROJECT_ROUTES
 from polyaxon_core.api.queues.api import ROUTES as QUEUE_ROUTES
+from polyaxon_core.api.quotas.api import ROUTES as QUOTA_ROUTES
 from polyaxon_core.api.routing import Route
 from polyaxon_core.api.runs.api import ROUTES as RUN_ROUTES
 from polyaxon_core.api.runs.artifacts import ROUTES as ARTIFACT_ROUTES
@@ -21,13 +22,15 @@ from polyaxon_core.api.runs.logs import STREAM_ROUTES
 from polyaxon_core.api.runs.metrics import ROUTES as METRIC_ROUTES
 from polyaxon_core.api.teams.api import ROUTES as TEAM_ROUTES
 from polyaxon_core.api.users.api import ROUTES as USER_ROUTES
+from polyaxon_core.api.versions.api import ROUTES as VERSION_ROUTES
 
 API_PREFIX = "/api/v1"
 STREAMS_PREFIX = "/streams/v1"
 
 API_ROUTES: list[Route] = [
     *USER_ROUTES, *ADMIN_ROUTES, *TEAM_ROUTES, *PROJECT_ROUTES, *RUN_ROUTES, *LOG_ROUTES,
-    *METRIC_ROUTES, *ARTIFACT_ROUTES, *DASHBOARD_ROUTES, *QUEUE_ROUTES, *CI_ROUTES, *AGENT_ROUTES,
+    *METRIC_ROUTES, *ARTIFACT_ROUTES, *DASHBOARD_ROUTES, *QUEUE_ROUTES, *QUOTA_ROUTES, *CI_ROUTES,
+    *AGENT_ROUTES, *VERSION_ROUTES,
 ]
 
 

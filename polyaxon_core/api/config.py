@@ -27,6 +27,10 @@ MAX_JSON_BYTES = 16 * 1024**2
 DEFAULT_LOG_STREAM_SECONDS = 30.0
 DEFAULT_MAX_LOG_STREAMS = 6
 DEFAULT_MAX_LOG_STREAMS_PER_USER = 3
+#: how many WebSockets to services a server process passes on at once (in all, for one
+#: user): each holds a thread of the server while it is open
+DEFAULT_MAX_SERVICE_SOCKETS = 64
+DEFAULT_MAX_SERVICE_SOCKETS_PER_USER = 16
 
 #: the names of this machine, always answered: no other site can make a browser send them
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -44,6 +48,8 @@ class ServerConfig:
     ``log_stream_seconds``: how long one log-follow answer lasts at most;
     ``max_log_streams`` / ``max_log_streams_per_user``: how many follow answers this
     process serves at once, in all and to one user;
+    ``max_service_sockets`` / ``max_service_sockets_per_user``: how many WebSockets to
+    services this process passes on at once, in all and for one user;
     ``login_limits``: the rate limits of password logins
     (:mod:`polyaxon_core.domain.logins`);
     ``password_hashing_concurrency``: how many passwords this process hashes at once."""
@@ -56,6 +62,8 @@ class ServerConfig:
     log_stream_seconds: float = DEFAULT_LOG_STREAM_SECONDS
     max_log_streams: int = DEFAULT_MAX_LOG_STREAMS
     max_log_streams_per_user: int = DEFAULT_MAX_LOG_STREAMS_PER_USER
+    max_service_sockets: int = DEFAULT_MAX_SERVICE_SOCKETS
+    max_service_sockets_per_user: int = DEFAULT_MAX_SERVICE_SOCKETS_PER_USER
     login_limits: LoginLimits = field(default_factory=LoginLimits)
     password_hashing_concurrency: int = DEFAULT_HASHING_CONCURRENCY
 
@@ -147,8 +155,9 @@ def positive_from_environment(variable: str, default: float) -> float:
 
 
 def log_stream_limits_from_environment() -> dict[str, float | int]:
-    """``POLYAXON_LOG_STREAM_SECONDS``, ``POLYAXON_MAX_LOG_STREAMS`` and
-    ``POLYAXON_MAX_LOG_STREAMS_PER_USER`` as :class:`ServerConfig` fields."""
+    """``POLYAXON_LOG_STREAM_SECONDS``, ``POLYAXON_MAX_LOG_STREAMS``,
+    ``POLYAXON_MAX_LOG_STREAMS_PER_USER`` and ``POLYAXON_MAX_SERVICE_SOCKETS[_PER_USER]``
+    as :class:`ServerConfig` fields."""
     return {
         "log_stream_seconds": positive_from_environment(
             "POLYAXON_LOG_STREAM_SECONDS", DEFAULT_LOG_STREAM_SECONDS),
@@ -156,6 +165,10 @@ def log_stream_limits_from_environment() -> dict[str, float | int]:
             "POLYAXON_MAX_LOG_STREAMS", DEFAULT_MAX_LOG_STREAMS)),
         "max_log_streams_per_user": int(positive_from_environment(
             "POLYAXON_MAX_LOG_STREAMS_PER_USER", DEFAULT_MAX_LOG_STREAMS_PER_USER)),
+        "max_service_sockets": int(positive_from_environment(
+            "POLYAXON_MAX_SERVICE_SOCKETS", DEFAULT_MAX_SERVICE_SOCKETS)),
+        "max_service_sockets_per_user": int(positive_from_environment(
+            "POLYAXON_MAX_SERVICE_SOCKETS_PER_USER", DEFAULT_MAX_SERVICE_SOCKETS_PER_USER)),
     }
 
 

@@ -44,11 +44,15 @@ class ServerState:
     page_endpoints: frozenset[str] = frozenset()
     #: the log-follow streams this process serves at once
     log_streams: StreamSlots = field(init=False, repr=False)
+    #: the WebSockets to services this process passes on at once
+    service_sockets: StreamSlots = field(init=False, repr=False)
     _store: ArtifactStore | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.log_streams = StreamSlots(self.config.max_log_streams,
                                        self.config.max_log_streams_per_user)
+        self.service_sockets = StreamSlots(self.config.max_service_sockets,
+                                           self.config.max_service_sockets_per_user)
 
     @property
     def store(self) -> ArtifactStore:

@@ -9,11 +9,14 @@
 * ``Referrer-Policy: no-referrer``: URLs (with run uuids and queries) stay on the server;
 * ``Cache-Control: no-store`` on JSON answers that do not say otherwise: they are one
   user's data, and some carry secrets (a new token), which no cache may keep.
+
+A service's answer passed on by the proxy (:mod:`polyaxon_core.api.proxy`) keeps its
+own headers, with ``X-Frame-Options: SAMEORIGIN`` unless it says otherwise.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, g
 
 #: what the API docs page may load: this server's files; Swagger UI sets inline styles
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
@@ -28,6 +31,10 @@ def init_security_headers(app: Flask) -> None:
 
 def add_security_headers(response: Response) -> Response:
     headers = response.headers
+    if g.get("proxied_service"):
+        # a service's answer keeps its own policies; no other site may frame it
+        headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        return response
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Referrer-Policy", "no-referrer")

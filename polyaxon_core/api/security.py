@@ -29,7 +29,11 @@ from polyaxon_core.run_scope import run_token_allows
 LOCAL_USER = AuthenticatedUser(id=None, username="local", organization_role="owner")
 #: the API's blueprints (a plugin's API routes included), which a web UI leaves to the
 #: checks here (its CSRF protection exempts them)
-API_BLUEPRINTS = frozenset({"api", "streams"})
+API_BLUEPRINTS = frozenset({"api", "streams", "services", "rewrite_services"})
+#: the services' proxy (:mod:`polyaxon_core.api.proxy`): a browser session's requests to a
+#: service carry the service's own CSRF token (Jupyter's ``_xsrf``), not the UI's; other
+#: sites' pages are refused by their Origin, and the session cookie is ``SameSite=Lax``
+SERVICE_BLUEPRINTS = frozenset({"services", "rewrite_services"})
 
 
 def init_security(app: Flask) -> None:
@@ -47,6 +51,11 @@ def check_access() -> None:
     access = route.access if route is not None else AUTHENTICATED  # a plugin's route
     if access == PUBLIC:
         return
+    if request.blueprint in SERVICE_BLUEPRINTS:
+        from polyaxon_core.api.proxy import recently_allowed
+
+        if recently_allowed():
+            return
     user = current_user()
     resource = resource_from(request.view_args or {})
     agent = getattr(user, "agent", None) if isinstance(user, AuthenticatedUser) else None
@@ -68,6 +77,12 @@ def current_user() -> Any:
     if "polyaxon_user" not in g:
         g.polyaxon_user = _authenticate()
     return g.polyaxon_user
+
+
+def current_user_id() -> int | None:
+    """The id of this request's user; None for the local administrator or a plugin's user."""
+    user = current_user()
+    return user.id if isinstance(user, AuthenticatedUser) else None
 
 
 def _authenticate() -> Any:

@@ -28,15 +28,18 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "plugins": ("plugins", "List and check the installed plugins."),
     "connections": ("connections", "List and check the connections catalog."),
     "queues": ("queues", "Create, list and change the queues runs wait in."),
+    "quotas": ("quotas", "Cap what a project, team or user has running at once."),
     "scheduler": ("scheduler", "Run the orchestrator: compile, queue, schedule, reconcile."),
     "agent": ("agent", "Run an agent next to a cluster, or register agents."),
     "server": ("server", "Serve the REST API (tokens, roles, OpenAPI) on this machine."),
+    "gateway": ("gateway", "Print an nginx configuration serving the server and its services."),
     "login": ("auth", "Log in to a server and save the token for the next commands."),
     "logout": ("auth", "Revoke the saved token and forget it."),
     "whoami": ("auth", "Show who the server knows you as."),
     "admin": ("admin", "Administer users, roles and tokens; read the audit log."),
     "teams": ("teams", "Create teams and give them a role on projects."),
     "dashboards": ("dashboards", "List a project's saved views (made in the dashboard)."),
+    "models": ("models", "The registry: promote runs to model versions, list them, stage them."),
 }
 
 #: other names of core commands, as the official client accepts them
@@ -75,7 +78,18 @@ class LazyGroup(click.Group):
         self._plugin_commands_loaded = True
         from polyaxon_core.plugins import get_plugin_manager
 
-        get_plugin_manager().hook.polyaxon_register_commands(cli=self)
+        manager = get_plugin_manager()
+        manager.hook.polyaxon_register_commands(cli=self)
+        services = manager.contributions("service")
+        if services:
+            from polyaxon_core.cli.workspaces import workspace_group
+
+            for name, service in sorted(services.items()):
+                if name in CORE_COMMANDS or name in COMMAND_ALIASES or name in self.commands:
+                    logging.getLogger("polyaxon_core.plugins").warning(
+                        "workspace service %r is not a command: `polyaxon %s` is taken", name, name)
+                    continue
+                self.add_command(workspace_group(name, service))
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

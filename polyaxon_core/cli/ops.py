@@ -532,6 +532,94 @@ def stop(uid: str, project_name: str | None, yes: bool) -> None:
     click.echo(f"Run {stopped['uuid'][:12]} is {stopped['status']}.")
 
 
+@ops_command.command("service")
+@uid_argument
+@project_option
+@click.option("--port", type=int, help="The declared port to reach (default: the first).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the URL in the browser.")
+@domain_errors
+def service(uid: str, project_name: str | None, port: int | None, open_browser: bool) -> None:
+    """Print the URL of a service run (a notebook, a TensorBoard); waits until it runs.
+
+    With a server, the URL goes through its proxy, which lets in only users who may read
+    the run. On the embedded default (no server), it is the service's own address on this
+    machine's loopback.
+    """
+    project = run_project_name(project_name)
+    where = platform()
+    show_service_url(where, where.get_run(uid, project), project, port, open_browser)
+
+
+def show_service_url(where: Any, run: dict[str, Any], project: str | None, port: int | None,
+                     open_browser: bool) -> None:
+    """Print the URL of service ``run`` (and open it in the browser when asked)."""
+    url = service_url(where, run, project, port)
+    click.echo(url)
+    if open_browser:
+        click.launch(url)
+
+
+def service_url(where: Any, run: dict[str, Any], project: str | None, port: int | None) -> str:
+    """The URL of service ``run`` on ``port`` (a declared one; default: the first), once
+    it runs: through the server's proxy when there is a server, else its own address."""
+    from polyaxon_core.client.credentials import resolve
+    from polyaxon_core.lifecycle import is_final
+
+    if run.get("kind") != "service":
+        raise CliError(f"run {run['uuid'][:12]} is a {run.get('kind')}, not a service: only a "
+                       "`run.kind: service` has a URL")
+    announced = False
+    while run["status"] != "running":
+        if is_final(run["status"]):
+            why = f" ({run['message']})" if run.get("message") else ""
+            raise CliError(f"run {run['uuid'][:12]} is {run['status']}{why}: its service does not "
+                           f"answer; read `polyaxon ops logs {run['uuid'][:12]}`, and start it again "
+                           f"with `polyaxon ops restart {run['uuid'][:12]}`")
+        if not announced:
+            click.echo(f"Waiting for run {run['uuid'][:12]} to be running ({run['status']})...",
+                       err=True)
+            announced = True
+        _pause()
+        run = where.get_run(run["uuid"], project)
+    described = (run.get("meta_info") or {}).get("service") or {}
+    declared = [int(item) for item in described.get("ports") or []]
+    urls = list(described.get("base_urls") or [])
+    if port is None:
+        port = declared[0]
+    if port not in declared:
+        raise CliError(f"run {run['uuid'][:12]} declares the ports {', '.join(map(str, declared))}, "
+                       f"not {port}; pass one of them to --port")
+    path = urls[declared.index(port)] + "/"
+    credentials = resolve()
+    if credentials is not None:
+        return credentials.host.rstrip("/") + path
+    return _local_service_url(run["uuid"], port, path)
+
+
+def _pause() -> None:
+    import time
+
+    time.sleep(0.1)
+
+
+def _local_service_url(uuid: str, port: int, path: str) -> str:
+    """The address of a service of the embedded default on this machine (no proxy)."""
+    from sqlalchemy import select
+
+    from polyaxon_core.cli.common import database
+    from polyaxon_core.db.models import Run
+
+    with database() as session:
+        handle = session.scalar(select(Run.scheduler_handle).where(Run.uuid == uuid)) or {}
+    service = handle.get("service") or {}
+    target = (service.get("ports") or {}).get(str(port))
+    if target is None:
+        raise CliError(f"run {uuid[:12]} was not started by this machine's scheduler: reach it "
+                       "through the server that started it (set POLYAXON_HOST)")
+    rewrite = path.startswith("/rewrite-services/")
+    return f"http://{service['host']}:{target}" + ("/" if rewrite else path)
+
+
 @ops_command.command("restart")
 @uid_argument
 @project_option

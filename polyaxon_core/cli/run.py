@@ -60,7 +60,7 @@ def run_command(
     \b
     polyaxon run -f polyaxonfile.yaml -P learning_rate=0.05 -p my-project
     polyaxon run -f sweep.yaml --watch
-    polyaxon run --hub tensorboard -P uuid=8aac02e3a62a4f0aaa257c59da5eab80
+    polyaxon run --hub tensorboard -P uuids=8aac02e3a62a4f0aaa257c59da5eab80
     """
     from polyaxon_core.spec import read_hub_component, read_polyaxonfile
 

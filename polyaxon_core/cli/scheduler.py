@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from types import FrameType
@@ -20,8 +21,10 @@ from polyaxon_core.cli.common import domain_errors, settings
 def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running: bool) -> None:
     """Run the orchestrator: compile, queue, schedule and reconcile runs.
 
-    One orchestrator serves a POLYAXON_HOME at a time. `polyaxon run` starts one on
-    demand; run this yourself for a long-lived one (and set POLYAXON_ORCHESTRATOR=external).
+    On SQLite (the embedded default) one orchestrator serves a POLYAXON_HOME at a time, and
+    `polyaxon run` starts one on demand; run this yourself for a long-lived one (and set
+    POLYAXON_ORCHESTRATOR=external). On PostgreSQL any number of replicas may run against
+    one database: each run, sweep, DAG and schedule is acted on by one replica at a time.
     """
     from polyaxon_core.cli.common import database
     from polyaxon_core.cli.errors import CliError
@@ -42,10 +45,15 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     if not lock.acquire():
         if quiet_if_running:
             return
-        raise CliError(
-            f"an orchestrator is already running for {current.home} (pid {lock.holder_pid()}); "
-            "stop it first or let it serve this home"
-        )
+        if not replicas_allowed(current.db_url):
+            raise CliError(
+                f"an orchestrator is already running for {current.home} (pid {lock.holder_pid()}); "
+                "stop it first or let it serve this home (replicas need a PostgreSQL "
+                "POLYAXON_DB_URL)"
+            )
+        # one more replica: the one holding the lock is the one `polyaxon run` finds
+        click.echo(f"another orchestrator (pid {lock.holder_pid()}) holds {lock.path}; "
+                   "this one runs as a further replica", err=True)
     stopping = False
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -70,7 +78,13 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
         if once:
             orchestrator.tick()
             return
-        click.echo(f"orchestrator started for {current.home} (pid {lock.holder_pid()})", err=True)
+        click.echo(f"orchestrator started for {current.home} (pid {os.getpid()})", err=True)
         sys.stderr.flush()
         orchestrator.run_forever(lambda: stopping, idle_exit=exit_when_idle,
                                  report_error=lock.record_error)
+
+
+def replicas_allowed(db_url: str) -> bool:
+    """Whether several orchestrators may serve the database at ``db_url``: PostgreSQL's row
+    locks keep replicas apart (:mod:`polyaxon_core.db.claims`); SQLite has none."""
+    return not db_url.startswith("sqlite")

@@ -76,6 +76,21 @@ class Administration(ABC):
     def delete_queue(self, name: str) -> None: ...
 
     @abstractmethod
+    def list_quotas(self) -> list[dict[str, Any]]:
+        """The quotas by name, each with its subject, caps, ``used`` and ``waiting``."""
+
+    @abstractmethod
+    def create_quota(self, name: str, subject: dict[str, str], caps: dict[str, Any]) -> dict[str, Any]:
+        """A new quota of ``subject`` (one of ``project``, ``team``, ``user``) with ``caps``."""
+
+    @abstractmethod
+    def update_quota(self, name: str, caps: dict[str, Any]) -> dict[str, Any]:
+        """Change quota ``name``'s caps (a cap given as None is removed)."""
+
+    @abstractmethod
+    def delete_quota(self, name: str) -> None: ...
+
+    @abstractmethod
     def list_agents(self) -> list[dict[str, Any]]: ...
 
     @abstractmethod
@@ -240,6 +255,34 @@ class LocalAdministration(Administration):
 
         with self.database() as session:
             queues.delete_queue(session, name)
+
+    def list_quotas(self) -> list[dict[str, Any]]:
+        from polyaxon_core.domain import quotas
+
+        with self.database() as session:
+            return quotas.quota_documents(session, quotas.list_quotas(session))
+
+    def create_quota(self, name: str, subject: dict[str, str], caps: dict[str, Any]) -> dict[str, Any]:
+        from polyaxon_core.domain import quotas
+        from polyaxon_core.domain.projects import DEFAULT_OWNER
+
+        with self.database() as session:
+            quota = quotas.create_quota(session, DEFAULT_OWNER, name, **subject, **caps)
+            return quotas.quota_documents(session, [quota])[0]
+
+    def update_quota(self, name: str, caps: dict[str, Any]) -> dict[str, Any]:
+        from polyaxon_core.domain import quotas
+
+        with self.database() as session:
+            quota = quotas.update_quota(quotas.get_quota(session, name), **caps)
+            session.flush()
+            return quotas.quota_documents(session, [quota])[0]
+
+    def delete_quota(self, name: str) -> None:
+        from polyaxon_core.domain import quotas
+
+        with self.database() as session:
+            quotas.delete_quota(session, name)
 
     def list_agents(self) -> list[dict[str, Any]]:
         from sqlalchemy import select
@@ -421,6 +464,21 @@ class RemoteAdministration(Administration):
 
     def delete_queue(self, name: str) -> None:
         self._call("DELETE", f"{self.org}/queues/{name}")
+
+    def list_quotas(self) -> list[dict[str, Any]]:
+        return self._all(f"{self.org}/quotas")
+
+    def create_quota(self, name: str, subject: dict[str, str], caps: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call("POST", f"{self.org}/quotas",
+                                            {"name": name, **subject, **caps})
+        return answer
+
+    def update_quota(self, name: str, caps: dict[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = self._call("PATCH", f"{self.org}/quotas/{name}", caps)
+        return answer
+
+    def delete_quota(self, name: str) -> None:
+        self._call("DELETE", f"{self.org}/quotas/{name}")
 
     def list_agents(self) -> list[dict[str, Any]]:
         return self._all(f"{self.org}/agents")

@@ -355,6 +355,40 @@ class ApiClient:
             "GET", f"{self._run_path(project, uuid)}/lineage/artifacts").json()
         return list(answer.get("results", []))
 
+    def promote_run(self, project: str, uuid: str, version: Mapping[str, Any]) -> dict[str, Any]:
+        """Make the run a model (or artifact) version of its project: ``kind``, ``name``,
+        ``description``, ``tags``, ``artifacts``, ``force``; the version."""
+        answer: dict[str, Any] = self.transport.request(
+            "POST", f"{self._run_path(project, uuid)}/promote", json_body=dict(version)).json()
+        return answer
+
+    def versions(self, project: str, kind: str) -> list[dict[str, Any]]:
+        """Every ``kind`` version (component, model, artifact) of the project, newest first."""
+        found: list[dict[str, Any]] = []
+        while True:
+            answer = self.transport.request(
+                "GET", f"{self._project_path(project)}/versions/{_segment(kind)}",
+                params={"offset": len(found), "limit": 1000}).json()
+            found += answer.get("results", [])
+            if not answer.get("next") or not answer.get("results"):
+                return found
+
+    def version(self, project: str, kind: str, name: str) -> dict[str, Any]:
+        answer: dict[str, Any] = self.transport.request(
+            "GET", f"{self._project_path(project)}/versions/{_segment(kind)}/{_segment(name)}").json()
+        return answer
+
+    def delete_version(self, project: str, kind: str, name: str) -> None:
+        self.transport.request(
+            "DELETE", f"{self._project_path(project)}/versions/{_segment(kind)}/{_segment(name)}")
+
+    def stage_version(self, project: str, kind: str, name: str, stage: str,
+                      message: str | None = None) -> dict[str, Any]:
+        answer: dict[str, Any] = self.transport.request(
+            "POST", f"{self._project_path(project)}/versions/{_segment(kind)}/{_segment(name)}/stages",
+            json_body={"stage": stage, "message": message}).json()
+        return answer
+
     def log_lineage(self, project: str, uuid: str, entries: Sequence[Mapping[str, Any]]) -> None:
         """Record lineage rows (``name, kind, path, summary``), replacing rows of the same name."""
         self.transport.request("POST", f"{self._run_path(project, uuid)}/lineage/artifacts",

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -411,6 +412,34 @@ class TeamProject(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+#: a quota is of exactly one project, team or user
+QUOTA_ONE_SUBJECT = " + ".join(f"(CASE WHEN {column} IS NULL THEN 0 ELSE 1 END)"
+                               for column in ("project_id", "team_id", "user_id")) + " = 1"
+
+
+class Quota(Base):
+    """A cap on what one project, team (the projects it has a role on) or user (the runs
+    they created) may have running at once: runs, and the CPU, memory and GPUs they
+    request; None: no cap on that."""
+
+    __tablename__ = "quotas"
+    __table_args__ = (
+        CheckConstraint(QUOTA_ONE_SUBJECT, name="ck_quotas_one_subject"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(150), unique=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                                   index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    max_runs: Mapped[int | None] = mapped_column()
+    cpu: Mapped[float | None] = mapped_column(Float)
+    memory: Mapped[int | None] = mapped_column(BigInteger)
+    gpu: Mapped[int | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class LoginAttempt(Base):
     """A password login, kept for the rate limits of ``polyaxon_core.login_limits``.
 
@@ -472,4 +501,61 @@ class Dashboard(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     project: Mapped[Project] = relationship()
+    user: Mapped[User | None] = relationship()
+
+
+class ProjectVersion(Base):
+    """A named version of something a project made (Polyaxon 2.x's project versions): a
+    ``component`` (its polyaxonfile, what a hub serves), a ``model`` or an ``artifact``
+    (a run and the names of the artifacts of its lineage it stands for). It copies
+    nothing: it points at the run. Its ``stage`` moves through :class:`VersionStage`."""
+
+    __tablename__ = "project_versions"
+    __table_args__ = (
+        UniqueConstraint("project_id", "kind", "name", name="uq_project_versions_project_kind_name"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uuid: Mapped[str] = mapped_column(String(32), unique=True, default=new_uuid)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    #: component | model | artifact
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(150))
+    description: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(default=list)
+    #: the run it was promoted from (None: a component pushed as a file, or a run deleted)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="SET NULL"), index=True)
+    #: the names of the run's lineage entries it stands for (a model's files)
+    artifacts: Mapped[list[str]] = mapped_column(default=list)
+    #: a component's polyaxonfile, as pushed
+    content: Mapped[str | None] = mapped_column(Text)
+    #: testing | staging | production | disabled
+    stage: Mapped[str] = mapped_column(String(32), default="testing")
+    #: who made it (None: the local administrator, or a user since deleted)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    project: Mapped[Project] = relationship()
+    run: Mapped[Run | None] = relationship()
+    user: Mapped[User | None] = relationship()
+    stages: Mapped[list[VersionStage]] = relationship(
+        back_populates="version", order_by="VersionStage.id", cascade="all, delete-orphan")
+
+
+class VersionStage(Base):
+    """One entry of a version's stage history: the stage it moved to, why, and who."""
+
+    __tablename__ = "version_stages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("project_versions.id", ondelete="CASCADE"),
+                                            index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(256))
+    message: Mapped[str | None] = mapped_column(Text)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    version: Mapped[ProjectVersion] = relationship(back_populates="stages")
     user: Mapped[User | None] = relationship()

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from polyaxon_core.config import ConfigurationError
 
 MIGRATIONS_PATH = Path(__file__).parent / "migrations"
+T = TypeVar("T")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -114,6 +115,41 @@ def session_scope(url: str) -> Iterator[Session]:
     finally:
         session.close()
     dispatch_pending(session)
+
+
+def is_disconnect(exc: BaseException) -> bool:
+    """Whether ``exc`` is the database connection being lost (the server restarted, or
+    ended the connection: ``pg_terminate_backend``), rather than a statement failing."""
+    from sqlalchemy.exc import DBAPIError
+
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+#: how many times :func:`transact` begins again on a new connection
+RECONNECT_ATTEMPTS = 5
+
+
+def transact(url: str, work: Callable[[Session], T], *, idempotent: bool = False) -> T:
+    """``work(session)`` in one transaction (committed, or rolled back on error), begun
+    again on a new connection when the one it had is lost before the commit; also when
+    lost *during* the commit if ``idempotent`` (doing it twice does no harm), since the
+    server may have committed it then. Up to :data:`RECONNECT_ATTEMPTS` times, a little
+    later each time."""
+    import time
+
+    attempt = 0
+    while True:
+        attempt += 1
+        committing = False
+        try:
+            with session_scope(url) as session:
+                result = work(session)
+                committing = True
+            return result
+        except Exception as exc:
+            if not is_disconnect(exc) or (committing and not idempotent) or attempt == RECONNECT_ATTEMPTS:
+                raise
+            time.sleep(0.05 * 2 ** attempt)  # the server may be restarting: give it time
 
 
 def alembic_config(url: str) -> Any:

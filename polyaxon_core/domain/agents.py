@@ -144,6 +144,11 @@ def claim(session: Session, settings: Settings, agent: Agent, limit: int,
                 "`build` does not act for the runs of an agent yet; build the image beforehand "
                 "and name it in the container"))
             continue
+        if run.kind == "service":
+            transition(session, run, Status.FAILED, reason="launch failed", message=(
+                "a service on an agent's cluster cannot be reached through this server's "
+                "proxy; run it with the server's own scheduler"))
+            continue
         artifacts = settings.runs_path / run.uuid / "artifacts"
         try:
             launch = build_launch(settings, run, artifacts, {**run_globals, "namespace": agent.namespace})
@@ -155,18 +160,24 @@ def claim(session: Session, settings: Settings, agent: Agent, limit: int,
 
 
 def _claim_queued(session: Session, agent: Agent, limit: int) -> list[Run]:
-    if limit <= 0:
+    from polyaxon_core.db.claims import claim_rows, critical_section
+    from polyaxon_core.domain.quotas import QUOTA_REASON, QuotaGate
+    from polyaxon_core.domain.state import note
+
+    # the orchestrators' critical section: quotas span the runs of every scheduler
+    if limit <= 0 or not critical_section(session, "claim-queued"):
         return []
     active = [status.value for status in ACTIVE_STATUSES]
     busy = Counter(session.scalars(select(Run.queue).where(
         Run.queue.like(f"{agent.name}/%"), Run.status.in_(active))).all())
     queues = {queue.name: queue for queue in session.scalars(
         select(Queue).where(Queue.name.like(f"{agent.name}/%")))}
-    candidates = session.scalars(
+    candidates = session.scalars(claim_rows(
         select(Run).options(selectinload(Run.project))
         .outerjoin(Queue, Queue.name == Run.queue)
         .where(Run.queue.like(f"{agent.name}/%"), Run.status == Status.QUEUED.value)
-        .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id)).all()
+        .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id), Run)).all()
+    quotas = QuotaGate(session)
     claimed: list[Run] = []
     for run in candidates:
         if len(claimed) >= limit:
@@ -175,6 +186,10 @@ def _claim_queued(session: Session, agent: Agent, limit: int) -> list[Run]:
         queue = queues.get(name) or ensure_queue(session, name, 2)
         queues[name] = queue
         if busy[name] >= queue.concurrency:
+            continue
+        held = quotas.refusal(run)
+        if held is not None:
+            note(session, run, QUOTA_REASON, held)
             continue
         attempts = int((run.meta_info or {}).get("attempts", 0)) + 1
         run.meta_info = {**(run.meta_info or {}), "attempts": attempts, "agent": agent.name}
@@ -185,6 +200,7 @@ def _claim_queued(session: Session, agent: Agent, limit: int) -> list[Run]:
         if transition(session, run, Status.SCHEDULED, reason="scheduled",
                       message=f"agent {agent.name}, queue {name}, attempt {attempts}"):
             busy[name] += 1
+            quotas.admit(run)
             claimed.append(run)
     return claimed
 
@@ -310,4 +326,6 @@ def launch_from_document(data: Mapping[str, Any]) -> LaunchRequest:
                             container=_container(step.get("container")))
                    for step in data.get("init") or ()),
         run_section=dict(data.get("run_section") or {}),
+        ports=tuple(int(port) for port in data.get("ports") or ()),
+        service_urls=tuple(str(url) for url in data.get("service_urls") or ()),
         termination={key: int(value) for key, value in (data.get("termination") or {}).items()})

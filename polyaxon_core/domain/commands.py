@@ -468,6 +468,17 @@ def delete_run(session: Session, run: Run) -> list[str]:
             else f"{run.kind} {run.uuid[:12]} still has {len(unfinished)} unfinished run(s)"
         )
         raise Conflict(f"{what}; stop it first with `polyaxon ops stop {run.uuid[:12]}`")
+    from sqlalchemy import select
+
+    from polyaxon_core.db.models import ProjectVersion
+
+    pointing = session.execute(select(ProjectVersion.kind, ProjectVersion.name).where(
+        ProjectVersion.run_id.in_([run.id, *(child.id for child in descendants)]))).first()
+    if pointing is not None:
+        kind, name = pointing
+        raise Conflict(f"the {kind} version {name!r} points at run {run.uuid[:12]} (or one of its "
+                       f"runs); delete it first (`polyaxon models delete {name} --kind {kind}`) or "
+                       "point it at another run (`polyaxon models promote UUID --name ... --force`)")
     uuids = [run.uuid, *(child.uuid for child in descendants)]
     session.delete(run)
     return uuids

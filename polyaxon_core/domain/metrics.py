@@ -122,8 +122,9 @@ _COLUMNS = ("run_id", "attempt", "name", "step", "value", "timestamp")
 
 def _insert_rows(session: Session, run_id: int, attempt: int, rows: Sequence[MetricRow],
                  now: datetime) -> None:
-    """Insert the rows with one driver-level ``executemany``: thousands of points a batch,
-    where the ORM's per-row bookkeeping would cost more than the database. Timestamps go
+    """Insert the rows with one driver-level statement (an ``executemany``; with psycopg2 a
+    multi-row ``VALUES``): thousands of points a batch, where the ORM's per-row
+    bookkeeping would cost more than the database. Timestamps go
     through the column's own bind processor (once per distinct time), so they are stored
     exactly as the ORM stores them."""
     connection = session.connection()
@@ -149,9 +150,18 @@ def _insert_rows(session: Session, run_id: int, attempt: int, rows: Sequence[Met
         if stamp is None and timestamp is not None:
             stamp = bound[timestamp] = bind(timestamp)
         values.append((run_id, attempt, name, step, value, stamp))
-    connection.exec_driver_sql(
-        f"INSERT INTO {Metric.__tablename__} ({', '.join(_COLUMNS)}) "
-        f"VALUES ({', '.join([placeholder] * len(_COLUMNS))})", values)
+    statement = f"INSERT INTO {Metric.__tablename__} ({', '.join(_COLUMNS)}) VALUES "
+    if dialect.driver == "psycopg2":
+        # psycopg2's executemany sends one statement per row: one multi-row VALUES instead
+        from psycopg2.extras import execute_values
+
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            execute_values(cursor, statement + "%s", values, page_size=len(values) or 1)
+        finally:
+            cursor.close()
+        return
+    connection.exec_driver_sql(statement + f"({', '.join([placeholder] * len(_COLUMNS))})", values)
 
 
 def batch_stored(session: Session, run: Run, batch_id: str) -> bool:

@@ -94,8 +94,8 @@ def hook_problems(spec: Any) -> list[str]:
         if hook.get("hubRef") not in notifiers:
             problems.append(
                 f"{where}.hubRef `{hook.get('hubRef')}` names no installed notifier (installed: "
-                f"{', '.join(notifiers) or 'none'}); a hook that runs a hub component needs the "
-                "component hub, which this version does not have")
+                f"{', '.join(notifiers) or 'none'}); hooks run notifiers only: a hook running a hub "
+                "component does not act yet")
         elif not hook.get("connection"):
             problems.append(f"{where} needs a `connection`: the catalog entry its notifier "
                             "delivers through")
@@ -245,8 +245,14 @@ class Dispatcher:
         while not self._stopped.is_set():
             try:
                 self.dispatch_due()
-            except Exception:  # the database went away for a moment: try again next time
-                logger.exception("delivering notifications failed; retrying")
+            except Exception as exc:  # the database went away for a moment: try again next time
+                from polyaxon_core.db.session import is_disconnect
+
+                if is_disconnect(exc):
+                    logger.warning("delivering notifications: lost the database connection; "
+                                   "reconnecting")
+                else:
+                    logger.exception("delivering notifications failed; retrying")
             self._stopped.wait(self.settings.poll_interval)
 
     def dispatch_due(self) -> list[Any]:

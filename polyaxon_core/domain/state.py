@@ -99,3 +99,20 @@ def transition(
         # owed in this transaction: a notification is owed once, whoever ended the run
         queue_notifications(session, run, status.value)
     return True
+
+
+def note(session: Session, run: Run, reason: str, message: str) -> bool:
+    """Record in ``run``'s timeline why it stays in its status (a quota holding a queued
+    run), without moving it; once, until the reason or the message changes. Whether it
+    was recorded."""
+    from sqlalchemy import select
+
+    last = session.execute(
+        select(RunStatusCondition.status, RunStatusCondition.reason, RunStatusCondition.message)
+        .where(RunStatusCondition.run_id == run.id).order_by(RunStatusCondition.id.desc()).limit(1)
+    ).first()
+    if last is not None and tuple(last) == (run.status, reason, message):
+        return False
+    session.add(RunStatusCondition(run=run, status=run.status, reason=reason, message=message,
+                                   created_at=utcnow()))
+    return True

@@ -14,3 +14,6 @@ class PluginClass:
     name: ClassVar[str]
     #: One line shown by ``polyaxon plugins list``.
     description: ClassVar[str] = ""
+    #: Text class attributes every subclass must set (besides ``name``); a contributed
+    #: class without them is refused when the plugin loads.
+    required_attributes: ClassVar[tuple[str, ...]] = ()

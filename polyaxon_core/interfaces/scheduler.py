@@ -64,6 +64,11 @@ class Scheduler(PluginClass):
         own paths, its namespace); none by default: the paths of this machine."""
         return {}
 
+    def service_ports(self, declared: Sequence[int]) -> list[int]:
+        """The ports a service declaring ``declared`` listens on where this scheduler starts
+        it (``globals.ports``): the declared ones by default, as in a pod of its own."""
+        return list(declared)
+
     @classmethod
     def check_run(cls, run: Mapping[str, Any]) -> list[tuple[str, str]]:
         """What this scheduler cannot start in a polyaxonfile's ``run`` section, as

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from polyaxon_core.config import Settings
+from polyaxon_core.db.claims import claim_rows
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import Build, Run, utcnow
 from polyaxon_core.entities import ConnectionEntity
@@ -157,7 +158,7 @@ class BuildController:
 
     def poll_all(self, session: Session) -> None:
         """Ask each running build's builder where it is, once; record what ended."""
-        for row in session.scalars(select(Build).where(Build.status == RUNNING)).all():
+        for row in session.scalars(claim_rows(select(Build).where(Build.status == RUNNING))).all():
             if not row.handle:
                 continue
             try:

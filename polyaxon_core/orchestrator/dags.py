@@ -36,6 +36,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer, selectinload
 
 from polyaxon_core.config import Settings
+from polyaxon_core.db.claims import claim_rows
 from polyaxon_core.db.models import Run
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.commands import (
@@ -167,7 +168,9 @@ class DagController:
             del self._specs[cached]
         for dag_id in ids:
             with session_scope(db_url) as session:
-                dag = session.get(Run, dag_id, options=[selectinload(Run.project)])
+                # locked for the pass: another replica skips it meanwhile
+                dag = session.scalar(claim_rows(
+                    select(Run).options(selectinload(Run.project)).where(Run.id == dag_id), Run))
                 if dag is not None and dag.status in _CONTROLLED:
                     self.control(session, dag)
 

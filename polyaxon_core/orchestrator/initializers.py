@@ -121,11 +121,14 @@ def plan(
     artifacts: Path,
     connection: Callable[[str], ConnectionEntity],
     is_project_run: Callable[[str], bool],
+    runs_of: Callable[[str], list[tuple[str, str | None]]] | None = None,
 ) -> tuple[InitStep, ...]:
     """The steps of the rendered ``init`` section (:meth:`OperationSpec.render_init`).
 
     ``connection(name)`` looks a connection up in the catalog; ``is_project_run(uuid)``
-    says whether a run of the store belongs to the run's project. Raises
+    says whether a run of the store belongs to the run's project; ``runs_of(uuid)`` gives
+    the runs a uuid of the project stands for, with their names (a sweep's trials, a
+    DAG's operations; a run itself), for a ``tensorboard`` initializer. Raises
     :class:`InitializerError` naming the initializer and the problem.
     """
     steps = []
@@ -147,6 +150,11 @@ def plan(
             steps.append(InitStep("dockerfile", str(folder / name), value))
         elif entry.get("paths") is not None or entry.get("artifacts") is not None:
             steps.append(_paths(entry, named, run_path, artifacts, is_project_run, where))
+        elif entry.get("tensorboard") is not None:
+            if runs_of is None:
+                raise InitializerError(f"{where}: a tensorboard initializer gathers event files "
+                                       "for a TensorBoard; it has no place here")
+            steps.append(_tensorboard(entry, run_path, artifacts, runs_of, where))
         elif isinstance(entry.get("container"), ContainerSpec):
             steps.append(InitStep("container", str(run_path), connection=named,
                                   container=entry["container"]))
@@ -206,6 +214,36 @@ def _paths(entry: Mapping[str, Any], named: ConnectionEntity | None, run_path: P
                     "a path of the store starts with the uuid of a run of the same project")
         sources.append((clean, str(folder / _confined(target, "target", where))))
     return InitStep("paths", str(folder), {"root": _root(named)}, tuple(sources), connection=named)
+
+
+def _tensorboard(entry: Mapping[str, Any], run_path: Path, artifacts: Path,
+                 runs_of: Callable[[str], list[tuple[str, str | None]]], where: str) -> InitStep:
+    """The event files (each run's ``tensorboard`` folder of artifacts, written by
+    ``tracking.init(tensorboard=True)``) of ``tensorboard.uuids`` (a list, or comma
+    separated; a sweep or a DAG stands for its runs), one folder per run under ``path``
+    (default ``tensorboard``), named by uuid or, with ``useNames``, by run name."""
+    value = entry["tensorboard"] if isinstance(entry["tensorboard"], Mapping) else {}
+    written = value.get("uuids") or []
+    uuids = [item.strip() for item in (written.split(",") if isinstance(written, str) else written)
+             if str(item).strip()]
+    if not uuids:
+        raise InitializerError(f"{where}: `tensorboard.uuids` names no run; give the uuids of "
+                               "runs, of a sweep or of a DAG")
+    runs: dict[str, str | None] = {}
+    for uuid in uuids:
+        found = runs_of(str(uuid))
+        if not found:
+            raise InitializerError(f"{where}: {uuid} is not a run of this project")
+        runs.update(found)
+    folder = _destination(entry.get("path"), "tensorboard", run_path, artifacts, where)
+    names: dict[str, str] = {}
+    for uuid, name in runs.items():
+        label = name if value.get("useNames") and name else uuid
+        # two runs of one name each keep a folder of their own
+        names[uuid] = f"{label}-{uuid[:8]}" if label in names.values() else label
+    sources = tuple((f"{uuid}/tensorboard", str(folder / _confined(label, "run name", where)))
+                    for uuid, label in names.items())
+    return InitStep("paths", str(folder), {"root": None, "missing_ok": True}, sources)
 
 
 def _root(named: ConnectionEntity | None) -> str | None:

@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import os
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -24,9 +25,10 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
 from polyaxon_core.config import Settings
+from polyaxon_core.db.claims import claim_rows, critical_section
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import ProjectCI, Queue, Run, utcnow
-from polyaxon_core.db.session import session_scope
+from polyaxon_core.db.session import is_disconnect, session_scope
 from polyaxon_core.domain.agents import SCHEDULER_PREFIX as AGENT_SCHEDULER
 from polyaxon_core.domain.agents import agent_names, agent_of_queue
 from polyaxon_core.domain.artifacts import copy_run_artifacts
@@ -34,7 +36,8 @@ from polyaxon_core.domain.commands import load_spec
 from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.domain.notifications import Dispatcher
 from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
-from polyaxon_core.domain.state import transition
+from polyaxon_core.domain.quotas import QUOTA_REASON, QuotaGate
+from polyaxon_core.domain.state import note, transition
 from polyaxon_core.entities import ContainerSpec, InitStep, LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
 from polyaxon_core.interfaces.builder import BuildRequest, BuildUnavailable
@@ -48,9 +51,11 @@ from polyaxon_core.orchestrator.builds import (
     plan_build,
 )
 from polyaxon_core.orchestrator.ci import CIController
+from polyaxon_core.orchestrator.culling import CullingController
 from polyaxon_core.orchestrator.dags import DagController
 from polyaxon_core.orchestrator.schedules import ScheduleController
 from polyaxon_core.orchestrator.sweeps import SweepController
+from polyaxon_core.services import declared_ports, service_globals
 from polyaxon_core.wakeup import WakeupChannel, wakeup_path
 
 logger = logging.getLogger(__name__)
@@ -110,6 +115,8 @@ class Orchestrator:
 
         self.settings = settings
         self.clock = clock
+        #: which replica this is, in the timeline of the runs it schedules
+        self.replica = f"{socket.gethostname()}:{os.getpid()}"
         self.scheduler: Scheduler = scheduler or create("scheduler", settings.scheduler, settings)
         self.store: ArtifactStore = store or create("store", settings.store, settings)
         self.sweeps = SweepController(settings)
@@ -117,13 +124,17 @@ class Orchestrator:
         self.schedules = ScheduleController(settings, clock)
         self.ci = CIController(settings, clock)
         self.builds = BuildController(settings, lambda name: create("builder", name, settings))
+        self.culling = CullingController(
+            settings, type(self.scheduler).run_globals(settings),
+            lambda uuid: self.store.local_path(uuid) or settings.runs_path / uuid / "artifacts")
 
     # ------------------------------------------------------------------------------ tick
     def tick(self) -> None:
-        """One pass over everything: reconciliation, CI, schedules, DAGs, sweeps,
+        """One pass over everything: reconciliation, culling, CI, schedules, DAGs, sweeps,
         scheduling, in this order so that a run which just ended is seen by its DAG or sweep, and the runs
         they queue in its place are launched, in the same pass."""
         self.reconcile()
+        self.culling.control_all()
         self.ci.control_all(self.settings.db_url)
         self.schedules.control_all(self.settings.db_url)
         self.dags.control_all(self.settings.db_url)
@@ -176,7 +187,12 @@ class Orchestrator:
                     # a tick that failed half-way has committed only whole steps: log, go on
                     failure = describe_storage_error(exc, self.settings)
                     problem = failure.message if failure is not None else None
-                    if problem is None:
+                    if problem is None and is_disconnect(exc):
+                        # the server restarted or ended the connection: the pool opens a
+                        # new one on the next pass
+                        logger.warning("lost the database connection (%s); reconnecting",
+                                       str(getattr(exc, "orig", exc)).strip().splitlines()[0])
+                    elif problem is None:
                         logger.exception("orchestrator tick failed; retrying")
                     elif problem != reported:
                         logger.error("orchestrator tick failed: %s; retrying", problem)
@@ -211,6 +227,14 @@ class Orchestrator:
             self._launch(run_id)
 
     def _claim_queued(self, session: Session) -> list[int]:
+        """Move the queued runs that may start now to ``scheduled``; their ids.
+
+        The counts of what runs are read and the claims are made in one critical section
+        (:func:`~polyaxon_core.db.claims.critical_section`), so two orchestrator replicas
+        can never both fill a queue's last slot; a replica that finds the section taken
+        claims nothing on this pass."""
+        if not critical_section(session, "claim-queued"):
+            return []
         ensure_queue(session, DEFAULT_QUEUE, self.settings.default_concurrency)
         queues = {queue.name: queue for queue in session.scalars(select(Queue))}
         busy = Counter(
@@ -219,16 +243,17 @@ class Orchestrator:
                                         Run.managed_by == "agent", _not_an_agents())
             ).all()
         )
-        candidates = session.scalars(
+        candidates = session.scalars(claim_rows(
             select(Run)
             .outerjoin(Queue, Queue.name == Run.queue)
             .where(Run.status == Status.QUEUED.value, Run.kind.not_in(CONTROLLED_KINDS))
-            .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id)
+            .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id), Run)
         ).all()
         claimed: list[int] = []
         # queues share the machine-wide limit; higher-priority queues get its slots first
         free = self.settings.max_concurrency - sum(busy.values())
         agents = agent_names(session)
+        quotas = QuotaGate(session)
         for run in candidates:
             if free <= 0:
                 break
@@ -241,6 +266,10 @@ class Orchestrator:
             queues[queue_name] = queue
             if busy[queue_name] >= queue.concurrency:
                 continue
+            held = quotas.refusal(run)
+            if held is not None:  # waits, saying why; the runs after it may fit
+                note(session, run, QUOTA_REASON, held)
+                continue
             attempts = int((run.meta_info or {}).get("attempts", 0)) + 1
             run.meta_info = {**(run.meta_info or {}), "attempts": attempts}
             if attempts > 1:
@@ -249,9 +278,10 @@ class Orchestrator:
             run.scheduler = self.scheduler.name
             run.scheduler_handle = {}
             if transition(session, run, Status.SCHEDULED, reason="scheduled",
-                          message=f"queue {queue_name}, attempt {attempts}"):
+                          message=f"queue {queue_name}, attempt {attempts}, by orchestrator {self.replica}"):
                 busy[queue_name] += 1
                 free -= 1
+                quotas.admit(run)
                 claimed.append(run.id)
         return claimed
 
@@ -259,6 +289,8 @@ class Orchestrator:
         try:
             self._copy_resumed_artifacts(run_id)
         except Exception as exc:  # an unreadable checkpoint fails the trial, not the loop
+            if is_disconnect(exc):
+                raise
             with session_scope(self.settings.db_url) as session:
                 run = session.get(Run, run_id)
                 if run is not None and run.status == Status.SCHEDULED.value:
@@ -267,7 +299,10 @@ class Orchestrator:
                                message=f"could not copy the artifacts of the run it resumes: {exc}")
             return
         with session_scope(self.settings.db_url) as session:
-            run = session.get(Run, run_id, options=[selectinload(Run.project)])
+            # locked while it is submitted: another replica that finds it scheduled (an
+            # orphan to it) skips it, then sees it started
+            run = session.scalar(claim_rows(
+                select(Run).options(selectinload(Run.project)).where(Run.id == run_id), Run))
             if run is None or run.status != Status.SCHEDULED.value:
                 return
             try:
@@ -284,11 +319,17 @@ class Orchestrator:
                 transition(session, run, Status.FAILED, reason="build failed", message=str(exc))
                 return
             except Exception as exc:  # a bad template or command fails the run, not the loop
+                if is_disconnect(exc):  # the database's fault, not the run's: again next pass
+                    raise
                 logger.info("run %s could not be launched: %s", run.uuid, exc)
                 transition(session, run, Status.FAILED, reason="launch failed",
                            message=str(exc))
                 return
             run.scheduler_handle = dict(handle)
+            if launch.service_urls:  # what the API and the CLI show of where it is reached
+                run.meta_info = {**(run.meta_info or {}), "service": {
+                    "base_urls": list(launch.service_urls),
+                    "ports": declared_ports(launch.run_section)}}
             if not transition(session, run, Status.STARTING, reason="starting"):
                 # stopped while it was being submitted: what was started must not stay
                 self.scheduler.stop(run_to_entity(run), handle, force=True)
@@ -350,8 +391,11 @@ class Orchestrator:
         run_path.mkdir(mode=0o700, exist_ok=True)
         artifacts = self.store.local_path(run.uuid) or run_path / "artifacts"
         (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
-        return build_launch(self.settings, run, artifacts, type(self.scheduler).run_globals(self.settings),
-                            built)
+        run_globals = type(self.scheduler).run_globals(self.settings)
+        if run.kind == "service":  # where this scheduler lets it listen
+            run_globals = {**run_globals,
+                           "ports": self.scheduler.service_ports(declared_ports(load_spec(run).run))}
+        return build_launch(self.settings, run, artifacts, run_globals, built)
 
     # ------------------------------------------------------------------------- reconcile
     def reconcile(self) -> None:
@@ -378,15 +422,19 @@ class Orchestrator:
             return
         handles = {item.run.uuid: item for item in active}
         for update in updates:
+            item = handles[update.run_uuid]
             with session_scope(self.settings.db_url) as session:
-                run = session.scalar(
-                    select(Run).options(selectinload(Run.project)).where(Run.uuid == update.run_uuid)
-                )
-                if run is not None:
-                    self._apply(session, run, update)
-                    if run.status in _FINAL:
-                        item = handles[update.run_uuid]
-                        self.scheduler.cleanup(item.run, item.handle)
+                run = session.scalar(claim_rows(
+                    select(Run).options(selectinload(Run.project)).where(Run.uuid == update.run_uuid),
+                    Run))
+                # what was observed applies to the state it was observed in: not when
+                # another replica (or a user's stop, or a retry) moved the run meanwhile
+                if (run is None or run.status != item.run.status
+                        or dict(run.scheduler_handle or {}) != dict(item.handle)):
+                    continue
+                self._apply(session, run, update)
+                if run.status in _FINAL:
+                    self.scheduler.cleanup(item.run, item.handle)
 
     def _enforce_timeouts(self, session: Session, rows: Any) -> None:
         now = utcnow()
@@ -492,11 +540,12 @@ def fail_waiting_runs(db_url: str, message: str) -> list[str]:
 def template_globals(settings: Settings, run: Run, artifacts: Path,
                      run_globals: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The ``globals.*`` of ``run``'s templates (its artifacts in ``artifacts``);
-    ``run_globals``: those the scheduler gives differently (a pod's paths)."""
+    ``run_globals``: those the scheduler gives differently (a pod's paths, the ports a
+    service listens on there)."""
     run_path = settings.runs_path / run.uuid
     context_path = str((run.meta_info or {}).get("context_path") or run_path)
     project = run.project
-    return {
+    values = {
         "owner_name": project.owner,
         "project_name": project.name,
         "project_unique_name": f"{project.owner}.{project.name}",
@@ -519,8 +568,15 @@ def template_globals(settings: Settings, run: Run, artifacts: Path,
         "cloning_kind": run.cloning_kind,
         "original_uuid": run.original.uuid if run.original is not None else None,
         "is_independent": run.pipeline_id is None,
+        # where a service listens: this machine's loopback (the server's proxy is the
+        # way in); a scheduler of pods gives every address of the pod
+        "bind_address": "127.0.0.1",
         **(run_globals or {}),
     }
+    if run.kind == "service":  # read for services only: every launch builds these globals
+        values.update(service_globals(values["namespace"], project.owner, project.name, run.uuid,
+                                      load_spec(run).run, (run_globals or {}).get("ports")))
+    return values
 
 
 def build_launch(settings: Settings, run: Run, artifacts: Path,
@@ -556,7 +612,7 @@ def build_launch(settings: Settings, run: Run, artifacts: Path,
         session = object_session(run)
         assert session is not None
         steps = initializers.plan(init, run_path, artifacts, lambda name: catalog().get(name),
-                                  _project_runs(session, run))
+                                  _project_runs(session, run), _runs_of(session, run))
     return LaunchRequest(
         run=run_to_entity(run),
         container=container,
@@ -568,6 +624,8 @@ def build_launch(settings: Settings, run: Run, artifacts: Path,
         connections=connections,
         init=steps,
         run_section=spec.render_run(dict(run.inputs or {}), globals_context),
+        ports=tuple(globals_context["ports"]) if spec.run_kind == "service" else (),
+        service_urls=tuple(globals_context["base_urls"]) if spec.run_kind == "service" else (),
         termination={key: int(value) for key, value in (
             ("max_retries", termination.max_retries if termination else None),
             ("timeout", termination.timeout if termination else None),
@@ -597,6 +655,23 @@ def _catalog(settings: Settings) -> Any:
     from polyaxon_core.connections import load_catalog
 
     return load_catalog(settings.home)
+
+
+def _runs_of(session: Session, run: Run) -> Callable[[str], list[tuple[str, str | None]]]:
+    """The runs a uuid of ``run``'s project stands for, with their names: a sweep's or a
+    DAG's runs (theirs too, a level deeper), else the run itself; none for a uuid of
+    another project."""
+
+    def runs_of(uuid: str) -> list[tuple[str, str | None]]:
+        found = session.scalar(select(Run).where(Run.uuid == uuid, Run.project_id == run.project_id))
+        if found is None:
+            return []
+        if found.kind not in CONTROLLED_KINDS:
+            return [(found.uuid, found.name)]
+        children = session.scalars(select(Run).where(Run.pipeline_id == found.id).order_by(Run.id)).all()
+        return [pair for child in children for pair in runs_of(child.uuid)]
+
+    return runs_of
 
 
 def _project_runs(session: Session, run: Run) -> Callable[[str], bool]:

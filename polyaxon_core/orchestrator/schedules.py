@@ -35,6 +35,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from polyaxon_core.config import Settings
+from polyaxon_core.db.claims import claim_rows
 from polyaxon_core.db.models import Run
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.commands import create_firing
@@ -115,7 +116,9 @@ class ScheduleController:
             ids = session.scalars(select(Run.id).where(Run.status == Status.ON_SCHEDULE.value)).all()
         for schedule_id in ids:
             with session_scope(db_url) as session:
-                run = session.get(Run, schedule_id, options=[selectinload(Run.project)])
+                # locked for the pass: another replica skips it meanwhile (a moment fires once)
+                run = session.scalar(claim_rows(
+                    select(Run).options(selectinload(Run.project)).where(Run.id == schedule_id), Run))
                 if run is not None and run.status == Status.ON_SCHEDULE.value:
                     self.control(session, run)
 

@@ -12,13 +12,14 @@ point and started again neither repeats nor loses a trial nor a decision.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, defer, selectinload
 
 from polyaxon_core.config import Settings
+from polyaxon_core.db.claims import claim_rows
 from polyaxon_core.db.models import Metric, Run
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.commands import create_trial, load_spec, request_stop
@@ -32,9 +33,12 @@ from polyaxon_core.orchestrator import early_stopping
 logger = logging.getLogger(__name__)
 
 _CONTROLLED = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
+#: what a pass reads of a sweep's trials
+_TRIAL_COLUMNS = (Run.id, Run.uuid, Run.matrix_index, Run.status, Run.meta_info, Run.last_metrics)
 
 
-def trials_of(children: list[Run]) -> list[Trial]:
+def trials_of(children: Sequence[Any]) -> list[Trial]:
+    """The trials the optimizer sees: of trial runs, or of rows of :data:`_TRIAL_COLUMNS`."""
     return [
         Trial(
             index=int(child.matrix_index if child.matrix_index is not None else -1),
@@ -68,19 +72,20 @@ class SweepController:
             ).all()
         for sweep_id in ids:
             with session_scope(db_url) as session:
-                sweep = session.get(Run, sweep_id, options=[selectinload(Run.project)])
+                # locked for the pass: another replica skips it meanwhile
+                sweep = session.scalar(claim_rows(
+                    select(Run).options(selectinload(Run.project)).where(Run.id == sweep_id), Run))
                 if sweep is not None and sweep.status in _CONTROLLED:
                     self.control(session, sweep)
 
     def control(self, session: Session, sweep: Run) -> None:
-        # the trials' compiled content is never needed here: leave the large text columns out
-        children = list(session.scalars(
-            select(Run).where(Run.pipeline_id == sweep.id)
-            .options(defer(Run.content), defer(Run.raw_content))
-        ))
         if sweep.status == Status.STOPPING.value:
-            self._stop(session, sweep, children)
+            self._stop(session, sweep)
             return
+        # what the optimizer and the rules read of the trials, as plain rows: a sweep of
+        # thousands of trials is read on every pass
+        children: list[Any] = list(session.execute(
+            select(*_TRIAL_COLUMNS).where(Run.pipeline_id == sweep.id)).all())
         try:
             spec, optimizer = self.optimizer_for(sweep)
         except Exception as exc:
@@ -115,7 +120,7 @@ class SweepController:
             self._finish(session, sweep, children)
 
     def _apply_early_stopping(
-        self, session: Session, sweep: Run, children: list[Run], optimizer: Optimizer,
+        self, session: Session, sweep: Run, children: list[Any], optimizer: Optimizer,
         trials: list[Trial], rules: list[early_stopping.Rule],
     ) -> bool:
         """Stop the trials the rules condemn; return True when the whole sweep stops."""
@@ -124,9 +129,10 @@ class SweepController:
             rules, progress(session, sweep, children, early_stopping.metric_names(rules)),
             planned if isinstance(planned, int) else None,
         )
-        by_uuid = {child.uuid: child for child in children}
+        by_uuid = {child.uuid: child.id for child in children}
         for stop in decision.trials:
-            child = by_uuid[stop.uuid]
+            child = session.get(Run, by_uuid[stop.uuid])
+            assert child is not None
             logger.info("sweep %s: stopping trial %s (%s: %s)", sweep.uuid, child.uuid, stop.reason,
                         stop.message)
             request_stop(session, child, reason=stop.reason, message=stop.message)
@@ -136,10 +142,10 @@ class SweepController:
         sweep.meta_info = {**(sweep.meta_info or {}), "optimizer": optimizer.describe(trials)}
         transition(session, sweep, Status.STOPPING, reason=decision.sweep.reason,
                    message=decision.sweep.message)
-        self._stop(session, sweep, children)
+        self._stop(session, sweep)
         return True
 
-    def _finish(self, session: Session, sweep: Run, children: list[Run]) -> None:
+    def _finish(self, session: Session, sweep: Run, children: list[Any]) -> None:
         succeeded = sum(1 for child in children if child.status == Status.SUCCEEDED.value)
         if children and succeeded == 0:
             transition(session, sweep, Status.FAILED, reason="all trials failed",
@@ -148,10 +154,14 @@ class SweepController:
             transition(session, sweep, Status.SUCCEEDED, reason="sweep done",
                        message=f"{succeeded} of {len(children)} trials succeeded")
 
-    def _stop(self, session: Session, sweep: Run, children: list[Run]) -> None:
+    def _stop(self, session: Session, sweep: Run) -> None:
         """Stop every unfinished trial, then end the sweep as the reason it is stopping
         for says: ``failed`` for an optimizer error, the early stopping rule's outcome,
         ``stopped`` otherwise (a user's stop)."""
+        # the trials' compiled content is never needed here: leave the large text columns out
+        children = list(session.scalars(
+            select(Run).where(Run.pipeline_id == sweep.id)
+            .options(defer(Run.content), defer(Run.raw_content))))
         stopping = next(
             (c for c in reversed(sweep.conditions) if c.status == Status.STOPPING.value), None
         )
@@ -171,7 +181,7 @@ class SweepController:
             transition(session, sweep, Status.STOPPED, reason="stopped")
 
 
-def progress(session: Session, parent: Run, children: list[Run], names: set[str],
+def progress(session: Session, parent: Run, children: Sequence[Any], names: set[str],
              index: Callable[[Run], int] | None = None) -> list[early_stopping.TrialProgress]:
     """The children of a sweep (or a DAG) with every value their current attempt logged of
     the metrics ``names`` (a resumed or retried trial starts its series again); ``index``

@@ -83,15 +83,17 @@ def read_hub_component(
     params: Mapping[str, str] | None = None,
     *,
     presets: Sequence[str | Path] = (),
+    operation: Mapping[str, Any] | None = None,
 ) -> OperationSpec:
     """An operation running the hub component ``reference`` (``owner/name:version``,
     see :mod:`polyaxon_core.hub`), with ``params`` and ``presets`` as for
-    :func:`read_polyaxonfile`."""
+    :func:`read_polyaxonfile`; ``operation`` adds fields of the operation itself
+    (``termination``, ``name``, ...)."""
     from polyaxon_core.spec.compiler import compile_source
     from polyaxon_core.spec.loader import read_source, source_from_data
 
-    source = source_from_data({"version": 1.1, "kind": "operation", "hubRef": reference},
-                              f"hub:{reference}")
+    source = source_from_data({"version": 1.1, "kind": "operation", **(operation or {}),
+                               "hubRef": reference}, f"hub:{reference}")
     preset_sources = tuple(read_source(Path(preset)) for preset in presets)
     return compile_source(source, params, preset_sources, fetch_url_refs=True, hub=client_hub())
 

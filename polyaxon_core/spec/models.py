@@ -101,6 +101,10 @@ class TerminationSpec:
     max_retries: int | None = None
     timeout: int | None = None
     ttl: int | None = None
+    #: ``culling.timeout``: seconds a service may stay idle before it is stopped
+    culling_timeout: int | None = None
+    #: ``probe``: how to tell a service is active (``http``: ``path``, ``port``), as written
+    probe: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -404,6 +408,20 @@ class OperationSpec:
             raise PolyaxonfileError(problems)
         return dict(rendered)
 
+    def render_probe(self, inputs: Mapping[str, Any], globals: Mapping[str, Any]) -> dict[str, Any]:
+        """``termination.probe`` with its strings templated (a path such as
+        ``{{ globals.base_url }}/api/status``); empty without one."""
+        probe = self.termination.probe if self.termination else None
+        if not probe:
+            return {}
+        where = Located(self.component.where.source, ("termination", "probe"), {})
+        problems: list[Problem] = []
+        text = _renderer(where, self._template_context(inputs, globals, problems), problems)
+        rendered = _render_tree(dict(probe), (), text)
+        if problems:
+            raise PolyaxonfileError(problems)
+        return dict(rendered)
+
     def render_init(self, inputs: Mapping[str, Any], globals: Mapping[str, Any]) -> list[dict[str, Any]]:
         """The ``run.init`` section (with ``runPatch`` applied) after templating: each
         initializer's mapping with its strings rendered, and its ``container`` (if any) a
@@ -585,4 +603,6 @@ def _termination(
         max_retries=merged.get("maxRetries"),
         timeout=merged.get("timeout"),
         ttl=merged.get("ttl"),
+        culling_timeout=(merged.get("culling") or {}).get("timeout"),
+        probe=merged.get("probe"),
     )

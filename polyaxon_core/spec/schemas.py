@@ -200,11 +200,30 @@ def value_issue(io: Mapping[str, Any], value: Any) -> Issue | None:
 # -- operation sections ----------------------------------------------------------------
 
 
+class CullingSchema(SpecSchema):
+    timeout = Integer(minimum=1, help_text="a number of seconds >= 1")
+
+
+class HttpProbeSchema(SpecSchema):
+    path = Text()
+    port = Integer(minimum=1, maximum=65535)
+    host = Text()
+    scheme = Choice(["HTTP", "HTTPS"], what="scheme")
+    http_headers = ListOf(KubeObject())
+
+
+class ActivityProbeSchema(SpecSchema):
+    exec_ = KubeObject(data_key="exec")
+    http = Section(HttpProbeSchema)
+
+
 class TerminationSchema(SpecSchema):
     max_retries = Integer(minimum=0)
     # Deliberately positive: the official client accepts a negative timeout.
     timeout = Integer(minimum=1, help_text="a number of seconds >= 1")
     ttl = Integer(minimum=0, help_text="a number of seconds >= 0")
+    culling = Section(CullingSchema)
+    probe = Section(ActivityProbeSchema)
 
 
 class CacheSchema(SpecSchema):

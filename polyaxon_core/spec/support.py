@@ -1,9 +1,10 @@
 """Sections of a polyaxonfile this version reads and validates but does not act on yet.
 
 Each of them changes what a run does or when it starts (events, a cache, an approval,
-services). A file using them is valid (``polyaxon check`` keeps agreeing with
-the official client, and warns), but submitting it is refused with these sentences: a
-run that silently skipped its events would look like it did what the file says.
+culling an idle service it cannot probe). A
+file using them is valid (``polyaxon check`` keeps agreeing with the official client, and
+warns), but submitting it is refused with these sentences: a run that silently skipped
+its events would look like it did what the file says.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from polyaxon_core.spec.models import OperationSpec
 
 #: initializers that do not act yet, and what to write instead
 UNSUPPORTED_INIT = {
-    "tensorboard": "no logs would be gathered for a TensorBoard; copy the runs' logs with "
-                   "`paths: [<run uuid>/...]`",
     "lineageRef": "the lineage would not be looked up; copy the artifact with "
                   "`paths: [<run uuid>/<path>]`",
     "modelRef": "the model would not be looked up; copy it with `paths: [<run uuid>/<path>]`",
@@ -41,11 +40,17 @@ def unsupported_features(spec: OperationSpec) -> list[str]:
             "`isApproved: false` does not act yet: the run would start without waiting for "
             "an approval; remove it"
         )
-    if spec.run_kind == "service":
-        found.append(
-            "`run.kind: service` does not act yet: its ports would not be served; use "
-            "`run.kind: job` for a container that runs to completion"
-        )
+    termination = spec.termination
+    if termination is not None and termination.culling_timeout is not None:
+        if spec.run_kind != "service":
+            found.append(f"`termination.culling` stops idle services; this run is a "
+                         f"`{spec.run_kind}`: remove it, or use `termination.timeout`")
+        elif not (termination.probe or {}).get("http"):
+            found.append("`termination.culling` needs `termination.probe.http` (its `path` "
+                         "and `port`) to tell whether the service is in use, e.g. Jupyter's "
+                         "`{path: '{{ globals.base_url }}/api/status', port: 8888}`")
+    if termination is not None and (termination.probe or {}).get("exec") is not None:
+        found.append("`termination.probe.exec` does not act yet: use `termination.probe.http`")
     for index, init in enumerate(spec.run.get("init") or []):
         for key, instead in UNSUPPORTED_INIT.items():
             if init.get(key) is not None:

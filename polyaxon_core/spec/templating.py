@@ -53,6 +53,8 @@ GLOBALS = (
     "ports",
     "base_url",
     "base_urls",
+    # ours: the address a service listens on (127.0.0.1 on this machine, 0.0.0.0 in a pod)
+    "bind_address",
 )
 #: Names every template can use besides the inputs and outputs.
 CONTEXT_SECTIONS = ("globals", "params", "connections", "init")

@@ -66,6 +66,8 @@ __all__ = [
     "log_roc_auc_curve",
     "log_tags",
     "log_text",
+    "promote_to_artifact_version",
+    "promote_to_model_version",
     "set_description",
     "set_name",
 ]
@@ -78,7 +80,7 @@ def init(run_uuid: str | None = None, project: str | None = None, *, is_new: boo
          tags: Sequence[str] = (),
          track_resources: bool = True, resources_interval: float | None = None,
          track_code: bool = True, track_env: bool = False,
-         capture_exceptions: bool = True) -> TrackingRun:
+         capture_exceptions: bool = True, tensorboard: bool | None = None) -> TrackingRun:
     """Attach to the current run (or to ``run_uuid``, of ``project`` when a server is
     used and POLYAXON_PROJECT is not set) and return it.
 
@@ -100,7 +102,10 @@ def init(run_uuid: str | None = None, project: str | None = None, *, is_new: boo
     (:mod:`polyaxon_core.tracking.resources`). ``track_code`` records the git commit the
     code runs from (:func:`log_code_ref`), ``track_env`` the Python environment
     (:func:`log_env`). With ``capture_exceptions`` an uncaught exception is recorded on
-    the run (its type and message); ``end()`` runs at exit in any case."""
+    the run (its type and message); ``end()`` runs at exit in any case. With
+    ``tensorboard`` (default: POLYAXON_TRACKING_TENSORBOARD), every ``log_metrics`` point
+    is also written to a TensorBoard event file in the run's ``tensorboard`` folder
+    (:mod:`polyaxon_core.tracking.tensorboard`)."""
     global _current
     if _current is not None:
         _current.end()
@@ -108,7 +113,8 @@ def init(run_uuid: str | None = None, project: str | None = None, *, is_new: boo
                            description=description,
                            tags=tags, track_resources=track_resources,
                            resources_interval=resources_interval, track_code=track_code,
-                           track_env=track_env, capture_exceptions=capture_exceptions)
+                           track_env=track_env, capture_exceptions=capture_exceptions,
+                           tensorboard=tensorboard)
     return _current
 
 
@@ -250,6 +256,28 @@ def get_outputs_path() -> Path:
 
 def get_artifacts_path() -> Path:
     return _run().artifacts_path
+
+
+def promote_to_model_version(version: str, description: str | None = None,
+                             tags: Sequence[str] = (), artifacts: Sequence[str] | None = None,
+                             force: bool = False) -> dict[str, Any]:
+    """Make the current run the model version ``version`` of its project (its registry:
+    ``polyaxon models ls``), at the stage ``testing``; returns the version.
+
+    Nothing is copied: the version points at the run and names the entries of its lineage
+    it stands for, ``artifacts`` (default: every model the run logged with
+    :func:`log_model`, e.g. ``models/model``). A version of that name already points at
+    another run: TrackingError, unless ``force`` moves it to this one (its stage history
+    says so)."""
+    return _run().promote_to_model_version(version, description, tags, artifacts, force)
+
+
+def promote_to_artifact_version(version: str, description: str | None = None,
+                                tags: Sequence[str] = (), artifacts: Sequence[str] | None = None,
+                                force: bool = False) -> dict[str, Any]:
+    """As :func:`promote_to_model_version`, for an artifact version (default: every entry of
+    the run's lineage)."""
+    return _run().promote_to_artifact_version(version, description, tags, artifacts, force)
 
 
 def end() -> None:

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 
 from polyaxon_core.db.models import Run
-from polyaxon_core.db.session import session_scope
+from polyaxon_core.db.session import session_scope, transact
 from polyaxon_core.tracking.backends import PointRow, parse_moment, retry_delay, with_times
 from polyaxon_core.tracking.buffer import PermanentSendError
 
@@ -46,7 +46,7 @@ class DatabaseBackend:
 
         owner, _, name_of_project = project.rpartition("/")
         try:
-            with session_scope(db_url) as session:
+            def create(session: Any) -> str:
                 where = get_project(session, name_of_project, owner or "default")
                 try:
                     return create_tracked_run(session, where, name=name, description=description,
@@ -56,7 +56,9 @@ class DatabaseBackend:
                     run = session.scalars(select(Run).where(Run.uuid == uuid)).one()
                     if run.project_id != where.id or run.managed_by != "user":
                         raise
-                    return run.uuid
+                    return str(run.uuid)
+
+            return transact(db_url, create)
         except (NotFound, PolyaxonError) as exc:
             raise TrackingError(str(exc)) from None
 
@@ -67,14 +69,15 @@ class DatabaseBackend:
         self.attempt = attempt
         self.settings = load_settings()
         self.db_url = self.settings.db_url
-        with session_scope(self.db_url) as session:
-            if session.scalar(select(Run.id).where(Run.uuid == run_uuid)) is None:
-                from polyaxon_core.tracking.run import TrackingError
+        found = transact(self.db_url, lambda session: session.scalar(
+            select(Run.id).where(Run.uuid == run_uuid)), idempotent=True)
+        if found is None:
+            from polyaxon_core.tracking.run import TrackingError
 
-                raise TrackingError(
-                    f"run {run_uuid} does not exist in {self.db_url}; check POLYAXON_RUN_UUID "
-                    "and POLYAXON_DB_URL"
-                )
+            raise TrackingError(
+                f"run {run_uuid} does not exist in {self.db_url}; check POLYAXON_RUN_UUID "
+                "and POLYAXON_DB_URL"
+            )
 
     @property
     def where(self) -> str:
@@ -122,8 +125,9 @@ class DatabaseBackend:
     def _update(self, **changes: Any) -> None:
         from polyaxon_core.domain.commands import update_run
 
-        with session_scope(self.db_url) as session:
-            update_run(session, self._run(session), **changes)
+        # merges and sets: doing one twice changes nothing more
+        transact(self.db_url, lambda session: update_run(session, self._run(session), **changes),
+                 idempotent=True)
 
     def merge_json(self, column: str, values: Mapping[str, Any]) -> None:
         self._update(**{column: values})
@@ -150,11 +154,28 @@ class DatabaseBackend:
     def record_lineage(self, entries: Sequence[Mapping[str, Any]]) -> None:
         from polyaxon_core.domain.artifacts import record_lineage
 
-        with session_scope(self.db_url) as session:
+        def record(session: Any) -> None:
             run = self._run(session)
             for entry in entries:
                 record_lineage(session, run, entry["name"], entry["kind"], entry["path"],
                                entry.get("summary"))
+
+        transact(self.db_url, record)
+
+    def promote(self, version: Mapping[str, Any]) -> dict[str, Any]:
+        from polyaxon_core.domain.versions import promote, version_document
+        from polyaxon_core.errors import PolyaxonError
+
+        try:
+            with session_scope(self.db_url) as session:
+                return version_document(promote(
+                    session, self._run(session), version["kind"], version["name"],
+                    description=version.get("description"), tags=version.get("tags") or (),
+                    artifacts=version.get("artifacts"), force=bool(version.get("force"))))
+        except PolyaxonError as exc:
+            from polyaxon_core.tracking.run import TrackingError
+
+            raise TrackingError(f"could not promote the run: {exc}") from None
 
     def report_status(self, status: str, reason: str, message: str | None,
                       at: str | None = None) -> None:
@@ -162,9 +183,8 @@ class DatabaseBackend:
         from polyaxon_core.errors import PolyaxonError
 
         try:
-            with session_scope(self.db_url) as session:
-                report_tracked_status(session, self._run(session), status, reason, message,
-                                      at=parse_moment(at))
+            transact(self.db_url, lambda session: report_tracked_status(
+                session, self._run(session), status, reason, message, at=parse_moment(at)))
         except PolyaxonError as exc:
             from polyaxon_core.tracking.run import TrackingError
 

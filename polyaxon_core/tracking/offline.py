@@ -110,6 +110,13 @@ class OfflineBackend:
             shutil.copyfile(source, target)
         return target.stat().st_size
 
+    def promote(self, version: Mapping[str, Any]) -> dict[str, Any]:
+        from polyaxon_core.tracking.run import TrackingError
+
+        raise TrackingError("an offline run has no project to promote it in yet: store it with "
+                            "`polyaxon ops push FOLDER -p PROJECT`, then `polyaxon models promote "
+                            "UUID --name NAME`")
+
     def record_lineage(self, entries: Sequence[Mapping[str, Any]]) -> None:
         with open(self.folder / LINEAGE_FILE, "a", encoding="utf-8") as stream:
             stream.write("".join(json.dumps(dict(entry)) + "\n" for entry in entries))

@@ -135,6 +135,12 @@ class HttpBackend:
                       self.run_uuid, path, source, record=False)
         return source.stat().st_size
 
+    def promote(self, version: Mapping[str, Any]) -> dict[str, Any]:
+        answer: dict[str, Any] = self._request(
+            f"promote the run to {version['kind']} version {version['name']!r}",
+            self.client.promote_run, self.project, self.run_uuid, version)
+        return answer
+
     def record_lineage(self, entries: Sequence[Mapping[str, Any]]) -> None:
         self._request("record the lineage", self.client.log_lineage, self.project,
                       self.run_uuid, [dict(entry) for entry in entries])

@@ -16,9 +16,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from polyaxon_core.tracking import media
+
+if TYPE_CHECKING:
+    from polyaxon_core.tracking.tensorboard import EventFile
 from polyaxon_core.tracking.backends import PointRow
 from polyaxon_core.tracking.buffer import MetricsBuffer, MetricsNotStored
 from polyaxon_core.tracking.resources import (
@@ -80,6 +83,7 @@ class Backend(Protocol):
     def add_tags(self, tags: Sequence[str]) -> None: ...
     def put_artifact(self, source: Path, path: str) -> int: ...
     def record_lineage(self, entries: Sequence[Mapping[str, Any]]) -> None: ...
+    def promote(self, version: Mapping[str, Any]) -> dict[str, Any]: ...
     def report_status(self, status: str, reason: str, message: str | None, at: str | None = None) -> None: ...
     def close(self) -> None: ...
 
@@ -180,7 +184,8 @@ class TrackingRun:
                  description: str | None = None, tags: Sequence[str] = (),
                  track_resources: bool = True,
                  resources_interval: float | None = None, track_code: bool = True,
-                 track_env: bool = False, capture_exceptions: bool = True) -> None:
+                 track_env: bool = False, capture_exceptions: bool = True,
+                 tensorboard: bool | None = None) -> None:
         from polyaxon_core.config import ConfigurationError, _float_setting, _int_setting
 
         is_new = is_new or is_offline
@@ -225,6 +230,13 @@ class TrackingRun:
         self.outputs_path = Path(os.environ.get("POLYAXON_RUN_OUTPUTS_PATH")
                                  or self.artifacts_path / "outputs")
         self._ended = False
+        if tensorboard is None:
+            tensorboard = os.environ.get("POLYAXON_TRACKING_TENSORBOARD", "").lower() in {"1", "true", "yes"}
+        self._events: EventFile | None = None
+        if tensorboard:
+            from polyaxon_core.tracking.tensorboard import EventFile
+
+            self._events = EventFile(self.artifacts_path / "tensorboard")
         self._series: dict[str, dict[str, Any]] = {}
         self._series_lock = threading.Lock()
         self._buffer: MetricsBuffer[PointRow] = MetricsBuffer(
@@ -275,6 +287,8 @@ class TrackingRun:
             points.append((name, value, step, now))  # a MetricPoint, made as a plain tuple
         if points:
             self._put(points)
+            if self._events is not None:
+                self._events.add(points)
 
     def flush(self, timeout: float | None = None) -> None:
         """Wait until every metric point logged so far is stored (at most ``timeout``
@@ -288,6 +302,28 @@ class TrackingRun:
                                 f"({self.backend.where} is not taking them)")
 
     # ------------------------------------------------------------- what describes the run
+    def promote_to_model_version(self, version: str, description: str | None = None,
+                                 tags: Sequence[str] = (), artifacts: Sequence[str] | None = None,
+                                 force: bool = False) -> dict[str, Any]:
+        """Make this run the model version ``version`` of its project (see
+        :func:`polyaxon_core.tracking.promote_to_model_version`); the version."""
+        return self._promote("model", version, description, tags, artifacts, force)
+
+    def promote_to_artifact_version(self, version: str, description: str | None = None,
+                                    tags: Sequence[str] = (), artifacts: Sequence[str] | None = None,
+                                    force: bool = False) -> dict[str, Any]:
+        return self._promote("artifact", version, description, tags, artifacts, force)
+
+    def _promote(self, kind: str, version: str, description: str | None, tags: Sequence[str],
+                 artifacts: Sequence[str] | None, force: bool) -> dict[str, Any]:
+        self._check_open()
+        if isinstance(tags, str) or isinstance(artifacts, str):
+            raise TrackingError("tags and artifacts are lists of names, e.g. artifacts=['models/model']")
+        return self.backend.promote({"kind": kind, "name": version, "description": description,
+                                     "tags": list(tags),
+                                     "artifacts": list(artifacts) if artifacts is not None else None,
+                                     "force": force})
+
     def log_inputs(self, **inputs: Any) -> None:
         self._check_open()
         self.backend.merge_json("inputs", {k: _jsonable(k, v) for k, v in inputs.items()})
@@ -578,6 +614,8 @@ class TrackingRun:
             return
         self._ended = True
         atexit.unregister(self._end_at_exit)
+        if self._events is not None:
+            self._events.close()
         if sys.excepthook == self._excepthook:
             sys.excepthook = self._previous_hook or sys.__excepthook__
         if self.resources is not None:

@@ -114,5 +114,17 @@ def stop_orchestrator(home: Path) -> None:
         os.kill(pid, signal.SIGTERM)
 
 
+def stop_runs(home: Path) -> None:
+    """Ask every run of ``home`` still running on this machine to stop (SIGTERM to its
+    runner's process group): the runs of the local scheduler outlive the server and the
+    orchestrator by design, and a service runs until it is stopped."""
+    for pid_file in home.glob("runs/*/.polyaxon/attempt-*/runner.pid"):
+        try:
+            pid = int(json.loads(pid_file.read_text())["pid"])
+            os.killpg(pid, signal.SIGTERM)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # ended already, or never recorded
+
+
 #: the gunicorn worker class docs/api.md runs the API with in production
 GUNICORN_WORKER = "polyaxon_core.api.gunicorn_worker.JsonErrorWorker"

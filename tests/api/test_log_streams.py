@@ -61,8 +61,9 @@ def _setup(home: Path) -> tuple[str, dict[str, str]]:
 def gunicorn(home: Path) -> Iterator[Served]:
     env = environment(home, POLYAXON_ORCHESTRATOR="external", POLYAXON_LOG_STREAM_SECONDS="60",
                       POLYAXON_MAX_LOG_STREAMS="2", POLYAXON_MAX_LOG_STREAMS_PER_USER="1")
+    # the streams last 60 s; once the test is done, its worker need not wait for them
     command = [str(BIN / "gunicorn"), "-w", "1", "-k", GUNICORN_WORKER, "--threads", str(THREADS),
-               "-b", "127.0.0.1:0", "polyaxon_core.api.app:create_app()"]
+               "--graceful-timeout", "1", "-b", "127.0.0.1:0", "polyaxon_core.api.app:create_app()"]
     with serving(command, env, r"Listening at: (http://\S+) ") as served:
         yield served
 

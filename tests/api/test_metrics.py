@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import update
@@ -178,3 +180,30 @@ def test_series_are_written_exactly_as_their_schema_dumps_them(
     assert [(p["step"], p["value"]) for p in served["metrics"]["loss"]] == [
         (0, 1.0), (7, 0.5), (None, 0.25)]
     assert served["metrics"]["loss"][0]["timestamp"].endswith("+00:00")
+
+
+def test_the_fast_reading_of_points_takes_and_refuses_what_the_point_schema_does() -> None:
+    from marshmallow import ValidationError, fields
+
+    from polyaxon_core.api.runs.metrics import MetricBatchSchema, MetricPointSchema
+
+    class PerPoint(MetricBatchSchema):
+        metrics = fields.List(fields.Nested(MetricPointSchema), required=True)
+
+    def load(schema: Any, points: list[Any]) -> Any:
+        try:
+            return schema.load({"batch_id": "b", "metrics": points})
+        except ValidationError as error:
+            return error.messages
+
+    cases = [
+        [{"name": "loss", "value": 1.0 / (step + 1) if step % 2 else step, "step": step}
+         for step in range(1000)],
+        [{"name": "loss", "value": 0.5}], [{"name": "", "value": 1}], [{"name": "x", "value": True}],
+        [{"name": "x", "value": "1"}], [{"name": "x", "value": 1, "step": 2**64}],
+        [{"name": "x", "value": 10**400}], [{"value": 1}], [{"name": "x", "value": 1, "other": 1}],
+        [{"name": "x", "value": 1, "step": 1.0}], [{"name": "x" * 257, "value": 1}], ["loss"],
+        [{"name": "x", "value": 1, "timestamp": "2026-01-01T00:00:00Z"}],
+    ]
+    for points in cases:
+        assert load(MetricBatchSchema(), points) == load(PerPoint(), points), points

@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 from polyaxon_core.api.extensions import EXTENSION_KEY
 from polyaxon_core.api.routing import AUTHENTICATED, PUBLIC
 from polyaxon_core.config import Settings
-from polyaxon_core.db.models import Queue
+from polyaxon_core.db.models import Queue, Quota
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.agents import create_agent
 from polyaxon_core.domain.dashboards import create_dashboard
@@ -134,6 +134,12 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "api.queue_get": lambda c: {},
     "api.queue_update": lambda c: {"json": {"priority": 1}},
     "api.queue_delete": lambda c: {},
+    "api.quotas_list": lambda c: {},
+    "api.quota_create": lambda c: {"json": {"name": c.unique("quota"), "project": "p",
+                                            "max_runs": 2}},
+    "api.quota_get": lambda c: {},
+    "api.quota_update": lambda c: {"json": {"cpu": "2"}},
+    "api.quota_delete": lambda c: {},
     "api.run_notifications": lambda c: {},
     "api.ci_get": lambda c: {},
     "api.ci_enable": lambda c: {"json": {"connection": "code"}},
@@ -145,14 +151,41 @@ EXAMPLES: dict[str, Callable[[Context], dict[str, Any]]] = {
     "api.agent_claim": lambda c: {"json": {"limit": 1}},
     "api.agent_runs": lambda c: {},
     "api.agent_report": lambda c: {"json": {"status": "running"}},
+    "api.versions_list": lambda c: {},
+    "api.version_create": lambda c: {"json": {"name": c.unique("v"), "run": c.run}},
+    "api.version_get": lambda c: {},
+    "api.version_update": lambda c: {"json": {"description": "changed"}},
+    "api.version_delete": lambda c: {},
+    "api.version_stage": lambda c: {"json": {"stage": "staging", "message": "checked"}},
+    "api.run_promote": lambda c: {"json": {"kind": "artifact", "name": c.unique("promoted")}},
+    "api.hub_index": lambda c: {},
+    "api.hub_component": lambda c: {},
+    "services.proxy_service": lambda c: {},
+    "rewrite_services.proxy_service": lambda c: {},
+    "service_upstream": lambda c: {},
 }
+
+#: the values of the URLs' variables that are the same in every test
+URL_VALUES = {"owner": "default", "user": "target", "username": "target", "team": "crew",
+              "namespace": "local", "filename": "swagger-ui.css", "queue": "spare", "quota": "capped",
+              "agent": "scout", "port": "8888", "rest": "lab", "kind": "artifact",
+              "name": "stable", "component_owner": "default", "version": "1.0.yaml"}
+
+
+def add_versions(settings: Settings, run: str) -> None:
+    """The artifact version ``stable`` of ``run`` and the component version ``1.0`` of
+    project ``p``, which the registry's examples read, change and delete."""
+    from polyaxon_core.domain.listing import get_run
+    from polyaxon_core.domain.versions import promote, push_component
+
+    with session_scope(settings.db_url) as session:
+        promote(session, get_run(session, run), "artifact", "stable")
+        push_component(session, get_project(session, "p"), "1.0", JOB)
 
 
 def _url(rule: str, context: Context) -> str:
-    values = {"owner": "default", "project": "p", "uuid": context.run, "user": "target",
-              "username": "target", "token_id": "999999", "team": "crew",
-              "namespace": "local", "filename": "swagger-ui.css", "dashboard": context.dashboard,
-              "queue": "spare", "agent": "scout", "run": context.run}
+    values = {**URL_VALUES, "project": "p", "uuid": context.run, "token_id": "999999",
+              "dashboard": context.dashboard, "run": context.run}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda match: values[match.group(1)], rule)
 
 
@@ -176,6 +209,7 @@ def test_every_endpoint_answers_every_role_as_the_roles_table_says(
     with session_scope(settings.db_url) as session:
         create_team(session, "crew")
         session.add(Queue(name="spare"))
+        session.add(Quota(name="capped", project_id=get_project(session, "p").id, max_runs=4))
         create_agent(session, "scout", "scouts", None)
     users = {role.label: make_user(f"user{index}", organization_role=role.organization_role,
                                    projects={"p": role.project_role} if role.project_role else {})
@@ -188,6 +222,7 @@ def test_every_endpoint_answers_every_role_as_the_roles_table_says(
                                   {"query": "status:succeeded"}, shared=True)
         dashboard = shared.uuid
     context = Context(run=finished["uuid"], dashboard=dashboard)
+    add_versions(settings, finished["uuid"])
     routes = app.extensions[EXTENSION_KEY].routes
 
     checked, failures = set(), []

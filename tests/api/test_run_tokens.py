@@ -20,13 +20,13 @@ from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.listing import get_run
 from polyaxon_core.domain.projects import create_project
 from tests.api.conftest import Account, MakeUser, create_run, finish
-from tests.api.test_permissions import EXAMPLES, Context
+from tests.api.test_permissions import EXAMPLES, URL_VALUES, Context, add_versions
 
 #: what a run's token may call on its own run
 OWN_RUN = {"api.run_get", "api.run_statuses", "api.run_logs", "streams.run_stream_logs",
            "api.run_metrics", "api.run_artifacts_tree", "api.run_artifact_download",
            "api.run_lineage", "api.run_update", "api.run_metrics_log", "api.run_artifact_upload",
-           "api.run_lineage_record"}
+           "api.run_lineage_record", "api.run_promote"}
 #: what it may call on its sweep and on the run it was restarted, copied or resumed from
 RELATED_RUN = {"api.run_get", "api.run_statuses", "api.run_logs", "streams.run_stream_logs",
                "api.run_metrics", "api.run_artifacts_tree", "api.run_artifact_download",
@@ -45,10 +45,8 @@ def _run_token(settings: Settings, uuid: str, original: str | None = None) -> st
 
 
 def _url(rule: str, uuid: str, project: str) -> str:
-    values = {"owner": "default", "project": project, "uuid": uuid, "user": "target",
-              "username": "target", "token_id": "1", "team": "crew",
-              "namespace": "local", "filename": "swagger-ui.css", "dashboard": "0" * 32,
-              "queue": "default", "agent": "scout", "run": uuid}
+    values = {**URL_VALUES, "project": project, "uuid": uuid, "token_id": "1",
+              "dashboard": "0" * 32, "queue": "default", "run": uuid}
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda match: values[match.group(1)], rule)
 
 
@@ -76,6 +74,7 @@ def test_a_run_token_reaches_its_own_run_and_what_it_reads_and_nothing_else(
     finish(settings, sibling)
     elsewhere = create_run(client, owner, project="q")["uuid"]
     finish(settings, elsewhere)
+    add_versions(settings, sibling)
     # the creator is an organization owner: whatever the token cannot do, the scope refuses
     key = _run_token(settings, own, original=original)
     # the scope is read when the token is used; the run is running again while it logs

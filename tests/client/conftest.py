@@ -152,8 +152,12 @@ class Deployment:
         return ApiClient(self.url, self.token(username))
 
     def stop(self) -> None:
-        """Stop the server and the orchestrator it may have started."""
+        """Stop the server, the orchestrator it may have started and the runs still
+        running (services)."""
+        from tests.api.servers import stop_runs
+
         self.server.stop()
+        stop_runs(self.server_home)
         lock = self.server_home / "orchestrator.lock"
         if lock.exists():
             import fcntl

@@ -144,17 +144,3 @@ def test_a_schedule_created_through_the_server_waits_on_schedule(
     assert [(run["uuid"], run["status"]) for run in runs["results"]] == [(created["uuid"], "on_schedule")]
     stopped = deployment.client().stop_run(project, created["uuid"])
     assert stopped is not None and stopped["status"] == "stopped"
-
-
-def test_polyaxon_run_against_the_server_refuses_a_service(
-    deployment: Deployment, project: str, tmp_path: Path
-) -> None:
-    path = tmp_path / "notebook.yaml"
-    path.write_text("kind: component\nrun: {kind: service, ports: [8888], container: {image: x}}\n")
-
-    result = deployment.cli("run", "-f", str(path), "-p", project, check=False)
-
-    assert result.returncode == 1
-    assert "refused rather than silently ignored: `run.kind: service` does not act yet" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert deployment.client().list_runs(project)["count"] == 0

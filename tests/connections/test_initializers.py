@@ -208,6 +208,7 @@ run:
     assert "version one" not in _logs(cli, failed["uuid"])  # the command never started
 
 
+@pytest.mark.slow
 def test_paths_copy_artifacts_of_the_projects_runs_and_of_a_folder_connection(
     home: Path, cli: Cli, tmp_path: Path, write_catalog: WriteCatalog,
 ) -> None:
@@ -283,14 +284,14 @@ kind: component
 run:
   kind: job
   init:
-  - tensorboard: {uuids: [d0c1a7e3a1f54bbc8fbf8c5b9b0a8d53]}
+  - modelRef: d0c1a7e3a1f54bbc8fbf8c5b9b0a8d53
   container:
     command: [echo, never]
 """)
     cli("project", "create", "p")
     refused = cli("run", "-f", str(tmp_path / "p.yaml"), "-p", "p")
     assert refused.returncode != 0
-    assert "`run.init[0].tensorboard` does not act yet" in refused.stderr + refused.stdout
+    assert "`run.init[0].modelRef` does not act yet" in refused.stderr + refused.stdout
     listed = json.loads(cli("ops", "ls", "-p", "p", "-o", "json").stdout)["results"]
     assert listed == []
 

@@ -63,10 +63,12 @@ def _first_use(home: Path, env: dict[str, str], db_url: str) -> None:
     assert spawned == 1
 
 
+@pytest.mark.slow
 def test_sixteen_clients_at_once_in_a_new_home(home: Path) -> None:
     _first_use(home, os.environ.copy(), f"sqlite:///{home / 'polyaxon.db'}")
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 def test_sixteen_clients_at_once_on_a_new_postgres_database(
     home: Path, fresh_postgres: str, monkeypatch: pytest.MonkeyPatch

@@ -79,3 +79,27 @@ def test_an_initializer_that_cannot_run_is_refused_with_its_place_and_the_fix(in
     with pytest.raises(InitializerError, match="initializer 1 of run.init") as raised:
         _plan(init)
     assert said in str(raised.value)
+
+
+def test_a_tensorboard_gathers_each_runs_event_files_a_sweep_standing_for_its_trials() -> None:
+    projects_runs = {"sweep": [("t1", "trial"), ("t2", "trial")], "job": [("job", "baseline")]}
+
+    (step,) = plan([{"tensorboard": {"uuids": "sweep, job", "useNames": True}}], RUN, ARTIFACTS,
+                   CATALOG.__getitem__, lambda uuid: True, lambda uuid: projects_runs.get(uuid, []))
+    (by_uuid,) = plan([{"tensorboard": {"uuids": ["job"]}, "path": "boards"}], RUN, ARTIFACTS,
+                      CATALOG.__getitem__, lambda uuid: True, lambda uuid: projects_runs.get(uuid, []))
+
+    assert step.kind == "paths" and step.value == {"root": None, "missing_ok": True}
+    # one folder per run, named after it; two of one name each keep their own
+    assert step.sources == (("t1/tensorboard", str(RUN / "tensorboard" / "trial")),
+                            ("t2/tensorboard", str(RUN / "tensorboard" / "trial-t2")),
+                            ("job/tensorboard", str(RUN / "tensorboard" / "baseline")))
+    assert by_uuid.sources == (("job/tensorboard", str(RUN / "boards" / "job")),)
+    with pytest.raises(InitializerError, match="other is not a run of this project"):
+        plan([{"tensorboard": {"uuids": "job,other"}}], RUN, ARTIFACTS, CATALOG.__getitem__,
+             lambda uuid: True, lambda uuid: projects_runs.get(uuid, []))
+    with pytest.raises(InitializerError, match="names no run"):
+        plan([{"tensorboard": {"uuids": ""}}], RUN, ARTIFACTS, CATALOG.__getitem__,
+             lambda uuid: True, lambda uuid: projects_runs.get(uuid, []))
+    with pytest.raises(InitializerError, match="it has no place here"):
+        _plan({"tensorboard": {"uuids": "job"}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -103,3 +104,28 @@ def test_register_webapp_mounts_the_plugins_pages_beside_the_api(
     assert served.extensions[EXTENSION_KEY].page_endpoints == frozenset({"sample_home"})
     assert (client.get("/").status_code, client.get("/").text) == (200, "a sample dashboard")
     assert client.get("/api/v1/users").status_code == 401
+
+
+def test_a_workspace_service_becomes_a_command_group_unless_its_name_is_taken(
+    make_manager: MakeManager, use_manager: UseManager, caplog: Any, monkeypatch: Any
+) -> None:
+    use_manager(make_manager([("service-sketch", "workspaces:taken")]))
+    # the CLI's entry point sends these warnings to stderr only, and `polyaxon plugins`
+    # quiets them (it shows them itself): heard here whatever ran before in this process
+    plugins_logger = logging.getLogger("polyaxon_core.plugins")
+    monkeypatch.setattr(plugins_logger, "propagate", True)
+    caplog.set_level(logging.WARNING, logger="polyaxon_core.plugins")
+
+    group = CliRunner().invoke(cli, ["sketch", "--help"])
+    start = CliRunner().invoke(cli, ["sketch", "start", "--help"])
+    core_run = CliRunner().invoke(cli, ["run", "--help"])
+
+    assert group.exit_code == 0, group.output
+    assert "Sketchpads over a project's runs." in group.output
+    assert "`acme/sketch:2.0`" in group.output
+    assert [line.split()[0] for line in group.output.split("Commands:")[1].splitlines()
+            if line.strip()] == ["ls", "start", "stop", "url"]
+    assert start.exit_code == 0 and "--uuid UUID" in start.output and "--culling" in start.output
+    assert "[default: acme/sketch:2.0]" in start.output
+    assert "Validate a polyaxonfile, create a run" in core_run.output
+    assert "workspace service 'run' is not a command: `polyaxon run` is taken" in caplog.text

@@ -181,3 +181,12 @@ def test_selecting_an_incomplete_installed_class_fails_with_what_it_misses(
         "no builder named 'incomplete' can be used: plugin builder-incomplete "
         f"(polyaxon-strictness-plugins==0.2.0) is broken: {INCOMPLETE}\n"
     )
+
+
+def test_a_workspace_service_without_its_component_is_refused(make_manager: MakeManager) -> None:
+    manager = make_manager([("service-nameless", "workspaces:incomplete")])
+
+    [broken] = manager.broken
+    assert broken.error == ("polyaxon_register_services returned NamelessComponent without "
+                            "`component` (every WorkspaceService sets it)")
+    assert "nameless" not in manager.contributions("service")

@@ -22,7 +22,6 @@ EXPECTED = {
     "operation-events.yaml": ["`events` do not act yet"],
     "component-job-full.yaml": ["`cache` does not act yet"],
     "operation-run-patch.yaml": ["`isApproved: false` does not act yet"],
-    "component-service.yaml": ["`run.kind: service` does not act yet"],
 }
 
 
@@ -52,8 +51,8 @@ def test_check_keeps_a_file_with_a_build_valid_and_warns_only_of_its_hub_hook(po
     assert f"{path} is valid." in text.stdout
     assert text.stderr.splitlines() == [
         f"Warning: {path} cannot be run here yet: built-run: hooks[1].hubRef `notifier` names no "
-        "installed notifier (installed: email, slack, webhook); a hook that runs a hub "
-        "component needs the component hub, which this version does not have",
+        "installed notifier (installed: email, slack, webhook); hooks run notifiers only: a "
+        "hook running a hub component does not act yet",
     ]
     assert report["valid"] is True
     assert [warning.split(":")[0] for warning in report["warnings"]] == ["built-run"]
@@ -66,8 +65,7 @@ def test_check_of_a_plain_job_has_no_warning(polyaxon_home: Path) -> None:
     assert (json.loads(result.stdout)["warnings"], result.stderr) == ([], "")
 
 
-@pytest.mark.parametrize("name", ["operation-run-patch.yaml", "component-service.yaml",
-                                  "operation-events.yaml"])
+@pytest.mark.parametrize("name", ["operation-run-patch.yaml", "operation-events.yaml"])
 def test_polyaxon_run_refuses_what_would_not_act_and_creates_no_run(
     polyaxon_home: Path, name: str
 ) -> None:

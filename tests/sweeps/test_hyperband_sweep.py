@@ -23,6 +23,7 @@ TABLE_1 = {
 }
 
 
+@pytest.mark.slow
 def test_a_hyperband_sweep_runs_table_1_and_promotes_the_best_of_each_rung(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

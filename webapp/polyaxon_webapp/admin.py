@@ -1,4 +1,4 @@
-"""The organization's pages: queues (for everyone logged in), and users, teams and
+"""The organization's pages: queues and quotas (for everyone logged in), and users, teams and
 plugins (for the organization's owners and admins, like `polyaxon admin`)."""
 
 from __future__ import annotations
@@ -24,11 +24,13 @@ class QueuesView(BaseView):  # type: ignore[misc]
     @logged_in
     def list(self) -> Any:
         from polyaxon_core.domain.queues import list_queues, queue_documents
+        from polyaxon_core.domain.quotas import list_quotas, quota_documents
 
         with server.session() as session:
             rows = queue_documents(session, list_queues(session))
+            quotas = quota_documents(session, list_quotas(session))
         return self.render_template(
-            "polyaxon/queues.html", queues=rows, title="Queues", owner=DEFAULT_OWNER,
+            "polyaxon/queues.html", queues=rows, quotas=quotas, title="Queues", owner=DEFAULT_OWNER,
             can_manage=may(QUEUES_MANAGE, ORGANIZATION),
             default_concurrency=server.settings.default_concurrency)
 

@@ -45,7 +45,8 @@ def is_page_request() -> bool:
     """Whether this request is for a page of the UI rather than for the API."""
     if request.endpoint is not None:
         return request.endpoint in server.state.page_endpoints
-    return not request.path.startswith(("/api/", "/streams/"))  # no route: a 404 or 405
+    # no route: a 404 or 405
+    return not request.path.startswith(("/api/", "/streams/", "/services/", "/rewrite-services/"))
 
 
 def wants_page() -> bool:

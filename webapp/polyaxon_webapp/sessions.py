@@ -24,6 +24,7 @@ from polyaxon_core import accounts
 from polyaxon_core.accounts import AuthenticatedUser
 from polyaxon_core.api.errors import PermissionDenied
 from polyaxon_core.api.extensions import server
+from polyaxon_core.api.security import SERVICE_BLUEPRINTS
 from polyaxon_core.db.models import User
 
 SESSION_TOKEN_NAME = "web session"
@@ -90,11 +91,12 @@ def session_user(req: Any) -> AuthenticatedUser | None:
     """The API's view of the logged-in user of a request sent with the session cookie.
 
     A request with its own ``Authorization`` is left to the token check. A state-changing
-    request without the session's CSRF token is refused (403), whoever is logged in.
+    request without the session's CSRF token is refused (403), whoever is logged in,
+    except one to a service, which checks its own (``SERVICE_BLUEPRINTS``).
     """
     if req.headers.get("Authorization") or not current_user.is_authenticated:
         return None
-    if req.method not in SAFE_METHODS:
+    if req.method not in SAFE_METHODS and req.blueprint not in SERVICE_BLUEPRINTS:
         from flask_wtf.csrf import validate_csrf
         from wtforms import ValidationError
 

@@ -200,3 +200,46 @@ def test_run_pages_load_uplot_and_plotly_only_where_they_draw_plotly_charts(
         assert _scripts_of(client.get(pages["compare"]).text) == {"plotly": scripts["matrix"]["plotly"]}
         assert _scripts_of(client.get(pages["job"]).text) == {}
     assert caplog.text.count("make assets") == 2
+
+
+def test_a_running_service_links_to_its_path_through_the_server(app: Flask, settings: Settings) -> None:
+    from polyaxon_core.db.models import Run
+    from polyaxon_core.domain.projects import create_project
+
+    with session_scope(settings.db_url) as session:
+        project = create_project(session, "notebooks")
+        base = "/services/v1/local/default/notebooks/runs/{}/8888"
+        running = Run(project=project, kind="service", runtime="service", status="running")
+        ended = Run(project=project, kind="service", runtime="service", status="stopped")
+        session.add_all([running, ended])
+        session.flush()
+        for run in (running, ended):
+            run.meta_info = {"service": {"base_urls": [base.format(run.uuid)], "ports": [8888]}}
+        pages = {run.status: (f"/projects/default/notebooks/runs/{run.uuid}", base.format(run.uuid))
+                 for run in (running, ended)}
+    client = app.test_client()
+    log_in(client)
+
+    links = {status: re.findall(r'<a class="btn btn-primary btn-sm service-link" href="([^"]+)"[^>]*?'
+                                r'( hidden)?>Open service</a>', client.get(page).text)
+             for status, (page, _) in pages.items()}
+
+    assert links == {"running": [(pages["running"][1] + "/", "")],
+                     "stopped": [(pages["stopped"][1] + "/", " hidden")]}
+
+
+def test_the_queues_page_shows_each_quota_with_what_it_holds(app: Flask, settings: Settings) -> None:
+    from polyaxon_core.domain.projects import create_project
+    from polyaxon_core.domain.quotas import create_quota
+
+    with session_scope(settings.db_url) as session:
+        create_project(session, "vision")
+        create_quota(session, "default", "vision-gpus", project="vision", gpu=4, memory="8Gi")
+    client = app.test_client()
+    log_in(client)
+    page = client.get("/queues/", headers=BROWSER).text
+    row = re.search(r'<tr data-quota="vision-gpus">(.*?)</tr>', page, re.S)
+    assert row, page
+    cells = [re.sub(r"<[^>]+>", "", cell).strip()
+             for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
+    assert cells == ["vision-gpus", "project default/vision", "0", "0", "0 Bytes / 8.0 GiB", "0 / 4", "0"]

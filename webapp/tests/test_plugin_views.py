@@ -27,6 +27,7 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     setup.stop()
 
 
+@pytest.mark.slow
 def test_an_installed_plugins_view_shows_in_the_menu_after_the_core_pages(
     web: Deployment, pages: Pages
 ) -> None:

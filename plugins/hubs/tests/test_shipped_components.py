@@ -20,7 +20,7 @@ OFFICIAL_PYTHON = REPOSITORY / ".venv-official" / "bin" / "python"
 PARAMS: dict[str, dict[str, str]] = {
     "jupyterlab": {}, "notebook": {}, "vscode": {},
     "streamlit": {"app": "app.py"},
-    "tensorboard": {"uuid": "8aac02e3a62a4f0aaa257c59da5eab80"},
+    "tensorboard": {"uuids": "8aac02e3a62a4f0aaa257c59da5eab80,56f1a7f20f1d4f7f9e1a108b3c6b6031"},
     "kaniko": {"destination": "registry.example.org/team/model:1"},
     "dockerize": {"destination": "registry.example.org/team/model:1", "image": "python:3.11-slim",
                   "run": "pip install numpy"},
@@ -44,7 +44,7 @@ def test_each_component_compiles_with_the_params_it_needs(name: str) -> None:
     assert spec.to_dict()["hubRef"] == str(resolve(name).ref)
     container = spec.render_container(spec.resolve_inputs({}), {
         "ports": [8888], "base_url": "/services/v1/default/p/runs/u", "context_path": "/plx-context",
-        "run_artifacts_path": "/plx-context/artifacts", "uuid": "u"})
+        "run_artifacts_path": "/plx-context/artifacts", "uuid": "u", "bind_address": "0.0.0.0"})
     assert container.image, "every component names its image"
     if KINDS[name] == "service":
         assert spec.component.to_dict()["run"]["ports"], "a service says which port it serves"

@@ -5,12 +5,14 @@ The entry point ``optimizer-random`` registers :class:`RandomSearchOptimizer`.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import heapq
 import itertools
 import json
 import math
 import random
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,19 +30,30 @@ ENUMERATION_LIMIT = 100_000
 DRAWS_PER_RUN = 100
 
 
-def derived_seed(matrix: MatrixConfig) -> int:
-    """A seed that depends on the params' distributions only (names, kinds, values)."""
+#: the plans drawn lately, by params, num_runs and seed: an orchestrator asks a sweep's
+#: optimizer for its next trials on every pass, and a plan of thousands of draws is the
+#: same each time
+_PLANS: OrderedDict[tuple[str, int, int], list[dict[str, Any]]] = OrderedDict()
+PLANS_KEPT = 64
+
+
+def _canonical(matrix: MatrixConfig) -> str:
+    """The params' distributions (names, kinds, values) as one text."""
 
     def plain(value: Any) -> Any:
         return dict(value) if isinstance(value, Mapping) else str(value)
 
-    canonical = json.dumps(
+    return json.dumps(
         {name: [param.kind, param.value] for name, param in matrix.params.items()},
         sort_keys=True,
         separators=(",", ":"),
         default=plain,
     )
-    return int.from_bytes(hashlib.sha256(canonical.encode()).digest()[:8], "big")
+
+
+def derived_seed(matrix: MatrixConfig) -> int:
+    """A seed that depends on the params' distributions only (names, kinds, values)."""
+    return int.from_bytes(hashlib.sha256(_canonical(matrix).encode()).digest()[:8], "big")
 
 
 class RandomSearchOptimizer(PlannedOptimizer):
@@ -86,14 +99,21 @@ class RandomSearchOptimizer(PlannedOptimizer):
         super().__init__(matrix)
         self.seed = matrix.seed if matrix.seed is not None else derived_seed(matrix)
         assert matrix.num_runs is not None  # validate() refuses a matrix without it
-        self._plan = _draw_plan(matrix.params, matrix.num_runs, random.Random(self.seed))
+        key = (_canonical(matrix), matrix.num_runs, self.seed)
+        plan = _PLANS.get(key)
+        if plan is None:
+            plan = _PLANS[key] = _draw_plan(matrix.params, matrix.num_runs, random.Random(self.seed))
+            while len(_PLANS) > PLANS_KEPT:
+                _PLANS.popitem(last=False)
+        _PLANS.move_to_end(key)
+        self._plan = plan
 
     @property
     def planned(self) -> int:
         return len(self._plan)
 
     def configuration(self, index: int) -> dict[str, Any]:
-        return self._plan[index]
+        return copy.deepcopy(self._plan[index])  # the plan is shared: never handed out
 
     def describe(self, trials: Sequence[Trial]) -> dict[str, Any]:
         """Progress, best so far, and the ``seed`` in use (given or derived)."""

@@ -230,3 +230,22 @@ def test_describe_reports_the_seed_in_use() -> None:
     derived = RandomSearchOptimizer(random_matrix()).describe([])["seed"]
     assert isinstance(derived, int)
     assert planned_params(random_matrix(seed=derived)) == planned_params(random_matrix())
+
+
+def test_a_kept_plan_is_the_plan_drawn_afresh_and_its_configurations_are_handed_out_as_copies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from polyaxon_optimizers import random_search
+
+    matrix = random_matrix(num_runs=50, seed=3)
+    first = RandomSearchOptimizer(matrix)
+    handed = first.configuration(0)
+    handed[next(iter(handed))] = "changed by a caller"
+    kept = planned_params(matrix)  # from the kept plan
+    monkeypatch.setattr(random_search, "_PLANS", type(random_search._PLANS)())
+    assert planned_params(matrix) == kept  # drawn afresh
+    assert "changed by a caller" not in json.dumps(kept)
+    assert RandomSearchOptimizer(matrix)._plan is RandomSearchOptimizer(matrix)._plan
+    for seed in range(random_search.PLANS_KEPT + 1):
+        RandomSearchOptimizer(random_matrix(num_runs=5, seed=100 + seed))
+    assert len(random_search._PLANS) == random_search.PLANS_KEPT

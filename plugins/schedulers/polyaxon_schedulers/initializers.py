@@ -89,9 +89,18 @@ def copy_paths(step: Mapping[str, Any], store: Any) -> int:
     many files."""
     root = step["value"].get("root")
     copied = 0
+    missing = []
     for source, target in step["sources"]:
-        copied += _copy_folder_path(Path(root), source, Path(target)) if root else \
-            _copy_store_path(store, source, Path(target))
+        try:
+            copied += _copy_folder_path(Path(root), source, Path(target)) if root else \
+                _copy_store_path(store, source, Path(target))
+        except StepFailed:
+            if not step["value"].get("missing_ok"):
+                raise
+            missing.append(source)  # a run that wrote no event files: left out
+    if missing and len(missing) == len(step["sources"]):
+        raise StepFailed(f"none of {', '.join(missing)} exists: the runs wrote no TensorBoard "
+                         "event files (log with tracking.init(tensorboard=True))")
     return copied
 
 

@@ -8,6 +8,11 @@ in the database names that folder, so an orchestrator started later can poll and
 runs its predecessor launched. Stopping sends SIGTERM to the run's process group; the
 base class escalates to SIGKILL after the grace period.
 
+A service (``run.kind: service``) listens on free ports of the loopback
+(``globals.ports``, ``globals.bind_address``); it is ``starting`` until the runner sees
+its first port answer, then ``running``. The handle says where the server's proxy
+reaches it.
+
 Commands run with the Python environment polyaxon itself runs in first on ``PATH``, so
 ``python`` in a polyaxonfile means an interpreter that can import the tracking SDK.
 
@@ -22,9 +27,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -34,6 +40,7 @@ from polyaxon_core.entities import InitStep, LaunchRequest, RunEntity, StatusUpd
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Scheduler
 from polyaxon_core.run_user import RunAsUser, isolate_process
+from polyaxon_core.services import declared_ports
 from polyaxon_core.wakeup import wakeup_path
 from polyaxon_schedulers import runner
 from polyaxon_schedulers.forkserver import ForkServer
@@ -41,6 +48,8 @@ from polyaxon_schedulers.processes import hand_over, is_alive, read_json, write_
 
 #: what an isolated run inherits from this process's environment
 INHERITED = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "HOME")
+#: where services listen: the loopback only, reached from outside through the server
+SERVICE_HOST = "127.0.0.1"
 #: the variables whose values the launch record keeps (the rest: names only)
 RECORDED_VALUES = ("POLYAXON_RUN_UUID", "POLYAXON_PROJECT", "POLYAXON_OWNER", "POLYAXON_HOST",
                    "POLYAXON_RUN_ARTIFACTS_PATH", "POLYAXON_RUN_OUTPUTS_PATH",
@@ -73,12 +82,27 @@ class LocalScheduler(Scheduler):
     def control_dir(run_path: str | Path, attempt: int) -> Path:
         return Path(run_path) / ".polyaxon" / f"attempt-{attempt}"
 
+    def service_ports(self, declared: Sequence[int]) -> list[int]:
+        """Free ports of this machine's loopback, one per declared port: services share
+        the machine, so two notebooks never both get 8888."""
+        sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in declared]
+        try:
+            for sock in sockets:
+                sock.bind((SERVICE_HOST, 0))
+            return [int(sock.getsockname()[1]) for sock in sockets]
+        finally:
+            for sock in sockets:
+                sock.close()
+
     def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
         attempt = int(launch.run.meta_info.get("attempts", 1))
         control = self.control_dir(launch.run_path, attempt)
-        handle = {"control_dir": str(control), "attempt": attempt}
+        handle: dict[str, Any] = {"control_dir": str(control), "attempt": attempt}
         if (control / runner.PID_FILE).exists() or (control / runner.EXIT_FILE).exists():
-            return handle  # this attempt was already started (resubmission after a crash)
+            # this attempt was already started (resubmission after a crash): it listens
+            # where its launch record says
+            service = (read_json(control / runner.LAUNCH_FILE) or {}).get("service")
+            return {**handle, **({"service": self._service_handle(service)} if service else {})}
         control.mkdir(parents=True, exist_ok=True)
         container = launch.container
         command = [*container.command, *container.args]
@@ -94,6 +118,12 @@ class LocalScheduler(Scheduler):
             handed = hand_over(self.run_as, Path(launch.run_path),
                                Path(launch.env["POLYAXON_RUN_ARTIFACTS_PATH"]))
         store_class = self._store_class()
+        service = None
+        if launch.ports:
+            service = {"host": SERVICE_HOST, "ports": list(launch.ports),
+                       "declared": declared_ports(launch.run_section),
+                       "start_timeout": self.settings.service_start_timeout}
+            handle["service"] = self._service_handle(service)
         write_json_atomically(control / runner.LAUNCH_FILE, {
             "command": command,
             "cwd": str(cwd),
@@ -108,6 +138,7 @@ class LocalScheduler(Scheduler):
             "run_as_user": self.run_as.name if self.run_as is not None else None,
             "handed_over": [str(path) for path in handed],
             "init": [self._init_record(launch, step) for step in launch.init],
+            "service": service,
         })
         # the environments go to the runner through a pipe, never through a file
         handle["spawned_pid"] = self._forks.start_runner(
@@ -115,6 +146,14 @@ class LocalScheduler(Scheduler):
             init_environments=[self._init_environment(launch, index)
                                for index in range(len(launch.init))])
         return handle
+
+    @staticmethod
+    def _service_handle(service: Mapping[str, Any]) -> dict[str, Any]:
+        """Where the server's proxy reaches a service: its host, and the port it listens
+        on for each declared one."""
+        return {"host": service["host"],
+                "ports": {str(declared): int(port)
+                          for declared, port in zip(service["declared"], service["ports"], strict=True)}}
 
     @staticmethod
     def _init_record(launch: LaunchRequest, step: InitStep) -> dict[str, Any]:
@@ -192,7 +231,11 @@ class LocalScheduler(Scheduler):
         if info is not None and info.get("error"):  # the runner could not write exit.json
             return StatusUpdate(run.uuid, "failed", reason="storage error", message=str(info["error"]))
         if info is not None and is_alive(int(info["pid"]), info.get("start_time")):
-            return StatusUpdate(run.uuid, "running" if not stopping else "stopping")
+            if stopping:
+                return StatusUpdate(run.uuid, "stopping")
+            if handle.get("service") and not (control / runner.READY_FILE).exists():
+                return StatusUpdate(run.uuid, "starting")  # running once its port answers
+            return StatusUpdate(run.uuid, "running")
         if info is None:
             spawned = handle.get("spawned_pid")
             if spawned is not None and is_alive(int(spawned), None):

@@ -9,6 +9,9 @@ When the log cannot be written (a full disk, a read-only folder), the command is
 killed, since its output would be lost, and the attempt ends with that error; if even
 ``exit.json`` cannot be written, the error is written over ``runner.pid`` in place (no
 new disk block needed), where the scheduler finds it as well.
+For a service, the runner also watches its first port: ``ready.json`` is written once it
+accepts a connection (the scheduler reports the run ``running`` from then on), and a
+service that does not answer within its start timeout is stopped and fails, saying so.
 A second runner for the same attempt (a resubmission after an orchestrator crash) finds
 the lock taken and leaves at once, so a run is never started twice.
 
@@ -30,7 +33,9 @@ import os
 import select
 import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -52,6 +57,9 @@ LAUNCH_FILE = "launch.json"
 PID_FILE = "runner.pid"
 EXIT_FILE = "exit.json"
 LOCK_FILE = "runner.lock"
+READY_FILE = "ready.json"
+#: how long a service that failed to open its port has to stop before it is killed
+UNREACHABLE_GRACE_SECONDS = 5.0
 #: a remote store's log gets what the run wrote at least this often, in one request
 LOG_FLUSH_SECONDS = 1.0
 LOG_FLUSH_BYTES = 1024 * 1024
@@ -271,6 +279,10 @@ def run(control_dir: Path, environment: Mapping[str, str],
         finish({"exit_code": 127, "error": message.strip()})
         return 0
     running.append(child)
+    unreachable: list[str] = []  # why the service was stopped, when it never answered
+    if launch.get("service"):
+        threading.Thread(target=_watch_service, daemon=True,
+                         args=(child, launch, control_dir, unreachable)).start()
     assert child.stdout is not None
     # unbuffered reads: a chunk is logged as soon as the process writes it (to a remote
     # store, gathered for at most LOG_FLUSH_SECONDS: one request per line would be slow)
@@ -286,6 +298,8 @@ def run(control_dir: Path, environment: Mapping[str, str],
         return 1
     exit_code = child.wait()
     take_back(handed_over)
+    if unreachable:
+        store.append_log(run_uuid, f"{unreachable[0]}\n".encode())
     if log.remote:
         uploaded = _upload_artifacts(store, run_uuid, launch)
         if uploaded is not None:
@@ -295,17 +309,55 @@ def run(control_dir: Path, environment: Mapping[str, str],
         "exit_code": exit_code,
         "terminated": terminated,
         "finished_at": datetime.now(UTC).isoformat(),
+        **({"error": unreachable[0], "reason": "service unreachable"} if unreachable else {}),
     })
     return 0
+
+
+def _watch_service(child: subprocess.Popen[bytes], launch: Mapping[str, Any], control_dir: Path,
+                   unreachable: list[str]) -> None:
+    """Write ``ready.json`` once the service's first port accepts a connection (and wake
+    the orchestrator, which reports it running); stop the service (and say why in
+    ``unreachable``) if it has not within its start timeout."""
+    service = launch["service"]
+    host, port = str(service["host"]), int(service["ports"][0])
+    timeout = float(service["start_timeout"])
+    deadline = time.monotonic() + timeout
+    while child.poll() is None:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                write_json_atomically(control_dir / READY_FILE,
+                                      {"at": datetime.now(UTC).isoformat(), "port": port})
+                if launch.get("wakeup"):
+                    from polyaxon_core.wakeup import wake
+
+                    wake(launch["wakeup"])
+                return
+        except OSError:
+            pass
+        if time.monotonic() >= deadline:
+            unreachable.append(
+                f"the service did not answer on port {port} within {timeout:g}s "
+                "(POLYAXON_SERVICE_START_TIMEOUT); its command must listen on "
+                "{{ globals.bind_address }}:{{ globals.ports[0] }}")
+            child.terminate()
+            try:
+                child.wait(UNREACHABLE_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                child.kill()
+            return
+        time.sleep(0.05)
 
 
 def _initialize(launch: Mapping[str, Any], environments: Sequence[Mapping[str, str]], store: Any,
                 log: _LogWriter, start: Any, terminated: Any) -> str | None:
     """Run the attempt's initializers in order (see :mod:`polyaxon_schedulers.initializers`);
     the error that ends the attempt, or None when the command may start."""
+    steps = launch.get("init") or []
+    if not steps:  # most runs: nothing to import, the command starts at once
+        return None
     from polyaxon_schedulers import initializers
 
-    steps = launch.get("init") or []
     account = None
     if launch.get("run_as_user"):
         from polyaxon_core.run_user import RUN_AS_USER_VARIABLE, run_as_user

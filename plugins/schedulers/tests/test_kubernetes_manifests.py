@@ -26,6 +26,7 @@ from polyaxon_core.entities import (
     RunEntity,
 )
 from polyaxon_core.orchestrator import initializers
+from polyaxon_core.services import declared_ports
 from polyaxon_core.spec import read_polyaxonfile
 
 VERSIONS = ("1.25.0", kubernetes_validate.latest_version())
@@ -128,6 +129,7 @@ def _launch(text: str, tmp_path: Path, env: dict[str, str] | None = None) -> Lau
         connections=tuple(CATALOG[name] for name in spec.render_connections(inputs, globals_context)),
         init=steps,
         run_section=spec.render_run(inputs, globals_context),
+        ports=tuple(declared_ports(spec.run)) if spec.run_kind == "service" else (),
         termination={key: value for key, value in (
             ("max_retries", termination.max_retries), ("timeout", termination.timeout),
             ("ttl", termination.ttl)) if value is not None} if termination else {},
@@ -207,6 +209,9 @@ def test_a_service_is_a_deployment_and_a_service_that_validate(tmp_path: Path) -
     assert deployment["spec"]["selector"]["matchLabels"] == {"polyaxon.io/run-uuid": UUID}
     assert service["spec"]["type"] == "LoadBalancer"
     assert [port["port"] for port in service["spec"]["ports"]] == [8888, 6006]
+    # running once the first port answers
+    main = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert main["readinessProbe"]["tcpSocket"] == {"port": 8888}
 
 
 def test_what_cannot_run_on_kubernetes_is_refused_with_the_fix(tmp_path: Path) -> None:

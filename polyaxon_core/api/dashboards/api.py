@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyaxon_core import accounts
 from polyaxon_core.api.common import Answer, PageQuery, check_owner, dump, load_body, load_query, page
 from polyaxon_core.api.dashboards.schemas import (
     DashboardCreateSchema,
@@ -19,15 +18,10 @@ from polyaxon_core.api.dashboards.schemas import (
 )
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
-from polyaxon_core.api.security import current_user
+from polyaxon_core.api.security import current_user_id
 from polyaxon_core.domain import dashboards
 from polyaxon_core.domain.projects import get_project
 from polyaxon_core.permissions import PROJECT_READ, RUN_CREATE, RUN_UPDATE
-
-
-def _user_id() -> int | None:
-    user = current_user()
-    return user.id if isinstance(user, accounts.AuthenticatedUser) else None
 
 
 def _payload(dashboard: Any) -> dict[str, Any]:
@@ -41,7 +35,7 @@ def dashboards_list(owner: str, project: str) -> Answer:
     arguments = load_query(PageQuery)
     offset, limit = arguments["offset"], arguments["limit"]
     with server.session() as session:
-        rows = dashboards.list_dashboards(session, get_project(session, project, owner), _user_id())
+        rows = dashboards.list_dashboards(session, get_project(session, project, owner), current_user_id())
         results = [_payload(row) for row in rows[offset:offset + limit]]
     return page(results, len(rows), offset, limit), 200
 
@@ -53,7 +47,7 @@ def dashboard_create(owner: str, project: str) -> Answer:
     body = load_body(DashboardCreateSchema)
     with server.session() as session:
         row = dashboards.create_dashboard(
-            session, get_project(session, project, owner), _user_id(), body["name"], body["spec"],
+            session, get_project(session, project, owner), current_user_id(), body["name"], body["spec"],
             shared=body["shared"], description=body["description"])
         return _payload(row), 201
 
@@ -63,7 +57,7 @@ def dashboard_get(owner: str, project: str, dashboard: str) -> Answer:
     check_owner(owner)
     with server.session() as session:
         row = dashboards.get_dashboard(session, get_project(session, project, owner), dashboard,
-                                       _user_id())
+                                       current_user_id())
         return _payload(row), 200
 
 
@@ -73,7 +67,7 @@ def dashboard_update(owner: str, project: str, dashboard: str) -> Answer:
     body = load_body(DashboardUpdateSchema)
     with server.session() as session:
         row = dashboards.get_dashboard(session, get_project(session, project, owner), dashboard,
-                                       _user_id())
+                                       current_user_id())
         dashboards.update_dashboard(session, row, **body)
         return _payload(row), 200
 
@@ -83,7 +77,7 @@ def dashboard_delete(owner: str, project: str, dashboard: str) -> Answer:
     check_owner(owner)
     with server.session() as session:
         row = dashboards.get_dashboard(session, get_project(session, project, owner), dashboard,
-                                       _user_id())
+                                       current_user_id())
         dashboards.delete_dashboard(session, row)
     return "", 204
 

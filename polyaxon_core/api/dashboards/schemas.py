@@ -8,8 +8,10 @@ from polyaxon_core.api.common import InputSchema, PageSchema
 from polyaxon_core.domain.dashboards import MAX_COLUMNS, MAX_WIDGETS, WIDGET_KINDS
 
 NAME = validate.Length(min=1, max=150)
-#: a column or a widget's field: a run field, or inputs./outputs./metrics. and a name
-COLUMN = validate.Regexp(r"^(inputs|outputs|metrics)\.[^\s,]{1,256}$", error=(
+#: a column or a widget's field: a run field, or inputs./outputs./metrics. and a name without
+#: whitespace or commas (the separators Python's `\s` counts and JSON Schema's does not are
+#: named, so the document's pattern accepts nothing this one refuses)
+COLUMN = validate.Regexp(r"^(inputs|outputs|metrics)\.[^\s,\x1c-\x1f\x85]{1,256}$", error=(
     "column {input!r} is not valid: use inputs.NAME, outputs.NAME or metrics.NAME"))
 METRIC_NAME = validate.Length(min=1, max=256)
 

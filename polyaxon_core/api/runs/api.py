@@ -7,7 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, contains_eager
 
 from polyaxon_core import accounts
 from polyaxon_core.api.audit import audit_request
@@ -27,7 +28,7 @@ from polyaxon_core.api.runs.schemas import (
     StatusesSchema,
 )
 from polyaxon_core.api.security import current_user
-from polyaxon_core.db.models import Run
+from polyaxon_core.db.models import Project, Run
 from polyaxon_core.domain.artifacts import copy_run_artifacts, discard_run_files
 from polyaxon_core.domain.commands import (
     archive_run,
@@ -71,8 +72,19 @@ def run_payload(run: Run, *, detail: bool = True) -> dict[str, Any]:
 
 
 def find_run(session: Session, owner: str, project: str, uuid: str) -> Run:
-    """The run ``uuid`` (or a unique prefix of it) of the project ``owner/project``."""
+    """The run ``uuid`` (or a unique prefix of it) of the project ``owner/project``.
+
+    A whole uuid of that project is found with one query, its project loaded with it
+    (every request about a run starts here); anything else goes the long way, which
+    names what is missing."""
     check_owner(owner)
+    if len(uuid) == 32:
+        found = session.scalars(
+            select(Run).join(Project, Project.id == Run.project_id)
+            .options(contains_eager(Run.project))
+            .where(Run.uuid == uuid, Project.owner == owner, Project.name == project)).first()
+        if found is not None:
+            return found
     return get_run(session, uuid, get_project(session, project, owner))
 
 

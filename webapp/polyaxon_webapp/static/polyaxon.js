@@ -401,6 +401,7 @@
         shown.textContent = status; shown.className = "badge status status-" + status;
         var stop = root.querySelector("#stop-run");
         if (stop) stop.hidden = isFinal();
+        root.querySelectorAll(".service-link").forEach(function (link) { link.hidden = status !== "running"; });
         var body = root.querySelector("#timeline tbody");
         body.replaceChildren.apply(body, answer.status_conditions.map(function (condition) {
           return el("tr", {}, [el("td", {text: formatTime(condition.last_transition_time)}), el("td", {}, [badge(condition.type)]),

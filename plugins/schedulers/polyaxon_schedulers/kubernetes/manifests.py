@@ -348,6 +348,9 @@ def _main_container(launch: LaunchRequest, written: Mapping[str, Any],
     main["env"] = env
     main["volumeMounts"] = [*(written.get("volumeMounts") or []),
                             {"name": CONTEXT_VOLUME, "mountPath": CONTEXT_PATH}]
+    if launch.ports and "readinessProbe" not in main:
+        # a service is running once its first port answers, as on the local scheduler
+        main["readinessProbe"] = {"tcpSocket": {"port": launch.ports[0]}, "periodSeconds": 2}
     return main
 
 

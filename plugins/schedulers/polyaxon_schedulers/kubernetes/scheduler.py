@@ -298,6 +298,7 @@ class KubernetesScheduler(Scheduler):
         """A pod's paths (``/plx-context``) and namespace: ``{{ globals.run_outputs_path }}``
         in a command names the folder the pod has."""
         return {"namespace": configured_namespace(), "context_path": CONTEXT_PATH,
+                "bind_address": "0.0.0.0",
                 "run_artifacts_path": POD_CONTEXT["POLYAXON_RUN_ARTIFACTS_PATH"],
                 "run_outputs_path": POD_CONTEXT["POLYAXON_RUN_OUTPUTS_PATH"]}
 
@@ -333,7 +334,12 @@ class KubernetesScheduler(Scheduler):
         for obj in objects:
             self._create(obj, launch.run.uuid, attempt)
         workload = next(obj for obj in objects if obj["kind"] not in {"Secret", "Service"})
+        service = next((obj for obj in objects if obj["kind"] == "Service"), None)
         return {
+            # where the server's proxy reaches a service: its Service's name in the cluster
+            **({"service": {"host": f"{service['metadata']['name']}.{self.namespace}.svc",
+                            "ports": {str(port): port for port in launch.ports}}}
+               if service is not None else {}),
             "namespace": self.namespace,
             "attempt": int(attempt),
             "workload": [workload["apiVersion"], plural_of(workload["kind"]), workload["metadata"]["name"]],
@@ -494,7 +500,12 @@ class KubernetesScheduler(Scheduler):
                            pods: list[dict[str, Any]], stopping: bool) -> StatusUpdate:
         if stopping or deployment["metadata"].get("deletionTimestamp"):
             return StatusUpdate(run.uuid, "stopping")
-        return self._pods_status(run, pods, _last_failure(pods), retried=False)
+        update = self._pods_status(run, pods, _last_failure(pods), retried=False)
+        if update.status == "running" and not any(_ready(pod) for pod in pods):
+            # a service is running once its readiness probe (its port) answers
+            return StatusUpdate(run.uuid, "starting" if run.status in {"scheduled", "starting"}
+                                else run.status)
+        return update
 
     @staticmethod
     def _pods_status(run: RunEntity, pods: list[dict[str, Any]],
@@ -641,3 +652,11 @@ def _main_container(pod: Mapping[str, Any]) -> str:
 @hookimpl
 def polyaxon_register_schedulers() -> list[type[Scheduler]]:
     return [KubernetesScheduler]
+
+
+def _ready(pod: Mapping[str, Any]) -> bool:
+    """Whether ``pod`` is ready (its readiness probes pass) and not being deleted."""
+    if pod["metadata"].get("deletionTimestamp"):
+        return False
+    return any(condition.get("type") == "Ready" and condition.get("status") == "True"
+               for condition in (pod.get("status") or {}).get("conditions") or [])

@@ -1,0 +1,1 @@
+"""The registry's endpoints: a project's component, model and artifact versions."""
