@@ -159,3 +159,26 @@ def test_an_unreadable_attempt_variable_is_a_tracking_error(
     monkeypatch.setenv("POLYAXON_RUN_ATTEMPT", "first")
     with pytest.raises(TrackingError, match="POLYAXON_RUN_ATTEMPT"):
         tracking.init()
+
+
+def test_a_script_that_never_ends_its_tracking_stores_its_points_at_exit_quietly(
+    db_url: str, run_uuid: str, tmp_path: Path,
+) -> None:
+    # its points are first sent while the interpreter exits, when the plugins load: every
+    # installed plugin must import then (concurrent.futures cannot, once exit began)
+    import os
+    import subprocess
+    import sys
+
+    script = "from polyaxon_core import tracking; tracking.init(); tracking.log_metrics(loss=0.5)"
+    # as in a launched run: running already, told where its artifacts go, sampling its
+    # resources, in a folder that is no git checkout
+    with session_scope(db_url) as session:
+        session.scalars(select(Run).where(Run.uuid == run_uuid)).one().status = "running"
+    env = {name: value for name, value in os.environ.items() if name != "POLYAXON_RESOURCES_INTERVAL"}
+    env["POLYAXON_RUN_ARTIFACTS_PATH"] = str(tmp_path / "artifacts")
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=120, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert "broken" not in finished.stderr and "Traceback" not in finished.stderr, finished.stderr
+    assert _run(db_url, run_uuid).last_metrics == {"loss": 0.5}

@@ -29,16 +29,18 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, ClassVar, cast
 
 from polyaxon_core.config import ConfigurationError, Settings
 from polyaxon_core.entities import ArtifactInfo, LogChunk
 from polyaxon_core.interfaces import ArtifactStore, UnsafePathError
 from polyaxon_stores.local import RUN_UUID_PATTERN
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 #: the parts an upload is sent in, and the most of it held in memory at once
 PART_SIZE = 8 * 1024 * 1024
@@ -250,6 +252,10 @@ def ranged_chunks(fs: Any, key: str, size: int, start: int) -> Iterator[bytes]:
     the background while the current one is read (a store may answer a range in a time
     that grows with the object rather than the range: fewer requests, and the network
     busy while the reader sends). At most two ranges are held at once."""
+    # imported here: at import, concurrent.futures registers an exit hook, which fails
+    # when a run's tracking loads the plugins while its interpreter exits
+    from concurrent.futures import ThreadPoolExecutor
+
     fetcher = ThreadPoolExecutor(1, thread_name_prefix="ranged-read")
     span = RANGE_SIZE
     ahead: Future[bytes] | None = None
