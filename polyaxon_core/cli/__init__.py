@@ -31,6 +31,7 @@ CORE_COMMANDS: dict[str, tuple[str, str]] = {
     "quotas": ("quotas", "Cap what a project, team or user has running at once."),
     "scheduler": ("scheduler", "Run the orchestrator: compile, queue, schedule, reconcile."),
     "agent": ("agent", "Run an agent next to a cluster, or register agents."),
+    "worker": ("worker", "Execute the runs dispatched to workers (POLYAXON_SCHEDULER=celery)."),
     "server": ("server", "Serve the REST API (tokens, roles, OpenAPI) on this machine."),
     "gateway": ("gateway", "Print an nginx configuration serving the server and its services."),
     "login": ("auth", "Log in to a server and save the token for the next commands."),

@@ -440,6 +440,36 @@ class Quota(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class RunLease(Base):
+    """One attempt of a run as a worker executes it (``polyaxon worker``): the fence that
+    lets a redelivered task start nothing twice, and what the worker reports.
+
+    The row is inserted by whoever takes the attempt first: the worker that starts it, or
+    the orchestrator cancelling it before any worker did; ``(run_id, attempt)`` is
+    unique, so a second delivery of the same attempt finds it taken. The worker updates
+    ``heartbeat_at`` while the attempt lives and writes ``status`` (a final one) when it
+    ends; the orchestrator reads it and moves the run through the one writer of run
+    state. ``stop``: what the orchestrator asks of the worker (``term``, ``kill``).
+    """
+
+    __tablename__ = "run_leases"
+    __table_args__ = (UniqueConstraint("run_id", "attempt", name="uq_run_leases_run_attempt"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column()
+    worker: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column()
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+    status: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str | None] = mapped_column(Text)
+    exit_code: Mapped[int | None] = mapped_column()
+    stop: Mapped[str | None] = mapped_column(String(8))
+
+
 class LoginAttempt(Base):
     """A password login, kept for the rate limits of ``polyaxon_core.login_limits``.
 

@@ -101,6 +101,19 @@ class Scheduler(PluginClass):
             document["connections"] = [connection.name for connection in launch.connections]
         return [document]
 
+    @classmethod
+    def serve_worker(cls, settings: Settings, queues: Sequence[str], concurrency: int,
+                     name: str | None) -> None:
+        """Be a worker that executes the runs this scheduler dispatches (``polyaxon
+        worker``), taking those of ``queues`` (Polyaxon queue names), ``concurrency`` at a
+        time, until stopped. A scheduler that starts runs without workers refuses, saying
+        which one has them."""
+        from polyaxon_core.config import ConfigurationError
+
+        raise ConfigurationError(
+            f"the {cls.name} scheduler starts runs itself, without workers: `polyaxon worker` "
+            "serves a scheduler that dispatches runs to workers (POLYAXON_SCHEDULER=celery)")
+
     @abstractmethod
     def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
         """Start the run; return a JSON-serializable handle to find it again."""

@@ -385,17 +385,7 @@ class Orchestrator:
     def launch_request(self, run: Run, built: BuiltImage | None = None) -> LaunchRequest:
         """What the scheduler gets to start ``run`` (with the image its build made), once
         the run's folders exist."""
-        run_path = self.settings.runs_path / run.uuid
-        # a run's folder, and the folder of them all, are its owner's only
-        self.settings.runs_path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        run_path.mkdir(mode=0o700, exist_ok=True)
-        artifacts = self.store.local_path(run.uuid) or run_path / "artifacts"
-        (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
-        run_globals = type(self.scheduler).run_globals(self.settings)
-        if run.kind == "service":  # where this scheduler lets it listen
-            run_globals = {**run_globals,
-                           "ports": self.scheduler.service_ports(declared_ports(load_spec(run).run))}
-        return build_launch(self.settings, run, artifacts, run_globals, built)
+        return prepare_launch(self.settings, self.store, self.scheduler, run, built)
 
     # ------------------------------------------------------------------------- reconcile
     def reconcile(self) -> None:
@@ -577,6 +567,24 @@ def template_globals(settings: Settings, run: Run, artifacts: Path,
         values.update(service_globals(values["namespace"], project.owner, project.name, run.uuid,
                                       load_spec(run).run, (run_globals or {}).get("ports")))
     return values
+
+
+def prepare_launch(settings: Settings, store: ArtifactStore, scheduler: Scheduler, run: Run,
+                   built: BuiltImage | None = None) -> LaunchRequest:
+    """The launch request ``scheduler`` gets to start ``run`` on this machine (with the
+    image its build made), once the run's folders exist here: the orchestrator's, or a
+    worker's that executes the runs it is handed."""
+    run_path = settings.runs_path / run.uuid
+    # a run's folder, and the folder of them all, are its owner's only
+    settings.runs_path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    run_path.mkdir(mode=0o700, exist_ok=True)
+    artifacts = store.local_path(run.uuid) or run_path / "artifacts"
+    (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
+    run_globals = type(scheduler).run_globals(settings)
+    if run.kind == "service":  # where this scheduler lets it listen
+        run_globals = {**run_globals,
+                       "ports": scheduler.service_ports(declared_ports(load_spec(run).run))}
+    return build_launch(settings, run, artifacts, run_globals, built)
 
 
 def build_launch(settings: Settings, run: Run, artifacts: Path,

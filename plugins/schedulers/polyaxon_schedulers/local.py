@@ -140,12 +140,17 @@ class LocalScheduler(Scheduler):
             "init": [self._init_record(launch, step) for step in launch.init],
             "service": service,
         })
-        # the environments go to the runner through a pipe, never through a file
-        handle["spawned_pid"] = self._forks.start_runner(
-            control, env, preload=store_class.partition(":")[0],
-            init_environments=[self._init_environment(launch, index)
-                               for index in range(len(launch.init))])
+        handle["spawned_pid"] = self._start_runner(
+            control, env, store_class.partition(":")[0],
+            [self._init_environment(launch, index) for index in range(len(launch.init))])
         return handle
+
+    def _start_runner(self, control: Path, environment: Mapping[str, str], preload: str,
+                      init_environments: Sequence[Mapping[str, str]]) -> int:
+        """Start the detached runner of the attempt in ``control``; its pid. The
+        environments go to it through a pipe, never through a file."""
+        return self._forks.start_runner(control, environment, preload=preload,
+                                        init_environments=init_environments)
 
     @staticmethod
     def _service_handle(service: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,122 @@
+"""Run leases: how a worker that executes an attempt and the orchestrator that watches it
+agree, through the database, on who started it and what became of it.
+
+A scheduler that hands runs to workers (a Celery worker on another machine) cannot poll
+a process; it reads the attempt's lease (:class:`~polyaxon_core.db.models.RunLease`):
+
+* :func:`take` is the fence. A worker inserts the lease before it starts anything; the
+  row is unique per ``(run, attempt)``, so a task delivered twice (a broker's
+  at-least-once delivery, a resend) finds it taken and starts nothing. The orchestrator
+  takes it too, with a final status, to cancel an attempt no worker started yet.
+* :func:`beat` is the worker's heartbeat; it answers with what the orchestrator asks of
+  the attempt (``term``, ``kill``), or ``lost`` once the orchestrator gave up on it.
+* :func:`finish` records the final status the worker observed; the orchestrator applies
+  it through the one writer of run state, like any scheduler's observation.
+* :func:`expire` is the orchestrator's side of a heartbeat that stopped: the attempt is
+  failed with the reason, and a worker that was only cut off finds it ``lost`` and kills
+  what it still runs.
+
+Neither side ever writes the run's status here: the lease is what the worker *reports*.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from polyaxon_core.db.models import RunLease, utcnow
+from polyaxon_core.entities import StatusUpdate
+
+#: the reason of an attempt whose worker stopped heartbeating
+LOST = "worker lost"
+
+
+def take(session: Session, run_id: int, attempt: int, worker: str, pid: int | None = None,
+         status: str | None = None, reason: str | None = None,
+         message: str | None = None) -> RunLease | None:
+    """Insert the lease of ``attempt`` of run ``run_id`` for ``worker``; None when it is
+    taken already. With ``status`` (a final one), the attempt is closed before any worker
+    started it (the orchestrator cancelling it)."""
+    lease = RunLease(run_id=run_id, attempt=attempt, worker=worker, pid=pid, status=status,
+                     reason=reason, message=message,
+                     finished_at=utcnow() if status is not None else None)
+    try:
+        with session.begin_nested():
+            session.add(lease)
+    except IntegrityError:
+        return None
+    return lease
+
+
+def read(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], RunLease]:
+    """The leases of the ``(run id, attempt)`` pairs ``keys`` that have one, in one query."""
+    wanted = set(keys)
+    if not wanted:
+        return {}
+    rows = session.scalars(select(RunLease).where(
+        RunLease.run_id.in_({run_id for run_id, _ in wanted}))).all()
+    return {(row.run_id, row.attempt): row for row in rows if (row.run_id, row.attempt) in wanted}
+
+
+def beat(session: Session, run_id: int, attempt: int) -> str | None:
+    """Record that the attempt's worker is alive; what is asked of it: ``term`` or
+    ``kill`` (a stop), ``lost`` (the orchestrator gave up on it), or None."""
+    lease = session.scalar(select(RunLease).where(RunLease.run_id == run_id,
+                                                  RunLease.attempt == attempt))
+    if lease is None:
+        return "lost"
+    if lease.status is not None:
+        return "lost"
+    lease.heartbeat_at = utcnow()
+    return lease.stop
+
+
+def finish(session: Session, run_id: int, attempt: int, observed: StatusUpdate) -> bool:
+    """Record the final status the worker observed; False when the orchestrator closed
+    the attempt first (it expired, or was cancelled)."""
+    done = session.execute(
+        update(RunLease)
+        .where(RunLease.run_id == run_id, RunLease.attempt == attempt, RunLease.status.is_(None))
+        .values(status=observed.status, reason=observed.reason, message=observed.message,
+                exit_code=observed.exit_code, finished_at=utcnow(), heartbeat_at=utcnow()))
+    return bool(getattr(done, "rowcount", 0))
+
+
+def request_stop(session: Session, run_id: int, attempt: int, force: bool) -> None:
+    """Ask the attempt's worker to stop it: gracefully, or at once (``force``)."""
+    session.execute(
+        update(RunLease)
+        .where(RunLease.run_id == run_id, RunLease.attempt == attempt, RunLease.status.is_(None))
+        .values(stop="kill" if force else "term"))
+
+
+def expire(session: Session, lease: RunLease, timeout: float, now: datetime | None = None) -> bool:
+    """Close ``lease`` as failed if its worker has not heartbeaten for ``timeout``
+    seconds; whether it did (a compare-and-set: a lease the worker just finished stays
+    as it finished it)."""
+    now = now or utcnow()
+    if lease.status is not None or now - lease.heartbeat_at <= timedelta(seconds=timeout):
+        return False
+    message = (f"worker {lease.worker} stopped heartbeating (last at "
+               f"{lease.heartbeat_at.isoformat(timespec='seconds')}, more than {timeout:g}s ago: "
+               "POLYAXON_HEARTBEAT_TIMEOUT)")
+    done = session.execute(
+        update(RunLease)
+        .where(RunLease.id == lease.id, RunLease.status.is_(None),
+               RunLease.heartbeat_at == lease.heartbeat_at)
+        .values(status="failed", reason=LOST, message=message, finished_at=now))
+    if not getattr(done, "rowcount", 0):
+        return False
+    session.refresh(lease)
+    return True
+
+
+def observed(lease: RunLease, run_uuid: str) -> StatusUpdate:
+    """What a closed lease reports of its run."""
+    assert lease.status is not None
+    return StatusUpdate(run_uuid, lease.status, reason=lease.reason, message=lease.message,
+                        exit_code=lease.exit_code)
