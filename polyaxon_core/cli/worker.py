@@ -39,5 +39,4 @@ def worker_command(queues: str, concurrency: int, name: str | None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     scheduler_class = get_plugin_manager().get("scheduler", current.scheduler)
     assert issubclass(scheduler_class, Scheduler)
-    click.echo(f"worker for queue(s) {', '.join(names)}, {concurrency} at a time", err=True)
     scheduler_class.serve_worker(current, names, concurrency, name)
