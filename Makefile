@@ -27,6 +27,9 @@ $(BIN)/python:
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml plugins/*/pyproject.toml webapp/pyproject.toml
 	$(BIN)/python -m pip install --quiet $(foreach d,$(DISTRIBUTIONS),-e $(d)) -e ".[dev]"
+	# the Compose specification's JSON schema, as docker-compose 1.29 ships it, for the
+	# test of deploy/docker-compose.yml (the wheel is read, never installed)
+	$(BIN)/python -m pip download --quiet --no-deps --dest $(VENV)/share/compose docker-compose==1.29.2
 	touch $@
 
 install: $(VENV)/.installed assets
