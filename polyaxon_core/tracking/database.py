@@ -104,8 +104,9 @@ class DatabaseBackend:
 
         A database that is busy or away (``OperationalError``) is retried by the caller;
         a batch the domain refuses is dropped (:class:`PermanentSendError`)."""
-        from sqlalchemy.exc import OperationalError
+        from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 
+        from polyaxon_core.db.session import is_disconnect
         from polyaxon_core.domain.metrics import log_metric_rows
         from polyaxon_core.errors import PolyaxonError
 
@@ -115,11 +116,14 @@ class DatabaseBackend:
                 # stored with its batch id: a batch sent again (an offline run pushed
                 # twice) is not stored twice
                 log_metric_rows(session, self._run(session), batch_id, rows, self.attempt)
-        except OperationalError:
-            raise
+        except (OperationalError, InterfaceError, PendingRollbackError):
+            raise  # the connection, not the batch: sent again
         except PolyaxonError as exc:
             raise PermanentSendError(str(exc)) from None
-        except Exception as exc:  # storing it again would fail the same way
+        except Exception as exc:
+            if is_disconnect(exc):  # the connection was lost mid-statement: sent again
+                raise
+            # storing it again would fail the same way
             raise PermanentSendError(f"{type(exc).__name__}: {exc}") from None
 
     def _update(self, **changes: Any) -> None:
