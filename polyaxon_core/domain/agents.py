@@ -161,7 +161,7 @@ def claim(session: Session, settings: Settings, agent: Agent, limit: int,
 
 def _claim_queued(session: Session, agent: Agent, limit: int) -> list[Run]:
     from polyaxon_core.db.claims import claim_rows, critical_section
-    from polyaxon_core.domain.quotas import QUOTA_REASON, QuotaGate
+    from polyaxon_core.domain.quotas import QuotaGate
     from polyaxon_core.domain.state import note
 
     # the orchestrators' critical section: quotas span the runs of every scheduler
@@ -189,7 +189,7 @@ def _claim_queued(session: Session, agent: Agent, limit: int) -> list[Run]:
             continue
         held = quotas.refusal(run)
         if held is not None:
-            note(session, run, QUOTA_REASON, held)
+            note(session, run, held.reason, held.message)
             continue
         attempts = int((run.meta_info or {}).get("attempts", 0)) + 1
         run.meta_info = {**(run.meta_info or {}), "attempts": attempts, "agent": agent.name}

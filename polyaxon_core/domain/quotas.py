@@ -27,16 +27,25 @@ from polyaxon_core.db.models import Project, Quota, Run, Team, TeamProject, User
 from polyaxon_core.errors import Conflict, InvalidRequest, NotFound, Unprocessable
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, Status
 
-#: the reason in a run's timeline while a quota holds it
+#: the reason in a run's timeline while a quota holds it: ``quota:<name>``
 QUOTA_REASON = "quota"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A quota holding a run back: which, and why (for the run's timeline)."""
+
+    quota: str
+    message: str
+
+    @property
+    def reason(self) -> str:
+        return f"{QUOTA_REASON}:{self.quota}"
+
+
 #: a quota's name: as a queue's
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,149}$"
 _NAME = re.compile(NAME_PATTERN)
-_QUANTITY = re.compile(
-    r"^\s*(\d+(?:\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?\s*$")
-_SUFFIXES = {"": 1, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
-             "P": 1e15, "E": 1e18, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40,
-             "Pi": 2 ** 50, "Ei": 2 ** 60}
 _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 
 
@@ -45,11 +54,12 @@ def parse_quantity(value: Any, what: str) -> float:
     naming ``what`` when it is none."""
     if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
         return float(value)
-    match = _QUANTITY.match(str(value)) if isinstance(value, str) else None
-    if match is None:
+    from polyaxon_core.spec.run import quantity_value
+
+    number = quantity_value(value) if isinstance(value, str) else None
+    if number is None:
         raise Unprocessable(f"{what} must be a quantity such as 2, 500m or 4Gi, not {value!r}")
-    number, exponent, suffix = match.groups()
-    return float(number + (exponent or "")) * _SUFFIXES[suffix or ""]
+    return number
 
 
 @dataclass(frozen=True)
@@ -149,7 +159,7 @@ class QuotaGate:
             self._demands[run.id] = run_demand(run)
         return self._demands[run.id]
 
-    def refusal(self, run: Run) -> str | None:
+    def refusal(self, run: Run) -> Hold | None:
         """Why ``run`` cannot start now (the first quota it would exceed), or None."""
         applicable = [quota for quota in self.quotas if self._applies(quota, run)]
         if not applicable:
@@ -158,19 +168,20 @@ class QuotaGate:
         for quota in applicable:
             used = self.usage[quota.id]
             if quota.max_runs is not None and used.runs + 1 > quota.max_runs:
-                return (f"quota '{quota.name}' allows {quota.max_runs} run(s) at once; "
-                        "it starts when one ends")
+                return Hold(quota.name, f"quota '{quota.name}' allows {quota.max_runs} run(s) "
+                                        "at once; it starts when one ends")
             for name, want, have, cap, unit in (
                     ("CPU", demand.cpu, used.cpu, quota.cpu, " cores"),
                     ("memory", demand.memory, used.memory, quota.memory, " bytes"),
                     ("GPU", demand.gpu, used.gpu, quota.gpu, "")):
                 if cap is not None and want and have + want > cap + 1e-9:
                     if want > cap + 1e-9:
-                        return (f"it requests {_show(want)}{unit} of {name}, more than quota "
-                                f"'{quota.name}' allows at all ({_show(cap)}{unit}); lower its "
-                                "request or raise the quota")
-                    return (f"quota '{quota.name}' allows {_show(cap)}{unit} of {name} at once; "
-                            "it starts when enough is free")
+                        return Hold(quota.name, (
+                            f"it requests {_show(want)}{unit} of {name}, more than quota "
+                            f"'{quota.name}' allows at all ({_show(cap)}{unit}); lower its "
+                            "request or raise the quota"))
+                    return Hold(quota.name, f"quota '{quota.name}' allows {_show(cap)}{unit} of "
+                                            f"{name} at once; it starts when enough is free")
         return None
 
     def admit(self, run: Run) -> None:
@@ -315,12 +326,11 @@ def _waiting(session: Session) -> dict[str, int]:
     last = (select(RunStatusCondition.run_id, func.max(RunStatusCondition.id).label("last"))
             .join(Run, Run.id == RunStatusCondition.run_id)
             .where(Run.status == Status.QUEUED.value).group_by(RunStatusCondition.run_id).subquery())
-    messages = session.scalars(
-        select(RunStatusCondition.message).join(last, last.c.last == RunStatusCondition.id)
-        .where(RunStatusCondition.reason == QUOTA_REASON))
+    reasons = session.scalars(
+        select(RunStatusCondition.reason).join(last, last.c.last == RunStatusCondition.id)
+        .where(RunStatusCondition.reason.like(f"{QUOTA_REASON}:%")))
     counts: dict[str, int] = {}
-    for message in messages:
-        found = re.search(r"quota '([^']+)'", message or "")
-        if found:
-            counts[found.group(1)] = counts.get(found.group(1), 0) + 1
+    for reason in reasons:
+        name = str(reason).split(":", 1)[1]
+        counts[name] = counts.get(name, 0) + 1
     return counts

@@ -36,7 +36,7 @@ from polyaxon_core.domain.commands import load_spec
 from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.domain.notifications import Dispatcher
 from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue
-from polyaxon_core.domain.quotas import QUOTA_REASON, QuotaGate
+from polyaxon_core.domain.quotas import QuotaGate
 from polyaxon_core.domain.state import note, transition
 from polyaxon_core.entities import ContainerSpec, InitStep, LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
@@ -268,7 +268,7 @@ class Orchestrator:
                 continue
             held = quotas.refusal(run)
             if held is not None:  # waits, saying why; the runs after it may fit
-                note(session, run, QUOTA_REASON, held)
+                note(session, run, held.reason, held.message)
                 continue
             attempts = int((run.meta_info or {}).get("attempts", 0)) + 1
             run.meta_info = {**(run.meta_info or {}), "attempts": attempts}

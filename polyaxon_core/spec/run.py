@@ -69,7 +69,22 @@ class KubeObject(SpecField):
         return value
 
 
-_QUANTITY = re.compile(r"^[+]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?$")
+#: a Kubernetes resource quantity: a number, an exponent, a suffix (decimal or binary)
+QUANTITY = re.compile(
+    r"^\s*[+]?(\d+(?:\.\d*)?|\.\d+)([eE][+-]?\d+)?\s*(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)?\s*$")
+_SUFFIXES = {"": 1, "n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
+             "P": 1e15, "E": 1e18, "Ki": 2 ** 10, "Mi": 2 ** 20, "Gi": 2 ** 30, "Ti": 2 ** 40,
+             "Pi": 2 ** 50, "Ei": 2 ** 60}
+
+
+def quantity_value(text: str) -> float | None:
+    """The number the quantity ``text`` stands for (``500m`` -> 0.5, ``1Ki`` -> 1024);
+    None when it is none."""
+    match = QUANTITY.match(text)
+    if match is None:
+        return None
+    number, exponent, suffix = match.groups()
+    return float(number + (exponent or "")) * _SUFFIXES[suffix or ""]
 
 
 class Quantity(SpecField):
@@ -87,7 +102,7 @@ class Quantity(SpecField):
             return value
         if "{{" in value:
             return value
-        if not _QUANTITY.match(value.strip()):
+        if not QUANTITY.match(value):
             raise self.fail(value, f"`{value}` is not a quantity")
         return value
 

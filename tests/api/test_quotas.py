@@ -26,7 +26,8 @@ def _running(settings: Settings, uuid: str) -> None:
 
 def _refusal(settings: Settings, uuid: str) -> str | None:
     with session_scope(settings.db_url) as session:
-        return QuotaGate(session).refusal(get_run(session, uuid))
+        held = QuotaGate(session).refusal(get_run(session, uuid))
+        return held.message if held is not None else None
 
 
 def test_admins_create_change_and_delete_quotas_and_members_may_not(

@@ -28,7 +28,7 @@ def _most_at_once(record: Path) -> int:
 
 def _quota_notes(uuid: str) -> list[str]:
     return [message for status, reason, message in run_state(uuid)["conditions"]
-            if (status, reason) == ("queued", "quota")]
+            if status == "queued" and str(reason).startswith("quota:")]
 
 
 def _quota(cli: Cli, name: str) -> dict[str, Any]:
