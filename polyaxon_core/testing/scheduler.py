@@ -19,7 +19,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from polyaxon_core.entities import LaunchRequest, StatusUpdate
 from polyaxon_core.interfaces import Scheduler
@@ -27,6 +27,7 @@ from polyaxon_core.interfaces.scheduler import ActiveRun
 from polyaxon_core.lifecycle import is_final
 
 MakeLaunch = Callable[..., LaunchRequest]
+T = TypeVar("T")
 
 
 def wait_for_final(scheduler: Scheduler, launch: LaunchRequest, handle: Mapping[str, Any],
@@ -43,12 +44,22 @@ def wait_for_final(scheduler: Scheduler, launch: LaunchRequest, handle: Mapping[
         time.sleep(0.02)
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+def wait_until(predicate: Callable[[], T], timeout: float = 30.0, *, what: str = "the condition",
+               step: Callable[[], object] | None = None) -> T:
+    """Check ``predicate`` until it is truthy, for at most ``timeout`` seconds (a bounded
+    wait for a condition, never a fixed sleep), and return its value. ``step`` runs before
+    each check instead of the pause between checks (an orchestrator's pass)."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        if step is not None:
+            step()
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(0.02)
+            raise AssertionError(f"{what} not met within {timeout:g}s")
+        if step is None:
+            time.sleep(0.02)
 
 
 def start_long_run(scheduler: Scheduler, make_launch: MakeLaunch, folder: Path,

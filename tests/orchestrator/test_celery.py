@@ -19,11 +19,11 @@ import uuid as uuid_module
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from polyaxon_core.testing.scheduler import wait_until
 from tests.orchestrator.conftest import FILES, POLYAXON, Cli, run_state, wait_for
 from tests.orchestrator.test_replicas import Replica, _assert_every_trial_ran_once, _submit
 
@@ -39,17 +39,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def _until(condition: Callable[[], Any], what: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 class Redis:
@@ -71,9 +60,9 @@ class Redis:
             ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
              "--appendonly", "no", "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _until(lambda: subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
-                                      capture_output=True, text=True).stdout.strip() == "PONG",
-               "redis to answer", 30)
+        wait_until(lambda: subprocess.run(["redis-cli", "-p", str(self.port), "ping"],
+                                          capture_output=True, text=True).stdout.strip() == "PONG",
+                   30, what="redis to answer")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -158,8 +147,8 @@ class Worker:
             self.process = subprocess.Popen(
                 [POLYAXON, "worker", "--queues", queues, "--concurrency", str(concurrency),
                  "--name", name], stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
-        _until(lambda: " ready." in self.log.read_text() or self.process.poll() is not None,
-               f"worker {name} to be ready", 60)
+        wait_until(lambda: " ready." in self.log.read_text() or self.process.poll() is not None,
+                   60, what=f"worker {name} to be ready")
         assert self.process.poll() is None, self.log.read_text()
 
     def kill(self) -> None:
@@ -255,13 +244,13 @@ def test_a_task_delivered_three_times_starts_its_run_once(
         app.send_task(TASK, args=[uuid, 1], queue="polyaxon.default")
     worker = workers()
     assert wait_for(uuid, lambda state: state["status"] == "succeeded", 120)
-    _until(lambda: worker.log.read_text().count("polyaxon.execute_run") >= 6, "three deliveries", 60)
+    wait_until(lambda: worker.log.read_text().count("polyaxon.execute_run") >= 6, 60, what="three deliveries")
     assert (record / f"{uuid}.starts").read_text().count("\n") == 1
     results = Counter(line.rsplit(": ", 1)[1].strip().strip("'")
                       for line in worker.log.read_text().splitlines() if "succeeded in" in line)
-    assert results == Counter({"succeeded": 1, "not current": 2}) or \
-        results == Counter({"succeeded": 1, "duplicate": 2}) or \
-        results == Counter({"succeeded": 1, "duplicate": 1, "not current": 1}), results
+    # the orchestrator may have sent it once more meanwhile (no worker took it for a while)
+    assert results["succeeded"] == 1 and set(results) <= {"succeeded", "duplicate", "not current"}
+    assert results["duplicate"] + results["not current"] >= 2, results
     assert [lease[:2] for lease in _leases()] == [(uuid, 1)]
 
 
@@ -284,13 +273,13 @@ def test_a_killed_worker_fails_its_run_within_the_heartbeat_bound_and_the_retry_
         "run": {"kind": "job", "container": {"command": ["python", "-c", script]}}}))
     first = workers()
     uuid = _submit(cli, "-f", str(polyaxonfile))
-    pid = int(_until(lambda: (marks / "attempt-1").exists() and (marks / "attempt-1").read_text(),
-                     "the first attempt to start", 120))
+    pid = int(wait_until(lambda: (marks / "attempt-1").exists() and (marks / "attempt-1").read_text(),
+                         120, what="the first attempt to start"))
     wait_for(uuid, lambda state: state["status"] == "running", 60)
     killed_at = time.time()
     first.kill()
     # the command died with its worker: nothing of the first attempt runs on
-    _until(lambda: not Path(f"/proc/{pid}").exists(), "the first attempt's process to die", 30)
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), 30, what="the first attempt's process to die")
     workers()
     state = wait_for(uuid, lambda state: state["status"] in {"succeeded", "failed"}, 120)
     assert state["status"] == "succeeded", state["conditions"]
@@ -331,7 +320,7 @@ def test_stops_reach_the_worker_and_a_run_stopped_before_any_worker_never_starts
     cli("ops", "stop", running, "-y")
     assert wait_for(running, lambda state: state["status"] == "stopped", 60)
     # the task of the run stopped early was delivered too, and started nothing
-    _until(lambda: "'not current'" in worker.log.read_text(), "the early task's delivery", 60)
+    wait_until(lambda: "'not current'" in worker.log.read_text(), 60, what="the early task's delivery")
     assert not (record / f"{waiting}.starts").exists()
     assert (record / f"{running}.starts").read_text().count("\n") == 1
 
@@ -343,8 +332,8 @@ def test_a_broker_restarted_while_runs_wait_loses_none(
     record = home / "record"
     uuid = _submit(cli, "-f", str(FILES / "sweep8.yaml"), "-P", f"record_dir={record}")
     # every trial sent, none taken: then the broker restarts (Redis losing them all)
-    _until(lambda: sum(child["status"] == "starting" for child in run_state(uuid)["children"]) == 8,
-           "the eight tasks to be sent", 120)
+    wait_until(lambda: sum(child["status"] == "starting" for child in run_state(uuid)["children"]) == 8,
+               120, what="the eight tasks to be sent")
     broker.restart()
     workers()
     workers()
@@ -361,8 +350,8 @@ def test_a_broker_restarted_while_workers_run_loses_none(
     workers()
     uuid = _submit(cli, "-f", str(FILES / "sweep8.yaml"), "-P", f"record_dir={record}",
                    "-P", "sleep=1")
-    _until(lambda: any(child["status"] == "running" for child in run_state(uuid)["children"]),
-           "a trial to run", 120)
+    wait_until(lambda: any(child["status"] == "running" for child in run_state(uuid)["children"]),
+               120, what="a trial to run")
     broker.restart()
     wait_for(uuid, lambda state: state["status"] in {"succeeded", "failed", "stopped"}, 180)
     _assert_every_trial_ran_once(uuid, record, 8)

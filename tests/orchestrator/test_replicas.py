@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from polyaxon_core.testing.scheduler import wait_until
 from tests.conftest import _empty_postgres
 from tests.orchestrator.conftest import FILES, POLYAXON, Cli, run_state, wait_final, wait_for
 
@@ -151,8 +152,8 @@ def test_a_run_locked_by_another_transaction_is_skipped(cli: Cli, pg: str) -> No
     finally:
         engine.dispose()
     for uuid in (locked, free):
-        while run_state(uuid)["status"] not in {"succeeded", "failed"}:
-            orchestrator.tick()
+        wait_until(lambda uuid=uuid: run_state(uuid)["status"] in {"succeeded", "failed"}, 120,
+                   what=f"run {uuid} to end", step=orchestrator.tick)
         assert run_state(uuid)["status"] == "succeeded"
 
 
@@ -185,8 +186,8 @@ def test_an_observation_of_a_run_that_moved_meanwhile_is_not_applied(cli: Cli, t
     assert state["status"] == "queued", state["conditions"]
     assert [status for status, *_ in state["conditions"]].count("failed") == 0
     first.scheduler.sync = polled  # type: ignore[method-assign]
-    while run_state(uuid)["status"] not in {"succeeded", "failed"}:
-        first.tick()
+    wait_until(lambda: run_state(uuid)["status"] in {"succeeded", "failed"}, 120,
+               what="the retried run to end", step=first.tick)
     final = run_state(uuid)
     assert final["status"] == "succeeded" and final["retries"] == 1, final["conditions"]
 
@@ -194,7 +195,8 @@ def test_an_observation_of_a_run_that_moved_meanwhile_is_not_applied(cli: Cli, t
 def test_a_second_replica_is_refused_on_sqlite_and_joins_on_postgresql(
         home: Path, replicas: Callable[[], Replica], monkeypatch: pytest.MonkeyPatch) -> None:
     first = replicas()
-    _until(lambda: "orchestrator started" in first.log.read_text())
+    wait_until(lambda: "orchestrator started" in first.log.read_text(), 120,
+               what="the first replica to start")
     joined = subprocess.run([POLYAXON, "scheduler", "--once"], capture_output=True, text=True,
                             timeout=120, env=os.environ.copy())
     assert joined.returncode == 0, joined.stderr
@@ -239,11 +241,12 @@ def test_killing_one_replica_during_a_sweep_loses_and_repeats_nothing(
     record = tmp_path / "record"
     first = replicas()
     uuid = _submit(cli, "-f", str(FILES / "sweep50.yaml"), "-P", f"record_dir={record}")
-    _until(lambda: _scheduled_by(uuid)[first.pid] > 0)
+    wait_until(lambda: _scheduled_by(uuid)[first.pid] > 0, 120, what="the first replica to claim a trial")
     second = replicas()
-    _until(lambda: _scheduled_by(uuid)[second.pid] > 0)  # both claim trials
-    _until(lambda: sum(1 for child in run_state(uuid)["children"]
-                       if child["status"] == "succeeded") >= 15)
+    wait_until(lambda: _scheduled_by(uuid)[second.pid] > 0, 120,
+               what="the second replica to claim a trial")
+    wait_until(lambda: sum(1 for child in run_state(uuid)["children"]
+                           if child["status"] == "succeeded") >= 15, 120, what="15 trials to succeed")
     first.process.send_signal(signal.SIGKILL)  # mid-sweep, whatever it was doing
     first.kill()
     wait_final(uuid, timeout=600)
@@ -326,13 +329,3 @@ def _row(uuid: str) -> tuple[int, dict[str, Any]]:
     with session_scope(load_settings().db_url) as session:
         run = get_run(session, uuid)
         return run.id, dict(run.scheduler_handle or {})
-
-
-def _until(condition: Callable[[], bool], timeout: float = 120) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("the condition did not hold in time")
-        time.sleep(0.1)
