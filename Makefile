@@ -120,7 +120,9 @@ bench: install official-client nginx
 	test -x $(MLFLOW_VENV)/bin/mlflow || ($(PYTHON) -m venv $(MLFLOW_VENV) && \
 	  $(MLFLOW_VENV)/bin/python -m pip install --quiet mlflow)
 	$(BIN)/python benchmarks/webapp_vs_mlflow.py
+	$(BIN)/python benchmarks/ingest_vs_mlflow.py
 	$(BIN)/python benchmarks/dag_vs_floor.py
+	$(BIN)/python benchmarks/run_overhead.py
 	$(BIN)/python benchmarks/store_throughput.py
 	$(BIN)/python benchmarks/sdk_overhead.py
 	$(BIN)/python benchmarks/kubernetes_manifests.py
