@@ -8,6 +8,7 @@ events, nor the change itself.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -15,6 +16,10 @@ from sqlalchemy.orm import Session
 logger = logging.getLogger(__name__)
 
 _KEY = "polyaxon_pending_events"
+#: the event hooks some installed plugin implements, comma-separated: what the
+#: orchestrator tells the runs that write to the database themselves (the embedded
+#: default), so that a run answers :func:`has_listeners` without loading every plugin
+LISTENERS_VARIABLE = "POLYAXON_EVENT_LISTENERS"
 
 
 def queue_event(session: Session, hook_name: str, **kwargs: Any) -> None:
@@ -23,10 +28,23 @@ def queue_event(session: Session, hook_name: str, **kwargs: Any) -> None:
 
 def has_listeners(hook_name: str) -> bool:
     """Whether any plugin implements the event hook ``hook_name`` (events nobody hears
-    need not be queued)."""
+    need not be queued); in a run, as the orchestrator that launched it said."""
+    declared = os.environ.get(LISTENERS_VARIABLE)
+    if declared is not None:
+        return hook_name in declared.split(",")
     from polyaxon_core.plugins import get_plugin_manager
 
     return bool(getattr(get_plugin_manager().hook, hook_name).get_hookimpls())
+
+
+def listened_events() -> str:
+    """The event hooks (``polyaxon_on_*``) some installed plugin implements, for
+    :data:`LISTENERS_VARIABLE`."""
+    from polyaxon_core.plugins import get_plugin_manager
+
+    hook = get_plugin_manager().hook
+    return ",".join(sorted(name for name, caller in vars(hook).items()
+                           if name.startswith("polyaxon_on_") and caller.get_hookimpls()))
 
 
 def discard_pending(session: Session) -> None:

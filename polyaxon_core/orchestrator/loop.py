@@ -93,11 +93,16 @@ def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path:
     api = run_api_env(run)
     if api:
         return {**api, **context}
+    from polyaxon_core.events import LISTENERS_VARIABLE, listened_events
+
     return {
         **context,
         "POLYAXON_HOME": str(settings.home),
         "POLYAXON_DB_URL": settings.db_url,
         "POLYAXON_STORE": settings.store,
+        # the run writes to the database itself: which events a plugin hears, so that it
+        # need not load them all to know
+        LISTENERS_VARIABLE: listened_events(),
     }
 
 

@@ -199,3 +199,31 @@ def test_thinning_reads_the_same_points_where_ctes_cannot_be_materialized(
     monkeypatch.setattr(metrics, "_materializes_ctes", lambda session: False)
     assert _read(db_url, run_id, max_points=25) == materialized
     assert len(materialized["metrics"]["loss"]) == len(materialized["metrics"]["lr"]) == 25
+
+
+def test_the_orchestrator_tells_a_run_which_events_plugins_hear(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pluggy
+
+    from polyaxon_core import hookspecs
+    from polyaxon_core.events import LISTENERS_VARIABLE, has_listeners, listened_events
+    from polyaxon_core.plugins import PluginManager
+
+    class Listener:
+        @hookspecs.hookimpl
+        def polyaxon_on_run_metrics_logged(self, run, metrics, step):  # type: ignore[no-untyped-def]
+            """Heard."""
+
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    monkeypatch.delenv(LISTENERS_VARIABLE, raising=False)
+    monkeypatch.setattr("polyaxon_core.plugins.get_plugin_manager", lambda: PluginManager(manager))
+    assert listened_events() == ""
+    manager.register(Listener(), name="notifier-listener")
+    assert listened_events() == "polyaxon_on_run_metrics_logged"
+    # in a run, what the orchestrator said is the answer
+    monkeypatch.setenv(LISTENERS_VARIABLE, "")
+    assert not has_listeners("polyaxon_on_run_metrics_logged")
+    monkeypatch.setenv(LISTENERS_VARIABLE, "polyaxon_on_run_metrics_logged")
+    assert has_listeners("polyaxon_on_run_metrics_logged")

@@ -182,3 +182,22 @@ def test_a_script_that_never_ends_its_tracking_stores_its_points_at_exit_quietly
     assert finished.returncode == 0, finished.stderr
     assert "broken" not in finished.stderr and "Traceback" not in finished.stderr, finished.stderr
     assert _run(db_url, run_uuid).last_metrics == {"loss": 0.5}
+
+
+def test_a_launched_run_told_that_no_plugin_listens_loads_no_plugin(
+    db_url: str, run_uuid: str, tmp_path: Path,
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    script = ("import sys; from polyaxon_core import tracking; tracking.init(); "
+              "tracking.log_metrics(loss=0.5); tracking.end(); "
+              "print('polyaxon_core.plugins' in sys.modules)")
+    env = {**os.environ, "POLYAXON_EVENT_LISTENERS": "",
+           "POLYAXON_RUN_ARTIFACTS_PATH": str(tmp_path / "artifacts")}
+    finished = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=120, check=False)
+    assert finished.returncode == 0, finished.stderr
+    assert finished.stdout.split() == ["False"]
+    assert _run(db_url, run_uuid).last_metrics == {"loss": 0.5}
