@@ -36,14 +36,14 @@ LOST = "worker lost"
 
 
 def take(session: Session, run_id: int, attempt: int, worker: str, pid: int | None = None,
-         status: str | None = None, reason: str | None = None,
+         outcome: str | None = None, reason: str | None = None,
          message: str | None = None) -> RunLease | None:
     """Insert the lease of ``attempt`` of run ``run_id`` for ``worker``; None when it is
-    taken already. With ``status`` (a final one), the attempt is closed before any worker
-    started it (the orchestrator cancelling it)."""
-    lease = RunLease(run_id=run_id, attempt=attempt, worker=worker, pid=pid, status=status,
+    taken already. With an ``outcome`` (a final status), the attempt is closed before any
+    worker started it (the orchestrator cancelling it)."""
+    lease = RunLease(run_id=run_id, attempt=attempt, worker=worker, pid=pid, outcome=outcome,
                      reason=reason, message=message,
-                     finished_at=utcnow() if status is not None else None)
+                     finished_at=utcnow() if outcome is not None else None)
     try:
         with session.begin_nested():
             session.add(lease)
@@ -69,7 +69,7 @@ def beat(session: Session, run_id: int, attempt: int) -> str | None:
                                                   RunLease.attempt == attempt))
     if lease is None:
         return "lost"
-    if lease.status is not None:
+    if lease.outcome is not None:
         return "lost"
     lease.heartbeat_at = utcnow()
     return lease.stop
@@ -80,8 +80,8 @@ def finish(session: Session, run_id: int, attempt: int, observed: StatusUpdate) 
     the attempt first (it expired, or was cancelled)."""
     done = session.execute(
         update(RunLease)
-        .where(RunLease.run_id == run_id, RunLease.attempt == attempt, RunLease.status.is_(None))
-        .values(status=observed.status, reason=observed.reason, message=observed.message,
+        .where(RunLease.run_id == run_id, RunLease.attempt == attempt, RunLease.outcome.is_(None))
+        .values(outcome=observed.status, reason=observed.reason, message=observed.message,
                 exit_code=observed.exit_code, finished_at=utcnow(), heartbeat_at=utcnow()))
     return bool(getattr(done, "rowcount", 0))
 
@@ -90,7 +90,7 @@ def request_stop(session: Session, run_id: int, attempt: int, force: bool) -> No
     """Ask the attempt's worker to stop it: gracefully, or at once (``force``)."""
     session.execute(
         update(RunLease)
-        .where(RunLease.run_id == run_id, RunLease.attempt == attempt, RunLease.status.is_(None))
+        .where(RunLease.run_id == run_id, RunLease.attempt == attempt, RunLease.outcome.is_(None))
         .values(stop="kill" if force else "term"))
 
 
@@ -99,16 +99,16 @@ def expire(session: Session, lease: RunLease, timeout: float, now: datetime | No
     seconds; whether it did (a compare-and-set: a lease the worker just finished stays
     as it finished it)."""
     now = now or utcnow()
-    if lease.status is not None or now - lease.heartbeat_at <= timedelta(seconds=timeout):
+    if lease.outcome is not None or now - lease.heartbeat_at <= timedelta(seconds=timeout):
         return False
     message = (f"worker {lease.worker} stopped heartbeating (last at "
                f"{lease.heartbeat_at.isoformat(timespec='seconds')}, more than {timeout:g}s ago: "
                "POLYAXON_HEARTBEAT_TIMEOUT)")
     done = session.execute(
         update(RunLease)
-        .where(RunLease.id == lease.id, RunLease.status.is_(None),
+        .where(RunLease.id == lease.id, RunLease.outcome.is_(None),
                RunLease.heartbeat_at == lease.heartbeat_at)
-        .values(status="failed", reason=LOST, message=message, finished_at=now))
+        .values(outcome="failed", reason=LOST, message=message, finished_at=now))
     if not getattr(done, "rowcount", 0):
         return False
     session.refresh(lease)
@@ -117,6 +117,6 @@ def expire(session: Session, lease: RunLease, timeout: float, now: datetime | No
 
 def observed(lease: RunLease, run_uuid: str) -> StatusUpdate:
     """What a closed lease reports of its run."""
-    assert lease.status is not None
-    return StatusUpdate(run_uuid, lease.status, reason=lease.reason, message=lease.message,
+    assert lease.outcome is not None
+    return StatusUpdate(run_uuid, lease.outcome, reason=lease.reason, message=lease.message,
                         exit_code=lease.exit_code)

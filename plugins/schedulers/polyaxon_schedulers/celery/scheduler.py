@@ -129,7 +129,7 @@ class CeleryScheduler(Scheduler):
         run = item.run
         if lease is None:
             if item.stop_requested_at is not None:
-                cancelled = leases.take(session, *key, worker="orchestrator", status="stopped",
+                cancelled = leases.take(session, *key, worker="orchestrator", outcome="stopped",
                                         reason="stopped",
                                         message="stopped before a worker started it")
                 # None: a worker took it meanwhile, and is asked on the next pass
@@ -143,9 +143,9 @@ class CeleryScheduler(Scheduler):
                 except SchedulerUnavailable as exc:
                     logger.warning("run %s waits for the broker: %s", run.uuid, exc)
             return None
-        if lease.status is None and leases.expire(session, lease, self.options.heartbeat_timeout):
+        if lease.outcome is None and leases.expire(session, lease, self.options.heartbeat_timeout):
             logger.warning("run %s: %s", run.uuid, lease.message)
-        if lease.status is not None:
+        if lease.outcome is not None:
             return leases.observed(lease, run.uuid)
         if item.stop_requested_at is not None:
             force = self.clock() - item.stop_requested_at >= self.settings.stop_grace_period

@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("status", sa.String(length=32), nullable=True),
+        sa.Column("outcome", sa.String(length=32), nullable=True),
         sa.Column("reason", sa.String(length=64), nullable=True),
         sa.Column("message", sa.Text(), nullable=True),
         sa.Column("exit_code", sa.Integer(), nullable=True),
