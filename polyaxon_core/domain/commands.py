@@ -3,6 +3,7 @@ archive, restore and delete. Status changes go through :func:`.state.transition`
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -25,11 +26,18 @@ if TYPE_CHECKING:
 
 
 def load_spec(run: Run) -> OperationSpec:
-    from polyaxon_core.spec import parse_operation
-
     if not run.content:
         raise InvalidRequest(f"run {run.uuid} has no compiled content")
-    return parse_operation(json.loads(run.content), source=f"run {run.uuid}")
+    return _parsed(run.uuid, run.content)
+
+
+@functools.lru_cache(maxsize=512)
+def _parsed(uuid: str, content: str) -> OperationSpec:
+    """A run's compiled content, parsed once while it is in use: the orchestrator reads
+    it when it launches, follows and retries the run (the spec is never changed in place)."""
+    from polyaxon_core.spec import parse_operation
+
+    return parse_operation(json.loads(content), source=f"run {uuid}")
 
 
 def _new_run(

@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import ApiToken, Run, RunStatusCondition, utcnow
-from polyaxon_core.events import queue_event
+from polyaxon_core.events import has_listeners, queue_event
 from polyaxon_core.lifecycle import Status, can_transition, is_final
 
 logger = logging.getLogger(__name__)
@@ -89,11 +89,16 @@ def transition(
                            created_at=when)
     )
     session.flush()
-    entity = run_to_entity(run)
-    queue_event(session, "polyaxon_on_run_status_changed", run=entity, previous=previous,
-                status=status.value)
+    changed = has_listeners("polyaxon_on_run_status_changed")
+    done = is_final(status) and has_listeners("polyaxon_on_run_done")
+    if changed or done:  # events nobody hears are not built
+        entity = run_to_entity(run)
+        if changed:
+            queue_event(session, "polyaxon_on_run_status_changed", run=entity, previous=previous,
+                        status=status.value)
+        if done:
+            queue_event(session, "polyaxon_on_run_done", run=entity)
     if is_final(status):
-        queue_event(session, "polyaxon_on_run_done", run=entity)
         from polyaxon_core.domain.notifications import queue_notifications
 
         # owed in this transaction: a notification is owed once, whoever ended the run
