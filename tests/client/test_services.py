@@ -66,8 +66,11 @@ def _execute(url: str, token: str, kernel: str, cookies: str, code: str) -> str:
                     "user_expressions": {}, "allow_stdin": False},
     }))
     printed = []
+    # the reply (shell channel) may come before the output (iopub): done once the kernel
+    # replied and went idle after this request
+    replied = idle = False
     try:
-        while True:
+        while not (replied and idle):
             message = json.loads(socket.recv())
             if message.get("parent_header", {}).get("msg_id") != message_id:
                 continue
@@ -75,7 +78,10 @@ def _execute(url: str, token: str, kernel: str, cookies: str, code: str) -> str:
                 printed.append(message["content"]["text"])
             if message["msg_type"] == "execute_reply":
                 assert message["content"]["status"] == "ok", message["content"]
-                return "".join(printed)
+                replied = True
+            if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
+                idle = True
+        return "".join(printed)
     finally:
         socket.close()
 
