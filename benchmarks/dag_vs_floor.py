@@ -23,19 +23,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import UTC, datetime
 from graphlib import TopologicalSorter
 from pathlib import Path
 
 import psutil
 import yaml
+from machine import described
 
 ROOT = Path(__file__).resolve().parent.parent
 POLYAXON = str(Path(sys.executable).parent / "polyaxon")
@@ -179,10 +178,7 @@ def main() -> None:
         f"- the orchestrator's own CPU: {statistics.median(cpu) / OPERATIONS * 1000:.1f} ms per "
         "operation (user + system of the `polyaxon scheduler` process, its runs' processes "
         "not included)",
-        f"- Python {platform.python_version()}; machine: {platform.machine()}, {os.cpu_count()} "
-        f"logical CPUs, {platform.system()} {platform.release()}; 1-minute load average "
-        f"{os.getloadavg()[0]:.2f} after",
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        *described(),
         "",
     ]
     args.output.write_text("\n".join(lines))

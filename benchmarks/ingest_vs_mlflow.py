@@ -26,7 +26,6 @@ import argparse
 import http.client
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,10 +34,10 @@ import threading
 import time
 import uuid as uuid_module
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from machine import described
 from servers import free_port, start, stop
 from sqlalchemy import create_engine, text
 
@@ -251,10 +250,7 @@ def report(args: argparse.Namespace, rates: dict[int, dict[str, list[float]]]) -
         "- goal " + ("met" if all(verdicts) else "not met") + " (" + ", ".join(
             f"{size:,}-point batches: {'met' if ok else 'not met'}"
             for (size, _), ok in zip(SIZES, verdicts, strict=True)) + ")",
-        f"- Python {platform.python_version()}; machine: {platform.machine()}, {os.cpu_count()} "
-        f"logical CPUs, {platform.system()} {platform.release()}; 1-minute load average "
-        f"{os.getloadavg()[0]:.2f} after",
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        *described(),
     ]
     args.output.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -35,9 +34,11 @@ import tempfile
 import time
 import uuid as uuid_module
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from machine import described
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -276,10 +277,7 @@ def main() -> None:
         f"{c} / {n}); goal at most 100 ms: {'met' if per_trial <= 100 else 'not met'}",
         f"- Celery: **{celery_ratio:.2f}x** bare Celery's wall time; goal at most 1.5x: "
         f"{'met' if celery_ratio <= 1.5 else 'not met'}",
-        f"- Python {platform.python_version()}; machine: {platform.machine()}, {os.cpu_count()} "
-        f"logical CPUs, {platform.system()} {platform.release()}; 1-minute load average "
-        f"{os.getloadavg()[0]:.2f} after",
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        *described(),
         "",
     ]
     args.output.write_text("\n".join(lines))

@@ -23,17 +23,16 @@ import argparse
 import hashlib
 import http.client
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
+from machine import described
 from sqlalchemy import insert
 
 from polyaxon_core.db.models import Run
@@ -226,10 +225,7 @@ def report(args: argparse.Namespace, speeds: dict[str, dict[str, list[float]]], 
         "s3fs's file interface reads in ranged requests of 50 MiB blocks, each of which "
         "moto answers in a time that grows with the object rather than the range",
         f"- the API server's peak memory over all rounds: {peak:.0f} MiB",
-        f"- Python {platform.python_version()}; machine: {platform.machine()}, {os.cpu_count()} "
-        f"logical CPUs, {platform.system()} {platform.release()}; 1-minute load average "
-        f"{os.getloadavg()[0]:.2f} after",
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        *described(),
         "",
     ]
     args.output.write_text("\n".join(lines))

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -46,6 +45,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from machine import described
 from servers import free_port, start, stop
 from sqlalchemy import insert
 
@@ -320,10 +320,7 @@ def report(args: argparse.Namespace, times: dict[str, dict[str, list[float]]],
         lines.append(f"| {visit} | {summary(seconds)} | {'yes' if met else 'no'} |")
     lines += [
         "",
-        f"- Python {platform.python_version()}; machine: {platform.machine()}, {os.cpu_count()} "
-        f"logical CPUs, {platform.system()} {platform.release()}; 1-minute load average "
-        f"{os.getloadavg()[0]:.2f} after",
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        *described(),
         "",
     ]
     args.output.write_text("\n".join(lines))

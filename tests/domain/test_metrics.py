@@ -147,20 +147,10 @@ def test_max_points_below_two_is_refused(db_url: str) -> None:
 def test_resource_samples_are_stored_but_change_no_last_value_and_reach_no_hook(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pluggy
-
-    from polyaxon_core import hookspecs
     from polyaxon_core.events import discard_pending
     from polyaxon_core.plugins import PluginManager
 
-    class Listener:
-        @hookspecs.hookimpl
-        def polyaxon_on_run_metrics_logged(self, run, metrics, step):  # type: ignore[no-untyped-def]
-            """Heard: events of this hook are queued."""
-
-    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    manager.add_hookspecs(hookspecs)
-    manager.register(Listener(), name="notifier-listener")
+    manager = _manager(listening=True)
     run_id = _run(db_url, attempts=1)
     _log(db_url, run_id, 1, range(2), 0.5)
     with monkeypatch.context() as patch, session_scope(db_url) as session:
@@ -204,26 +194,36 @@ def test_thinning_reads_the_same_points_where_ctes_cannot_be_materialized(
 def test_the_orchestrator_tells_a_run_which_events_plugins_hear(
     db_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pluggy
-
-    from polyaxon_core import hookspecs
     from polyaxon_core.events import LISTENERS_VARIABLE, has_listeners, listened_events
     from polyaxon_core.plugins import PluginManager
 
-    class Listener:
-        @hookspecs.hookimpl
-        def polyaxon_on_run_metrics_logged(self, run, metrics, step):  # type: ignore[no-untyped-def]
-            """Heard."""
-
-    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
-    manager.add_hookspecs(hookspecs)
     monkeypatch.delenv(LISTENERS_VARIABLE, raising=False)
-    monkeypatch.setattr("polyaxon_core.plugins.get_plugin_manager", lambda: PluginManager(manager))
-    assert listened_events() == ""
-    manager.register(Listener(), name="notifier-listener")
-    assert listened_events() == "polyaxon_on_run_metrics_logged"
+    for listening, heard in ((False, ""), (True, "polyaxon_on_run_metrics_logged")):
+        manager = _manager(listening)
+        monkeypatch.setattr("polyaxon_core.plugins.get_plugin_manager",
+                            lambda manager=manager: PluginManager(manager))
+        assert listened_events() == heard
     # in a run, what the orchestrator said is the answer
     monkeypatch.setenv(LISTENERS_VARIABLE, "")
     assert not has_listeners("polyaxon_on_run_metrics_logged")
     monkeypatch.setenv(LISTENERS_VARIABLE, "polyaxon_on_run_metrics_logged")
     assert has_listeners("polyaxon_on_run_metrics_logged")
+
+
+def _manager(listening: bool) -> Any:
+    """A plugin manager with every hook spec, and a plugin that listens to metrics events
+    when ``listening``."""
+    import pluggy
+
+    from polyaxon_core import hookspecs
+
+    class Listener:
+        @hookspecs.hookimpl
+        def polyaxon_on_run_metrics_logged(self, run, metrics, step):  # type: ignore[no-untyped-def]
+            """Heard: events of this hook are queued."""
+
+    manager = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+    manager.add_hookspecs(hookspecs)
+    if listening:
+        manager.register(Listener(), name="notifier-listener")
+    return manager
