@@ -11,7 +11,6 @@ drops every connection and reloads the durable queues from disk).
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import uuid as uuid_module
 from collections.abc import Callable, Iterator
@@ -21,6 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from polyaxon_core.testing.scheduler import wait_until
+from tests.client.conftest import free_port
 from tests.orchestrator.conftest import POLYAXON, Cli
 from tests.orchestrator.test_replicas import Replica
 
@@ -30,18 +30,12 @@ HEARTBEAT_TIMEOUT = 3.0
 STARTED_ONCE = ("queued", "scheduled", "starting", "running", "succeeded")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Redis:
     """A ``redis-server`` of the test's own, without persistence: a restart loses what
     it held, the worst a broker can do."""
 
     def __init__(self, folder: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.folder = folder
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
