@@ -82,9 +82,26 @@ _DRIVER_HINTS = {"postgresql": _PSYCOPG2_HINT, "postgresql+psycopg2": _PSYCOPG2_
                  "postgresql+psycopg": _PSYCOPG3_HINT}
 
 
-@cache
+#: the engines of this process, one per URL
+_ENGINES: dict[str, Engine] = {}
+
+
 def _engine(url: str) -> Engine:
-    return create_db_engine(url)
+    engine = _ENGINES.get(url)
+    if engine is None:
+        engine = _ENGINES[url] = create_db_engine(url)
+    return engine
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child: the pooled connections are the parent's (a PostgreSQL socket
+    used by both would mix their conversations); the child opens its own, and leaves the
+    parent's open for the parent."""
+    for engine in _ENGINES.values():
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 @cache

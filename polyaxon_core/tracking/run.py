@@ -90,9 +90,18 @@ class Backend(Protocol):
 
 def _backend(uuid: str | None, project: str | None, attempt: int | None,
              new_run: Mapping[str, Any] | None = None) -> Backend:
-    """The server's API when one is configured (POLYAXON_HOST, or the saved login), else
-    the database; with ``new_run`` (``name, description, tags``) a run tracked from this
-    process is created there first."""
+    """The run's runner for the run it started (POLYAXON_TRACKING_SOCKET, see
+    :mod:`polyaxon_core.tracking.relay`); else the server's API when one is configured
+    (POLYAXON_HOST, or the saved login), else the database; with ``new_run`` (``name,
+    description, tags``) a run tracked from this process is created there first."""
+    relay = os.environ.get("POLYAXON_TRACKING_SOCKET")
+    if relay and new_run is None and uuid and uuid == os.environ.get("POLYAXON_RUN_UUID"):
+        from polyaxon_core.tracking.relay import RelayBackend, RelayLost
+
+        try:
+            return RelayBackend(relay, uuid)
+        except RelayLost:
+            pass  # not started by its runner: the database directly, below
     from polyaxon_core.client.credentials import resolve
     from polyaxon_core.config import ConfigurationError
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
+from polyaxon_core.tracking import relay
 from polyaxon_schedulers import runner
 
 #: the signals whose handling a runner must not inherit from the server
@@ -81,6 +82,7 @@ def _runner(request: dict[str, Any]) -> int:
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for the orchestrator
+    warm = False
     for line in requests:
         try:
             request = json.loads(line)
@@ -103,6 +105,12 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
                 os._exit(code)
         answers.write(json.dumps({"pid": pid}).encode() + b"\n")
         answers.flush()
+        if not warm:
+            # what runners of the embedded default load to serve their runs' tracking
+            # (:mod:`polyaxon_core.tracking.relay`): once here, after the first runner is
+            # on its way, instead of once per run
+            relay.warm()
+            warm = True
 
 
 class ForkServer:

@@ -165,6 +165,21 @@ def _store(launch: Mapping[str, Any]):  # type: ignore[no-untyped-def]
     return found(load_settings())
 
 
+def _relay(launch: Mapping[str, Any], environment: Mapping[str, str]) -> Any:
+    """For a run of the embedded default (it writes to the database itself), a server of
+    its tracking calls in this process (:mod:`polyaxon_core.tracking.relay`), so that the
+    command need not load the database layer; None for a run that tracks through a
+    server's API, or as another user (who cannot reach this user's socket)."""
+    if (launch.get("run_as_user") or "POLYAXON_DB_URL" not in environment
+            or "POLYAXON_HOST" in environment or "POLYAXON_RUN_UUID" not in environment):
+        return None
+    from polyaxon_core.tracking.relay import RelayServer
+
+    attempt = environment.get("POLYAXON_RUN_ATTEMPT", "")
+    return RelayServer(environment["POLYAXON_RUN_UUID"],
+                       int(attempt) if attempt.isdigit() else None, environment)
+
+
 def _switch_user(name: str | None) -> dict[str, Any]:
     """The ``Popen`` arguments that start the command as the user ``name`` (with its
     groups, as ``initgroups`` sets them); none for no user."""
@@ -261,12 +276,13 @@ def run(control_dir: Path, environment: Mapping[str, str],
     if failed is not None:
         finish({"exit_code": 1, "error": failed, "reason": "init failed"})
         return 0
+    relay = _relay(launch, environment)
     child: subprocess.Popen[bytes] | None = None
     try:
         child = subprocess.Popen(
             launch["command"],
             cwd=launch["cwd"],
-            env=dict(environment),
+            env={**environment, **(relay.environment if relay is not None else {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -274,6 +290,8 @@ def run(control_dir: Path, environment: Mapping[str, str],
         )
     except (OSError, ConfigurationError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        if relay is not None:
+            relay.close()
         message = f"could not start {launch['command'][0]!r}: {reason}\n"
         store.append_log(run_uuid, message.encode())
         finish({"exit_code": 127, "error": message.strip()})
@@ -292,11 +310,15 @@ def run(control_dir: Path, environment: Mapping[str, str],
     except Exception as exc:  # any store's failure: the output would be lost from here on
         child.kill()
         child.wait()
+        if relay is not None:
+            relay.close()
         kept = _artifacts_folder(launch) if log.remote else None
         note = f"; its artifacts are kept in {kept}" if kept is not None else ""
         _fail(control_dir, launch, _log_write_error(exc) + note, terminated)
         return 1
     exit_code = child.wait()
+    if relay is not None:
+        relay.close()
     take_back(handed_over)
     if unreachable:
         store.append_log(run_uuid, f"{unreachable[0]}\n".encode())
