@@ -31,7 +31,7 @@ def load_spec(run: Run) -> OperationSpec:
     return _parsed(run.uuid, run.content)
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=2048)
 def _parsed(uuid: str, content: str) -> OperationSpec:
     """A run's compiled content, parsed once while it is in use: the orchestrator reads
     it when it launches, follows and retries the run (the spec is never changed in place)."""

@@ -495,7 +495,12 @@ def _retry(session: Session, run: Run, update: StatusUpdate) -> bool:
 
 
 def _timeout(run: Run) -> float | None:
-    return _timeout_of(run.content) if run.content else None
+    """The run's ``termination.timeout``: every tick asks it of every running run (its spec
+    is parsed once, see :func:`~polyaxon_core.domain.commands.load_spec`)."""
+    if not run.content:
+        return None
+    termination = load_spec(run).termination
+    return float(termination.timeout) if termination and termination.timeout else None
 
 
 def _with_uncaught_exception(run: Run, message: str | None) -> str | None:
@@ -505,16 +510,6 @@ def _with_uncaught_exception(run: Run, message: str | None) -> str | None:
     if not isinstance(error, dict) or error.get("attempt") != current_attempt(run):
         return message
     return f"{error.get('message')} ({message})" if message else str(error.get("message"))
-
-
-@functools.lru_cache(maxsize=4096)
-def _timeout_of(content: str) -> float | None:
-    """The ``termination.timeout`` of a run's compiled content, parsed once per content:
-    every tick asks it of every running run."""
-    from polyaxon_core.spec import parse_operation
-
-    termination = parse_operation(json.loads(content)).termination
-    return float(termination.timeout) if termination and termination.timeout else None
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -23,6 +23,7 @@ from marshmallow import Schema, ValidationError
 
 from polyaxon_core.entities import MatrixConfig, ParamDistribution
 from polyaxon_core.spec.errors import PolyaxonfileError, Problem, one_of
+from polyaxon_core.spec.fields import loader
 from polyaxon_core.spec.loader import PathKey, Source, parse_text, read_source
 from polyaxon_core.spec.matrix import MATRIX_TOP_FIELDS, NUMERIC_KINDS
 from polyaxon_core.spec.models import ComponentSpec, Located, OperationSpec
@@ -119,7 +120,7 @@ class Compiler:
     ) -> dict[str, Any]:
         """Load ``data`` with ``schema``, recording its problems; returns what was valid."""
         try:
-            loaded: dict[str, Any] = schema().load(data, partial=partial)
+            loaded: dict[str, Any] = loader(schema).load(data, partial=partial)
             return loaded
         except ValidationError as exc:
             self._record(exc.messages, where)

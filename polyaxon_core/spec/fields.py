@@ -9,6 +9,7 @@ write the file's camelCase names and report unknown fields with a "did you mean"
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
@@ -274,7 +275,7 @@ class Section(SpecField):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
         if not isinstance(value, Mapping):
             raise self.fail(value)
-        return self.schema_class().load(value, partial=kwargs.get("partial"))
+        return loader(self.schema_class).load(value, partial=kwargs.get("partial"))
 
 
 class ByKind(SpecField):
@@ -309,7 +310,15 @@ class ByKind(SpecField):
             raise ValidationError(
                 {"kind": [Issue(f"{shown} is not a valid {self.what} kind", one_of(kind, schemas))]}
             )
-        return schemas[kind]().load(value, partial=kwargs.get("partial"))
+        return loader(schemas[kind]).load(value, partial=kwargs.get("partial"))
+
+
+@functools.cache
+def loader(schema: type[Schema]) -> Schema:
+    """The one instance of ``schema`` that loads everything: making one deep-copies all its
+    fields, and a run's spec is loaded several times in its life; loading keeps no state
+    on the instance."""
+    return schema()
 
 
 def declared_keys(schema: Schema) -> set[str]:

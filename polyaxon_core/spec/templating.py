@@ -151,7 +151,13 @@ def render(text: str, context: Mapping[str, Any]) -> str:
     """Render one template string; raises jinja2.TemplateError (undefined names included)."""
     if not has_template(text):
         return text
-    return environment().from_string(text).render(context)
+    return _template(text).render(context)
+
+
+@lru_cache(maxsize=1024)
+def _template(text: str) -> Any:
+    """``text`` compiled once: a sweep renders the same templates for every trial."""
+    return environment().from_string(text)
 
 
 _TRUE = frozenset({"true", "yes", "1"})

@@ -161,9 +161,13 @@ class RelayBackend:
 # ------------------------------------------------------------------ the runner's side
 def warm() -> None:
     """Import what serving a run's calls needs (in a process that forks runners, once)."""
+    from sqlalchemy.orm import configure_mappers
+
     import polyaxon_core.domain.commands  # noqa: F401
     import polyaxon_core.domain.metrics  # noqa: F401
     import polyaxon_core.tracking.database  # noqa: F401
+
+    configure_mappers()  # else done again by every runner, at its first query
 
 
 def _retryable(exc: Exception) -> bool:
