@@ -9,7 +9,6 @@ is its own short transaction, so a crash between two steps loses nothing committ
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import socket
