@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -37,25 +38,59 @@ _CONTROLLED = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
 _TRIAL_COLUMNS = (Run.id, Run.uuid, Run.matrix_index, Run.status, Run.meta_info, Run.last_metrics)
 
 
-def trials_of(children: Sequence[Any]) -> list[Trial]:
-    """The trials the optimizer sees: of trial runs, or of rows of :data:`_TRIAL_COLUMNS`."""
-    return [
-        Trial(
-            index=int(child.matrix_index if child.matrix_index is not None else -1),
-            params=dict((child.meta_info or {}).get("matrix", {}).get("params", {})),
-            status=child.status,
-            metrics={k: v for k, v in (child.last_metrics or {}).items()
-                     if isinstance(v, int | float)},
-            meta=dict((child.meta_info or {}).get("matrix", {})),
-            run_uuid=child.uuid,
-        )
-        for child in sorted(children, key=lambda c: (c.matrix_index or 0, c.id))
-    ]
+def _order(child: Any) -> tuple[int, int]:
+    return child.matrix_index or 0, child.id
+
+
+def _trial(child: Any) -> Trial:
+    """What the optimizer sees of a trial run, or of a row of :data:`_TRIAL_COLUMNS`."""
+    return Trial(
+        index=int(child.matrix_index if child.matrix_index is not None else -1),
+        params=dict((child.meta_info or {}).get("matrix", {}).get("params", {})),
+        status=child.status,
+        metrics={k: v for k, v in (child.last_metrics or {}).items() if isinstance(v, int | float)},
+        meta=dict((child.meta_info or {}).get("matrix", {})),
+        run_uuid=child.uuid,
+    )
+
+
+@dataclass
+class _Known:
+    """A trial as a pass read it: its row, its Trial, and what says it changed since."""
+
+    stamp: tuple[str, Any]  # status, updated_at
+    row: Any
+    trial: Trial
 
 
 class SweepController:
+    """Reads each sweep's trials incrementally: a pass reads the status and the time of
+    the last change of every trial (two small columns), and the whole row only of the
+    trials that changed since the pass before (every change of a run moves its
+    ``updated_at``), so a sweep of thousands of trials costs its optimizer, not its reading.
+    What it remembers is only a copy: a controller started afresh reads everything once."""
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self._known: dict[int, dict[int, _Known]] = {}
+
+    def _children(self, session: Session, sweep: Run) -> tuple[list[Any], list[Trial]]:
+        """The sweep's trials as rows of :data:`_TRIAL_COLUMNS` and as Trials, in order."""
+        known = self._known.setdefault(sweep.id, {})
+        stamps = session.execute(select(Run.id, Run.status, Run.updated_at)
+                                 .where(Run.pipeline_id == sweep.id)).all()
+        changed = [run_id for run_id, status, updated_at in stamps
+                   if run_id not in known or known[run_id].stamp != (status, updated_at)]
+        for start in range(0, len(changed), 500):
+            for row in session.execute(select(*_TRIAL_COLUMNS, Run.updated_at)
+                                       .where(Run.id.in_(changed[start:start + 500]))):
+                known[row.id] = _Known((row.status, row.updated_at), row, _trial(row))
+        if len(known) != len(stamps):  # trials deleted meanwhile
+            present = {run_id for run_id, _, _ in stamps}
+            for run_id in [run_id for run_id in known if run_id not in present]:
+                del known[run_id]
+        ordered = sorted(known.values(), key=lambda each: _order(each.row))
+        return [each.row for each in ordered], [each.trial for each in ordered]
 
     def optimizer_for(self, run: Run) -> tuple[Any, Optimizer]:
         from polyaxon_core.plugins import get_plugin_manager
@@ -70,6 +105,8 @@ class SweepController:
             ids = session.scalars(
                 select(Run.id).where(Run.kind == "matrix", Run.status.in_(_CONTROLLED))
             ).all()
+        for ended in set(self._known) - set(ids):
+            del self._known[ended]
         for sweep_id in ids:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
@@ -83,9 +120,8 @@ class SweepController:
             self._stop(session, sweep)
             return
         # what the optimizer and the rules read of the trials, as plain rows: a sweep of
-        # thousands of trials is read on every pass
-        children: list[Any] = list(session.execute(
-            select(*_TRIAL_COLUMNS).where(Run.pipeline_id == sweep.id)).all())
+        # thousands of trials is looked at on every pass
+        children, trials = self._children(session, sweep)
         try:
             spec, optimizer = self.optimizer_for(sweep)
         except Exception as exc:
@@ -93,7 +129,6 @@ class SweepController:
             return
         if sweep.status == Status.QUEUED.value:
             transition(session, sweep, Status.RUNNING, reason="running")
-        trials = trials_of(children)
         rules = early_stopping.read_rules(spec.matrix.options)
         if rules and self._apply_early_stopping(session, sweep, children, optimizer, trials, rules):
             return
@@ -110,11 +145,12 @@ class SweepController:
                            message=f"{type(exc).__name__}: {exc}")
                 return
             for suggestion in suggestions:
-                children.append(create_trial(session, sweep, spec, suggestion.params,
-                                             suggestion.meta))
+                trial = create_trial(session, sweep, spec, suggestion.params, suggestion.meta)
+                children.append(trial)
+                trials.append(_trial(trial))
                 created += 1
-            if created:
-                trials = trials_of(children)
+            if created:  # in order: a new trial's id is above all the others'
+                trials.sort(key=lambda trial: max(trial.index, 0))
         sweep.meta_info = {**(sweep.meta_info or {}), "optimizer": optimizer.describe(trials)}
         if not created and unfinished == 0 and optimizer.is_done(trials):
             self._finish(session, sweep, children)
