@@ -121,8 +121,8 @@ def can_transition(current: str | Status, new: str | Status) -> bool:
 
 
 def is_final(status: str | Status) -> bool:
-    return Status(status) in FINAL_STATUSES
+    return status in FINAL_STATUSES  # a StrEnum's members hash and compare as their values
 
 
 def is_active(status: str | Status) -> bool:
-    return Status(status) in ACTIVE_STATUSES
+    return status in ACTIVE_STATUSES

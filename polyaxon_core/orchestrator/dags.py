@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from enum import StrEnum
 from graphlib import TopologicalSorter
 from typing import Any
@@ -152,20 +152,82 @@ def topological_order(operations: Sequence[OperationSpec]) -> list[str]:
     return list(graph.static_order())
 
 
+class _Children(Mapping[str, Run]):
+    """A DAG's operations by name. Their statuses are read in one query of two small
+    columns; an operation's run is loaded only when a decision needs it (a pass over a DAG
+    of hundreds of operations moves a few). ``names``: what this controller knows of which
+    child is which operation (that never changes), completed here."""
+
+    def __init__(self, session: Session, dag_id: int, names: dict[int, str]) -> None:
+        rows = session.execute(select(Run.id, Run.status).where(Run.pipeline_id == dag_id)).all()
+        unknown = [run_id for run_id, _ in rows if run_id not in names]
+        for start in range(0, len(unknown), 500):
+            for run_id, meta_info in session.execute(
+                    select(Run.id, Run.meta_info).where(Run.id.in_(unknown[start:start + 500]))):
+                names[run_id] = str((meta_info or {}).get("operation"))
+        self._session = session
+        self._ids = {names[run_id]: run_id for run_id, _ in rows}
+        self._statuses = {names[run_id]: status for run_id, status in rows}
+        self._runs: dict[str, Run] = {}
+
+    def status(self, name: str) -> str:
+        """The operation's status, as moved by this pass if it was."""
+        run = self._runs.get(name)
+        return run.status if run is not None else self._statuses[name]
+
+    def statuses(self) -> dict[str, str]:
+        return {name: self.status(name) for name in self._ids}
+
+    def load_all(self) -> None:
+        """Load every operation's run at once (to stop them all, or judge their metrics)."""
+        missing = [run_id for name, run_id in self._ids.items() if name not in self._runs]
+        names = {run_id: name for name, run_id in self._ids.items()}
+        for start in range(0, len(missing), 500):
+            for run in self._session.scalars(select(Run).where(Run.id.in_(missing[start:start + 500]))
+                                              .options(*_LIGHT)):
+                self._runs[names[run.id]] = run
+
+    def __getitem__(self, name: str) -> Run:
+        run = self._runs.get(name)
+        if run is None:
+            run = self._session.get(Run, self._ids[name], options=_LIGHT)
+            assert run is not None
+            self._runs[name] = run
+        return run
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._ids
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+
+#: what is never read of an operation's run here: its compiled content (large)
+_LIGHT = [defer(Run.content), defer(Run.raw_content)]
+
+
 class DagController:
     def __init__(self, settings: Settings, store: ArtifactStore) -> None:
         self.settings = settings
         self.store = store
-        #: a DAG's compiled spec by run id: its content never changes once created
+        #: a DAG's compiled spec, its operations in topological order and what each waits
+        #: for, by run id: its content never changes once created
         self._specs: dict[int, OperationSpec] = {}
+        self._plans: dict[int, tuple[list[str], dict[str, list[str]]]] = {}
+        #: which child of each DAG is which operation
+        self._names: dict[int, dict[int, str]] = {}
 
     def control_all(self, db_url: str) -> None:
         with session_scope(db_url) as session:
             ids = session.scalars(
                 select(Run.id).where(Run.kind == "dag", Run.status.in_(_CONTROLLED))
             ).all()
-        for cached in set(self._specs) - set(ids):
-            del self._specs[cached]
+        for cache in (self._specs, self._plans, self._names):
+            for cached in set(cache) - set(ids):
+                del cache[cached]
         for dag_id in ids:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
@@ -180,6 +242,14 @@ class DagController:
             spec = self._specs[dag.id] = load_spec(dag)
         return spec
 
+    def _plan(self, dag: Run, spec: OperationSpec) -> tuple[list[str], dict[str, list[str]]]:
+        plan = self._plans.get(dag.id)
+        if plan is None:
+            plan = self._plans[dag.id] = (
+                topological_order(spec.dag_operations),
+                {op.name or "": upstream_names(op) for op in spec.dag_operations})
+        return plan
+
     def control(self, session: Session, dag: Run) -> None:
         try:
             spec = self.spec_of(dag)
@@ -189,13 +259,7 @@ class DagController:
         if dag.status == Status.QUEUED.value:
             self._start(session, dag, spec)
             return
-        children = {
-            str((child.meta_info or {}).get("operation")): child
-            for child in session.scalars(
-                select(Run).where(Run.pipeline_id == dag.id)
-                .options(defer(Run.content), defer(Run.raw_content))
-            )
-        }
+        children = _Children(session, dag.id, self._names.setdefault(dag.id, {}))
         if dag.status == Status.STOPPING.value:
             self._stop(session, dag, children)
             return
@@ -204,7 +268,7 @@ class DagController:
             return
         reused = self._reused(session, dag)
         self._advance(session, dag, spec, children, reused)
-        if all(is_final(child.status) for child in children.values()):
+        if all(is_final(status) for status in children.statuses().values()):
             self._finish(session, dag, spec, children, reused)
 
     # ------------------------------------------------------------------------ starting
@@ -229,27 +293,28 @@ class DagController:
         return {name: by_uuid[uuid] for name, uuid in reused.items() if uuid in by_uuid}
 
     # ----------------------------------------------------------------------- advancing
-    def _advance(self, session: Session, dag: Run, spec: OperationSpec, children: dict[str, Run],
+    def _advance(self, session: Session, dag: Run, spec: OperationSpec, children: _Children,
                  reused: dict[str, Run]) -> None:
         operations = {op.name or "": op for op in spec.dag_operations}
-        sources = {**reused, **children}
+        sources = _Sources(children, reused)
         concurrency = spec.component.dag_concurrency
-        in_flight = sum(1 for child in children.values()
-                        if child.status != WAITING and not is_final(child.status))
-        for name in topological_order(spec.dag_operations):
-            child = children.get(name)
-            if child is None or child.status != WAITING:
+        statuses = children.statuses()
+        in_flight = sum(1 for status in statuses.values()
+                        if status != WAITING and not is_final(status))
+        order, waits_for = self._plan(dag, spec)
+        for name in order:
+            if statuses.get(name) != WAITING:
                 continue
             operation = operations[name]
-            upstream = [sources[parent].status if parent in sources else Status.SKIPPED.value
-                        for parent in upstream_names(operation)]
+            upstream = [sources.status(parent) for parent in waits_for[name]]
             try:
                 outcome = trigger_outcome(operation.trigger, upstream, operation.skip_on_upstream_skip)
             except ValueError as exc:
-                transition(session, child, Status.FAILED, reason="trigger", message=str(exc))
+                transition(session, children[name], Status.FAILED, reason="trigger", message=str(exc))
                 continue
             if outcome == Outcome.WAIT:
                 continue
+            child = children[name]
             if outcome == Outcome.SKIP:
                 transition(session, child, Status.SKIPPED, reason="trigger",
                            message=f"the trigger {operation.trigger or 'all_succeeded'} cannot hold: "
@@ -341,10 +406,9 @@ class DagController:
         return best[1], f"the best trial of {what} ({best[1].uuid[:12]})"
 
     # -------------------------------------------------------------------------- ending
-    def _finish(self, session: Session, dag: Run, spec: OperationSpec, children: dict[str, Run],
+    def _finish(self, session: Session, dag: Run, spec: OperationSpec, children: _Children,
                 reused: dict[str, Run]) -> None:
-        statuses = {**{name: run.status for name, run in reused.items()},
-                    **{name: run.status for name, run in children.items()}}
+        statuses = {**{name: run.status for name, run in reused.items()}, **children.statuses()}
         downstream = {parent for op in spec.dag_operations for parent in upstream_names(op)}
         leaves = [op.name or "" for op in spec.dag_operations if op.name not in downstream]
         broken = [f"{name} {statuses[name]}" for name in leaves
@@ -359,9 +423,10 @@ class DagController:
         else:
             transition(session, dag, Status.SUCCEEDED, reason="dag done", message=summary)
 
-    def _stop(self, session: Session, dag: Run, children: dict[str, Run]) -> None:
+    def _stop(self, session: Session, dag: Run, children: _Children) -> None:
         """Skip the operations that did not start, stop the others, then end the DAG as the
         reason it is stopping for says (an early stopping rule's outcome, else stopped)."""
+        children.load_all()
         stopping = next((c for c in reversed(dag.conditions) if c.status == Status.STOPPING.value), None)
         reason = stopping.reason if stopping is not None else None
         message = stopping.message if stopping is not None else None
@@ -379,9 +444,10 @@ class DagController:
             transition(session, dag, Status.STOPPED, reason="stopped")
 
     def _apply_early_stopping(self, session: Session, dag: Run, spec: OperationSpec,
-                              children: dict[str, Run], rules: list[early_stopping.Rule]) -> bool:
+                              children: _Children, rules: list[early_stopping.Rule]) -> bool:
         from polyaxon_core.orchestrator.sweeps import progress
 
+        children.load_all()
         ordered = [children[op.name or ""] for op in spec.dag_operations if op.name in children]
         decision = early_stopping.decide(
             rules, progress(session, dag, ordered, early_stopping.metric_names(rules),
@@ -412,7 +478,30 @@ def sweep_metric(spec: OperationSpec) -> tuple[str, str] | None:
     return None
 
 
-def _describe_upstream(operation: OperationSpec, sources: Mapping[str, Run]) -> str:
-    return ", ".join(
-        f"{name} {sources[name].status if name in sources else 'skipped'}"
-        for name in upstream_names(operation))
+class _Sources(Mapping[str, Run]):
+    """What an operation can read from: the DAG's operations, else those a ``--from-failed``
+    restart reuses."""
+
+    def __init__(self, children: _Children, reused: Mapping[str, Run]) -> None:
+        self.children, self.reused = children, reused
+
+    def status(self, name: str) -> str:
+        if name in self.children:
+            return self.children.status(name)
+        return self.reused[name].status if name in self.reused else Status.SKIPPED.value
+
+    def __getitem__(self, name: str) -> Run:
+        return self.children[name] if name in self.children else self.reused[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.children or name in self.reused
+
+    def __iter__(self) -> Iterator[str]:
+        return iter({**dict.fromkeys(self.reused), **dict.fromkeys(self.children)})
+
+    def __len__(self) -> int:
+        return len({*self.reused, *self.children})
+
+
+def _describe_upstream(operation: OperationSpec, sources: _Sources) -> str:
+    return ", ".join(f"{name} {sources.status(name)}" for name in upstream_names(operation))

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, select, type_coerce
 from sqlalchemy.orm import Session, defer, selectinload
 
 from polyaxon_core.config import Settings
@@ -36,6 +36,8 @@ logger = logging.getLogger(__name__)
 _CONTROLLED = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
 #: what a pass reads of a sweep's trials
 _TRIAL_COLUMNS = (Run.id, Run.uuid, Run.matrix_index, Run.status, Run.meta_info, Run.last_metrics)
+#: when a run last changed, as the database gives it: only compared, never parsed
+_CHANGED = type_coerce(Run.updated_at, String).label("changed")
 
 
 def _order(child: Any) -> tuple[int, int]:
@@ -77,14 +79,14 @@ class SweepController:
     def _children(self, session: Session, sweep: Run) -> tuple[list[Any], list[Trial]]:
         """The sweep's trials as rows of :data:`_TRIAL_COLUMNS` and as Trials, in order."""
         known = self._known.setdefault(sweep.id, {})
-        stamps = session.execute(select(Run.id, Run.status, Run.updated_at)
+        stamps = session.execute(select(Run.id, Run.status, _CHANGED)
                                  .where(Run.pipeline_id == sweep.id)).all()
         changed = [run_id for run_id, status, updated_at in stamps
                    if run_id not in known or known[run_id].stamp != (status, updated_at)]
         for start in range(0, len(changed), 500):
-            for row in session.execute(select(*_TRIAL_COLUMNS, Run.updated_at)
+            for row in session.execute(select(*_TRIAL_COLUMNS, _CHANGED)
                                        .where(Run.id.in_(changed[start:start + 500]))):
-                known[row.id] = _Known((row.status, row.updated_at), row, _trial(row))
+                known[row.id] = _Known((row.status, row.changed), row, _trial(row))
         if len(known) != len(stamps):  # trials deleted meanwhile
             present = {run_id for run_id, _, _ in stamps}
             for run_id in [run_id for run_id in known if run_id not in present]:
