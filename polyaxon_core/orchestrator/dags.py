@@ -314,19 +314,18 @@ class DagController:
                 continue
             if outcome == Outcome.WAIT:
                 continue
-            child = children[name]
             if outcome == Outcome.SKIP:
-                transition(session, child, Status.SKIPPED, reason="trigger",
+                transition(session, children[name], Status.SKIPPED, reason="trigger",
                            message=f"the trigger {operation.trigger or 'all_succeeded'} cannot hold: "
                                    f"{_describe_upstream(operation, sources)}")
                 continue
             if outcome == Outcome.UPSTREAM_FAILED:
-                transition(session, child, Status.UPSTREAM_FAILED, reason="upstream failed",
+                transition(session, children[name], Status.UPSTREAM_FAILED, reason="upstream failed",
                            message=_describe_upstream(operation, sources))
                 continue
             if concurrency is not None and in_flight >= concurrency:
-                continue
-            if self._queue(session, dag, operation, child, sources):
+                continue  # ready, and waiting for room: its run is not even loaded
+            if self._queue(session, dag, operation, children[name], sources):
                 in_flight += 1
 
     def _queue(self, session: Session, dag: Run, operation: OperationSpec, child: Run,
