@@ -178,15 +178,25 @@ def _retryable(exc: Exception) -> bool:
     return isinstance(exc, OperationalError | InterfaceError | PendingRollbackError) or is_disconnect(exc)
 
 
+def serves(environment: Mapping[str, str]) -> bool:
+    """Whether a run with the command environment ``environment`` tracks through a relay:
+    one of the embedded default (it writes to the database itself, no server's API), not
+    given a relay already."""
+    return ("POLYAXON_DB_URL" in environment and "POLYAXON_RUN_UUID" in environment
+            and "POLYAXON_HOST" not in environment and SOCKET_VARIABLE not in environment)
+
+
+def attempt_of(environment: Mapping[str, str]) -> int | None:
+    text = environment.get("POLYAXON_RUN_ATTEMPT", "")
+    return int(text) if text.isdigit() else None
+
+
 class RelayServer:
     """Serves the calls of run ``run_uuid`` (attempt ``attempt``) on a socket of its own,
     each connection in a thread, with the database backend the run's process would have
-    used. Its settings are those of ``environment`` (the command's): the runner takes its
-    ``POLYAXON_*`` variables as its own, since it writes on the run's behalf."""
+    used, on this process's settings (the database of ``POLYAXON_DB_URL``)."""
 
-    def __init__(self, run_uuid: str, attempt: int | None, environment: Mapping[str, str]) -> None:
-        os.environ.update({name: value for name, value in environment.items()
-                           if name.startswith("POLYAXON_")})
+    def __init__(self, run_uuid: str, attempt: int | None) -> None:
         self.run_uuid, self.attempt = run_uuid, attempt
         self._backend: Any = None
         self._backend_lock = threading.Lock()

@@ -32,15 +32,19 @@ print(json.dumps({"database_layer": "sqlalchemy" in sys.modules,
 """
 
 
-def test_a_run_tracks_through_its_runner_without_loading_the_database_layer(
-        cli: Cli, home: Path, tmp_path: Path) -> None:
+def submit_tracking_job(cli: Cli, tmp_path: Path) -> str:
+    """A job running SCRIPT; its uuid."""
     script = tmp_path / "track.py"
     script.write_text(SCRIPT)
     polyaxonfile = tmp_path / "job.yaml"
     polyaxonfile.write_text(json.dumps({
         "version": 1.1, "kind": "component",
         "run": {"kind": "job", "container": {"command": [sys.executable, str(script)]}}}))
-    uuid = json.loads(cli("run", "-f", str(polyaxonfile), "-o", "json").stdout)["uuid"]
+    return str(json.loads(cli("run", "-f", str(polyaxonfile), "-o", "json").stdout)["uuid"])
+
+
+def assert_tracked_through_a_relay(cli: Cli, uuid: str, db_url: str) -> None:
+    """SCRIPT's run ended, having loaded no database layer, and everything it logged is stored."""
     state = wait_final(uuid)
     assert state["status"] == "succeeded"
     said = json.loads(cli("ops", "logs", uuid).stdout.strip().splitlines()[-1])
@@ -50,7 +54,13 @@ def test_a_run_tracks_through_its_runner_without_loading_the_database_layer(
     assert state["inputs"]["lr"] == 0.1 and state["outputs"]["accuracy"] == 0.9
     shown = json.loads(cli("ops", "get", uuid, "-o", "json").stdout)
     assert "relayed" in shown["tags"]
-    with session_scope(f"sqlite:///{home / 'polyaxon.db'}") as session:
+    with session_scope(db_url) as session:
         logged = session.execute(select(Artifact.name, Artifact.kind).join(Run).where(
             Run.uuid == uuid)).all()
     assert ("model", "model") in [tuple(row) for row in logged]
+
+
+def test_a_run_tracks_through_its_runner_without_loading_the_database_layer(
+        cli: Cli, home: Path, tmp_path: Path) -> None:
+    uuid = submit_tracking_job(cli, tmp_path)
+    assert_tracked_through_a_relay(cli, uuid, f"sqlite:///{home / 'polyaxon.db'}")

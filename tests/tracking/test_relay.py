@@ -36,7 +36,7 @@ def run_uuid(db_url: str, polyaxon_home: Path, monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.fixture
 def server(run_uuid: str, db_url: str) -> Iterator[RelayServer]:
-    relay = RelayServer(run_uuid, 1, {"POLYAXON_DB_URL": db_url, "POLYAXON_RUN_UUID": run_uuid})
+    relay = RelayServer(run_uuid, 1)
     yield relay
     relay.close()
 
@@ -67,7 +67,7 @@ def test_the_runner_answers_only_tracking_calls_for_its_own_run(
                                        "args": ["succeeded", "done", None]}).encode())
     assert status["error"] == "refused"
     # points go in as logged by the runner's attempt: one the run does not have is refused
-    later = RelayServer(run_uuid, 5, {"POLYAXON_DB_URL": db_url})
+    later = RelayServer(run_uuid, 5)
     try:
         backend = RelayBackend(later.address, run_uuid)
         with pytest.raises(PermanentSendError, match="no attempt 5"):

@@ -169,15 +169,17 @@ def _relay(launch: Mapping[str, Any], environment: Mapping[str, str]) -> Any:
     """For a run of the embedded default (it writes to the database itself), a server of
     its tracking calls in this process (:mod:`polyaxon_core.tracking.relay`), so that the
     command need not load the database layer; None for a run that tracks through a
-    server's API, or as another user (who cannot reach this user's socket)."""
-    if (launch.get("run_as_user") or "POLYAXON_DB_URL" not in environment
-            or "POLYAXON_HOST" in environment or "POLYAXON_RUN_UUID" not in environment):
-        return None
-    from polyaxon_core.tracking.relay import RelayServer
+    server's API, that has its relay already (a Celery worker's pool process serves it),
+    or that runs as another user (who cannot reach this user's socket)."""
+    from polyaxon_core.tracking import relay
 
-    attempt = environment.get("POLYAXON_RUN_ATTEMPT", "")
-    return RelayServer(environment["POLYAXON_RUN_UUID"],
-                       int(attempt) if attempt.isdigit() else None, environment)
+    if launch.get("run_as_user") or not relay.serves(environment):
+        return None
+    # the runner writes on the run's behalf: with the run's settings (its database, which
+    # events plugins hear)
+    os.environ.update({name: value for name, value in environment.items()
+                       if name.startswith("POLYAXON_")})
+    return relay.RelayServer(environment["POLYAXON_RUN_UUID"], relay.attempt_of(environment))
 
 
 def _switch_user(name: str | None) -> dict[str, Any]:

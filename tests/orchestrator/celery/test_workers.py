@@ -12,6 +12,7 @@ from polyaxon_core.testing.scheduler import wait_until
 from tests.orchestrator.celery.conftest import RabbitMQ, Redis, Worker, _leases
 from tests.orchestrator.conftest import FILES, Cli, run_state, wait_for
 from tests.orchestrator.test_replicas import Replica, _assert_every_trial_ran_once, _submit
+from tests.orchestrator.test_tracking_relay import assert_tracked_through_a_relay, submit_tracking_job
 
 pytestmark = pytest.mark.postgres
 
@@ -34,6 +35,14 @@ def test_a_sweep_runs_on_two_workers_once_each_over_each_broker(
     # the logs reach the store, and the API, like a local run's
     logs = cli("ops", "logs", children[0]).stdout
     assert f"task {children[0]} x=" in logs
+
+
+def test_a_run_on_a_worker_tracks_through_its_pool_process(
+    redis: Redis, cli: Cli, pg: str, workers: Callable[..., Worker], orchestrator: Replica,
+    tmp_path: Path,
+) -> None:
+    workers()
+    assert_tracked_through_a_relay(cli, submit_tracking_job(cli, tmp_path), pg)
 
 
 def test_queues_route_runs_to_their_pool_of_workers(

@@ -11,7 +11,9 @@ store), so a task costs the command's own start, not an interpreter's. For each 
 2. builds the launch from the database as the orchestrator would (the run's token when a
    server is configured with ``POLYAXON_API_HOST``, its connections' secrets resolved
    here) and starts the local scheduler's runner for it: logs, artifacts and outputs
-   reach the store as they do for local runs;
+   reach the store as they do for local runs. A run of the embedded default (no
+   ``POLYAXON_API_HOST``) tracks through this pool process
+   (:mod:`polyaxon_core.tracking.relay`), on its database connections: a run opens none;
 3. waits for the runner, beating the lease's heartbeat every
    ``POLYAXON_HEARTBEAT_INTERVAL`` seconds and passing on a stop asked through the
    lease; when the runner ends it records the final status on the lease and wakes the
@@ -53,6 +55,8 @@ from polyaxon_core.entities import RunEntity, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore
 from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.orchestrator.loop import prepare_launch
+from polyaxon_core.tracking import relay
+from polyaxon_core.tracking.relay import RelayServer
 from polyaxon_core.wakeup import wake, wakeup_path
 from polyaxon_schedulers import forkserver
 from polyaxon_schedulers.celery.options import TASK, CeleryOptions, celery_queue, make_app
@@ -149,24 +153,37 @@ def execute(run_uuid: str, attempt: int) -> str:
         if leases.take(session, run.id, attempt, holder, pid=os.getpid()) is None:
             return "duplicate"
         run_id = run.id
+    served: RelayServer | None = None
     try:
         with session_scope(url) as session:
             row = session.scalar(select_rows(Run).options(selectinload(Run.project))
                                  .where(Run.id == run_id))
             assert row is not None
             launch = prepare_launch(state.settings, state.store, state.scheduler, row)
+        if relay.serves(launch.env) and state.scheduler.run_as is None:
+            # the run's tracking calls, served here on this process's connections (not
+            # for a run as another user, who cannot reach this user's socket)
+            served = RelayServer(run_uuid, attempt)
+            launch = replace(launch, env={**launch.env, **served.environment})
         handle = state.scheduler.submit(launch)
     except Exception as exc:  # a bad template, a missing connection: the attempt fails
+        if served is not None:
+            served.close()
         logger.info("run %s could not be launched: %s", run_uuid, exc)
         _finish(state, run_id, attempt, StatusUpdate(run_uuid, "failed", reason="launch failed",
                                                      message=str(exc)))
         return "failed"
-    return _watch(state, run_id, attempt, launch.run, handle)
+    try:
+        return _watch(state, run_id, attempt, launch.run, handle, served)
+    finally:
+        if served is not None:
+            served.close()
 
 
 def _watch(state: _Worker, run_id: int, attempt: int, run: RunEntity,
-           handle: Mapping[str, Any]) -> str:
-    """Wait for the attempt's runner, heartbeating and passing stops on; its end."""
+           handle: Mapping[str, Any], served: RelayServer | None) -> str:
+    """Wait for the attempt's runner, heartbeating and passing stops on; its end (the
+    run's relay closed before it is recorded)."""
     pid = int(handle["spawned_pid"])
     runner_exit = os.pidfd_open(pid)
     asked: str | None = None
@@ -177,6 +194,8 @@ def _watch(state: _Worker, run_id: int, attempt: int, run: RunEntity,
                 os.waitpid(pid, 0)
             observed = state.scheduler.poll(run, handle)
             if is_final(observed.status):
+                if served is not None:
+                    served.close()
                 _finish(state, run_id, attempt, observed)
                 return observed.status
             request = transact(state.settings.db_url,
