@@ -38,6 +38,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import psutil
 from machine import described
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,9 +118,17 @@ def _latencies(db_url: str, uuid: str) -> list[float]:
             if "running" in each and "queued" in each]
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and of its children still alive (a worker's pool
+    processes, the fork server; not the runs' processes, which have ended)."""
+    process = psutil.Process(pid)
+    return sum(sum(each.cpu_times()[:2]) for each in [process, *process.children(recursive=True)])
+
+
 def ours(env: dict[str, str], db_url: str, sweep: Path, trials: int,
-         processes: list[list[str]]) -> tuple[float, float]:
-    """Seconds from the submit to the sweep's end, and the median trial latency."""
+         processes: list[list[str]]) -> tuple[float, float, list[float]]:
+    """Seconds from the submit to the sweep's end, the median trial latency, and the CPU
+    seconds each of ``processes`` spent."""
     subprocess.run([POLYAXON, "project", "create", "bench"], env=env, check=True, capture_output=True)
     started = []
     home = Path(env["POLYAXON_HOME"])
@@ -140,10 +149,11 @@ def ours(env: dict[str, str], db_url: str, sweep: Path, trials: int,
         elapsed = time.perf_counter() - begin
         if status != "succeeded":
             raise SystemExit(f"the sweep ended {status}; see {home}")
+        cpu = [_cpu_seconds(process.pid) for process in started]
         latencies = _latencies(db_url, uuid)
         if len(latencies) != trials:
             raise SystemExit(f"{len(latencies)} trials ran instead of {trials}; see {home}")
-        return elapsed, statistics.median(latencies)
+        return elapsed, statistics.median(latencies), cpu
     finally:
         for process in started:
             process.terminate()
@@ -251,8 +261,8 @@ def main() -> None:
         finally:
             drop_postgres(db_url)
 
-    local, local_latency = results["local"]
-    celery, celery_latency = results["celery"]
+    local, local_latency, (local_orchestrator,) = results["local"]
+    celery, celery_latency, (celery_orchestrator, celery_worker) = results["celery"]
     per_trial = (local - results["local floor"]) * c / n * 1000
     celery_ratio = celery / results["celery floor"]
     lines = [
@@ -277,6 +287,11 @@ def main() -> None:
         f"{c} / {n}); goal at most 100 ms: {'met' if per_trial <= 100 else 'not met'}",
         f"- Celery: **{celery_ratio:.2f}x** bare Celery's wall time; goal at most 1.5x: "
         f"{'met' if celery_ratio <= 1.5 else 'not met'}",
+        f"- CPU per trial (user + system): local, `polyaxon scheduler` with its fork server "
+        f"{local_orchestrator / n * 1000:.1f} ms; Celery, `polyaxon scheduler` "
+        f"{celery_orchestrator / n * 1000:.1f} ms and `polyaxon worker` with its pool "
+        f"processes {celery_worker / n * 1000:.1f} ms (the runs' own processes and runners "
+        "not included, nor the database's and the broker's)",
         *described(),
         "",
     ]
