@@ -27,12 +27,16 @@ if TYPE_CHECKING:
 DEFAULT_RUN_TOKEN_TTL = 7 * 24 * 3600.0
 
 
-def run_api_env(run: Run) -> dict[str, str]:
+def run_api_env(run: Run, issue: bool = True) -> dict[str, str]:
     """``POLYAXON_HOST`` and a new ``POLYAXON_AUTH_TOKEN`` for ``run``, or nothing without
-    ``POLYAXON_API_HOST``; the token row is added to the session ``run`` belongs to."""
+    ``POLYAXON_API_HOST``; the token row is added to the session ``run`` belongs to. Without
+    ``issue``, the host alone (the launch is built again where the run starts, and its
+    token issued there)."""
     raw_host = os.environ.get("POLYAXON_API_HOST")
     if not raw_host:
         return {}
+    if not issue:
+        return {"POLYAXON_HOST": normalize_host(raw_host, "POLYAXON_API_HOST")}
     from sqlalchemy import select
     from sqlalchemy.orm import object_session
 

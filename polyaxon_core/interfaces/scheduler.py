@@ -50,6 +50,10 @@ class Scheduler(PluginClass):
     #: Whether the backend retries a failed run itself (a Kubernetes Job's
     #: ``backoffLimit``): the orchestrator then does not retry what it reports failed.
     retries_itself: ClassVar[bool] = False
+    #: Whether the scheduler's workers build each run's launch (its token, its secrets)
+    #: from the database where they start it: the orchestrator's launch request, only
+    #: checked by :meth:`submit`, then carries no token.
+    launches_on_workers: ClassVar[bool] = False
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings

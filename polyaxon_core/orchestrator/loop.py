@@ -63,7 +63,8 @@ _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 _FINAL = [status.value for status in FINAL_STATUSES]
 
 
-def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path: str) -> dict[str, str]:
+def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path: str,
+                    token: bool = True) -> dict[str, str]:
     """The environment that tells the tracking SDK which run (and attempt) it is in.
 
     With ``POLYAXON_API_HOST`` set, the run acts on behalf of a server: it gets
@@ -71,7 +72,8 @@ def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path:
     (:func:`polyaxon_core.client.run_access.run_api_env`), its SDK talks to the API, and
     nothing of the server's own configuration is passed (no ``POLYAXON_DB_URL``, no
     ``POLYAXON_HOME``, no store). Without it (the embedded default), the run writes to
-    the database and the store directly, so it also gets where they are.
+    the database and the store directly, so it also gets where they are. Without
+    ``token``, no token is issued (the scheduler's workers build the launch again).
     """
     from polyaxon_core.client.run_access import run_api_env
 
@@ -89,7 +91,7 @@ def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path:
     interval = os.environ.get("POLYAXON_RESOURCES_INTERVAL")
     if interval is not None:
         context["POLYAXON_RESOURCES_INTERVAL"] = interval
-    api = run_api_env(run)
+    api = run_api_env(run, issue=token)
     if api:
         return {**api, **context}
     from polyaxon_core.events import LISTENERS_VARIABLE, listened_events
@@ -389,7 +391,8 @@ class Orchestrator:
     def launch_request(self, run: Run, built: BuiltImage | None = None) -> LaunchRequest:
         """What the scheduler gets to start ``run`` (with the image its build made), once
         the run's folders exist."""
-        return prepare_launch(self.settings, self.store, self.scheduler, run, built)
+        return prepare_launch(self.settings, self.store, self.scheduler, run, built,
+                              token=not type(self.scheduler).launches_on_workers)
 
     # ------------------------------------------------------------------------- reconcile
     def reconcile(self) -> None:
@@ -569,10 +572,10 @@ def template_globals(settings: Settings, run: Run, artifacts: Path,
 
 
 def prepare_launch(settings: Settings, store: ArtifactStore, scheduler: Scheduler, run: Run,
-                   built: BuiltImage | None = None) -> LaunchRequest:
+                   built: BuiltImage | None = None, token: bool = True) -> LaunchRequest:
     """The launch request ``scheduler`` gets to start ``run`` on this machine (with the
     image its build made), once the run's folders exist here: the orchestrator's, or a
-    worker's that executes the runs it is handed."""
+    worker's that executes the runs it is handed. ``token``: see :func:`build_launch`."""
     run_path = settings.runs_path / run.uuid
     # a run's folder, and the folder of them all, are its owner's only
     settings.runs_path.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -583,17 +586,18 @@ def prepare_launch(settings: Settings, store: ArtifactStore, scheduler: Schedule
     if run.kind == "service":  # where this scheduler lets it listen
         run_globals = {**run_globals,
                        "ports": scheduler.service_ports(declared_ports(load_spec(run).run))}
-    return build_launch(settings, run, artifacts, run_globals, built)
+    return build_launch(settings, run, artifacts, run_globals, built, token=token)
 
 
 def build_launch(settings: Settings, run: Run, artifacts: Path,
                  run_globals: Mapping[str, Any] | None = None,
-                 built: BuiltImage | None = None) -> LaunchRequest:
+                 built: BuiltImage | None = None, token: bool = True) -> LaunchRequest:
     """The launch request of ``run`` (its artifacts in ``artifacts``), from the database
     alone: nothing is written, so ``polyaxon run --dry-run`` shows the same request.
     ``run_globals``: the ``globals.*`` the scheduler gives differently (a pod's paths);
     ``built``: the image its ``build`` made, for the containers that name none or name
-    the build's destination."""
+    the build's destination; without ``token``, the run's API token is not issued (see
+    :attr:`~polyaxon_core.interfaces.Scheduler.launches_on_workers`)."""
     spec = load_spec(run)
     run_path = settings.runs_path / run.uuid
     context_path = str((run.meta_info or {}).get("context_path") or run_path)
@@ -603,7 +607,7 @@ def build_launch(settings: Settings, run: Run, artifacts: Path,
     if built is not None and built.replaces(container.image):
         container = replace(container, image=built.image)
     termination = spec.termination
-    env = run_context_env(settings, run, artifacts, context_path)
+    env = run_context_env(settings, run, artifacts, context_path, token=token)
     names = spec.render_connections(dict(run.inputs or {}), globals_context)
     init = spec.render_init(dict(run.inputs or {}), globals_context)
 

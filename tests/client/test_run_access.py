@@ -27,7 +27,8 @@ def env(db_url: str, polyaxon_home: Path, monkeypatch: pytest.MonkeyPatch) -> py
     return monkeypatch
 
 
-def _launch_env(db_url: str, creator: str | None = None, sweep_creator: str | None = None) -> dict[str, str]:
+def _launch_env(db_url: str, creator: str | None = None, sweep_creator: str | None = None,
+                token: bool = True) -> dict[str, str]:
     """The environment a run gets, issued in the same transaction as the launch."""
     with session_scope(db_url) as session:
         project = create_project(session, "p")
@@ -40,7 +41,7 @@ def _launch_env(db_url: str, creator: str | None = None, sweep_creator: str | No
                   user=users[creator] if creator else None)
         session.add(run)
         session.flush()
-        return run_context_env(load_settings(), run, Path("/tmp/artifacts"), "/tmp")
+        return run_context_env(load_settings(), run, Path("/tmp/artifacts"), "/tmp", token=token)
 
 
 def _user_of(db_url: str, token: str) -> str | None:
@@ -70,6 +71,19 @@ def test_a_run_gets_a_token_of_its_creator(env: pytest.MonkeyPatch, db_url: str)
         assert token.expires_at is not None
         assert abs((token.expires_at - utcnow()) - timedelta(hours=1)) < timedelta(minutes=1)
         assert token.key_hash != launched["POLYAXON_AUTH_TOKEN"]  # only the hash is stored
+
+
+def test_a_launch_built_again_on_a_worker_issues_no_token_at_the_orchestrator(
+        env: pytest.MonkeyPatch, db_url: str) -> None:
+    """The Celery scheduler's workers build the launch (and its token) themselves."""
+    with session_scope(db_url) as session:
+        create_user(session, "ada", PASSWORD)
+    env.setenv("POLYAXON_API_HOST", "127.0.0.1:8000")
+    launched = _launch_env(db_url, creator="ada", token=False)
+    assert launched["POLYAXON_HOST"] == "http://127.0.0.1:8000"
+    assert not {"POLYAXON_AUTH_TOKEN", "POLYAXON_DB_URL", "POLYAXON_HOME"} & set(launched)
+    with session_scope(db_url) as session:
+        assert session.scalars(select(ApiToken).where(ApiToken.name.startswith("run "))).all() == []
 
 
 def test_a_trial_acts_as_whoever_created_its_sweep(env: pytest.MonkeyPatch, db_url: str) -> None:

@@ -47,6 +47,7 @@ class CeleryScheduler(Scheduler):
                    "its queue (`polyaxon worker`).")
     supports_services: ClassVar[bool] = False
     survives_orchestrator_restart: ClassVar[bool] = True
+    launches_on_workers: ClassVar[bool] = True
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         super().__init__(settings, clock)
