@@ -29,6 +29,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,7 +85,12 @@ class RelayBackend:
         self._connection = self._reader = None
 
     def _call(self, name: str, *args: Any) -> Any:
-        request = json.dumps({"call": name, "args": list(args)}).encode() + b"\n"
+        try:
+            request = json.dumps({"call": name, "args": list(args)}).encode() + b"\n"
+        except (TypeError, ValueError) as exc:  # what the database could not store either
+            from polyaxon_core.tracking.run import TrackingError
+
+            raise TrackingError(f"could not {name.replace('_', ' ')}: {exc}") from None
         with self._lock:
             if self._connection is None or self._pid != os.getpid():  # a forked child: its own
                 self._connect()
@@ -170,6 +176,20 @@ def warm() -> None:
     configure_mappers()  # else done again by every runner, at its first query
 
 
+def _moment(value: Any) -> str:
+    """A time in an answer (a version's dates) as the API writes it: ISO 8601."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} values cannot be sent as JSON")
+
+
+def _encoded(answer: Mapping[str, Any]) -> bytes:
+    try:
+        return json.dumps(answer, default=_moment).encode()
+    except (TypeError, ValueError) as exc:
+        return json.dumps({"error": "refused", "message": f"the answer could not be sent: {exc}"}).encode()
+
+
 def _retryable(exc: Exception) -> bool:
     from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 
@@ -233,7 +253,7 @@ class RelayServer:
         with connection, connection.makefile("rb") as requests:
             for line in requests:
                 try:
-                    connection.sendall(json.dumps(self.answer(line)).encode() + b"\n")
+                    connection.sendall(_encoded(self.answer(line)) + b"\n")
                 except OSError:
                     return
 

@@ -117,7 +117,8 @@ def test_a_forked_child_opens_its_own_database_connections(postgres_database: st
     must not talk on the parent's."""
     transact(postgres_database, lambda session: session.execute(select(func.count(Run.id))))
     pool = get_engine(postgres_database).pool
-    assert pool.checkedin() == 1
+    open_here = pool.checkedin()
+    assert open_here >= 1
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child
@@ -129,5 +130,5 @@ def test_a_forked_child_opens_its_own_database_connections(postgres_database: st
         inherited = answer.read()
     os.waitpid(pid, 0)
     assert inherited == "0"
-    assert pool.checkedin() == 1  # the parent's connection is still the parent's
+    assert pool.checkedin() == open_here  # the parent's connections are still the parent's
     transact(postgres_database, lambda session: session.execute(select(func.count(Run.id))))
