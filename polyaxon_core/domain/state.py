@@ -15,7 +15,7 @@ import logging
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, update
+from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -84,11 +84,12 @@ def transition(
         session.execute(update(ApiToken)
                         .where(ApiToken.run_id == run.id, ApiToken.revoked_at.is_(None))
                         .values(revoked_at=now))
-    session.add(
-        RunStatusCondition(run=run, status=status.value, reason=reason, message=message,
-                           created_at=when)
-    )
-    session.flush()
+    # the timeline's entry in one statement (no unit of work to sort out: a run moves a
+    # few times a second under a busy orchestrator)
+    session.execute(insert(RunStatusCondition).values(
+        run_id=run.id, status=status.value, reason=reason, message=message, created_at=when))
+    if "conditions" in run.__dict__:  # the timeline loaded in this session: read again
+        session.expire(run, ["conditions"])
     changed = has_listeners("polyaxon_on_run_status_changed")
     done = is_final(status) and has_listeners("polyaxon_on_run_done")
     if changed or done:  # events nobody hears are not built

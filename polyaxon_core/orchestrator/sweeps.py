@@ -11,6 +11,7 @@ point and started again neither repeats nor loses a trial nor a decision.
 
 from __future__ import annotations
 
+import bisect
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import Trial
 from polyaxon_core.interfaces import Optimizer
-from polyaxon_core.lifecycle import Status, is_final
+from polyaxon_core.lifecycle import FINAL_STATUSES, Status, is_final
 from polyaxon_core.orchestrator import early_stopping
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class SweepController:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._known: dict[int, dict[int, _Known]] = {}
+        #: the ids of each sweep's known trials in order (matrix index, id: neither changes)
+        self._ordered: dict[int, list[int]] = {}
 
     def _children(self, session: Session, sweep: Run) -> tuple[list[Any], list[Trial]]:
         """The sweep's trials as rows of :data:`_TRIAL_COLUMNS` and as Trials, in order."""
@@ -83,15 +86,20 @@ class SweepController:
                                  .where(Run.pipeline_id == sweep.id)).all()
         changed = [run_id for run_id, status, updated_at in stamps
                    if run_id not in known or known[run_id].stamp != (status, updated_at)]
+        count = len(known)
         for start in range(0, len(changed), 500):
             for row in session.execute(select(*_TRIAL_COLUMNS, _CHANGED)
                                        .where(Run.id.in_(changed[start:start + 500]))):
                 known[row.id] = _Known((row.status, row.changed), row, _trial(row))
+        reordered = len(known) != count or sweep.id not in self._ordered
         if len(known) != len(stamps):  # trials deleted meanwhile
             present = {run_id for run_id, _, _ in stamps}
             for run_id in [run_id for run_id in known if run_id not in present]:
                 del known[run_id]
-        ordered = sorted(known.values(), key=lambda each: _order(each.row))
+            reordered = True
+        if reordered:
+            self._ordered[sweep.id] = sorted(known, key=lambda run_id: _order(known[run_id].row))
+        ordered = [known[run_id] for run_id in self._ordered[sweep.id]]
         return [each.row for each in ordered], [each.trial for each in ordered]
 
     def optimizer_for(self, run: Run) -> tuple[Any, Optimizer]:
@@ -109,6 +117,7 @@ class SweepController:
             ).all()
         for ended in set(self._known) - set(ids):
             del self._known[ended]
+            self._ordered.pop(ended, None)
         for sweep_id in ids:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
@@ -134,7 +143,7 @@ class SweepController:
         rules = early_stopping.read_rules(spec.matrix.options)
         if rules and self._apply_early_stopping(session, sweep, children, optimizer, trials, rules):
             return
-        unfinished = sum(1 for child in children if not is_final(child.status))
+        unfinished = sum(1 for child in children if child.status not in FINAL_STATUSES)
         concurrency = spec.matrix.concurrency or self.settings.default_concurrency
         slots = max(0, concurrency - unfinished)
         created = 0
@@ -149,10 +158,9 @@ class SweepController:
             for suggestion in suggestions:
                 trial = create_trial(session, sweep, spec, suggestion.params, suggestion.meta)
                 children.append(trial)
-                trials.append(_trial(trial))
+                # in order: a new trial's id is above all the others'
+                bisect.insort_right(trials, _trial(trial), key=lambda each: max(each.index, 0))
                 created += 1
-            if created:  # in order: a new trial's id is above all the others'
-                trials.sort(key=lambda trial: max(trial.index, 0))
         sweep.meta_info = {**(sweep.meta_info or {}), "optimizer": optimizer.describe(trials)}
         if not created and unfinished == 0 and optimizer.is_done(trials):
             self._finish(session, sweep, children)
