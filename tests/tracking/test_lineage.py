@@ -27,9 +27,9 @@ from sqlalchemy import select
 from polyaxon_core import tracking
 from polyaxon_core.db.models import Run
 from polyaxon_core.db.session import session_scope
-from polyaxon_core.domain.projects import create_project
 from polyaxon_core.tracking import TrackingError
 from tests.client.conftest import Deployment
+from tests.tracking.helpers import tracked_run
 
 COMPONENT = json.dumps({
     "version": 1.1, "kind": "component", "name": "tracked",
@@ -160,15 +160,8 @@ def check_everything(logged: dict[str, Any], lineage: list[dict[str, Any]],
 
 @pytest.fixture
 def run_uuid(db_url: str, polyaxon_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("POLYAXON_DB_URL", db_url)
     monkeypatch.setenv("POLYAXON_RESOURCES_INTERVAL", "0")
-    with session_scope(db_url) as session:
-        run = Run(project=create_project(session, "p"), kind="job", runtime="job")
-        session.add(run)
-        session.flush()
-        uuid = run.uuid
-    monkeypatch.setenv("POLYAXON_RUN_UUID", uuid)
-    return uuid
+    return tracked_run(db_url, monkeypatch)
 
 
 def cli(*args: str) -> str:

@@ -16,22 +16,15 @@ from sqlalchemy import func, select
 from polyaxon_core import tracking
 from polyaxon_core.db.models import Metric, Run
 from polyaxon_core.db.session import get_engine, session_scope, transact
-from polyaxon_core.domain.projects import create_project
 from polyaxon_core.tracking import TrackingError
 from polyaxon_core.tracking.buffer import PermanentSendError
 from polyaxon_core.tracking.relay import RelayBackend, RelayLost, RelayServer
+from tests.tracking.helpers import tracked_run
 
 
 @pytest.fixture
 def run_uuid(db_url: str, polyaxon_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("POLYAXON_DB_URL", db_url)
-    with session_scope(db_url) as session:
-        run = Run(project=create_project(session, "p"), kind="job", runtime="job")
-        session.add(run)
-        session.flush()
-        uuid = run.uuid
-    monkeypatch.setenv("POLYAXON_RUN_UUID", uuid)
-    return uuid
+    return tracked_run(db_url, monkeypatch)
 
 
 @pytest.fixture

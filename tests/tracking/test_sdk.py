@@ -11,21 +11,13 @@ from sqlalchemy import select
 from polyaxon_core import tracking
 from polyaxon_core.db.models import Artifact, Metric, Run
 from polyaxon_core.db.session import session_scope
-from polyaxon_core.domain.projects import create_project
 from polyaxon_core.tracking import TrackingError
+from tests.tracking.helpers import tracked_run
 
 
 @pytest.fixture
 def run_uuid(db_url: str, polyaxon_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    monkeypatch.setenv("POLYAXON_DB_URL", db_url)
-    with session_scope(db_url) as session:
-        run = Run(project=create_project(session, "p"), kind="job", runtime="job",
-                  inputs={"lr": 0.1})
-        session.add(run)
-        session.flush()
-        uuid = run.uuid
-    monkeypatch.setenv("POLYAXON_RUN_UUID", uuid)
-    return uuid
+    return tracked_run(db_url, monkeypatch, inputs={"lr": 0.1})
 
 
 def _run(db_url: str, uuid: str) -> Run:
