@@ -227,7 +227,6 @@ class Orchestrator:
                 select(Run.id).where(Run.status == Status.SCHEDULED.value,
                                      Run.kind.not_in(CONTROLLED_KINDS), _not_an_agents())
             ).all()
-        with session_scope(self.settings.db_url) as session:
             self.builds.poll_all(session)
         for run_id in dict.fromkeys([*to_launch, *orphans]):
             self._launch(run_id)
@@ -239,6 +238,10 @@ class Orchestrator:
         (:func:`~polyaxon_core.db.claims.critical_section`), so two orchestrator replicas
         can never both fill a queue's last slot; a replica that finds the section taken
         claims nothing on this pass."""
+        waiting = select(Run.id).where(Run.status == Status.QUEUED.value,
+                                       Run.kind.not_in(CONTROLLED_KINDS)).limit(1)
+        if session.scalar(waiting) is None:
+            return []  # nothing waits: nothing counted, no lock taken (SQLite's is the writers')
         if not critical_section(session, "claim-queued"):
             return []
         ensure_queue(session, DEFAULT_QUEUE, self.settings.default_concurrency)
