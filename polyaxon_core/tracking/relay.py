@@ -176,6 +176,16 @@ def warm() -> None:
     configure_mappers()  # else done again by every runner, at its first query
 
 
+def start(run_uuid: str, attempt: int | None) -> RelayServer | None:
+    """A relay for the run, or None where no socket can be made (a temporary folder whose
+    path is too long for a Unix socket, or that cannot be written): the run then writes
+    to the database itself, as a run without a runner does."""
+    try:
+        return RelayServer(run_uuid, attempt)
+    except OSError:
+        return None
+
+
 def _moment(value: Any) -> str:
     """A time in an answer (a version's dates) as the API writes it: ISO 8601."""
     if isinstance(value, datetime):
@@ -224,8 +234,12 @@ class RelayServer:
         self._folder = tempfile.mkdtemp(prefix="polyaxon-run-")
         self.address = os.path.join(self._folder, "tracking.sock")
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self._listener.bind(self.address)
-        self._listener.listen(16)
+        try:
+            self._listener.bind(self.address)
+            self._listener.listen(16)
+        except OSError:
+            self.close()
+            raise
         threading.Thread(target=self._accept, name="polyaxon-relay", daemon=True).start()
 
     @property

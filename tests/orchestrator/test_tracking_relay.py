@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from polyaxon_core.db.models import Artifact, Run
@@ -64,3 +65,18 @@ def test_a_run_tracks_through_its_runner_without_loading_the_database_layer(
         cli: Cli, home: Path, tmp_path: Path) -> None:
     uuid = submit_tracking_job(cli, tmp_path)
     assert_tracked_through_a_relay(cli, uuid, f"sqlite:///{home / 'polyaxon.db'}")
+
+
+def test_where_no_socket_can_be_made_the_run_writes_to_the_database_itself(
+        cli: Cli, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A temporary folder whose path is longer than a Unix socket's address may be."""
+    long_tmp = tmp_path / ("t" * 60) / ("m" * 60)
+    long_tmp.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(long_tmp))
+    uuid = submit_tracking_job(cli, tmp_path)
+    state = wait_final(uuid)
+    assert state["status"] == "succeeded"
+    said = json.loads(cli("ops", "logs", uuid).stdout.strip().splitlines()[-1])
+    assert said == {"database_layer": True, "socket": None}
+    assert state["metrics"] == {"loss": 0.5}
+    assert list(long_tmp.iterdir()) == []  # nothing left behind

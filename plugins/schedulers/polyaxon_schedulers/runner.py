@@ -179,7 +179,7 @@ def _relay(launch: Mapping[str, Any], environment: Mapping[str, str]) -> Any:
     # events plugins hear)
     os.environ.update({name: value for name, value in environment.items()
                        if name.startswith("POLYAXON_")})
-    return relay.RelayServer(environment["POLYAXON_RUN_UUID"], relay.attempt_of(environment))
+    return relay.start(environment["POLYAXON_RUN_UUID"], relay.attempt_of(environment))
 
 
 def _switch_user(name: str | None) -> dict[str, Any]:

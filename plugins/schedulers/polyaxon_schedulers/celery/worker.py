@@ -163,8 +163,9 @@ def execute(run_uuid: str, attempt: int) -> str:
         if relay.serves(launch.env) and state.scheduler.run_as is None:
             # the run's tracking calls, served here on this process's connections (not
             # for a run as another user, who cannot reach this user's socket)
-            served = RelayServer(run_uuid, attempt)
-            launch = replace(launch, env={**launch.env, **served.environment})
+            served = relay.start(run_uuid, attempt)
+            if served is not None:
+                launch = replace(launch, env={**launch.env, **served.environment})
         handle = state.scheduler.submit(launch)
     except Exception as exc:  # a bad template, a missing connection: the attempt fails
         if served is not None:
