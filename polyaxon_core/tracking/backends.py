@@ -13,6 +13,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import NamedTuple
 
+#: where the process that owns a run's attempt serves its tracking calls
+#: (:mod:`polyaxon_core.tracking.relay`)
+SOCKET_VARIABLE = "POLYAXON_TRACKING_SOCKET"
+
 
 class MetricPoint(NamedTuple):
     """One point; the SDK's hot path makes them as plain tuples of the same fields."""

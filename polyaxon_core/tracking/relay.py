@@ -33,10 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from polyaxon_core.tracking.backends import PointRow, retry_delay
+from polyaxon_core.tracking.backends import SOCKET_VARIABLE, PointRow, retry_delay
 from polyaxon_core.tracking.buffer import PermanentSendError
-
-SOCKET_VARIABLE = "POLYAXON_TRACKING_SOCKET"
 
 #: what a run may ask of its runner: the transport's calls, nothing else
 CALLS = frozenset({

@@ -22,7 +22,7 @@ from polyaxon_core.tracking import media
 
 if TYPE_CHECKING:
     from polyaxon_core.tracking.tensorboard import EventFile
-from polyaxon_core.tracking.backends import PointRow
+from polyaxon_core.tracking.backends import SOCKET_VARIABLE, PointRow
 from polyaxon_core.tracking.buffer import MetricsBuffer, MetricsNotStored
 from polyaxon_core.tracking.resources import (
     ResourceMonitor,
@@ -94,7 +94,7 @@ def _backend(uuid: str | None, project: str | None, attempt: int | None,
     :mod:`polyaxon_core.tracking.relay`); else the server's API when one is configured
     (POLYAXON_HOST, or the saved login), else the database; with ``new_run`` (``name,
     description, tags``) a run tracked from this process is created there first."""
-    relay = os.environ.get("POLYAXON_TRACKING_SOCKET")
+    relay = os.environ.get(SOCKET_VARIABLE)
     if relay and new_run is None and uuid and uuid == os.environ.get("POLYAXON_RUN_UUID"):
         from polyaxon_core.tracking.relay import RelayBackend, RelayLost
 
