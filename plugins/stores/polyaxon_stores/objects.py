@@ -46,12 +46,10 @@ if TYPE_CHECKING:
 PART_SIZE = 8 * 1024 * 1024
 #: what is read from an upload's source at a time, into the part being filled
 READ_SIZE = 1024 * 1024
-#: the first range a ranged download fetches (the size cloud providers advise for ranged
-#: reads); each next one is twice as large, up to :data:`RANGE_MAX`
+#: the range a ranged download fetches at a time (the size cloud providers advise for
+#: ranged reads); a reader holds at most two (the one read, the next one being fetched):
+#: larger ranges cost twice their size at once while a response is assembled
 RANGE_SIZE = 8 * 1024 * 1024
-#: the largest range fetched: a reader holds at most two (the one read, the next one
-#: being fetched), so memory stays bounded whatever the object's size
-RANGE_MAX = 16 * 1024 * 1024
 LOGS = ".logs"
 
 
@@ -247,25 +245,21 @@ class ObjectArtifactStore(ArtifactStore):
 
 
 def ranged_chunks(fs: Any, key: str, size: int, start: int) -> Iterator[bytes]:
-    """The object ``key`` from ``start`` in ranged requests: each range twice as large as
-    the one before, from :data:`RANGE_SIZE` to :data:`RANGE_MAX`, the next one fetched in
-    the background while the current one is read (a store may answer a range in a time
-    that grows with the object rather than the range: fewer requests, and the network
-    busy while the reader sends). At most two ranges are held at once."""
+    """The object ``key`` from ``start`` in ranged requests of :data:`RANGE_SIZE`, the
+    next one fetched in the background while the current one is read (the network busy
+    while the reader sends). At most two ranges are held at once."""
     # imported here: at import, concurrent.futures registers an exit hook, which fails
     # when a run's tracking loads the plugins while its interpreter exits
     from concurrent.futures import ThreadPoolExecutor
 
     fetcher = ThreadPoolExecutor(1, thread_name_prefix="ranged-read")
-    span = RANGE_SIZE
     ahead: Future[bytes] | None = None
     try:
         position = start
         while position < size:
-            end = min(size, position + span)
+            end = min(size, position + RANGE_SIZE)
             data = ahead.result() if ahead is not None else fs.cat_file(key, start=position, end=end)
-            span = min(RANGE_MAX, span * 2)
-            following = min(size, end + span)
+            following = min(size, end + RANGE_SIZE)
             ahead = fetcher.submit(fs.cat_file, key, start=end, end=following) if end < size else None
             position = end
             yield data
