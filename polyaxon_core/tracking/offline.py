@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
 import uuid as uuid_module
 from collections.abc import Iterator, Mapping, Sequence
@@ -132,7 +133,8 @@ class OfflineBackend:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    partial = path.with_name(f".{path.name}.part")
+    # the writer's own partial file: processes of one run may write the same file at once
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.part")
     partial.write_text(json.dumps(value, indent=1))
     partial.replace(path)
 

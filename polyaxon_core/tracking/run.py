@@ -386,10 +386,13 @@ class TrackingRun:
             raise TrackingError(str(exc)) from None
 
     def _write(self, path: str, data: bytes) -> tuple[Path, int]:
-        """Write ``data`` at ``path`` of the run's local artifacts folder and store it."""
+        """Write ``data`` at ``path`` of the run's local artifacts folder and store it.
+
+        The partial file is this writer's own: processes of one run (a distributed job's
+        workers) share the folder and write the same files at start."""
         target = self.artifacts_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.part")
+        partial = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.part")
         partial.write_bytes(data)
         partial.replace(target)
         return target, self._store(target, path)
