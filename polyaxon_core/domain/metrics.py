@@ -3,11 +3,25 @@ and read back by attempt."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import json
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, cast
 
-from sqlalchemy import Select, case, func, insert, select
+from sqlalchemy import (
+    Select,
+    String,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from polyaxon_core.db.convert import run_to_entity
@@ -20,13 +34,36 @@ from polyaxon_core.events import has_listeners, queue_event
 MetricRow = tuple[str, float, "int | None", "datetime | None"]
 
 
-def current_attempt(run: Run) -> int:
+class MetricTarget(Protocol):
+    """What storing points needs of a run: a :class:`Run`, or a row of these three
+    columns (:func:`metric_target`), which costs a request far less to read."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def uuid(self) -> str: ...
+
+    @property
+    def meta_info(self) -> dict[str, Any] | None: ...
+
+
+#: the columns of a :class:`MetricTarget` row
+TARGET_COLUMNS = (Run.id, Run.uuid, Run.meta_info)
+
+
+def metric_target(session: Session, uuid: str) -> MetricTarget:
+    """The run ``uuid`` as a :class:`MetricTarget` (NoResultFound when there is none)."""
+    return session.execute(select(*TARGET_COLUMNS).where(Run.uuid == uuid)).one()
+
+
+def current_attempt(run: MetricTarget) -> int:
     """The attempt ``run`` is on: 1 for its first launch, one more for each retry or resume
     (the orchestrator counts them in ``meta_info.attempts`` when it schedules the run)."""
     return max(1, int((run.meta_info or {}).get("attempts", 0)))
 
 
-def log_metric_batch(session: Session, run: Run, batch_id: str,
+def log_metric_batch(session: Session, run: MetricTarget, batch_id: str,
                      points: Sequence[Mapping[str, Any]],
                      attempt: int | None = None) -> tuple[int, bool]:
     """Store a client's batch of metric points once; returns ``(points, duplicate)``.
@@ -41,24 +78,61 @@ def log_metric_batch(session: Session, run: Run, batch_id: str,
     ], attempt)
 
 
-def log_metric_rows(session: Session, run: Run, batch_id: str, rows: Sequence[MetricRow],
+def log_metric_rows(session: Session, run: MetricTarget, batch_id: str, rows: Sequence[MetricRow],
                     attempt: int | None = None) -> tuple[int, bool]:
     """:func:`log_metric_batch` for rows ``(name, value, step, timestamp or None)``."""
-    if batch_stored(session, run, batch_id):
-        return len(rows), True  # stored by an earlier request
+    attempt, by_step, last = _plan(run, rows, attempt)
     # The batch row goes in the same transaction as its points (no savepoint: on SQLite a
-    # released savepoint can commit it alone). A concurrent request storing the same batch
-    # makes this transaction fail on the unique constraint instead: see batch_stored.
-    session.add(MetricBatch(run_id=run.id, batch_id=batch_id, points=len(rows)))
-    store_metric_rows(session, run, rows, attempt)
+    # released savepoint can commit it alone). On PostgreSQL a concurrent request storing
+    # the same batch makes this insert wait for it, then find the batch there.
+    connection = session.connection()
+    if connection.dialect.driver == "psycopg2":
+        if not _store_batch(connection, run.id, batch_id, attempt, rows, last):
+            return len(rows), True  # stored by an earlier request
+    else:
+        if not _claim_batch(session, run.id, batch_id, len(rows)):
+            return len(rows), True
+        if rows:
+            _insert_rows(session, run.id, attempt, rows, utcnow())
+        if last:
+            _merge_last_metrics(session, run.id, last)
+    _stored(session, run, by_step, bool(last))
     return len(rows), False
+
+
+_TABLES = cast(Table, MetricBatch.__table__), cast(Table, Run.__table__)
+
+
+@functools.cache
+def _batch_insert(dialect: str) -> Any:
+    """The statement :func:`_claim_batch` inserts a batch's row with, built once: one
+    that does nothing when the run has the batch on the databases that can say so."""
+    batches = _TABLES[0]
+    if dialect == "postgresql":
+        return postgresql.insert(batches).on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
+    if dialect == "sqlite":
+        return sqlite.insert(batches).on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
+    return insert(batches)
+
+
+def _claim_batch(session: Session, run_id: int, batch_id: str, points: int) -> bool:
+    """Insert the batch's row unless the run has it; whether it was inserted. One
+    statement on PostgreSQL and SQLite (``ON CONFLICT DO NOTHING``); elsewhere a read
+    then an insert, which a concurrent request for the same batch makes fail on the
+    unique constraint (see :func:`batch_stored`)."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    row = {"run_id": run_id, "batch_id": batch_id, "points": points, "created_at": utcnow()}
+    if dialect not in ("postgresql", "sqlite") and batch_stored(session, run_id, batch_id):
+        return False
+    return bool(connection.execute(_batch_insert(dialect), row).rowcount)
 
 
 def is_system_metric(name: str) -> bool:
     return name.startswith(SYSTEM_PREFIX)
 
 
-def store_metric_points(session: Session, run: Run, points: Sequence[Mapping[str, Any]],
+def store_metric_points(session: Session, run: MetricTarget, points: Sequence[Mapping[str, Any]],
                         attempt: int | None = None) -> None:
     """Store points ``{"name", "value", "step"?, "timestamp"?}`` logged by ``attempt`` of
     the run (default: its current attempt; a later one than that is InvalidRequest).
@@ -76,19 +150,30 @@ def store_metric_points(session: Session, run: Run, points: Sequence[Mapping[str
     ], attempt)
 
 
-def store_metric_rows(session: Session, run: Run, rows: Sequence[MetricRow],
+def store_metric_rows(session: Session, run: MetricTarget, rows: Sequence[MetricRow],
                       attempt: int | None = None) -> None:
     """:func:`store_metric_points` for rows ``(name, value, step, timestamp or None)``:
     what the tracking SDK hands over, thousands at a time."""
+    attempt, by_step, last = _plan(run, rows, attempt)
+    if not rows:
+        return
+    _insert_rows(session, run.id, attempt, rows, utcnow())
+    if last:
+        _merge_last_metrics(session, run.id, last)
+    _stored(session, run, by_step, bool(last))
+
+
+def _plan(run: MetricTarget, rows: Sequence[MetricRow],
+          attempt: int | None) -> tuple[int, dict[int | None, dict[str, float]], dict[str, float]]:
+    """What storing ``rows`` for ``attempt`` of the run means: the attempt (the current
+    one by default; a later one is InvalidRequest), the values by step that hooks hear
+    of, and the last values to set on the run (none for a past attempt's points)."""
     current = current_attempt(run)
     if attempt is None:
         attempt = current
     if attempt > current:
         raise InvalidRequest(f"run {run.uuid[:12]} is on attempt {current}; it has no attempt "
                              f"{attempt} to log metrics for")
-    if not rows:
-        return
-    _insert_rows(session, run.id, attempt, rows, utcnow())
     by_step: dict[int | None, dict[str, float]] = {}
     # by step (points without a step keep their place last), so "last" means the highest
     # step, whatever order the client sent them in
@@ -98,17 +183,59 @@ def store_metric_rows(session: Session, run: Run, rows: Sequence[MetricRow],
             if values is None:
                 values = by_step[step] = {}
             values[name] = value
-    if attempt == current and by_step:
-        last: dict[str, float] = dict(run.last_metrics or {})
+    last: dict[str, float] = {}
+    if attempt == current:
         for values in by_step.values():
             last.update(values)
-        run.last_metrics = last
-    session.flush()
+    return attempt, by_step, last
+
+
+def _stored(session: Session, run: MetricTarget, by_step: dict[int | None, dict[str, float]],
+            changed_last: bool) -> None:
+    """After points were stored: a loaded run forgets its old last values, and
+    ``polyaxon_on_run_metrics_logged`` is queued once per step."""
+    if changed_last and isinstance(run, Run):
+        session.expire(run, ["last_metrics", "updated_at"])
     if by_step and has_listeners("polyaxon_on_run_metrics_logged"):
-        entity = run_to_entity(run)
+        entity = run_to_entity(run if isinstance(run, Run) else session.get_one(Run, run.id))
         for step, values in by_step.items():
             queue_event(session, "polyaxon_on_run_metrics_logged", run=entity, metrics=values,
                         step=step)
+
+
+def _merge_last_metrics(session: Session, run_id: int, values: dict[str, float]) -> None:
+    """Set the run's last values of these metrics, its others kept, in the database itself:
+    two requests logging different metrics of one run at once both count."""
+    connection = session.connection()
+    dialect = connection.dialect.name
+    changes = {"run_id": run_id, "updated_at": utcnow()}
+    if dialect == "postgresql":
+        changes["last_values"] = values
+    elif dialect == "sqlite":
+        changes["last_values"] = json.dumps(values)
+    else:
+        column = _TABLES[1].c.last_metrics
+        last = session.scalar(select(column).where(Run.id == run_id).with_for_update()) or {}
+        changes["last_values"] = {**last, **values}
+    connection.execute(_last_metrics_update(dialect), changes)
+
+
+@functools.cache
+def _last_metrics_update(dialect: str) -> Any:
+    """The statement :func:`_merge_last_metrics` runs, built once: a merge in the database
+    on PostgreSQL (``jsonb ||``) and SQLite (``json_patch``), a plain write elsewhere."""
+    runs = _TABLES[1]
+    column = runs.c.last_metrics
+    if dialect == "postgresql":
+        merged: Any = func.coalesce(column, literal_column("'{}'::jsonb")).op("||")(
+            bindparam("last_values", type_=postgresql.JSONB))
+    elif dialect == "sqlite":
+        merged = func.json_patch(func.coalesce(column, literal_column("'{}'")),
+                                 bindparam("last_values", type_=String()))
+    else:
+        merged = bindparam("last_values", type_=column.type)
+    return (update(runs).where(runs.c.id == bindparam("run_id"))
+            .values(last_metrics=merged, updated_at=bindparam("updated_at", type_=runs.c.updated_at.type)))
 
 
 def _logging_order(row: MetricRow) -> tuple[bool, int]:
@@ -122,9 +249,8 @@ _COLUMNS = ("run_id", "attempt", "name", "step", "value", "timestamp")
 
 def _insert_rows(session: Session, run_id: int, attempt: int, rows: Sequence[MetricRow],
                  now: datetime) -> None:
-    """Insert the rows with one driver-level statement (an ``executemany``; with psycopg2 a
-    multi-row ``VALUES``): thousands of points a batch, where the ORM's per-row
-    bookkeeping would cost more than the database. Timestamps go
+    """Insert the rows with one driver-level statement: thousands of points a batch, where
+    the ORM's per-row bookkeeping would cost more than the database. Timestamps go
     through the column's own bind processor (once per distinct time), so they are stored
     exactly as the ORM stores them."""
     connection = session.connection()
@@ -134,6 +260,9 @@ def _insert_rows(session: Session, run_id: int, attempt: int, rows: Sequence[Met
         session.execute(insert(Metric), [
             dict(zip(_COLUMNS, (run_id, attempt, name, step, value, timestamp or now), strict=True))
             for name, value, step, timestamp in rows])
+        return
+    if dialect.driver == "psycopg2":
+        _insert_arrays(connection, run_id, attempt, rows, _iso_times(dialect), now)
         return
     process = Metric.__table__.c.timestamp.type.bind_processor(dialect) or (lambda value: value)
     if dialect.name == "sqlite":
@@ -151,23 +280,86 @@ def _insert_rows(session: Session, run_id: int, attempt: int, rows: Sequence[Met
             stamp = bound[timestamp] = bind(timestamp)
         values.append((run_id, attempt, name, step, value, stamp))
     statement = f"INSERT INTO {Metric.__tablename__} ({', '.join(_COLUMNS)}) VALUES "
-    if dialect.driver == "psycopg2":
-        # psycopg2's executemany sends one statement per row: one multi-row VALUES instead
-        from psycopg2.extras import execute_values
-
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            execute_values(cursor, statement + "%s", values, page_size=len(values) or 1)
-        finally:
-            cursor.close()
-        return
     connection.exec_driver_sql(statement + f"({', '.join([placeholder] * len(_COLUMNS))})", values)
 
 
-def batch_stored(session: Session, run: Run, batch_id: str) -> bool:
-    """Whether the run already holds the metric batch ``batch_id``."""
+_INSERT_ARRAYS = (
+    f"INSERT INTO {Metric.__tablename__} ({', '.join(_COLUMNS)}) "
+    "SELECT %s, %s, (%s::text[])[i], s, v, t "
+    "FROM unnest(%s::int[], %s::bigint[], %s::float8[], %s::timestamptz[]) AS points(i, s, v, t)")
+
+
+_STORE_BATCH = (
+    "WITH claimed AS ("
+    f"INSERT INTO {MetricBatch.__tablename__} (run_id, batch_id, points, created_at) "
+    "VALUES (%s, %s, %s, %s) ON CONFLICT (run_id, batch_id) DO NOTHING RETURNING 1), "
+    "stored AS (" + _INSERT_ARRAYS + " WHERE EXISTS (SELECT FROM claimed)), "
+    f"last AS (UPDATE {Run.__tablename__} "
+    "SET last_metrics = coalesce(last_metrics, '{}'::jsonb) || %s::jsonb, updated_at = %s "
+    "WHERE id = %s AND %s AND EXISTS (SELECT FROM claimed)) "
+    "SELECT count(*) FROM claimed")
+
+
+def _store_batch(connection: Any, run_id: int, batch_id: str, attempt: int,
+                 rows: Sequence[MetricRow], last: dict[str, float]) -> bool:
+    """A batch through psycopg2 in one statement: its row claimed (nothing more when the
+    run has it), its points inserted, the run's last values merged; whether it was
+    stored. One round trip instead of three, each of which a request waits for."""
+    now = utcnow()
+    arrays = _arrays(rows, _iso_times(connection.dialect), now)
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(_STORE_BATCH, (run_id, batch_id, len(rows), now, run_id, attempt, *arrays,
+                                      json.dumps(last), now, run_id, bool(last)))
+        (claimed,) = cursor.fetchone()
+    finally:
+        cursor.close()
+    return bool(claimed)
+
+
+def _insert_arrays(connection: Any, run_id: int, attempt: int, rows: Sequence[MetricRow],
+                   bind: Any, now: datetime) -> None:
+    """The rows in one statement through psycopg2 (see :func:`_arrays`)."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(_INSERT_ARRAYS, (run_id, attempt, *_arrays(rows, bind, now)))
+    finally:
+        cursor.close()
+
+
+def _arrays(rows: Sequence[MetricRow], bind: Any, now: datetime) -> tuple[list[str], str, str, str, str]:
+    """The rows as :data:`_INSERT_ARRAYS` takes them, a column at a time: the distinct
+    names, then each column one PostgreSQL array written here (numbers as Python writes
+    them, exactly; a name by its position), where psycopg2 would quote the points one
+    value at a time, which costs more than the database's insert."""
+    names: dict[str, int] = {}
+    for name, _, _, _ in rows:
+        if name not in names:
+            names[name] = len(names) + 1
+    times: dict[datetime | None, str] = {None: f'"{bind(now)}"'}
+    for _, _, _, timestamp in rows:
+        if timestamp not in times:
+            times[timestamp] = f'"{bind(timestamp)}"'
+    columns = (
+        ",".join([str(names[row[0]]) for row in rows]),
+        ",".join(["NULL" if row[2] is None else str(row[2]) for row in rows]),
+        ",".join([repr(float(row[1])) for row in rows]),
+        ",".join([times[row[3]] for row in rows]),
+    )
+    positions, steps, numbers, stamps = ("{" + column + "}" for column in columns)
+    return list(names), positions, steps, numbers, stamps
+
+
+def _iso_times(dialect: Any) -> Callable[[datetime], str]:
+    """A time as the ``timestamp`` column stores it, as ISO text (for an array's text)."""
+    process = Metric.__table__.c.timestamp.type.bind_processor(dialect) or (lambda value: value)
+    return lambda moment: process(moment).isoformat()
+
+
+def batch_stored(session: Session, run_id: int, batch_id: str) -> bool:
+    """Whether the run ``run_id`` already holds the metric batch ``batch_id``."""
     return session.scalar(
-        select(MetricBatch.id).where(MetricBatch.run_id == run.id, MetricBatch.batch_id == batch_id)
+        select(MetricBatch.id).where(MetricBatch.run_id == run_id, MetricBatch.batch_id == batch_id)
     ) is not None
 
 

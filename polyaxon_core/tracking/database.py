@@ -107,7 +107,7 @@ class DatabaseBackend:
         from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 
         from polyaxon_core.db.session import is_disconnect
-        from polyaxon_core.domain.metrics import log_metric_rows
+        from polyaxon_core.domain.metrics import log_metric_rows, metric_target
         from polyaxon_core.errors import PolyaxonError
 
         rows = with_times(points)
@@ -115,7 +115,8 @@ class DatabaseBackend:
             with session_scope(self.db_url) as session:
                 # stored with its batch id: a batch sent again (an offline run pushed
                 # twice) is not stored twice
-                log_metric_rows(session, self._run(session), batch_id, rows, self.attempt)
+                log_metric_rows(session, metric_target(session, self.run_uuid), batch_id, rows,
+                                self.attempt)
         except (OperationalError, InterfaceError, PendingRollbackError):
             raise  # the connection, not the batch: sent again
         except PolyaxonError as exc:

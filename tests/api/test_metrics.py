@@ -182,28 +182,54 @@ def test_series_are_written_exactly_as_their_schema_dumps_them(
     assert served["metrics"]["loss"][0]["timestamp"].endswith("+00:00")
 
 
-def test_the_fast_reading_of_points_takes_and_refuses_what_the_point_schema_does() -> None:
-    from marshmallow import ValidationError, fields
+def test_the_quick_loading_of_a_batch_takes_only_what_the_schema_takes_and_as_it_does() -> None:
+    from marshmallow import ValidationError
 
-    from polyaxon_core.api.runs.metrics import MetricBatchSchema, MetricPointSchema
+    from polyaxon_core.api.runs.metrics import MetricBatchSchema, quick_batch
 
-    class PerPoint(MetricBatchSchema):
-        metrics = fields.List(fields.Nested(MetricPointSchema), required=True)
-
-    def load(schema: Any, points: list[Any]) -> Any:
+    def load(body: dict[str, Any]) -> Any:
         try:
-            return schema.load({"batch_id": "b", "metrics": points})
+            return MetricBatchSchema().load(body)
         except ValidationError as error:
             return error.messages
 
-    cases = [
-        [{"name": "loss", "value": 1.0 / (step + 1) if step % 2 else step, "step": step}
-         for step in range(1000)],
-        [{"name": "loss", "value": 0.5}], [{"name": "", "value": 1}], [{"name": "x", "value": True}],
-        [{"name": "x", "value": "1"}], [{"name": "x", "value": 1, "step": 2**64}],
-        [{"name": "x", "value": 10**400}], [{"value": 1}], [{"name": "x", "value": 1, "other": 1}],
-        [{"name": "x", "value": 1, "step": 1.0}], [{"name": "x" * 257, "value": 1}], ["loss"],
-        [{"name": "x", "value": 1, "timestamp": "2026-01-01T00:00:00Z"}],
+    def batch(points: list[Any], **fields: Any) -> dict[str, Any]:
+        return {"batch_id": "b", "metrics": points, **fields}
+
+    common = [
+        batch([{"name": "loss", "value": 1.0 / (step + 1) if step % 2 else step, "step": step}
+               for step in range(1000)]),
+        batch([{"name": "loss", "value": 0.5}]), batch([{"name": "x", "value": 1, "step": None}]),
+        batch([{"name": "x", "value": 1}], attempt=2), batch([{"name": "x", "value": 1}], attempt=None),
+        # the tracking SDK's points: a time each, in UTC
+        batch([{"name": "x", "value": 1, "step": 3, "timestamp": "2026-12-05T23:52:38.123456+00:00"}]),
+        batch([{"name": "x", "value": 1, "timestamp": "2026-01-01T00:00:00"}]),
+        batch([{"name": "x", "value": 1, "timestamp": "2026-01-01T00:00:00Z"}]),
+        batch([{"name": "x", "value": 1, "timestamp": "2026-01-01T01:00:00+01:00"}]),
+        batch([{"name": "x", "value": 1, "timestamp": None}]),
+        batch([{"name": "é😀", "value": 1}]),
     ]
-    for points in cases:
-        assert load(MetricBatchSchema(), points) == load(PerPoint(), points), points
+    others = [
+        batch([]), batch([{"name": "", "value": 1}]), batch([{"name": "x", "value": True}]),
+        batch([{"name": "x", "value": "1"}]), batch([{"name": "x", "value": 1, "step": 2**64}]),
+        batch([{"name": "x", "value": 10**400}]), batch([{"value": 1}]),
+        batch([{"name": "x", "value": 1, "other": 1}]), batch([{"name": "x", "value": 1, "step": 1.0}]),
+        batch([{"name": "x" * 257, "value": 1}]), batch(["loss"]),
+        batch([{"name": "x", "value": 1, "timestamp": "1969-12-31T23:59:59+00:00"}]),
+        batch([{"name": "x", "value": 1, "timestamp": "yesterday"}]),
+        batch([{"name": "x", "value": 1, "timestamp": ""}]),
+        batch([{"name": "x", "value": 1, "timestamp": 1700000000}]),
+        batch([{"name": "x", "value": 1}], attempt=0), batch([{"name": "x", "value": 1}], attempt=True),
+        batch([{"name": "x", "value": 1}], attempt="1"), batch([{"name": "x", "value": 1}], other=1),
+        {"metrics": [{"name": "x", "value": 1}]}, {"batch_id": "b"}, batch({"name": "x"}),  # type: ignore[arg-type]
+        {"batch_id": "x" * 65, "metrics": [{"name": "x", "value": 1}]},
+        {"batch_id": 7, "metrics": [{"name": "x", "value": 1}]},
+        # what no database stores: the walk names where
+        batch([{"name": "x\x00", "value": 1}]), batch([{"name": "\ud800", "value": 1}]),
+        {"batch_id": "b\x00", "metrics": [{"name": "x", "value": 1}]},
+        batch([{"name": "x", "value": i, "step": i} for i in range(1001)]),
+    ]
+    for body in common:
+        assert quick_batch(body) == load(body), body
+    for body in others:
+        assert quick_batch(body) is None, body

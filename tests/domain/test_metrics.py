@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid as uuid_module
 from typing import Any
 
 import pytest
@@ -13,9 +14,9 @@ from polyaxon_core.domain.projects import create_project
 from polyaxon_core.errors import InvalidRequest
 
 
-def _run(db_url: str, attempts: int) -> int:
+def _run(db_url: str, attempts: int, project: str = "p") -> int:
     with session_scope(db_url) as session:
-        run = Run(project=create_project(session, "p"), kind="job", runtime="job",
+        run = Run(project=create_project(session, project), kind="job", runtime="job",
                   meta_info={"attempts": attempts})
         session.add(run)
         session.flush()
@@ -227,3 +228,44 @@ def _manager(listening: bool) -> Any:
     if listening:
         manager.register(Listener(), name="notifier-listener")
     return manager
+
+
+def test_batches_of_one_run_stored_at_once_both_set_their_last_values(postgres_database: str) -> None:
+    """The second batch waits on the first's lock on the run, then adds its metrics to
+    what the first stored: neither overwrites the other's (read-modify-write would)."""
+    import threading
+
+    from sqlalchemy import text
+
+    from polyaxon_core.domain.metrics import log_metric_batch, metric_target
+    from polyaxon_core.testing.scheduler import wait_until
+
+    run_id = _run(postgres_database, attempts=1, project=f"concurrent-{uuid_module.uuid4().hex[:8]}")
+    with session_scope(postgres_database) as session:
+        uuid = session.get_one(Run, run_id).uuid
+    failures: list[BaseException] = []
+
+    def second() -> None:
+        try:
+            with session_scope(postgres_database) as session:
+                log_metric_batch(session, metric_target(session, uuid), "b",
+                                 [{"name": "accuracy", "value": 0.9, "step": 1}])
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+
+    def blocked() -> bool:
+        with session_scope(postgres_database) as session:
+            return bool(session.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")))
+
+    with session_scope(postgres_database) as session:
+        log_metric_batch(session, metric_target(session, uuid), "a",
+                         [{"name": "loss", "value": 0.5, "step": 1}])
+        thread = threading.Thread(target=second)
+        thread.start()
+        wait_until(blocked, what="the second batch waiting on the first's lock")
+    thread.join(timeout=60)
+    assert not thread.is_alive() and not failures, failures
+    with session_scope(postgres_database) as session:
+        assert session.get_one(Run, run_id).last_metrics == {"loss": 0.5, "accuracy": 0.9}

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session, contains_eager
 
 from polyaxon_core import accounts
@@ -86,6 +86,29 @@ def find_run(session: Session, owner: str, project: str, uuid: str) -> Run:
         if found is not None:
             return found
     return get_run(session, uuid, get_project(session, project, owner))
+
+
+def run_lookup(*columns: Any) -> Select[Any]:
+    """A query of these columns of the run ``:uuid`` of the project ``:owner/:project``,
+    built once by a route that reads a few columns of a run (logging metrics): see
+    :func:`find_run_columns`."""
+    return (select(*columns).join(Project, Project.id == Run.project_id)
+            .where(Run.uuid == bindparam("uuid"), Project.owner == bindparam("owner"),
+                   Project.name == bindparam("project")))
+
+
+def find_run_columns(session: Session, owner: str, project: str, uuid: str,
+                     lookup: Select[Any]) -> Row[Any]:
+    """The columns of ``lookup`` (:func:`run_lookup`) of the run :func:`find_run` finds,
+    as a row: the whole run and project are not loaded."""
+    check_owner(owner)
+    names = {"owner": owner, "project": project}
+    if len(uuid) == 32:
+        found = session.connection().execute(lookup, {**names, "uuid": uuid}).first()
+        if found is not None:
+            return found
+    full = find_run(session, owner, project, uuid).uuid
+    return session.connection().execute(lookup, {**names, "uuid": full}).one()
 
 
 def compile_content(content: str | Mapping[str, Any]) -> tuple[OperationSpec, str]:

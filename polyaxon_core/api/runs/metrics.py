@@ -3,6 +3,7 @@ their first or last points, downsampled)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
@@ -10,7 +11,9 @@ from marshmallow import Schema, fields, validate
 from sqlalchemy.exc import IntegrityError
 
 from polyaxon_core.api.common import (
+    FIRST_YEAR,
     INT64,
+    LAST_YEAR,
     Answer,
     Float,
     InputSchema,
@@ -18,12 +21,19 @@ from polyaxon_core.api.common import (
     dump,
     load_body,
     load_query,
+    unstorable_text,
 )
 from polyaxon_core.api.errors import ParameterError, PayloadTooLarge
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
-from polyaxon_core.api.runs.api import RUN_PATH, find_run
-from polyaxon_core.domain.metrics import ALL_ATTEMPTS, batch_stored, log_metric_batch, read_metrics
+from polyaxon_core.api.runs.api import RUN_PATH, find_run, find_run_columns, run_lookup
+from polyaxon_core.domain.metrics import (
+    ALL_ATTEMPTS,
+    TARGET_COLUMNS,
+    batch_stored,
+    log_metric_batch,
+    read_metrics,
+)
 from polyaxon_core.permissions import RUN_READ, RUN_UPDATE
 
 MAX_BATCH_POINTS = 1_000
@@ -39,27 +49,40 @@ class MetricPointSchema(InputSchema):
                           metadata={"description": "when it was logged (default: now)"})
 
 
-_POINT_KEYS = frozenset({"name", "value", "step"})
+class MetricBatchSchema(InputSchema):
+    batch_id = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={
+        "description": "chosen by the client; a batch sent again with it is not stored twice"})
+    metrics = fields.List(fields.Nested(MetricPointSchema), required=True,
+                          validate=validate.Length(min=1), metadata={
+                              "description": f"at most {MAX_BATCH_POINTS} points (more: 413)"})
+    attempt = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
+                             metadata={"description": "the attempt of the run that logged the "
+                                       "points (default: its current attempt)"})
+
+
+_BATCH_KEYS = frozenset({"batch_id", "metrics", "attempt"})
+_POINT_KEYS = frozenset({"name", "value", "step", "timestamp"})
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
-class Points(fields.List):
-    """The batch's points: the common ones (a name, a finite number, an integer step or
-    none, no other key) are checked in one loop, the way the point schema would take them;
-    a batch with any other point is loaded by the schema itself, which names every
-    problem. Thousands of points a request: the schema's per-point work would cost more
-    than storing them."""
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        points = _simple_points(value)
-        return points if points is not None else super()._deserialize(value, attr, data, **kwargs)
-
-
-def _simple_points(value: Any) -> list[dict[str, Any]] | None:
-    if not isinstance(value, list):
+def quick_batch(body: dict[str, Any]) -> dict[str, Any] | None:
+    """``body`` as :class:`MetricBatchSchema` loads it, when it has the common shape: a
+    batch id, at most :data:`MAX_BATCH_POINTS` points each with a name, a finite number,
+    an integer step or none, an ISO time or none, and no other key. Checked in one loop:
+    thousands of points a request, where the schema's per-point work (and the walk for
+    what no database can store) would cost more than storing them. None for any other
+    body, which the schema then loads and names every problem of."""
+    if not body.keys() <= _BATCH_KEYS:
         return None
-    points = []
-    for point in value:
+    batch_id, attempt, points = body.get("batch_id"), body.get("attempt"), body.get("metrics")
+    if (not isinstance(batch_id, str) or not 1 <= len(batch_id) <= 64 or unstorable_text(batch_id)
+            or attempt is not None and (not isinstance(attempt, int) or isinstance(attempt, bool)
+                                        or attempt < 1)
+            or not isinstance(points, list) or not 1 <= len(points) <= MAX_BATCH_POINTS):
+        return None
+    loaded = []
+    names = set()
+    for point in points:
         if not isinstance(point, dict) or not point.keys() <= _POINT_KEYS:
             return None
         name, number, step = point.get("name"), point.get("value"), point.get("step")
@@ -70,23 +93,33 @@ def _simple_points(value: Any) -> list[dict[str, Any]] | None:
             return None
         try:
             number = float(number)
-        except OverflowError:  # an integer too large for a float: the schema says so
+        except OverflowError:  # an integer too large for a float
             return None
         if number != number or number in (float("inf"), float("-inf")):
             return None
-        points.append({"name": name, "value": number, "step": step, "timestamp": None})
-    return points
+        moment = point.get("timestamp")
+        if moment is not None:
+            moment = _time(moment)
+            if moment is None:
+                return None
+        names.add(name)
+        loaded.append({"name": name, "value": number, "step": step, "timestamp": moment})
+    if any(unstorable_text(name) for name in names):
+        return None
+    return {"batch_id": batch_id, "metrics": loaded, "attempt": attempt}
 
 
-class MetricBatchSchema(InputSchema):
-    batch_id = fields.String(required=True, validate=validate.Length(min=1, max=64), metadata={
-        "description": "chosen by the client; a batch sent again with it is not stored twice"})
-    metrics = Points(fields.Nested(MetricPointSchema), required=True,
-                          validate=validate.Length(min=1), metadata={
-                              "description": f"at most {MAX_BATCH_POINTS} points (more: 413)"})
-    attempt = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1),
-                             metadata={"description": "the attempt of the run that logged the "
-                                       "points (default: its current attempt)"})
+def _time(value: Any) -> datetime | None:
+    """An ISO time as :class:`Timestamp` loads it (UTC when it has no zone), or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment if FIRST_YEAR <= moment.year <= LAST_YEAR else None
 
 
 class MetricBatchResultSchema(Schema):
@@ -127,6 +160,10 @@ class MetricsSchema(Schema):
                           values=fields.List(fields.Nested(MetricValueSchema)), required=True)
 
 
+#: the columns of a run storing points needs, read with one query
+_TARGET = run_lookup(*TARGET_COLUMNS)
+
+
 def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
     """Store a batch of metric points.
 
@@ -134,20 +171,21 @@ def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
     client may retry a batch whose answer it lost. The run's last values are updated in
     the same transaction.
     """
-    body = load_body(MetricBatchSchema)
+    body = load_body(MetricBatchSchema, quick=quick_batch)
     if len(body["metrics"]) > MAX_BATCH_POINTS:
         raise PayloadTooLarge(f"a batch holds at most {MAX_BATCH_POINTS} points, not "
                               f"{len(body['metrics'])}; send them in several batches")
     try:
         with server.session() as session:
             count, duplicate = log_metric_batch(
-                session, find_run(session, owner, project, uuid), body["batch_id"], body["metrics"],
-                body["attempt"])
+                session, find_run_columns(session, owner, project, uuid, _TARGET),
+                body["batch_id"], body["metrics"], body["attempt"])
     except IntegrityError:
-        # a concurrent request stored the same batch first, whole; anything else is an error
+        # on a database without ON CONFLICT, a concurrent request stored the same batch
+        # first, whole; anything else is an error
         with server.session() as session:
-            if not batch_stored(session, find_run(session, owner, project, uuid),
-                                     body["batch_id"]):
+            run = find_run_columns(session, owner, project, uuid, _TARGET)
+            if not batch_stored(session, run.id, body["batch_id"]):
                 raise
         count, duplicate = len(body["metrics"]), True
     payload = dump(MetricBatchResultSchema, {"count": count, "duplicate": duplicate})
