@@ -8,14 +8,17 @@ hyperopt is an optional dependency (``pip install 'polyaxon-optimizers[hyperopt]
 imported only when a suggestion is computed: importing it takes about two seconds.
 
 Each call rebuilds hyperopt's ``Trials`` from the sweep's history, so hyperopt keeps no
-state between calls either.
+state between calls either; the trial documents it is given are kept between calls
+(:class:`_Documents`), as making them cost more than TPE itself on a long history.
 """
 
 from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar, TypeGuard
 
 from polyaxon_core.entities import MatrixConfig, ParamDistribution, Suggestion, Trial
@@ -63,6 +66,36 @@ def hyperopt_space(params: Mapping[str, ParamDistribution]) -> dict[str, Any]:
         else:
             raise ValueError(f"hyperopt has no equivalent of {kind}")
     return expressions
+
+
+class _Documents:
+    """The hyperopt documents of trials, the most recently used kept, by all that makes
+    one: the search space, metric and direction, and the trial's index, status, metric
+    value and params. A sweep's history is read again on every pass, where only the
+    trials that changed need a new document. Documents are never changed once made
+    (hyperopt copies what it is given)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[Hashable, dict[str, Any] | None] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable) -> tuple[bool, dict[str, Any] | None]:
+        with self.lock:
+            if key not in self.entries:
+                return False, None
+            self.entries.move_to_end(key)
+            return True, self.entries[key]
+
+    def put(self, key: Hashable, document: dict[str, Any] | None) -> None:
+        with self.lock:
+            self.entries[key] = document
+            if len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+#: enough for the histories of a few sweeps of thousands of trials (about 1 kB each)
+_DOCUMENTS = _Documents(20_000)
 
 
 class HyperoptOptimizer(Optimizer):
@@ -153,6 +186,8 @@ class HyperoptOptimizer(Optimizer):
         self.algorithm = self._algorithm(matrix)
         self.metric, self.optimization = metric_option(matrix) or ("", "maximize")
         self.seed = matrix.seed if matrix.seed is not None else derived_seed(matrix)
+        self._names = sorted(matrix.params)
+        self._space_key = (repr(sorted(matrix.params.items())), self.metric, self.optimization)
 
     # ------------------------------------------------------------------- suggestions
 
@@ -173,7 +208,8 @@ class HyperoptOptimizer(Optimizer):
         }[self.algorithm]
         domain = hyperopt.Domain(lambda params: 0.0, hyperopt_space(self.matrix.params))
         history = hyperopt.Trials()
-        docs = [doc for doc in (self._document(history, domain, trial) for trial in trials) if doc]
+        docs = [doc for doc in (self._cached_document(history, domain, trial) for trial in trials)
+                if doc]
         history.insert_trial_docs(docs)
         history.refresh()
         suggestions = []
@@ -187,6 +223,19 @@ class HyperoptOptimizer(Optimizer):
             history.insert_trial_docs([new])
             history.refresh()
         return suggestions
+
+    def _cached_document(self, history: Any, domain: Any, trial: Trial) -> dict[str, Any] | None:
+        """:meth:`_document`, made once for each state of a trial (see :class:`_Documents`)."""
+        key = (self._space_key, trial.index, trial.status, trial.metrics.get(self.metric),
+               tuple((type(value), value) for value in map(trial.params.get, self._names)))
+        try:
+            found, document = _DOCUMENTS.get(key)
+        except TypeError:  # a param value that cannot be a key (a list): made every time
+            return self._document(history, domain, trial)
+        if not found:
+            document = self._document(history, domain, trial)
+            _DOCUMENTS.put(key, document)
+        return document
 
     def _document(self, history: Any, domain: Any, trial: Trial) -> dict[str, Any] | None:
         """``trial`` as a hyperopt trial document, or None when its params are not in the space."""

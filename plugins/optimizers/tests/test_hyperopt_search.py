@@ -292,6 +292,25 @@ def test_the_same_history_gives_the_same_suggestions() -> None:
     assert TPEOptimizer(matrix).suggest(trials, 3) == TPEOptimizer(matrix).suggest(trials, 3)
 
 
+def test_kept_documents_follow_a_trial_that_changes_and_keep_equal_values_of_two_types_apart() -> None:
+    matrix = hyperopt_matrix({"c": D("choice", [1, True])}, kind="tpe", num_runs=10)
+    domain = hyperopt.Domain(lambda params: 0.0, hyperopt_space(matrix.params))
+    history = hyperopt.Trials()
+
+    def document(t: Trial) -> dict[str, Any]:
+        made = TPEOptimizer(matrix)._cached_document(history, domain, t)
+        assert made is not None
+        return made
+
+    # 1 == True and hash(1) == hash(True): the positions of two different choices
+    assert document(Trial(0, {"c": 1}, "succeeded", {"loss": 1.0}, {}))["misc"]["vals"] == {"c": [0]}
+    assert document(Trial(0, {"c": True}, "succeeded", {"loss": 1.0}, {}))["misc"]["vals"] == {"c": [1]}
+    assert document(Trial(1, {"c": 1}, "running", {}, {}))["state"] == hyperopt.JOB_STATE_RUNNING
+    finished = document(Trial(1, {"c": 1}, "succeeded", {"loss": 0.5}, {}))
+    assert (finished["state"], finished["result"]) == (hyperopt.JOB_STATE_DONE, {"status": "ok", "loss": 0.5})
+    assert document(Trial(1, {"c": 1}, "succeeded", {"loss": 0.25}, {}))["result"]["loss"] == 0.25
+
+
 # ----------------------------------------------------------------------- describe
 
 
