@@ -126,8 +126,8 @@ def load_body(schema: type[Schema], optional: bool = False,
 
     With ``optional``, an empty body reads as ``{}``. ``quick`` may load a body of the
     common shape itself, as the schema would, at a fraction of the cost (a route's hot
-    path): what it returns is the answer, and None leaves the body to the schema. A body must be sent as
-    ``Content-Type: application/json`` (415 otherwise; see
+    path): what it returns is the answer, and None leaves the body to the schema. A body
+    must be sent as ``Content-Type: application/json`` (415 otherwise; see
     :mod:`polyaxon_core.api.request_checks` for why) and nest at most
     :data:`MAX_JSON_DEPTH` arrays and objects.
     """

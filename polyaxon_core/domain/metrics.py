@@ -89,30 +89,26 @@ def log_metric_rows(session: Session, run: MetricTarget, batch_id: str, rows: Se
     if connection.dialect.driver == "psycopg2":
         if not _store_batch(connection, run.id, batch_id, attempt, rows, last):
             return len(rows), True  # stored by an earlier request
+        _stored(session, run, by_step, bool(last))
+    elif _claim_batch(session, run.id, batch_id, len(rows)):
+        _write_rows(session, run, attempt, rows, by_step, last)
     else:
-        if not _claim_batch(session, run.id, batch_id, len(rows)):
-            return len(rows), True
-        if rows:
-            _insert_rows(session, run.id, attempt, rows, utcnow())
-        if last:
-            _merge_last_metrics(session, run.id, last)
-    _stored(session, run, by_step, bool(last))
+        return len(rows), True
     return len(rows), False
 
 
-_TABLES = cast(Table, MetricBatch.__table__), cast(Table, Run.__table__)
+_BATCHES, _RUNS = cast(Table, MetricBatch.__table__), cast(Table, Run.__table__)
 
 
 @functools.cache
 def _batch_insert(dialect: str) -> Any:
     """The statement :func:`_claim_batch` inserts a batch's row with, built once: one
     that does nothing when the run has the batch on the databases that can say so."""
-    batches = _TABLES[0]
     if dialect == "postgresql":
-        return postgresql.insert(batches).on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
+        return postgresql.insert(_BATCHES).on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
     if dialect == "sqlite":
-        return sqlite.insert(batches).on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
-    return insert(batches)
+        return sqlite.insert(_BATCHES).on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
+    return insert(_BATCHES)
 
 
 def _claim_batch(session: Session, run_id: int, batch_id: str, points: int) -> bool:
@@ -155,9 +151,15 @@ def store_metric_rows(session: Session, run: MetricTarget, rows: Sequence[Metric
     """:func:`store_metric_points` for rows ``(name, value, step, timestamp or None)``:
     what the tracking SDK hands over, thousands at a time."""
     attempt, by_step, last = _plan(run, rows, attempt)
-    if not rows:
-        return
-    _insert_rows(session, run.id, attempt, rows, utcnow())
+    _write_rows(session, run, attempt, rows, by_step, last)
+
+
+def _write_rows(session: Session, run: MetricTarget, attempt: int, rows: Sequence[MetricRow],
+                by_step: dict[int | None, dict[str, float]], last: dict[str, float]) -> None:
+    """Insert the rows for ``attempt`` of the run and merge its last values, then
+    :func:`_stored` (one statement on psycopg2 instead: :func:`_store_batch`)."""
+    if rows:
+        _insert_rows(session, run.id, attempt, rows, utcnow())
     if last:
         _merge_last_metrics(session, run.id, last)
     _stored(session, run, by_step, bool(last))
@@ -214,8 +216,8 @@ def _merge_last_metrics(session: Session, run_id: int, values: dict[str, float])
     elif dialect == "sqlite":
         changes["last_values"] = json.dumps(values)
     else:
-        column = _TABLES[1].c.last_metrics
-        last = session.scalar(select(column).where(Run.id == run_id).with_for_update()) or {}
+        column = _RUNS.c.last_metrics
+        last = session.scalar(select(column).where(_RUNS.c.id == run_id).with_for_update()) or {}
         changes["last_values"] = {**last, **values}
     connection.execute(_last_metrics_update(dialect), changes)
 
@@ -224,8 +226,7 @@ def _merge_last_metrics(session: Session, run_id: int, values: dict[str, float])
 def _last_metrics_update(dialect: str) -> Any:
     """The statement :func:`_merge_last_metrics` runs, built once: a merge in the database
     on PostgreSQL (``jsonb ||``) and SQLite (``json_patch``), a plain write elsewhere."""
-    runs = _TABLES[1]
-    column = runs.c.last_metrics
+    column = _RUNS.c.last_metrics
     if dialect == "postgresql":
         merged: Any = func.coalesce(column, literal_column("'{}'::jsonb")).op("||")(
             bindparam("last_values", type_=postgresql.JSONB))
@@ -234,8 +235,8 @@ def _last_metrics_update(dialect: str) -> Any:
                                  bindparam("last_values", type_=String()))
     else:
         merged = bindparam("last_values", type_=column.type)
-    return (update(runs).where(runs.c.id == bindparam("run_id"))
-            .values(last_metrics=merged, updated_at=bindparam("updated_at", type_=runs.c.updated_at.type)))
+    return (update(_RUNS).where(_RUNS.c.id == bindparam("run_id"))
+            .values(last_metrics=merged, updated_at=bindparam("updated_at", type_=_RUNS.c.updated_at.type)))
 
 
 def _logging_order(row: MetricRow) -> tuple[bool, int]:
