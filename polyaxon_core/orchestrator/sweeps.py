@@ -59,9 +59,8 @@ def _trial(child: Any) -> Trial:
 
 @dataclass
 class _Known:
-    """A trial as a pass read it: its row, its Trial, and what says it changed since."""
+    """A trial as a pass read it: its row and its Trial."""
 
-    stamp: tuple[str, Any]  # status, updated_at
     row: Any
     trial: Trial
 
@@ -78,29 +77,35 @@ class SweepController:
         self._known: dict[int, dict[int, _Known]] = {}
         #: the ids of each sweep's known trials in order (matrix index, id: neither changes)
         self._ordered: dict[int, list[int]] = {}
+        #: each sweep's (id, status, updated_at) of every trial, as the last pass read them
+        self._stamps: dict[int, set[tuple[Any, ...]]] = {}
 
     def _children(self, session: Session, sweep: Run) -> tuple[list[Any], list[Trial]]:
         """The sweep's trials as rows of :data:`_TRIAL_COLUMNS` and as Trials, in order."""
         known = self._known.setdefault(sweep.id, {})
-        stamps = session.execute(select(Run.id, Run.status, _CHANGED)
-                                 .where(Run.pipeline_id == sweep.id)).all()
-        changed = [run_id for run_id, status, updated_at in stamps
-                   if run_id not in known or known[run_id].stamp != (status, updated_at)]
-        count = len(known)
+        # plain tuples compared as sets: a pass over thousands of unchanged trials stays in C
+        stamps = {tuple(row) for row in session.execute(
+            select(Run.id, Run.status, _CHANGED).where(Run.pipeline_id == sweep.id))}
+        changed = [run_id for run_id, _, _ in stamps - self._stamps.get(sweep.id, set())]
+        self._stamps[sweep.id] = stamps
+        new = [run_id for run_id in changed if run_id not in known]
         for start in range(0, len(changed), 500):
             for row in session.execute(select(*_TRIAL_COLUMNS, _CHANGED)
                                        .where(Run.id.in_(changed[start:start + 500]))):
-                known[row.id] = _Known((row.status, row.changed), row, _trial(row))
-        reordered = len(known) != count or sweep.id not in self._ordered
+                known[row.id] = _Known(row, _trial(row))
+        ordered = self._ordered.get(sweep.id)
         if len(known) != len(stamps):  # trials deleted meanwhile
             present = {run_id for run_id, _, _ in stamps}
             for run_id in [run_id for run_id in known if run_id not in present]:
                 del known[run_id]
-            reordered = True
-        if reordered:
-            self._ordered[sweep.id] = sorted(known, key=lambda run_id: _order(known[run_id].row))
-        ordered = [known[run_id] for run_id in self._ordered[sweep.id]]
-        return [each.row for each in ordered], [each.trial for each in ordered]
+            ordered = None
+        if ordered is None or len(new) > 50:
+            ordered = self._ordered[sweep.id] = sorted(known, key=lambda run_id: _order(known[run_id].row))
+        else:  # a few new trials, most often after all the others
+            for run_id in new:
+                if run_id in known:
+                    bisect.insort_right(ordered, run_id, key=lambda each: _order(known[each].row))
+        return [known[run_id].row for run_id in ordered], [known[run_id].trial for run_id in ordered]
 
     def optimizer_for(self, run: Run) -> tuple[Any, Optimizer]:
         from polyaxon_core.plugins import get_plugin_manager
@@ -118,6 +123,7 @@ class SweepController:
         for ended in set(self._known) - set(ids):
             del self._known[ended]
             self._ordered.pop(ended, None)
+            self._stamps.pop(ended, None)
         for sweep_id in ids:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile

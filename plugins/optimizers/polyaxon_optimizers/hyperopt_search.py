@@ -18,7 +18,7 @@ import functools
 import math
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, TypeGuard
 
 from polyaxon_core.entities import MatrixConfig, ParamDistribution, Suggestion, Trial
@@ -73,11 +73,17 @@ class _Documents:
     one: the search space, metric and direction, and the trial's index, status, metric
     value and params. A sweep's history is read again on every pass, where only the
     trials that changed need a new document. Documents are never changed once made
-    (hyperopt copies what it is given)."""
+    (hyperopt copies what it is given).
+
+    They are also found by the :class:`~polyaxon_core.entities.Trial` object they were
+    made from (kept with them, so its ``id`` stays its own): the orchestrator hands the
+    same Trial to every pass until its run changes, and finding it so costs no key."""
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.entries: OrderedDict[Hashable, dict[str, Any] | None] = OrderedDict()
+        self.by_object: OrderedDict[tuple[int, Hashable], tuple[Trial, dict[str, Any] | None]] = \
+            OrderedDict()
         self.lock = threading.Lock()
 
     def get(self, key: Hashable) -> tuple[bool, dict[str, Any] | None]:
@@ -93,9 +99,60 @@ class _Documents:
             if len(self.entries) > self.size:
                 self.entries.popitem(last=False)
 
+    def of_objects(self, space: Hashable,
+                   trials: Sequence[Trial]) -> list[tuple[bool, dict[str, Any] | None]]:
+        """For each of ``trials``: whether a document was made from that very object in
+        ``space``, and the document."""
+        found: list[tuple[bool, dict[str, Any] | None]] = []
+        with self.lock:
+            for trial in trials:
+                entry = self.by_object.get((id(trial), space))
+                if entry is not None and entry[0] is trial:
+                    self.by_object.move_to_end((id(trial), space))
+                    found.append((True, entry[1]))
+                else:
+                    found.append((False, None))
+        return found
+
+    def put_object(self, space: Hashable, trial: Trial, document: dict[str, Any] | None) -> None:
+        with self.lock:
+            self.by_object[(id(trial), space)] = (trial, document)
+            if len(self.by_object) > self.size:
+                self.by_object.popitem(last=False)
+
 
 #: enough for the histories of a few sweeps of thousands of trials (about 1 kB each)
 _DOCUMENTS = _Documents(20_000)
+
+
+class _Domains:
+    """hyperopt's ``Domain`` of each search space, the most recently used kept: built
+    once, as ``fmin`` does for all its suggestions, instead of on every pass. Each is
+    used by one suggestion at a time (its lock)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.entries: OrderedDict[str, tuple[Any, threading.Lock]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, params: Mapping[str, ParamDistribution]) -> tuple[Any, threading.Lock]:
+        import hyperopt
+
+        key = repr(sorted(params.items()))
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is not None:
+                self.entries.move_to_end(key)
+                return entry
+        entry = (hyperopt.Domain(lambda _params: 0.0, hyperopt_space(params)), threading.Lock())
+        with self.lock:
+            entry = self.entries.setdefault(key, entry)
+            if len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        return entry
+
+
+_DOMAINS = _Domains(64)
 
 
 class HyperoptOptimizer(Optimizer):
@@ -198,7 +255,6 @@ class HyperoptOptimizer(Optimizer):
         if not free:
             return []
         import hyperopt
-        import numpy as np
 
         suggest_one = {
             # verbose=False: TPE would log two lines per suggestion into the orchestrator's log.
@@ -206,10 +262,24 @@ class HyperoptOptimizer(Optimizer):
             "rand": hyperopt.rand.suggest,
             "anneal": hyperopt.anneal.suggest,
         }[self.algorithm]
-        domain = hyperopt.Domain(lambda params: 0.0, hyperopt_space(self.matrix.params))
+        domain, in_use = _DOMAINS.get(self.matrix.params)
+        with in_use:
+            return self._suggest(suggest_one, domain, trials, free)
+
+    def _suggest(self, suggest_one: Callable[..., Any], domain: Any, trials: Sequence[Trial],
+                 free: Sequence[int]) -> list[Suggestion]:
+        import hyperopt
+        import numpy as np
+
         history = hyperopt.Trials()
-        docs = [doc for doc in (self._cached_document(history, domain, trial) for trial in trials)
-                if doc]
+        made = _DOCUMENTS.of_objects(self._space_key, trials)
+        docs = []
+        for trial, (found, document) in zip(trials, made, strict=True):
+            if not found:
+                document = self._cached_document(history, domain, trial)
+                _DOCUMENTS.put_object(self._space_key, trial, document)
+            if document:
+                docs.append(document)
         history.insert_trial_docs(docs)
         history.refresh()
         suggestions = []
