@@ -84,7 +84,7 @@ class SweepController:
         """The sweep's trials as rows of :data:`_TRIAL_COLUMNS` and as Trials, in order."""
         known = self._known.setdefault(sweep.id, {})
         # plain tuples compared as sets: a pass over thousands of unchanged trials stays in C
-        stamps = {tuple(row) for row in session.execute(
+        stamps: set[tuple[Any, ...]] = {tuple(row) for row in session.execute(
             select(Run.id, Run.status, _CHANGED).where(Run.pipeline_id == sweep.id))}
         changed = [run_id for run_id, _, _ in stamps - self._stamps.get(sweep.id, set())]
         self._stamps[sweep.id] = stamps
