@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
@@ -132,6 +132,16 @@ def session_scope(url: str) -> Iterator[Session]:
     finally:
         session.close()
     dispatch_pending(session)
+
+
+@contextmanager
+def autocommit(url: str) -> Iterator[Connection]:
+    """A connection of the pool in autocommit mode: each statement is its own
+    transaction, begun and committed by the database in that statement's round trip (a
+    statement that writes several tables at once is still all or nothing). For the hot
+    paths whose whole work is one statement; it goes back to the pool as it came."""
+    with _engine(url).connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def is_disconnect(exc: BaseException) -> bool:

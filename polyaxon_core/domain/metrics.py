@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from polyaxon_core.db.convert import run_to_entity
-from polyaxon_core.db.models import Metric, MetricBatch, Run, utcnow
+from polyaxon_core.db.models import Metric, MetricBatch, Project, Run, utcnow
 from polyaxon_core.entities import SYSTEM_PREFIX
 from polyaxon_core.errors import InvalidRequest
 from polyaxon_core.events import has_listeners, queue_event
@@ -176,6 +176,17 @@ def _plan(run: MetricTarget, rows: Sequence[MetricRow],
     if attempt > current:
         raise InvalidRequest(f"run {run.uuid[:12]} is on attempt {current}; it has no attempt "
                              f"{attempt} to log metrics for")
+    by_step = _by_step(rows)
+    last: dict[str, float] = {}
+    if attempt == current:
+        for values in by_step.values():
+            last.update(values)
+    return attempt, by_step, last
+
+
+def _by_step(rows: Sequence[MetricRow]) -> dict[int | None, dict[str, float]]:
+    """The values of ``rows`` by step, system metrics left out: what hooks hear of, and
+    what the last values are made of."""
     by_step: dict[int | None, dict[str, float]] = {}
     # by step (points without a step keep their place last), so "last" means the highest
     # step, whatever order the client sent them in
@@ -185,11 +196,7 @@ def _plan(run: MetricTarget, rows: Sequence[MetricRow],
             if values is None:
                 values = by_step[step] = {}
             values[name] = value
-    last: dict[str, float] = {}
-    if attempt == current:
-        for values in by_step.values():
-            last.update(values)
-    return attempt, by_step, last
+    return by_step
 
 
 def _stored(session: Session, run: MetricTarget, by_step: dict[int | None, dict[str, float]],
@@ -316,6 +323,74 @@ def _store_batch(connection: Any, run_id: int, batch_id: str, attempt: int,
     finally:
         cursor.close()
     return bool(claimed)
+
+
+#: what :func:`current_attempt` reads, in SQL: the plain whole number ``meta_info.attempts``
+#: (1 at least); a run whose count is anything else takes the general path
+_ATTEMPTS = "(runs.meta_info ->> 'attempts')"
+_STORE_BATCH_OF = (
+    "WITH run AS ("
+    f"SELECT runs.id, {_ATTEMPTS} IS NULL OR {_ATTEMPTS} ~ '^[0-9]{{1,9}}$' AS plain, "
+    f"greatest(1, CASE WHEN {_ATTEMPTS} ~ '^[0-9]{{1,9}}$' THEN {_ATTEMPTS}::int ELSE 0 END) "
+    f"AS current FROM {Run.__tablename__} AS runs "
+    f"JOIN {Project.__tablename__} AS projects ON projects.id = runs.project_id "
+    "WHERE runs.uuid = %(uuid)s AND projects.owner = %(owner)s AND projects.name = %(project)s), "
+    "target AS (SELECT id, current, coalesce(%(attempt)s, current) AS attempt FROM run "
+    "WHERE plain AND coalesce(%(attempt)s, current) <= current), "
+    "claimed AS ("
+    f"INSERT INTO {MetricBatch.__tablename__} (run_id, batch_id, points, created_at) "
+    "SELECT id, %(batch)s, %(count)s, %(now)s FROM target "
+    "ON CONFLICT (run_id, batch_id) DO NOTHING RETURNING 1), "
+    f"stored AS (INSERT INTO {Metric.__tablename__} ({', '.join(_COLUMNS)}) "
+    "SELECT target.id, target.attempt, (%(names)s::text[])[i], s, v, t FROM target, "
+    "unnest(%(positions)s::int[], %(steps)s::bigint[], %(values)s::float8[], "
+    "%(times)s::timestamptz[]) AS points(i, s, v, t) WHERE EXISTS (SELECT FROM claimed)), "
+    f"last AS (UPDATE {Run.__tablename__} "
+    "SET last_metrics = coalesce(last_metrics, '{}'::jsonb) || %(last)s::jsonb, updated_at = %(now)s "
+    f"FROM target WHERE {Run.__tablename__}.id = target.id AND target.attempt = target.current "
+    "AND %(any_last)s AND EXISTS (SELECT FROM claimed)) "
+    "SELECT plain, current, (SELECT count(*) FROM claimed) FROM run")
+
+
+def log_metric_batch_at(connection: Any, owner: str, project: str, uuid: str, batch_id: str,
+                        points: Sequence[Mapping[str, Any]],
+                        attempt: int | None = None) -> tuple[int, bool] | None:
+    """:func:`log_metric_batch` for the run ``uuid`` (whole) of the project
+    ``owner/project``, in one statement that is its own transaction: the run found, the
+    batch claimed, its points inserted and the run's last values merged, where the
+    general path takes a query and a transaction of its own. ``connection``: through
+    psycopg2, in autocommit mode (see :func:`polyaxon_core.db.session.autocommit`).
+
+    None when it cannot say, having stored nothing: no such run (the general path names
+    what is missing), an attempts count that is not a plain number, or plugins listening
+    to logged metrics (the general path tells them).
+    """
+    if has_listeners("polyaxon_on_run_metrics_logged"):
+        return None
+    rows = [(point["name"], float(point["value"]), point.get("step"), point.get("timestamp"))
+            for point in points]
+    last: dict[str, float] = {}
+    for values in _by_step(rows).values():
+        last.update(values)
+    now = utcnow()
+    names, positions, steps, numbers, times = _arrays(rows, _iso_times(connection.dialect), now)
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(_STORE_BATCH_OF, {
+            "uuid": uuid, "owner": owner, "project": project, "attempt": attempt,
+            "batch": batch_id, "count": len(rows), "now": now, "names": names,
+            "positions": positions, "steps": steps, "values": numbers, "times": times,
+            "last": json.dumps(last), "any_last": bool(last)})
+        found = cursor.fetchone()
+    finally:
+        cursor.close()
+    if found is None or not found[0]:
+        return None
+    _, current, claimed = found
+    if attempt is not None and attempt > current:
+        raise InvalidRequest(f"run {uuid[:12]} is on attempt {current}; it has no attempt "
+                             f"{attempt} to log metrics for")
+    return len(rows), not claimed
 
 
 def _insert_arrays(connection: Any, run_id: int, attempt: int, rows: Sequence[MetricRow],

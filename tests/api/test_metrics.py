@@ -158,6 +158,39 @@ def test_a_limit_with_a_tail_and_an_attempt_not_reached_are_a_400(
         "attempt": None, "attempts": [], "metrics": {}}
 
 
+@pytest.mark.parametrize(("attempts", "current"), [(None, 1), (0, 1), (3, 3), ("3", 3), (3.0, 3)])
+def test_a_batch_finds_its_run_by_a_prefix_only_in_its_project_and_on_its_attempt(
+    client: FlaskClient, settings: Settings, owner: Account, project: str, attempts: Any, current: int
+) -> None:
+    # on PostgreSQL a whole uuid is stored in one statement that finds the run itself; a
+    # prefix, and a count of attempts other than a plain number, take the general path
+    run = create_run(client, owner)
+    with session_scope(settings.db_url) as session:
+        session.execute(update(Run).where(Run.uuid == run["uuid"])
+                        .values(meta_info={} if attempts is None else {"attempts": attempts}))
+    assert client.post("/api/v1/default/projects/create", headers=owner.headers,
+                       json={"name": "other"}).status_code == 201
+    point = [{"name": "loss", "value": 0.5, "step": 1}]
+    elsewhere = client.post(f"/api/v1/default/other/runs/{run['uuid']}/metrics", headers=owner.headers,
+                            json={"batch_id": "b", "metrics": point})
+    assert elsewhere.status_code == 404
+    ahead = client.post(f"{RUNS}/{run['uuid']}/metrics", headers=owner.headers,
+                        json={"batch_id": "b", "attempt": current + 1, "metrics": point})
+    assert ahead.status_code == 400 and f"no attempt {current + 1}" in ahead.json["message"]
+    for name, uuid in (("whole", run["uuid"]), ("prefix", run["uuid"][:8])):
+        stored = client.post(f"{RUNS}/{uuid}/metrics", headers=owner.headers, json={
+            "batch_id": name, "attempt": current, "metrics": [{"name": name, "value": 1.0, "step": 1}]})
+        assert (stored.status_code, stored.json) == (201, {"count": 1, "duplicate": False})
+    if current > 1:  # a past attempt's points are stored, and leave the last values alone
+        past = client.post(f"{RUNS}/{run['uuid']}/metrics", headers=owner.headers, json={
+            "batch_id": "past", "attempt": 1, "metrics": [{"name": "whole", "value": 9.0}]})
+        assert past.status_code == 201
+    series = client.get(f"{RUNS}/{run['uuid']}/metrics", headers=owner.headers).json
+    assert (series["attempt"], sorted(series["metrics"])) == (current, ["prefix", "whole"])
+    summary = client.get(f"{RUNS}/{run['uuid']}", headers=owner.headers).json["metrics"]
+    assert summary == {"whole": 1.0, "prefix": 1.0}
+
+
 def test_series_are_written_exactly_as_their_schema_dumps_them(
     client: FlaskClient, settings: Settings, owner: Account, project: str
 ) -> None:

@@ -269,3 +269,55 @@ def test_batches_of_one_run_stored_at_once_both_set_their_last_values(postgres_d
     assert not thread.is_alive() and not failures, failures
     with session_scope(postgres_database) as session:
         assert session.get_one(Run, run_id).last_metrics == {"loss": 0.5, "accuracy": 0.9}
+
+
+def test_one_statement_batches_wait_for_a_batch_in_progress_and_store_only_what_it_did_not(
+        postgres_database: str) -> None:
+    """While a transaction holds batch ``a`` of a run, the one-statement path given the
+    same batch waits, then finds it stored (a duplicate, nothing added); given another
+    batch it adds its last values to the first's."""
+    import threading
+
+    from sqlalchemy import select, text
+
+    from polyaxon_core.db.models import Metric
+    from polyaxon_core.db.session import autocommit
+    from polyaxon_core.domain.metrics import log_metric_batch, log_metric_batch_at, metric_target
+    from polyaxon_core.testing.scheduler import wait_until
+
+    project = f"one-statement-{uuid_module.uuid4().hex[:8]}"
+    run_id = _run(postgres_database, attempts=1, project=project)
+    with session_scope(postgres_database) as session:
+        uuid = session.get_one(Run, run_id).uuid
+    answers: dict[str, Any] = {}
+
+    def store(batch: str, name: str) -> None:
+        try:
+            with autocommit(postgres_database) as connection:
+                answers[batch] = log_metric_batch_at(connection, "default", project, uuid, batch,
+                                                     [{"name": name, "value": 0.9, "step": 1}])
+        except BaseException as exc:  # reported below
+            answers[batch] = exc
+
+    def waiting() -> int:
+        with session_scope(postgres_database) as session:
+            return int(session.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                "AND datname = current_database()")) or 0)
+
+    threads = [threading.Thread(target=store, args=("a", "other")),
+               threading.Thread(target=store, args=("b", "accuracy"))]
+    with session_scope(postgres_database) as session:
+        log_metric_batch(session, metric_target(session, uuid), "a",
+                         [{"name": "loss", "value": 0.5, "step": 1}])
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: waiting() == 2, what="both batches waiting on the first's locks")
+    for thread in threads:
+        thread.join(timeout=60)
+    assert answers == {"a": (1, True), "b": (1, False)}
+    with session_scope(postgres_database) as session:
+        assert session.get_one(Run, run_id).last_metrics == {"loss": 0.5, "accuracy": 0.9}
+        names = session.scalars(select(Metric.name).where(Metric.run_id == run_id)
+                                .order_by(Metric.name)).all()
+        assert names == ["accuracy", "loss"]  # nothing of the duplicate

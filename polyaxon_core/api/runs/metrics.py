@@ -18,6 +18,7 @@ from polyaxon_core.api.common import (
     Float,
     InputSchema,
     Timestamp,
+    check_owner,
     dump,
     load_body,
     load_query,
@@ -27,11 +28,13 @@ from polyaxon_core.api.errors import ParameterError, PayloadTooLarge
 from polyaxon_core.api.extensions import server
 from polyaxon_core.api.routing import Reply, Route
 from polyaxon_core.api.runs.api import RUN_PATH, find_run, find_run_columns, run_lookup
+from polyaxon_core.db.session import autocommit, get_engine
 from polyaxon_core.domain.metrics import (
     ALL_ATTEMPTS,
     TARGET_COLUMNS,
     batch_stored,
     log_metric_batch,
+    log_metric_batch_at,
     read_metrics,
 )
 from polyaxon_core.permissions import RUN_READ, RUN_UPDATE
@@ -175,9 +178,26 @@ def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
     if len(body["metrics"]) > MAX_BATCH_POINTS:
         raise PayloadTooLarge(f"a batch holds at most {MAX_BATCH_POINTS} points, not "
                               f"{len(body['metrics'])}; send them in several batches")
+    stored = None
+    if len(uuid) == 32 and get_engine(server.settings.db_url).dialect.driver == "psycopg2":
+        check_owner(owner)
+        try:
+            with autocommit(server.settings.db_url) as connection:
+                stored = log_metric_batch_at(connection, owner, project, uuid, body["batch_id"],
+                                             body["metrics"], body["attempt"])
+        except IntegrityError:  # the run was deleted meanwhile: the general path says so
+            stored = None
+    count, duplicate = stored if stored is not None else _log_batch(owner, project, uuid, body)
+    payload = dump(MetricBatchResultSchema, {"count": count, "duplicate": duplicate})
+    return payload, 200 if duplicate else 201
+
+
+def _log_batch(owner: str, project: str, uuid: str, body: dict[str, Any]) -> tuple[int, bool]:
+    """The batch stored in a transaction of its own, the run found first (by a prefix of
+    its uuid too): ``(points, duplicate)``."""
     try:
         with server.session() as session:
-            count, duplicate = log_metric_batch(
+            return log_metric_batch(
                 session, find_run_columns(session, owner, project, uuid, _TARGET),
                 body["batch_id"], body["metrics"], body["attempt"])
     except IntegrityError:
@@ -187,9 +207,7 @@ def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
             run = find_run_columns(session, owner, project, uuid, _TARGET)
             if not batch_stored(session, run.id, body["batch_id"]):
                 raise
-        count, duplicate = len(body["metrics"]), True
-    payload = dump(MetricBatchResultSchema, {"count": count, "duplicate": duplicate})
-    return payload, 200 if duplicate else 201
+        return len(body["metrics"]), True
 
 
 def run_metrics(owner: str, project: str, uuid: str) -> Answer:
