@@ -21,7 +21,8 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, joinedload, mapped_column, relationship
+from sqlalchemy.orm.interfaces import LoaderOption
 
 
 def utcnow() -> datetime:
@@ -183,6 +184,14 @@ class Run(Base):
         back_populates="run", cascade="all, delete-orphan", passive_deletes=True,
         order_by="RunStatusCondition.id",
     )
+
+
+def with_project() -> LoaderOption:
+    """The query option loading a run's project with it (a run always has one) in the
+    same query, where ``selectinload`` takes a second; ``FOR UPDATE OF runs``
+    (:func:`polyaxon_core.db.claims.claim_rows`) still locks only the run. Made when
+    first used: the mappers are complete only once every model is imported."""
+    return joinedload(Run.project, innerjoin=True)
 
 
 class RunStatusCondition(Base):

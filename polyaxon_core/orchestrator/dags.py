@@ -33,11 +33,11 @@ from graphlib import TopologicalSorter
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy.orm import Session, defer
 
 from polyaxon_core.config import Settings
 from polyaxon_core.db.claims import claim_rows
-from polyaxon_core.db.models import Run
+from polyaxon_core.db.models import Run, with_project
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.commands import (
     create_operation,
@@ -232,7 +232,7 @@ class DagController:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
                 dag = session.scalar(claim_rows(
-                    select(Run).options(selectinload(Run.project)).where(Run.id == dag_id), Run))
+                    select(Run).options(with_project()).where(Run.id == dag_id), Run))
                 if dag is not None and dag.status in _CONTROLLED:
                     self.control(session, dag)
 

@@ -21,12 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, object_session, selectinload
+from sqlalchemy.orm import Session, object_session
 
 from polyaxon_core.config import Settings
 from polyaxon_core.db.claims import claim_rows, critical_section
 from polyaxon_core.db.convert import run_to_entity
-from polyaxon_core.db.models import ProjectCI, Queue, Run, utcnow
+from polyaxon_core.db.models import ProjectCI, Queue, Run, utcnow, with_project
 from polyaxon_core.db.session import is_disconnect, session_scope
 from polyaxon_core.domain.agents import SCHEDULER_PREFIX as AGENT_SCHEDULER
 from polyaxon_core.domain.agents import agent_names, agent_of_queue
@@ -295,6 +295,18 @@ class Orchestrator:
         return claimed
 
     def _launch(self, run_id: int) -> None:
+        with session_scope(self.settings.db_url) as session:
+            # locked while it is submitted: another replica that finds it scheduled (an
+            # orphan to it) skips it, then sees it started
+            run = session.scalar(claim_rows(
+                select(Run).options(with_project()).where(Run.id == run_id), Run))
+            if run is None or run.status != Status.SCHEDULED.value:
+                return
+            if not _resumes_artifacts(run):
+                self._submit(session, run)
+                return
+        # a trial that continues another gets a copy of its artifacts first, outside any
+        # transaction; then it is launched as any other
         try:
             self._copy_resumed_artifacts(run_id)
         except Exception as exc:  # an unreadable checkpoint fails the trial, not the loop
@@ -307,42 +319,39 @@ class Orchestrator:
                     transition(session, run, Status.FAILED, reason="launch failed",
                                message=f"could not copy the artifacts of the run it resumes: {exc}")
             return
-        with session_scope(self.settings.db_url) as session:
-            # locked while it is submitted: another replica that finds it scheduled (an
-            # orphan to it) skips it, then sees it started
-            run = session.scalar(claim_rows(
-                select(Run).options(selectinload(Run.project)).where(Run.id == run_id), Run))
-            if run is None or run.status != Status.SCHEDULED.value:
+        self._launch(run_id)
+
+    def _submit(self, session: Session, run: Run) -> None:
+        """Hand the claimed ``run`` to the scheduler and mark it ``starting``."""
+        try:
+            ready, built = self._built_image(session, run)
+            if not ready:
                 return
-            try:
-                ready, built = self._built_image(session, run)
-                if not ready:
-                    return
-                launch = self.launch_request(run, built)
-                handle = self.scheduler.submit(launch)
-            except (SchedulerUnavailable, BuildUnavailable) as exc:  # again on the next pass
-                logger.warning("run %s waits for its scheduler or builder: %s", run.uuid, exc)
-                return
-            except BuildFailed as exc:
-                logger.info("run %s: its image could not be built: %s", run.uuid, exc)
-                transition(session, run, Status.FAILED, reason="build failed", message=str(exc))
-                return
-            except Exception as exc:  # a bad template or command fails the run, not the loop
-                if is_disconnect(exc):  # the database's fault, not the run's: again next pass
-                    raise
-                logger.info("run %s could not be launched: %s", run.uuid, exc)
-                transition(session, run, Status.FAILED, reason="launch failed",
-                           message=str(exc))
-                return
-            run.scheduler_handle = dict(handle)
-            if launch.service_urls:  # what the API and the CLI show of where it is reached
-                run.meta_info = {**(run.meta_info or {}), "service": {
-                    "base_urls": list(launch.service_urls),
-                    "ports": declared_ports(launch.run_section)}}
-            if not transition(session, run, Status.STARTING, reason="starting"):
-                # stopped while it was being submitted: what was started must not stay
-                self.scheduler.stop(run_to_entity(run), handle, force=True)
-                self.scheduler.cleanup(run_to_entity(run), handle)
+            launch = self.launch_request(run, built)
+            handle = self.scheduler.submit(launch)
+        except (SchedulerUnavailable, BuildUnavailable) as exc:  # again on the next pass
+            logger.warning("run %s waits for its scheduler or builder: %s", run.uuid, exc)
+            return
+        except BuildFailed as exc:
+            logger.info("run %s: its image could not be built: %s", run.uuid, exc)
+            transition(session, run, Status.FAILED, reason="build failed", message=str(exc))
+            return
+        except Exception as exc:  # a bad template or command fails the run, not the loop
+            if is_disconnect(exc):  # the database's fault, not the run's: again next pass
+                raise
+            logger.info("run %s could not be launched: %s", run.uuid, exc)
+            transition(session, run, Status.FAILED, reason="launch failed",
+                       message=str(exc))
+            return
+        run.scheduler_handle = dict(handle)
+        if launch.service_urls:  # what the API and the CLI show of where it is reached
+            run.meta_info = {**(run.meta_info or {}), "service": {
+                "base_urls": list(launch.service_urls),
+                "ports": declared_ports(launch.run_section)}}
+        if not transition(session, run, Status.STARTING, reason="starting"):
+            # stopped while it was being submitted: what was started must not stay
+            self.scheduler.stop(run_to_entity(run), handle, force=True)
+            self.scheduler.cleanup(run_to_entity(run), handle)
 
     def _built_image(self, session: Session, run: Run) -> tuple[bool, BuiltImage | None]:
         """Whether ``run`` can start, and the image its ``build`` made (None: it has no
@@ -372,10 +381,9 @@ class Orchestrator:
             run = session.get(Run, run_id)
             if run is None or run.status != Status.SCHEDULED.value:
                 return
-            meta_info = run.meta_info or {}
-            source = (meta_info.get("matrix") or {}).get("resume_from")
-            if not source or meta_info.get("resumed_artifacts_of") == source:
+            if not _resumes_artifacts(run):
                 return
+            source = run.meta_info["matrix"]["resume_from"]
             # meta_info can be changed through the API: only a trial of the same sweep
             # may be continued, never a run of another sweep or project
             sibling = session.scalar(select(Run.id).where(
@@ -402,7 +410,7 @@ class Orchestrator:
         """Ask the scheduler about every launched run and apply what changed."""
         with session_scope(self.settings.db_url) as session:
             rows = session.scalars(
-                select(Run).options(selectinload(Run.project))
+                select(Run).options(with_project())
                 .where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
                        Run.managed_by == "agent")
             ).all()
@@ -425,7 +433,7 @@ class Orchestrator:
             item = handles[update.run_uuid]
             with session_scope(self.settings.db_url) as session:
                 run = session.scalar(claim_rows(
-                    select(Run).options(selectinload(Run.project)).where(Run.uuid == update.run_uuid),
+                    select(Run).options(with_project()).where(Run.uuid == update.run_uuid),
                     Run))
                 # what was observed applies to the state it was observed in: not when
                 # another replica (or a user's stop, or a retry) moved the run meanwhile
@@ -497,6 +505,14 @@ def _retry(session: Session, run: Run, update: StatusUpdate) -> bool:
     run.scheduler_handle = {}
     transition(session, run, Status.QUEUED, reason="queued", message="retry")
     return True
+
+
+def _resumes_artifacts(run: Run) -> bool:
+    """Whether ``run`` continues another trial (its optimizer's ``resume_from``) whose
+    artifacts it has not been given a copy of yet."""
+    meta_info = run.meta_info or {}
+    source = (meta_info.get("matrix") or {}).get("resume_from")
+    return bool(source) and meta_info.get("resumed_artifacts_of") != source
 
 
 def _timeout(run: Run) -> float | None:

@@ -32,11 +32,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from polyaxon_core.config import Settings
 from polyaxon_core.db.claims import claim_rows
-from polyaxon_core.db.models import Run
+from polyaxon_core.db.models import Run, with_project
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.commands import create_firing
 from polyaxon_core.domain.state import transition
@@ -118,7 +118,7 @@ class ScheduleController:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile (a moment fires once)
                 run = session.scalar(claim_rows(
-                    select(Run).options(selectinload(Run.project)).where(Run.id == schedule_id), Run))
+                    select(Run).options(with_project()).where(Run.id == schedule_id), Run))
                 if run is not None and run.status == Status.ON_SCHEDULE.value:
                     self.control(session, run)
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import String, select, type_coerce
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy.orm import Session, defer
 
 from polyaxon_core.config import Settings
 from polyaxon_core.db.claims import claim_rows
-from polyaxon_core.db.models import Metric, Run
+from polyaxon_core.db.models import Metric, Run, with_project
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.commands import create_trial, load_spec, request_stop
 from polyaxon_core.domain.metrics import current_attempt
@@ -87,24 +87,26 @@ class SweepController:
         stamps: set[tuple[Any, ...]] = {tuple(row) for row in session.execute(
             select(Run.id, Run.status, _CHANGED).where(Run.pipeline_id == sweep.id))}
         changed = [run_id for run_id, _, _ in stamps - self._stamps.get(sweep.id, set())]
-        self._stamps[sweep.id] = stamps
         new = [run_id for run_id in changed if run_id not in known]
         for start in range(0, len(changed), 500):
             for row in session.execute(select(*_TRIAL_COLUMNS, _CHANGED)
                                        .where(Run.id.in_(changed[start:start + 500]))):
                 known[row.id] = _Known(row, _trial(row))
+        # only once the rows that changed were read: a pass cut short (a lost connection)
+        # leaves them changed for the next
+        self._stamps[sweep.id] = stamps
         ordered = self._ordered.get(sweep.id)
         if len(known) != len(stamps):  # trials deleted meanwhile
             present = {run_id for run_id, _, _ in stamps}
             for run_id in [run_id for run_id in known if run_id not in present]:
                 del known[run_id]
             ordered = None
-        if ordered is None or len(new) > 50:
+        new = [run_id for run_id in new if run_id in known]
+        if ordered is None or len(new) > 50 or len(ordered) + len(new) != len(known):
             ordered = self._ordered[sweep.id] = sorted(known, key=lambda run_id: _order(known[run_id].row))
         else:  # a few new trials, most often after all the others
             for run_id in new:
-                if run_id in known:
-                    bisect.insort_right(ordered, run_id, key=lambda each: _order(known[each].row))
+                bisect.insort_right(ordered, run_id, key=lambda each: _order(known[each].row))
         return [known[run_id].row for run_id in ordered], [known[run_id].trial for run_id in ordered]
 
     def optimizer_for(self, run: Run) -> tuple[Any, Optimizer]:
@@ -128,7 +130,7 @@ class SweepController:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
                 sweep = session.scalar(claim_rows(
-                    select(Run).options(selectinload(Run.project)).where(Run.id == sweep_id), Run))
+                    select(Run).options(with_project()).where(Run.id == sweep_id), Run))
                 if sweep is not None and sweep.status in _CONTROLLED:
                     self.control(session, sweep)
 

@@ -317,7 +317,7 @@ def test_a_sweep_completes_while_postgresql_terminates_every_connection(
     _assert_every_trial_ran_once(uuid, record, 50)
     for replica in started:  # a lost connection is one line in the log, not a traceback
         log = replica.log.read_text()
-        assert "lost the database connection" in log and "Traceback" not in log
+        assert "lost the database connection" in log and "Traceback" not in log, log
 
 
 def _row(uuid: str) -> tuple[int, dict[str, Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
@@ -89,3 +90,36 @@ def test_what_another_replica_and_later_writes_change_is_seen(db_url: str, tmp_p
     # the free slot is filled at the lowest free index
     _pass(db_url, ours, sweep_id)
     assert _trials(db_url, sweep_id) == [(0, "succeeded"), (1, "queued")]
+
+
+def test_a_pass_cut_short_while_reading_leaves_what_it_did_not_read_to_the_next(
+        db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pass that fails half-way through reading its trials (a lost connection) must not
+    count them as read: the next pass reads them, and creates no trial twice."""
+    from polyaxon_core.orchestrator import sweeps
+
+    settings = Settings(home=tmp_path, db_url=db_url, scheduler="local", store="local")
+    operation = {**OPERATION, "matrix": {**OPERATION["matrix"], "concurrency": 2}}
+    with session_scope(db_url) as session:
+        sweep = submit_operation(session, create_project(session, "p"), parse_operation(operation),
+                                 default_concurrency=2)
+        sweep_id = sweep.id
+    controller = SweepController(settings)
+    _pass(db_url, controller, sweep_id)
+    for index in (0, 1):
+        _finish(db_url, sweep_id, index, loss=float(index))
+    read = sweeps._trial
+    calls = []
+
+    def cut_short(row: object) -> object:
+        calls.append(row)
+        if len(calls) == 2:
+            raise ConnectionError("the connection was lost")
+        return read(row)
+
+    monkeypatch.setattr(sweeps, "_trial", cut_short)
+    with pytest.raises(ConnectionError):
+        _pass(db_url, controller, sweep_id)
+    monkeypatch.setattr(sweeps, "_trial", read)
+    _pass(db_url, controller, sweep_id)
+    assert _trials(db_url, sweep_id) == [(0, "succeeded"), (1, "succeeded"), (2, "queued"), (3, "queued")]

@@ -44,10 +44,9 @@ from types import FrameType
 from typing import Any
 
 from sqlalchemy import select as select_rows
-from sqlalchemy.orm import selectinload
 
 from polyaxon_core.config import Settings, load_settings
-from polyaxon_core.db.models import Run
+from polyaxon_core.db.models import Run, with_project
 from polyaxon_core.db.session import get_engine, session_scope, transact
 from polyaxon_core.domain import leases
 from polyaxon_core.domain.metrics import current_attempt
@@ -156,7 +155,7 @@ def execute(run_uuid: str, attempt: int) -> str:
     served: RelayServer | None = None
     try:
         with session_scope(url) as session:
-            row = session.scalar(select_rows(Run).options(selectinload(Run.project))
+            row = session.scalar(select_rows(Run).options(with_project())
                                  .where(Run.id == run_id))
             assert row is not None
             launch = prepare_launch(state.settings, state.store, state.scheduler, row)
