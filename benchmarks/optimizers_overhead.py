@@ -48,10 +48,9 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import selectinload  # noqa: E402
 
 from polyaxon_core.config import Settings  # noqa: E402
-from polyaxon_core.db.models import Run  # noqa: E402
+from polyaxon_core.db.models import Run, with_project  # noqa: E402
 from polyaxon_core.db.session import migrate, session_scope  # noqa: E402
 from polyaxon_core.domain.commands import create_trial, submit_operation  # noqa: E402
 from polyaxon_core.domain.projects import create_project  # noqa: E402
@@ -117,7 +116,8 @@ def ours(kind: str, size: int, folder: Path, budget: int) -> Timed:
     def step() -> float:
         started = time.perf_counter()
         with session_scope(db_url) as session:
-            sweep = session.get(Run, sweep_id, options=[selectinload(Run.project)])
+            # read as the orchestrator's pass reads it: with its project, in one query
+            sweep = session.get(Run, sweep_id, options=[with_project()])
             assert sweep is not None
             controller.control(session, sweep)
         elapsed = time.perf_counter() - started
