@@ -244,8 +244,9 @@ class Orchestrator:
             return []  # nothing waits: nothing counted, no lock taken (SQLite's is the writers')
         if not critical_section(session, "claim-queued"):
             return []
-        ensure_queue(session, DEFAULT_QUEUE, self.settings.default_concurrency)
         queues = {queue.name: queue for queue in session.scalars(select(Queue))}
+        if DEFAULT_QUEUE not in queues:
+            queues[DEFAULT_QUEUE] = ensure_queue(session, DEFAULT_QUEUE, self.settings.default_concurrency)
         busy = Counter(
             session.scalars(
                 select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
