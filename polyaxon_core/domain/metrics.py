@@ -72,10 +72,7 @@ def log_metric_batch(session: Session, run: MetricTarget, batch_id: str,
     client may retry a batch whose answer it never received. The points are stored as
     :func:`store_metric_points` does.
     """
-    return log_metric_rows(session, run, batch_id, [
-        (point["name"], float(point["value"]), point.get("step"), point.get("timestamp"))
-        for point in points
-    ], attempt)
+    return log_metric_rows(session, run, batch_id, _rows(points), attempt)
 
 
 def log_metric_rows(session: Session, run: MetricTarget, batch_id: str, rows: Sequence[MetricRow],
@@ -87,7 +84,7 @@ def log_metric_rows(session: Session, run: MetricTarget, batch_id: str, rows: Se
     # the same batch makes this insert wait for it, then find the batch there.
     connection = session.connection()
     if connection.dialect.driver == "psycopg2":
-        if not _store_batch(connection, run.id, batch_id, attempt, rows, last):
+        if not _store_batch(connection, run, batch_id, attempt, rows, last):
             return len(rows), True  # stored by an earlier request
         _stored(session, run, by_step, bool(last))
     elif _claim_batch(session, run.id, batch_id, len(rows)):
@@ -140,10 +137,7 @@ def store_metric_points(session: Session, run: MetricTarget, points: Sequence[Ma
     but change no last value and are heard by no hook: they describe the machine, not
     the model.
     """
-    store_metric_rows(session, run, [
-        (point["name"], float(point["value"]), point.get("step"), point.get("timestamp"))
-        for point in points
-    ], attempt)
+    store_metric_rows(session, run, _rows(points), attempt)
 
 
 def store_metric_rows(session: Session, run: MetricTarget, rows: Sequence[MetricRow],
@@ -177,11 +171,21 @@ def _plan(run: MetricTarget, rows: Sequence[MetricRow],
         raise InvalidRequest(f"run {run.uuid[:12]} is on attempt {current}; it has no attempt "
                              f"{attempt} to log metrics for")
     by_step = _by_step(rows)
+    return attempt, by_step, _last_values(by_step) if attempt == current else {}
+
+
+def _rows(points: Sequence[Mapping[str, Any]]) -> list[MetricRow]:
+    """Points ``{"name", "value", "step"?, "timestamp"?}`` as rows."""
+    return [(point["name"], float(point["value"]), point.get("step"), point.get("timestamp"))
+            for point in points]
+
+
+def _last_values(by_step: dict[int | None, dict[str, float]]) -> dict[str, float]:
+    """The last value of each metric of :func:`_by_step`'s steps."""
     last: dict[str, float] = {}
-    if attempt == current:
-        for values in by_step.values():
-            last.update(values)
-    return attempt, by_step, last
+    for values in by_step.values():
+        last.update(values)
+    return last
 
 
 def _by_step(rows: Sequence[MetricRow]) -> dict[int | None, dict[str, float]]:
@@ -291,40 +295,30 @@ def _insert_rows(session: Session, run_id: int, attempt: int, rows: Sequence[Met
     connection.exec_driver_sql(statement + f"({', '.join([placeholder] * len(_COLUMNS))})", values)
 
 
+#: the points of a batch as :func:`_arrays` writes them, a row each
+_POINTS = ("unnest(%(positions)s::int[], %(steps)s::bigint[], %(values)s::float8[], "
+           "%(times)s::timestamptz[]) AS points(i, s, v, t)")
 _INSERT_ARRAYS = (
     f"INSERT INTO {Metric.__tablename__} ({', '.join(_COLUMNS)}) "
-    "SELECT %s, %s, (%s::text[])[i], s, v, t "
-    "FROM unnest(%s::int[], %s::bigint[], %s::float8[], %s::timestamptz[]) AS points(i, s, v, t)")
-
-
-_STORE_BATCH = (
-    "WITH claimed AS ("
+    f"SELECT %(run_id)s, %(attempt)s, (%(names)s::text[])[i], s, v, t FROM {_POINTS}")
+#: a batch stored in one statement, for the run of the CTE ``target`` (``id``,
+#: ``attempt``, ``current``): its row claimed (nothing more when the run has it), its
+#: points inserted, the run's last values merged when they are of its current attempt
+_STORE_INTO_TARGET = (
+    "claimed AS ("
     f"INSERT INTO {MetricBatch.__tablename__} (run_id, batch_id, points, created_at) "
-    "VALUES (%s, %s, %s, %s) ON CONFLICT (run_id, batch_id) DO NOTHING RETURNING 1), "
-    "stored AS (" + _INSERT_ARRAYS + " WHERE EXISTS (SELECT FROM claimed)), "
+    "SELECT id, %(batch)s, %(count)s, %(now)s FROM target "
+    "ON CONFLICT (run_id, batch_id) DO NOTHING RETURNING 1), "
+    f"stored AS (INSERT INTO {Metric.__tablename__} ({', '.join(_COLUMNS)}) "
+    f"SELECT target.id, target.attempt, (%(names)s::text[])[i], s, v, t FROM target, {_POINTS} "
+    "WHERE EXISTS (SELECT FROM claimed)), "
     f"last AS (UPDATE {Run.__tablename__} "
-    "SET last_metrics = coalesce(last_metrics, '{}'::jsonb) || %s::jsonb, updated_at = %s "
-    "WHERE id = %s AND %s AND EXISTS (SELECT FROM claimed)) "
-    "SELECT count(*) FROM claimed")
-
-
-def _store_batch(connection: Any, run_id: int, batch_id: str, attempt: int,
-                 rows: Sequence[MetricRow], last: dict[str, float]) -> bool:
-    """A batch through psycopg2 in one statement: its row claimed (nothing more when the
-    run has it), its points inserted, the run's last values merged; whether it was
-    stored. One round trip instead of three, each of which a request waits for."""
-    now = utcnow()
-    arrays = _arrays(rows, _iso_times(connection.dialect), now)
-    cursor = connection.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(_STORE_BATCH, (run_id, batch_id, len(rows), now, run_id, attempt, *arrays,
-                                      json.dumps(last), now, run_id, bool(last)))
-        (claimed,) = cursor.fetchone()
-    finally:
-        cursor.close()
-    return bool(claimed)
-
-
+    "SET last_metrics = coalesce(last_metrics, '{}'::jsonb) || %(last)s::jsonb, updated_at = %(now)s "
+    f"FROM target WHERE {Run.__tablename__}.id = target.id AND target.attempt = target.current "
+    "AND %(any_last)s AND EXISTS (SELECT FROM claimed)) ")
+_STORE_BATCH = (
+    "WITH target AS (SELECT %(run_id)s AS id, %(attempt)s AS attempt, %(current)s AS current), "
+    + _STORE_INTO_TARGET + "SELECT count(*) FROM claimed")
 #: what :func:`current_attempt` reads, in SQL: the plain whole number ``meta_info.attempts``
 #: (1 at least); a run whose count is anything else takes the general path
 _ATTEMPTS = "(runs.meta_info ->> 'attempts')"
@@ -337,19 +331,37 @@ _STORE_BATCH_OF = (
     "WHERE runs.uuid = %(uuid)s AND projects.owner = %(owner)s AND projects.name = %(project)s), "
     "target AS (SELECT id, current, coalesce(%(attempt)s, current) AS attempt FROM run "
     "WHERE plain AND coalesce(%(attempt)s, current) <= current), "
-    "claimed AS ("
-    f"INSERT INTO {MetricBatch.__tablename__} (run_id, batch_id, points, created_at) "
-    "SELECT id, %(batch)s, %(count)s, %(now)s FROM target "
-    "ON CONFLICT (run_id, batch_id) DO NOTHING RETURNING 1), "
-    f"stored AS (INSERT INTO {Metric.__tablename__} ({', '.join(_COLUMNS)}) "
-    "SELECT target.id, target.attempt, (%(names)s::text[])[i], s, v, t FROM target, "
-    "unnest(%(positions)s::int[], %(steps)s::bigint[], %(values)s::float8[], "
-    "%(times)s::timestamptz[]) AS points(i, s, v, t) WHERE EXISTS (SELECT FROM claimed)), "
-    f"last AS (UPDATE {Run.__tablename__} "
-    "SET last_metrics = coalesce(last_metrics, '{}'::jsonb) || %(last)s::jsonb, updated_at = %(now)s "
-    f"FROM target WHERE {Run.__tablename__}.id = target.id AND target.attempt = target.current "
-    "AND %(any_last)s AND EXISTS (SELECT FROM claimed)) "
-    "SELECT plain, current, (SELECT count(*) FROM claimed) FROM run")
+    + _STORE_INTO_TARGET + "SELECT plain, current, (SELECT count(*) FROM claimed) FROM run")
+
+
+def _execute(connection: Any, statement: str, parameters: dict[str, Any]) -> Any:
+    """``statement`` through the psycopg2 cursor of ``connection``; its first row."""
+    cursor = connection.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(statement, parameters)
+        return cursor.fetchone() if cursor.description else None
+    finally:
+        cursor.close()
+
+
+def _batch_parameters(connection: Any, batch_id: str, rows: Sequence[MetricRow],
+                      last: dict[str, float]) -> dict[str, Any]:
+    """What :data:`_STORE_INTO_TARGET` takes of a batch."""
+    now = utcnow()
+    names, positions, steps, numbers, times = _arrays(rows, _iso_times(connection.dialect), now)
+    return {"batch": batch_id, "count": len(rows), "now": now, "names": names,
+            "positions": positions, "steps": steps, "values": numbers, "times": times,
+            "last": json.dumps(last), "any_last": bool(last)}
+
+
+def _store_batch(connection: Any, run: MetricTarget, batch_id: str, attempt: int,
+                 rows: Sequence[MetricRow], last: dict[str, float]) -> bool:
+    """A batch through psycopg2 in one statement (:data:`_STORE_INTO_TARGET`); whether
+    it was stored. One round trip instead of three, each of which a request waits for."""
+    (claimed,) = _execute(connection, _STORE_BATCH, {
+        "run_id": run.id, "attempt": attempt, "current": current_attempt(run),
+        **_batch_parameters(connection, batch_id, rows, last)})
+    return bool(claimed)
 
 
 def log_metric_batch_at(connection: Any, owner: str, project: str, uuid: str, batch_id: str,
@@ -367,23 +379,10 @@ def log_metric_batch_at(connection: Any, owner: str, project: str, uuid: str, ba
     """
     if has_listeners("polyaxon_on_run_metrics_logged"):
         return None
-    rows = [(point["name"], float(point["value"]), point.get("step"), point.get("timestamp"))
-            for point in points]
-    last: dict[str, float] = {}
-    for values in _by_step(rows).values():
-        last.update(values)
-    now = utcnow()
-    names, positions, steps, numbers, times = _arrays(rows, _iso_times(connection.dialect), now)
-    cursor = connection.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(_STORE_BATCH_OF, {
-            "uuid": uuid, "owner": owner, "project": project, "attempt": attempt,
-            "batch": batch_id, "count": len(rows), "now": now, "names": names,
-            "positions": positions, "steps": steps, "values": numbers, "times": times,
-            "last": json.dumps(last), "any_last": bool(last)})
-        found = cursor.fetchone()
-    finally:
-        cursor.close()
+    rows = _rows(points)
+    found = _execute(connection, _STORE_BATCH_OF, {
+        "uuid": uuid, "owner": owner, "project": project, "attempt": attempt,
+        **_batch_parameters(connection, batch_id, rows, _last_values(_by_step(rows)))})
     if found is None or not found[0]:
         return None
     _, current, claimed = found
@@ -396,11 +395,10 @@ def log_metric_batch_at(connection: Any, owner: str, project: str, uuid: str, ba
 def _insert_arrays(connection: Any, run_id: int, attempt: int, rows: Sequence[MetricRow],
                    bind: Any, now: datetime) -> None:
     """The rows in one statement through psycopg2 (see :func:`_arrays`)."""
-    cursor = connection.connection.dbapi_connection.cursor()
-    try:
-        cursor.execute(_INSERT_ARRAYS, (run_id, attempt, *_arrays(rows, bind, now)))
-    finally:
-        cursor.close()
+    names, positions, steps, numbers, times = _arrays(rows, bind, now)
+    _execute(connection, _INSERT_ARRAYS, {
+        "run_id": run_id, "attempt": attempt, "names": names, "positions": positions,
+        "steps": steps, "values": numbers, "times": times})
 
 
 def _arrays(rows: Sequence[MetricRow], bind: Any, now: datetime) -> tuple[list[str], str, str, str, str]:
