@@ -9,8 +9,11 @@ here imports the database layer: a run that logs through the API never loads it.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import NamedTuple
 
 #: where the process that owns a run's attempt serves its tracking calls
@@ -56,3 +59,12 @@ def parse_moment(text: str | None) -> datetime | None:
 def retry_delay(attempt: int) -> float:
     """Seconds before sending a batch again after the ``attempt``-th failure."""
     return float(min(30.0, 0.25 * 2 ** attempt))
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` at ``path`` whole or not at all: into a partial file of this
+    writer's own (the processes of one run, a distributed job's workers, may write the
+    same file at once), then renamed over ``path``."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.part")
+    partial.write_bytes(data)
+    partial.replace(path)

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import time
 import uuid as uuid_module
 from collections.abc import Iterator, Mapping, Sequence
@@ -30,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from polyaxon_core.tracking.backends import PointRow, retry_delay
+from polyaxon_core.tracking.backends import PointRow, retry_delay, write_atomically
 
 RUN_FILE = "run.json"
 METRICS_FILE = "metrics.jsonl"
@@ -133,10 +132,7 @@ class OfflineBackend:
 
 
 def _write_json(path: Path, value: Any) -> None:
-    # the writer's own partial file: processes of one run may write the same file at once
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.part")
-    partial.write_text(json.dumps(value, indent=1))
-    partial.replace(path)
+    write_atomically(path, json.dumps(value, indent=1).encode())
 
 
 class PushError(Exception):

@@ -22,7 +22,7 @@ from polyaxon_core.tracking import media
 
 if TYPE_CHECKING:
     from polyaxon_core.tracking.tensorboard import EventFile
-from polyaxon_core.tracking.backends import SOCKET_VARIABLE, PointRow
+from polyaxon_core.tracking.backends import SOCKET_VARIABLE, PointRow, write_atomically
 from polyaxon_core.tracking.buffer import MetricsBuffer, MetricsNotStored
 from polyaxon_core.tracking.resources import (
     ResourceMonitor,
@@ -386,15 +386,11 @@ class TrackingRun:
             raise TrackingError(str(exc)) from None
 
     def _write(self, path: str, data: bytes) -> tuple[Path, int]:
-        """Write ``data`` at ``path`` of the run's local artifacts folder and store it.
-
-        The partial file is this writer's own: processes of one run (a distributed job's
-        workers) share the folder and write the same files at start."""
+        """Write ``data`` at ``path`` of the run's local artifacts folder (whole, see
+        :func:`~polyaxon_core.tracking.backends.write_atomically`) and store it."""
         target = self.artifacts_path / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(f".{target.name}.{os.getpid()}-{threading.get_ident()}.part")
-        partial.write_bytes(data)
-        partial.replace(target)
+        write_atomically(target, data)
         return target, self._store(target, path)
 
     def _lineage(self, name: str, kind: str, path: str, summary: Mapping[str, Any]) -> None:
