@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 from abc import abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, Generic, TypeVar
 
 from polyaxon_core.entities import MatrixConfig, Suggestion, Trial
 from polyaxon_core.interfaces import Optimizer, PluginConfigError
@@ -21,6 +23,40 @@ from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_optimizers import space
 
 OPTIMIZATIONS = ("maximize", "minimize")
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Kept(Generic[K, V]):
+    """What optimizers keep between calls (they hold no state of their own): at most
+    ``size`` values, the least recently used dropped first; safe across threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: K) -> tuple[bool, V | None]:
+        """Whether ``key`` is kept, and its value."""
+        with self._lock:
+            if key not in self._entries:
+                return False, None
+            self._entries.move_to_end(key)
+            return True, self._entries[key]
+
+    def put(self, key: K, value: V) -> V:
+        """Keep ``value`` for ``key`` unless one is kept already; the value kept."""
+        with self._lock:
+            value = self._entries.setdefault(key, value)
+            self._entries.move_to_end(key)
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+            return value
 
 
 def metric_option(matrix: MatrixConfig) -> tuple[str, str] | None:

@@ -9,7 +9,7 @@ imported only when a suggestion is computed: importing it takes about two second
 
 Each call rebuilds hyperopt's ``Trials`` from the sweep's history, so hyperopt keeps no
 state between calls either; the trial documents it is given are kept between calls
-(:class:`_Documents`), as making them cost more than TPE itself on a long history.
+(:data:`_DOCUMENTS`), as making them cost more than TPE itself on a long history.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import math
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any, ClassVar, TypeGuard
 
@@ -26,7 +25,7 @@ from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Optimizer, PluginConfigError
 from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_optimizers import extras, space
-from polyaxon_optimizers.base import _best_trial, metric_option, validate_distributions
+from polyaxon_optimizers.base import Kept, _best_trial, metric_option, validate_distributions
 from polyaxon_optimizers.random_search import derived_seed
 
 ALGORITHMS = ("tpe", "rand", "anneal")
@@ -68,91 +67,31 @@ def hyperopt_space(params: Mapping[str, ParamDistribution]) -> dict[str, Any]:
     return expressions
 
 
-class _Documents:
-    """The hyperopt documents of trials, the most recently used kept, by all that makes
-    one: the search space, metric and direction, and the trial's index, status, metric
-    value and params. A sweep's history is read again on every pass, where only the
-    trials that changed need a new document. Documents are never changed once made
-    (hyperopt copies what it is given).
-
-    They are also found by the :class:`~polyaxon_core.entities.Trial` object they were
-    made from (kept with them, so its ``id`` stays its own): the orchestrator hands the
-    same Trial to every pass until its run changes, and finding it so costs no key."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[Hashable, dict[str, Any] | None] = OrderedDict()
-        self.by_object: OrderedDict[tuple[int, Hashable], tuple[Trial, dict[str, Any] | None]] = \
-            OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: Hashable) -> tuple[bool, dict[str, Any] | None]:
-        with self.lock:
-            if key not in self.entries:
-                return False, None
-            self.entries.move_to_end(key)
-            return True, self.entries[key]
-
-    def put(self, key: Hashable, document: dict[str, Any] | None) -> None:
-        with self.lock:
-            self.entries[key] = document
-            if len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-    def of_objects(self, space: Hashable,
-                   trials: Sequence[Trial]) -> list[tuple[bool, dict[str, Any] | None]]:
-        """For each of ``trials``: whether a document was made from that very object in
-        ``space``, and the document."""
-        found: list[tuple[bool, dict[str, Any] | None]] = []
-        with self.lock:
-            for trial in trials:
-                entry = self.by_object.get((id(trial), space))
-                if entry is not None and entry[0] is trial:
-                    self.by_object.move_to_end((id(trial), space))
-                    found.append((True, entry[1]))
-                else:
-                    found.append((False, None))
-        return found
-
-    def put_object(self, space: Hashable, trial: Trial, document: dict[str, Any] | None) -> None:
-        with self.lock:
-            self.by_object[(id(trial), space)] = (trial, document)
-            if len(self.by_object) > self.size:
-                self.by_object.popitem(last=False)
+#: the hyperopt documents of trials, by all that makes one: the search space, metric and
+#: direction, and the trial's index, status, metric value and params. A sweep's history is
+#: read again on every pass, where only the trials that changed need a new document.
+#: Documents are never changed once made (hyperopt copies what it is given). Enough for
+#: the histories of a few sweeps of thousands of trials (about 1 kB each).
+_DOCUMENTS: Kept[Hashable, dict[str, Any] | None] = Kept(20_000)
+#: the same, found by the :class:`~polyaxon_core.entities.Trial` object they were made
+#: from (kept with them, so its ``id`` stays its own) in a space: the orchestrator hands
+#: the same Trial to every pass until its run changes, and finding it so builds no key
+_DOCUMENTS_OF: Kept[tuple[int, Hashable], tuple[Trial, dict[str, Any] | None]] = Kept(20_000)
+#: hyperopt's ``Domain`` of each search space, built once, as ``fmin`` does for all its
+#: suggestions, instead of on every pass; each used by one suggestion at a time (its lock)
+_DOMAINS: Kept[str, tuple[Any, threading.Lock]] = Kept(64)
 
 
-#: enough for the histories of a few sweeps of thousands of trials (about 1 kB each)
-_DOCUMENTS = _Documents(20_000)
+def _domain(params: Mapping[str, ParamDistribution]) -> tuple[Any, threading.Lock]:
+    """The kept ``Domain`` of ``params``, and its lock."""
+    import hyperopt
 
-
-class _Domains:
-    """hyperopt's ``Domain`` of each search space, the most recently used kept: built
-    once, as ``fmin`` does for all its suggestions, instead of on every pass. Each is
-    used by one suggestion at a time (its lock)."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.entries: OrderedDict[str, tuple[Any, threading.Lock]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, params: Mapping[str, ParamDistribution]) -> tuple[Any, threading.Lock]:
-        import hyperopt
-
-        key = repr(sorted(params.items()))
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is not None:
-                self.entries.move_to_end(key)
-                return entry
-        entry = (hyperopt.Domain(lambda _params: 0.0, hyperopt_space(params)), threading.Lock())
-        with self.lock:
-            entry = self.entries.setdefault(key, entry)
-            if len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-        return entry
-
-
-_DOMAINS = _Domains(64)
+    key = repr(sorted(params.items()))
+    _, entry = _DOMAINS.get(key)
+    if entry is None:
+        entry = _DOMAINS.put(key, (hyperopt.Domain(lambda _params: 0.0, hyperopt_space(params)),
+                                   threading.Lock()))
+    return entry
 
 
 class HyperoptOptimizer(Optimizer):
@@ -262,7 +201,7 @@ class HyperoptOptimizer(Optimizer):
             "rand": hyperopt.rand.suggest,
             "anneal": hyperopt.anneal.suggest,
         }[self.algorithm]
-        domain, in_use = _DOMAINS.get(self.matrix.params)
+        domain, in_use = _domain(self.matrix.params)
         with in_use:
             return self._suggest(suggest_one, domain, trials, free)
 
@@ -272,12 +211,14 @@ class HyperoptOptimizer(Optimizer):
         import numpy as np
 
         history = hyperopt.Trials()
-        made = _DOCUMENTS.of_objects(self._space_key, trials)
         docs = []
-        for trial, (found, document) in zip(trials, made, strict=True):
-            if not found:
+        for trial in trials:
+            _, made = _DOCUMENTS_OF.get((id(trial), self._space_key))
+            if made is not None and made[0] is trial:
+                document = made[1]
+            else:
                 document = self._cached_document(history, domain, trial)
-                _DOCUMENTS.put_object(self._space_key, trial, document)
+                _DOCUMENTS_OF.put((id(trial), self._space_key), (trial, document))
             if document:
                 docs.append(document)
         history.insert_trial_docs(docs)
@@ -295,7 +236,7 @@ class HyperoptOptimizer(Optimizer):
         return suggestions
 
     def _cached_document(self, history: Any, domain: Any, trial: Trial) -> dict[str, Any] | None:
-        """:meth:`_document`, made once for each state of a trial (see :class:`_Documents`)."""
+        """:meth:`_document`, made once for each state of a trial (see :data:`_DOCUMENTS`)."""
         key = (self._space_key, trial.index, trial.status, trial.metrics.get(self.metric),
                tuple((type(value), value) for value in map(trial.params.get, self._names)))
         try:

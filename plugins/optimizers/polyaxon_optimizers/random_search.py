@@ -12,7 +12,6 @@ import itertools
 import json
 import math
 import random
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,7 +19,7 @@ from polyaxon_core.entities import MatrixConfig, ParamDistribution, Trial
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces import Optimizer, PluginConfigError
 from polyaxon_optimizers import space
-from polyaxon_optimizers.base import PlannedOptimizer
+from polyaxon_optimizers.base import Kept, PlannedOptimizer
 
 #: Fully discrete spaces up to this many combinations are sampled exactly without
 #: replacement; larger or continuous ones are drawn and deduplicated.
@@ -33,8 +32,8 @@ DRAWS_PER_RUN = 100
 #: the plans drawn lately, by params, num_runs and seed: an orchestrator asks a sweep's
 #: optimizer for its next trials on every pass, and a plan of thousands of draws is the
 #: same each time
-_PLANS: OrderedDict[tuple[str, int, int], list[dict[str, Any]]] = OrderedDict()
 PLANS_KEPT = 64
+_PLANS: Kept[tuple[str, int, int], list[dict[str, Any]]] = Kept(PLANS_KEPT)
 
 
 def _canonical(matrix: MatrixConfig) -> str:
@@ -100,12 +99,9 @@ class RandomSearchOptimizer(PlannedOptimizer):
         self.seed = matrix.seed if matrix.seed is not None else derived_seed(matrix)
         assert matrix.num_runs is not None  # validate() refuses a matrix without it
         key = (_canonical(matrix), matrix.num_runs, self.seed)
-        plan = _PLANS.get(key)
+        _, plan = _PLANS.get(key)
         if plan is None:
-            plan = _PLANS[key] = _draw_plan(matrix.params, matrix.num_runs, random.Random(self.seed))
-            while len(_PLANS) > PLANS_KEPT:
-                _PLANS.popitem(last=False)
-        _PLANS.move_to_end(key)
+            plan = _PLANS.put(key, _draw_plan(matrix.params, matrix.num_runs, random.Random(self.seed)))
         self._plan = plan
 
     @property

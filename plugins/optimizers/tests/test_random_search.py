@@ -242,7 +242,7 @@ def test_a_kept_plan_is_the_plan_drawn_afresh_and_its_configurations_are_handed_
     handed = first.configuration(0)
     handed[next(iter(handed))] = "changed by a caller"
     kept = planned_params(matrix)  # from the kept plan
-    monkeypatch.setattr(random_search, "_PLANS", type(random_search._PLANS)())
+    monkeypatch.setattr(random_search, "_PLANS", random_search.Kept(random_search.PLANS_KEPT))
     assert planned_params(matrix) == kept  # drawn afresh
     assert "changed by a caller" not in json.dumps(kept)
     assert RandomSearchOptimizer(matrix)._plan is RandomSearchOptimizer(matrix)._plan
