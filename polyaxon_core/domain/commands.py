@@ -11,12 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from polyaxon_core.db.convert import run_to_entity
-from polyaxon_core.db.models import Project, Run, RunStatusCondition, utcnow
+from polyaxon_core.db.models import Project, Run, utcnow
 from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue, validate_queue
-from polyaxon_core.domain.state import transition
+from polyaxon_core.domain.state import born, transition
 from polyaxon_core.errors import Conflict, InvalidRequest, Unprocessable
-from polyaxon_core.events import queue_event
 from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.wakeup import wake_after_commit
 
@@ -69,7 +67,6 @@ def _new_run(
         description=description,
         kind="matrix" if content.get("matrix") else spec.run_kind,
         runtime=spec.run_kind,
-        status=Status.CREATED.value,
         queue=queue,
         inputs=dict(inputs),
         tags=list(dict.fromkeys(tags)),
@@ -82,14 +79,11 @@ def _new_run(
         cloning_kind=cloning_kind,
         user_id=user_id,
     )
-    session.add(run)
-    session.add(RunStatusCondition(run=run, status=Status.CREATED.value, reason="created",
-                                   created_at=run.created_at or utcnow()))
-    session.flush()
-    queue_event(session, "polyaxon_on_run_created", run=run_to_entity(run))
-    transition(session, run, Status.COMPILED, reason="compiled")
+    path = [(Status.CREATED, "created"), (Status.COMPILED, "compiled")]
     if then is not None:
-        transition(session, run, then, reason=then.value)
+        path.append((then, then.value))
+    born(session, run, path)
+    if then is not None:
         wake_after_commit(session)
     return run
 

@@ -1,6 +1,7 @@
 """The single writer of a run's status.
 
-Every status change, whoever asks for it (the CLI, the API, the orchestrator, a
+A run is born through :func:`born`, which writes it at the status it starts in; every
+status change after that, whoever asks for it (the CLI, the API, the orchestrator, a
 scheduler, a worker), goes through :func:`transition`: it consults the lifecycle table,
 moves the row with a compare-and-set (``UPDATE runs SET status = :new WHERE id = :id AND
 status = :expected``), records the condition in the run's timeline, keeps the timestamps
@@ -12,7 +13,10 @@ after the commit. Two processes racing on a run cannot both move it: the second 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
+from itertools import pairwise
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, insert, update
@@ -105,6 +109,36 @@ def transition(
         # owed in this transaction: a notification is owed once, whoever ended the run
         queue_notifications(session, run, status.value)
     return True
+
+
+def born(session: Session, run: Run, path: Sequence[tuple[Status, str]]) -> None:
+    """Add the new ``run`` to ``session`` at the last status of ``path`` (pairs of a
+    status and its reason, from ``created``), its timeline holding every step.
+
+    No other process can see a run before it is committed, so there is nothing to
+    compare and set: the row is inserted at its starting status and its timeline in one
+    more statement, instead of an ``UPDATE`` and an ``INSERT`` per step. The events are
+    those the steps would have queued one by one (``created``, then each status change).
+    """
+    statuses = [status for status, _ in path]
+    if not statuses or statuses[0] != Status.CREATED:
+        raise ValueError(f"a run is born created, not {statuses[:1]}")
+    for previous, status in pairwise(statuses):
+        if not can_transition(previous, status):
+            raise ValueError(f"a run cannot be born through {previous.value} -> {status.value}")
+    now = utcnow()
+    run.status, run.created_at, run.updated_at = statuses[-1].value, now, now
+    session.add(run)
+    session.add_all(RunStatusCondition(run=run, status=status.value, reason=reason, created_at=now)
+                    for status, reason in path)
+    session.flush()
+    entity = run_to_entity(run)
+    queue_event(session, "polyaxon_on_run_created", run=replace(entity, status=Status.CREATED.value))
+    if has_listeners("polyaxon_on_run_status_changed"):
+        for previous, status in pairwise(statuses):
+            queue_event(session, "polyaxon_on_run_status_changed",
+                        run=replace(entity, status=status.value), previous=previous.value,
+                        status=status.value)
 
 
 def note(session: Session, run: Run, reason: str, message: str) -> bool:

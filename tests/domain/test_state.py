@@ -5,13 +5,14 @@ from __future__ import annotations
 import multiprocessing
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from polyaxon_core.db.models import Run, RunStatusCondition
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.projects import create_project
-from polyaxon_core.domain.state import transition
-from polyaxon_core.lifecycle import FINAL_STATUSES
+from polyaxon_core.domain.state import born, transition
+from polyaxon_core.lifecycle import FINAL_STATUSES, Status
 
 _FINAL = [status.value for status in FINAL_STATUSES]
 
@@ -96,3 +97,36 @@ def test_a_refused_move_writes_no_condition(db_url: str) -> None:
         after = session.scalar(select(func.count(RunStatusCondition.id))
                                .where(RunStatusCondition.run_id == run_id))
         assert after == before and run.status == "running"
+
+
+def test_a_run_is_born_at_its_starting_status_with_every_step_in_its_timeline(db_url: str) -> None:
+    with session_scope(db_url) as session:
+        project = create_project(session, "p")
+        run = Run(project=project, kind="job", runtime="job")
+        born(session, run, [(Status.CREATED, "created"), (Status.COMPILED, "compiled"),
+                            (Status.QUEUED, "queued")])
+        run_id = run.id
+        events = [(name, kwargs["run"].status, kwargs.get("previous"))
+                  for name, kwargs in session.info.get("polyaxon_pending_events", [])]
+    with session_scope(db_url) as session:
+        stored = session.get(Run, run_id)
+        assert stored is not None and stored.status == "queued"
+        timeline = session.execute(select(RunStatusCondition.status, RunStatusCondition.reason)
+                                   .where(RunStatusCondition.run_id == run_id)
+                                   .order_by(RunStatusCondition.id)).all()
+    assert [tuple(row) for row in timeline] == [("created", "created"), ("compiled", "compiled"),
+                                                ("queued", "queued")]
+    # the created event shows the run as it was created, whatever it was born at
+    assert events[0] == ("polyaxon_on_run_created", "created", None)
+
+
+@pytest.mark.parametrize("path", [[(Status.QUEUED, "queued")],
+                                  [(Status.CREATED, "created"), (Status.QUEUED, "queued")]])
+def test_a_run_cannot_be_born_through_an_illegal_step(db_url: str, path: list[tuple[Status, str]]) -> None:
+    with session_scope(db_url) as session:
+        project = create_project(session, "p")
+        with pytest.raises(ValueError, match="born"):
+            born(session, Run(project=project, kind="job", runtime="job"), path)
+        session.rollback()
+    with session_scope(db_url) as session:
+        assert session.scalar(select(func.count(Run.id))) == 0
