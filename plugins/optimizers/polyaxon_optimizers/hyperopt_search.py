@@ -7,17 +7,19 @@ The entry point ``optimizer-hyperopt`` registers :class:`HyperoptOptimizer`
 hyperopt is an optional dependency (``pip install 'polyaxon-optimizers[hyperopt]'``),
 imported only when a suggestion is computed: importing it takes about two seconds.
 
-Each call rebuilds hyperopt's ``Trials`` from the sweep's history, so hyperopt keeps no
-state between calls either; the trial documents it is given are kept between calls
-(:data:`_DOCUMENTS`), as making them cost more than TPE itself on a long history.
+Each call gives hyperopt the sweep's whole history, so hyperopt keeps no state between
+calls either; the trial documents made of it are kept between calls (:data:`_DOCUMENTS`),
+as making them cost more than TPE itself on a long history. ``rand`` and ``anneal`` get
+them as hyperopt's ``Trials``; TPE gets them as ``hyperopt.tpe.suggest`` would hand them
+to its model (:func:`_tpe_values`), which spares rebuilding that model's expression and
+re-reading every document on each call.
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar, TypeGuard
 
 from polyaxon_core.entities import MatrixConfig, ParamDistribution, Suggestion, Trial
@@ -77,21 +79,86 @@ _DOCUMENTS: Kept[Hashable, dict[str, Any] | None] = Kept(20_000)
 #: from (kept with them, so its ``id`` stays its own) in a space: the orchestrator hands
 #: the same Trial to every pass until its run changes, and finding it so builds no key
 _DOCUMENTS_OF: Kept[tuple[int, Hashable], tuple[Trial, dict[str, Any] | None]] = Kept(20_000)
-#: hyperopt's ``Domain`` of each search space, built once, as ``fmin`` does for all its
-#: suggestions, instead of on every pass; each used by one suggestion at a time (its lock)
-_DOMAINS: Kept[str, tuple[Any, threading.Lock]] = Kept(64)
+class _Space:
+    """hyperopt's ``Domain`` of a search space, built once, as ``fmin`` does for all its
+    suggestions, and TPE's model of it (built on first use); used by one suggestion at a
+    time (``lock``)."""
+
+    def __init__(self, params: Mapping[str, ParamDistribution]) -> None:
+        import hyperopt
+
+        self.domain = hyperopt.Domain(lambda _params: 0.0, hyperopt_space(params))
+        self.lock = threading.Lock()
+        self._posterior: tuple[Any, Any, Any] | None = None
+
+    def posterior(self) -> tuple[Any, Any, Any]:
+        """What ``hyperopt.tpe.build_posterior_wrapper`` makes of the domain with TPE's
+        default prior weight and gamma: the same expression for every call, its
+        observations given apart (by the lock's holder)."""
+        from hyperopt import tpe
+
+        if self._posterior is None:
+            self._posterior = tpe.build_posterior_wrapper(
+                self.domain, tpe._default_prior_weight, tpe._default_gamma)
+        return self._posterior
 
 
-def _domain(params: Mapping[str, ParamDistribution]) -> tuple[Any, threading.Lock]:
-    """The kept ``Domain`` of ``params``, and its lock."""
-    import hyperopt
+#: the :class:`_Space` of each search space
+_SPACES: Kept[str, _Space] = Kept(64)
 
+
+def _space(params: Mapping[str, ParamDistribution]) -> _Space:
     key = repr(sorted(params.items()))
-    _, entry = _DOMAINS.get(key)
-    if entry is None:
-        entry = _DOMAINS.put(key, (hyperopt.Domain(lambda _params: 0.0, hyperopt_space(params)),
-                                   threading.Lock()))
-    return entry
+    _, kept = _SPACES.get(key)
+    return kept if kept is not None else _SPACES.put(key, _Space(params))
+
+
+def _tpe_values(kept: _Space, documents: Sequence[Mapping[str, Any]], new_id: int,
+                seed: int) -> dict[str, list[Any]]:
+    """The values (by label) ``hyperopt.tpe.suggest([new_id], domain, trials, seed)``
+    suggests, with default settings, for ``trials`` holding ``documents``: the same
+    computation (each trial id's best loss, running and failed ones counted as infinitely
+    bad; random draws until enough trials; then the model evaluated on the observations
+    ordered by trial id), from the kept model. The parity with ``fmin`` is tested. (Our
+    spaces have no ``hp.randint``, whose values hyperopt's TPE shifts afterwards.)"""
+    import numpy as np
+    from hyperopt import Trials, pyll, rand, tpe
+    from hyperopt.base import miscs_update_idxs_vals
+
+    domain = kept.domain
+    best: dict[int, tuple[float, Mapping[str, Any]]] = {}
+    for document in documents:
+        tid = document["misc"].get("from_tid", document["tid"])
+        raw = document["result"].get("loss")
+        loss = math.inf if raw is None else float(raw)
+        held = best.get(tid)
+        if held is None or loss <= held[0]:
+            best[tid] = (loss, document)
+    if len(best) < tpe._default_n_startup_jobs:
+        (drawn,) = rand.suggest([new_id], domain, Trials(), seed)
+        return dict(drawn["misc"]["vals"])
+    tids = sorted(best)
+    observed_idxs: dict[str, list[Any]] = {label: [] for label in domain.params}
+    observed_vals: dict[str, list[Any]] = {label: [] for label in domain.params}
+    for tid in tids:
+        misc = best[tid][1]["misc"]
+        for label in observed_idxs:
+            observed_idxs[label].extend(misc["idxs"][label])
+            observed_vals[label].extend(misc["vals"][label])
+    # candidates get ids no trial has, as in hyperopt
+    first_candidate = max(tids[-1], new_id) + 2
+    candidates = list(range(first_candidate, first_candidate + tpe._default_n_EI_candidates))
+    observed, observed_loss, posterior = kept.posterior()
+    memo = {
+        domain.s_new_ids: candidates, domain.s_rng: np.random.default_rng(seed),
+        observed["idxs"]: observed_idxs, observed["vals"]: observed_vals,
+        observed_loss["idxs"]: tuple(tids), observed_loss["vals"]: [best[tid][0] for tid in tids],
+    }
+    idxs, vals = pyll.rec_eval(posterior, memo=memo, print_node_on_error=False)
+    misc: dict[str, Any] = {"tid": new_id}
+    miscs_update_idxs_vals([misc], idxs, vals, idxs_map={candidates[0]: new_id},
+                           assert_all_vals_used=False)
+    return dict(misc["vals"])
 
 
 class HyperoptOptimizer(Optimizer):
@@ -193,25 +260,18 @@ class HyperoptOptimizer(Optimizer):
         free = [index for index in range(self.planned) if index not in taken][: max(slots, 0)]
         if not free:
             return []
-        import hyperopt
+        kept = _space(self.matrix.params)
+        with kept.lock:
+            if self.algorithm == "tpe":
+                return self._suggest_tpe(kept, trials, free)
+            return self._suggest(kept.domain, trials, free)
 
-        suggest_one = {
-            # verbose=False: TPE would log two lines per suggestion into the orchestrator's log.
-            "tpe": functools.partial(hyperopt.tpe.suggest, verbose=False),
-            "rand": hyperopt.rand.suggest,
-            "anneal": hyperopt.anneal.suggest,
-        }[self.algorithm]
-        domain, in_use = _domain(self.matrix.params)
-        with in_use:
-            return self._suggest(suggest_one, domain, trials, free)
-
-    def _suggest(self, suggest_one: Callable[..., Any], domain: Any, trials: Sequence[Trial],
-                 free: Sequence[int]) -> list[Suggestion]:
+    def _documents(self, domain: Any, trials: Sequence[Trial]) -> list[dict[str, Any]]:
+        """The kept documents of ``trials`` (those in the space)."""
         import hyperopt
-        import numpy as np
 
         history = hyperopt.Trials()
-        docs = []
+        documents = []
         for trial in trials:
             _, made = _DOCUMENTS_OF.get((id(trial), self._space_key))
             if made is not None and made[0] is trial:
@@ -220,15 +280,40 @@ class HyperoptOptimizer(Optimizer):
                 document = self._cached_document(history, domain, trial)
                 _DOCUMENTS_OF.put((id(trial), self._space_key), (trial, document))
             if document:
-                docs.append(document)
-        history.insert_trial_docs(docs)
+                documents.append(document)
+        return documents
+
+    def _seed(self, index: int) -> int:
+        import numpy as np
+
+        return int(np.random.default_rng([self.seed % 2**64, index]).integers(2**31 - 1))
+
+    def _suggestion(self, values: Mapping[str, list[Any]], index: int) -> Suggestion:
+        return Suggestion(self._params(values), {"index": index, "iteration": index // self.num_runs})
+
+    def _suggest_tpe(self, kept: _Space, trials: Sequence[Trial], free: Sequence[int]) -> list[Suggestion]:
+        documents = self._documents(kept.domain, trials)
+        suggestions = []
+        for index in free:
+            values = _tpe_values(kept, documents, index, self._seed(index))
+            suggestions.append(self._suggestion(values, index))
+            # The next slot sees this suggestion as running, as hyperopt's own queue would.
+            documents.append({"tid": index, "result": {"status": "new"},
+                              "misc": {"tid": index, "idxs": {label: [index] for label in values},
+                                       "vals": values}})
+        return suggestions
+
+    def _suggest(self, domain: Any, trials: Sequence[Trial], free: Sequence[int]) -> list[Suggestion]:
+        import hyperopt
+
+        suggest_one = hyperopt.rand.suggest if self.algorithm == "rand" else hyperopt.anneal.suggest
+        history = hyperopt.Trials()
+        history.insert_trial_docs(self._documents(domain, trials))
         history.refresh()
         suggestions = []
         for index in free:
-            seed = int(np.random.default_rng([self.seed % 2**64, index]).integers(2**31 - 1))
-            (new,) = suggest_one([index], domain, history, seed)
-            params = self._params(new["misc"]["vals"])
-            suggestions.append(Suggestion(params, {"index": index, "iteration": index // self.num_runs}))
+            (new,) = suggest_one([index], domain, history, self._seed(index))
+            suggestions.append(self._suggestion(new["misc"]["vals"], index))
             # The next slot sees this suggestion as running, as hyperopt's own queue would.
             new["state"] = hyperopt.JOB_STATE_RUNNING
             history.insert_trial_docs([new])

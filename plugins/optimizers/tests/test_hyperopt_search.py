@@ -265,6 +265,46 @@ def test_driven_one_trial_at_a_time_it_makes_exactly_fmins_choices(algorithm: st
     assert [t.metrics["loss"] for t in ours] == pytest.approx(theirs.losses(), rel=1e-12)
 
 
+@pytest.mark.parametrize("size", [5, 30])
+def test_tpe_suggests_what_hyperopts_own_suggest_does_from_a_mixed_history(size: int) -> None:
+    """Succeeded, failed, running, metric-less and out-of-space trials, fewer and more than
+    TPE's random start-up ones, several slots at once: the values hyperopt.tpe.suggest
+    gives for the same documents and seeds."""
+    matrix = hyperopt_matrix(BRANIN, kind="tpe", num_runs=60, metric={"name": "loss",
+                                                                      "optimization": "minimize"})
+    trials: list[Trial] = []
+    while len(trials) < size:
+        (suggestion,) = TPEOptimizer(matrix).suggest(trials, 1)
+        kind = len(trials) % 7
+        if kind == 1:
+            trials.append(trial(suggestion, "failed"))
+        elif kind == 3:
+            trials.append(trial(suggestion, "running"))
+        elif kind == 5:
+            trials.append(trial(suggestion, "succeeded"))  # without the metric
+        else:
+            trials.append(trial(suggestion, loss=branin(dict(suggestion.params))))
+    trials.append(Trial(len(trials), {**trials[0].params, "x1": 99.0}, "succeeded", {"loss": -5.0}, {}))
+
+    optimizer = TPEOptimizer(matrix)
+    ours = optimizer.suggest(trials, 3)
+
+    domain = hyperopt.Domain(lambda params: 0.0, hyperopt_space(BRANIN))
+    history = hyperopt.Trials()
+    documents = [optimizer._document(history, domain, t) for t in trials]
+    history.insert_trial_docs([d for d in documents if d is not None])
+    history.refresh()
+    theirs = []
+    for index in [s.meta["index"] for s in ours]:
+        (new,) = hyperopt.tpe.suggest([index], domain, history, optimizer._seed(index), verbose=False)
+        theirs.append(optimizer._params(new["misc"]["vals"]))
+        new["state"] = hyperopt.JOB_STATE_RUNNING
+        history.insert_trial_docs([new])
+        history.refresh()
+
+    assert [s.params for s in ours] == theirs
+
+
 def test_a_running_trial_changes_what_tpe_suggests_next() -> None:
     matrix = hyperopt_matrix(BRANIN, kind="tpe", num_runs=40)
     trials: list[Trial] = []
