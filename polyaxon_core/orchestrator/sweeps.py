@@ -83,9 +83,10 @@ class SweepController:
     def _children(self, session: Session, sweep: Run) -> tuple[list[Any], list[Trial]]:
         """The sweep's trials as rows of :data:`_TRIAL_COLUMNS` and as Trials, in order."""
         known = self._known.setdefault(sweep.id, {})
-        # plain tuples compared as sets: a pass over thousands of unchanged trials stays in C
-        stamps: set[tuple[Any, ...]] = {tuple(row) for row in session.execute(
-            select(Run.id, Run.status, _CHANGED).where(Run.pipeline_id == sweep.id))}
+        # plain tuples compared as sets: a pass over thousands of unchanged trials stays in
+        # C; read through the connection, with no ORM processing of the rows
+        stamps: set[tuple[Any, ...]] = set(map(tuple, session.connection().execute(
+            select(Run.id, Run.status, _CHANGED).where(Run.pipeline_id == sweep.id))))
         changed = [run_id for run_id, _, _ in stamps - self._stamps.get(sweep.id, set())]
         new = [run_id for run_id in changed if run_id not in known]
         for start in range(0, len(changed), 500):

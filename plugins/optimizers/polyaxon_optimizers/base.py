@@ -155,18 +155,21 @@ class PlannedOptimizer(Optimizer):
 
 
 def _best_trial(trials: Sequence[Trial], name: str, optimization: str) -> dict[str, Any] | None:
-    scored = [
-        trial
-        for trial in trials
-        if trial.status == Status.SUCCEEDED
-        and isinstance(trial.metrics.get(name), int | float)
-        and math.isfinite(trial.metrics[name])
-    ]
-    if not scored:
-        return None
     sign = 1 if optimization == "maximize" else -1
-    # Ties go to the earliest trial, so the answer does not depend on the order of `trials`.
-    best = max(scored, key=lambda trial: (sign * trial.metrics[name], -trial.index))
+    succeeded = Status.SUCCEEDED.value
+    best: Trial | None = None
+    best_key: tuple[float, int] | None = None
+    # one plain loop: a sweep of thousands of trials is described on every pass
+    for trial in trials:
+        value = trial.metrics.get(name)
+        if trial.status != succeeded or not isinstance(value, (int, float)) or not math.isfinite(value):
+            continue
+        # ties go to the earliest trial, so the answer does not depend on the order of `trials`
+        key = (sign * value, -trial.index)
+        if best_key is None or key > best_key:
+            best, best_key = trial, key
+    if best is None:
+        return None
     return {
         "metric": name,
         "optimization": optimization,
