@@ -138,13 +138,10 @@ def _tpe_values(kept: _Space, documents: Sequence[Mapping[str, Any]], new_id: in
         (drawn,) = rand.suggest([new_id], domain, Trials(), seed)
         return dict(drawn["misc"]["vals"])
     tids = sorted(best)
-    observed_idxs: dict[str, list[Any]] = {label: [] for label in domain.params}
-    observed_vals: dict[str, list[Any]] = {label: [] for label in domain.params}
-    for tid in tids:
-        misc = best[tid][1]["misc"]
-        for label in observed_idxs:
-            observed_idxs[label].extend(misc["idxs"][label])
-            observed_vals[label].extend(misc["vals"][label])
+    # our spaces are flat: every document has one value of every label, at its own id
+    values = [best[tid][1]["misc"]["vals"] for tid in tids]
+    observed_idxs = {label: list(tids) for label in domain.params}
+    observed_vals = {label: [value[label][0] for value in values] for label in domain.params}
     # candidates get ids no trial has, as in hyperopt
     first_candidate = max(tids[-1], new_id) + 2
     candidates = list(range(first_candidate, first_candidate + tpe._default_n_EI_candidates))
