@@ -129,9 +129,10 @@ def born(session: Session, run: Run, path: Sequence[tuple[Status, str]]) -> None
     now = utcnow()
     run.status, run.created_at, run.updated_at = statuses[-1].value, now, now
     session.add(run)
-    session.add_all(RunStatusCondition(run=run, status=status.value, reason=reason, created_at=now)
-                    for status, reason in path)
     session.flush()
+    session.execute(insert(RunStatusCondition), [
+        {"run_id": run.id, "status": status.value, "reason": reason, "created_at": now}
+        for status, reason in path])
     entity = run_to_entity(run)
     queue_event(session, "polyaxon_on_run_created", run=replace(entity, status=Status.CREATED.value))
     if has_listeners("polyaxon_on_run_status_changed"):

@@ -90,8 +90,8 @@ class SweepController:
         changed = [run_id for run_id, _, _ in stamps - self._stamps.get(sweep.id, set())]
         new = [run_id for run_id in changed if run_id not in known]
         for start in range(0, len(changed), 500):
-            for row in session.execute(select(*_TRIAL_COLUMNS, _CHANGED)
-                                       .where(Run.id.in_(changed[start:start + 500]))):
+            for row in session.connection().execute(select(*_TRIAL_COLUMNS, _CHANGED)
+                                                    .where(Run.id.in_(changed[start:start + 500]))):
                 known[row.id] = _Known(row, _trial(row))
         # only once the rows that changed were read: a pass cut short (a lost connection)
         # leaves them changed for the next

@@ -14,7 +14,7 @@ import math
 import threading
 from abc import abstractmethod
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
 from polyaxon_core.entities import MatrixConfig, Suggestion, Trial
@@ -48,6 +48,18 @@ class Kept(Generic[K, V]):
                 return False, None
             self._entries.move_to_end(key)
             return True, self._entries[key]
+
+    def get_many(self, keys: Iterable[K]) -> list[tuple[bool, V | None]]:
+        """:meth:`get` of each of ``keys`` in order, the lock taken once."""
+        entries, found = self._entries, []
+        with self._lock:
+            for key in keys:
+                if key in entries:
+                    entries.move_to_end(key)
+                    found.append((True, entries[key]))
+                else:
+                    found.append((False, None))
+        return found
 
     def put(self, key: K, value: V) -> V:
         """Keep ``value`` for ``key`` unless one is kept already; the value kept."""

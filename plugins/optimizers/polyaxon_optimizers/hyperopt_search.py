@@ -269,8 +269,8 @@ class HyperoptOptimizer(Optimizer):
 
         history = hyperopt.Trials()
         documents = []
-        for trial in trials:
-            _, made = _DOCUMENTS_OF.get((id(trial), self._space_key))
+        kept = _DOCUMENTS_OF.get_many([(id(trial), self._space_key) for trial in trials])
+        for trial, (_, made) in zip(trials, kept, strict=True):
             if made is not None and made[0] is trial:
                 document = made[1]
             else:
