@@ -86,7 +86,7 @@ class SweepController:
         # plain tuples compared as sets: a pass over thousands of unchanged trials stays in
         # C; read through the connection, with no ORM processing of the rows
         stamps: set[tuple[Any, ...]] = set(map(tuple, session.connection().execute(
-            select(Run.id, Run.status, _CHANGED).where(Run.pipeline_id == sweep.id))))
+            select(Run.id, Run.status, _CHANGED).where(Run.pipeline_id == sweep.id)).all()))
         changed = [run_id for run_id, _, _ in stamps - self._stamps.get(sweep.id, set())]
         new = [run_id for run_id in changed if run_id not in known]
         for start in range(0, len(changed), 500):
@@ -152,7 +152,7 @@ class SweepController:
         rules = early_stopping.read_rules(spec.matrix.options)
         if rules and self._apply_early_stopping(session, sweep, children, optimizer, trials, rules):
             return
-        unfinished = sum(1 for child in children if child.status not in FINAL_STATUSES)
+        unfinished = sum(1 for trial in trials if trial.status not in FINAL_STATUSES)
         concurrency = spec.matrix.concurrency or self.settings.default_concurrency
         slots = max(0, concurrency - unfinished)
         created = 0
