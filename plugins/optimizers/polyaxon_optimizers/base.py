@@ -51,7 +51,8 @@ class Kept(Generic[K, V]):
 
     def get_many(self, keys: Iterable[K]) -> list[tuple[bool, V | None]]:
         """:meth:`get` of each of ``keys`` in order, the lock taken once."""
-        entries, found = self._entries, []
+        entries = self._entries
+        found: list[tuple[bool, V | None]] = []
         with self._lock:
             for key in keys:
                 if key in entries:

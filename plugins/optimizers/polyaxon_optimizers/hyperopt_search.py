@@ -72,13 +72,16 @@ def hyperopt_space(params: Mapping[str, ParamDistribution]) -> dict[str, Any]:
 #: the hyperopt documents of trials, by all that makes one: the search space, metric and
 #: direction, and the trial's index, status, metric value and params. A sweep's history is
 #: read again on every pass, where only the trials that changed need a new document.
-#: Documents are never changed once made (hyperopt copies what it is given). Enough for
-#: the histories of a few sweeps of thousands of trials (about 1 kB each).
+#: Documents are never changed once made (hyperopt's ``Trials`` copies what it is given,
+#: and TPE's model only reads them). Enough for the histories of a few sweeps of
+#: thousands of trials (about 1 kB each).
 _DOCUMENTS: Kept[Hashable, dict[str, Any] | None] = Kept(20_000)
 #: the same, found by the :class:`~polyaxon_core.entities.Trial` object they were made
 #: from (kept with them, so its ``id`` stays its own) in a space: the orchestrator hands
 #: the same Trial to every pass until its run changes, and finding it so builds no key
 _DOCUMENTS_OF: Kept[tuple[int, Hashable], tuple[Trial, dict[str, Any] | None]] = Kept(20_000)
+
+
 class _Space:
     """hyperopt's ``Domain`` of a search space, built once, as ``fmin`` does for all its
     suggestions, and TPE's model of it (built on first use); used by one suggestion at a
