@@ -13,7 +13,7 @@ after the commit. Two processes racing on a run cannot both move it: the second 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from itertools import pairwise
@@ -38,11 +38,14 @@ def transition(
     reason: str | None = None,
     message: str | None = None,
     at: datetime | None = None,
+    changes: Mapping[str, Any] | None = None,
 ) -> bool:
     """Move ``run`` to ``status`` if the lifecycle allows it; return whether it moved.
 
     ``at`` is when it happened, when that was earlier than now (a run tracked offline,
-    stored later): the status's time, and the run's start or end.
+    stored later): the status's time, and the run's start or end. ``changes``: other
+    columns of the run to set with the status, in the same statement, and only if it
+    moves (what the orchestrator records as it claims, launches or queues a run).
 
     The move is a compare-and-set against the status ``run`` holds: when another process
     changed the row since it was read, nothing is written, ``run`` is refreshed to the
@@ -60,7 +63,7 @@ def transition(
         return False
     now = utcnow()
     when = at or now
-    values: dict[str, Any] = {"status": status.value, "updated_at": now}
+    values: dict[str, Any] = {**(changes or {}), "status": status.value, "updated_at": now}
     if status == Status.RUNNING and run.started_at is None:
         values["started_at"] = when
         values["wait_time"] = (when - run.created_at).total_seconds()

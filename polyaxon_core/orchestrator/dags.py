@@ -352,10 +352,9 @@ class DagController:
             if (operation.params.get(name) or {}).get("contextOnly"):
                 param["contextOnly"] = True
             content["params"][name] = param
-        child.content = json.dumps(content, sort_keys=True)
-        child.inputs = inputs
         return transition(session, child, Status.QUEUED, reason="queued",
-                          message="its trigger holds" if upstream_names(operation) else None)
+                          message="its trigger holds" if upstream_names(operation) else None,
+                          changes={"content": json.dumps(content, sort_keys=True), "inputs": inputs})
 
     # ---------------------------------------------------------------------- references
     def _resolve(self, session: Session, dag: Run, operation: OperationSpec,

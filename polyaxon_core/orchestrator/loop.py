@@ -281,14 +281,14 @@ class Orchestrator:
                 note(session, run, held.reason, held.message)
                 continue
             attempts = int((run.meta_info or {}).get("attempts", 0)) + 1
-            run.meta_info = {**(run.meta_info or {}), "attempts": attempts}
+            claim: dict[str, Any] = {"meta_info": {**(run.meta_info or {}), "attempts": attempts},
+                                     "scheduler": self.scheduler.name, "scheduler_handle": {}}
             if attempts > 1:
                 # the run's last metric values are those of the attempt in progress
-                run.last_metrics = {}
-            run.scheduler = self.scheduler.name
-            run.scheduler_handle = {}
+                claim["last_metrics"] = {}
             if transition(session, run, Status.SCHEDULED, reason="scheduled",
-                          message=f"queue {queue_name}, attempt {attempts}, by orchestrator {self.replica}"):
+                          message=f"queue {queue_name}, attempt {attempts}, by orchestrator {self.replica}",
+                          changes=claim):
                 busy[queue_name] += 1
                 free -= 1
                 quotas.admit(run)
@@ -344,12 +344,12 @@ class Orchestrator:
             transition(session, run, Status.FAILED, reason="launch failed",
                        message=str(exc))
             return
-        run.scheduler_handle = dict(handle)
+        started: dict[str, Any] = {"scheduler_handle": dict(handle)}
         if launch.service_urls:  # what the API and the CLI show of where it is reached
-            run.meta_info = {**(run.meta_info or {}), "service": {
+            started["meta_info"] = {**(run.meta_info or {}), "service": {
                 "base_urls": list(launch.service_urls),
                 "ports": declared_ports(launch.run_section)}}
-        if not transition(session, run, Status.STARTING, reason="starting"):
+        if not transition(session, run, Status.STARTING, reason="starting", changes=started):
             # stopped while it was being submitted: what was started must not stay
             self.scheduler.stop(run_to_entity(run), handle, force=True)
             self.scheduler.cleanup(run_to_entity(run), handle)

@@ -130,3 +130,17 @@ def test_a_run_cannot_be_born_through_an_illegal_step(db_url: str, path: list[tu
         session.rollback()
     with session_scope(db_url) as session:
         assert session.scalar(select(func.count(Run.id))) == 0
+
+
+def test_changes_are_written_with_the_move_and_only_if_it_happens(db_url: str) -> None:
+    run_id = _running_run(db_url)
+    with session_scope(db_url) as session:
+        run = session.get(Run, run_id)
+        assert run is not None
+        assert not transition(session, run, "queued", changes={"meta_info": {"refused": True}})
+        assert transition(session, run, "succeeded", changes={"outputs": {"loss": 0.5}})
+        assert run.outputs == {"loss": 0.5}
+    with session_scope(db_url) as session:
+        stored = session.get(Run, run_id)
+        assert stored is not None and stored.status == "succeeded"
+        assert stored.outputs == {"loss": 0.5} and "refused" not in (stored.meta_info or {})
