@@ -192,13 +192,13 @@ def _claim_queued(session: Session, agent: Agent, limit: int) -> list[Run]:
             note(session, run, held.reason, held.message)
             continue
         attempts = int((run.meta_info or {}).get("attempts", 0)) + 1
-        run.meta_info = {**(run.meta_info or {}), "attempts": attempts, "agent": agent.name}
+        claim: dict[str, Any] = {
+            "meta_info": {**(run.meta_info or {}), "attempts": attempts, "agent": agent.name},
+            "scheduler": scheduler_of(agent.name), "scheduler_handle": {}}
         if attempts > 1:
-            run.last_metrics = {}
-        run.scheduler = scheduler_of(agent.name)
-        run.scheduler_handle = {}
+            claim["last_metrics"] = {}
         if transition(session, run, Status.SCHEDULED, reason="scheduled",
-                      message=f"agent {agent.name}, queue {name}, attempt {attempts}"):
+                      message=f"agent {agent.name}, queue {name}, attempt {attempts}", changes=claim):
             busy[name] += 1
             quotas.admit(run)
             claimed.append(run)
@@ -236,8 +236,8 @@ def report(session: Session, agent: Agent, uuid: str, body: Mapping[str, Any]) -
     accepted = True
     if body.get("handle") is not None:
         if run.status == Status.SCHEDULED.value and not run.scheduler_handle:
-            run.scheduler_handle = dict(body["handle"])
-            accepted = transition(session, run, Status.STARTING, reason="starting")
+            accepted = transition(session, run, Status.STARTING, reason="starting",
+                                  changes={"scheduler_handle": dict(body["handle"])})
         else:
             accepted = False
     if (body.get("status") == Status.FAILED.value and body.get("handle") is None
