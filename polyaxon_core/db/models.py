@@ -194,6 +194,14 @@ def with_project() -> LoaderOption:
     return joinedload(Run.project, innerjoin=True)
 
 
+def with_pipeline_uuid() -> LoaderOption:
+    """The query option loading the uuid of a run's pipeline (its DAG or sweep) in the
+    same query, where :func:`~polyaxon_core.db.convert.run_to_entity` would otherwise
+    load the pipeline's whole row (a DAG's content names all its operations); its other
+    columns load if they are read. Made when first used, as :func:`with_project`."""
+    return joinedload(Run.pipeline).load_only(Run.uuid)
+
+
 class RunStatusCondition(Base):
     """One entry of a run's status timeline."""
 

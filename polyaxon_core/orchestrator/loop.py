@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, object_session
 from polyaxon_core.config import Settings
 from polyaxon_core.db.claims import claim_rows, critical_section
 from polyaxon_core.db.convert import run_to_entity
-from polyaxon_core.db.models import ProjectCI, Queue, Run, utcnow, with_project
+from polyaxon_core.db.models import ProjectCI, Queue, Run, utcnow, with_pipeline_uuid, with_project
 from polyaxon_core.db.session import is_disconnect, session_scope
 from polyaxon_core.domain.agents import SCHEDULER_PREFIX as AGENT_SCHEDULER
 from polyaxon_core.domain.agents import agent_names, agent_of_queue
@@ -300,7 +300,7 @@ class Orchestrator:
             # locked while it is submitted: another replica that finds it scheduled (an
             # orphan to it) skips it, then sees it started
             run = session.scalar(claim_rows(
-                select(Run).options(with_project()).where(Run.id == run_id), Run))
+                select(Run).options(with_project(), with_pipeline_uuid()).where(Run.id == run_id), Run))
             if run is None or run.status != Status.SCHEDULED.value:
                 return
             if not _resumes_artifacts(run):
@@ -411,7 +411,7 @@ class Orchestrator:
         """Ask the scheduler about every launched run and apply what changed."""
         with session_scope(self.settings.db_url) as session:
             rows = session.scalars(
-                select(Run).options(with_project())
+                select(Run).options(with_project(), with_pipeline_uuid())
                 .where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
                        Run.managed_by == "agent")
             ).all()
@@ -434,7 +434,8 @@ class Orchestrator:
             item = handles[update.run_uuid]
             with session_scope(self.settings.db_url) as session:
                 run = session.scalar(claim_rows(
-                    select(Run).options(with_project()).where(Run.uuid == update.run_uuid),
+                    select(Run).options(with_project(), with_pipeline_uuid())
+                    .where(Run.uuid == update.run_uuid),
                     Run))
                 # what was observed applies to the state it was observed in: not when
                 # another replica (or a user's stop, or a retry) moved the run meanwhile

@@ -46,7 +46,7 @@ from typing import Any
 from sqlalchemy import select as select_rows
 
 from polyaxon_core.config import Settings, load_settings
-from polyaxon_core.db.models import Run, with_project
+from polyaxon_core.db.models import Run, with_pipeline_uuid, with_project
 from polyaxon_core.db.session import get_engine, session_scope, transact
 from polyaxon_core.domain import leases
 from polyaxon_core.domain.metrics import current_attempt
@@ -155,7 +155,7 @@ def execute(run_uuid: str, attempt: int) -> str:
     served: RelayServer | None = None
     try:
         with session_scope(url) as session:
-            row = session.scalar(select_rows(Run).options(with_project())
+            row = session.scalar(select_rows(Run).options(with_project(), with_pipeline_uuid())
                                  .where(Run.id == run_id))
             assert row is not None
             launch = prepare_launch(state.settings, state.store, state.scheduler, row)
