@@ -84,7 +84,8 @@ class SweepController:
         """The sweep's trials as rows of :data:`_TRIAL_COLUMNS` and as Trials, in order."""
         known = self._known.setdefault(sweep.id, {})
         # plain tuples compared as sets: a pass over thousands of unchanged trials stays in
-        # C; read through the connection, with no ORM processing of the rows
+        # C; read through the connection, with no ORM processing of the rows (nor the
+        # session's autoflush: a pass reads its trials before it changes any)
         stamps: set[tuple[Any, ...]] = set(map(tuple, session.connection().execute(
             select(Run.id, Run.status, _CHANGED).where(Run.pipeline_id == sweep.id)).all()))
         changed = [run_id for run_id, _, _ in stamps - self._stamps.get(sweep.id, set())]

@@ -270,13 +270,15 @@ class HyperoptOptimizer(Optimizer):
         """The kept documents of ``trials`` (those in the space)."""
         import hyperopt
 
-        history = hyperopt.Trials()
+        history = None  # what makes new documents, made only when one is needed
         documents = []
         kept = _DOCUMENTS_OF.get_many([(id(trial), self._space_key) for trial in trials])
         for trial, (_, made) in zip(trials, kept, strict=True):
             if made is not None and made[0] is trial:
                 document = made[1]
             else:
+                if history is None:
+                    history = hyperopt.Trials()
                 document = self._cached_document(history, domain, trial)
                 _DOCUMENTS_OF.put((id(trial), self._space_key), (trial, document))
             if document:
