@@ -2,7 +2,8 @@
 
 When a DAG starts, every operation becomes a child run at once, waiting in ``compiled``
 (in the same transaction as the DAG's own move to ``running``, so a controller killed
-there either created them all or none). Each pass over a running DAG then decides, in
+there either created them all or none, and its first operations are queued in it too).
+Each pass over a running DAG then decides, in
 topological order (:mod:`graphlib`), what every waiting operation does now that its
 upstream operations (its ``dependencies`` and the operations its params read from) have
 moved:
@@ -257,8 +258,11 @@ class DagController:
             transition(session, dag, Status.FAILED, reason="dag error", message=str(exc))
             return
         if dag.status == Status.QUEUED.value:
-            self._start(session, dag, spec)
-            return
+            # started, its first operations are queued in the same transaction, so that the
+            # orchestrator launches them in this pass rather than a poll interval later
+            if not self._start(session, dag, spec):
+                return
+            session.flush()
         children = _Children(session, dag.id, self._names.setdefault(dag.id, {}))
         if dag.status == Status.STOPPING.value:
             self._stop(session, dag, children)
@@ -272,16 +276,18 @@ class DagController:
             self._finish(session, dag, spec, children, reused)
 
     # ------------------------------------------------------------------------ starting
-    def _start(self, session: Session, dag: Run, spec: OperationSpec) -> None:
-        """Create every operation, waiting, in the transaction that moves the DAG to running."""
+    def _start(self, session: Session, dag: Run, spec: OperationSpec) -> bool:
+        """Create every operation, waiting, in the transaction that moves the DAG to
+        running; whether it moved."""
         if not transition(session, dag, Status.RUNNING, reason="running"):
-            return
+            return False
         dag.meta_info = {**(dag.meta_info or {}),
                          "operations": [operation.name for operation in spec.dag_operations]}
         reused = dict((dag.meta_info or {}).get("reused") or {})
         for operation in spec.dag_operations:
             if operation.name not in reused:
                 create_operation(session, dag, operation)
+        return True
 
     def _reused(self, session: Session, dag: Run) -> dict[str, Run]:
         """The operations a ``--from-failed`` restart takes from the DAG it restarts."""
