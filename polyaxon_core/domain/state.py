@@ -19,7 +19,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, insert, update
+from sqlalchemy import CursorResult, Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -29,6 +29,15 @@ from polyaxon_core.events import has_listeners, queue_event
 from polyaxon_core.lifecycle import Status, can_transition, is_final
 
 logger = logging.getLogger(__name__)
+
+_RUNS, _TOKENS = cast(Table, Run.__table__), cast(Table, ApiToken.__table__)
+#: built once: every status change of every run goes through these (a busy orchestrator
+#: moves a run a few times a second), so only their parameters are made each time. The
+#: SET clause of the move is the parameters' columns.
+_MOVE = update(_RUNS).where(_RUNS.c.id == bindparam("_run"), _RUNS.c.status == bindparam("_previous"))
+_REVOKE = (update(_TOKENS).where(_TOKENS.c.run_id == bindparam("_run"), _TOKENS.c.revoked_at.is_(None))
+           .values(revoked_at=bindparam("_now")))
+_TIMELINE = insert(cast(Table, RunStatusCondition.__table__))
 
 
 def transition(
@@ -74,10 +83,7 @@ def transition(
         started_at = values.get("started_at", run.started_at)
         if started_at is not None:
             values["duration"] = (when - started_at).total_seconds()
-    result = session.execute(
-        update(Run).where(Run.id == run.id, Run.status == previous).values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    result = session.execute(_MOVE, {**values, "_run": run.id, "_previous": previous})
     if cast(CursorResult[Any], result).rowcount != 1:
         session.refresh(run)
         logger.info("run %s was no longer %s (now %s): %s not applied", run.uuid, previous,
@@ -88,13 +94,11 @@ def transition(
         set_committed_value(run, column, value)
     if is_final(status):
         # the tokens issued to the run's attempts: nothing may act as the run once it ended
-        session.execute(update(ApiToken)
-                        .where(ApiToken.run_id == run.id, ApiToken.revoked_at.is_(None))
-                        .values(revoked_at=now))
+        session.execute(_REVOKE, {"_run": run.id, "_now": now})
     # the timeline's entry in one statement (no unit of work to sort out: a run moves a
     # few times a second under a busy orchestrator)
-    session.execute(insert(RunStatusCondition).values(
-        run_id=run.id, status=status.value, reason=reason, message=message, created_at=when))
+    session.execute(_TIMELINE, {"run_id": run.id, "status": status.value, "reason": reason,
+                                "message": message, "created_at": when})
     if "conditions" in run.__dict__:  # the timeline loaded in this session: read again
         session.expire(run, ["conditions"])
     changed = has_listeners("polyaxon_on_run_status_changed")
@@ -133,7 +137,7 @@ def born(session: Session, run: Run, path: Sequence[tuple[Status, str]]) -> None
     run.status, run.created_at, run.updated_at = statuses[-1].value, now, now
     session.add(run)
     session.flush()
-    session.execute(insert(RunStatusCondition), [
+    session.execute(_TIMELINE, [
         {"run_id": run.id, "status": status.value, "reason": reason, "created_at": now}
         for status, reason in path])
     entity = run_to_entity(run)
