@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 from functools import lru_cache
 
-from sqlalchemy import select
+from sqlalchemy import CompoundSelect, bindparam, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from polyaxon_core.db.models import (
@@ -255,9 +255,28 @@ def revoke_token(session: Session, key: str) -> ApiToken | None:
 LAST_USED_PRECISION = timedelta(minutes=1)
 
 
+#: every request with a token asks these two: built once, read in one statement each
+#: (the token with its user; the user's roles in the organization and on its projects,
+#: their own and their teams', marked 0, 1 and 2)
+_TOKEN = (select(ApiToken, User).join(User, User.id == ApiToken.user_id)
+          .where(ApiToken.key_hash == bindparam("key_hash")))
+_ROLES: CompoundSelect[int, str, str, str] = union_all(
+    select(literal_column("0"), OrganizationMember.owner, OrganizationMember.owner, OrganizationMember.role)
+    .where(OrganizationMember.user_id == bindparam("user_id"),
+           OrganizationMember.owner == bindparam("owner")),
+    select(literal_column("1"), Project.owner, Project.name, ProjectMember.role)
+    .join(ProjectMember, ProjectMember.project_id == Project.id)
+    .where(ProjectMember.user_id == bindparam("user_id"), Project.owner == bindparam("owner")),
+    select(literal_column("2"), Project.owner, Project.name, TeamProject.role)
+    .join(TeamProject, TeamProject.project_id == Project.id)
+    .join(TeamMember, TeamMember.team_id == TeamProject.team_id)
+    .where(TeamMember.user_id == bindparam("user_id"), Project.owner == bindparam("owner")),
+)
+
+
 def user_for_token(session: Session, key: str, now: datetime | None = None) -> AuthenticatedUser | None:
     """The user a valid (known, unexpired, unrevoked) token belongs to, else None."""
-    token = session.scalar(select(ApiToken).where(ApiToken.key_hash == _digest(key)))
+    token = session.scalar(_TOKEN, {"key_hash": _digest(key)})
     now = now or utcnow()
     if token is None or token.revoked_at is not None:
         return None
@@ -275,25 +294,14 @@ def user_for_token(session: Session, key: str, now: datetime | None = None) -> A
 def authenticated(session: Session, user: User, owner: str = "default") -> AuthenticatedUser:
     """``user`` with their role in the organization ``owner`` and on each of its projects
     (the highest of their own and their teams')."""
-    role = session.scalar(
-        select(OrganizationMember.role).where(OrganizationMember.user_id == user.id,
-                                              OrganizationMember.owner == owner)
-    )
-    direct = session.execute(
-        select(Project.owner, Project.name, ProjectMember.role)
-        .join(ProjectMember, ProjectMember.project_id == Project.id)
-        .where(ProjectMember.user_id == user.id, Project.owner == owner)
-    )
-    through_teams = session.execute(
-        select(Project.owner, Project.name, TeamProject.role)
-        .join(TeamProject, TeamProject.project_id == Project.id)
-        .join(TeamMember, TeamMember.team_id == TeamProject.team_id)
-        .where(TeamMember.user_id == user.id, Project.owner == owner)
-    )
+    role: str | None = None
     project_roles: dict[str, str] = {}
-    for project_owner, name, project_role in [*direct, *through_teams]:
+    for source, project_owner, name, granted in session.execute(_ROLES, {"user_id": user.id, "owner": owner}):
+        if source == 0:
+            role = granted
+            continue
         key = f"{project_owner}/{name}"
-        project_roles[key] = highest_project_role([project_roles.get(key), project_role]) or project_role
+        project_roles[key] = highest_project_role([project_roles.get(key), granted]) or granted
     return AuthenticatedUser(id=user.id, username=user.username, organization_role=role,
                              project_roles=project_roles)
 
