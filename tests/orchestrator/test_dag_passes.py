@@ -1,0 +1,77 @@
+"""What one pass of the orchestrator does with a DAG: started, its first operations are
+launched in that same pass, not a poll interval later."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from polyaxon_core.config import Settings
+from polyaxon_core.db.models import Run
+from polyaxon_core.db.session import migrate, session_scope
+from polyaxon_core.domain.commands import submit_operation
+from polyaxon_core.domain.projects import create_project
+from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
+from polyaxon_core.interfaces import Scheduler
+from polyaxon_core.lifecycle import Status
+from polyaxon_core.orchestrator.loop import Orchestrator
+from polyaxon_core.plugins import create
+from polyaxon_core.spec import read_polyaxonfile
+
+DAG = """
+version: 1.1
+kind: component
+name: two-steps
+run:
+  kind: dag
+  components:
+    - name: step
+      run: {kind: job, container: {image: python:3.11-slim, command: [python, -c, pass]}}
+  operations:
+    - {name: first, dagRef: step}
+    - {name: second, dagRef: step, dependencies: [first]}
+"""
+
+
+class RecordingScheduler(Scheduler):
+    """Starts nothing; records the operations it was handed, in order."""
+
+    name = "recording"
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.submitted: list[str] = []
+
+    def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
+        self.submitted.append(str(launch.run.meta_info["operation"]))
+        return {"submitted": True}
+
+    def poll(self, run: RunEntity, handle: Mapping[str, Any]) -> StatusUpdate:
+        return StatusUpdate(run.uuid, Status.RUNNING.value)
+
+    def stop(self, run: RunEntity, handle: Mapping[str, Any], force: bool) -> None:
+        """Nothing runs, nothing to stop."""
+
+
+def test_a_dag_started_in_a_pass_has_its_first_operations_launched_in_that_pass(
+    polyaxon_settings: Settings, tmp_path: Path
+) -> None:
+    migrate(polyaxon_settings.db_url)
+    scheduler = RecordingScheduler(polyaxon_settings)
+    orchestrator = Orchestrator(polyaxon_settings, scheduler=scheduler,
+                                store=create("store", "local", polyaxon_settings))
+    path = tmp_path / "dag.yaml"
+    path.write_text(DAG)
+    with session_scope(polyaxon_settings.db_url) as session:
+        dag = submit_operation(session, create_project(session, "tests"), read_polyaxonfile(path),
+                               default_concurrency=2, context_path=str(tmp_path))
+        dag_id = dag.id
+    orchestrator.tick()
+    assert scheduler.submitted == ["first"]
+    with session_scope(polyaxon_settings.db_url) as session:
+        statuses = dict(session.execute(select(Run.name, Run.status).where(Run.pipeline_id == dag_id)).all())
+        assert session.get(Run, dag_id).status == Status.RUNNING.value  # type: ignore[union-attr]
+    assert statuses == {"first": Status.STARTING.value, "second": Status.COMPILED.value}
