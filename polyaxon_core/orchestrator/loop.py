@@ -133,16 +133,25 @@ class Orchestrator:
         self.culling = CullingController(
             settings, type(self.scheduler).run_globals(settings),
             lambda uuid: self.store.local_path(uuid) or settings.runs_path / uuid / "artifacts")
+        #: when the controllers that act on time run next (see :meth:`tick`)
+        self._timed_due = 0.0
 
     # ------------------------------------------------------------------------------ tick
     def tick(self) -> None:
         """One pass over everything: reconciliation, culling, CI, schedules, DAGs, sweeps,
         scheduling, in this order so that a run which just ended is seen by its DAG or sweep, and the runs
-        they queue in its place are launched, in the same pass."""
+        they queue in its place are launched, in the same pass.
+
+        Culling, CI and schedules act on time (an idle service, a branch's interval, a
+        firing): they run at most once a poll interval, not in every pass a wake-up
+        starts (a busy DAG or sweep wakes the orchestrator each time a run ends)."""
         self.reconcile()
-        self.culling.control_all()
-        self.ci.control_all(self.settings.db_url)
-        self.schedules.control_all(self.settings.db_url)
+        now = time.monotonic()
+        if now >= self._timed_due:
+            self._timed_due = now + self.settings.poll_interval
+            self.culling.control_all()
+            self.ci.control_all(self.settings.db_url)
+            self.schedules.control_all(self.settings.db_url)
         self.dags.control_all(self.settings.db_url)
         self.sweeps.control_all(self.settings.db_url)
         self.schedule()
