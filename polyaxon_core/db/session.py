@@ -93,11 +93,16 @@ def _engine(url: str) -> Engine:
     return engine
 
 
+#: the engines of :func:`autocommit`, one per URL: pools of their own, whose connections
+#: stay in autocommit mode
+_AUTOCOMMIT_ENGINES: dict[str, Engine] = {}
+
+
 def _forget_inherited_connections() -> None:
     """In a forked child: the pooled connections are the parent's (a PostgreSQL socket
     used by both would mix their conversations); the child opens its own, and leaves the
     parent's open for the parent."""
-    for engine in _ENGINES.values():
+    for engine in [*_ENGINES.values(), *_AUTOCOMMIT_ENGINES.values()]:
         engine.dispose(close=False)
 
 
@@ -134,14 +139,39 @@ def session_scope(url: str) -> Iterator[Session]:
     dispatch_pending(session)
 
 
-@contextmanager
-def autocommit(url: str) -> Iterator[Connection]:
-    """A connection of the pool in autocommit mode: each statement is its own
+def autocommit(url: str, work: Callable[[Connection], T]) -> T:
+    """``work(connection)`` on a connection in autocommit mode: each statement is its own
     transaction, begun and committed by the database in that statement's round trip (a
     statement that writes several tables at once is still all or nothing). For the hot
-    paths whose whole work is one statement; it goes back to the pool as it came."""
-    with _engine(url).connect() as connection:
-        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+    paths whose whole work is one statement, safe to send again (doing it twice does no
+    harm).
+
+    The connections come from a pool of their own that keeps them in autocommit mode, and
+    are not pinged as they leave it: a call is the statement's round trip alone. A
+    connection the statement finds lost (the server restarted, or ended it) is given up,
+    with every other connection of the pool opened before, and ``work`` is done again on
+    a new one, up to :data:`RECONNECT_ATTEMPTS` times, a little later each time."""
+    import time
+
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            with _autocommit_engine(url).connect() as connection:
+                return work(connection)
+        except Exception as exc:
+            if not is_disconnect(exc) or attempt == RECONNECT_ATTEMPTS:
+                raise
+            time.sleep(0.05 * 2 ** attempt)  # the server may be restarting: give it time
+
+
+def _autocommit_engine(url: str) -> Engine:
+    engine = _AUTOCOMMIT_ENGINES.get(url)
+    if engine is None:
+        # last in, first out: the connection used last is reused, the others may idle
+        engine = _AUTOCOMMIT_ENGINES[url] = create_engine(_engine(url).url, isolation_level="AUTOCOMMIT",
+                                                          pool_use_lifo=True)
+    return engine
 
 
 def is_disconnect(exc: BaseException) -> bool:

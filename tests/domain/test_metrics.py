@@ -293,9 +293,8 @@ def test_one_statement_batches_wait_for_a_batch_in_progress_and_store_only_what_
 
     def store(batch: str, name: str) -> None:
         try:
-            with autocommit(postgres_database) as connection:
-                answers[batch] = log_metric_batch_at(connection, "default", project, uuid, batch,
-                                                     [{"name": name, "value": 0.9, "step": 1}])
+            answers[batch] = autocommit(postgres_database, lambda connection: log_metric_batch_at(
+                connection, "default", project, uuid, batch, [{"name": name, "value": 0.9, "step": 1}]))
         except BaseException as exc:  # reported below
             answers[batch] = exc
 
@@ -321,3 +320,50 @@ def test_one_statement_batches_wait_for_a_batch_in_progress_and_store_only_what_
         names = session.scalars(select(Metric.name).where(Metric.run_id == run_id)
                                 .order_by(Metric.name)).all()
         assert names == ["accuracy", "loss"]  # nothing of the duplicate
+
+
+def test_a_one_statement_batch_on_a_connection_the_server_ended_is_stored_once_on_a_new_one(
+        postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool of the one-statement path pings nothing: a connection the server ended
+    while it sat in the pool is found lost by the statement, which is sent again on a new
+    connection; the batch is stored once."""
+    from sqlalchemy import Connection, create_engine, func, select, text
+    from sqlalchemy.exc import OperationalError
+
+    from polyaxon_core.db import session as session_module
+    from polyaxon_core.db.models import Metric
+    from polyaxon_core.db.session import autocommit
+    from polyaxon_core.domain.metrics import log_metric_batch_at
+
+    project = f"reconnect-{uuid_module.uuid4().hex[:8]}"
+    run_id = _run(postgres_database, attempts=1, project=project)
+    with session_scope(postgres_database) as session:
+        uuid = session.get_one(Run, run_id).uuid
+    backends: list[int] = []
+
+    def store(connection: Connection, batch: str) -> tuple[int, bool]:
+        backends.append(int(connection.scalar(text("SELECT pg_backend_pid()")) or 0))
+        return log_metric_batch_at(connection, "default", project, uuid, batch,
+                                   [{"name": "loss", "value": 0.5, "step": step} for step in range(3)])
+
+    def end_the_pooled_connection() -> None:
+        admin = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backends[-1]})
+        finally:
+            admin.dispose()
+
+    assert autocommit(postgres_database, lambda connection: store(connection, "a")) == (3, False)
+    end_the_pooled_connection()
+    # not pinged as it leaves the pool: with one attempt only, the ended connection is met
+    monkeypatch.setattr(session_module, "RECONNECT_ATTEMPTS", 1)
+    with pytest.raises(OperationalError):
+        autocommit(postgres_database, lambda connection: store(connection, "b"))
+    assert autocommit(postgres_database, lambda connection: store(connection, "b")) == (3, False)
+    end_the_pooled_connection()
+    monkeypatch.undo()
+    assert autocommit(postgres_database, lambda connection: store(connection, "c")) == (3, False)
+    assert len(set(backends)) == 3  # a new connection after each end
+    with session_scope(postgres_database) as session:
+        assert session.scalar(select(func.count()).select_from(Metric).where(Metric.run_id == run_id)) == 9

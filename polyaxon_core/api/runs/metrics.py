@@ -182,9 +182,8 @@ def run_metrics_log(owner: str, project: str, uuid: str) -> Answer:
     if len(uuid) == 32 and get_engine(server.settings.db_url).dialect.driver == "psycopg2":
         check_owner(owner)
         try:
-            with autocommit(server.settings.db_url) as connection:
-                stored = log_metric_batch_at(connection, owner, project, uuid, body["batch_id"],
-                                             body["metrics"], body["attempt"])
+            stored = autocommit(server.settings.db_url, lambda connection: log_metric_batch_at(
+                connection, owner, project, uuid, body["batch_id"], body["metrics"], body["attempt"]))
         except IntegrityError:  # the run was deleted meanwhile: the general path says so
             stored = None
     count, duplicate = stored if stored is not None else _log_batch(owner, project, uuid, body)
