@@ -10,6 +10,9 @@ import click
 
 from polyaxon_core.cli.common import domain_errors, settings
 
+#: a pooled connection the orchestrator has not used for this long is pinged before use
+UNPINGED_SECONDS = 5.0
+
 
 @click.command("scheduler")
 @click.option("--exit-when-idle", type=float, metavar="SECONDS",
@@ -28,6 +31,7 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     """
     from polyaxon_core.cli.common import database
     from polyaxon_core.cli.errors import CliError
+    from polyaxon_core.db.session import ping_only_idle_connections
     from polyaxon_core.orchestrator import Orchestrator, OrchestratorLock
     from polyaxon_core.orchestrator.backends import check_backends
     from polyaxon_core.orchestrator.loop import fail_waiting_runs
@@ -41,6 +45,9 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     check_backends(current)
     with database():
         pass  # migrate before the first tick
+    # a pass that loses its connection is logged and done again by the next: the many short
+    # transactions of a pass do not each pay a ping
+    ping_only_idle_connections(UNPINGED_SECONDS)
     lock = OrchestratorLock(current)
     if not lock.acquire():
         if quiet_if_running:

@@ -7,8 +7,10 @@ to the same file from different processes.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from functools import cache
@@ -17,7 +19,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from polyaxon_core.config import ConfigurationError
@@ -68,10 +70,49 @@ def create_db_engine(url: str) -> Engine:
         # scheme is (psycopg 3 since SQLAlchemy 2.1); postgresql+psycopg:// picks psycopg 3
         parsed = parsed.set(drivername="postgresql+psycopg2")
     try:
-        return create_engine(parsed, pool_pre_ping=True)
+        engine = create_engine(parsed)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         hint = _DRIVER_HINTS.get(parsed.drivername, _POSTGRES_HINT)
         raise ConfigurationError(f"no driver for {parsed.drivername!r} ({exc}); {hint}") from None
+    event.listen(engine.pool, "checkout", functools.partial(_ping_on_checkout, engine.dialect))
+    event.listen(engine.pool, "checkin", _note_return)
+    return engine
+
+
+#: how long a pooled connection may have sat unused and still leave the pool unpinged:
+#: 0, every connection is pinged as it leaves the pool (one round trip), so a request
+#: never meets a connection the server ended while it waited; see
+#: :func:`ping_only_idle_connections`
+_UNPINGED_SECONDS = 0.0
+_RETURNED_AT = "polyaxon_returned_at"
+
+
+def ping_only_idle_connections(seconds: float) -> None:
+    """In this process, ping a pooled connection as it leaves the pool only if it sat
+    unused ``seconds`` or more: for a process that does again whatever a lost connection
+    interrupts (the orchestrator, whose steps are each a transaction and whose failed pass
+    is the next pass), so that its many short transactions do not each cost a round trip
+    more. A connection that dies between two of them is found by the statement."""
+    global _UNPINGED_SECONDS
+    _UNPINGED_SECONDS = seconds
+
+
+def _ping_on_checkout(dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    returned = record.info.get(_RETURNED_AT)
+    if returned is None or time.monotonic() - returned < _UNPINGED_SECONDS:
+        return  # just opened, or used a moment ago
+    try:
+        alive = dialect.do_ping(dbapi_connection)
+    except Exception as exc:
+        if not dialect.is_disconnect(exc, dbapi_connection, None):
+            raise
+        alive = False
+    if not alive:  # the pool opens a new connection in its place
+        raise DisconnectionError("the pooled connection was closed by the server")
+
+
+def _note_return(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_RETURNED_AT] = time.monotonic()
 
 
 _PSYCOPG2_HINT = "install `pip install 'polyaxon-core[postgres]'` (psycopg2)"

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import Engine, create_engine, select, text
 
 from polyaxon_core.config import ConfigurationError
 from polyaxon_core.db.models import Metric, Run
@@ -69,3 +69,55 @@ def test_psycopg3_urls_migrate_and_round_trip(psycopg3_database: str) -> None:
         found = get_run(session, uuid_of_run, get_project(session, "drivers"))
         values = session.scalars(select(Metric.value).where(Metric.run_id == found.id)).all()
         assert found.inputs == {"lr": 0.1} and values == [0.5]
+
+
+def _backend(engine: Engine) -> int:
+    """The server process of the connection ``engine``'s pool hands out next."""
+    with engine.connect() as connection:
+        return int(connection.scalar(text("SELECT pg_backend_pid()")) or 0)
+
+
+def _end(url: str, backend: int) -> None:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    finally:
+        admin.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("driver", ["psycopg2", "psycopg"])
+def test_a_pooled_connection_the_server_ended_is_replaced_as_it_leaves_the_pool(
+        postgres_database: str, driver: str) -> None:
+    engine = create_db_engine(_with_driver(postgres_database, driver))
+    try:
+        first = _backend(engine)
+        _end(postgres_database, first)
+        assert _backend(engine) != first  # pinged, found ended, replaced: no error
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_where_only_idle_connections_are_pinged_the_statement_meets_an_ended_one_and_the_next_works(
+        postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The orchestrator's way (``ping_only_idle_connections``): a connection used a moment
+    ago leaves the pool unpinged; ended meanwhile, the statement fails as a lost
+    connection (the pass is done again), and the pool hands out a new one after."""
+    from sqlalchemy.exc import OperationalError
+
+    from polyaxon_core.db import session as session_module
+
+    monkeypatch.setattr(session_module, "_UNPINGED_SECONDS", 0.0)
+    session_module.ping_only_idle_connections(3600.0)
+    engine = create_db_engine(postgres_database)
+    try:
+        first = _backend(engine)
+        _end(postgres_database, first)
+        with pytest.raises(OperationalError) as caught:
+            _backend(engine)
+        assert caught.value.connection_invalidated
+        assert _backend(engine) != first
+    finally:
+        engine.dispose()
