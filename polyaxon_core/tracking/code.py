@@ -34,18 +34,25 @@ def _git(folder: Path, *arguments: str) -> str | None:
 
 def code_version(folder: Path | None = None) -> tuple[dict[str, Any], str] | None:
     """``({"commit", "branch", "url", "is_dirty", "root"}, diff)`` of the git repository
-    holding ``folder`` (default: the working directory); None outside of one."""
-    folder = folder or Path.cwd()
-    root = _git(folder, "rev-parse", "--show-toplevel")
-    commit = _git(folder, "rev-parse", "HEAD")
-    if root is None or commit is None:
+    holding ``folder`` (default: the working directory); None outside of one.
+
+    Outside of a repository (no ``.git`` in the folder or above it, and no ``GIT_DIR``)
+    git is not started at all: most runs start where there is none."""
+    folder = (folder or Path.cwd()).absolute()
+    if not os.environ.get("GIT_DIR") and not any(
+            (candidate / ".git").exists() for candidate in (folder, *folder.parents)):
         return None
-    branch = (_git(folder, "rev-parse", "--abbrev-ref", "HEAD") or "").strip()
+    # the root, the commit and the branch in one call (it fails on a repository without
+    # a commit)
+    found = (_git(folder, "rev-parse", "--show-toplevel", "HEAD", "--abbrev-ref", "HEAD") or "").split("\n")
+    if len(found) < 3:
+        return None
+    root, commit, branch = (line.strip() for line in found[:3])
     url = (_git(folder, "config", "--get", "remote.origin.url") or "").strip()
     status = _git(folder, "status", "--porcelain", "--untracked-files=no") or ""
     diff = _git(folder, "diff", "HEAD", "--binary") if status.strip() else ""
-    return ({"commit": commit.strip(), "branch": None if branch == "HEAD" else branch,
-             "url": url or None, "is_dirty": bool(status.strip()), "root": root.strip()},
+    return ({"commit": commit, "branch": None if branch == "HEAD" else branch,
+             "url": url or None, "is_dirty": bool(status.strip()), "root": root},
             diff or "")
 
 
