@@ -19,7 +19,7 @@ CHROMIUM ?= /usr/bin/chromium
 ASSETS := webapp/js
 VENDOR := webapp/polyaxon_webapp/static/vendor
 
-.PHONY: install demo test lint official-client browser buildah nginx assets emulators bench clean
+.PHONY: install bytecode demo test lint official-client browser buildah nginx assets emulators bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,13 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml plugins/*/pyproject.toml webapp
 	$(BIN)/python -m pip download --quiet --no-deps --dest $(VENV)/share/compose docker-compose==1.29.2
 	touch $@
 
-install: $(VENV)/.installed assets
+install: $(VENV)/.installed assets bytecode
+
+# the bytecode of our own packages (installed editable, so pip compiled none of them), and
+# again after an edit: where PYTHONDONTWRITEBYTECODE is set, as in many images, every
+# `polyaxon` process would otherwise compile them from source
+bytecode: $(VENV)/.installed
+	$(BIN)/python -m compileall -q polyaxon_core plugins webapp tests benchmarks
 
 # the charts' libraries, exactly as the lock file pins them: plotly.js's lighter bundle
 # and uPlot (a run's metric and resource charts)
