@@ -49,6 +49,17 @@ def _empty_postgres(url: str) -> None:
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
 
 
+def end_backend(url: str, backend: int) -> None:
+    """End the PostgreSQL server process ``backend`` of the database at ``url`` (as
+    ``pg_terminate_backend`` does to a connection when the server restarts)."""
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database URL: once on SQLite, once on PostgreSQL."""

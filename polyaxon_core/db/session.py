@@ -7,13 +7,12 @@ to the same file from different processes.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -74,7 +73,7 @@ def create_db_engine(url: str) -> Engine:
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         hint = _DRIVER_HINTS.get(parsed.drivername, _POSTGRES_HINT)
         raise ConfigurationError(f"no driver for {parsed.drivername!r} ({exc}); {hint}") from None
-    event.listen(engine.pool, "checkout", functools.partial(_ping_on_checkout, engine.dialect))
+    event.listen(engine.pool, "checkout", partial(_ping_on_checkout, engine.dialect))
     event.listen(engine.pool, "checkin", _note_return)
     return engine
 
@@ -191,19 +190,13 @@ def autocommit(url: str, work: Callable[[Connection], T]) -> T:
     are not pinged as they leave it: a call is the statement's round trip alone. A
     connection the statement finds lost (the server restarted, or ended it) is given up,
     with every other connection of the pool opened before, and ``work`` is done again on
-    a new one, up to :data:`RECONNECT_ATTEMPTS` times, a little later each time."""
-    import time
+    a new one (see :func:`_reconnecting`)."""
 
-    attempt = 0
-    while True:
-        attempt += 1
-        try:
-            with _autocommit_engine(url).connect() as connection:
-                return work(connection)
-        except Exception as exc:
-            if not is_disconnect(exc) or attempt == RECONNECT_ATTEMPTS:
-                raise
-            time.sleep(0.05 * 2 ** attempt)  # the server may be restarting: give it time
+    def attempt() -> T:
+        with _autocommit_engine(url).connect() as connection:
+            return work(connection)
+
+    return _reconnecting(attempt)
 
 
 def _autocommit_engine(url: str) -> Engine:
@@ -223,31 +216,42 @@ def is_disconnect(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
-#: how many times :func:`transact` begins again on a new connection
+#: how many times :func:`transact` and :func:`autocommit` try, each on a new connection
 RECONNECT_ATTEMPTS = 5
+
+
+def _reconnecting(attempt: Callable[[], T], may_repeat: Callable[[], bool] = lambda: True) -> T:
+    """``attempt()``, done again when it lost its connection (and ``may_repeat()``), up
+    to :data:`RECONNECT_ATTEMPTS` times, a little later each time: the server may be
+    restarting. A lost connection makes the pool give up every connection opened before
+    it, so the next attempt has a new one."""
+    number = 0
+    while True:
+        number += 1
+        try:
+            return attempt()
+        except Exception as exc:
+            if not is_disconnect(exc) or not may_repeat() or number == RECONNECT_ATTEMPTS:
+                raise
+            time.sleep(0.05 * 2 ** number)  # the server may be restarting: give it time
 
 
 def transact(url: str, work: Callable[[Session], T], *, idempotent: bool = False) -> T:
     """``work(session)`` in one transaction (committed, or rolled back on error), begun
     again on a new connection when the one it had is lost before the commit; also when
     lost *during* the commit if ``idempotent`` (doing it twice does no harm), since the
-    server may have committed it then. Up to :data:`RECONNECT_ATTEMPTS` times, a little
-    later each time."""
-    import time
+    server may have committed it then. See :func:`_reconnecting`."""
+    committing = False
 
-    attempt = 0
-    while True:
-        attempt += 1
+    def attempt() -> T:
+        nonlocal committing
         committing = False
-        try:
-            with session_scope(url) as session:
-                result = work(session)
-                committing = True
-            return result
-        except Exception as exc:
-            if not is_disconnect(exc) or (committing and not idempotent) or attempt == RECONNECT_ATTEMPTS:
-                raise
-            time.sleep(0.05 * 2 ** attempt)  # the server may be restarting: give it time
+        with session_scope(url) as session:
+            result = work(session)
+            committing = True
+        return result
+
+    return _reconnecting(attempt, lambda: idempotent or not committing)
 
 
 def alembic_config(url: str) -> Any:

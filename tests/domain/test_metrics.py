@@ -327,13 +327,14 @@ def test_a_one_statement_batch_on_a_connection_the_server_ended_is_stored_once_o
     """The pool of the one-statement path pings nothing: a connection the server ended
     while it sat in the pool is found lost by the statement, which is sent again on a new
     connection; the batch is stored once."""
-    from sqlalchemy import Connection, create_engine, func, select, text
+    from sqlalchemy import Connection, func, select, text
     from sqlalchemy.exc import OperationalError
 
     from polyaxon_core.db import session as session_module
     from polyaxon_core.db.models import Metric
     from polyaxon_core.db.session import autocommit
     from polyaxon_core.domain.metrics import log_metric_batch_at
+    from tests.conftest import end_backend
 
     project = f"reconnect-{uuid_module.uuid4().hex[:8]}"
     run_id = _run(postgres_database, attempts=1, project=project)
@@ -346,22 +347,14 @@ def test_a_one_statement_batch_on_a_connection_the_server_ended_is_stored_once_o
         return log_metric_batch_at(connection, "default", project, uuid, batch,
                                    [{"name": "loss", "value": 0.5, "step": step} for step in range(3)])
 
-    def end_the_pooled_connection() -> None:
-        admin = create_engine(postgres_database, isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as connection:
-                assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backends[-1]})
-        finally:
-            admin.dispose()
-
     assert autocommit(postgres_database, lambda connection: store(connection, "a")) == (3, False)
-    end_the_pooled_connection()
+    end_backend(postgres_database, backends[-1])
     # not pinged as it leaves the pool: with one attempt only, the ended connection is met
     monkeypatch.setattr(session_module, "RECONNECT_ATTEMPTS", 1)
     with pytest.raises(OperationalError):
         autocommit(postgres_database, lambda connection: store(connection, "b"))
     assert autocommit(postgres_database, lambda connection: store(connection, "b")) == (3, False)
-    end_the_pooled_connection()
+    end_backend(postgres_database, backends[-1])
     monkeypatch.undo()
     assert autocommit(postgres_database, lambda connection: store(connection, "c")) == (3, False)
     assert len(set(backends)) == 3  # a new connection after each end

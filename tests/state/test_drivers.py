@@ -8,13 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.orm import Session
 
 from polyaxon_core.config import ConfigurationError
 from polyaxon_core.db.models import Metric, Run
 from polyaxon_core.db.session import create_db_engine, get_engine, is_current, migrate, session_scope
 from polyaxon_core.domain.listing import get_run
 from polyaxon_core.domain.projects import create_project, get_project
-from tests.conftest import PG_SERVER_URL
+from tests.conftest import PG_SERVER_URL, end_backend
 
 
 def _with_driver(url: str, driver: str) -> str:
@@ -77,15 +78,6 @@ def _backend(engine: Engine) -> int:
         return int(connection.scalar(text("SELECT pg_backend_pid()")) or 0)
 
 
-def _end(url: str, backend: int) -> None:
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            assert connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
-    finally:
-        admin.dispose()
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize("driver", ["psycopg2", "psycopg"])
 def test_a_pooled_connection_the_server_ended_is_replaced_as_it_leaves_the_pool(
@@ -93,7 +85,7 @@ def test_a_pooled_connection_the_server_ended_is_replaced_as_it_leaves_the_pool(
     engine = create_db_engine(_with_driver(postgres_database, driver))
     try:
         first = _backend(engine)
-        _end(postgres_database, first)
+        end_backend(postgres_database, first)
         assert _backend(engine) != first  # pinged, found ended, replaced: no error
     finally:
         engine.dispose()
@@ -109,15 +101,33 @@ def test_where_only_idle_connections_are_pinged_the_statement_meets_an_ended_one
 
     from polyaxon_core.db import session as session_module
 
-    monkeypatch.setattr(session_module, "_UNPINGED_SECONDS", 0.0)
+    monkeypatch.setattr(session_module, "_UNPINGED_SECONDS", 0.0)  # restored after the test
     session_module.ping_only_idle_connections(3600.0)
     engine = create_db_engine(postgres_database)
     try:
         first = _backend(engine)
-        _end(postgres_database, first)
+        end_backend(postgres_database, first)
         with pytest.raises(OperationalError) as caught:
             _backend(engine)
         assert caught.value.connection_invalidated
         assert _backend(engine) != first
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_transaction_whose_connection_is_lost_before_its_commit_is_done_again_on_a_new_one(
+        postgres_database: str) -> None:
+    from polyaxon_core.db.session import transact
+
+    backends: list[int] = []
+
+    def work(session: Session) -> int:
+        backend = int(session.scalar(text("SELECT pg_backend_pid()")) or 0)
+        backends.append(backend)
+        if len(backends) == 1:
+            end_backend(postgres_database, backend)  # lost mid-transaction
+        return int(session.scalar(text("SELECT 1")) or 0)
+
+    assert transact(postgres_database, work) == 1
+    assert len(backends) == 2 and backends[0] != backends[1]
