@@ -98,8 +98,12 @@ def get_agent(session: Session, name: str) -> Agent:
     return agent
 
 
+#: read by every claiming pass: built once
+_AGENT_NAMES = select(Agent.name)
+
+
 def agent_names(session: Session) -> set[str]:
-    return set(session.scalars(select(Agent.name)).all())
+    return set(session.scalars(_AGENT_NAMES).all())
 
 
 def agent_document(session: Session, agent: Agent) -> dict[str, Any]:

@@ -61,7 +61,24 @@ def _new_run(
     """A new run, compiled, then ``queued``; or ``on_schedule`` (a schedule's run, which
     fires runs of its own), or left ``compiled`` with ``then=None`` (a DAG's operation
     waiting for its trigger)."""
-    run = Run(
+    run = _unborn_run(project, spec, content, inputs, name=name, description=description,
+                      tags=tags, queue=queue, meta_info=meta_info, raw_content=raw_content,
+                      pipeline=pipeline, matrix_index=matrix_index, original=original,
+                      cloning_kind=cloning_kind, user_id=user_id)
+    born(session, [run], _birth(then))
+    if then is not None:
+        wake_after_commit(session)
+    return run
+
+
+def _unborn_run(project: Project, spec: OperationSpec, content: Mapping[str, Any],
+                inputs: Mapping[str, Any], *, name: str | None, description: str | None,
+                tags: Sequence[str], queue: str, meta_info: Mapping[str, Any],
+                raw_content: str | None = None, pipeline: Run | None = None,
+                matrix_index: int | None = None, original: Run | None = None,
+                cloning_kind: str | None = None, user_id: int | None = None) -> Run:
+    """The row of a new run, not yet in any session (see :func:`~polyaxon_core.domain.state.born`)."""
+    return Run(
         project=project,
         name=name,
         description=description,
@@ -79,13 +96,14 @@ def _new_run(
         cloning_kind=cloning_kind,
         user_id=user_id,
     )
+
+
+def _birth(then: Status | None) -> list[tuple[Status, str]]:
+    """The statuses a new run goes through as it is created: compiled, then ``then``."""
     path = [(Status.CREATED, "created"), (Status.COMPILED, "compiled")]
     if then is not None:
         path.append((then, then.value))
-    born(session, run, path)
-    if then is not None:
-        wake_after_commit(session)
-    return run
+    return path
 
 
 def submit_operation(
@@ -220,29 +238,30 @@ def operation_content(operation: OperationSpec) -> dict[str, Any]:
     return content
 
 
-def create_operation(session: Session, dag: Run, operation: OperationSpec) -> Run:
-    """The run of one operation of ``dag``, waiting (``compiled``) for its trigger; its
-    ``ref`` params are resolved when it is queued (see :mod:`polyaxon_core.orchestrator.dags`).
-    It acts as the DAG's creator, as does everything it starts (a nested DAG's operations,
-    a sweep's trials)."""
-    return _new_run(
-        session,
-        dag.project,
-        operation,
-        operation_content(operation),
-        {},
-        name=operation.name,
-        description=operation.description,
-        tags=list(operation.tags),
-        queue=validate_queue(operation.queue or dag.queue or DEFAULT_QUEUE),
-        meta_info={
-            **{k: v for k, v in (dag.meta_info or {}).items() if k == "context_path"},
-            "operation": operation.name,
-        },
-        pipeline=dag,
-        then=None,
-        user_id=dag.user_id,
-    )
+def create_operations(session: Session, dag: Run, operations: Sequence[OperationSpec]) -> list[Run]:
+    """The runs of ``dag``'s ``operations``, each waiting (``compiled``) for its trigger,
+    inserted together; their ``ref`` params are resolved when they are queued (see
+    :mod:`polyaxon_core.orchestrator.dags`). Each acts as the DAG's creator, as does
+    everything it starts (a nested DAG's operations, a sweep's trials)."""
+    context = {k: v for k, v in (dag.meta_info or {}).items() if k == "context_path"}
+    runs = [
+        _unborn_run(
+            dag.project,
+            operation,
+            operation_content(operation),
+            {},
+            name=operation.name,
+            description=operation.description,
+            tags=list(operation.tags),
+            queue=validate_queue(operation.queue or dag.queue or DEFAULT_QUEUE),
+            meta_info={**context, "operation": operation.name},
+            pipeline=dag,
+            user_id=dag.user_id,
+        )
+        for operation in operations
+    ]
+    born(session, runs, _birth(None))
+    return runs
 
 
 def create_firing(session: Session, schedule: Run, index: int, at: datetime, missed: int = 0) -> Run:

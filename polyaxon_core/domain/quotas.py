@@ -113,6 +113,10 @@ class _Usage:
         self.gpu += demand.gpu
 
 
+#: read by every claiming pass: built once
+_QUOTAS = select(Quota).order_by(Quota.name)
+
+
 class QuotaGate:
     """The quotas as they stand at one claiming pass: which runs they let start.
 
@@ -121,7 +125,7 @@ class QuotaGate:
     does, so the runs claimed later in the same pass see it."""
 
     def __init__(self, session: Session) -> None:
-        self.quotas = list(session.scalars(select(Quota).order_by(Quota.name)))
+        self.quotas = list(session.scalars(_QUOTAS))
         self.usage = {quota.id: _Usage() for quota in self.quotas}
         self._team_projects: dict[int, set[int]] = {}
         self._demands: dict[int, Demand] = {}

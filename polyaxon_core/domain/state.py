@@ -118,14 +118,15 @@ def transition(
     return True
 
 
-def born(session: Session, run: Run, path: Sequence[tuple[Status, str]]) -> None:
-    """Add the new ``run`` to ``session`` at the last status of ``path`` (pairs of a
-    status and its reason, from ``created``), its timeline holding every step.
+def born(session: Session, runs: Sequence[Run], path: Sequence[tuple[Status, str]]) -> None:
+    """Add the new ``runs`` to ``session`` at the last status of ``path`` (pairs of a
+    status and its reason, from ``created``), the timeline of each holding every step.
 
     No other process can see a run before it is committed, so there is nothing to
-    compare and set: the row is inserted at its starting status and its timeline in one
-    more statement, instead of an ``UPDATE`` and an ``INSERT`` per step. The events are
-    those the steps would have queued one by one (``created``, then each status change).
+    compare and set: the rows are inserted at their starting status (in one flush, however
+    many) and their timelines in one more statement, instead of an ``UPDATE`` and an
+    ``INSERT`` per step. The events are those the steps would have queued one by one
+    (``created``, then each status change).
     """
     statuses = [status for status, _ in path]
     if not statuses or statuses[0] != Status.CREATED:
@@ -134,19 +135,22 @@ def born(session: Session, run: Run, path: Sequence[tuple[Status, str]]) -> None
         if not can_transition(previous, status):
             raise ValueError(f"a run cannot be born through {previous.value} -> {status.value}")
     now = utcnow()
-    run.status, run.created_at, run.updated_at = statuses[-1].value, now, now
-    session.add(run)
+    for run in runs:
+        run.status, run.created_at, run.updated_at = statuses[-1].value, now, now
+    session.add_all(runs)
     session.flush()
     session.execute(_TIMELINE, [
         {"run_id": run.id, "status": status.value, "reason": reason, "created_at": now}
-        for status, reason in path])
-    entity = run_to_entity(run)
-    queue_event(session, "polyaxon_on_run_created", run=replace(entity, status=Status.CREATED.value))
-    if has_listeners("polyaxon_on_run_status_changed"):
-        for previous, status in pairwise(statuses):
-            queue_event(session, "polyaxon_on_run_status_changed",
-                        run=replace(entity, status=status.value), previous=previous.value,
-                        status=status.value)
+        for run in runs for status, reason in path])
+    changed = has_listeners("polyaxon_on_run_status_changed")
+    for run in runs:
+        entity = run_to_entity(run)
+        queue_event(session, "polyaxon_on_run_created", run=replace(entity, status=Status.CREATED.value))
+        if changed:
+            for previous, status in pairwise(statuses):
+                queue_event(session, "polyaxon_on_run_status_changed",
+                            run=replace(entity, status=status.value), previous=previous.value,
+                            status=status.value)
 
 
 def note(session: Session, run: Run, reason: str, message: str) -> bool:

@@ -142,6 +142,10 @@ def plan_build(settings: Settings, run: Run, build: Mapping[str, Any],
         run_patch=dict(build.get("runPatch") or {}))
 
 
+#: read by every pass: built once
+_RUNNING_BUILDS = claim_rows(select(Build).where(Build.status == RUNNING))
+
+
 class BuildController:
     """Starts the builds runs ask for, polls the running ones once per pass, and tells
     each run waiting for one whether its image is there."""
@@ -158,7 +162,7 @@ class BuildController:
 
     def poll_all(self, session: Session) -> None:
         """Ask each running build's builder where it is, once; record what ended."""
-        for row in session.scalars(claim_rows(select(Build).where(Build.status == RUNNING))).all():
+        for row in session.scalars(_RUNNING_BUILDS).all():
             if not row.handle:
                 continue
             try:

@@ -26,6 +26,7 @@ not start and stops what runs.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterator, Mapping, Sequence
@@ -33,7 +34,7 @@ from enum import StrEnum
 from graphlib import TopologicalSorter
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, defer
 
 from polyaxon_core.config import Settings
@@ -41,7 +42,7 @@ from polyaxon_core.db.claims import claim_rows
 from polyaxon_core.db.models import Run, with_project
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.commands import (
-    create_operation,
+    create_operations,
     load_spec,
     operation_content,
     request_stop,
@@ -54,7 +55,7 @@ from polyaxon_core.domain.references import (
 )
 from polyaxon_core.domain.state import transition
 from polyaxon_core.interfaces import ArtifactStore
-from polyaxon_core.lifecycle import Status, is_final
+from polyaxon_core.lifecycle import FINAL_STATUSES, Status, is_final
 from polyaxon_core.orchestrator import early_stopping
 from polyaxon_core.spec import OperationSpec, PolyaxonfileError
 from polyaxon_core.spec.params import parse_ref_value
@@ -160,7 +161,7 @@ class _Children(Mapping[str, Run]):
     child is which operation (that never changes), completed here."""
 
     def __init__(self, session: Session, dag_id: int, names: dict[int, str]) -> None:
-        rows = session.execute(select(Run.id, Run.status).where(Run.pipeline_id == dag_id)).all()
+        rows = session.execute(_statements()[2], {"dag": dag_id}).all()
         unknown = [run_id for run_id, _ in rows if run_id not in names]
         for start in range(0, len(unknown), 500):
             for run_id, meta_info in session.execute(
@@ -177,7 +178,7 @@ class _Children(Mapping[str, Run]):
         return run.status if run is not None else self._statuses[name]
 
     def statuses(self) -> dict[str, str]:
-        return {name: self.status(name) for name in self._ids}
+        return {**self._statuses, **{name: run.status for name, run in self._runs.items()}}
 
     def load_all(self) -> None:
         """Load every operation's run at once (to stop them all, or judge their metrics)."""
@@ -210,6 +211,18 @@ class _Children(Mapping[str, Run]):
 _LIGHT = [defer(Run.content), defer(Run.raw_content)]
 
 
+@functools.cache
+def _statements() -> tuple[Any, ...]:
+    """The statements of every pass, built once (on first use: the mappers are complete
+    only once every model is imported): the DAGs to control, one of them locked (its
+    content is read once, by :meth:`DagController.spec_of`), and its operations' statuses."""
+    return (
+        select(Run.id).where(Run.kind == "dag", Run.status.in_(_CONTROLLED)),
+        claim_rows(select(Run).options(with_project(), *_LIGHT).where(Run.id == bindparam("dag")), Run),
+        select(Run.id, Run.status).where(Run.pipeline_id == bindparam("dag")),
+    )
+
+
 class DagController:
     def __init__(self, settings: Settings, store: ArtifactStore) -> None:
         self.settings = settings
@@ -223,17 +236,14 @@ class DagController:
 
     def control_all(self, db_url: str) -> None:
         with session_scope(db_url) as session:
-            ids = session.scalars(
-                select(Run.id).where(Run.kind == "dag", Run.status.in_(_CONTROLLED))
-            ).all()
+            ids = session.scalars(_statements()[0]).all()
         for cache in (self._specs, self._plans, self._names):
             for cached in set(cache) - set(ids):
                 del cache[cached]
         for dag_id in ids:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
-                dag = session.scalar(claim_rows(
-                    select(Run).options(with_project()).where(Run.id == dag_id), Run))
+                dag = session.scalar(_statements()[1], {"dag": dag_id})
                 if dag is not None and dag.status in _CONTROLLED:
                     self.control(session, dag)
 
@@ -284,9 +294,8 @@ class DagController:
         dag.meta_info = {**(dag.meta_info or {}),
                          "operations": [operation.name for operation in spec.dag_operations]}
         reused = dict((dag.meta_info or {}).get("reused") or {})
-        for operation in spec.dag_operations:
-            if operation.name not in reused:
-                create_operation(session, dag, operation)
+        create_operations(session, dag, [operation for operation in spec.dag_operations
+                                         if operation.name not in reused])
         return True
 
     def _reused(self, session: Session, dag: Run) -> dict[str, Run]:
@@ -307,32 +316,37 @@ class DagController:
         statuses = children.statuses()
         in_flight = sum(1 for status in statuses.values()
                         if status != WAITING and not is_final(status))
+        # what each operation's status is as this pass goes (it moves some): an operation
+        # neither of the DAG nor reused is one a --from-failed restart skipped
+        view = {**{name: run.status for name, run in reused.items()}, **statuses}
         order, waits_for = self._plan(dag, spec)
         for name in order:
             if statuses.get(name) != WAITING:
                 continue
+            upstream = [view.get(parent, Status.SKIPPED.value) for parent in waits_for[name]]
+            if upstream and not any(status in FINAL_STATUSES for status in upstream):
+                continue  # no trigger is decided before one upstream operation ends
             operation = operations[name]
-            upstream = [sources.status(parent) for parent in waits_for[name]]
             try:
                 outcome = trigger_outcome(operation.trigger, upstream, operation.skip_on_upstream_skip)
             except ValueError as exc:
+                outcome = None
                 transition(session, children[name], Status.FAILED, reason="trigger", message=str(exc))
-                continue
             if outcome == Outcome.WAIT:
                 continue
             if outcome == Outcome.SKIP:
                 transition(session, children[name], Status.SKIPPED, reason="trigger",
                            message=f"the trigger {operation.trigger or 'all_succeeded'} cannot hold: "
                                    f"{_describe_upstream(operation, sources)}")
-                continue
-            if outcome == Outcome.UPSTREAM_FAILED:
+            elif outcome == Outcome.UPSTREAM_FAILED:
                 transition(session, children[name], Status.UPSTREAM_FAILED, reason="upstream failed",
                            message=_describe_upstream(operation, sources))
-                continue
-            if concurrency is not None and in_flight >= concurrency:
-                continue  # ready, and waiting for room: its run is not even loaded
-            if self._queue(session, dag, operation, children[name], sources):
-                in_flight += 1
+            elif outcome == Outcome.RUN:
+                if concurrency is not None and in_flight >= concurrency:
+                    continue  # ready, and waiting for room: its run is not even loaded
+                if self._queue(session, dag, operation, children[name], sources):
+                    in_flight += 1
+            view[name] = children[name].status
 
     def _queue(self, session: Session, dag: Run, operation: OperationSpec, child: Run,
                sources: Mapping[str, Run]) -> bool:

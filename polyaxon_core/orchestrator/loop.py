@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session, object_session
 
 from polyaxon_core.config import Settings
@@ -61,6 +61,43 @@ logger = logging.getLogger(__name__)
 
 _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 _FINAL = [status.value for status in FINAL_STATUSES]
+
+
+# The statements of every pass, built once (on first use: the mappers are complete only
+# once every model is imported); a pass then binds values instead of building them again.
+@functools.cache
+def _active_runs() -> Select[Run]:
+    return (select(Run).options(with_project(), with_pipeline_uuid())
+            .where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
+                   Run.managed_by == "agent"))
+
+
+@functools.cache
+def _claim_run(by: str) -> Select[Run]:
+    """A run by ``id`` or ``uuid`` (bound as ``key``), locked, with what its launch and its
+    events read."""
+    column = Run.id if by == "id" else Run.uuid
+    return claim_rows(select(Run).options(with_project(), with_pipeline_uuid())
+                      .where(column == bindparam("key")), Run)
+
+
+@functools.cache
+def _claiming() -> tuple[Any, ...]:
+    """What claiming reads: whether a run waits, the queues, what runs in each, the
+    queued runs by queue priority and age, and the runs launched but never started."""
+    return (
+        select(Run.id).where(Run.status == Status.QUEUED.value,
+                             Run.kind.not_in(CONTROLLED_KINDS)).limit(1),
+        select(Queue),
+        select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
+                                Run.managed_by == "agent", _not_an_agents()),
+        claim_rows(select(Run).outerjoin(Queue, Queue.name == Run.queue)
+                   .where(Run.status == Status.QUEUED.value, Run.kind.not_in(CONTROLLED_KINDS))
+                   .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id), Run),
+        # an agent's runs are started by the agent (polyaxon_core.domain.agents)
+        select(Run.id).where(Run.status == Status.SCHEDULED.value,
+                             Run.kind.not_in(CONTROLLED_KINDS), _not_an_agents()),
+    )
 
 
 def run_context_env(settings: Settings, run: Run, artifacts: Path, context_path: str,
@@ -231,11 +268,7 @@ class Orchestrator:
         with session_scope(self.settings.db_url) as session:
             to_launch = self._claim_queued(session)
         with session_scope(self.settings.db_url) as session:
-            # an agent's runs are started by the agent (polyaxon_core.domain.agents)
-            orphans = session.scalars(
-                select(Run.id).where(Run.status == Status.SCHEDULED.value,
-                                     Run.kind.not_in(CONTROLLED_KINDS), _not_an_agents())
-            ).all()
+            orphans = session.scalars(_claiming()[4]).all()
             self.builds.poll_all(session)
         for run_id in dict.fromkeys([*to_launch, *orphans]):
             self._launch(run_id)
@@ -247,27 +280,16 @@ class Orchestrator:
         (:func:`~polyaxon_core.db.claims.critical_section`), so two orchestrator replicas
         can never both fill a queue's last slot; a replica that finds the section taken
         claims nothing on this pass."""
-        waiting = select(Run.id).where(Run.status == Status.QUEUED.value,
-                                       Run.kind.not_in(CONTROLLED_KINDS)).limit(1)
+        waiting, all_queues, running, queued, _ = _claiming()
         if session.scalar(waiting) is None:
             return []  # nothing waits: nothing counted, no lock taken (SQLite's is the writers')
         if not critical_section(session, "claim-queued"):
             return []
-        queues = {queue.name: queue for queue in session.scalars(select(Queue))}
+        queues = {queue.name: queue for queue in session.scalars(all_queues)}
         if DEFAULT_QUEUE not in queues:
             queues[DEFAULT_QUEUE] = ensure_queue(session, DEFAULT_QUEUE, self.settings.default_concurrency)
-        busy = Counter(
-            session.scalars(
-                select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
-                                        Run.managed_by == "agent", _not_an_agents())
-            ).all()
-        )
-        candidates = session.scalars(claim_rows(
-            select(Run)
-            .outerjoin(Queue, Queue.name == Run.queue)
-            .where(Run.status == Status.QUEUED.value, Run.kind.not_in(CONTROLLED_KINDS))
-            .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id), Run)
-        ).all()
+        busy = Counter(session.scalars(running).all())
+        candidates = session.scalars(queued).all()
         claimed: list[int] = []
         # queues share the machine-wide limit; higher-priority queues get its slots first
         free = self.settings.max_concurrency - sum(busy.values())
@@ -308,8 +330,7 @@ class Orchestrator:
         with session_scope(self.settings.db_url) as session:
             # locked while it is submitted: another replica that finds it scheduled (an
             # orphan to it) skips it, then sees it started
-            run = session.scalar(claim_rows(
-                select(Run).options(with_project(), with_pipeline_uuid()).where(Run.id == run_id), Run))
+            run = session.scalar(_claim_run("id"), {"key": run_id})
             if run is None or run.status != Status.SCHEDULED.value:
                 return
             if not _resumes_artifacts(run):
@@ -419,11 +440,7 @@ class Orchestrator:
     def reconcile(self) -> None:
         """Ask the scheduler about every launched run and apply what changed."""
         with session_scope(self.settings.db_url) as session:
-            rows = session.scalars(
-                select(Run).options(with_project(), with_pipeline_uuid())
-                .where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
-                       Run.managed_by == "agent")
-            ).all()
+            rows = session.scalars(_active_runs()).all()
             self._enforce_timeouts(session, rows)
             active = [
                 ActiveRun(run_to_entity(run), dict(run.scheduler_handle),
@@ -442,10 +459,7 @@ class Orchestrator:
         for update in updates:
             item = handles[update.run_uuid]
             with session_scope(self.settings.db_url) as session:
-                run = session.scalar(claim_rows(
-                    select(Run).options(with_project(), with_pipeline_uuid())
-                    .where(Run.uuid == update.run_uuid),
-                    Run))
+                run = session.scalar(_claim_run("uuid"), {"key": update.run_uuid})
                 # what was observed applies to the state it was observed in: not when
                 # another replica (or a user's stop, or a retry) moved the run meanwhile
                 if (run is None or run.status != item.run.status

@@ -12,12 +12,13 @@ point and started again neither repeats nor loses a trial nor a decision.
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import String, select, type_coerce
+from sqlalchemy import String, bindparam, select, type_coerce
 from sqlalchemy.orm import Session, defer
 
 from polyaxon_core.config import Settings
@@ -35,6 +36,16 @@ from polyaxon_core.orchestrator import early_stopping
 logger = logging.getLogger(__name__)
 
 _CONTROLLED = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
+
+
+@functools.cache
+def _statements() -> tuple[Any, ...]:
+    """The statements of every pass, built once (on first use: the mappers are complete
+    only once every model is imported): the sweeps to control, and one of them locked."""
+    return (
+        select(Run.id).where(Run.kind == "matrix", Run.status.in_(_CONTROLLED)),
+        claim_rows(select(Run).options(with_project()).where(Run.id == bindparam("sweep")), Run),
+    )
 #: what a pass reads of a sweep's trials
 _TRIAL_COLUMNS = (Run.id, Run.uuid, Run.matrix_index, Run.status, Run.meta_info, Run.last_metrics)
 #: when a run last changed, as the database gives it: only compared, never parsed
@@ -121,9 +132,7 @@ class SweepController:
 
     def control_all(self, db_url: str) -> None:
         with session_scope(db_url) as session:
-            ids = session.scalars(
-                select(Run.id).where(Run.kind == "matrix", Run.status.in_(_CONTROLLED))
-            ).all()
+            ids = session.scalars(_statements()[0]).all()
         for ended in set(self._known) - set(ids):
             del self._known[ended]
             self._ordered.pop(ended, None)
@@ -131,8 +140,7 @@ class SweepController:
         for sweep_id in ids:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
-                sweep = session.scalar(claim_rows(
-                    select(Run).options(with_project()).where(Run.id == sweep_id), Run))
+                sweep = session.scalar(_statements()[1], {"sweep": sweep_id})
                 if sweep is not None and sweep.status in _CONTROLLED:
                     self.control(session, sweep)
 
