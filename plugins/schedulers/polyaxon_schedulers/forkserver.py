@@ -4,7 +4,9 @@ Starting a runner as a new interpreter costs the interpreter's start and the run
 imports, about 80 ms a run, more than a short command itself takes: a DAG of a hundred
 quick steps would spend most of its time starting Python. The local scheduler starts
 this server once instead; it imports the runner and what the runner needs, then forks a
-runner per request in a couple of milliseconds.
+runner per request in a couple of milliseconds. It forks the next runner as soon as it
+has answered a request (a *spare*, waiting on a pipe of its own), so that a request only
+hands the spare its request: the fork is paid while nothing waits for it.
 
 The server is single-threaded (forking a process with threads can copy a held lock),
 and it runs nothing but the request loop. Each forked runner starts a session of its
@@ -39,7 +41,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NoReturn
 
 from polyaxon_core.tracking import relay
 from polyaxon_schedulers import runner
@@ -79,30 +81,73 @@ def _runner(request: dict[str, Any]) -> int:
     return runner.run(control, request["environment"], request.get("init_environments") or [])
 
 
+def _child(request: dict[str, Any] | None = None, channel: int | None = None) -> NoReturn:
+    """The forked child's whole life: the runner of ``request`` (or of the one read from
+    ``channel``, a spare's pipe: none when it closes empty), then its exit."""
+    code = 1
+    try:
+        if channel is not None:
+            with os.fdopen(channel, "rb") as readable:
+                line = readable.readline()
+            request = json.loads(line) if line else None
+        code = _runner(request) if request is not None else 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _fork_spare() -> tuple[int, int]:
+    """Fork a runner ahead of its request: it waits for the request on a pipe of its own
+    (and leaves when that pipe closes without one: the server left). Its pid, and the
+    pipe's end the server writes the request to."""
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid != 0:
+        os.close(readable)
+        return pid, writable
+    os.close(writable)
+    # the server's pipes are never held by a spare: the scheduler sees the server's end
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.close(null)
+    _child(channel=readable)
+
+
+def _hand_over(spare: tuple[int, int], line: bytes) -> int | None:
+    """Give ``line`` (a request) to the spare runner; its pid, or None if it is gone."""
+    pid, writable = spare
+    try:
+        with os.fdopen(writable, "wb") as channel:
+            channel.write(line if line.endswith(b"\n") else line + b"\n")
+    except OSError:  # killed from outside while it waited
+        return None
+    return pid
+
+
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for the orchestrator
     warm = False
+    spare: tuple[int, int] | None = None
     for line in requests:
         try:
             request = json.loads(line)
             if request.get("preload"):
                 importlib.import_module(request["preload"])
-            pid = os.fork()
+            pid = _hand_over(spare, line) if spare is not None else None
+            spare = None
+            if pid is None:
+                pid = os.fork()
+                if pid == 0:
+                    _child(request)
         except Exception as exc:  # a bad request or a failed fork: said, and the next one served
             answers.write(json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode() + b"\n")
             answers.flush()
             continue
-        if pid == 0:
-            code = 1
-            try:
-                code = _runner(request)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                sys.stdout.flush()
-                sys.stderr.flush()
-                os._exit(code)
         answers.write(json.dumps({"pid": pid}).encode() + b"\n")
         answers.flush()
         if not warm:
@@ -111,6 +156,12 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
             # on its way, instead of once per run
             relay.warm()
             warm = True
+        # the next runner is forked now, while nothing waits on it: a fork of this warm
+        # process takes milliseconds, which the next request then does not wait for
+        try:
+            spare = _fork_spare()
+        except OSError:  # no process to spare now: the next request forks its own
+            spare = None
 
 
 class ForkServer:

@@ -216,3 +216,77 @@ def test_a_runner_outlives_its_fork_server(
     with open(gate, "w") as opened:
         opened.write("go")
     assert wait_for_final(scheduler, launch, handle).status == "succeeded"
+
+
+def _spare(server_pid: int) -> int:
+    """The pid of the fork server's spare runner: its one child that is no run's runner
+    (a runner starts a session of its own)."""
+    import psutil
+
+    from polyaxon_core.testing.scheduler import wait_until
+
+    def waiting() -> int | None:
+        children = [child.pid for child in psutil.Process(server_pid).children()
+                    if child.is_running() and child.status() != psutil.STATUS_ZOMBIE
+                    and os.getsid(child.pid) == os.getsid(server_pid)]
+        return children[0] if len(children) == 1 else None
+
+    return wait_until(waiting, what="the fork server's spare runner")
+
+
+def test_the_next_runner_is_forked_before_its_request(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
+) -> None:
+    """A request hands its run to the runner forked after the one before: the fork is
+    not on the way of the run."""
+    from polyaxon_core.testing.scheduler import wait_for_final
+
+    first = make_launch("print('first')")
+    assert wait_for_final(scheduler, first, scheduler.submit(first)).status == "succeeded"
+    server = scheduler._forks._process
+    assert server is not None
+    spare = _spare(server.pid)
+    second = make_launch("print('second')")
+    handle = scheduler.submit(second)
+    assert handle["spawned_pid"] == spare
+    assert wait_for_final(scheduler, second, handle).status == "succeeded"
+
+
+def test_a_spare_runner_killed_from_outside_costs_no_run(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
+) -> None:
+    import signal
+
+    from polyaxon_core.testing.scheduler import wait_for_final, wait_until
+
+    first = make_launch("print('first')")
+    assert wait_for_final(scheduler, first, scheduler.submit(first)).status == "succeeded"
+    server = scheduler._forks._process
+    assert server is not None
+    spare = _spare(server.pid)
+    os.kill(spare, signal.SIGKILL)
+    wait_until(lambda: not _alive(spare), what="the spare's end")
+    second = make_launch("print('second')")
+    handle = scheduler.submit(second)
+    assert handle["spawned_pid"] != spare
+    assert wait_for_final(scheduler, second, handle).status == "succeeded"
+
+
+def test_the_spare_runner_leaves_with_its_server(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
+) -> None:
+    from polyaxon_core.testing.scheduler import wait_for_final, wait_until
+
+    first = make_launch("print('first')")
+    assert wait_for_final(scheduler, first, scheduler.submit(first)).status == "succeeded"
+    server = scheduler._forks._process
+    assert server is not None
+    spare = _spare(server.pid)
+    scheduler._forks.close()
+    wait_until(lambda: not _alive(spare), what="the spare's end")
+
+
+def _alive(pid: int) -> bool:
+    from polyaxon_schedulers.processes import is_alive
+
+    return is_alive(pid, None)
