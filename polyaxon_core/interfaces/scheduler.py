@@ -118,6 +118,11 @@ class Scheduler(PluginClass):
             f"the {cls.name} scheduler starts runs itself, without workers: `polyaxon worker` "
             "serves a scheduler that dispatches runs to workers (POLYAXON_SCHEDULER=celery)")
 
+    def prepare(self) -> None:  # noqa: B027
+        """Get ready to start runs: called once by a long-lived orchestrator as it starts,
+        so that what the first run needs (a warm process, a connection) is made while
+        nothing waits on it. Nothing by default."""
+
     @abstractmethod
     def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
         """Start the run; return a JSON-serializable handle to find it again."""

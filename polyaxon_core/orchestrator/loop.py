@@ -216,7 +216,13 @@ class Orchestrator:
         so that the commands waiting on runs can say why nothing moves; the next tick
         that succeeds reports None. The notifications runs owe are delivered meanwhile, on
         threads of their own (:class:`polyaxon_core.domain.notifications.Dispatcher`).
+        The scheduler gets ready first (:meth:`~polyaxon_core.interfaces.Scheduler.prepare`).
         """
+        try:
+            self.scheduler.prepare()
+        except Exception as exc:  # not fatal: what it prepares is made when a run needs it
+            logger.warning("the %s scheduler could not get ready ahead of its runs: %s",
+                           self.scheduler.name, exc)
         notifications = Dispatcher(self.settings)
         notifications.start()
         try:

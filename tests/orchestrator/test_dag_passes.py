@@ -75,3 +75,27 @@ def test_a_dag_started_in_a_pass_has_its_first_operations_launched_in_that_pass(
         statuses = dict(session.execute(select(Run.name, Run.status).where(Run.pipeline_id == dag_id)).all())
         assert session.get(Run, dag_id).status == Status.RUNNING.value  # type: ignore[union-attr]
     assert statuses == {"first": Status.STARTING.value, "second": Status.COMPILED.value}
+
+
+class UnpreparedScheduler(RecordingScheduler):
+    """Cannot get ready ahead of its runs (what a scheduler whose backend is down at the
+    orchestrator's start does)."""
+
+    def prepare(self) -> None:
+        raise OSError("no process can be started now")
+
+
+def test_a_scheduler_that_cannot_prepare_does_not_stop_the_orchestrator(
+    polyaxon_settings: Settings, tmp_path: Path, caplog: Any
+) -> None:
+    migrate(polyaxon_settings.db_url)
+    scheduler = UnpreparedScheduler(polyaxon_settings)
+    orchestrator = Orchestrator(polyaxon_settings, scheduler=scheduler,
+                                store=create("store", "local", polyaxon_settings))
+    path = tmp_path / "dag.yaml"
+    path.write_text(DAG)
+    with session_scope(polyaxon_settings.db_url) as session:
+        submit_operation(session, create_project(session, "tests"), read_polyaxonfile(path),
+                         default_concurrency=2, context_path=str(tmp_path))
+    orchestrator.run_forever(lambda: scheduler.submitted == ["first"])
+    assert "could not get ready ahead of its runs: no process can be started now" in caplog.text

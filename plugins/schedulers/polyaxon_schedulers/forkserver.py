@@ -192,11 +192,18 @@ class ForkServer:
             raise RuntimeError(f"the local scheduler could not start the run's runner: {answer['error']}")
         return int(answer["pid"])
 
-    def _ask(self, request: bytes) -> dict[str, Any]:
+    def start(self) -> subprocess.Popen[bytes]:
+        """Start the server unless it runs (it imports what runners need on its own,
+        while this process goes on); the server."""
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "polyaxon_schedulers.forkserver"],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+        return self._process
+
+    def _ask(self, request: bytes) -> dict[str, Any]:
+        self.start()
+        assert self._process is not None
         assert self._process.stdin is not None and self._process.stdout is not None
         self._process.stdin.write(request)
         self._process.stdin.flush()

@@ -70,6 +70,11 @@ class LocalScheduler(Scheduler):
         self._forks = ForkServer()
         weakref.finalize(self, self._forks.close)
 
+    def prepare(self) -> None:
+        """Start the fork server now: it imports what runners need while the orchestrator
+        starts, rather than while the first run waits."""
+        self._forks.start()
+
     @classmethod
     def check_run(cls, run: Mapping[str, Any]) -> list[tuple[str, str]]:
         kind = str(run.get("kind") or "job")

@@ -290,3 +290,17 @@ def _alive(pid: int) -> bool:
     from polyaxon_schedulers.processes import is_alive
 
     return is_alive(pid, None)
+
+
+def test_a_prepared_scheduler_has_its_fork_server_before_the_first_run(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
+) -> None:
+    from polyaxon_core.testing.scheduler import wait_for_final
+
+    assert scheduler._forks._process is None
+    scheduler.prepare()
+    server = scheduler._forks._process
+    assert server is not None and server.poll() is None
+    launch = make_launch("print('first')")
+    assert wait_for_final(scheduler, launch, scheduler.submit(launch)).status == "succeeded"
+    assert scheduler._forks._process is server
