@@ -161,7 +161,7 @@ class _Children(Mapping[str, Run]):
     child is which operation (that never changes), completed here."""
 
     def __init__(self, session: Session, dag_id: int, names: dict[int, str]) -> None:
-        rows = session.execute(_statements()[2], {"dag": dag_id}).all()
+        rows = session.execute(_operation_statuses(), {"dag": dag_id}).all()
         unknown = [run_id for run_id, _ in rows if run_id not in names]
         for start in range(0, len(unknown), 500):
             for run_id, meta_info in session.execute(
@@ -211,16 +211,22 @@ class _Children(Mapping[str, Run]):
 _LIGHT = [defer(Run.content), defer(Run.raw_content)]
 
 
+# The statements of every pass, built once (on first use: the mappers are complete only
+# once every model is imported).
 @functools.cache
-def _statements() -> tuple[Any, ...]:
-    """The statements of every pass, built once (on first use: the mappers are complete
-    only once every model is imported): the DAGs to control, one of them locked (its
-    content is read once, by :meth:`DagController.spec_of`), and its operations' statuses."""
-    return (
-        select(Run.id).where(Run.kind == "dag", Run.status.in_(_CONTROLLED)),
-        claim_rows(select(Run).options(with_project(), *_LIGHT).where(Run.id == bindparam("dag")), Run),
-        select(Run.id, Run.status).where(Run.pipeline_id == bindparam("dag")),
-    )
+def _controlled_dags() -> Any:
+    return select(Run.id).where(Run.kind == "dag", Run.status.in_(_CONTROLLED))
+
+
+@functools.cache
+def _locked_dag() -> Any:
+    """The DAG ``dag``, locked; its content is read once, by :meth:`DagController.spec_of`."""
+    return claim_rows(select(Run).options(with_project(), *_LIGHT).where(Run.id == bindparam("dag")), Run)
+
+
+@functools.cache
+def _operation_statuses() -> Any:
+    return select(Run.id, Run.status).where(Run.pipeline_id == bindparam("dag"))
 
 
 class DagController:
@@ -236,14 +242,14 @@ class DagController:
 
     def control_all(self, db_url: str) -> None:
         with session_scope(db_url) as session:
-            ids = session.scalars(_statements()[0]).all()
+            ids = session.scalars(_controlled_dags()).all()
         for cache in (self._specs, self._plans, self._names):
             for cached in set(cache) - set(ids):
                 del cache[cached]
         for dag_id in ids:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
-                dag = session.scalar(_statements()[1], {"dag": dag_id})
+                dag = session.scalar(_locked_dag(), {"dag": dag_id})
                 if dag is not None and dag.status in _CONTROLLED:
                     self.control(session, dag)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session, object_session
@@ -81,22 +81,35 @@ def _claim_run(by: str) -> Select[Run]:
                       .where(column == bindparam("key")), Run)
 
 
+class _Claiming(NamedTuple):
+    """What scheduling reads."""
+
+    #: whether a run waits
+    waiting: Any
+    #: the queues
+    queues: Any
+    #: the queue of each run that runs (what it counts against)
+    running: Any
+    #: the queued runs, by queue priority then age, locked
+    queued: Any
+    #: the runs claimed but never submitted (their orchestrator died in between)
+    orphans: Any
+
+
 @functools.cache
-def _claiming() -> tuple[Any, ...]:
-    """What claiming reads: whether a run waits, the queues, what runs in each, the
-    queued runs by queue priority and age, and the runs launched but never started."""
-    return (
-        select(Run.id).where(Run.status == Status.QUEUED.value,
-                             Run.kind.not_in(CONTROLLED_KINDS)).limit(1),
-        select(Queue),
-        select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
-                                Run.managed_by == "agent", _not_an_agents()),
-        claim_rows(select(Run).outerjoin(Queue, Queue.name == Run.queue)
-                   .where(Run.status == Status.QUEUED.value, Run.kind.not_in(CONTROLLED_KINDS))
-                   .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id), Run),
+def _claiming() -> _Claiming:
+    return _Claiming(
+        waiting=select(Run.id).where(Run.status == Status.QUEUED.value,
+                                     Run.kind.not_in(CONTROLLED_KINDS)).limit(1),
+        queues=select(Queue),
+        running=select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
+                                        Run.managed_by == "agent", _not_an_agents()),
+        queued=claim_rows(select(Run).outerjoin(Queue, Queue.name == Run.queue)
+                          .where(Run.status == Status.QUEUED.value, Run.kind.not_in(CONTROLLED_KINDS))
+                          .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id), Run),
         # an agent's runs are started by the agent (polyaxon_core.domain.agents)
-        select(Run.id).where(Run.status == Status.SCHEDULED.value,
-                             Run.kind.not_in(CONTROLLED_KINDS), _not_an_agents()),
+        orphans=select(Run.id).where(Run.status == Status.SCHEDULED.value,
+                                     Run.kind.not_in(CONTROLLED_KINDS), _not_an_agents()),
     )
 
 
@@ -274,7 +287,7 @@ class Orchestrator:
         with session_scope(self.settings.db_url) as session:
             to_launch = self._claim_queued(session)
         with session_scope(self.settings.db_url) as session:
-            orphans = session.scalars(_claiming()[4]).all()
+            orphans = session.scalars(_claiming().orphans).all()
             self.builds.poll_all(session)
         for run_id in dict.fromkeys([*to_launch, *orphans]):
             self._launch(run_id)
@@ -286,16 +299,16 @@ class Orchestrator:
         (:func:`~polyaxon_core.db.claims.critical_section`), so two orchestrator replicas
         can never both fill a queue's last slot; a replica that finds the section taken
         claims nothing on this pass."""
-        waiting, all_queues, running, queued, _ = _claiming()
-        if session.scalar(waiting) is None:
+        statements = _claiming()
+        if session.scalar(statements.waiting) is None:
             return []  # nothing waits: nothing counted, no lock taken (SQLite's is the writers')
         if not critical_section(session, "claim-queued"):
             return []
-        queues = {queue.name: queue for queue in session.scalars(all_queues)}
+        queues = {queue.name: queue for queue in session.scalars(statements.queues)}
         if DEFAULT_QUEUE not in queues:
             queues[DEFAULT_QUEUE] = ensure_queue(session, DEFAULT_QUEUE, self.settings.default_concurrency)
-        busy = Counter(session.scalars(running).all())
-        candidates = session.scalars(queued).all()
+        busy = Counter(session.scalars(statements.running).all())
+        candidates = session.scalars(statements.queued).all()
         claimed: list[int] = []
         # queues share the machine-wide limit; higher-priority queues get its slots first
         free = self.settings.max_concurrency - sum(busy.values())

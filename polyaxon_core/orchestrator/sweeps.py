@@ -38,14 +38,16 @@ logger = logging.getLogger(__name__)
 _CONTROLLED = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
 
 
+# The statements of every pass, built once (on first use: the mappers are complete only
+# once every model is imported).
 @functools.cache
-def _statements() -> tuple[Any, ...]:
-    """The statements of every pass, built once (on first use: the mappers are complete
-    only once every model is imported): the sweeps to control, and one of them locked."""
-    return (
-        select(Run.id).where(Run.kind == "matrix", Run.status.in_(_CONTROLLED)),
-        claim_rows(select(Run).options(with_project()).where(Run.id == bindparam("sweep")), Run),
-    )
+def _controlled_sweeps() -> Any:
+    return select(Run.id).where(Run.kind == "matrix", Run.status.in_(_CONTROLLED))
+
+
+@functools.cache
+def _locked_sweep() -> Any:
+    return claim_rows(select(Run).options(with_project()).where(Run.id == bindparam("sweep")), Run)
 #: what a pass reads of a sweep's trials
 _TRIAL_COLUMNS = (Run.id, Run.uuid, Run.matrix_index, Run.status, Run.meta_info, Run.last_metrics)
 #: when a run last changed, as the database gives it: only compared, never parsed
@@ -132,7 +134,7 @@ class SweepController:
 
     def control_all(self, db_url: str) -> None:
         with session_scope(db_url) as session:
-            ids = session.scalars(_statements()[0]).all()
+            ids = session.scalars(_controlled_sweeps()).all()
         for ended in set(self._known) - set(ids):
             del self._known[ended]
             self._ordered.pop(ended, None)
@@ -140,7 +142,7 @@ class SweepController:
         for sweep_id in ids:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
-                sweep = session.scalar(_statements()[1], {"sweep": sweep_id})
+                sweep = session.scalar(_locked_sweep(), {"sweep": sweep_id})
                 if sweep is not None and sweep.status in _CONTROLLED:
                     self.control(session, sweep)
 
