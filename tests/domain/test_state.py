@@ -99,25 +99,29 @@ def test_a_refused_move_writes_no_condition(db_url: str) -> None:
         assert after == before and run.status == "running"
 
 
-def test_a_run_is_born_at_its_starting_status_with_every_step_in_its_timeline(db_url: str) -> None:
+def test_runs_are_born_at_their_starting_status_with_every_step_in_their_timelines(db_url: str) -> None:
     with session_scope(db_url) as session:
         project = create_project(session, "p")
-        run = Run(project=project, kind="job", runtime="job")
-        born(session, run, [(Status.CREATED, "created"), (Status.COMPILED, "compiled"),
-                            (Status.QUEUED, "queued")])
-        run_id = run.id
-        events = [(name, kwargs["run"].status, kwargs.get("previous"))
+        runs = [Run(project=project, kind="job", runtime="job", name=name) for name in ("a", "b")]
+        born(session, runs, [(Status.CREATED, "created"), (Status.COMPILED, "compiled"),
+                             (Status.QUEUED, "queued")])
+        run_ids = [run.id for run in runs]
+        events = [(name, kwargs["run"].name, kwargs["run"].status, kwargs.get("previous"))
                   for name, kwargs in session.info.get("polyaxon_pending_events", [])]
-    with session_scope(db_url) as session:
-        stored = session.get(Run, run_id)
-        assert stored is not None and stored.status == "queued"
-        timeline = session.execute(select(RunStatusCondition.status, RunStatusCondition.reason)
-                                   .where(RunStatusCondition.run_id == run_id)
-                                   .order_by(RunStatusCondition.id)).all()
-    assert [tuple(row) for row in timeline] == [("created", "created"), ("compiled", "compiled"),
-                                                ("queued", "queued")]
-    # the created event shows the run as it was created, whatever it was born at
-    assert events[0] == ("polyaxon_on_run_created", "created", None)
+    assert len(set(run_ids)) == 2
+    for run_id in run_ids:
+        with session_scope(db_url) as session:
+            stored = session.get(Run, run_id)
+            assert stored is not None and stored.status == "queued"
+            timeline = session.execute(select(RunStatusCondition.status, RunStatusCondition.reason)
+                                       .where(RunStatusCondition.run_id == run_id)
+                                       .order_by(RunStatusCondition.id)).all()
+        assert [tuple(row) for row in timeline] == [("created", "created"), ("compiled", "compiled"),
+                                                    ("queued", "queued")]
+    # each created event shows its run as it was created, whatever it was born at
+    created = [event for event in events if event[0] == "polyaxon_on_run_created"]
+    assert created == [("polyaxon_on_run_created", "a", "created", None),
+                       ("polyaxon_on_run_created", "b", "created", None)]
 
 
 @pytest.mark.parametrize("path", [[(Status.QUEUED, "queued")],
@@ -126,7 +130,7 @@ def test_a_run_cannot_be_born_through_an_illegal_step(db_url: str, path: list[tu
     with session_scope(db_url) as session:
         project = create_project(session, "p")
         with pytest.raises(ValueError, match="born"):
-            born(session, Run(project=project, kind="job", runtime="job"), path)
+            born(session, [Run(project=project, kind="job", runtime="job")], path)
         session.rollback()
     with session_scope(db_url) as session:
         assert session.scalar(select(func.count(Run.id))) == 0
