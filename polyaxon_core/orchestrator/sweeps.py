@@ -48,6 +48,8 @@ def _controlled_sweeps() -> Any:
 @functools.cache
 def _locked_sweep() -> Any:
     return claim_rows(select(Run).options(with_project()).where(Run.id == bindparam("sweep")), Run)
+
+
 #: what a pass reads of a sweep's trials
 _TRIAL_COLUMNS = (Run.id, Run.uuid, Run.matrix_index, Run.status, Run.meta_info, Run.last_metrics)
 #: when a run last changed, as the database gives it: only compared, never parsed
