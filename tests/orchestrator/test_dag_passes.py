@@ -56,19 +56,23 @@ class RecordingScheduler(Scheduler):
         """Nothing runs, nothing to stop."""
 
 
+def _submitted_dag(settings: Settings, tmp_path: Path, scheduler: Scheduler) -> tuple[Orchestrator, int]:
+    """An orchestrator with ``scheduler``, and the id of the two-step DAG submitted to it."""
+    migrate(settings.db_url)
+    orchestrator = Orchestrator(settings, scheduler=scheduler, store=create("store", "local", settings))
+    path = tmp_path / "dag.yaml"
+    path.write_text(DAG)
+    with session_scope(settings.db_url) as session:
+        dag = submit_operation(session, create_project(session, "tests"), read_polyaxonfile(path),
+                               default_concurrency=2, context_path=str(tmp_path))
+        return orchestrator, dag.id
+
+
 def test_a_dag_started_in_a_pass_has_its_first_operations_launched_in_that_pass(
     polyaxon_settings: Settings, tmp_path: Path
 ) -> None:
-    migrate(polyaxon_settings.db_url)
     scheduler = RecordingScheduler(polyaxon_settings)
-    orchestrator = Orchestrator(polyaxon_settings, scheduler=scheduler,
-                                store=create("store", "local", polyaxon_settings))
-    path = tmp_path / "dag.yaml"
-    path.write_text(DAG)
-    with session_scope(polyaxon_settings.db_url) as session:
-        dag = submit_operation(session, create_project(session, "tests"), read_polyaxonfile(path),
-                               default_concurrency=2, context_path=str(tmp_path))
-        dag_id = dag.id
+    orchestrator, dag_id = _submitted_dag(polyaxon_settings, tmp_path, scheduler)
     orchestrator.tick()
     assert scheduler.submitted == ["first"]
     with session_scope(polyaxon_settings.db_url) as session:
@@ -88,14 +92,7 @@ class UnpreparedScheduler(RecordingScheduler):
 def test_a_scheduler_that_cannot_prepare_does_not_stop_the_orchestrator(
     polyaxon_settings: Settings, tmp_path: Path, caplog: Any
 ) -> None:
-    migrate(polyaxon_settings.db_url)
     scheduler = UnpreparedScheduler(polyaxon_settings)
-    orchestrator = Orchestrator(polyaxon_settings, scheduler=scheduler,
-                                store=create("store", "local", polyaxon_settings))
-    path = tmp_path / "dag.yaml"
-    path.write_text(DAG)
-    with session_scope(polyaxon_settings.db_url) as session:
-        submit_operation(session, create_project(session, "tests"), read_polyaxonfile(path),
-                         default_concurrency=2, context_path=str(tmp_path))
+    orchestrator, _ = _submitted_dag(polyaxon_settings, tmp_path, scheduler)
     orchestrator.run_forever(lambda: scheduler.submitted == ["first"])
     assert "could not get ready ahead of its runs: no process can be started now" in caplog.text

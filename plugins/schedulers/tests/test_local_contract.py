@@ -218,17 +218,22 @@ def test_a_runner_outlives_its_fork_server(
     assert wait_for_final(scheduler, launch, handle).status == "succeeded"
 
 
-def _spare(server_pid: int) -> int:
-    """The pid of the fork server's spare runner: its one child that is no run's runner
-    (a runner starts a session of its own)."""
+def _spare_after_a_run(scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest]) -> int:
+    """Run one run to its end; the pid of the runner the fork server forked for the next
+    (its one child that is no run's runner: a runner starts a session of its own)."""
     import psutil
 
-    from polyaxon_core.testing.scheduler import wait_until
+    from polyaxon_core.testing.scheduler import wait_for_final, wait_until
+
+    first = make_launch("print('first')")
+    assert wait_for_final(scheduler, first, scheduler.submit(first)).status == "succeeded"
+    server = scheduler._forks._process
+    assert server is not None
 
     def waiting() -> int | None:
-        children = [child.pid for child in psutil.Process(server_pid).children()
+        children = [child.pid for child in psutil.Process(server.pid).children()
                     if child.is_running() and child.status() != psutil.STATUS_ZOMBIE
-                    and os.getsid(child.pid) == os.getsid(server_pid)]
+                    and os.getsid(child.pid) == os.getsid(server.pid)]
         return children[0] if len(children) == 1 else None
 
     return wait_until(waiting, what="the fork server's spare runner")
@@ -241,11 +246,7 @@ def test_the_next_runner_is_forked_before_its_request(
     not on the way of the run."""
     from polyaxon_core.testing.scheduler import wait_for_final
 
-    first = make_launch("print('first')")
-    assert wait_for_final(scheduler, first, scheduler.submit(first)).status == "succeeded"
-    server = scheduler._forks._process
-    assert server is not None
-    spare = _spare(server.pid)
+    spare = _spare_after_a_run(scheduler, make_launch)
     second = make_launch("print('second')")
     handle = scheduler.submit(second)
     assert handle["spawned_pid"] == spare
@@ -259,11 +260,7 @@ def test_a_spare_runner_killed_from_outside_costs_no_run(
 
     from polyaxon_core.testing.scheduler import wait_for_final, wait_until
 
-    first = make_launch("print('first')")
-    assert wait_for_final(scheduler, first, scheduler.submit(first)).status == "succeeded"
-    server = scheduler._forks._process
-    assert server is not None
-    spare = _spare(server.pid)
+    spare = _spare_after_a_run(scheduler, make_launch)
     os.kill(spare, signal.SIGKILL)
     wait_until(lambda: not _alive(spare), what="the spare's end")
     second = make_launch("print('second')")
@@ -275,13 +272,9 @@ def test_a_spare_runner_killed_from_outside_costs_no_run(
 def test_the_spare_runner_leaves_with_its_server(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
 ) -> None:
-    from polyaxon_core.testing.scheduler import wait_for_final, wait_until
+    from polyaxon_core.testing.scheduler import wait_until
 
-    first = make_launch("print('first')")
-    assert wait_for_final(scheduler, first, scheduler.submit(first)).status == "succeeded"
-    server = scheduler._forks._process
-    assert server is not None
-    spare = _spare(server.pid)
+    spare = _spare_after_a_run(scheduler, make_launch)
     scheduler._forks.close()
     wait_until(lambda: not _alive(spare), what="the spare's end")
 
