@@ -331,6 +331,13 @@ def is_current(url: str) -> bool:
 
 
 def ensure_database(url: str) -> None:
-    """Migrate if needed; cheap when the schema is already current."""
-    if not is_current(url):
-        migrate(url)
+    """Migrate if needed; cheap when the schema is already current. A connection lost on
+    the way (the server restarting, or ending connections) is replaced and the check made
+    again (:func:`_reconnecting`): PostgreSQL migrates in one transaction, so a migration
+    cut short left nothing behind."""
+
+    def attempt() -> None:
+        if not is_current(url):
+            migrate(url)
+
+    _reconnecting(attempt)

@@ -116,6 +116,23 @@ def test_where_only_idle_connections_are_pinged_the_statement_meets_an_ended_one
 
 
 @pytest.mark.postgres
+def test_a_schema_check_whose_connection_is_lost_is_made_again_on_a_new_one(
+        postgres_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An orchestrator that starts while the server ends connections (a restart, a
+    failover) checks the schema again on a new connection rather than failing to start."""
+    from polyaxon_core.db import session as session_module
+
+    monkeypatch.setattr(session_module, "_UNPINGED_SECONDS", 0.0)  # restored after the test
+    session_module.ping_only_idle_connections(3600.0)  # the pooled connection is not pinged
+    engine = get_engine(postgres_database)
+    first = _backend(engine)
+    end_backend(postgres_database, first)
+    session_module.ensure_database(postgres_database)
+    assert is_current(postgres_database)
+    assert _backend(engine) != first
+
+
+@pytest.mark.postgres
 def test_a_transaction_whose_connection_is_lost_before_its_commit_is_done_again_on_a_new_one(
         postgres_database: str) -> None:
     from polyaxon_core.db.session import transact
