@@ -172,6 +172,7 @@ def warm() -> None:
     import polyaxon_core.tracking.database  # noqa: F401
 
     configure_mappers()  # else done again by every runner, at its first query
+    tempfile.gettempdir()  # else every runner probes where its relay's socket may go
 
 
 def start(run_uuid: str, attempt: int | None) -> RelayServer | None:

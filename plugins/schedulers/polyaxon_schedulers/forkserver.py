@@ -33,6 +33,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -131,7 +132,13 @@ def _hand_over(spare: tuple[int, int], line: bytes) -> int | None:
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
     signal.signal(signal.SIGCHLD, _reap)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for the orchestrator
-    warm = False
+    # what runners of the embedded default load to serve their runs' tracking
+    # (:mod:`polyaxon_core.tracking.relay`) is loaded once here instead of once per run:
+    # at once when the server was started ahead of any run (the scheduler's
+    # ``prepare``), else once the first runner is on its way
+    warm = not select.select([requests], [], [], 0)[0]
+    if warm:
+        relay.warm()
     spare: tuple[int, int] | None = None
     for line in requests:
         try:
@@ -151,9 +158,6 @@ def serve(requests: BinaryIO, answers: BinaryIO) -> None:
         answers.write(json.dumps({"pid": pid}).encode() + b"\n")
         answers.flush()
         if not warm:
-            # what runners of the embedded default load to serve their runs' tracking
-            # (:mod:`polyaxon_core.tracking.relay`): once here, after the first runner is
-            # on its way, instead of once per run
             relay.warm()
             warm = True
         # the next runner is forked now, while nothing waits on it: a fork of this warm

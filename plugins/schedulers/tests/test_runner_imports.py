@@ -27,3 +27,49 @@ def test_a_run_without_initializers_imports_nothing_heavy_before_its_command() -
 def test_the_initializers_need_no_database_either() -> None:
     loaded = _modules_after("import polyaxon_schedulers.initializers")
     assert [name for name in HEAVY if name in loaded] == []
+
+
+SERVE = """
+import json, os, sys, threading
+from polyaxon_core.testing.scheduler import wait_until
+from polyaxon_schedulers import forkserver
+
+LAYER = "polyaxon_core.tracking.database"
+readable, writable = os.pipe()
+before = LAYER in sys.modules
+if {pending!r}:
+    os.write(writable, {pending!r})
+    os.close(writable)
+else:
+    def end_once_loaded():
+        try:
+            wait_until(lambda: LAYER in sys.modules, timeout=60, what="the database layer loaded")
+        finally:
+            os.close(writable)  # the server's stdin closes: it leaves
+    threading.Thread(target=end_once_loaded, daemon=True).start()
+answers_read, answers = os.pipe()
+with os.fdopen(answers, "wb") as written:
+    forkserver.serve(os.fdopen(readable, "rb"), written)
+with os.fdopen(answers_read, "rb") as said:
+    print(json.dumps({{"before": before, "after": LAYER in sys.modules, "answers": said.read().decode()}}))
+"""
+
+
+def _serve(pending: bytes) -> dict[str, object]:
+    result = subprocess.run([sys.executable, "-c", SERVE.format(pending=pending)],
+                            capture_output=True, text=True, check=True, timeout=120)
+    outcome: dict[str, object] = json.loads(result.stdout.splitlines()[-1])
+    return outcome
+
+
+def test_a_fork_server_started_ahead_of_its_runs_loads_the_database_layer_at_once() -> None:
+    """Started with no request waiting (the scheduler's ``prepare``), the server loads what
+    runners serve their runs' tracking with before any run asks, so no run waits for it."""
+    outcome = _serve(b"")
+    assert outcome == {"before": False, "after": True, "answers": ""}
+
+
+def test_a_fork_server_started_for_a_request_answers_it_first() -> None:
+    outcome = _serve(b"not a request\n")
+    assert outcome["before"] is False and outcome["after"] is False
+    assert "error" in json.loads(str(outcome["answers"]))
