@@ -137,9 +137,13 @@ def ours(env: dict[str, str], db_url: str, sweep: Path, trials: int,
         for index, command in enumerate(processes):
             log = open(home / f"process-{index}.log", "wb")  # noqa: SIM115 - closed with the process
             started.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))
-        if any("worker" in command for command in processes):
-            worker_log = home / f"process-{[i for i, c in enumerate(processes) if 'worker' in c][0]}.log"
+        for index, command in enumerate(processes):
+            if "worker" not in command:
+                continue
+            worker_log = home / f"process-{index}.log"
             while " ready." not in worker_log.read_text():
+                if started[index].poll() is not None:
+                    raise SystemExit(f"the worker did not start; see {worker_log}")
                 time.sleep(0.1)  # waiting for the worker to connect, before the clock starts
         begin = time.perf_counter()
         submitted = subprocess.run([POLYAXON, "run", "-f", str(sweep), "-o", "json"], env=env,
