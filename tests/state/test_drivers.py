@@ -125,11 +125,12 @@ def test_a_schema_check_whose_connection_is_lost_is_made_again_on_a_new_one(
     monkeypatch.setattr(session_module, "_UNPINGED_SECONDS", 0.0)  # restored after the test
     session_module.ping_only_idle_connections(3600.0)  # the pooled connection is not pinged
     engine = get_engine(postgres_database)
+    engine.dispose()  # the pool then holds one connection: the one ended below
     first = _backend(engine)
     end_backend(postgres_database, first)
     session_module.ensure_database(postgres_database)
-    assert is_current(postgres_database)
     assert _backend(engine) != first
+    assert is_current(postgres_database)
 
 
 @pytest.mark.postgres
