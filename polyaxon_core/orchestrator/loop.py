@@ -55,7 +55,7 @@ from polyaxon_core.orchestrator.dags import DagController
 from polyaxon_core.orchestrator.schedules import ScheduleController
 from polyaxon_core.orchestrator.sweeps import SweepController
 from polyaxon_core.services import declared_ports, service_globals
-from polyaxon_core.wakeup import WakeupChannel, wakeup_path
+from polyaxon_core.wakeup import WakeupChannel, orchestrator_pass, wakeup_path
 
 logger = logging.getLogger(__name__)
 
@@ -195,16 +195,17 @@ class Orchestrator:
         Culling, CI and schedules act on time (an idle service, a branch's interval, a
         firing): they run at most once a poll interval, not in every pass a wake-up
         starts (a busy DAG or sweep wakes the orchestrator each time a run ends)."""
-        self.reconcile()
-        now = time.monotonic()
-        if now >= self._timed_due:
-            self._timed_due = now + self.settings.poll_interval
-            self.culling.control_all()
-            self.ci.control_all(self.settings.db_url)
-            self.schedules.control_all(self.settings.db_url)
-        self.dags.control_all(self.settings.db_url)
-        self.sweeps.control_all(self.settings.db_url)
-        self.schedule()
+        with orchestrator_pass():  # it acts on what it commits: it wakes nobody
+            self.reconcile()
+            now = time.monotonic()
+            if now >= self._timed_due:
+                self._timed_due = now + self.settings.poll_interval
+                self.culling.control_all()
+                self.ci.control_all(self.settings.db_url)
+                self.schedules.control_all(self.settings.db_url)
+            self.dags.control_all(self.settings.db_url)
+            self.sweeps.control_all(self.settings.db_url)
+            self.schedule()
 
     def has_unfinished_runs(self) -> bool:
         """Whether anything still needs this orchestrator: an unfinished run, or a project
@@ -249,7 +250,9 @@ class Orchestrator:
 
         idle_since: float | None = None
         reported: str | None = None
-        with WakeupChannel(wakeup_path(self.settings)) as wakeup:
+        # woken through the home's named pipe, and on PostgreSQL by the notifications of
+        # every process of the deployment, on whatever machine (polyaxon_core.wakeup)
+        with WakeupChannel(wakeup_path(self.settings), self.settings.db_url) as wakeup:
             while not should_stop():
                 problem: str | None = None
                 try:

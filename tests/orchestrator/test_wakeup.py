@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
+import select
 import shutil
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
+from polyaxon_core import wakeup
 from polyaxon_core.config import load_settings
-from polyaxon_core.wakeup import WakeupChannel, wake, wake_after_commit, wake_if_marked, wakeup_path
+from polyaxon_core.db.session import session_scope
+from polyaxon_core.wakeup import (
+    DatabaseWakeups,
+    WakeupChannel,
+    notify,
+    orchestrator_pass,
+    wake,
+    wake_after_commit,
+    wake_if_marked,
+    wakeup_path,
+)
+from tests.conftest import end_backend
 from tests.orchestrator.conftest import FILES, Cli, wait_final
 
 
@@ -117,3 +130,91 @@ def test_a_stopped_orchestrator_leaves_without_waiting_for_its_next_pass(
         if orchestrator.poll() is None:
             orchestrator.kill()
             orchestrator.wait()
+
+
+def _listener_backends(url: str) -> list[int]:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(url.replace("+psycopg://", "://"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            return list(connection.scalars(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND query = 'LISTEN polyaxon_wakeup'")))
+    finally:
+        admin.dispose()
+
+
+def _with_driver(url: str, driver: str) -> str:
+    return url.replace("postgresql://", f"postgresql+{driver}://") if driver else url
+
+
+def _readable(listener: DatabaseWakeups) -> None:
+    """Wait (a minute at most) until a notification, or the connection's end, arrived."""
+    descriptor = listener.fileno()
+    assert descriptor is not None
+    assert select.select([descriptor], [], [], 60)[0], "nothing arrived within a minute"
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("driver", ["", "psycopg"])
+def test_on_postgresql_a_commit_on_another_machine_wakes_the_orchestrator(
+    postgres_database: str, tmp_path: Path, driver: str,
+) -> None:
+    # the orchestrator's named pipe is in its home; the submitting process has another
+    # home (another machine): only the database can carry the wake-up
+    url = _with_driver(postgres_database, driver)
+    elsewhere = load_settings()
+    with WakeupChannel(tmp_path / "orchestrator-home" / "orchestrator.wakeup", url) as channel:
+        assert channel.wait(0) is False
+        with session_scope(url) as session:
+            wake_after_commit(session)
+        wake_if_marked(session, elsewhere)  # carried by the database: no pipe written
+        assert not wakeup_path(elsewhere).exists()
+        assert channel.wait(60) is True
+        assert channel.wait(0) is False
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("driver", ["", "psycopg"])
+def test_an_orchestrators_pass_wakes_nobody_and_a_lost_listener_listens_again(
+    postgres_database: str, driver: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    url = _with_driver(postgres_database, driver)
+    listener = DatabaseWakeups(url)
+    try:
+        assert listener.fileno() is not None  # listening from now on
+        with orchestrator_pass(), session_scope(url) as session:
+            wake_after_commit(session)
+            assert notify(session) is False  # the pass acts on it itself
+        with session_scope(url) as session:
+            assert notify(session) is True
+        _readable(listener)
+        assert wakeup._received(listener._connection) == 1  # the second transaction's only
+
+        # the server ends the listening connection: a pass at once (whatever was missed),
+        # then a new connection, which hears what comes next
+        monkeypatch.setattr(wakeup, "RELISTEN_SECONDS", 0.0)
+        (backend,) = _listener_backends(url)
+        end_backend(postgres_database, backend)
+        _readable(listener)
+        assert listener.drain() is True
+        assert listener.fileno() is not None  # listening again
+        with session_scope(url) as session:
+            notify(session)
+        _readable(listener)
+        assert listener.drain() is True
+        assert _listener_backends(url) not in ([], [backend])
+    finally:
+        listener.close()
+    assert _listener_backends(url) == []
+
+
+def test_sqlite_carries_no_wake_up(polyaxon_home: Path) -> None:
+    settings = load_settings()
+    with WakeupChannel(wakeup_path(settings), settings.db_url) as channel:
+        with session_scope(settings.db_url) as session:
+            assert notify(session) is False
+            wake_after_commit(session)
+        wake_if_marked(session, settings)  # through the named pipe
+        assert channel.wait(60) is True

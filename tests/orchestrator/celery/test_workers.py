@@ -13,6 +13,7 @@ from tests.orchestrator.celery.conftest import RabbitMQ, Redis, Worker, _leases
 from tests.orchestrator.conftest import FILES, Cli, run_state, wait_for
 from tests.orchestrator.test_replicas import Replica, _assert_every_trial_ran_once, _submit
 from tests.orchestrator.test_tracking_relay import assert_tracked_through_a_relay, submit_tracking_job
+from tests.orchestrator.test_wakeup import _listener_backends
 
 pytestmark = pytest.mark.postgres
 
@@ -102,3 +103,30 @@ def test_stops_reach_the_worker_and_a_run_stopped_before_any_worker_never_starts
     wait_until(lambda: "'not current'" in worker.log.read_text(), 60, what="the early task's delivery")
     assert not (record / f"{waiting}.starts").exists()
     assert (record / f"{running}.starts").read_text().count("\n") == 1
+
+
+def test_a_worker_on_another_machine_wakes_the_orchestrator_through_the_database(
+    redis: Redis, cli: Cli, pg: str, home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A minute between the orchestrator's polls, and the worker's home (where its named
+    # pipe would be) is not the orchestrator's: each run goes from its submission to its
+    # end within the timeout only if the database carries both wake-ups.
+    monkeypatch.setenv("POLYAXON_POLL_INTERVAL", "60")
+    orchestrator = Replica(home, 1)
+    other_machine = tmp_path / "worker-machine"
+    other_machine.mkdir()
+    monkeypatch.setenv("POLYAXON_HOME", str(other_machine))
+    worker = Worker(other_machine, "w1", "default", 2)
+    monkeypatch.setenv("POLYAXON_HOME", str(home))
+    try:
+        # the orchestrator listens once its first pass is done
+        wait_until(lambda: _listener_backends(pg) != [], 60, what="the orchestrator to listen")
+        for x in (1, 2):
+            uuid = _submit(cli, "-f", str(FILES / "task.yaml"), "-P", f"x={x}")
+            state = wait_for(uuid, lambda state: state["status"] in {"succeeded", "failed"}, 45)
+            assert state["status"] == "succeeded"
+        assert [lease[2].split(" ")[0] for lease in _leases()] == ["w1", "w1"]
+        assert not (other_machine / "orchestrator.wakeup").exists()
+    finally:
+        worker.kill()
+        orchestrator.kill()

@@ -17,7 +17,7 @@ store), so a task costs the command's own start, not an interpreter's. For each 
 3. waits for the runner, beating the lease's heartbeat every
    ``POLYAXON_HEARTBEAT_INTERVAL`` seconds and passing on a stop asked through the
    lease; when the runner ends it records the final status on the lease and wakes the
-   orchestrator if it shares this machine.
+   orchestrators (through the database on PostgreSQL, wherever they run).
 
 The runner dies with the worker: it is forked (not detached) and asks the kernel for a
 signal when its parent dies, on which it kills its process group, the command's
@@ -44,6 +44,7 @@ from types import FrameType
 from typing import Any
 
 from sqlalchemy import select as select_rows
+from sqlalchemy.orm import Session
 
 from polyaxon_core.config import Settings, load_settings
 from polyaxon_core.db.models import Run, with_pipeline_uuid, with_project
@@ -56,7 +57,7 @@ from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.orchestrator.loop import prepare_launch
 from polyaxon_core.tracking import relay
 from polyaxon_core.tracking.relay import RelayServer
-from polyaxon_core.wakeup import wake, wakeup_path
+from polyaxon_core.wakeup import notify, wake, wakeup_path
 from polyaxon_schedulers import forkserver
 from polyaxon_schedulers.celery.options import TASK, CeleryOptions, celery_queue, make_app
 from polyaxon_schedulers.local import LocalScheduler
@@ -210,9 +211,16 @@ def _watch(state: _Worker, run_id: int, attempt: int, run: RunEntity,
 
 
 def _finish(state: _Worker, run_id: int, attempt: int, observed: StatusUpdate) -> None:
-    transact(state.settings.db_url,
-             lambda session: leases.finish(session, run_id, attempt, observed), idempotent=True)
-    wake(wakeup_path(state.settings))
+    """Record the attempt's end on its lease, and wake the orchestrators: through the
+    database on PostgreSQL (they may be on other machines), else through this home's
+    named pipe."""
+
+    def record(session: Session) -> bool:
+        leases.finish(session, run_id, attempt, observed)
+        return notify(session)
+
+    if not transact(state.settings.db_url, record, idempotent=True):
+        wake(wakeup_path(state.settings))
 
 
 def _in_pool_process(**_: Any) -> None:
