@@ -44,6 +44,7 @@ from polyaxon_core.entities import (
 )
 from polyaxon_core.errors import Conflict, InvalidRequest, NotFound
 from polyaxon_core.lifecycle import ACTIVE_STATUSES, Status, is_final
+from polyaxon_core.wakeup import wake_after_commit
 
 #: what a run's ``scheduler`` column holds for the runs of an agent
 SCHEDULER_PREFIX = "agent/"
@@ -254,6 +255,9 @@ def report(session: Session, agent: Agent, uuid: str, body: Mapping[str, Any]) -
             run_uuid=uuid, status=str(body["status"]), reason=body.get("reason"),
             message=body.get("message"), exit_code=body.get("exit_code")),
             retries_itself=bool(body.get("retries_itself", True)))
+    if is_final(run.status) or run.status == Status.QUEUED.value:
+        # its sweep or DAG goes on, or its retry starts, in the orchestrator's next pass
+        wake_after_commit(session)
     return {"uuid": uuid, "status": run.status, "final": is_final(run.status), "accepted": accepted}
 
 

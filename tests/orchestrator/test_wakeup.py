@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select as select_rows
 from sqlalchemy.orm import Session
 
 from polyaxon_core import wakeup
@@ -218,3 +219,33 @@ def test_sqlite_carries_no_wake_up(polyaxon_home: Path) -> None:
             wake_after_commit(session)
         wake_if_marked(session, settings)  # through the named pipe
         assert channel.wait(60) is True
+
+
+def test_an_agents_report_of_a_runs_end_wakes_the_orchestrator(db_url: str, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from polyaxon_core.db.models import Agent, Run
+    from polyaxon_core.domain.agents import create_agent, report, scheduler_of
+    from polyaxon_core.domain.projects import create_project
+    from polyaxon_core.domain.state import transition
+
+    # an agent in another cluster reports through the server: the server's scope wakes
+    # the orchestrator when the run ended (through the database on PostgreSQL)
+    server = replace(load_settings(), home=tmp_path, db_url=db_url)
+    with session_scope(db_url) as session:
+        project = create_project(session, "p")
+        create_agent(session, "edge", "ns", None)
+        run = Run(project=project, kind="job", runtime="job", scheduler=scheduler_of("edge"))
+        session.add(run)
+        session.flush()
+        for status in ("compiled", "queued", "scheduled"):
+            assert transition(session, run, status)
+        assert transition(session, run, "starting", changes={"scheduler_handle": {"pod": "p-1"}})
+        uuid = run.uuid
+    with WakeupChannel(wakeup_path(server), db_url) as channel:
+        for status, wakes in (("running", False), ("succeeded", True)):
+            with session_scope(db_url) as session:
+                agent = session.scalar(select_rows(Agent).where(Agent.name == "edge"))
+                assert report(session, agent, uuid, {"status": status})["status"] == status
+            wake_if_marked(session, server)
+            assert channel.wait(60 if wakes else 0) is wakes
