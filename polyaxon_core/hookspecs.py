@@ -122,7 +122,8 @@ def polyaxon_register_hubs() -> list[type[ComponentHub]]:
 
 @hookspec
 def polyaxon_on_run_created(run: RunEntity) -> None:
-    """A run was created and committed (``polyaxon run``, a sweep's child, a restart).
+    """A run was created and committed (``polyaxon run``, a sweep's child, a restart, a
+    run tracked from a process of the user's).
 
     ``run`` is the new run, status ``created``. Called in the process that created it.
     The return value is ignored; an exception is logged and does not undo the creation.

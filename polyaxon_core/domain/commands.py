@@ -6,15 +6,18 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
+from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import Project, Run, utcnow
 from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue, validate_queue
 from polyaxon_core.domain.state import born, transition
 from polyaxon_core.errors import Conflict, InvalidRequest, Unprocessable
+from polyaxon_core.events import queue_event
 from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.wakeup import wake_after_commit
 
@@ -353,6 +356,10 @@ def create_tracked_run(session: Session, project: Project, *, name: str | None =
         run.created_at = created_at
     session.add(run)
     session.flush()
+    # heard as every run's creation is (its timeline starts at running: it was started
+    # where it was created)
+    queue_event(session, "polyaxon_on_run_created",
+                run=replace(run_to_entity(run), status=Status.CREATED.value))
     transition(session, run, Status.RUNNING, reason="tracked",
                message="tracked by the SDK from a process of the user's", at=created_at)
     return run

@@ -148,3 +148,15 @@ def test_changes_are_written_with_the_move_and_only_if_it_happens(db_url: str) -
         stored = session.get(Run, run_id)
         assert stored is not None and stored.status == "succeeded"
         assert stored.outputs == {"loss": 0.5} and "refused" not in (stored.meta_info or {})
+
+
+def test_a_tracked_run_is_heard_created_like_any_run(db_url: str) -> None:
+    from polyaxon_core.domain.commands import create_tracked_run
+
+    with session_scope(db_url) as session:
+        project = create_project(session, "p")
+        create_tracked_run(session, project, name="notebook")
+        events = [(name, kwargs["run"].name, kwargs["run"].status, kwargs.get("previous"))
+                  for name, kwargs in session.info.get("polyaxon_pending_events", [])]
+    created = [event for event in events if event[0] == "polyaxon_on_run_created"]
+    assert created == [("polyaxon_on_run_created", "notebook", "created", None)]
