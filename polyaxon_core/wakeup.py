@@ -245,8 +245,7 @@ class WakeupChannel:
             sources: dict[int, Callable[[], bool]] = {}
             if self._read is not None:
                 sources[self._read] = self._drain_pipe
-            listening = self._database.fileno() if self._database is not None else None
-            if listening is not None and self._database is not None:
+            if self._database is not None and (listening := self._database.fileno()) is not None:
                 sources[listening] = self._database.drain
             remaining = max(0.0, deadline - time.monotonic())
             if not sources:

@@ -255,10 +255,11 @@ def report(session: Session, agent: Agent, uuid: str, body: Mapping[str, Any]) -
             run_uuid=uuid, status=str(body["status"]), reason=body.get("reason"),
             message=body.get("message"), exit_code=body.get("exit_code")),
             retries_itself=bool(body.get("retries_itself", True)))
-    if is_final(run.status) or run.status == Status.QUEUED.value:
+    final = is_final(run.status)
+    if final or run.status == Status.QUEUED.value:
         # its sweep or DAG goes on, or its retry starts, in the orchestrator's next pass
         wake_after_commit(session)
-    return {"uuid": uuid, "status": run.status, "final": is_final(run.status), "accepted": accepted}
+    return {"uuid": uuid, "status": run.status, "final": final, "accepted": accepted}
 
 
 # -- the launch request on the wire -----------------------------------------------------

@@ -166,12 +166,13 @@ def test_on_postgresql_a_commit_on_another_machine_wakes_the_orchestrator(
     # home (another machine): only the database can carry the wake-up
     url = _with_driver(postgres_database, driver)
     elsewhere = load_settings()
-    with WakeupChannel(tmp_path / "orchestrator-home" / "orchestrator.wakeup", url) as channel:
+    with WakeupChannel(tmp_path / "orchestrator-home" / "orchestrator.wakeup", url) as channel, \
+            WakeupChannel(wakeup_path(elsewhere)) as pipe_elsewhere:
         assert channel.wait(0) is False
         with session_scope(url) as session:
             wake_after_commit(session)
-        wake_if_marked(session, elsewhere)  # carried by the database: no pipe written
-        assert not wakeup_path(elsewhere).exists()
+        wake_if_marked(session, elsewhere)
+        assert pipe_elsewhere.wait(0) is False  # carried by the database: no pipe written
         assert channel.wait(60) is True
         assert channel.wait(0) is False
 
