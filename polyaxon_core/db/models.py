@@ -20,9 +20,10 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, joinedload, mapped_column, relationship
 from sqlalchemy.orm.interfaces import LoaderOption
+from sqlalchemy.types import TypeEngine
 
 
 def utcnow() -> datetime:
@@ -52,7 +53,20 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-JSONType = JSON().with_variant(JSONB(), "postgresql")
+class JSONType(TypeDecorator[Any]):
+    """JSON documents: ``JSONB`` on PostgreSQL, ``JSON`` elsewhere. The PostgreSQL
+    dialect (tens of milliseconds to import, with its drivers' modules) is imported once
+    a PostgreSQL connection needs it, not by every command on the SQLite default."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 
 
 class Base(DeclarativeBase):

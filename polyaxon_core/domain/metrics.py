@@ -21,7 +21,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from polyaxon_core.db.convert import run_to_entity
@@ -102,8 +101,12 @@ def _batch_insert(dialect: str) -> Any:
     """The statement :func:`_claim_batch` inserts a batch's row with, built once: one
     that does nothing when the run has the batch on the databases that can say so."""
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         return postgresql.insert(_BATCHES).on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
     if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(_BATCHES).on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
     return insert(_BATCHES)
 
@@ -239,6 +242,8 @@ def _last_metrics_update(dialect: str) -> Any:
     on PostgreSQL (``jsonb ||``) and SQLite (``json_patch``), a plain write elsewhere."""
     column = _RUNS.c.last_metrics
     if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         merged: Any = func.coalesce(column, literal_column("'{}'::jsonb")).op("||")(
             bindparam("last_values", type_=postgresql.JSONB))
     elif dialect == "sqlite":

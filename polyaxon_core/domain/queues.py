@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from polyaxon_core.db.models import Project, Queue, Run
@@ -29,8 +28,15 @@ def ensure_queue(session: Session, name: str, concurrency: int) -> Queue:
     queue = session.scalar(select(Queue).where(Queue.name == name))
     if queue is not None:
         return queue
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # each dialect's module is imported by the database that uses it
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        insert: Any = postgresql.insert
+    else:
+        from sqlalchemy.dialects import sqlite
+
+        insert = sqlite.insert
     session.execute(
         insert(Queue).values(name=name, concurrency=concurrency)
         .on_conflict_do_nothing(index_elements=[Queue.name])

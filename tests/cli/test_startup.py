@@ -1,10 +1,14 @@
-"""`polyaxon --help` stays fast: it imports click and the core's small modules only."""
+"""`polyaxon --help` stays fast: it imports click and the core's small modules only; a
+command on the embedded SQLite default does not load PostgreSQL's dialect or drivers."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 HEAVY = ["sqlalchemy", "alembic", "marshmallow", "rich", "pluggy", "jinja2", "yaml", "psycopg",
          "psycopg2", "polyaxon_core.plugins", "polyaxon_core.db", "polyaxon_core.spec"]
@@ -31,6 +35,19 @@ def test_help_imports_no_heavy_library() -> None:
 def test_a_subcommands_help_imports_no_heavy_library() -> None:
     loaded = _modules_after("ops", "--help")
     assert not [name for name in HEAVY if name in loaded]
+
+
+def test_a_command_on_the_sqlite_default_loads_nothing_of_postgresql(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POLYAXON_DB_URL", raising=False)
+    monkeypatch.setenv("POLYAXON_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("POLYAXON_ORCHESTRATOR", "external")
+    # the first command makes the home's database (its migrations name PostgreSQL's types)
+    _modules_after("project", "create", "demo")
+    loaded = _modules_after("project", "ls")
+    assert "polyaxon_core.db.models" in loaded  # it read the database
+    assert not [name for name in ("sqlalchemy.dialects.postgresql", "psycopg2", "psycopg")
+                if name in loaded]
 
 
 def test_help_lists_every_core_command() -> None:
