@@ -15,7 +15,9 @@ of them, then a chain of operations one after the other (200 in all), each runni
   ended: what a DAG of these commands costs with no bookkeeping at all.
 
 The two alternate over ``--rounds`` rounds; the ratio of the medians ours / floor goes to
-``benchmarks/results/dag_vs_floor.md``. Goal: at most 1.5x.
+``benchmarks/results/dag_vs_floor.md``. Goal: at most 1.5x. With it, where a link of ours's
+chain spends its time, read from the runs' timelines: from the previous operation's end to
+this one being queued, claimed (``scheduled``), launched (``starting``) and ended.
 
     .venv/bin/python benchmarks/dag_vs_floor.py [--width 98] [--concurrency 4] [--rounds 3]
 """
@@ -69,10 +71,12 @@ def polyaxonfile(upstream: dict[str, list[str]], concurrency: int) -> str:
     }, sort_keys=False)
 
 
-def floor(upstream: dict[str, list[str]], concurrency: int) -> float:
-    """Seconds to run the commands in topological order, ``concurrency`` at once."""
+def floor(upstream: dict[str, list[str]], concurrency: int) -> tuple[float, float]:
+    """Seconds to run the commands in topological order, ``concurrency`` at once, and the
+    median milliseconds of a link of the chain (from one operation's end to the next's)."""
     order = TopologicalSorter(upstream)
     order.prepare()
+    ended: dict[str, float] = {}
     begin = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         running: dict[Future[subprocess.CompletedProcess[bytes]], str] = {}
@@ -82,12 +86,18 @@ def floor(upstream: dict[str, list[str]], concurrency: int) -> float:
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 future.result()
-                order.done(running.pop(future))
-    return time.perf_counter() - begin
+                name = running.pop(future)
+                ended[name] = time.perf_counter()
+                order.done(name)
+    elapsed = time.perf_counter() - begin
+    chain = [name for name in upstream if name.startswith("link-")]
+    return elapsed, statistics.median(
+        (ended[name] - ended[previous]) * 1000 for previous, name in zip(chain, chain[1:], strict=False))
 
 
-def ours(dag_file: Path, concurrency: int, work: Path) -> tuple[float, float]:
-    """Seconds from the submit to the DAG's final status, and orchestrator CPU seconds."""
+def ours(dag_file: Path, concurrency: int, work: Path) -> tuple[float, float, str]:
+    """Seconds from the submit to the DAG's final status, orchestrator CPU seconds, and the
+    URL of the database the DAG ran in."""
     from sqlalchemy import select
 
     from polyaxon_core.db.models import Run
@@ -128,10 +138,40 @@ def ours(dag_file: Path, concurrency: int, work: Path) -> tuple[float, float]:
         after = process.cpu_times()
         if status != "succeeded":
             raise SystemExit(f"the DAG ended {status}; see {home}")
-        return elapsed, (after.user + after.system) - (before.user + before.system)
+        return elapsed, (after.user + after.system) - (before.user + before.system), db_url
     finally:
         scheduler.terminate()
         scheduler.wait(30)
+
+
+#: the steps of a chain link: from the previous operation's end (``ended``) to this one's
+LINK_STEPS = (("queued", "ended", "queued"), ("claimed", "queued", "scheduled"),
+              ("launched", "scheduled", "starting"), ("ended", "starting", "succeeded"))
+
+
+def chain_link(db_url: str, chain: int) -> dict[str, float]:
+    """Median milliseconds of each step of the chain's links (``LINK_STEPS``), and of a
+    whole link, from the runs' timelines in ``db_url``."""
+    from sqlalchemy import select
+
+    from polyaxon_core.db.models import Run, RunStatusCondition
+    from polyaxon_core.db.session import session_scope
+
+    with session_scope(db_url) as session:
+        rows = session.execute(select(Run.name, RunStatusCondition.status, RunStatusCondition.created_at)
+                               .join(RunStatusCondition, RunStatusCondition.run_id == Run.id)).all()
+    moments: dict[str, dict[str, float]] = {}
+    for name, status, at in rows:
+        moments.setdefault(str(name), {})[status] = at.timestamp()
+    steps: dict[str, list[float]] = {name: [] for name, _, _ in LINK_STEPS}
+    steps["link"] = []
+    for index in range(1, chain):
+        this, previous = moments[f"link-{index}"], moments[f"link-{index - 1}"]
+        this["ended"] = previous["succeeded"]
+        for name, start, end in LINK_STEPS:
+            steps[name].append((this[end] - this[start]) * 1000)
+        steps["link"].append((this["succeeded"] - this["ended"]) * 1000)
+    return {name: statistics.median(values) for name, values in steps.items()}
 
 
 def summary(values: list[float]) -> str:
@@ -149,6 +189,8 @@ def main() -> None:
     upstream = graph(args.width)
     times: dict[str, list[float]] = {"ours": [], "floor": []}
     cpu: list[float] = []
+    links: list[dict[str, float]] = []
+    floor_links: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         dag_file = work / "dag.yaml"
@@ -156,15 +198,19 @@ def main() -> None:
         for round_number in range(args.rounds):
             for tool in (("ours", "floor") if round_number % 2 == 0 else ("floor", "ours")):
                 if tool == "floor":
-                    times["floor"].append(floor(upstream, args.concurrency))
+                    elapsed, floor_link = floor(upstream, args.concurrency)
+                    times["floor"].append(elapsed)
+                    floor_links.append(floor_link)
                 else:
-                    elapsed, seconds = ours(dag_file, args.concurrency, work)
+                    elapsed, seconds, db_url = ours(dag_file, args.concurrency, work)
                     times["ours"].append(elapsed)
                     cpu.append(seconds)
+                    links.append(chain_link(db_url, OPERATIONS - args.width - 2))
                 print(f"round {round_number + 1}: {tool} {times[tool][-1]:.2f} s", flush=True)
     ratio = statistics.median(times["ours"]) / statistics.median(times["floor"])
     per_operation = {tool: statistics.median(values) / OPERATIONS * 1000 for tool, values in times.items()}
     chain = OPERATIONS - args.width - 2
+    link = {name: statistics.median(each[name] for each in links) for name in links[0]}
     lines = [
         "# A 200-operation DAG against a bare topological-order loop",
         "",
@@ -185,6 +231,11 @@ def main() -> None:
         f"- the orchestrator's own CPU: {statistics.median(cpu) / OPERATIONS * 1000:.1f} ms per "
         "operation (user + system of the `polyaxon scheduler` process from the submit to the "
         "DAG's end, its own start and its runs' processes not included)",
+        f"- a link of the chain (median of each round's links, then of the rounds): ours "
+        f"{link['link']:.1f} ms, the floor {statistics.median(floor_links):.1f} ms. Ours, from "
+        f"the previous operation's end, queued after {link['queued']:.1f} ms, claimed "
+        f"{link['claimed']:.1f} ms later, launched {link['launched']:.1f} ms later, ended "
+        f"{link['ended']:.1f} ms later (the runner and the command, and the pass that sees the end)",
         *described(),
         "",
     ]
