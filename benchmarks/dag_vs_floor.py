@@ -33,6 +33,7 @@ import tempfile
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from graphlib import TopologicalSorter
+from itertools import pairwise
 from pathlib import Path
 
 import psutil
@@ -92,7 +93,7 @@ def floor(upstream: dict[str, list[str]], concurrency: int) -> tuple[float, floa
     elapsed = time.perf_counter() - begin
     chain = [name for name in upstream if name.startswith("link-")]
     return elapsed, statistics.median(
-        (ended[name] - ended[previous]) * 1000 for previous, name in zip(chain, chain[1:], strict=False))
+        (ended[name] - ended[previous]) * 1000 for previous, name in pairwise(chain))
 
 
 def ours(dag_file: Path, concurrency: int, work: Path) -> tuple[float, float, str]:
@@ -165,8 +166,7 @@ def chain_link(db_url: str, chain: int) -> dict[str, float]:
         moments.setdefault(str(name), {})[status] = at.timestamp()
     steps: dict[str, list[float]] = {name: [] for name, _, _ in LINK_STEPS}
     steps["link"] = []
-    for index in range(1, chain):
-        this, previous = moments[f"link-{index}"], moments[f"link-{index - 1}"]
+    for previous, this in pairwise(moments[f"link-{index}"] for index in range(chain)):
         this["ended"] = previous["succeeded"]
         for name, start, end in LINK_STEPS:
             steps[name].append((this[end] - this[start]) * 1000)
