@@ -194,18 +194,21 @@ class Orchestrator:
 
         Culling, CI and schedules act on time (an idle service, a branch's interval, a
         firing): they run at most once a poll interval, not in every pass a wake-up
-        starts (a busy DAG or sweep wakes the orchestrator each time a run ends)."""
+        starts (a busy DAG or sweep wakes the orchestrator each time a run ends). So do
+        the looks for what no wake-up announces: runs left claimed by an orchestrator
+        that died, and images being built (see :meth:`schedule`)."""
         with orchestrator_pass():  # it acts on what it commits: it wakes nobody
             self.reconcile()
             now = time.monotonic()
-            if now >= self._timed_due:
+            timed = now >= self._timed_due
+            if timed:
                 self._timed_due = now + self.settings.poll_interval
                 self.culling.control_all()
                 self.ci.control_all(self.settings.db_url)
                 self.schedules.control_all(self.settings.db_url)
             self.dags.control_all(self.settings.db_url)
             self.sweeps.control_all(self.settings.db_url)
-            self.schedule()
+            self.schedule(recover=timed)
 
     def has_unfinished_runs(self) -> bool:
         """Whether anything still needs this orchestrator: an unfinished run, or a project
@@ -284,14 +287,20 @@ class Orchestrator:
                 wakeup.wait(self.settings.poll_interval)
 
     # -------------------------------------------------------------------------- schedule
-    def schedule(self) -> None:
+    def schedule(self, recover: bool = True) -> None:
         """Move queued runs to the scheduler: by queue priority, then age, within each
-        queue's concurrency and the machine-wide ``max_concurrency``."""
+        queue's concurrency and the machine-wide ``max_concurrency``.
+
+        With ``recover``, also launch the runs claimed but not started: those of an
+        orchestrator that died in between, and those waiting for their image (whose
+        builds are polled first) or for their scheduler to answer."""
         with session_scope(self.settings.db_url) as session:
             to_launch = self._claim_queued(session)
-        with session_scope(self.settings.db_url) as session:
-            orphans = session.scalars(_claiming().orphans).all()
-            self.builds.poll_all(session)
+        orphans: list[int] = []
+        if recover:
+            with session_scope(self.settings.db_url) as session:
+                orphans = list(session.scalars(_claiming().orphans).all())
+                self.builds.poll_all(session)
         for run_id in dict.fromkeys([*to_launch, *orphans]):
             self._launch(run_id)
 

@@ -96,3 +96,32 @@ def test_a_scheduler_that_cannot_prepare_does_not_stop_the_orchestrator(
     orchestrator, _ = _submitted_dag(polyaxon_settings, tmp_path, scheduler)
     orchestrator.run_forever(lambda: scheduler.submitted == ["first"])
     assert "could not get ready ahead of its runs: no process can be started now" in caplog.text
+
+
+def test_runs_left_claimed_are_looked_for_once_a_poll_interval_not_in_every_pass(
+    polyaxon_settings: Settings, tmp_path: Path
+) -> None:
+    """A run claimed by an orchestrator that died before starting it is started by the
+    next pass that acts on time; the passes the wake-ups of a busy DAG start between two
+    of those do not look for such runs."""
+    from dataclasses import replace
+
+    from polyaxon_core.domain.state import transition
+
+    settings = replace(polyaxon_settings, poll_interval=3600.0)
+    scheduler = RecordingScheduler(settings)
+    orchestrator, dag_id = _submitted_dag(settings, tmp_path, scheduler)
+    orchestrator.tick()  # the first pass acts on time too: the next one is an hour away
+    with session_scope(settings.db_url) as session:
+        second = session.scalar(select(Run).where(Run.pipeline_id == dag_id, Run.name == "second"))
+        assert second is not None
+        # claimed, as a replica that died at once after its claim left it
+        assert transition(session, second, Status.QUEUED)
+        assert transition(session, second, Status.SCHEDULED)
+        second_id = second.id
+    orchestrator.tick()  # a pass a wake-up started
+    assert scheduler.submitted == ["first"]
+    Orchestrator(settings, scheduler=scheduler, store=orchestrator.store).tick()  # a replica's first pass
+    assert scheduler.submitted == ["first", "second"]
+    with session_scope(settings.db_url) as session:
+        assert session.get(Run, second_id).status == Status.STARTING.value  # type: ignore[union-attr]
