@@ -15,14 +15,19 @@ Two tools, both PostgreSQL's own, with the embedded default's equivalent:
   finds it held skips that step for this pass rather than queueing behind it (what
   Airflow's schedulers do with their pool rows); on SQLite, the database's write lock,
   taken at the start of the transaction, so the counts read are still true at commit.
+
+And for a row several processes may create at once (a queue first used by many clients,
+a batch of metric points sent again): :func:`insert_unless_present`, an ``INSERT`` that
+does nothing when the row exists (``ON CONFLICT DO NOTHING``, on both databases).
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, text
+from sqlalchemy import Select, Table, insert, text
 from sqlalchemy.orm import Session
 
 SelectT = TypeVar("SelectT", bound=Select[Any])
@@ -43,3 +48,19 @@ def critical_section(session: Session, name: str) -> bool:
     # a write that changes nothing takes SQLite's write lock until the commit
     session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
     return True
+
+
+def insert_unless_present(table: Table, dialect: str, key: Sequence[str]) -> Any:
+    """An ``INSERT`` into ``table`` that does nothing when a row with the same ``key`` (a
+    unique constraint's columns) exists, on the database of ``dialect``: PostgreSQL and
+    SQLite say so with ``ON CONFLICT DO NOTHING``; elsewhere, a plain insert. A dialect's
+    module is imported by the database that uses it, not by every command."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=list(key))
+    if dialect == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=list(key))
+    return insert(table)

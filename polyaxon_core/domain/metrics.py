@@ -23,6 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from polyaxon_core.db.claims import insert_unless_present
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import Metric, MetricBatch, Project, Run, utcnow
 from polyaxon_core.entities import SYSTEM_PREFIX
@@ -100,15 +101,7 @@ _BATCHES, _RUNS = cast(Table, MetricBatch.__table__), cast(Table, Run.__table__)
 def _batch_insert(dialect: str) -> Any:
     """The statement :func:`_claim_batch` inserts a batch's row with, built once: one
     that does nothing when the run has the batch on the databases that can say so."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(_BATCHES).on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
-    if dialect == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(_BATCHES).on_conflict_do_nothing(index_elements=["run_id", "batch_id"])
-    return insert(_BATCHES)
+    return insert_unless_present(_BATCHES, dialect, ["run_id", "batch_id"])
 
 
 def _claim_batch(session: Session, run_id: int, batch_id: str, points: int) -> bool:

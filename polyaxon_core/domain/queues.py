@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session
 
+from polyaxon_core.db.claims import insert_unless_present
 from polyaxon_core.db.models import Project, Queue, Run
 from polyaxon_core.domain.projects import final_statuses
 from polyaxon_core.errors import Conflict, InvalidRequest, NotFound
@@ -28,18 +29,9 @@ def ensure_queue(session: Session, name: str, concurrency: int) -> Queue:
     queue = session.scalar(select(Queue).where(Queue.name == name))
     if queue is not None:
         return queue
-    # each dialect's module is imported by the database that uses it
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        insert: Any = postgresql.insert
-    else:
-        from sqlalchemy.dialects import sqlite
-
-        insert = sqlite.insert
     session.execute(
-        insert(Queue).values(name=name, concurrency=concurrency)
-        .on_conflict_do_nothing(index_elements=[Queue.name])
+        insert_unless_present(cast(Table, Queue.__table__), session.get_bind().dialect.name, ["name"])
+        .values(name=name, concurrency=concurrency)
     )
     created = session.scalar(select(Queue).where(Queue.name == name))
     if created is None:  # neither inserted here nor committed by another transaction
