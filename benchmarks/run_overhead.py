@@ -120,7 +120,8 @@ def _latencies(db_url: str, uuid: str) -> list[float]:
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and of its children still alive (a worker's pool
-    processes, the fork server; not the runs' processes, which have ended)."""
+    processes, the local scheduler's supervisor and the runners in it; not the runs' own
+    processes, which have ended)."""
     process = psutil.Process(pid)
     return sum(sum(each.cpu_times()[:2]) for each in [process, *process.children(recursive=True)])
 
@@ -291,11 +292,11 @@ def main() -> None:
         f"{c} / {n}); goal at most 100 ms: {'met' if per_trial <= 100 else 'not met'}",
         f"- Celery: **{celery_ratio:.2f}x** bare Celery's wall time; goal at most 1.5x: "
         f"{'met' if celery_ratio <= 1.5 else 'not met'}",
-        f"- CPU per trial (user + system): local, `polyaxon scheduler` with its fork server "
-        f"{local_orchestrator / n * 1000:.1f} ms; Celery, `polyaxon scheduler` "
-        f"{celery_orchestrator / n * 1000:.1f} ms and `polyaxon worker` with its pool "
-        f"processes {celery_worker / n * 1000:.1f} ms (the runs' own processes and runners "
-        "not included, nor the database's and the broker's)",
+        f"- CPU per trial (user + system): local, `polyaxon scheduler` with its supervisor "
+        f"(the runners included) {local_orchestrator / n * 1000:.1f} ms; Celery, "
+        f"`polyaxon scheduler` {celery_orchestrator / n * 1000:.1f} ms and `polyaxon worker` "
+        f"with its pool processes {celery_worker / n * 1000:.1f} ms (the runs' own processes "
+        "and, on Celery, the runners not included, nor the database's and the broker's)",
         *described(),
         "",
     ]

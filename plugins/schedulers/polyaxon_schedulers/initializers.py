@@ -3,7 +3,7 @@ its command, each step's output in the run's log.
 
 The steps are :class:`~polyaxon_core.entities.InitStep` as the scheduler recorded them in
 ``launch.json`` (no secret: a step's connection reaches it through its environment, sent
-through the fork server's pipe like the command's). ``git`` and ``container`` steps are
+through the supervisor's pipe like the command's). ``git`` and ``container`` steps are
 processes (``git clone``, the container's command); ``file``, ``dockerfile`` and
 ``paths`` are written by the runner itself. A step that fails ends the attempt with its
 message; the command does not start.

@@ -1,11 +1,13 @@
 """``scheduler-local``: every run is a process on this machine.
 
 Each attempt of a run gets a control folder ``<run_path>/.polyaxon/attempt-<n>`` and a
-detached runner process (see :mod:`polyaxon_schedulers.runner`), forked by a warm
-server this scheduler keeps (:mod:`polyaxon_schedulers.forkserver`), that starts the command
-in the run's working directory with the run context in its environment. The handle kept
-in the database names that folder, so an orchestrator started later can poll and stop
-runs its predecessor launched. Stopping sends SIGTERM to the run's process group; the
+runner (see :mod:`polyaxon_schedulers.runner`), a thread of the supervisor this scheduler
+keeps (:mod:`polyaxon_schedulers.supervisor`, a process that outlives the orchestrator),
+that starts the command in the run's working directory with the run context in its
+environment. The handle kept in the database names that folder, so an orchestrator
+started later can poll and stop runs its predecessor launched: a run is alive while its
+attempt's lock is held, and ended when its ``exit.json`` is there. Stopping writes the
+attempt's ``stop.json`` and sends SIGTERM to the process group of what the run runs; the
 base class escalates to SIGKILL after the grace period.
 
 A service (``run.kind: service``) listens on free ports of the loopback
@@ -25,6 +27,7 @@ names, and values only of the non-secret run context.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -43,8 +46,13 @@ from polyaxon_core.run_user import RunAsUser, isolate_process
 from polyaxon_core.services import declared_ports
 from polyaxon_core.wakeup import wakeup_path
 from polyaxon_schedulers import runner
-from polyaxon_schedulers.forkserver import ForkServer
-from polyaxon_schedulers.processes import hand_over, is_alive, read_json, write_json_atomically
+from polyaxon_schedulers.processes import (
+    hand_over,
+    is_alive,
+    read_json,
+    write_json_atomically,
+)
+from polyaxon_schedulers.supervisor import Supervisor
 
 #: what an isolated run inherits from this process's environment
 INHERITED = ("PATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "HOME")
@@ -67,13 +75,13 @@ class LocalScheduler(Scheduler):
         #: POLYAXON_RUN_AS_USER, checked now: a scheduler that cannot switch users refuses
         #: to start rather than failing every run
         self.run_as: RunAsUser | None = isolate_process(self.settings)
-        self._forks = ForkServer()
-        weakref.finalize(self, self._forks.close)
+        self._supervisor = Supervisor()
+        weakref.finalize(self, self._supervisor.close)
 
     def prepare(self) -> None:
-        """Start the fork server now: it imports what runners need while the orchestrator
+        """Start the supervisor now: it imports what runs need while the orchestrator
         starts, rather than while the first run waits."""
-        self._forks.start()
+        self._supervisor.start()
 
     @classmethod
     def check_run(cls, run: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -152,10 +160,10 @@ class LocalScheduler(Scheduler):
 
     def _start_runner(self, control: Path, environment: Mapping[str, str], preload: str,
                       init_environments: Sequence[Mapping[str, str]]) -> int:
-        """Start the detached runner of the attempt in ``control``; its pid. The
-        environments go to it through a pipe, never through a file."""
-        return self._forks.start_runner(control, environment, preload=preload,
-                                        init_environments=init_environments)
+        """Start the runner of the attempt in ``control``; the pid of the process that owns
+        it. The environments go to it through a pipe, never through a file."""
+        return self._supervisor.start_runner(control, environment, preload=preload,
+                                             init_environments=init_environments)
 
     @staticmethod
     def _service_handle(service: Mapping[str, Any]) -> dict[str, Any]:
@@ -231,6 +239,14 @@ class LocalScheduler(Scheduler):
         info = read_json(control / runner.PID_FILE)
         return info if isinstance(info, dict) else None
 
+    @staticmethod
+    def _alive(control: Path, info: Mapping[str, Any]) -> bool:
+        """Whether the runner ``info`` (its ``runner.pid``) still owns its attempt: its
+        process runs and, for a thread of the supervisor, the attempt's lock is held."""
+        if not is_alive(int(info["pid"]), info.get("start_time")):
+            return False
+        return not info.get("supervised") or _lock_held(control / runner.LOCK_FILE)
+
     def poll(self, run: RunEntity, handle: Mapping[str, Any]) -> StatusUpdate:
         control = Path(handle["control_dir"])
         stopping = run.status == "stopping"
@@ -240,7 +256,7 @@ class LocalScheduler(Scheduler):
         info = self._runner_pid(control)
         if info is not None and info.get("error"):  # the runner could not write exit.json
             return StatusUpdate(run.uuid, "failed", reason="storage error", message=str(info["error"]))
-        if info is not None and is_alive(int(info["pid"]), info.get("start_time")):
+        if info is not None and self._alive(control, info):
             if stopping:
                 return StatusUpdate(run.uuid, "stopping")
             if handle.get("service") and not (control / runner.READY_FILE).exists():
@@ -279,13 +295,38 @@ class LocalScheduler(Scheduler):
                             message=f"the process exited with code {code}", exit_code=code)
 
     def stop(self, run: RunEntity, handle: Mapping[str, Any], force: bool) -> None:
-        info = self._runner_pid(Path(handle["control_dir"]))
-        if info is None or not is_alive(int(info["pid"]), info.get("start_time")):
+        control = Path(handle["control_dir"])
+        number = signal.SIGKILL if force else signal.SIGTERM
+        # said first, so that a process the runner starts from now on is signalled too
+        write_json_atomically(control / runner.STOP_FILE, {"signal": int(number)})
+        info = self._runner_pid(control)
+        if info is None or not self._alive(control, info):
+            return
+        # a supervised runner's processes run in a group of their own, the one running now
+        # (none yet: it signals the first itself); a runner of its own process leads theirs
+        group = info.get("group") if info.get("supervised") else info["pid"]
+        if group is None:
             return
         try:
-            os.killpg(int(info["pid"]), signal.SIGKILL if force else signal.SIGTERM)
+            os.killpg(int(group), number)
         except ProcessLookupError:
             return
+
+
+def _lock_held(path: Path) -> bool:
+    """Whether some process holds the ``flock`` of ``path`` (an attempt's lock, taken by
+    its runner for as long as it owns the attempt)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(descriptor)  # a lock taken here is let go with it
+    return False
 
 
 @hookimpl

@@ -1,10 +1,12 @@
-"""The process that owns one attempt of one run on the local scheduler.
+"""Owning one attempt of one run on the local scheduler.
 
-Forked detached (its own session) by the local scheduler's fork server
-(:mod:`polyaxon_schedulers.forkserver`), it outlives the
-orchestrator: it starts the user's command, copies its stdout and stderr into the run's
-log in the artifact store as they come, and writes ``exit.json`` when the command ends
-(then wakes the orchestrator, so the next run does not wait for its next poll).
+:func:`run` starts the user's command, copies its stdout and stderr into the run's log in
+the artifact store as they come, serves the run's tracking calls
+(:mod:`polyaxon_core.tracking.relay`) and writes ``exit.json`` when the command ends (then
+wakes the orchestrator, so the next run does not wait for its next poll). It runs in a
+thread of the local scheduler's supervisor (:mod:`polyaxon_schedulers.supervisor`,
+:func:`supervise`), which outlives the orchestrator; a Celery worker runs it in a process
+it forks per run instead (:func:`run_detached`).
 When the log cannot be written (a full disk, a read-only folder), the command is
 killed, since its output would be lost, and the attempt ends with that error; if even
 ``exit.json`` cannot be written, the error is written over ``runner.pid`` in place (no
@@ -12,17 +14,24 @@ new disk block needed), where the scheduler finds it as well.
 For a service, the runner also watches its first port: ``ready.json`` is written once it
 accepts a connection (the scheduler reports the run ``running`` from then on), and a
 service that does not answer within its start timeout is stopped and fails, saying so.
-A second runner for the same attempt (a resubmission after an orchestrator crash) finds
-the lock taken and leaves at once, so a run is never started twice.
+The attempt is owned by whoever holds its lock (``runner.lock``) for as long as it runs: a
+second runner for the same attempt (a resubmission after an orchestrator crash) finds it
+taken and leaves at once, so a run is never started twice, and a lock nobody holds with
+no ``exit.json`` is an attempt whose owner died.
+
+A stop reaches the attempt as a file, ``stop.json`` (the signal asked for), and as that
+signal sent to the process group of the process running at that moment (an
+initializer's, or the command's): a supervised attempt starts each of them in a session
+of its own and records its group in ``runner.pid``; a process it starts after the stop
+was asked is signalled at once. A runner of its own process (a Celery worker's) is the
+leader of the group its processes run in, and takes the signal itself.
 
 With a run user (``POLYAXON_RUN_AS_USER``) the runner stays this process's user, to
 write the log and the exit code where the run cannot, starts the command as the run
 user, and takes the run's folders back when the command ends.
 
-The command's environment reaches :func:`run` through the fork server's pipe, never
-through a file: it holds the run's token. A request cut short (the scheduler was killed
-while writing it) forks no runner, so a run never starts with an environment cut short;
-the next orchestrator's resubmission starts it whole.
+The command's environment reaches :func:`run` through the supervisor's pipe, never
+through a file: it holds the run's token.
 """
 
 from __future__ import annotations
@@ -37,7 +46,9 @@ import socket
 import subprocess
 import threading
 import time
+import traceback
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
@@ -58,6 +69,9 @@ PID_FILE = "runner.pid"
 EXIT_FILE = "exit.json"
 LOCK_FILE = "runner.lock"
 READY_FILE = "ready.json"
+STOP_FILE = "stop.json"
+#: the signals whose handling a runner of its own process must not inherit
+RESET_SIGNALS = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE)
 #: how long a service that failed to open its port has to stop before it is killed
 UNREACHABLE_GRACE_SECONDS = 5.0
 #: a remote store's log gets what the run wrote at least this often, in one request
@@ -165,21 +179,65 @@ def _store(launch: Mapping[str, Any]):  # type: ignore[no-untyped-def]
     return found(load_settings())
 
 
-def _relay(launch: Mapping[str, Any], environment: Mapping[str, str]) -> Any:
+def _relay(launch: Mapping[str, Any], environment: Mapping[str, str], supervised: bool) -> Any:
     """For a run of the embedded default (it writes to the database itself), a server of
     its tracking calls in this process (:mod:`polyaxon_core.tracking.relay`), so that the
     command need not load the database layer; None for a run that tracks through a
     server's API, that has its relay already (a Celery worker's pool process serves it),
-    or that runs as another user (who cannot reach this user's socket)."""
+    or that runs as another user (who cannot reach this user's socket). The supervisor
+    serves on its own settings, which are its scheduler's: a run of another database
+    (none the scheduler starts) tracks by itself."""
     from polyaxon_core.tracking import relay
 
     if launch.get("run_as_user") or not relay.serves(environment):
         return None
-    # the runner writes on the run's behalf: with the run's settings (its database, which
-    # events plugins hear)
-    os.environ.update({name: value for name, value in environment.items()
-                       if name.startswith("POLYAXON_")})
+    if supervised:
+        from polyaxon_core.config import load_settings
+
+        if environment.get("POLYAXON_DB_URL") != load_settings().db_url:
+            return None
+    else:
+        # the runner writes on the run's behalf: with the run's settings (its database,
+        # which events plugins hear)
+        os.environ.update({name: value for name, value in environment.items()
+                           if name.startswith("POLYAXON_")})
     return relay.start(environment["POLYAXON_RUN_UUID"], relay.attempt_of(environment))
+
+
+class _Stops:
+    """How a stop reaches the attempt (see the module's documentation): whether one was
+    asked, and what a process started for the attempt must be started with and told."""
+
+    def __init__(self, control_dir: Path, supervised: bool, owner: dict[str, Any]) -> None:
+        self.control_dir, self.supervised, self.owner = control_dir, supervised, owner
+        self.signalled = False
+        #: the process of this moment (a step's, the command's)
+        self.running: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def asked(self) -> bool:
+        return self.signalled or (self.control_dir / STOP_FILE).exists()
+
+    def options(self) -> dict[str, Any]:
+        """What a process of the attempt is started with: a session of its own when
+        supervised, whose group a stop signals."""
+        return {"start_new_session": True} if self.supervised else {}
+
+    def started(self, process: subprocess.Popen[bytes]) -> None:
+        self.running.append(process)
+        if not self.supervised:
+            return
+        self.owner["group"] = process.pid
+        write_json_atomically(self.control_dir / PID_FILE, self.owner)
+        asked = read_json(self.control_dir / STOP_FILE)
+        if isinstance(asked, dict):  # asked before this group was known
+            with suppress(ProcessLookupError):
+                os.killpg(process.pid, int(asked.get("signal", signal.SIGTERM)))
+
+    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self.signalled = True
+        if self.running and self.running[-1].poll() is None:
+            self.running[-1].send_signal(signum)
 
 
 def _switch_user(name: str | None) -> dict[str, Any]:
@@ -214,18 +272,33 @@ def _pump(output: Any, log: _LogWriter) -> None:
 
 
 def run(control_dir: Path, environment: Mapping[str, str],
-        init_environments: Sequence[Mapping[str, str]] = ()) -> int:
+        init_environments: Sequence[Mapping[str, str]] = (), supervised: bool = False) -> int:
     """Own one attempt: ``environment`` is the command's whole environment (the launch
-    record holds only its names), ``init_environments`` those of the run's initializers."""
-    lock = open(control_dir / LOCK_FILE, "w")  # noqa: SIM115 - held for the process lifetime
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return 0  # another runner owns this attempt
-    if (control_dir / EXIT_FILE).exists():
-        return 0  # this attempt already ran to its end
+    record holds only its names), ``init_environments`` those of the run's initializers.
+    ``supervised``: in a thread of the supervisor, rather than in a process of its own."""
+    with open(control_dir / LOCK_FILE, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return 0  # another runner owns this attempt
+        if (control_dir / EXIT_FILE).exists():
+            return 0  # this attempt already ran to its end
+        if not supervised:  # a process of its own: its end is seen without exit.json
+            return _own(control_dir, environment, init_environments, supervised)
+        try:
+            return _own(control_dir, environment, init_environments, supervised)
+        except Exception as exc:  # whatever it is, the attempt ends (its lock still held)
+            _runner_failed(control_dir, exc)
+            return 1
+
+
+def _own(control_dir: Path, environment: Mapping[str, str],
+         init_environments: Sequence[Mapping[str, str]], supervised: bool) -> int:
     pid = os.getpid()
-    write_json_atomically(control_dir / PID_FILE, {"pid": pid, "start_time": process_start_time(pid)})
+    owner: dict[str, Any] = {"pid": pid, "start_time": process_start_time(pid)}
+    if supervised:
+        owner.update(supervised=True, group=None)
+    write_json_atomically(control_dir / PID_FILE, owner)
 
     launch = read_json(control_dir / LAUNCH_FILE)
     if launch is None:
@@ -234,51 +307,44 @@ def run(control_dir: Path, environment: Mapping[str, str],
     store = _store(launch)
     run_uuid: str = launch["run_uuid"]
 
-    terminated = False
-    running: list[subprocess.Popen[bytes]] = []  # the process of this moment (a step's, the command's)
-
-    def on_term(signum: int, _frame: FrameType | None) -> None:
-        nonlocal terminated
-        terminated = True
-        if running and running[-1].poll() is None:
-            running[-1].send_signal(signum)
-
-    signal.signal(signal.SIGTERM, on_term)
-    signal.signal(signal.SIGINT, on_term)
+    stops = _Stops(control_dir, supervised, owner)
+    if not supervised:
+        signal.signal(signal.SIGTERM, stops.on_signal)
+        signal.signal(signal.SIGINT, stops.on_signal)
     handed_over = [Path(folder) for folder in launch.get("handed_over") or []]
     log = _LogWriter(store, run_uuid, remote=store.local_path(run_uuid) is None)
 
     def finish(outcome: dict[str, Any]) -> None:
         take_back(handed_over)
-        _finish(control_dir, launch, {**outcome, "terminated": terminated,
+        _finish(control_dir, launch, {**outcome, "terminated": stops.asked,
                                       "finished_at": datetime.now(UTC).isoformat()})
 
     def start(command: Sequence[str], options: Mapping[str, Any]) -> int:
         """Run an initializer's process to its end, its output into the log."""
         process = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, **options,
+                                   stderr=subprocess.STDOUT, **options, **stops.options(),
                                    **_switch_user(launch.get("run_as_user")))
-        running.append(process)
+        stops.started(process)
         assert process.stdout is not None
         _pump(process.stdout.raw if hasattr(process.stdout, "raw") else process.stdout, log)
         return process.wait()
 
     try:
-        failed = _initialize(launch, init_environments, store, log, start, lambda: terminated)
+        failed = _initialize(launch, init_environments, store, log, start, lambda: stops.asked)
     except Exception as exc:  # any store's failure: the output would be lost from here on
-        for process in running:
+        for process in stops.running:
             if process.poll() is None:
                 process.kill()
         take_back(handed_over)
-        _fail(control_dir, launch, _log_write_error(exc), terminated)
+        _fail(control_dir, launch, _log_write_error(exc), stops.asked)
         return 1
-    if terminated:  # stopped during its initializers: stopped, not failed, and no command
+    if stops.asked:  # stopped during its initializers: stopped, not failed, and no command
         finish({"exit_code": 1})
         return 0
     if failed is not None:
         finish({"exit_code": 1, "error": failed, "reason": "init failed"})
         return 0
-    relay = _relay(launch, environment)
+    relay = _relay(launch, environment, supervised)
     child: subprocess.Popen[bytes] | None = None
     try:
         child = subprocess.Popen(
@@ -288,6 +354,7 @@ def run(control_dir: Path, environment: Mapping[str, str],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            **stops.options(),
             **_switch_user(launch.get("run_as_user")),
         )
     except (OSError, ConfigurationError) as exc:
@@ -298,7 +365,7 @@ def run(control_dir: Path, environment: Mapping[str, str],
         store.append_log(run_uuid, message.encode())
         finish({"exit_code": 127, "error": message.strip()})
         return 0
-    running.append(child)
+    stops.started(child)
     unreachable: list[str] = []  # why the service was stopped, when it never answered
     if launch.get("service"):
         threading.Thread(target=_watch_service, daemon=True,
@@ -316,7 +383,7 @@ def run(control_dir: Path, environment: Mapping[str, str],
             relay.close()
         kept = _artifacts_folder(launch) if log.remote else None
         note = f"; its artifacts are kept in {kept}" if kept is not None else ""
-        _fail(control_dir, launch, _log_write_error(exc) + note, terminated)
+        _fail(control_dir, launch, _log_write_error(exc) + note, stops.asked)
         return 1
     exit_code = child.wait()
     if relay is not None:
@@ -327,15 +394,59 @@ def run(control_dir: Path, environment: Mapping[str, str],
     if log.remote:
         uploaded = _upload_artifacts(store, run_uuid, launch)
         if uploaded is not None:
-            _fail(control_dir, launch, uploaded, terminated)
+            _fail(control_dir, launch, uploaded, stops.asked)
             return 1
     _finish(control_dir, launch, {
         "exit_code": exit_code,
-        "terminated": terminated,
+        "terminated": stops.asked,
         "finished_at": datetime.now(UTC).isoformat(),
         **({"error": unreachable[0], "reason": "service unreachable"} if unreachable else {}),
     })
     return 0
+
+
+def supervise(control_dir: Path, environment: Mapping[str, str],
+              init_environments: Sequence[Mapping[str, str]]) -> None:
+    """Own the attempt in ``control_dir`` in a thread of the supervisor."""
+    try:
+        run(control_dir, environment, init_environments, supervised=True)
+    except Exception as exc:  # before the attempt's lock was taken (its folder is gone)
+        _runner_failed(control_dir, exc)
+
+
+def _runner_failed(control_dir: Path, exc: Exception) -> None:
+    """A failure of the runner itself: its traceback into the attempt's ``runner.log``,
+    and the attempt ended with it rather than left running with nobody to report its end."""
+    with suppress(OSError), open(control_dir / "runner.log", "a") as log:
+        log.write(traceback.format_exc())
+    if not (control_dir / EXIT_FILE).exists():
+        with suppress(OSError):
+            write_json_atomically(control_dir / EXIT_FILE, {
+                "exit_code": 1, "reason": "runner error",
+                "error": f"the run's runner failed: {type(exc).__name__}: {exc} "
+                         f"(see {control_dir / 'runner.log'})",
+                "finished_at": datetime.now(UTC).isoformat()})
+
+
+def run_detached(request: Mapping[str, Any]) -> int:
+    """In a process forked for one attempt (a Celery worker's): become its runner, in a
+    session of its own, with the environment and working directory of ``request`` and its
+    output in the attempt's ``runner.log``."""
+    for number in RESET_SIGNALS:
+        signal.signal(number, signal.SIG_DFL)
+    os.setsid()
+    control = Path(request["control_dir"])
+    null = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(control / "runner.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(null)
+    os.close(log)
+    os.environ.clear()
+    os.environ.update(request["process_environment"])
+    os.chdir(request["cwd"])
+    return run(control, request["environment"], request.get("init_environments") or [])
 
 
 def _watch_service(child: subprocess.Popen[bytes], launch: Mapping[str, Any], control_dir: Path,

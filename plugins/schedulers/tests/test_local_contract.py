@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import uuid
@@ -75,21 +76,22 @@ def test_a_missing_command_fails_with_a_clear_message(
     assert "no-such-command-here" in (update.message or "")
 
 
-def test_a_runner_killed_from_outside_is_reported_lost(
+def test_a_supervisor_killed_from_outside_has_its_runs_reported_lost(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], tmp_path: Path,
 ) -> None:
     import json
-    import os
     import signal
 
     from polyaxon_core.testing.scheduler import start_long_run, wait_for_final
 
     launch, handle = start_long_run(scheduler, make_launch, tmp_path)
     runner = json.loads((Path(handle["control_dir"]) / "runner.pid").read_text())
-    os.killpg(runner["pid"], signal.SIGKILL)
+    assert runner["supervised"] is True and runner["group"] != runner["pid"]
+    os.kill(runner["pid"], signal.SIGKILL)
     update = wait_for_final(scheduler, launch, handle)
     assert update.status == "failed"
     assert update.reason == "lost"
+    os.killpg(runner["group"], signal.SIGKILL)  # the command, which went on without it
 
 
 def test_a_run_for_a_server_gets_its_own_environment_and_no_secret_is_recorded(
@@ -157,13 +159,15 @@ def test_a_run_user_that_does_not_exist_is_refused_at_start(
         LocalScheduler(polyaxon_settings)
 
 
-@pytest.mark.parametrize("cut_short", [b"", b'{"control_dir": "/tmp", "environment": {"PATH": "/usr/b'])
-def test_a_request_cut_short_by_a_dying_scheduler_forks_no_runner(
+@pytest.mark.parametrize("cut_short", [b"", b'{"control_dir": "/tmp", "environment": {"PATH": "/usr/b',
+                                       b'{"control_dir": "/tmp", "environment": {}}'])
+def test_a_request_cut_short_by_a_dying_scheduler_starts_no_runner(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], cut_short: bytes,
     polyaxon_settings: Settings,
 ) -> None:
-    """The orchestrator killed while it wrote a request to the fork server: no runner may
-    run the command with an environment cut short; the resubmission starts it whole."""
+    """The orchestrator killed while it wrote a request to the supervisor (even with only
+    its end of line missing): no runner may run the command with an environment cut
+    short; the resubmission starts it whole."""
     import subprocess
 
     from polyaxon_core.plugins import create
@@ -172,7 +176,7 @@ def test_a_request_cut_short_by_a_dying_scheduler_forks_no_runner(
     launch = make_launch("import os; print('PATH' in os.environ and 'whole environment')")
     control = scheduler.control_dir(launch.run_path, 1)
     control.mkdir(parents=True)
-    server = subprocess.run([sys.executable, "-m", "polyaxon_schedulers.forkserver"],
+    server = subprocess.run([sys.executable, "-m", "polyaxon_schedulers.supervisor"],
                             input=cut_short, capture_output=True, check=False)
     assert server.returncode == 0
     assert b'"pid"' not in server.stdout
@@ -184,99 +188,102 @@ def test_a_request_cut_short_by_a_dying_scheduler_forks_no_runner(
     assert "whole environment" in log
 
 
-def test_a_killed_fork_server_is_started_again_for_the_next_run(
+def test_a_killed_supervisor_is_started_again_for_the_next_run(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
 ) -> None:
     from polyaxon_core.testing.scheduler import wait_for_final
 
     first = make_launch("print('first')")
     assert wait_for_final(scheduler, first, scheduler.submit(first)).status == "succeeded"
-    server = scheduler._forks._process
+    server = scheduler._supervisor._process
     assert server is not None
     server.kill()
     server.wait()
     second = make_launch("print('second')")
     assert wait_for_final(scheduler, second, scheduler.submit(second)).status == "succeeded"
-    assert scheduler._forks._process is not None and scheduler._forks._process.pid != server.pid
+    assert scheduler._supervisor._process is not None
+    assert scheduler._supervisor._process.pid != server.pid
 
 
-def test_a_runner_outlives_its_fork_server(
+def test_a_run_outlives_its_orchestrator(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], tmp_path: Path,
 ) -> None:
-    """The orchestrator gone (its fork server leaves with it): the runs it started go on
-    and report their end to the next one."""
-    from polyaxon_core.testing.scheduler import wait_for_final
+    """The orchestrator gone (the supervisor takes no more runs): the runs it started go
+    on and report their end to the next one; the supervisor leaves after the last."""
+    from polyaxon_core.testing.scheduler import wait_for_final, wait_until
 
     gate = tmp_path / "gate"
     os.mkfifo(gate)
-    launch = make_launch(f"open({str(gate)!r}).read(); print('after the server left')")
+    launch = make_launch(f"open({str(gate)!r}).read(); print('after the orchestrator left')")
     handle = scheduler.submit(launch)
-    scheduler._forks.close()
+    server = scheduler._supervisor._process
+    assert server is not None
+    scheduler._supervisor.close()
     assert scheduler.poll(launch.run, handle).status in ("starting", "running")
+    assert _alive(server.pid)
     with open(gate, "w") as opened:
         opened.write("go")
     assert wait_for_final(scheduler, launch, handle).status == "succeeded"
+    wait_until(lambda: not _alive(server.pid), what="the supervisor's end")
 
 
-def _spare_after_a_run(scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest]) -> int:
-    """Run one run to its end; the pid of the runner the fork server forked for the next
-    (its one child that is no run's runner: a runner starts a session of its own)."""
-    import psutil
-
-    from polyaxon_core.testing.scheduler import wait_for_final, wait_until
-
-    first = make_launch("print('first')")
-    assert wait_for_final(scheduler, first, scheduler.submit(first)).status == "succeeded"
-    server = scheduler._forks._process
-    assert server is not None
-
-    def waiting() -> int | None:
-        children = [child.pid for child in psutil.Process(server.pid).children()
-                    if child.is_running() and child.status() != psutil.STATUS_ZOMBIE
-                    and os.getsid(child.pid) == os.getsid(server.pid)]
-        return children[0] if len(children) == 1 else None
-
-    return wait_until(waiting, what="the fork server's spare runner")
-
-
-def test_the_next_runner_is_forked_before_its_request(
-    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
+def test_the_supervisor_runs_in_a_session_of_its_own(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], tmp_path: Path,
 ) -> None:
-    """A request hands its run to the runner forked after the one before: the fork is
-    not on the way of the run."""
-    from polyaxon_core.testing.scheduler import wait_for_final
-
-    spare = _spare_after_a_run(scheduler, make_launch)
-    second = make_launch("print('second')")
-    handle = scheduler.submit(second)
-    assert handle["spawned_pid"] == spare
-    assert wait_for_final(scheduler, second, handle).status == "succeeded"
-
-
-def test_a_spare_runner_killed_from_outside_costs_no_run(
-    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
-) -> None:
+    """A signal for the orchestrator's process group (a terminal's Ctrl-C, a service
+    manager stopping it) does not reach the runs; nor does one run's stop reach another."""
     import signal
 
-    from polyaxon_core.testing.scheduler import wait_for_final, wait_until
+    from polyaxon_core.testing.scheduler import start_long_run, wait_for_final
 
-    spare = _spare_after_a_run(scheduler, make_launch)
-    os.kill(spare, signal.SIGKILL)
-    wait_until(lambda: not _alive(spare), what="the spare's end")
-    second = make_launch("print('second')")
-    handle = scheduler.submit(second)
-    assert handle["spawned_pid"] != spare
-    assert wait_for_final(scheduler, second, handle).status == "succeeded"
+    launch, handle = start_long_run(scheduler, make_launch, tmp_path)
+    (tmp_path / "other").mkdir()
+    other, other_handle = start_long_run(scheduler, make_launch, tmp_path / "other")
+    server = scheduler._supervisor._process
+    assert server is not None
+    assert os.getsid(server.pid) == server.pid != os.getsid(0)
+    stopping = dataclasses.replace(launch.run, status="stopping")
+    scheduler.stop(stopping, handle, force=False)
+    assert wait_for_final(scheduler, dataclasses.replace(launch, run=stopping), handle).status == "stopped"
+    assert scheduler.poll(other.run, other_handle).status == "running"
+    scheduler.stop(other.run, other_handle, force=True)
+    assert wait_for_final(scheduler, other, other_handle).exit_code == -signal.SIGKILL
 
 
-def test_the_spare_runner_leaves_with_its_server(
+def test_a_stop_asked_before_the_command_started_is_not_missed(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], tmp_path: Path,
+) -> None:
+    """Asked while the runner has not started the command yet (its ``runner.pid`` names
+    no process group to signal), the stop still ends the run, stopped."""
+    from polyaxon_core.testing.scheduler import wait_for_final
+
+    launch = make_launch("import time; time.sleep(600)")
+    control = scheduler.control_dir(launch.run_path, 1)
+    control.mkdir(parents=True)
+    (control / "stop.json").write_text('{"signal": 15}')  # what ``stop`` writes first
+    handle = scheduler.submit(launch)
+    update = wait_for_final(scheduler, launch, handle)
+    assert update.status == "stopped"
+
+
+def test_a_runner_that_fails_itself_ends_its_attempt_saying_why(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
 ) -> None:
-    from polyaxon_core.testing.scheduler import wait_until
+    """A runner that fails on its own (here, on a launch record that is not an object)
+    ends the attempt with its error instead of leaving it running, and says where the
+    details are."""
+    from polyaxon_core.testing.scheduler import wait_for_final
 
-    spare = _spare_after_a_run(scheduler, make_launch)
-    scheduler._forks.close()
-    wait_until(lambda: not _alive(spare), what="the spare's end")
+    launch = make_launch("print('never')")
+    control = scheduler.control_dir(launch.run_path, 1)
+    control.mkdir(parents=True)
+    (control / "launch.json").write_text('["not", "a", "launch", "record"]')
+    pid = scheduler._supervisor.start_runner(control, {"PATH": os.environ["PATH"]})
+    handle = {"control_dir": str(control), "attempt": 1, "spawned_pid": pid}
+    update = wait_for_final(scheduler, launch, handle)
+    assert update.status == "failed" and update.reason == "runner error"
+    assert str(control / "runner.log") in (update.message or "")
+    assert "Traceback" in (control / "runner.log").read_text()
 
 
 def _alive(pid: int) -> bool:
@@ -285,15 +292,15 @@ def _alive(pid: int) -> bool:
     return is_alive(pid, None)
 
 
-def test_a_prepared_scheduler_has_its_fork_server_before_the_first_run(
+def test_a_prepared_scheduler_has_its_supervisor_before_the_first_run(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
 ) -> None:
     from polyaxon_core.testing.scheduler import wait_for_final
 
-    assert scheduler._forks._process is None
+    assert scheduler._supervisor._process is None
     scheduler.prepare()
-    server = scheduler._forks._process
+    server = scheduler._supervisor._process
     assert server is not None and server.poll() is None
     launch = make_launch("print('first')")
     assert wait_for_final(scheduler, launch, scheduler.submit(launch)).status == "succeeded"
-    assert scheduler._forks._process is server
+    assert scheduler._supervisor._process is server

@@ -1,5 +1,6 @@
-"""A runner starts its command without importing the orchestrator or the database layer:
-it is forked for every run, and each import would be paid again by every run."""
+"""The runner imports neither the orchestrator nor the database layer to start a command
+(a Celery worker forks one per run), and the supervisor loads the database layer its runs'
+tracking needs once, ahead of them when it can."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ def _modules_after(code: str) -> set[str]:
 
 def test_a_run_without_initializers_imports_nothing_heavy_before_its_command() -> None:
     loaded = _modules_after(
-        "from polyaxon_schedulers import forkserver, runner\n"
-        "import polyaxon_stores.local\n"  # what the fork server preloads for the local store
+        "from polyaxon_schedulers import runner\n"
+        "import polyaxon_stores.local\n"  # what the scheduler has preloaded for the local store
         "assert runner._initialize({'init': []}, [], None, None, None, lambda: False) is None")
     assert [name for name in HEAVY if name in loaded] == []
 
@@ -32,7 +33,7 @@ def test_the_initializers_need_no_database_either() -> None:
 SERVE = """
 import json, os, sys, threading
 from polyaxon_core.testing.scheduler import wait_until
-from polyaxon_schedulers import forkserver
+from polyaxon_schedulers import supervisor
 
 LAYER = "polyaxon_core.tracking.database"
 readable, writable = os.pipe()
@@ -49,7 +50,7 @@ else:
     threading.Thread(target=end_once_loaded, daemon=True).start()
 answers_read, answers = os.pipe()
 with os.fdopen(answers, "wb") as written:
-    forkserver.serve(os.fdopen(readable, "rb"), written)
+    supervisor.serve(os.fdopen(readable, "rb"), written)
 with os.fdopen(answers_read, "rb") as said:
     print(json.dumps({{"before": before, "after": LAYER in sys.modules, "answers": said.read().decode()}}))
 """
@@ -62,14 +63,14 @@ def _serve(pending: bytes) -> dict[str, object]:
     return outcome
 
 
-def test_a_fork_server_started_ahead_of_its_runs_loads_the_database_layer_at_once() -> None:
-    """Started with no request waiting (the scheduler's ``prepare``), the server loads what
-    runners serve their runs' tracking with before any run asks, so no run waits for it."""
+def test_a_supervisor_started_ahead_of_its_runs_loads_the_database_layer_at_once() -> None:
+    """Started with no request waiting (the scheduler's ``prepare``), the supervisor loads
+    what serves its runs' tracking before any run asks, so no run waits for it."""
     outcome = _serve(b"")
     assert outcome == {"before": False, "after": True, "answers": ""}
 
 
-def test_a_fork_server_started_for_a_request_answers_it_first() -> None:
+def test_a_supervisor_started_for_a_request_answers_it_first() -> None:
     outcome = _serve(b"not a request\n")
     assert outcome["before"] is False and outcome["after"] is False
     assert "error" in json.loads(str(outcome["answers"]))

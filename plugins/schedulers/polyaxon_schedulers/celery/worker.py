@@ -58,7 +58,7 @@ from polyaxon_core.orchestrator.loop import prepare_launch
 from polyaxon_core.tracking import relay
 from polyaxon_core.tracking.relay import RelayServer
 from polyaxon_core.wakeup import notify, wake, wakeup_path
-from polyaxon_schedulers import forkserver
+from polyaxon_schedulers import runner
 from polyaxon_schedulers.celery.options import TASK, CeleryOptions, celery_queue, make_app
 from polyaxon_schedulers.local import LocalScheduler
 
@@ -95,7 +95,7 @@ class BoundLocalScheduler(LocalScheduler):
             _on_parent_death(signal.SIGHUP)
             if os.getppid() != parent:  # the worker died before the kernel was asked
                 os._exit(1)
-            code = forkserver._runner(request)
+            code = runner.run_detached(request)
         except BaseException:
             traceback.print_exc()
         finally:
