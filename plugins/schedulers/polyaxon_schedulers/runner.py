@@ -210,13 +210,15 @@ class _Stops:
 
     def __init__(self, control_dir: Path, supervised: bool, owner: dict[str, Any]) -> None:
         self.control_dir, self.supervised, self.owner = control_dir, supervised, owner
-        self.signalled = False
+        #: the signal this runner itself was asked to pass on (its process's, or its
+        #: supervisor's), if any
+        self.signalled: int | None = None
         #: the process of this moment (a step's, the command's)
         self.running: list[subprocess.Popen[bytes]] = []
 
     @property
     def asked(self) -> bool:
-        return self.signalled or (self.control_dir / STOP_FILE).exists()
+        return self.signalled is not None or (self.control_dir / STOP_FILE).exists()
 
     def options(self) -> dict[str, Any]:
         """What a process of the attempt is started with: a session of its own when
@@ -229,15 +231,43 @@ class _Stops:
             return
         self.owner["group"] = process.pid
         write_json_atomically(self.control_dir / PID_FILE, self.owner)
+        # a stop asked before this group was known
         asked = read_json(self.control_dir / STOP_FILE)
-        if isinstance(asked, dict):  # asked before this group was known
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, int(asked.get("signal", signal.SIGTERM)))
+        if self.signalled is not None:
+            number = self.signalled
+        elif isinstance(asked, dict):
+            number = int(asked.get("signal", signal.SIGTERM))
+        else:
+            return
+        with suppress(ProcessLookupError):
+            os.killpg(process.pid, number)
 
-    def on_signal(self, signum: int, _frame: FrameType | None) -> None:
-        self.signalled = True
-        if self.running and self.running[-1].poll() is None:
+    def on_signal(self, signum: int, _frame: FrameType | None = None) -> None:
+        """Pass ``signum`` on to what runs now (its whole group when supervised); the
+        attempt then ends ``terminated``."""
+        self.signalled = signum
+        if not self.running or self.running[-1].poll() is not None:
+            return
+        if self.supervised:
+            with suppress(ProcessLookupError):
+                os.killpg(self.running[-1].pid, signum)
+        else:
             self.running[-1].send_signal(signum)
+
+
+#: the attempts this process's supervisor threads own now (see :func:`stop_supervised`)
+_SUPERVISED: set[_Stops] = set()
+_SUPERVISED_LOCK = threading.Lock()
+
+
+def stop_supervised(signum: int) -> None:
+    """Pass ``signum`` on to every attempt this process supervises: each ends
+    ``terminated`` (reported ``stopped``), as a runner of its own process does when it
+    gets the signal itself."""
+    with _SUPERVISED_LOCK:
+        owned = list(_SUPERVISED)
+    for stops in owned:
+        stops.on_signal(signum)
 
 
 def _switch_user(name: str | None) -> dict[str, Any]:
@@ -305,12 +335,24 @@ def _own(control_dir: Path, environment: Mapping[str, str],
         write_json_atomically(control_dir / EXIT_FILE, {"exit_code": 127, "error": "launch.json missing"})
         return 1
     store = _store(launch)
-    run_uuid: str = launch["run_uuid"]
-
     stops = _Stops(control_dir, supervised, owner)
     if not supervised:
         signal.signal(signal.SIGTERM, stops.on_signal)
         signal.signal(signal.SIGINT, stops.on_signal)
+        return _attempt(control_dir, launch, store, stops, environment, init_environments)
+    with _SUPERVISED_LOCK:
+        _SUPERVISED.add(stops)
+    try:
+        return _attempt(control_dir, launch, store, stops, environment, init_environments)
+    finally:
+        with _SUPERVISED_LOCK:
+            _SUPERVISED.discard(stops)
+
+
+def _attempt(control_dir: Path, launch: Mapping[str, Any], store: Any, stops: _Stops,
+             environment: Mapping[str, str], init_environments: Sequence[Mapping[str, str]]) -> int:
+    run_uuid: str = launch["run_uuid"]
+    supervised = stops.supervised
     handed_over = [Path(folder) for folder in launch.get("handed_over") or []]
     log = _LogWriter(store, run_uuid, remote=store.local_path(run_uuid) is None)
 

@@ -14,9 +14,12 @@ see :mod:`polyaxon_schedulers.runner`).
 The supervisor runs in a session of its own, so signals meant for the orchestrator's
 terminal or process group do not reach it; it takes no more runs once its stdin closes
 (the scheduler's process ended, whichever way) and leaves when the last of its runs has
-ended: the runs outlive the orchestrator, and report their end to the next one. Killed
-from outside, it takes the supervision of its runs with it: their commands go on, and
-each run is reported ``lost`` (its attempt's lock is free and it wrote no exit code).
+ended: the runs outlive the orchestrator, and report their end to the next one. Asked to
+end (SIGTERM, SIGINT: a machine shutting down, an administrator), it passes the signal on
+to each of its runs, which end ``stopped`` as a runner of its own process did, and takes
+no more runs (the scheduler starts another for the next one). Killed outright, it takes
+the supervision of its runs with it: their commands go on, and each run is reported
+``lost`` (its attempt's lock is free and it wrote no exit code).
 
 Protocol, one JSON object per line: the scheduler writes ``{"control_dir", "environment"
 (the command's), "init_environments" (one per initializer of the run), "preload" (a module
@@ -36,11 +39,13 @@ import importlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, BinaryIO
 
 from polyaxon_core.tracking import relay
@@ -57,8 +62,32 @@ def _start(request: Mapping[str, Any]) -> None:
                      name=f"run {control.parent.parent.name}").start()
 
 
+class _Ending(Exception):
+    """The supervisor was asked to end: it takes no more runs."""
+
+
+_ENDING = threading.Event()
+
+
+def _end(signum: int, _frame: FrameType | None) -> None:
+    runner.stop_supervised(signum)
+    if not _ENDING.is_set():  # once: the process may be waiting for its runs already
+        _ENDING.set()
+        raise _Ending
+
+
 def serve(requests: BinaryIO, answers: BinaryIO) -> None:
-    """Start a run per request line until ``requests`` closes; answers on ``answers``."""
+    """Start a run per request line until ``requests`` closes, or a signal asks this
+    process to end; answers on ``answers``."""
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, _end)
+    try:
+        _serve(requests, answers)
+    except _Ending:
+        return  # the runs end, stopped; the process leaves after the last
+
+
+def _serve(requests: BinaryIO, answers: BinaryIO) -> None:
     # what runs of the embedded default need to serve their tracking is loaded once here:
     # at once when the supervisor was started ahead of any run (the scheduler's
     # ``prepare``), else once the first run is on its way

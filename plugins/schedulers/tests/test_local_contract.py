@@ -250,6 +250,29 @@ def test_the_supervisor_runs_in_a_session_of_its_own(
     assert wait_for_final(scheduler, other, other_handle).exit_code == -signal.SIGKILL
 
 
+def test_a_supervisor_asked_to_end_stops_its_runs_and_the_next_run_gets_another(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], tmp_path: Path,
+) -> None:
+    """SIGTERM to the supervisor (a machine shutting down): its runs end stopped, as a
+    runner of their own would have, rather than lost with their commands left running."""
+    import signal
+
+    from polyaxon_core.testing.scheduler import start_long_run, wait_for_final, wait_until
+
+    launch, handle = start_long_run(scheduler, make_launch, tmp_path)
+    (tmp_path / "other").mkdir()
+    other, other_handle = start_long_run(scheduler, make_launch, tmp_path / "other")
+    server = scheduler._supervisor._process
+    assert server is not None
+    server.send_signal(signal.SIGTERM)
+    for each, each_handle in ((launch, handle), (other, other_handle)):
+        update = wait_for_final(scheduler, each, each_handle)
+        assert (update.status, update.exit_code) == ("stopped", -signal.SIGTERM)
+    wait_until(lambda: server.poll() is not None, what="the supervisor's end")
+    after = make_launch("print('after')")
+    assert wait_for_final(scheduler, after, scheduler.submit(after)).status == "succeeded"
+
+
 def test_a_stop_asked_before_the_command_started_is_not_missed(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest], tmp_path: Path,
 ) -> None:
