@@ -116,20 +116,17 @@ def stop_orchestrator(home: Path) -> None:
 
 def stop_runs(home: Path) -> None:
     """Ask every run of ``home`` still running on this machine to stop, as the local
-    scheduler does (``stop.json``, then SIGTERM to the process group of what the run
-    runs): the runs of the local scheduler outlive the server and the orchestrator by
-    design, and a service runs until it is stopped."""
+    scheduler does: the runs of the local scheduler outlive the server and the
+    orchestrator by design, and a service runs until it is stopped."""
+    from polyaxon_schedulers.local import stop_attempt
+
     for pid_file in home.glob("runs/*/.polyaxon/attempt-*/runner.pid"):
         if (pid_file.parent / "exit.json").exists():
             continue  # ended
         try:
-            (pid_file.parent / "stop.json").write_text(json.dumps({"signal": int(signal.SIGTERM)}))
-            owner = json.loads(pid_file.read_text())
-            group = owner.get("group") if owner.get("supervised") else owner["pid"]
-            if group is not None:
-                os.killpg(int(group), signal.SIGTERM)
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # ended already, or never recorded
+            stop_attempt(pid_file.parent, force=False)
+        except OSError:
+            continue  # its folder went away meanwhile
 
 
 #: the gunicorn worker class docs/api.md runs the API with in production

@@ -46,12 +46,7 @@ from polyaxon_core.run_user import RunAsUser, isolate_process
 from polyaxon_core.services import declared_ports
 from polyaxon_core.wakeup import wakeup_path
 from polyaxon_schedulers import runner
-from polyaxon_schedulers.processes import (
-    hand_over,
-    is_alive,
-    read_json,
-    write_json_atomically,
-)
+from polyaxon_schedulers.processes import hand_over, is_alive, read_json, write_json_atomically
 from polyaxon_schedulers.supervisor import Supervisor
 
 #: what an isolated run inherits from this process's environment
@@ -235,28 +230,16 @@ class LocalScheduler(Scheduler):
         return {name: value for name, value in os.environ.items()
                 if not is_connection_variable(name)}
 
-    def _runner_pid(self, control: Path) -> dict[str, Any] | None:
-        info = read_json(control / runner.PID_FILE)
-        return info if isinstance(info, dict) else None
-
-    @staticmethod
-    def _alive(control: Path, info: Mapping[str, Any]) -> bool:
-        """Whether the runner ``info`` (its ``runner.pid``) still owns its attempt: its
-        process runs and, for a thread of the supervisor, the attempt's lock is held."""
-        if not is_alive(int(info["pid"]), info.get("start_time")):
-            return False
-        return not info.get("supervised") or _lock_held(control / runner.LOCK_FILE)
-
     def poll(self, run: RunEntity, handle: Mapping[str, Any]) -> StatusUpdate:
         control = Path(handle["control_dir"])
         stopping = run.status == "stopping"
         result = read_json(control / runner.EXIT_FILE)
         if isinstance(result, dict):
             return self._final_update(run, result, stopping)
-        info = self._runner_pid(control)
+        info = _runner_pid(control)
         if info is not None and info.get("error"):  # the runner could not write exit.json
             return StatusUpdate(run.uuid, "failed", reason="storage error", message=str(info["error"]))
-        if info is not None and self._alive(control, info):
+        if info is not None and _owns_attempt(control, info):
             if stopping:
                 return StatusUpdate(run.uuid, "stopping")
             if handle.get("service") and not (control / runner.READY_FILE).exists():
@@ -295,22 +278,40 @@ class LocalScheduler(Scheduler):
                             message=f"the process exited with code {code}", exit_code=code)
 
     def stop(self, run: RunEntity, handle: Mapping[str, Any], force: bool) -> None:
-        control = Path(handle["control_dir"])
-        number = signal.SIGKILL if force else signal.SIGTERM
-        # said first, so that a process the runner starts from now on is signalled too
-        write_json_atomically(control / runner.STOP_FILE, {"signal": int(number)})
-        info = self._runner_pid(control)
-        if info is None or not self._alive(control, info):
-            return
-        # a supervised runner's processes run in a group of their own, the one running now
-        # (none yet: it signals the first itself); a runner of its own process leads theirs
-        group = info.get("group") if info.get("supervised") else info["pid"]
-        if group is None:
-            return
-        try:
-            os.killpg(int(group), number)
-        except ProcessLookupError:
-            return
+        stop_attempt(Path(handle["control_dir"]), force)
+
+
+def stop_attempt(control: Path, force: bool) -> None:
+    """Stop the attempt whose control folder is ``control``: SIGTERM, or SIGKILL with
+    ``force``, to the process group of what it runs, said first in its ``stop.json`` so
+    that a process its runner starts from now on is signalled too."""
+    number = signal.SIGKILL if force else signal.SIGTERM
+    write_json_atomically(control / runner.STOP_FILE, {"signal": int(number)})
+    info = _runner_pid(control)
+    if info is None or not _owns_attempt(control, info):
+        return
+    # a supervised runner's processes run in a group of their own, the one running now
+    # (none yet: it signals the first itself); a runner of its own process leads theirs
+    group = info.get("group") if info.get("supervised") else info["pid"]
+    if group is None:
+        return
+    try:
+        os.killpg(int(group), number)
+    except ProcessLookupError:
+        return
+
+
+def _runner_pid(control: Path) -> dict[str, Any] | None:
+    info = read_json(control / runner.PID_FILE)
+    return info if isinstance(info, dict) else None
+
+
+def _owns_attempt(control: Path, info: Mapping[str, Any]) -> bool:
+    """Whether the runner ``info`` (its ``runner.pid``) still owns its attempt: its
+    process runs and, for a thread of the supervisor, the attempt's lock is held."""
+    if not is_alive(int(info["pid"]), info.get("start_time")):
+        return False
+    return not info.get("supervised") or _lock_held(control / runner.LOCK_FILE)
 
 
 def _lock_held(path: Path) -> bool:

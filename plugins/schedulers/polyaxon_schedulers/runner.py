@@ -313,11 +313,11 @@ def run(control_dir: Path, environment: Mapping[str, str],
             return 0  # another runner owns this attempt
         if (control_dir / EXIT_FILE).exists():
             return 0  # this attempt already ran to its end
-        if not supervised:  # a process of its own: its end is seen without exit.json
-            return _own(control_dir, environment, init_environments, supervised)
         try:
             return _own(control_dir, environment, init_environments, supervised)
         except Exception as exc:  # whatever it is, the attempt ends (its lock still held)
+            if not supervised:  # a process of its own: its end is seen without exit.json
+                raise
             _runner_failed(control_dir, exc)
             return 1
 
@@ -336,12 +336,12 @@ def _own(control_dir: Path, environment: Mapping[str, str],
         return 1
     store = _store(launch)
     stops = _Stops(control_dir, supervised, owner)
-    if not supervised:
+    if supervised:
+        with _SUPERVISED_LOCK:
+            _SUPERVISED.add(stops)
+    else:
         signal.signal(signal.SIGTERM, stops.on_signal)
         signal.signal(signal.SIGINT, stops.on_signal)
-        return _attempt(control_dir, launch, store, stops, environment, init_environments)
-    with _SUPERVISED_LOCK:
-        _SUPERVISED.add(stops)
     try:
         return _attempt(control_dir, launch, store, stops, environment, init_environments)
     finally:
