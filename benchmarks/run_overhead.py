@@ -126,10 +126,30 @@ def _cpu_seconds(pid: int) -> float:
     return sum(sum(each.cpu_times()[:2]) for each in [process, *process.children(recursive=True)])
 
 
+def services_cpu() -> dict[str, float]:
+    """CPU seconds (user + system) spent so far by this machine's PostgreSQL and Redis
+    server processes, the ones alive now (the benchmark runs alone on the machine)."""
+    spent = {"postgres": 0.0, "redis": 0.0}
+    for process in psutil.process_iter(["name"]):
+        name = process.info["name"] or ""
+        service = "postgres" if name.startswith("postgres") else "redis" if name.startswith("redis") else None
+        if service is None:
+            continue
+        try:
+            spent[service] += sum(process.cpu_times()[:2])
+        except psutil.Error:  # ended meanwhile (a connection's backend)
+            continue
+    return spent
+
+
+def _spent(before: dict[str, float]) -> dict[str, float]:
+    return {service: seconds - before[service] for service, seconds in services_cpu().items()}
+
+
 def ours(env: dict[str, str], db_url: str, sweep: Path, trials: int,
-         processes: list[list[str]]) -> tuple[float, float, list[float]]:
-    """Seconds from the submit to the sweep's end, the median trial latency, and the CPU
-    seconds each of ``processes`` spent."""
+         processes: list[list[str]]) -> tuple[float, float, list[float], dict[str, float]]:
+    """Seconds from the submit to the sweep's end, the median trial latency, the CPU
+    seconds each of ``processes`` spent, and those of the database and the broker."""
     subprocess.run([POLYAXON, "project", "create", "bench"], env=env, check=True, capture_output=True)
     started = []
     home = Path(env["POLYAXON_HOME"])
@@ -146,19 +166,21 @@ def ours(env: dict[str, str], db_url: str, sweep: Path, trials: int,
                 if started[index].poll() is not None:
                     raise SystemExit(f"the worker did not start; see {worker_log}")
                 time.sleep(0.1)  # waiting for the worker to connect, before the clock starts
+        services = services_cpu()
         begin = time.perf_counter()
         submitted = subprocess.run([POLYAXON, "run", "-f", str(sweep), "-o", "json"], env=env,
                                    check=True, capture_output=True, text=True)
         uuid = json.loads(submitted.stdout)["uuid"]
         status = _wait_final(db_url, uuid)
         elapsed = time.perf_counter() - begin
+        spent = _spent(services)
         if status != "succeeded":
             raise SystemExit(f"the sweep ended {status}; see {home}")
         cpu = [_cpu_seconds(process.pid) for process in started]
         latencies = _latencies(db_url, uuid)
         if len(latencies) != trials:
             raise SystemExit(f"{len(latencies)} trials ran instead of {trials}; see {home}")
-        return elapsed, statistics.median(latencies), cpu
+        return elapsed, statistics.median(latencies), cpu, spent
     finally:
         for process in started:
             process.terminate()
@@ -176,7 +198,7 @@ def local_floor(trials: int, concurrency: int) -> float:
     return time.perf_counter() - begin
 
 
-def celery_floor(work: Path, trials: int, concurrency: int) -> float:
+def celery_floor(work: Path, trials: int, concurrency: int) -> tuple[float, dict[str, float]]:
     module = work / "bare_tasks.py"
     module.write_text(BARE_CELERY.format(broker=REDIS))
     env = {**os.environ, "PYTHONPATH": str(work)}
@@ -196,12 +218,14 @@ def celery_floor(work: Path, trials: int, concurrency: int) -> float:
         import bare_tasks  # type: ignore[import-not-found]
         from celery import group
 
+        services = services_cpu()
         begin = time.perf_counter()
         results = group(bare_tasks.run.s(FLOOR) for _ in range(trials)).apply_async()
         codes = results.get(timeout=3600)
         elapsed = time.perf_counter() - begin
+        spent = _spent(services)
         assert codes == [0] * trials
-        return elapsed
+        return elapsed, spent
     finally:
         worker.terminate()
         worker.wait(60)
@@ -251,7 +275,7 @@ def main() -> None:
         results["local floor"] = local_floor(n, c)
         print(f"local floor: {results['local floor']:.1f} s", flush=True)
 
-        results["celery floor"] = celery_floor(work, n, c)
+        results["celery floor"], floor_services = celery_floor(work, n, c)
         print(f"celery floor: {results['celery floor']:.1f} s", flush=True)
         db_url = fresh_postgres()
         try:
@@ -266,8 +290,8 @@ def main() -> None:
         finally:
             drop_postgres(db_url)
 
-    local, local_latency, (local_orchestrator,) = results["local"]
-    celery, celery_latency, (celery_orchestrator, celery_worker) = results["celery"]
+    local, local_latency, (local_orchestrator,), _ = results["local"]
+    celery, celery_latency, (celery_orchestrator, celery_worker), services = results["celery"]
     per_trial = (local - results["local floor"]) * c / n * 1000
     celery_ratio = celery / results["celery floor"]
     lines = [
@@ -296,7 +320,11 @@ def main() -> None:
         f"(the runners included) {local_orchestrator / n * 1000:.1f} ms; Celery, "
         f"`polyaxon scheduler` {celery_orchestrator / n * 1000:.1f} ms and `polyaxon worker` "
         f"with its pool processes {celery_worker / n * 1000:.1f} ms (the runs' own processes "
-        "and, on Celery, the runners not included, nor the database's and the broker's)",
+        "and, on Celery, the runners not included)",
+        f"- CPU per trial of the services: on Celery, PostgreSQL {services['postgres'] / n * 1000:.1f} ms "
+        f"and Redis {services['redis'] / n * 1000:.1f} ms; bare Celery, Redis "
+        f"{floor_services['redis'] / n * 1000:.1f} ms (its results are kept in Redis; it uses no "
+        "database)",
         *described(),
         "",
     ]
