@@ -118,10 +118,11 @@ def stop_runs(home: Path) -> None:
     """Ask every run of ``home`` still running on this machine to stop, as the local
     scheduler does: the runs of the local scheduler outlive the server and the
     orchestrator by design, and a service runs until it is stopped."""
+    from polyaxon_schedulers import runner
     from polyaxon_schedulers.local import stop_attempt
 
-    for pid_file in home.glob("runs/*/.polyaxon/attempt-*/runner.pid"):
-        if (pid_file.parent / "exit.json").exists():
+    for pid_file in home.glob(f"runs/*/.polyaxon/attempt-*/{runner.PID_FILE}"):
+        if (pid_file.parent / runner.EXIT_FILE).exists():
             continue  # ended
         try:
             stop_attempt(pid_file.parent, force=False)

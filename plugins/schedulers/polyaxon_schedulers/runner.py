@@ -231,14 +231,13 @@ class _Stops:
             return
         self.owner["group"] = process.pid
         write_json_atomically(self.control_dir / PID_FILE, self.owner)
-        # a stop asked before this group was known
-        asked = read_json(self.control_dir / STOP_FILE)
-        if self.signalled is not None:
-            number = self.signalled
-        elif isinstance(asked, dict):
+        # a stop asked before this group was known: by a signal, else through stop.json
+        number = self.signalled
+        if number is None:
+            asked = read_json(self.control_dir / STOP_FILE)
+            if not isinstance(asked, dict):
+                return
             number = int(asked.get("signal", signal.SIGTERM))
-        else:
-            return
         with suppress(ProcessLookupError):
             os.killpg(process.pid, number)
 
