@@ -56,7 +56,7 @@ def login_command(host: str | None, username: str | None, password_stdin: bool,
     from polyaxon_core.client.api import ApiClient
     from polyaxon_core.client.credentials import Credentials, load_saved, save
     from polyaxon_core.client.errors import Unauthenticated
-    from polyaxon_core.client.transport import normalize_host
+    from polyaxon_core.client.hosts import normalize_host
 
     if host is None:
         host = os.environ.get("POLYAXON_HOST") or None

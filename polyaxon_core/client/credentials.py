@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from polyaxon_core.client.transport import normalize_host
+from polyaxon_core.client.hosts import normalize_host
 from polyaxon_core.config import ConfigurationError, load_settings
 
 AUTH_FILE = "auth.json"

@@ -8,7 +8,6 @@ from contextlib import AbstractContextManager, contextmanager
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from polyaxon_core.client.api import LogChunk
 from polyaxon_core.client.platform import Platform
 from polyaxon_core.config import Settings
 
@@ -17,6 +16,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from polyaxon_core.client.api import LogChunk
     from polyaxon_core.db.models import Project, Run
     from polyaxon_core.spec import OperationSpec
 
@@ -302,6 +302,7 @@ class LocalPlatform(Platform):
             record_upload(session, self._run(session, uuid, project), info)
 
     def read_logs(self, uuid: str, project: str | None, offset: int = 0) -> LogChunk:
+        from polyaxon_core.client.api import LogChunk
         from polyaxon_core.lifecycle import is_final
 
         done = is_final(self._status(uuid))

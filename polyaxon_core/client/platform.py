@@ -16,12 +16,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from polyaxon_core.client.api import LogChunk
 from polyaxon_core.errors import InvalidRequest
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from polyaxon_core.client.api import LogChunk
     from polyaxon_core.spec import OperationSpec
 
 

@@ -18,7 +18,7 @@ import os
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from polyaxon_core.client.transport import normalize_host
+from polyaxon_core.client.hosts import normalize_host
 from polyaxon_core.config import ConfigurationError, _float_setting
 
 if TYPE_CHECKING:

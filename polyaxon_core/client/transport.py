@@ -30,27 +30,10 @@ from typing import Any, BinaryIO
 
 from polyaxon_core import __version__
 from polyaxon_core.client.errors import ApiError, ServerError, ServerUnreachable, error_for
-from polyaxon_core.config import ConfigurationError
+from polyaxon_core.client.hosts import normalize_host
 
 DEFAULT_TIMEOUT = 30.0
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "PATCH", "DELETE"})
-
-
-def normalize_host(host: str, setting: str = "POLYAXON_HOST") -> str:
-    """``host`` as ``scheme://host[:port][/prefix]``; ``http://`` when no scheme is given."""
-    text = host.strip().rstrip("/")
-    if "://" not in text:
-        text = f"http://{text}"
-    parsed = urllib.parse.urlsplit(text)
-    if parsed.scheme not in {"http", "https"} or not parsed.hostname:
-        raise ConfigurationError(
-            f"{setting}={host!r} is not a server address; use e.g. http://127.0.0.1:8000"
-        )
-    try:
-        parsed.port  # noqa: B018 - validates the port
-    except ValueError:
-        raise ConfigurationError(f"{setting}={host!r} has an invalid port") from None
-    return urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, parsed.path, "", ""))
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,6 @@ whose sections already failed the schemas is skipped, so each mistake is reporte
 from __future__ import annotations
 
 import copy
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
@@ -22,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from marshmallow import Schema, ValidationError
 
 from polyaxon_core.entities import MatrixConfig, ParamDistribution
+from polyaxon_core.spec import url_refs
 from polyaxon_core.spec.errors import PolyaxonfileError, Problem, one_of
 from polyaxon_core.spec.fields import loader
 from polyaxon_core.spec.loader import PathKey, Source, parse_text, read_source
@@ -37,10 +35,6 @@ from polyaxon_core.spec.types import TypeMismatch, convert_value, describe_type,
 if TYPE_CHECKING:
     from polyaxon_core.hub import Resolved
 
-URL_TIMEOUT_SECONDS = 10.0
-#: A component fetched from a urlRef is refused beyond this many bytes.
-MAX_URL_REF_BYTES = 1_000_000
-URL_REF_SCHEMES = ("http", "https")
 KINDS = ("component", "operation")
 _VERSION_1_KINDS = frozenset({"experiment", "group", "job", "build", "notebook", "tensorboard", "pipeline"})
 
@@ -343,8 +337,8 @@ class Compiler:
                 )
             )
             return None
-        scheme = urllib.parse.urlsplit(url).scheme.lower()
-        if scheme not in URL_REF_SCHEMES:
+        scheme = url_refs.scheme_of(url)
+        if scheme not in url_refs.SCHEMES:
             self.problems.append(
                 ref_where.problem(
                     f"urlRef `{url}` uses `{scheme or 'no'}` scheme; only http and https "
@@ -354,8 +348,8 @@ class Compiler:
             )
             return None
         try:
-            text = _fetch_component(url)
-        except (urllib.error.URLError, OSError, ValueError, UnicodeDecodeError) as exc:
+            text = url_refs.fetch_component(url)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:  # URLError is an OSError
             self.problems.append(
                 ref_where.problem(
                     f"cannot fetch urlRef `{url}`: {exc}", "a reachable URL of a component file"
@@ -978,24 +972,3 @@ def compile_source(
     :class:`Compiler`)."""
     return Compiler(fetch_url_refs=fetch_url_refs, hub=hub,
                     require_inputs=require_inputs).compile(source, cli_params, presets)
-
-
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows a redirect only to another http(s) URL (urllib would also follow ftp)."""
-
-    def redirect_request(
-        self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> urllib.request.Request | None:
-        if urllib.parse.urlsplit(newurl).scheme.lower() not in URL_REF_SCHEMES:
-            raise ValueError(f"redirected to `{newurl}`, which is not an http(s) URL")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-def _fetch_component(url: str) -> str:
-    """The text at the http(s) ``url``; ValueError past MAX_URL_REF_BYTES."""
-    opener = urllib.request.build_opener(_HttpOnlyRedirects)
-    with opener.open(url, timeout=URL_TIMEOUT_SECONDS) as response:
-        body: bytes = response.read(MAX_URL_REF_BYTES + 1)
-    if len(body) > MAX_URL_REF_BYTES:
-        raise ValueError(f"the file is larger than {MAX_URL_REF_BYTES:,} bytes")
-    return body.decode("utf-8")

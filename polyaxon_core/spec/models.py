@@ -9,6 +9,7 @@ input values of a run and the container to execute.
 from __future__ import annotations
 
 import copy
+import functools
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -207,19 +208,31 @@ class OperationSpec:
         self.is_approved: bool | None = loaded.get("is_approved")
         self.cost: float | None = loaded.get("cost")
         run_patch = raw.get("runPatch")
-        component_where = component.where
-        run_positions = _relative(component_where.positions, (*component_where.path, "run"))
+        #: where each field of ``run`` was written, when ``runPatch`` moved them (else read
+        #: from the component's positions when a problem is reported: the operations of a
+        #: DAG share the positions of its whole file)
+        self._patched_positions: dict[PathKey, Position] | None = None
         if run_patch:
-            patch_positions = _relative(where.positions, (*where.path, "runPatch"))
-            self.run, self._run_positions = patch(
+            component_where = component.where
+            self.run, self._patched_positions = patch(
                 dict(component.run),
                 dict(run_patch),
                 raw.get("patchStrategy") or "post_merge",
-                run_positions,
-                patch_positions,
+                _relative(component_where.positions, (*component_where.path, "run")),
+                _relative(where.positions, (*where.path, "runPatch")),
             )
         else:
-            self.run, self._run_positions = dict(component.run), run_positions
+            self.run = dict(component.run)
+
+    @functools.cached_property
+    def _run_where(self) -> Located:
+        """Where the ``run`` section was written, field by field."""
+        positions = self._patched_positions
+        if positions is None:
+            written = self.component.where
+            positions = _relative(written.positions, (*written.path, "run"))
+        return Located(self.component.where.source, ("run",),
+                       {("run", *path): position for path, position in positions.items()})
 
     @property
     def params_with_ref(self) -> dict[str, dict[str, Any]]:
@@ -370,11 +383,7 @@ class OperationSpec:
         with ``valueFrom`` need the cluster and are not part of the result.
         """
         container = self.run.get("container")
-        where = Located(
-            self.component.where.source,
-            ("run",),
-            {("run", *path): position for path, position in self._run_positions.items()},
-        )
+        where = self._run_where
         if not isinstance(container, Mapping):
             raise PolyaxonfileError(
                 [
@@ -396,11 +405,7 @@ class OperationSpec:
         """The whole ``run`` section (with ``runPatch`` applied), every string templated: what
         a scheduler acting on more than the container (Kubernetes: environment, volumes,
         sidecars, replicas) reads. Field names stay as written (Kubernetes' camelCase)."""
-        where = Located(
-            self.component.where.source,
-            ("run",),
-            {("run", *path): position for path, position in self._run_positions.items()},
-        )
+        where = self._run_where
         problems: list[Problem] = []
         text = _renderer(where, self._template_context(inputs, globals, problems), problems)
         rendered = _render_tree(dict(self.run), (), text)
@@ -426,11 +431,7 @@ class OperationSpec:
         """The ``run.init`` section (with ``runPatch`` applied) after templating: each
         initializer's mapping with its strings rendered, and its ``container`` (if any) a
         :class:`ContainerSpec` rendered like :meth:`render_container`."""
-        where = Located(
-            self.component.where.source,
-            ("run",),
-            {("run", *path): position for path, position in self._run_positions.items()},
-        )
+        where = self._run_where
         problems: list[Problem] = []
         context = self._template_context(inputs, globals, problems)
         text = _renderer(where, context, problems)

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.error
 import urllib.parse
-import urllib.request
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces.hub import ComponentHub, HubEntry, HubUnavailable
+
+if TYPE_CHECKING:
+    import urllib.request
 
 #: seconds one request may take
 TIMEOUT = 10.0
@@ -49,6 +50,9 @@ class HttpHub(ComponentHub):
     def _open(self, request: urllib.request.Request) -> bytes:
         """The body of the answer to ``request``; an HTTPError for an error status, a
         HubUnavailable when the hub cannot be reached."""
+        import urllib.error
+        import urllib.request
+
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT) as answer:  # noqa: S310 - http(s) only
                 return bytes(answer.read())
@@ -59,6 +63,10 @@ class HttpHub(ComponentHub):
             raise HubUnavailable(f"the hub at {self.location} cannot be reached: {reason}") from None
 
     def _get(self, path: str) -> bytes:
+        # imported here: the plugin is loaded by every process that lists the plugins
+        import urllib.error
+        import urllib.request
+
         try:
             return self._open(urllib.request.Request(f"{self.location}/{path}", headers=self._headers()))
         except urllib.error.HTTPError as exc:
@@ -95,6 +103,9 @@ class HttpHub(ComponentHub):
     def push(self, owner: str, name: str, version: str, text: str, replace: bool) -> None:
         """Only a polyaxon server's hub takes pushes: the component version ``version`` of
         its project ``name``."""
+        import urllib.error
+        import urllib.request
+
         parts = urllib.parse.urlsplit(self.location)
         found = SERVER_HUB.fullmatch(parts.path)
         if found is None:

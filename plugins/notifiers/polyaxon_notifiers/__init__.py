@@ -8,8 +8,6 @@ runs' path and retries them (see :mod:`polyaxon_core.domain.notifications`).
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
@@ -66,6 +64,10 @@ def webhook_url(connection: ConnectionEntity) -> str:
 
 def post_json(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> None:
     """POST ``body``; raises with the status and the start of the answer unless it is 2xx."""
+    # imported here: the plugin is loaded by every process that lists the plugins
+    import urllib.error
+    import urllib.request
+
     request = urllib.request.Request(url, data=body, method="POST",
                                      headers={"Content-Type": "application/json", **headers})
     try:

@@ -7,8 +7,6 @@ secret's ``username`` and ``password``.
 
 from __future__ import annotations
 
-import smtplib
-from email.message import EmailMessage
 from typing import ClassVar
 
 from polyaxon_core.entities import Notification
@@ -22,6 +20,10 @@ class EmailNotifier(Notifier):
     kinds: ClassVar[frozenset[str]] = frozenset({"email"})
 
     def notify(self, notification: Notification) -> None:
+        # imported here: the plugin is loaded by every process that lists the plugins
+        import smtplib
+        from email.message import EmailMessage
+
         schema = self.connection.schema
         message = EmailMessage()
         message["Subject"] = describe(notification)[:200]
