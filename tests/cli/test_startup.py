@@ -1,5 +1,6 @@
 """`polyaxon --help` stays fast: it imports click and the core's small modules only; a
-command on the embedded SQLite default does not load PostgreSQL's dialect or drivers."""
+command on the embedded SQLite default does not load PostgreSQL's dialect or drivers, nor
+the HTTP client and mail modules it has no use for."""
 
 from __future__ import annotations
 
@@ -48,6 +49,24 @@ def test_a_command_on_the_sqlite_default_loads_nothing_of_postgresql(
     assert "polyaxon_core.db.models" in loaded  # it read the database
     assert not [name for name in ("sqlalchemy.dialects.postgresql", "psycopg2", "psycopg")
                 if name in loaded]
+
+
+def test_a_run_submitted_on_the_sqlite_default_loads_no_http_or_mail_module(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("POLYAXON_DB_URL", raising=False)
+    monkeypatch.delenv("POLYAXON_HOST", raising=False)
+    monkeypatch.setenv("POLYAXON_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("POLYAXON_ORCHESTRATOR", "external")
+    component = tmp_path / "job.yaml"
+    component.write_text("version: 1.1\nkind: component\nname: job\nrun:\n  kind: job\n"
+                         "  container:\n    image: python:3.11-slim\n"
+                         "    command: [python, -c, pass]\n")
+    _modules_after("project", "create", "demo")
+    loaded = _modules_after("run", "-f", str(component), "-p", "demo")
+    # it compiled the file, checked the backends against every plugin and wrote the run
+    assert {"polyaxon_core.spec.compiler", "polyaxon_core.plugins", "polyaxon_notifiers.email",
+            "polyaxon_hubs.http", "polyaxon_core.db.models"} <= loaded
+    assert not [name for name in ("http.client", "urllib.request", "smtplib") if name in loaded]
 
 
 def test_help_lists_every_core_command() -> None:
