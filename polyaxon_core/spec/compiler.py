@@ -349,7 +349,7 @@ class Compiler:
             return None
         try:
             text = url_refs.fetch_component(url)
-        except (OSError, ValueError, UnicodeDecodeError) as exc:  # URLError is an OSError
+        except (OSError, ValueError) as exc:  # URLError, UnicodeDecodeError among them
             self.problems.append(
                 ref_where.problem(
                     f"cannot fetch urlRef `{url}`: {exc}", "a reachable URL of a component file"

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from polyaxon_core.hookspecs import hookimpl
 from polyaxon_core.interfaces.hub import ComponentHub, HubEntry, HubUnavailable
 
+# urllib.request and urllib.error are imported by the methods that send: the plugin is
+# loaded by every process that lists the plugins, and sends nothing in most of them
 if TYPE_CHECKING:
     import urllib.request
 
@@ -63,7 +65,6 @@ class HttpHub(ComponentHub):
             raise HubUnavailable(f"the hub at {self.location} cannot be reached: {reason}") from None
 
     def _get(self, path: str) -> bytes:
-        # imported here: the plugin is loaded by every process that lists the plugins
         import urllib.error
         import urllib.request
 
