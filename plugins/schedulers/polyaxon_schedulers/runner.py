@@ -4,9 +4,10 @@
 the artifact store as they come, serves the run's tracking calls
 (:mod:`polyaxon_core.tracking.relay`) and writes ``exit.json`` when the command ends (then
 wakes the orchestrator, so the next run does not wait for its next poll). It runs in a
-thread of the local scheduler's supervisor (:mod:`polyaxon_schedulers.supervisor`,
-:func:`supervise`), which outlives the orchestrator; a Celery worker runs it in a process
-it forks per run instead (:func:`run_detached`).
+thread (:func:`supervise`): of the local scheduler's supervisor
+(:mod:`polyaxon_schedulers.supervisor`), which outlives the orchestrator, or of the Celery
+worker's pool process that took the run's task, whose keeper of process groups kills what
+the attempt started if that process dies (:mod:`polyaxon_schedulers.celery.worker`).
 When the log cannot be written (a full disk, a read-only folder), the command is
 killed, since its output would be lost, and the attempt ends with that error; if even
 ``exit.json`` cannot be written, the error is written over ``runner.pid`` in place (no
@@ -21,10 +22,9 @@ no ``exit.json`` is an attempt whose owner died.
 
 A stop reaches the attempt as a file, ``stop.json`` (the signal asked for), and as that
 signal sent to the process group of the process running at that moment (an
-initializer's, or the command's): a supervised attempt starts each of them in a session
-of its own and records its group in ``runner.pid``; a process it starts after the stop
-was asked is signalled at once. A runner of its own process (a Celery worker's) is the
-leader of the group its processes run in, and takes the signal itself.
+initializer's, or the command's): the runner starts each of them in a session of its own
+and records its group in ``runner.pid``; a process it starts after the stop was asked is
+signalled at once.
 
 With a run user (``POLYAXON_RUN_AS_USER``) the runner stays this process's user, to
 write the log and the exit code where the run cannot, starts the command as the run
@@ -51,8 +51,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import Any, Protocol
 
 from polyaxon_core.config import ConfigurationError
 from polyaxon_schedulers.folders import files_of
@@ -70,8 +69,6 @@ EXIT_FILE = "exit.json"
 LOCK_FILE = "runner.lock"
 READY_FILE = "ready.json"
 STOP_FILE = "stop.json"
-#: the signals whose handling a runner of its own process must not inherit
-RESET_SIGNALS = (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE)
 #: how long a service that failed to open its port has to stop before it is killed
 UNREACHABLE_GRACE_SECONDS = 5.0
 #: a remote store's log gets what the run wrote at least this often, in one request
@@ -179,28 +176,30 @@ def _store(launch: Mapping[str, Any]):  # type: ignore[no-untyped-def]
     return found(load_settings())
 
 
-def _relay(launch: Mapping[str, Any], environment: Mapping[str, str], supervised: bool) -> Any:
+class GroupKeeper(Protocol):
+    """Told of each process group an attempt starts, and of its end: what kills the groups
+    still running if the process the runners live in dies (a Celery pool process's)."""
+
+    def watch(self, group: int) -> None: ...
+
+    def forget(self, group: int) -> None: ...
+
+
+def _relay(launch: Mapping[str, Any], environment: Mapping[str, str]) -> Any:
     """For a run of the embedded default (it writes to the database itself), a server of
     its tracking calls in this process (:mod:`polyaxon_core.tracking.relay`), so that the
     command need not load the database layer; None for a run that tracks through a
     server's API, that has its relay already (a Celery worker's pool process serves it),
-    or that runs as another user (who cannot reach this user's socket). The supervisor
-    serves on its own settings, which are its scheduler's: a run of another database
-    (none the scheduler starts) tracks by itself."""
+    or that runs as another user (who cannot reach this user's socket). The runner
+    serves on the settings of the process it runs in, which are its scheduler's: a run of
+    another database (none the scheduler starts) tracks by itself."""
+    from polyaxon_core.config import load_settings
     from polyaxon_core.tracking import relay
 
     if launch.get("run_as_user") or not relay.serves(environment):
         return None
-    if supervised:
-        from polyaxon_core.config import load_settings
-
-        if environment.get("POLYAXON_DB_URL") != load_settings().db_url:
-            return None
-    else:
-        # the runner writes on the run's behalf: with the run's settings (its database,
-        # which events plugins hear)
-        os.environ.update({name: value for name, value in environment.items()
-                           if name.startswith("POLYAXON_")})
+    if environment.get("POLYAXON_DB_URL") != load_settings().db_url:
+        return None
     return relay.start(environment["POLYAXON_RUN_UUID"], relay.attempt_of(environment))
 
 
@@ -208,10 +207,9 @@ class _Stops:
     """How a stop reaches the attempt (see the module's documentation): whether one was
     asked, and what a process started for the attempt must be started with and told."""
 
-    def __init__(self, control_dir: Path, supervised: bool, owner: dict[str, Any]) -> None:
-        self.control_dir, self.supervised, self.owner = control_dir, supervised, owner
-        #: the signal this runner itself was asked to pass on (its process's, or its
-        #: supervisor's), if any
+    def __init__(self, control_dir: Path, owner: dict[str, Any], keeper: GroupKeeper | None) -> None:
+        self.control_dir, self.owner, self.keeper = control_dir, owner, keeper
+        #: the signal the process the runner lives in was asked to pass on, if any
         self.signalled: int | None = None
         #: the process of this moment (a step's, the command's)
         self.running: list[subprocess.Popen[bytes]] = []
@@ -220,15 +218,12 @@ class _Stops:
     def asked(self) -> bool:
         return self.signalled is not None or (self.control_dir / STOP_FILE).exists()
 
-    def options(self) -> dict[str, Any]:
-        """What a process of the attempt is started with: a session of its own when
-        supervised, whose group a stop signals."""
-        return {"start_new_session": True} if self.supervised else {}
-
     def started(self, process: subprocess.Popen[bytes]) -> None:
+        """``process`` (started in a session of its own) runs for the attempt: its group is
+        what a stop signals from now on."""
         self.running.append(process)
-        if not self.supervised:
-            return
+        if self.keeper is not None:
+            self.keeper.watch(process.pid)
         self.owner["group"] = process.pid
         write_json_atomically(self.control_dir / PID_FILE, self.owner)
         # a stop asked before this group was known: by a signal, else through stop.json
@@ -241,20 +236,26 @@ class _Stops:
         with suppress(ProcessLookupError):
             os.killpg(process.pid, number)
 
-    def on_signal(self, signum: int, _frame: FrameType | None = None) -> None:
-        """Pass ``signum`` on to what runs now (its whole group when supervised); the
-        attempt then ends ``terminated``."""
+    def on_signal(self, signum: int) -> None:
+        """Pass ``signum`` on to what runs now (its whole group); the attempt then ends
+        ``terminated``."""
         self.signalled = signum
         if not self.running or self.running[-1].poll() is not None:
             return
-        if self.supervised:
-            with suppress(ProcessLookupError):
-                os.killpg(self.running[-1].pid, signum)
-        else:
-            self.running[-1].send_signal(signum)
+        with suppress(ProcessLookupError):
+            os.killpg(self.running[-1].pid, signum)
+
+    def ended(self) -> None:
+        """The attempt is over: the keeper forgets the groups whose leaders have ended (one
+        still running, after a failure of the runner, stays in its care)."""
+        if self.keeper is None:
+            return
+        for process in self.running:
+            if process.poll() is not None:
+                self.keeper.forget(process.pid)
 
 
-#: the attempts this process's supervisor threads own now (see :func:`stop_supervised`)
+#: the attempts this process's runner threads own now (see :func:`stop_supervised`)
 _SUPERVISED: set[_Stops] = set()
 _SUPERVISED_LOCK = threading.Lock()
 
@@ -301,10 +302,10 @@ def _pump(output: Any, log: _LogWriter) -> None:
 
 
 def run(control_dir: Path, environment: Mapping[str, str],
-        init_environments: Sequence[Mapping[str, str]] = (), supervised: bool = False) -> int:
+        init_environments: Sequence[Mapping[str, str]] = (), keeper: GroupKeeper | None = None) -> int:
     """Own one attempt: ``environment`` is the command's whole environment (the launch
-    record holds only its names), ``init_environments`` those of the run's initializers.
-    ``supervised``: in a thread of the supervisor, rather than in a process of its own."""
+    record holds only its names), ``init_environments`` those of the run's initializers;
+    ``keeper``: told of the process groups the attempt starts."""
     with open(control_dir / LOCK_FILE, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -313,20 +314,17 @@ def run(control_dir: Path, environment: Mapping[str, str],
         if (control_dir / EXIT_FILE).exists():
             return 0  # this attempt already ran to its end
         try:
-            return _own(control_dir, environment, init_environments, supervised)
+            return _own(control_dir, environment, init_environments, keeper)
         except Exception as exc:  # whatever it is, the attempt ends (its lock still held)
-            if not supervised:  # a process of its own: its end is seen without exit.json
-                raise
             _runner_failed(control_dir, exc)
             return 1
 
 
 def _own(control_dir: Path, environment: Mapping[str, str],
-         init_environments: Sequence[Mapping[str, str]], supervised: bool) -> int:
+         init_environments: Sequence[Mapping[str, str]], keeper: GroupKeeper | None) -> int:
     pid = os.getpid()
-    owner: dict[str, Any] = {"pid": pid, "start_time": process_start_time(pid)}
-    if supervised:
-        owner.update(supervised=True, group=None)
+    owner: dict[str, Any] = {"pid": pid, "start_time": process_start_time(pid),
+                             "supervised": True, "group": None}
     write_json_atomically(control_dir / PID_FILE, owner)
 
     launch = read_json(control_dir / LAUNCH_FILE)
@@ -334,24 +332,20 @@ def _own(control_dir: Path, environment: Mapping[str, str],
         write_json_atomically(control_dir / EXIT_FILE, {"exit_code": 127, "error": "launch.json missing"})
         return 1
     store = _store(launch)
-    stops = _Stops(control_dir, supervised, owner)
-    if supervised:
-        with _SUPERVISED_LOCK:
-            _SUPERVISED.add(stops)
-    else:
-        signal.signal(signal.SIGTERM, stops.on_signal)
-        signal.signal(signal.SIGINT, stops.on_signal)
+    stops = _Stops(control_dir, owner, keeper)
+    with _SUPERVISED_LOCK:
+        _SUPERVISED.add(stops)
     try:
         return _attempt(control_dir, launch, store, stops, environment, init_environments)
     finally:
         with _SUPERVISED_LOCK:
             _SUPERVISED.discard(stops)
+        stops.ended()
 
 
 def _attempt(control_dir: Path, launch: Mapping[str, Any], store: Any, stops: _Stops,
              environment: Mapping[str, str], init_environments: Sequence[Mapping[str, str]]) -> int:
     run_uuid: str = launch["run_uuid"]
-    supervised = stops.supervised
     handed_over = [Path(folder) for folder in launch.get("handed_over") or []]
     log = _LogWriter(store, run_uuid, remote=store.local_path(run_uuid) is None)
 
@@ -363,7 +357,7 @@ def _attempt(control_dir: Path, launch: Mapping[str, Any], store: Any, stops: _S
     def start(command: Sequence[str], options: Mapping[str, Any]) -> int:
         """Run an initializer's process to its end, its output into the log."""
         process = subprocess.Popen(list(command), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, **options, **stops.options(),
+                                   stderr=subprocess.STDOUT, **options, start_new_session=True,
                                    **_switch_user(launch.get("run_as_user")))
         stops.started(process)
         assert process.stdout is not None
@@ -385,7 +379,7 @@ def _attempt(control_dir: Path, launch: Mapping[str, Any], store: Any, stops: _S
     if failed is not None:
         finish({"exit_code": 1, "error": failed, "reason": "init failed"})
         return 0
-    relay = _relay(launch, environment, supervised)
+    relay = _relay(launch, environment)
     child: subprocess.Popen[bytes] | None = None
     try:
         child = subprocess.Popen(
@@ -395,7 +389,7 @@ def _attempt(control_dir: Path, launch: Mapping[str, Any], store: Any, stops: _S
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            **stops.options(),
+            start_new_session=True,
             **_switch_user(launch.get("run_as_user")),
         )
     except (OSError, ConfigurationError) as exc:
@@ -447,10 +441,10 @@ def _attempt(control_dir: Path, launch: Mapping[str, Any], store: Any, stops: _S
 
 
 def supervise(control_dir: Path, environment: Mapping[str, str],
-              init_environments: Sequence[Mapping[str, str]]) -> None:
-    """Own the attempt in ``control_dir`` in a thread of the supervisor."""
+              init_environments: Sequence[Mapping[str, str]], keeper: GroupKeeper | None = None) -> None:
+    """Own the attempt in ``control_dir``, in a thread of the process the runners live in."""
     try:
-        run(control_dir, environment, init_environments, supervised=True)
+        run(control_dir, environment, init_environments, keeper)
     except Exception as exc:  # before the attempt's lock was taken (its folder is gone)
         _runner_failed(control_dir, exc)
 
@@ -467,27 +461,6 @@ def _runner_failed(control_dir: Path, exc: Exception) -> None:
                 "error": f"the run's runner failed: {type(exc).__name__}: {exc} "
                          f"(see {control_dir / 'runner.log'})",
                 "finished_at": datetime.now(UTC).isoformat()})
-
-
-def run_detached(request: Mapping[str, Any]) -> int:
-    """In a process forked for one attempt (a Celery worker's): become its runner, in a
-    session of its own, with the environment and working directory of ``request`` and its
-    output in the attempt's ``runner.log``."""
-    for number in RESET_SIGNALS:
-        signal.signal(number, signal.SIG_DFL)
-    os.setsid()
-    control = Path(request["control_dir"])
-    null = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(control / "runner.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.dup2(null, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.close(null)
-    os.close(log)
-    os.environ.clear()
-    os.environ.update(request["process_environment"])
-    os.chdir(request["cwd"])
-    return run(control, request["environment"], request.get("init_environments") or [])
 
 
 def _watch_service(child: subprocess.Popen[bytes], launch: Mapping[str, Any], control_dir: Path,

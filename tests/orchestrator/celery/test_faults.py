@@ -24,11 +24,14 @@ def test_a_killed_worker_fails_its_run_within_the_heartbeat_bound_and_the_retry_
 ) -> None:
     marks = home / "marks"
     marks.mkdir()
-    # the first attempt records its pid and hangs; the next one succeeds
+    # the first attempt starts a child process, records both pids and hangs; the next one
+    # succeeds
     script = (
-        "import os, time, pathlib\n"
+        "import os, time, pathlib, subprocess\n"
         f"marks = pathlib.Path({str(marks)!r})\n"
         "attempt = os.environ['POLYAXON_RUN_ATTEMPT']\n"
+        "child = subprocess.Popen(['sleep', '600']) if attempt == '1' else None\n"
+        "if child: (marks / 'child').write_text(str(child.pid))\n"
         "(marks / f'attempt-{attempt}').write_text(str(os.getpid()))\n"
         "time.sleep(600 if attempt == '1' else 0)\n")
     polyaxonfile = _write(home, "hangs.yaml", json.dumps({
@@ -41,9 +44,11 @@ def test_a_killed_worker_fails_its_run_within_the_heartbeat_bound_and_the_retry_
                          120, what="the first attempt to start"))
     wait_for(uuid, lambda state: state["status"] == "running", 60)
     killed_at = time.time()
+    child = int((marks / "child").read_text())
     first.kill()
-    # the command died with its worker: nothing of the first attempt runs on
+    # the command and its child died with their worker: nothing of the first attempt runs on
     wait_until(lambda: not Path(f"/proc/{pid}").exists(), 30, what="the first attempt's process to die")
+    wait_until(lambda: not Path(f"/proc/{child}").exists(), 30, what="the first attempt's child to die")
     workers()
     state = wait_for(uuid, lambda state: state["status"] in {"succeeded", "failed"}, 120)
     assert state["status"] == "succeeded", state["conditions"]

@@ -2,16 +2,17 @@
 
 Its pool processes are forked from a parent that imported everything a run's start
 needs (the database layer, the orchestrator's launch building, the runner, the artifact
-store), so a task costs the command's own start, not an interpreter's. For each task,
-``(run uuid, attempt)``, a pool process:
+store), so a task costs the command's own start, not an interpreter's, nor a process of
+its own for the runner. For each task, ``(run uuid, attempt)``, a pool process:
 
 1. takes the attempt's lease (:func:`polyaxon_core.domain.leases.take`) if the run is
    still on that attempt and waiting to start; a lease already taken means the task was
    delivered before (a redelivery, a resend): it starts nothing and acknowledges it;
 2. builds the launch from the database as the orchestrator would (the run's token when a
    server is configured with ``POLYAXON_API_HOST``, its connections' secrets resolved
-   here) and starts the local scheduler's runner for it: logs, artifacts and outputs
-   reach the store as they do for local runs. A run of the embedded default (no
+   here) and runs the local scheduler's runner for it in a thread
+   (:func:`polyaxon_schedulers.runner.supervise`): logs, artifacts and outputs reach the
+   store as they do for local runs. A run of the embedded default (no
    ``POLYAXON_API_HOST``) tracks through this pool process
    (:mod:`polyaxon_core.tracking.relay`), on its database connections: a run opens none;
 3. waits for the runner, beating the lease's heartbeat every
@@ -19,12 +20,16 @@ store), so a task costs the command's own start, not an interpreter's. For each 
    lease; when the runner ends it records the final status on the lease and wakes the
    orchestrators (through the database on PostgreSQL, wherever they run).
 
-The runner dies with the worker: it is forked (not detached) and asks the kernel for a
-signal when its parent dies, on which it kills its process group, the command's
-processes with it; the pool processes likewise die with the worker's main process. A
-worker killed outright (SIGKILL, a machine lost) therefore leaves nothing running, and
-its attempts fail once their heartbeat is older than ``POLYAXON_HEARTBEAT_TIMEOUT``, to be
-retried elsewhere per ``termination.maxRetries``.
+What an attempt starts dies with the worker: the pool processes ask the kernel for a
+signal when the worker's main process dies, and each has a keeper (:class:`Keeper`), a
+small process forked once when the pool process starts, told of every process group its
+attempts start (each initializer and command runs in a session of its own); when the
+pool process dies, whichever way, the keeper's pipe closes and it kills the groups still
+running. A worker killed outright (SIGKILL, a machine lost) therefore leaves nothing
+running, and its attempts fail once their heartbeat is older than
+``POLYAXON_HEARTBEAT_TIMEOUT``, to be retried elsewhere per ``termination.maxRetries``.
+(A process started in the instant between its fork and the keeper being told, while its
+pool process is killed, is the one that could outlive it.)
 """
 
 from __future__ import annotations
@@ -33,22 +38,21 @@ import ctypes
 import importlib
 import logging
 import os
-import select
 import signal
 import socket
-import traceback
+import threading
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from sqlalchemy import select as select_rows
 from sqlalchemy.orm import Session
 
 from polyaxon_core.config import Settings, load_settings
 from polyaxon_core.db.models import Run, with_pipeline_uuid, with_project
-from polyaxon_core.db.session import get_engine, session_scope, transact
+from polyaxon_core.db.session import get_engine, is_disconnect, session_scope, transact
 from polyaxon_core.domain import leases
 from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.entities import RunEntity, StatusUpdate
@@ -56,7 +60,6 @@ from polyaxon_core.interfaces import ArtifactStore
 from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.orchestrator.loop import prepare_launch
 from polyaxon_core.tracking import relay
-from polyaxon_core.tracking.relay import RelayServer
 from polyaxon_core.wakeup import notify, wake, wakeup_path
 from polyaxon_schedulers import runner
 from polyaxon_schedulers.celery.options import TASK, CeleryOptions, celery_queue, make_app
@@ -77,37 +80,81 @@ def _on_parent_death(signum: int) -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
 
 
+class Keeper:
+    """Kills the process groups of this process's attempts when it dies, whichever way.
+
+    A process forked once, holding the read end of a pipe: told ``+<group>`` when an
+    attempt starts a process in a group of its own and ``-<group>`` when that process has
+    ended; when the pipe closes (this process ended, or was killed: the kernel closes its
+    end) it kills the groups it was not told had ended, then leaves. It ignores the
+    terminal's signals, so an interrupted worker's attempts end as its pool processes let
+    them, not because their keeper died first."""
+
+    def __init__(self) -> None:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(write)
+            _keep(read)
+        os.close(read)
+        self.pid, self._write = pid, write
+        self._lock = threading.Lock()
+
+    def watch(self, group: int) -> None:
+        self._say(f"+{group}\n")
+
+    def forget(self, group: int) -> None:
+        self._say(f"-{group}\n")
+
+    def _say(self, line: str) -> None:
+        with self._lock:
+            try:
+                os.write(self._write, line.encode())
+            except OSError as exc:  # the keeper was killed: the attempts run on, unguarded
+                logger.warning("the keeper of this pool process's runs is gone (%s): a run "
+                               "started now would outlive the worker if it were killed", exc)
+
+
+def _keep(read: int) -> NoReturn:
+    """The keeper's life (see :class:`Keeper`), in the forked process."""
+    try:
+        for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(number, signal.SIG_IGN)
+        # nothing of the pool process's (its broker and database connections, the
+        # worker's pipes) stays open here
+        os.closerange(3, read)
+        os.closerange(read + 1, os.sysconf("SC_OPEN_MAX"))
+        groups: set[int] = set()
+        pending = b""
+        while chunk := os.read(read, 4096):
+            *lines, pending = (pending + chunk).split(b"\n")
+            for line in lines:
+                (groups.add if line[:1] == b"+" else groups.discard)(int(line[1:]))
+        for group in groups:
+            with suppress(OSError):
+                os.killpg(group, signal.SIGKILL)
+    finally:
+        os._exit(0)
+
+
 class BoundLocalScheduler(LocalScheduler):
-    """The local scheduler whose runners die with the process that started them."""
+    """The local scheduler whose runners are threads of this pool process, what they start
+    in the care of its :class:`Keeper`."""
+
+    def __init__(self, settings: Settings, keeper: Keeper) -> None:
+        super().__init__(settings)
+        self.keeper = keeper
+        #: the runner of each attempt started here and not yet watched, by control folder
+        self.runners: dict[str, threading.Thread] = {}
 
     def _start_runner(self, control: Path, environment: Mapping[str, str], preload: str,
                       init_environments: Sequence[Mapping[str, str]]) -> int:
-        request = {"control_dir": str(control), "environment": dict(environment),
-                   "init_environments": [dict(each) for each in init_environments],
-                   "process_environment": dict(os.environ), "cwd": os.getcwd()}
-        parent = os.getpid()
-        pid = os.fork()
-        if pid != 0:
-            return pid
-        code = 1
-        try:
-            signal.signal(signal.SIGHUP, _kill_own_group)
-            _on_parent_death(signal.SIGHUP)
-            if os.getppid() != parent:  # the worker died before the kernel was asked
-                os._exit(1)
-            code = runner.run_detached(request)
-        except BaseException:
-            traceback.print_exc()
-        finally:
-            os._exit(code)
-
-
-def _kill_own_group(_signum: int, _frame: FrameType | None) -> None:
-    """The runner's parent died: end the runner and the command's processes (its group)."""
-    try:
-        os.killpg(os.getpid(), signal.SIGKILL)
-    finally:
-        os._exit(1)
+        thread = threading.Thread(target=runner.supervise,
+                                  args=(control, environment, init_environments, self.keeper),
+                                  name=f"run {control.parent.parent.name}")
+        thread.start()
+        self.runners[str(control)] = thread
+        return os.getpid()
 
 
 @dataclass
@@ -132,7 +179,7 @@ def _worker() -> _Worker:
         settings = load_settings()
         state = _Worker(settings=settings, options=CeleryOptions.from_environment(),
                         name=os.environ.get("POLYAXON_WORKER_NAME") or socket.gethostname(),
-                        scheduler=BoundLocalScheduler(settings),
+                        scheduler=BoundLocalScheduler(settings, Keeper()),
                         store=create("store", settings.store, settings))
         _STATE["worker"] = state
     return state
@@ -142,10 +189,13 @@ def execute(run_uuid: str, attempt: int) -> str:
     """The task: run ``attempt`` of run ``run_uuid`` once, whatever the deliveries; what
     became of it (``duplicate``: another delivery had it)."""
     state = _worker()
-    url = state.settings.db_url
     holder = f"{state.name} (pid {os.getpid()})"
-    with session_scope(url) as session:
-        run = session.scalar(select_rows(Run).where(Run.uuid == run_uuid))
+    refused: Exception | None = None
+    # the lease and what the launch reads, in one transaction: the lease is committed
+    # before anything starts, and stays taken when the launch cannot be built
+    with session_scope(state.settings.db_url) as session:
+        run = session.scalar(select_rows(Run).options(with_project(), with_pipeline_uuid())
+                             .where(Run.uuid == run_uuid))
         if run is None:
             return "gone"
         if current_attempt(run) != attempt or run.status not in STARTABLE:
@@ -153,61 +203,49 @@ def execute(run_uuid: str, attempt: int) -> str:
         if leases.take(session, run.id, attempt, holder, pid=os.getpid()) is None:
             return "duplicate"
         run_id = run.id
-    served: RelayServer | None = None
+        try:
+            launch = prepare_launch(state.settings, state.store, state.scheduler, run)
+        except Exception as exc:  # a bad template, a missing connection: the attempt fails
+            if is_disconnect(exc):
+                raise
+            refused = exc
     try:
-        with session_scope(url) as session:
-            row = session.scalar(select_rows(Run).options(with_project(), with_pipeline_uuid())
-                                 .where(Run.id == run_id))
-            assert row is not None
-            launch = prepare_launch(state.settings, state.store, state.scheduler, row)
-        if relay.serves(launch.env) and state.scheduler.run_as is None:
-            # the run's tracking calls, served here on this process's connections (not
-            # for a run as another user, who cannot reach this user's socket)
-            served = relay.start(run_uuid, attempt)
-            if served is not None:
-                launch = replace(launch, env={**launch.env, **served.environment})
-        handle = state.scheduler.submit(launch)
-    except Exception as exc:  # a bad template, a missing connection: the attempt fails
-        if served is not None:
-            served.close()
-        logger.info("run %s could not be launched: %s", run_uuid, exc)
+        if refused is None:
+            handle = state.scheduler.submit(launch)
+    except Exception as exc:
+        refused = exc
+    if refused is not None:
+        logger.info("run %s could not be launched: %s", run_uuid, refused)
         _finish(state, run_id, attempt, StatusUpdate(run_uuid, "failed", reason="launch failed",
-                                                     message=str(exc)))
+                                                     message=str(refused)))
         return "failed"
-    try:
-        return _watch(state, run_id, attempt, launch.run, handle, served)
-    finally:
-        if served is not None:
-            served.close()
+    return _watch(state, run_id, attempt, launch.run, handle)
 
 
 def _watch(state: _Worker, run_id: int, attempt: int, run: RunEntity,
-           handle: Mapping[str, Any], served: RelayServer | None) -> str:
+           handle: Mapping[str, Any]) -> str:
     """Wait for the attempt's runner, heartbeating and passing stops on; its end (the
-    run's relay closed before it is recorded)."""
-    pid = int(handle["spawned_pid"])
-    runner_exit = os.pidfd_open(pid)
+    run's relay closed by the runner before it is recorded)."""
+    # none when the attempt's files say it was started already: its end is read from them
+    runner_thread = state.scheduler.runners.pop(str(handle["control_dir"]), None)
+    idle = threading.Event()
     asked: str | None = None
-    try:
-        while True:
-            ready, _, _ = select.select([runner_exit], [], [], state.options.heartbeat_interval)
-            if ready:
-                os.waitpid(pid, 0)
-            observed = state.scheduler.poll(run, handle)
-            if is_final(observed.status):
-                if served is not None:
-                    served.close()
-                _finish(state, run_id, attempt, observed)
-                return observed.status
-            request = transact(state.settings.db_url,
-                               lambda session: leases.beat(session, run_id, attempt), idempotent=True)
-            if request is not None and request != asked and asked != "kill":
-                # a stop (term, then kill after the grace period), or an attempt given up on
-                state.scheduler.stop(run, handle, force=request != "term")
-                run = replace(run, status=Status.STOPPING.value)
-                asked = "kill" if request == "lost" else request
-    finally:
-        os.close(runner_exit)
+    while True:
+        if runner_thread is not None:
+            runner_thread.join(state.options.heartbeat_interval)
+        observed = state.scheduler.poll(run, handle)
+        if is_final(observed.status):
+            _finish(state, run_id, attempt, observed)
+            return observed.status
+        request = transact(state.settings.db_url,
+                           lambda session: leases.beat(session, run_id, attempt), idempotent=True)
+        if request is not None and request != asked and asked != "kill":
+            # a stop (term, then kill after the grace period), or an attempt given up on
+            state.scheduler.stop(run, handle, force=request != "term")
+            run = replace(run, status=Status.STOPPING.value)
+            asked = "kill" if request == "lost" else request
+        if runner_thread is None:
+            idle.wait(state.options.heartbeat_interval)
 
 
 def _finish(state: _Worker, run_id: int, attempt: int, observed: StatusUpdate) -> None:
@@ -243,6 +281,7 @@ def serve(settings: Settings, options: CeleryOptions, queues: Sequence[str], con
     store_class = get_plugin_manager().get("store", settings.store)
     importlib.import_module(store_class.__module__)
     importlib.import_module("polyaxon_schedulers.runner")
+    relay.warm()
     app = make_app(options)
     app.task(name=TASK, ignore_result=True)(execute)
     signals.worker_process_init.connect(_in_pool_process, weak=False)
