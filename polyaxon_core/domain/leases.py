@@ -21,14 +21,14 @@ Neither side ever writes the run's status here: the lease is what the worker *re
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from polyaxon_core.db.models import RunLease, utcnow
+from polyaxon_core.db.models import Run, RunLease, utcnow
 from polyaxon_core.entities import StatusUpdate
 
 #: the reason of an attempt whose worker stopped heartbeating
@@ -52,14 +52,21 @@ def take(session: Session, run_id: int, attempt: int, worker: str, pid: int | No
     return lease
 
 
-def read(session: Session, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], RunLease]:
-    """The leases of the ``(run id, attempt)`` pairs ``keys`` that have one, in one query."""
-    wanted = set(keys)
-    if not wanted:
+def read(session: Session, attempts: Mapping[str, int]) -> dict[str, tuple[int, RunLease | None]]:
+    """For each run uuid of ``attempts`` that exists, its id and the lease of the attempt
+    ``attempts`` names (None while no worker took it), in one query."""
+    if not attempts:
         return {}
-    rows = session.scalars(select(RunLease).where(
-        RunLease.run_id.in_({run_id for run_id, _ in wanted}))).all()
-    return {(row.run_id, row.attempt): row for row in rows if (row.run_id, row.attempt) in wanted}
+    rows = session.execute(select(Run.uuid, Run.id, RunLease)
+                           .outerjoin(RunLease, RunLease.run_id == Run.id)
+                           .where(Run.uuid.in_(list(attempts)))).all()
+    found: dict[str, tuple[int, RunLease | None]] = {}
+    for uuid, run_id, lease in rows:
+        if lease is not None and lease.attempt == attempts[uuid]:
+            found[uuid] = (run_id, lease)
+        else:
+            found.setdefault(uuid, (run_id, None))
+    return found
 
 
 def beat(session: Session, run_id: int, attempt: int) -> str | None:

@@ -112,15 +112,13 @@ class CeleryScheduler(Scheduler):
             return []
         updates: list[StatusUpdate] = []
         with session_scope(self.settings.db_url) as session:
-            ids = dict(session.execute(select(Run.uuid, Run.id).where(
-                Run.uuid.in_([item.run.uuid for item in active]))).tuples().all())
-            keys = {item.run.uuid: (ids[item.run.uuid], int(item.handle.get("attempt", 1)))
-                    for item in active if item.run.uuid in ids}
-            found = leases.read(session, keys.values())
+            found = leases.read(session, {item.run.uuid: int(item.handle.get("attempt", 1))
+                                          for item in active})
             for item in active:
-                if item.run.uuid not in keys:
+                if item.run.uuid not in found:
                     continue
-                update = self._observe(session, item, keys[item.run.uuid], found.get(keys[item.run.uuid]))
+                run_id, lease = found[item.run.uuid]
+                update = self._observe(session, item, (run_id, int(item.handle.get("attempt", 1))), lease)
                 if update is not None and update.status != item.run.status:
                     updates.append(update)
         return updates
