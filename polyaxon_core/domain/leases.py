@@ -21,6 +21,7 @@ Neither side ever writes the run's status here: the lease is what the worker *re
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
@@ -40,16 +41,34 @@ def take(session: Session, run_id: int, attempt: int, worker: str, pid: int | No
          message: str | None = None) -> RunLease | None:
     """Insert the lease of ``attempt`` of run ``run_id`` for ``worker``; None when it is
     taken already. With an ``outcome`` (a final status), the attempt is closed before any
-    worker started it (the orchestrator cancelling it)."""
-    lease = RunLease(run_id=run_id, attempt=attempt, worker=worker, pid=pid, outcome=outcome,
-                     reason=reason, message=message,
-                     finished_at=utcnow() if outcome is not None else None)
+    worker started it (the orchestrator cancelling it).
+
+    One statement (an insert that does nothing on the ``(run, attempt)`` conflict) on the
+    databases that have it, PostgreSQL and SQLite; a savepoint around the insert on the
+    others."""
+    now = utcnow()
+    values = {"run_id": run_id, "attempt": attempt, "worker": worker, "pid": pid,
+              "outcome": outcome, "reason": reason, "message": message, "started_at": now,
+              "heartbeat_at": now, "finished_at": now if outcome is not None else None}
+    dialect = session.get_bind().dialect.name
+    if dialect in _INSERTS and session.get_bind().dialect.insert_returning:
+        insert = importlib.import_module(_INSERTS[dialect]).insert
+        statement = (insert(RunLease).values(**values)
+                     .on_conflict_do_nothing(index_elements=["run_id", "attempt"])
+                     .returning(RunLease))
+        return session.scalar(statement)
+    lease = RunLease(**values)
     try:
         with session.begin_nested():
             session.add(lease)
     except IntegrityError:
         return None
     return lease
+
+
+#: where each database's insert that can skip a conflicting row is
+_INSERTS = {"postgresql": "sqlalchemy.dialects.postgresql",
+            "sqlite": "sqlalchemy.dialects.sqlite"}
 
 
 def read(session: Session, attempts: Mapping[str, int]) -> dict[str, tuple[int, RunLease | None]]:
