@@ -10,9 +10,6 @@ import click
 
 from polyaxon_core.cli.common import domain_errors, settings
 
-#: a pooled connection the orchestrator has not used for this long is pinged before use
-UNPINGED_SECONDS = 5.0
-
 
 @click.command("scheduler")
 @click.option("--exit-when-idle", type=float, metavar="SECONDS",
@@ -31,7 +28,7 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     """
     from polyaxon_core.cli.common import database
     from polyaxon_core.cli.errors import CliError
-    from polyaxon_core.db.session import ping_only_idle_connections
+    from polyaxon_core.db.session import UNPINGED_SECONDS, ping_only_idle_connections
     from polyaxon_core.orchestrator import Orchestrator, OrchestratorLock
     from polyaxon_core.orchestrator.backends import check_backends
     from polyaxon_core.orchestrator.loop import fail_waiting_runs

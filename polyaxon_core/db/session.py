@@ -83,6 +83,9 @@ def create_db_engine(url: str) -> Engine:
 #: never meets a connection the server ended while it waited; see
 #: :func:`ping_only_idle_connections`
 _UNPINGED_SECONDS = 0.0
+#: what a process that does again whatever a lost connection interrupts passes to
+#: :func:`ping_only_idle_connections`: a connection unused this long is pinged before use
+UNPINGED_SECONDS = 5.0
 _RETURNED_AT = "polyaxon_returned_at"
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from polyaxon_core.testing.scheduler import wait_until
 from tests.orchestrator.celery.conftest import HEARTBEAT_TIMEOUT, RabbitMQ, Redis, Worker, _leases, _write
@@ -93,3 +95,47 @@ def test_a_broker_restarted_while_runs_wait_and_run_loses_none(
     broker.restart()
     wait_for(uuid, lambda state: state["status"] in {"succeeded", "failed", "stopped"}, 180)
     _assert_every_trial_ran_once(uuid, record, 8)
+
+
+def test_a_sweep_on_workers_completes_while_postgresql_terminates_every_connection(
+    redis: Redis, cli: Cli, workers: Callable[..., Worker], orchestrator: Replica, home: Path,
+    pg: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from polyaxon_core.db.session import get_engine
+
+    record = home / "record"
+    monkeypatch.setenv("PGAPPNAME", "polyaxon-worker")
+    started = [workers(), workers()]
+    # this test's own reads are left alone: they watch, they are not under test
+    monkeypatch.setenv("PGAPPNAME", "polyaxon-test")
+    get_engine(pg).dispose()
+    uuid = _submit(cli, "-f", str(FILES / "sweep8.yaml"), "-P", f"record_dir={record}",
+                   "-P", "sleep=0.5")
+    engine = create_engine(pg, isolation_level="AUTOCOMMIT")
+    terminated: Counter[str] = Counter()
+    finished = threading.Event()
+
+    def terminate_everything() -> None:
+        with engine.connect() as admin:
+            while not finished.wait(0.3):  # paces the faults; nothing waits on it
+                for name, ended in admin.execute(text(
+                        "SELECT application_name, pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() "
+                        "AND application_name IN ('polyaxon-replica', 'polyaxon-worker')")):
+                    terminated[name] += int(bool(ended))
+
+    chaos = threading.Thread(target=terminate_everything)
+    chaos.start()
+    try:
+        wait_for(uuid, lambda state: state["status"] in {"succeeded", "failed", "stopped"}, 300)
+    finally:
+        finished.set()
+        chaos.join()
+        engine.dispose()
+    # the workers' connections (their tasks' starts, heartbeats and ends, their runs'
+    # tracking calls) were cut as well as the orchestrator's, and every trial ran once
+    assert terminated["polyaxon-worker"] > 5 and terminated["polyaxon-replica"] > 5, terminated
+    _assert_every_trial_ran_once(uuid, record, 8)
+    assert {lease[3] for lease in _leases()} == {"succeeded"}
+    for worker in started:  # each lost connection was taken up again, not raised
+        assert "Traceback" not in worker.log.read_text()

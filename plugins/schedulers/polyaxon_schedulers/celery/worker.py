@@ -52,10 +52,16 @@ from sqlalchemy.orm import Session
 
 from polyaxon_core.config import Settings, load_settings
 from polyaxon_core.db.models import Run, with_pipeline_uuid, with_project
-from polyaxon_core.db.session import get_engine, is_disconnect, session_scope, transact
+from polyaxon_core.db.session import (
+    UNPINGED_SECONDS,
+    get_engine,
+    is_disconnect,
+    ping_only_idle_connections,
+    transact,
+)
 from polyaxon_core.domain import leases
 from polyaxon_core.domain.metrics import current_attempt
-from polyaxon_core.entities import RunEntity, StatusUpdate
+from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.interfaces import ArtifactStore
 from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.orchestrator.loop import prepare_launch
@@ -190,10 +196,10 @@ def execute(run_uuid: str, attempt: int) -> str:
     became of it (``duplicate``: another delivery had it)."""
     state = _worker()
     holder = f"{state.name} (pid {os.getpid()})"
-    refused: Exception | None = None
-    # the lease and what the launch reads, in one transaction: the lease is committed
-    # before anything starts, and stays taken when the launch cannot be built
-    with session_scope(state.settings.db_url) as session:
+
+    def start(session: Session) -> str | tuple[int, LaunchRequest | Exception]:
+        """The lease and what the launch reads, in one transaction: the lease is committed
+        before anything starts, and stays taken when the launch cannot be built."""
         run = session.scalar(select_rows(Run).options(with_project(), with_pipeline_uuid())
                              .where(Run.uuid == run_uuid))
         if run is None:
@@ -202,24 +208,31 @@ def execute(run_uuid: str, attempt: int) -> str:
             return "not current"
         if leases.take(session, run.id, attempt, holder, pid=os.getpid()) is None:
             return "duplicate"
-        run_id = run.id
         try:
-            launch = prepare_launch(state.settings, state.store, state.scheduler, run)
+            return run.id, prepare_launch(state.settings, state.store, state.scheduler, run)
         except Exception as exc:  # a bad template, a missing connection: the attempt fails
             if is_disconnect(exc):
                 raise
-            refused = exc
-    try:
-        if refused is None:
+            return run.id, exc
+
+    # begun again on a new connection when the one it had was lost before the commit (not
+    # during it: the lease may be taken then, and its heartbeat's silence fails the attempt)
+    started = transact(state.settings.db_url, start)
+    if isinstance(started, str):
+        return started
+    run_id, launch = started
+    refused = launch if isinstance(launch, Exception) else None
+    if not isinstance(launch, Exception):
+        try:
             handle = state.scheduler.submit(launch)
-    except Exception as exc:
-        refused = exc
-    if refused is not None:
-        logger.info("run %s could not be launched: %s", run_uuid, refused)
-        _finish(state, run_id, attempt, StatusUpdate(run_uuid, "failed", reason="launch failed",
-                                                     message=str(refused)))
-        return "failed"
-    return _watch(state, run_id, attempt, launch.run, handle)
+        except Exception as exc:  # a command it cannot start, a folder it cannot write
+            refused = exc
+        else:
+            return _watch(state, run_id, attempt, launch.run, handle)
+    logger.info("run %s could not be launched: %s", run_uuid, refused)
+    _finish(state, run_id, attempt, StatusUpdate(run_uuid, "failed", reason="launch failed",
+                                                 message=str(refused)))
+    return "failed"
 
 
 def _watch(state: _Worker, run_id: int, attempt: int, run: RunEntity,
@@ -262,10 +275,14 @@ def _finish(state: _Worker, run_id: int, attempt: int, observed: StatusUpdate) -
 
 
 def _in_pool_process(**_: Any) -> None:
-    """A pool process dies with the worker, and opens its own database connections."""
+    """A pool process dies with the worker, and opens its own database connections; its
+    transactions each do again what a lost connection interrupts (a task's start, a
+    heartbeat, an attempt's end, a run's tracking call), so a connection is pinged as it
+    leaves the pool only after it sat unused a while, not before each of them."""
     _on_parent_death(signal.SIGKILL)
     state = _worker()
     get_engine(state.settings.db_url).dispose(close=False)
+    ping_only_idle_connections(UNPINGED_SECONDS)
 
 
 def serve(settings: Settings, options: CeleryOptions, queues: Sequence[str], concurrency: int,
