@@ -182,6 +182,37 @@ def session_scope(url: str) -> Iterator[Session]:
     dispatch_pending(session)
 
 
+@cache
+def _reading_factory(url: str) -> sessionmaker[Session]:
+    factory = sessionmaker(bind=_autocommit_engine(url), expire_on_commit=False, autoflush=False)
+    event.listen(factory, "before_flush", _refuse_writes)
+    return factory
+
+
+def _refuse_writes(_session: Session, _context: Any, _instances: Any) -> None:
+    raise RuntimeError("a reading session writes nothing: write in a session_scope")
+
+
+@contextmanager
+def reading(url: str) -> Iterator[Session]:
+    """A session for reads alone, such as the listings each orchestrator pass begins with.
+
+    On a database server its statements run in autocommit mode, each its own snapshot, on
+    the connections of :func:`autocommit`'s pool: a read costs its round trip alone (no
+    ``BEGIN``, no ``COMMIT``, no ping; a connection found lost fails the statement, and
+    the caller reads again on its next pass). On SQLite, in the process, those cost
+    nothing: it is an ordinary session. Writing through it is refused."""
+    if _engine(url).dialect.name == "sqlite":
+        session = _factory(url)()
+        event.listen(session, "before_flush", _refuse_writes)
+    else:
+        session = _reading_factory(url)()
+    try:
+        yield session
+    finally:
+        session.close()
+
+
 def autocommit(url: str, work: Callable[[Connection], T]) -> T:
     """``work(connection)`` on a connection in autocommit mode: each statement is its own
     transaction, begun and committed by the database in that statement's round trip (a

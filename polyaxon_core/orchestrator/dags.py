@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, defer
 from polyaxon_core.config import Settings
 from polyaxon_core.db.claims import claim_rows
 from polyaxon_core.db.models import Run, with_project
-from polyaxon_core.db.session import session_scope
+from polyaxon_core.db.session import reading, session_scope
 from polyaxon_core.domain.commands import (
     create_operations,
     load_spec,
@@ -241,7 +241,7 @@ class DagController:
         self._names: dict[int, dict[int, str]] = {}
 
     def control_all(self, db_url: str) -> None:
-        with session_scope(db_url) as session:
+        with reading(db_url) as session:
             ids = session.scalars(_controlled_dags()).all()
         for cache in (self._specs, self._plans, self._names):
             for cached in set(cache) - set(ids):

@@ -3,7 +3,10 @@
 It keeps nothing in memory that it cannot rebuild from the database: killed and started
 again, it finds queued runs still queued, launched runs still referenced by their
 scheduler handles, and sweeps still able to tell which trials exist. Each step of a tick
-is its own short transaction, so a crash between two steps loses nothing committed.
+is its own short transaction, so a crash between two steps loses nothing committed; the
+listings a pass begins with (the launched runs, the DAGs, the sweeps, whether a run
+waits) are reads alone (:func:`~polyaxon_core.db.session.reading`), which on PostgreSQL
+cost their statement's round trip and nothing more.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from polyaxon_core.config import Settings
 from polyaxon_core.db.claims import claim_rows, critical_section
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import ProjectCI, Queue, Run, utcnow, with_pipeline_uuid, with_project
-from polyaxon_core.db.session import is_disconnect, session_scope
+from polyaxon_core.db.session import is_disconnect, reading, session_scope
 from polyaxon_core.domain.agents import SCHEDULER_PREFIX as AGENT_SCHEDULER
 from polyaxon_core.domain.agents import agent_names, agent_of_queue
 from polyaxon_core.domain.artifacts import copy_run_artifacts
@@ -213,7 +216,7 @@ class Orchestrator:
     def has_unfinished_runs(self) -> bool:
         """Whether anything still needs this orchestrator: an unfinished run, or a project
         whose CI it polls."""
-        with session_scope(self.settings.db_url) as session:
+        with reading(self.settings.db_url) as session:
             if session.scalar(select(Run.id).where(Run.status.not_in(_FINAL)).limit(1)) is not None:
                 return True
             linked = select(ProjectCI.id).where(ProjectCI.enabled.is_(True)).limit(1)
@@ -294,8 +297,12 @@ class Orchestrator:
         With ``recover``, also launch the runs claimed but not started: those of an
         orchestrator that died in between, and those waiting for their image (whose
         builds are polled first) or for their scheduler to answer."""
-        with session_scope(self.settings.db_url) as session:
-            to_launch = self._claim_queued(session)
+        with reading(self.settings.db_url) as session:
+            waiting = session.scalar(_claiming().waiting) is not None
+        to_launch: list[int] = []
+        if waiting:  # else nothing is counted and no lock taken (SQLite's is the writers')
+            with session_scope(self.settings.db_url) as session:
+                to_launch = self._claim_queued(session)
         orphans: list[int] = []
         if recover:
             with session_scope(self.settings.db_url) as session:
@@ -312,8 +319,6 @@ class Orchestrator:
         can never both fill a queue's last slot; a replica that finds the section taken
         claims nothing on this pass."""
         statements = _claiming()
-        if session.scalar(statements.waiting) is None:
-            return []  # nothing waits: nothing counted, no lock taken (SQLite's is the writers')
         if not critical_section(session, "claim-queued"):
             return []
         queues = {queue.name: queue for queue in session.scalars(statements.queues)}
@@ -470,15 +475,14 @@ class Orchestrator:
     # ------------------------------------------------------------------------- reconcile
     def reconcile(self) -> None:
         """Ask the scheduler about every launched run and apply what changed."""
-        with session_scope(self.settings.db_url) as session:
+        now = utcnow()
+        with reading(self.settings.db_url) as session:
             rows = session.scalars(_active_runs()).all()
-            self._enforce_timeouts(session, rows)
-            active = [
-                ActiveRun(run_to_entity(run), dict(run.scheduler_handle),
-                          run.stop_requested_at.timestamp() if run.stop_requested_at else None)
-                for run in rows
-                if run.scheduler_handle and run.scheduler in (None, self.scheduler.name)
-            ]
+            overdue = [run.id for run in rows if _overdue(run, now)]
+            watched = {run.id: self._active(run) for run in rows if self._watches(run)}
+        if overdue:  # stopped now, and asked to stop in this pass
+            watched.update(self._enforce_timeouts(overdue, now))
+        active = list(watched.values())
         if not active:
             return
         try:
@@ -500,17 +504,31 @@ class Orchestrator:
                 if run.status in _FINAL:
                     self.scheduler.cleanup(item.run, item.handle)
 
-    def _enforce_timeouts(self, session: Session, rows: Any) -> None:
-        now = utcnow()
-        for run in rows:
-            if run.started_at is None or run.stop_requested_at is not None:
-                continue
-            timeout = _timeout(run)
-            if timeout is not None and (now - run.started_at).total_seconds() > timeout:
+    def _watches(self, run: Run) -> bool:
+        """Whether ``run`` was handed to this orchestrator's scheduler."""
+        return bool(run.scheduler_handle) and run.scheduler in (None, self.scheduler.name)
+
+    @staticmethod
+    def _active(run: Run) -> ActiveRun:
+        return ActiveRun(run_to_entity(run), dict(run.scheduler_handle),
+                         run.stop_requested_at.timestamp() if run.stop_requested_at else None)
+
+    def _enforce_timeouts(self, overdue: list[int], now: datetime) -> dict[int, ActiveRun]:
+        """Stop the runs ``overdue`` (ids) that are still past their
+        ``termination.timeout``; what the scheduler is to watch of them now."""
+        stopped: dict[int, ActiveRun] = {}
+        with session_scope(self.settings.db_url) as session:
+            for run_id in overdue:
+                run = session.scalar(_claim_run("id"), {"key": run_id})
+                if run is None or not _overdue(run, now):  # another replica's, or moved
+                    continue
                 run.stop_requested_at = now
                 run.meta_info = {**(run.meta_info or {}), "timed_out": True}
                 transition(session, run, Status.STOPPING, reason="timeout",
-                           message=f"termination.timeout of {timeout:g}s exceeded")
+                           message=f"termination.timeout of {_timeout(run):g}s exceeded")
+                if self._watches(run):
+                    stopped[run.id] = self._active(run)
+        return stopped
 
     def _apply(self, session: Session, run: Run, update: StatusUpdate) -> None:
         apply_update(session, run, update, retries_itself=self.scheduler.retries_itself)
@@ -569,6 +587,14 @@ def _resumes_artifacts(run: Run) -> bool:
     meta_info = run.meta_info or {}
     source = (meta_info.get("matrix") or {}).get("resume_from")
     return bool(source) and meta_info.get("resumed_artifacts_of") != source
+
+
+def _overdue(run: Run, now: datetime) -> bool:
+    """Whether ``run`` has run past its ``termination.timeout`` and was not asked to stop."""
+    if run.started_at is None or run.stop_requested_at is not None:
+        return False
+    timeout = _timeout(run)
+    return timeout is not None and (now - run.started_at).total_seconds() > timeout
 
 
 def _timeout(run: Run) -> float | None:

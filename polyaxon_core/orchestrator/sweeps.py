@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, defer
 from polyaxon_core.config import Settings
 from polyaxon_core.db.claims import claim_rows
 from polyaxon_core.db.models import Metric, Run, with_project
-from polyaxon_core.db.session import session_scope
+from polyaxon_core.db.session import reading, session_scope
 from polyaxon_core.domain.commands import create_trial, load_spec, request_stop
 from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.domain.state import transition
@@ -135,7 +135,7 @@ class SweepController:
         return spec, optimizer_class(spec.matrix)
 
     def control_all(self, db_url: str) -> None:
-        with session_scope(db_url) as session:
+        with reading(db_url) as session:
             ids = session.scalars(_controlled_sweeps()).all()
         for ended in set(self._known) - set(ids):
             del self._known[ended]

@@ -149,3 +149,18 @@ def test_a_transaction_whose_connection_is_lost_before_its_commit_is_done_again_
 
     assert transact(postgres_database, work) == 1
     assert len(backends) == 2 and backends[0] != backends[1]
+
+
+def test_a_reading_session_sees_what_was_committed_and_refuses_to_write(db_url: str) -> None:
+    from polyaxon_core.db.models import Project
+    from polyaxon_core.db.session import reading
+
+    with session_scope(db_url) as session:
+        create_project(session, "seen")
+    with reading(db_url) as session:
+        assert list(session.scalars(select(Project.name))) == ["seen"]
+        session.add(Project(name="written", owner="someone"))
+        with pytest.raises(RuntimeError, match="a reading session writes nothing"):
+            session.flush()
+    with session_scope(db_url) as session:
+        assert list(session.scalars(select(Project.name))) == ["seen"]
