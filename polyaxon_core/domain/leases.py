@@ -120,12 +120,17 @@ def request_stop(session: Session, run_id: int, attempt: int, force: bool) -> No
         .values(stop="kill" if force else "term"))
 
 
+def silent(lease: RunLease, timeout: float, now: datetime | None = None) -> bool:
+    """Whether ``lease`` is open and its worker has not heartbeaten for ``timeout`` seconds."""
+    return lease.outcome is None and (now or utcnow()) - lease.heartbeat_at > timedelta(seconds=timeout)
+
+
 def expire(session: Session, lease: RunLease, timeout: float, now: datetime | None = None) -> bool:
     """Close ``lease`` as failed if its worker has not heartbeaten for ``timeout``
     seconds; whether it did (a compare-and-set: a lease the worker just finished stays
     as it finished it)."""
     now = now or utcnow()
-    if lease.outcome is not None or now - lease.heartbeat_at <= timedelta(seconds=timeout):
+    if not silent(lease, timeout, now):
         return False
     message = (f"worker {lease.worker} stopped heartbeating (last at "
                f"{lease.heartbeat_at.isoformat(timespec='seconds')}, more than {timeout:g}s ago: "

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from polyaxon_core.config import Settings
 from polyaxon_core.db.models import Run
-from polyaxon_core.db.session import session_scope
+from polyaxon_core.db.session import reading, session_scope
 from polyaxon_core.domain import leases
 from polyaxon_core.entities import LaunchRequest, RunEntity, StatusUpdate
 from polyaxon_core.hookspecs import hookimpl
@@ -110,17 +110,36 @@ class CeleryScheduler(Scheduler):
     def sync(self, active: Sequence[ActiveRun]) -> list[StatusUpdate]:
         if not active:
             return []
-        updates: list[StatusUpdate] = []
+        attempts = {item.run.uuid: int(item.handle.get("attempt", 1)) for item in active}
+        # most passes only read: the leases say how each attempt goes, and nothing is
+        # asked of a worker; a pass that must write (a stop to pass on, a silent worker's
+        # attempt to close) reads them again in a transaction
+        with reading(self.settings.db_url) as session:
+            found = leases.read(session, attempts)
+            if not self._writes(active, found):
+                return self._updates(None, active, attempts, found)
         with session_scope(self.settings.db_url) as session:
-            found = leases.read(session, {item.run.uuid: int(item.handle.get("attempt", 1))
-                                          for item in active})
-            for item in active:
-                if item.run.uuid not in found:
-                    continue
-                run_id, lease = found[item.run.uuid]
-                update = self._observe(session, item, (run_id, int(item.handle.get("attempt", 1))), lease)
-                if update is not None and update.status != item.run.status:
-                    updates.append(update)
+            return self._updates(session, active, attempts, leases.read(session, attempts))
+
+    def _writes(self, active: Sequence[ActiveRun], found: Mapping[str, tuple[int, Any]]) -> bool:
+        """Whether observing ``active`` with the leases ``found`` writes to the database."""
+        for item in active:
+            lease = found.get(item.run.uuid, (0, None))[1]
+            if item.stop_requested_at is not None or (
+                    lease is not None and leases.silent(lease, self.options.heartbeat_timeout)):
+                return True
+        return False
+
+    def _updates(self, session: Any, active: Sequence[ActiveRun], attempts: Mapping[str, int],
+                 found: Mapping[str, tuple[int, Any]]) -> list[StatusUpdate]:
+        updates: list[StatusUpdate] = []
+        for item in active:
+            if item.run.uuid not in found:
+                continue
+            run_id, lease = found[item.run.uuid]
+            update = self._observe(session, item, (run_id, attempts[item.run.uuid]), lease)
+            if update is not None and update.status != item.run.status:
+                updates.append(update)
         return updates
 
     def _observe(self, session: Any, item: ActiveRun, key: tuple[int, int],
@@ -142,7 +161,10 @@ class CeleryScheduler(Scheduler):
                 except SchedulerUnavailable as exc:
                     logger.warning("run %s waits for the broker: %s", run.uuid, exc)
             return None
-        if lease.outcome is None and leases.expire(session, lease, self.options.heartbeat_timeout):
+        # (without a session, a pass that only reads: a lease gone silent since is closed
+        # by the next one)
+        if (session is not None and lease.outcome is None
+                and leases.expire(session, lease, self.options.heartbeat_timeout)):
             logger.warning("run %s: %s", run.uuid, lease.message)
         if lease.outcome is not None:
             return leases.observed(lease, run.uuid)
