@@ -113,7 +113,15 @@ def _describe(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | None
     dist = getattr(ep, "dist", None)
     if dist is None:
         return None, None
-    return dist.metadata["Name"], dist.version
+    return _name_and_version(dist)
+
+
+@cache
+def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str | None, str | None]:
+    """A distribution's name and version, its metadata read once however many plugins it
+    provides (each read parses its ``METADATA`` file)."""
+    metadata = dist.metadata
+    return metadata["Name"], metadata["Version"]
 
 
 def _hook_names(pm: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
