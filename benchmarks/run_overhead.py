@@ -120,8 +120,8 @@ def _latencies(db_url: str, uuid: str) -> list[float]:
 
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and of its children still alive (a worker's pool
-    processes, the local scheduler's supervisor and the runners in it; not the runs' own
-    processes, which have ended)."""
+    processes, the runners in them and their keepers, the local scheduler's supervisor and
+    the runners in it; not the runs' own processes, which have ended)."""
     process = psutil.Process(pid)
     return sum(sum(each.cpu_times()[:2]) for each in [process, *process.children(recursive=True)])
 
@@ -319,8 +319,9 @@ def main() -> None:
         f"- CPU per trial (user + system): local, `polyaxon scheduler` with its supervisor "
         f"(the runners included) {local_orchestrator / n * 1000:.1f} ms; Celery, "
         f"`polyaxon scheduler` {celery_orchestrator / n * 1000:.1f} ms and `polyaxon worker` "
-        f"with its pool processes {celery_worker / n * 1000:.1f} ms (the runs' own processes "
-        "and, on Celery, the runners not included)",
+        f"with its pool processes and their keepers (the runners included, threads of the "
+        f"pool processes) {celery_worker / n * 1000:.1f} ms (the runs' own processes not "
+        "included)",
         f"- CPU per trial of the services: on Celery, PostgreSQL {services['postgres'] / n * 1000:.1f} ms "
         f"and Redis {services['redis'] / n * 1000:.1f} ms; bare Celery, Redis "
         f"{floor_services['redis'] / n * 1000:.1f} ms (its results are kept in Redis; it uses no "
