@@ -71,6 +71,14 @@ _INSERTS = {"postgresql": "sqlalchemy.dialects.postgresql",
             "sqlite": "sqlalchemy.dialects.sqlite"}
 
 
+def held(session: Session, run_id: int, attempt: int, worker: str) -> bool:
+    """Whether ``worker`` holds the open lease of ``attempt`` of run ``run_id``: a take
+    whose commit went through though its connection was lost before the answer."""
+    return session.scalar(select(RunLease.id).where(
+        RunLease.run_id == run_id, RunLease.attempt == attempt, RunLease.worker == worker,
+        RunLease.outcome.is_(None))) is not None
+
+
 def read(session: Session, attempts: Mapping[str, int]) -> dict[str, tuple[int, RunLease | None]]:
     """For each run uuid of ``attempts`` that exists, its id and the lease of the attempt
     ``attempts`` names (None while no worker took it), in one query."""

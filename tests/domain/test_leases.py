@@ -51,3 +51,19 @@ def test_an_attempt_cancelled_before_any_worker_is_closed_and_reads_as_such(db_u
         assert found[uuid][1].outcome == "stopped"
         assert leases.read(session, {uuid: 2}) == {uuid: (run_id, None)}
         assert session.scalar(select(func.count()).select_from(RunLease)) == 1
+
+
+def test_a_worker_recognises_the_open_lease_it_took_and_no_other(db_url: str) -> None:
+    from polyaxon_core.entities import StatusUpdate
+
+    run_id = _run(db_url)
+    with session_scope(db_url) as session:
+        assert not leases.held(session, run_id, 1, "worker-a (pid 11)")
+        assert leases.take(session, run_id, 1, "worker-a (pid 11)", pid=11) is not None
+    with session_scope(db_url) as session:
+        assert leases.held(session, run_id, 1, "worker-a (pid 11)")
+        assert not leases.held(session, run_id, 1, "worker-b (pid 12)")
+        assert not leases.held(session, run_id, 2, "worker-a (pid 11)")
+        assert leases.finish(session, run_id, 1, StatusUpdate("uuid", "succeeded", exit_code=0))
+    with session_scope(db_url) as session:  # an attempt that ended is nobody's to start
+        assert not leases.held(session, run_id, 1, "worker-a (pid 11)")

@@ -196,18 +196,26 @@ def execute(run_uuid: str, attempt: int) -> str:
     became of it (``duplicate``: another delivery had it)."""
     state = _worker()
     holder = f"{state.name} (pid {os.getpid()})"
+    tries = 0
 
     def start(session: Session) -> str | tuple[int, LaunchRequest | Exception]:
         """The lease and what the launch reads, in one transaction: the lease is committed
         before anything starts, and stays taken when the launch cannot be built."""
+        nonlocal tries
+        tries += 1
         run = session.scalar(select_rows(Run).options(with_project(), with_pipeline_uuid())
                              .where(Run.uuid == run_uuid))
         if run is None:
             return "gone"
-        if current_attempt(run) != attempt or run.status not in STARTABLE:
+        if current_attempt(run) != attempt:
             return "not current"
-        if leases.take(session, run.id, attempt, holder, pid=os.getpid()) is None:
-            return "duplicate"
+        # begun again after its connection was lost in the commit: the lease may be this
+        # process's already (and the run seen running by the orchestrator since)
+        if not (tries > 1 and leases.held(session, run.id, attempt, holder)):
+            if run.status not in STARTABLE:
+                return "not current"
+            if leases.take(session, run.id, attempt, holder, pid=os.getpid()) is None:
+                return "duplicate"
         try:
             return run.id, prepare_launch(state.settings, state.store, state.scheduler, run)
         except Exception as exc:  # a bad template, a missing connection: the attempt fails
@@ -215,9 +223,9 @@ def execute(run_uuid: str, attempt: int) -> str:
                 raise
             return run.id, exc
 
-    # begun again on a new connection when the one it had was lost before the commit (not
-    # during it: the lease may be taken then, and its heartbeat's silence fails the attempt)
-    started = transact(state.settings.db_url, start)
+    # begun again on a new connection when the one it had was lost, in the commit too: a
+    # lease taken then is found to be this process's
+    started = transact(state.settings.db_url, start, idempotent=True)
     if isinstance(started, str):
         return started
     run_id, launch = started
