@@ -109,19 +109,21 @@ class PluginManager:
             ) from None
 
 
-def _describe(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]:
+#: the name and version of each distribution read so far, during one plugin discovery
+Described = dict[importlib.metadata.Distribution, tuple[str | None, str | None]]
+
+
+def _describe(ep: importlib.metadata.EntryPoint, described: Described) -> tuple[str | None, str | None]:
+    """The name and version of the distribution providing ``ep``; ``described``: those
+    of the distributions read so far (each read parses a ``METADATA`` file, and a
+    distribution provides several plugins)."""
     dist = getattr(ep, "dist", None)
     if dist is None:
         return None, None
-    return _name_and_version(dist)
-
-
-@cache
-def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str | None, str | None]:
-    """A distribution's name and version, its metadata read once however many plugins it
-    provides (each read parses its ``METADATA`` file)."""
-    metadata = dist.metadata
-    return metadata["Name"], metadata["Version"]
+    if dist not in described:
+        metadata = dist.metadata
+        described[dist] = metadata["Name"], metadata["Version"]
+    return described[dist]
 
 
 def _hook_names(pm: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
@@ -147,8 +149,9 @@ def build_plugin_manager(
     if entry_points is None:
         entry_points = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
     taken: dict[str, str | None] = {}  # entry name -> distribution that claimed it first
+    described: Described = {}
     for ep in sorted(entry_points, key=lambda item: item.name):
-        manager.plugins.append(_load(pm, ep, settings.disabled_plugins, taken))
+        manager.plugins.append(_load(pm, ep, settings.disabled_plugins, taken, described))
     _refuse_shared_names(manager)
     return manager
 
@@ -187,9 +190,10 @@ def _load(
     ep: importlib.metadata.EntryPoint,
     disabled: frozenset[str],
     taken: dict[str, str | None],
+    described: Described,
 ) -> PluginInfo:
     """Import and register one entry point; what happened, as a PluginInfo."""
-    distribution, version = _describe(ep)
+    distribution, version = _describe(ep, described)
     if ep.name in disabled:
         return PluginInfo(ep.name, distribution, version, ep.value, disabled=True)
 

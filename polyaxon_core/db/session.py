@@ -184,7 +184,10 @@ def session_scope(url: str) -> Iterator[Session]:
 
 @cache
 def _reading_factory(url: str) -> sessionmaker[Session]:
-    factory = sessionmaker(bind=_autocommit_engine(url), expire_on_commit=False, autoflush=False)
+    engine = _engine(url)
+    if engine.dialect.name != "sqlite":  # in the process, SQLite's transactions cost nothing
+        engine = _autocommit_engine(url)
+    factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
     event.listen(factory, "before_flush", _refuse_writes)
     return factory
 
@@ -201,12 +204,8 @@ def reading(url: str) -> Iterator[Session]:
     the connections of :func:`autocommit`'s pool: a read costs its round trip alone (no
     ``BEGIN``, no ``COMMIT``, no ping; a connection found lost fails the statement, and
     the caller reads again on its next pass). On SQLite, in the process, those cost
-    nothing: it is an ordinary session. Writing through it is refused."""
-    if _engine(url).dialect.name == "sqlite":
-        session = _factory(url)()
-        event.listen(session, "before_flush", _refuse_writes)
-    else:
-        session = _reading_factory(url)()
+    nothing: its connections are the ordinary ones. Writing through it is refused."""
+    session = _reading_factory(url)()
     try:
         yield session
     finally:

@@ -290,9 +290,9 @@ def stop_attempt(control: Path, force: bool) -> None:
     info = _runner_pid(control)
     if info is None or not _owns_attempt(control, info):
         return
-    # a supervised runner's processes run in a group of their own, the one running now
-    # (none yet: it signals the first itself); a runner of its own process leads theirs
-    group = info.get("group") if info.get("supervised") else info["pid"]
+    # a runner's processes run in groups of their own, the one running now is signalled
+    # (none yet: the runner signals the first itself)
+    group = info.get("group")
     if group is None:
         return
     try:
@@ -307,11 +307,9 @@ def _runner_pid(control: Path) -> dict[str, Any] | None:
 
 
 def _owns_attempt(control: Path, info: Mapping[str, Any]) -> bool:
-    """Whether the runner ``info`` (its ``runner.pid``) still owns its attempt: its
-    process runs and, for a thread of the supervisor, the attempt's lock is held."""
-    if not is_alive(int(info["pid"]), info.get("start_time")):
-        return False
-    return not info.get("supervised") or _lock_held(control / runner.LOCK_FILE)
+    """Whether the runner ``info`` (its ``runner.pid``) still owns its attempt: the process
+    it is a thread of runs, and the attempt's lock is held."""
+    return is_alive(int(info["pid"]), info.get("start_time")) and _lock_held(control / runner.LOCK_FILE)
 
 
 def _lock_held(path: Path) -> bool:

@@ -205,7 +205,7 @@ def _relay(launch: Mapping[str, Any], environment: Mapping[str, str]) -> Any:
 
 class _Stops:
     """How a stop reaches the attempt (see the module's documentation): whether one was
-    asked, and what a process started for the attempt must be started with and told."""
+    asked, and which process group of the attempt it is sent to."""
 
     def __init__(self, control_dir: Path, owner: dict[str, Any], keeper: GroupKeeper | None) -> None:
         self.control_dir, self.owner, self.keeper = control_dir, owner, keeper

@@ -104,7 +104,6 @@ class Keeper:
             _keep(read)
         os.close(read)
         self.pid, self._write = pid, write
-        self._lock = threading.Lock()
 
     def watch(self, group: int) -> None:
         self._say(f"+{group}\n")
@@ -113,12 +112,11 @@ class Keeper:
         self._say(f"-{group}\n")
 
     def _say(self, line: str) -> None:
-        with self._lock:
-            try:
-                os.write(self._write, line.encode())
-            except OSError as exc:  # the keeper was killed: the attempts run on, unguarded
-                logger.warning("the keeper of this pool process's runs is gone (%s): a run "
-                               "started now would outlive the worker if it were killed", exc)
+        try:  # one write of a few bytes to a pipe: whole, whichever thread writes
+            os.write(self._write, line.encode())
+        except OSError as exc:  # the keeper was killed: the attempts run on, unguarded
+            logger.warning("the keeper of this pool process's runs is gone (%s): a run "
+                           "started now would outlive the worker if it were killed", exc)
 
 
 def _keep(read: int) -> NoReturn:
@@ -229,8 +227,9 @@ def execute(run_uuid: str, attempt: int) -> str:
     if isinstance(started, str):
         return started
     run_id, launch = started
-    refused = launch if isinstance(launch, Exception) else None
-    if not isinstance(launch, Exception):
+    if isinstance(launch, Exception):
+        refused = launch
+    else:
         try:
             handle = state.scheduler.submit(launch)
         except Exception as exc:  # a command it cannot start, a folder it cannot write
