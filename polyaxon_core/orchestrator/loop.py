@@ -3,7 +3,9 @@
 It keeps nothing in memory that it cannot rebuild from the database: killed and started
 again, it finds queued runs still queued, launched runs still referenced by their
 scheduler handles, and sweeps still able to tell which trials exist. Each step of a tick
-is its own short transaction, so a crash between two steps loses nothing committed; the
+is its own short transaction, so a crash between two steps loses nothing committed (the
+claim of queued runs and their hand-over to a scheduler that starts them itself are one
+step: see :meth:`Orchestrator._submit_claimed`); the
 listings a pass begins with (the launched runs, the DAGs, the sweeps, whether a run
 waits) are reads alone (:func:`~polyaxon_core.db.session.reading`), which on PostgreSQL
 cost their statement's round trip and nothing more.
@@ -93,7 +95,7 @@ class _Claiming(NamedTuple):
     queues: Any
     #: the queue of each run that runs (what it counts against)
     running: Any
-    #: the queued runs, by queue priority then age, locked
+    #: the queued runs, by queue priority then age, locked, with what their launch reads
     queued: Any
     #: the runs claimed but never submitted (their orchestrator died in between)
     orphans: Any
@@ -107,7 +109,8 @@ def _claiming() -> _Claiming:
         queues=select(Queue),
         running=select(Run.queue).where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
                                         Run.managed_by == "agent", _not_an_agents()),
-        queued=claim_rows(select(Run).outerjoin(Queue, Queue.name == Run.queue)
+        queued=claim_rows(select(Run).options(with_project(), with_pipeline_uuid())
+                          .outerjoin(Queue, Queue.name == Run.queue)
                           .where(Run.status == Status.QUEUED.value, Run.kind.not_in(CONTROLLED_KINDS))
                           .order_by(Queue.priority.desc().nulls_last(), Run.created_at, Run.id), Run),
         # an agent's runs are started by the agent (polyaxon_core.domain.agents)
@@ -302,7 +305,12 @@ class Orchestrator:
         to_launch: list[int] = []
         if waiting:  # else nothing is counted and no lock taken (SQLite's is the writers')
             with session_scope(self.settings.db_url) as session:
-                to_launch = self._claim_queued(session)
+                claimed = self._claim_queued(session)
+                if type(self.scheduler).launches_on_workers:
+                    # its workers read the claim back: they get the runs once it is committed
+                    to_launch = [run.id for run in claimed]
+                else:
+                    to_launch = self._submit_claimed(session, claimed)
         orphans: list[int] = []
         if recover:
             with session_scope(self.settings.db_url) as session:
@@ -311,8 +319,26 @@ class Orchestrator:
         for run_id in dict.fromkeys([*to_launch, *orphans]):
             self._launch(run_id)
 
-    def _claim_queued(self, session: Session) -> list[int]:
-        """Move the queued runs that may start now to ``scheduled``; their ids.
+    def _submit_claimed(self, session: Session, claimed: list[Run]) -> list[int]:
+        """Hand the runs just ``claimed`` to the scheduler in the transaction that claimed
+        them (one commit records both moves); the ids of those that must wait for a pass
+        of their own (a trial that first gets a copy of the artifacts it continues).
+
+        A crash between the hand-over and the commit leaves the run queued, at the
+        attempt it had: claimed again, it is submitted again at that attempt, which the
+        scheduler finds already started (as after a crash between a launch and its
+        commit). On PostgreSQL the claiming section is held meanwhile: another replica
+        claims nothing until the commit, as during the claim itself."""
+        later: list[int] = []
+        for run in claimed:
+            if _resumes_artifacts(run):
+                later.append(run.id)
+            else:
+                self._submit(session, run)
+        return later
+
+    def _claim_queued(self, session: Session) -> list[Run]:
+        """Move the queued runs that may start now to ``scheduled``; those runs.
 
         The counts of what runs are read and the claims are made in one critical section
         (:func:`~polyaxon_core.db.claims.critical_section`), so two orchestrator replicas
@@ -326,7 +352,7 @@ class Orchestrator:
             queues[DEFAULT_QUEUE] = ensure_queue(session, DEFAULT_QUEUE, self.settings.default_concurrency)
         busy = Counter(session.scalars(statements.running).all())
         candidates = session.scalars(statements.queued).all()
-        claimed: list[int] = []
+        claimed: list[Run] = []
         # queues share the machine-wide limit; higher-priority queues get its slots first
         free = self.settings.max_concurrency - sum(busy.values())
         agents = agent_names(session)
@@ -359,7 +385,7 @@ class Orchestrator:
                 busy[queue_name] += 1
                 free -= 1
                 quotas.admit(run)
-                claimed.append(run.id)
+                claimed.append(run)
         return claimed
 
     def _launch(self, run_id: int) -> None:

@@ -316,7 +316,7 @@ def run(control_dir: Path, environment: Mapping[str, str],
         try:
             return _own(control_dir, environment, init_environments, keeper)
         except Exception as exc:  # whatever it is, the attempt ends (its lock still held)
-            _runner_failed(control_dir, exc)
+            runner_failed(control_dir, exc)
             return 1
 
 
@@ -446,10 +446,10 @@ def supervise(control_dir: Path, environment: Mapping[str, str],
     try:
         run(control_dir, environment, init_environments, keeper)
     except Exception as exc:  # before the attempt's lock was taken (its folder is gone)
-        _runner_failed(control_dir, exc)
+        runner_failed(control_dir, exc)
 
 
-def _runner_failed(control_dir: Path, exc: Exception) -> None:
+def runner_failed(control_dir: Path, exc: Exception) -> None:
     """A failure of the runner itself: its traceback into the attempt's ``runner.log``,
     and the attempt ended with it rather than left running with nobody to report its end."""
     with suppress(OSError), open(control_dir / "runner.log", "a") as log:

@@ -25,7 +25,9 @@ Protocol, one JSON object per line: the scheduler writes ``{"control_dir", "envi
 (the command's), "init_environments" (one per initializer of the run), "preload" (a module
 to import once, so that every run after the first finds it loaded)}`` to stdin; the
 supervisor answers ``{"pid": N}`` (its own pid, which the run's handle keeps) or
-``{"error": "..."}`` on stdout. A line the scheduler did not finish (it was killed while
+``{"error": "..."}`` on stdout, as soon as it has read the request: the attempt's thread
+starts after the answer, while the scheduler records the launch (one that cannot start
+ends its attempt ``failed``, with the reason, as a runner's own failure does). A line the scheduler did not finish (it was killed while
 writing it) starts nothing. The command's environment (it holds the run's token) travels
 through the pipe only, never through a file.
 
@@ -52,14 +54,24 @@ from polyaxon_core.tracking import relay
 from polyaxon_schedulers import runner
 
 
-def _start(request: Mapping[str, Any]) -> None:
-    """Own the attempt of ``request`` in a thread of its own (not a daemon: the process
-    stays until it ends)."""
+def _understood(request: Mapping[str, Any]) -> tuple[Path, dict[str, str], list[dict[str, str]]]:
+    """The attempt's folder, its command's environment and its initializers', from
+    ``request``; ValueError (or KeyError, TypeError) when it says none of them."""
     control = Path(str(request["control_dir"]))
     environment = dict(request["environment"])
     init_environments = [dict(each) for each in request.get("init_environments") or []]
-    threading.Thread(target=runner.supervise, args=(control, environment, init_environments),
-                     name=f"run {control.parent.parent.name}").start()
+    return control, environment, init_environments
+
+
+def _start(control: Path, environment: Mapping[str, str],
+           init_environments: Sequence[Mapping[str, str]]) -> None:
+    """Own the attempt in ``control`` in a thread of its own (not a daemon: the process
+    stays until it ends); an attempt whose thread cannot start ends with the reason."""
+    try:
+        threading.Thread(target=runner.supervise, args=(control, environment, init_environments),
+                         name=f"run {control.parent.parent.name}").start()
+    except RuntimeError as exc:  # the machine's limit of threads: the run fails, saying so
+        runner.runner_failed(control, exc)
 
 
 class _Ending(Exception):
@@ -95,21 +107,28 @@ def _serve(requests: BinaryIO, answers: BinaryIO) -> None:
     if warm:
         relay.warm()
     for line in requests:
+        attempt = None
         try:
             if not line.endswith(b"\n"):
                 raise ValueError("the request was cut short")
             request = json.loads(line)
             if request.get("preload"):
                 importlib.import_module(request["preload"])
-            _start(request)
+            attempt = _understood(request)
             answer: dict[str, Any] = {"pid": os.getpid()}
         except Exception as exc:  # a bad request: said, and the next one served
             answer = {"error": f"{type(exc).__name__}: {exc}"}
         try:
+            # answered before the attempt's thread starts: the scheduler goes on while it
+            # does (a thread that cannot start ends its attempt, which the scheduler sees)
             answers.write(json.dumps(answer).encode() + b"\n")
             answers.flush()
         except OSError:  # the scheduler is gone: its runs go on, no more come
+            if attempt is not None:
+                _start(*attempt)
             return
+        if attempt is not None:
+            _start(*attempt)
         if not warm and "pid" in answer:  # a run is on its way: what it may ask, now
             relay.warm()
             warm = True

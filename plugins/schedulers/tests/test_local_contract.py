@@ -309,6 +309,34 @@ def test_a_runner_that_fails_itself_ends_its_attempt_saying_why(
     assert "Traceback" in (control / "runner.log").read_text()
 
 
+def test_an_attempt_whose_thread_cannot_start_ends_failed_saying_why(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The supervisor answers a request before the attempt's thread starts; a thread the
+    machine refuses (its limit of threads reached) ends the attempt ``failed``, with the
+    reason, rather than leaving the run waiting for a runner that never comes."""
+    import threading
+
+    from polyaxon_schedulers import supervisor
+
+    from polyaxon_core.testing.scheduler import wait_for_final
+
+    def refused(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    launch = make_launch("print('never')")
+    control = scheduler.control_dir(launch.run_path, 1)
+    control.mkdir(parents=True)
+    monkeypatch.setattr(threading.Thread, "start", refused)
+    supervisor._start(control, {"PATH": os.environ["PATH"]}, [])
+    monkeypatch.undo()
+    handle = {"control_dir": str(control), "attempt": 1, "spawned_pid": os.getpid()}
+    update = wait_for_final(scheduler, launch, handle)
+    assert update.status == "failed" and update.reason == "runner error"
+    assert "can't start new thread" in (update.message or "")
+
+
 def _alive(pid: int) -> bool:
     from polyaxon_schedulers.processes import is_alive
 
