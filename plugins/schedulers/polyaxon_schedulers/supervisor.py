@@ -27,9 +27,10 @@ to import once, so that every run after the first finds it loaded)}`` to stdin; 
 supervisor answers ``{"pid": N}`` (its own pid, which the run's handle keeps) or
 ``{"error": "..."}`` on stdout, as soon as it has read the request: the attempt's thread
 starts after the answer, while the scheduler records the launch (one that cannot start
-ends its attempt ``failed``, with the reason, as a runner's own failure does). A line the scheduler did not finish (it was killed while
-writing it) starts nothing. The command's environment (it holds the run's token) travels
-through the pipe only, never through a file.
+ends its attempt ``failed``, with the reason, as a runner's own failure does). A line the
+scheduler did not finish (it was killed while writing it) starts nothing. The command's
+environment (it holds the run's token) travels through the pipe only, never through a
+file.
 
 Usage: ``python -m polyaxon_schedulers.supervisor`` (started by
 :class:`~polyaxon_schedulers.local.LocalScheduler`).
