@@ -21,16 +21,16 @@ no more runs (the scheduler starts another for the next one). Killed outright, i
 the supervision of its runs with it: their commands go on, and each run is reported
 ``lost`` (its attempt's lock is free and it wrote no exit code).
 
-Protocol, one JSON object per line: the scheduler writes ``{"control_dir", "environment"
-(the command's), "init_environments" (one per initializer of the run), "preload" (a module
-to import once, so that every run after the first finds it loaded)}`` to stdin; the
-supervisor answers ``{"pid": N}`` (its own pid, which the run's handle keeps) or
-``{"error": "..."}`` on stdout, as soon as it has read the request: the attempt's thread
-starts after the answer, while the scheduler records the launch (one that cannot start
-ends its attempt ``failed``, with the reason, as a runner's own failure does). A line the
-scheduler did not finish (it was killed while writing it) starts nothing. The command's
-environment (it holds the run's token) travels through the pipe only, never through a
-file.
+Protocol, one JSON object per line, one way: the scheduler writes ``{"control_dir",
+"environment" (the command's), "init_environments" (one per initializer of the run),
+"preload" (a module to import once, so that every run after the first finds it loaded)}``
+to stdin, and goes on; the run's handle keeps the supervisor's pid. Nothing is answered:
+what the supervisor cannot do for a request that names its attempt (a module it cannot
+preload, a thread the machine refuses) ends that attempt ``failed`` with the reason, as
+a runner's own failure does, and the scheduler sees it as it sees any end. A line that
+names no attempt (the scheduler was killed while writing it) starts nothing and is said on
+stderr. The command's environment (it holds the run's token) travels through the pipe
+only, never through a file.
 
 Usage: ``python -m polyaxon_schedulers.supervisor`` (started by
 :class:`~polyaxon_schedulers.local.LocalScheduler`).
@@ -40,13 +40,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import select
 import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
@@ -89,18 +89,18 @@ def _end(signum: int, _frame: FrameType | None) -> None:
         raise _Ending
 
 
-def serve(requests: BinaryIO, answers: BinaryIO) -> None:
+def serve(requests: BinaryIO) -> None:
     """Start a run per request line until ``requests`` closes, or a signal asks this
-    process to end; answers on ``answers``."""
+    process to end."""
     for number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(number, _end)
     try:
-        _serve(requests, answers)
+        _serve(requests)
     except _Ending:
         return  # the runs end, stopped; the process leaves after the last
 
 
-def _serve(requests: BinaryIO, answers: BinaryIO) -> None:
+def _serve(requests: BinaryIO) -> None:
     # what runs of the embedded default need to serve their tracking is loaded once here:
     # at once when the supervisor was started ahead of any run (the scheduler's
     # ``prepare``), else once the first run is on its way
@@ -108,29 +108,23 @@ def _serve(requests: BinaryIO, answers: BinaryIO) -> None:
     if warm:
         relay.warm()
     for line in requests:
-        attempt = None
         try:
             if not line.endswith(b"\n"):
                 raise ValueError("the request was cut short")
             request = json.loads(line)
+            attempt = _understood(request)
+        except Exception as exc:  # names no attempt: nothing to start, nobody to tell but the log
+            print(f"polyaxon supervisor: not a request ({type(exc).__name__}: {exc}); nothing "
+                  "started", file=sys.stderr, flush=True)
+            continue
+        try:
             if request.get("preload"):
                 importlib.import_module(request["preload"])
-            attempt = _understood(request)
-            answer: dict[str, Any] = {"pid": os.getpid()}
-        except Exception as exc:  # a bad request: said, and the next one served
-            answer = {"error": f"{type(exc).__name__}: {exc}"}
-        try:
-            # answered before the attempt's thread starts: the scheduler goes on while it
-            # does (a thread that cannot start ends its attempt, which the scheduler sees)
-            answers.write(json.dumps(answer).encode() + b"\n")
-            answers.flush()
-        except OSError:  # the scheduler is gone: its runs go on, no more come
-            if attempt is not None:
-                _start(*attempt)
-            return
-        if attempt is not None:
-            _start(*attempt)
-        if not warm and "pid" in answer:  # a run is on its way: what it may ask, now
+        except Exception as exc:  # the attempt ends, saying why
+            runner.runner_failed(attempt[0], exc)
+            continue
+        _start(*attempt)
+        if not warm:  # a run is on its way: what it may ask, now
             relay.warm()
             warm = True
 
@@ -141,26 +135,24 @@ class Supervisor:
 
     def __init__(self) -> None:
         self._process: subprocess.Popen[bytes] | None = None
-        self._lock = threading.Lock()  # one request and its answer at a time
+        self._lock = threading.Lock()  # one request at a time
 
     def start_runner(self, control_dir: Path, environment: Mapping[str, str],
                      preload: str | None = None,
                      init_environments: Sequence[Mapping[str, str]] = ()) -> int:
         """Have the attempt in ``control_dir`` run; the pid of the process that owns it.
-        ``init_environments``: one per initializer of the run, in order."""
+        ``init_environments``: one per initializer of the run, in order. The request is
+        written and not waited on: what the supervisor cannot do ends the attempt."""
         request = json.dumps({
             "control_dir": str(control_dir), "environment": dict(environment),
             "init_environments": [dict(each) for each in init_environments], "preload": preload,
         }).encode() + b"\n"
         with self._lock:
             try:
-                answer = self._ask(request)
-            except (OSError, ValueError):  # the supervisor died: a new one, once
+                return self._send(request)
+            except OSError:  # the supervisor died: a new one, once
                 self.close()
-                answer = self._ask(request)
-        if "error" in answer:
-            raise RuntimeError(f"the local scheduler could not start the run: {answer['error']}")
-        return int(answer["pid"])
+                return self._send(request)
 
     def start(self) -> subprocess.Popen[bytes]:
         """Start the supervisor unless it runs (it imports what runs need on its own,
@@ -168,21 +160,16 @@ class Supervisor:
         if self._process is None or self._process.poll() is not None:
             self._process = subprocess.Popen(
                 [sys.executable, "-m", "polyaxon_schedulers.supervisor"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, close_fds=True,
                 start_new_session=True)
         return self._process
 
-    def _ask(self, request: bytes) -> dict[str, Any]:
-        self.start()
-        assert self._process is not None
-        assert self._process.stdin is not None and self._process.stdout is not None
-        self._process.stdin.write(request)
-        self._process.stdin.flush()
-        line = self._process.stdout.readline()
-        if not line:
-            raise ValueError("the supervisor ended without answering")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
+    def _send(self, request: bytes) -> int:
+        process = self.start()
+        assert process.stdin is not None
+        process.stdin.write(request)
+        process.stdin.flush()
+        return process.pid
 
     def close(self) -> None:
         """Take no more runs to the supervisor; it leaves once its runs have ended (and is
@@ -190,11 +177,11 @@ class Supervisor:
         process, self._process = self._process, None
         if process is None:
             return
-        for stream in (process.stdin, process.stdout):
-            if stream is not None:
-                stream.close()
+        if process.stdin is not None:
+            with suppress(OSError):  # a dead supervisor's pipe: what was not written is dropped
+                process.stdin.close()
         threading.Thread(target=process.wait, name="polyaxon-supervisor-end", daemon=True).start()
 
 
 if __name__ == "__main__":
-    serve(sys.stdin.buffer, sys.stdout.buffer)
+    serve(sys.stdin.buffer)

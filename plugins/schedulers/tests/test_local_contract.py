@@ -309,6 +309,27 @@ def test_a_runner_that_fails_itself_ends_its_attempt_saying_why(
     assert "Traceback" in (control / "runner.log").read_text()
 
 
+def test_an_attempt_whose_module_the_supervisor_cannot_load_ends_failed_saying_why(
+    scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
+) -> None:
+    """Nothing is answered to a request: what the supervisor cannot do for it (here, load
+    the module the request names) ends the attempt ``failed``, with the reason, and the
+    next run is served as usual."""
+    from polyaxon_core.testing.scheduler import wait_for_final
+
+    launch = make_launch("print('never')")
+    control = scheduler.control_dir(launch.run_path, 1)
+    control.mkdir(parents=True)
+    pid = scheduler._supervisor.start_runner(control, {"PATH": os.environ["PATH"]},
+                                             preload="polyaxon_no_such_store")
+    handle = {"control_dir": str(control), "attempt": 1, "spawned_pid": pid}
+    update = wait_for_final(scheduler, launch, handle)
+    assert update.status == "failed" and update.reason == "runner error"
+    assert "No module named 'polyaxon_no_such_store'" in (update.message or "")
+    after = make_launch("print('served')")
+    assert wait_for_final(scheduler, after, scheduler.submit(after)).status == "succeeded"
+
+
 def test_an_attempt_whose_thread_cannot_start_ends_failed_saying_why(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
     monkeypatch: pytest.MonkeyPatch,
