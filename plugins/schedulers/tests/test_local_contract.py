@@ -334,9 +334,9 @@ def test_an_attempt_whose_thread_cannot_start_ends_failed_saying_why(
     scheduler: LocalScheduler, make_launch: Callable[..., LaunchRequest],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The supervisor answers a request before the attempt's thread starts; a thread the
-    machine refuses (its limit of threads reached) ends the attempt ``failed``, with the
-    reason, rather than leaving the run waiting for a runner that never comes."""
+    """A thread the machine refuses (its limit of threads reached) ends the attempt
+    ``failed``, with the reason, rather than leaving the run waiting for a runner that
+    never comes: nobody waits on the supervisor to hear of it."""
     import threading
 
     from polyaxon_schedulers import supervisor
