@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, defer
 from polyaxon_core.config import Settings
 from polyaxon_core.db.claims import claim_rows
 from polyaxon_core.db.models import Run, with_project
-from polyaxon_core.db.session import reading, session_scope
+from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.commands import (
     create_operations,
     load_spec,
@@ -214,11 +214,6 @@ _LIGHT = [defer(Run.content), defer(Run.raw_content)]
 # The statements of every pass, built once (on first use: the mappers are complete only
 # once every model is imported).
 @functools.cache
-def _controlled_dags() -> Any:
-    return select(Run.id).where(Run.kind == "dag", Run.status.in_(_CONTROLLED))
-
-
-@functools.cache
 def _locked_dag() -> Any:
     """The DAG ``dag``, locked; its content is read once, by :meth:`DagController.spec_of`."""
     return claim_rows(select(Run).options(with_project(), *_LIGHT).where(Run.id == bindparam("dag")), Run)
@@ -240,18 +235,20 @@ class DagController:
         #: which child of each DAG is which operation
         self._names: dict[int, dict[int, str]] = {}
 
-    def control_all(self, db_url: str) -> None:
-        with reading(db_url) as session:
-            ids = session.scalars(_controlled_dags()).all()
+    def control_all(self, db_url: str, ids: Sequence[int]) -> set[str]:
+        """Drive the DAGs ``ids`` (those queued, running or stopping), each in a
+        transaction of its own; the kinds of the operations they queued."""
         for cache in (self._specs, self._plans, self._names):
             for cached in set(cache) - set(ids):
                 del cache[cached]
+        queued: set[str] = set()
         for dag_id in ids:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
                 dag = session.scalar(_locked_dag(), {"dag": dag_id})
                 if dag is not None and dag.status in _CONTROLLED:
-                    self.control(session, dag)
+                    queued |= self.control(session, dag)
+        return queued
 
     def spec_of(self, dag: Run) -> OperationSpec:
         spec = self._specs.get(dag.id)
@@ -267,29 +264,31 @@ class DagController:
                 {op.name or "": upstream_names(op) for op in spec.dag_operations})
         return plan
 
-    def control(self, session: Session, dag: Run) -> None:
+    def control(self, session: Session, dag: Run) -> set[str]:
+        """One pass over ``dag``; the kinds of the operations it queued."""
         try:
             spec = self.spec_of(dag)
         except Exception as exc:  # content that no longer compiles fails the DAG, not the loop
             transition(session, dag, Status.FAILED, reason="dag error", message=str(exc))
-            return
+            return set()
         if dag.status == Status.QUEUED.value:
             # started, its first operations are queued in the same transaction, so that the
             # orchestrator launches them in this pass rather than a poll interval later
             if not self._start(session, dag, spec):
-                return
+                return set()
             session.flush()
         children = _Children(session, dag.id, self._names.setdefault(dag.id, {}))
         if dag.status == Status.STOPPING.value:
             self._stop(session, dag, children)
-            return
+            return set()
         rules = early_stopping.read_rules({"early_stopping": spec.component.dag_early_stopping})
         if rules and self._apply_early_stopping(session, dag, spec, children, rules):
-            return
+            return set()
         reused = self._reused(session, dag)
-        self._advance(session, dag, spec, children, reused)
+        queued = self._advance(session, dag, spec, children, reused)
         if all(is_final(status) for status in children.statuses().values()):
             self._finish(session, dag, spec, children, reused)
+        return queued
 
     # ------------------------------------------------------------------------ starting
     def _start(self, session: Session, dag: Run, spec: OperationSpec) -> bool:
@@ -315,7 +314,9 @@ class DagController:
 
     # ----------------------------------------------------------------------- advancing
     def _advance(self, session: Session, dag: Run, spec: OperationSpec, children: _Children,
-                 reused: dict[str, Run]) -> None:
+                 reused: dict[str, Run]) -> set[str]:
+        """Decide the waiting operations whose upstream allows it; the kinds of those queued."""
+        queued: set[str] = set()
         operations = {op.name or "": op for op in spec.dag_operations}
         sources = _Sources(children, reused)
         concurrency = spec.component.dag_concurrency
@@ -352,7 +353,9 @@ class DagController:
                     continue  # ready, and waiting for room: its run is not even loaded
                 if self._queue(session, dag, operation, children[name], sources):
                     in_flight += 1
+                    queued.add(children[name].kind)
             view[name] = children[name].status
+        return queued
 
     def _queue(self, session: Session, dag: Run, operation: OperationSpec, child: Run,
                sources: Mapping[str, Run]) -> bool:

@@ -66,6 +66,8 @@ logger = logging.getLogger(__name__)
 
 _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 _FINAL = [status.value for status in FINAL_STATUSES]
+#: a DAG or a sweep its controller drives: started or about to be, or stopping
+_CONTROLLING = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
 
 
 # The statements of every pass, built once (on first use: the mappers are complete only
@@ -75,6 +77,12 @@ def _active_runs() -> Select[Run]:
     return (select(Run).options(with_project(), with_pipeline_uuid())
             .where(Run.status.in_(_ACTIVE), Run.kind.not_in(CONTROLLED_KINDS),
                    Run.managed_by == "agent"))
+
+
+@functools.cache
+def _controlled() -> Select[int, str]:
+    """The DAGs and sweeps their controllers drive: the id and kind of each."""
+    return select(Run.id, Run.kind).where(Run.kind.in_(CONTROLLED_KINDS), Run.status.in_(_CONTROLLING))
 
 
 @functools.cache
@@ -202,7 +210,11 @@ class Orchestrator:
         firing): they run at most once a poll interval, not in every pass a wake-up
         starts (a busy DAG or sweep wakes the orchestrator each time a run ends). So do
         the looks for what no wake-up announces: runs left claimed by an orchestrator
-        that died, and images being built (see :meth:`schedule`)."""
+        that died, and images being built (see :meth:`schedule`).
+
+        What the controllers drive, and whether a run waits, is one read after the
+        reconciliation (:meth:`_look`); the controllers then say what they queued, so
+        scheduling does not read again to know."""
         with orchestrator_pass():  # it acts on what it commits: it wakes nobody
             self.reconcile()
             now = time.monotonic()
@@ -212,9 +224,24 @@ class Orchestrator:
                 self.culling.control_all()
                 self.ci.control_all(self.settings.db_url)
                 self.schedules.control_all(self.settings.db_url)
-            self.dags.control_all(self.settings.db_url)
-            self.sweeps.control_all(self.settings.db_url)
-            self.schedule(recover=timed)
+            controlled, waiting = self._look()
+            queued = self.dags.control_all(self.settings.db_url, controlled.get("dag", []))
+            sweeps = controlled.get("matrix", [])
+            if "matrix" in queued:  # a DAG's sweep, queued now: its first trials in this pass
+                sweeps = self._look()[0].get("matrix", [])
+            created = self.sweeps.control_all(self.settings.db_url, sweeps)
+            claimable = created or bool(queued - set(CONTROLLED_KINDS))
+            self.schedule(recover=timed, waiting=waiting or claimable)
+
+    def _look(self) -> tuple[dict[str, list[int]], bool]:
+        """The DAGs and sweeps to drive (ids by kind), and whether a run waits to be
+        claimed, in one read: a pass's controllers then tell what they queued themselves."""
+        controlled: dict[str, list[int]] = {}
+        with reading(self.settings.db_url) as session:
+            for run_id, kind in session.execute(_controlled()):
+                controlled.setdefault(kind, []).append(run_id)
+            waiting = session.scalar(_claiming().waiting) is not None
+        return controlled, waiting
 
     def has_unfinished_runs(self) -> bool:
         """Whether anything still needs this orchestrator: an unfinished run, or a project
@@ -293,15 +320,17 @@ class Orchestrator:
                 wakeup.wait(self.settings.poll_interval)
 
     # -------------------------------------------------------------------------- schedule
-    def schedule(self, recover: bool = True) -> None:
+    def schedule(self, recover: bool = True, waiting: bool | None = None) -> None:
         """Move queued runs to the scheduler: by queue priority, then age, within each
         queue's concurrency and the machine-wide ``max_concurrency``.
 
+        ``waiting``: whether a run waits, when the pass knows (None: it is read here).
         With ``recover``, also launch the runs claimed but not started: those of an
         orchestrator that died in between, and those waiting for their image (whose
         builds are polled first) or for their scheduler to answer."""
-        with reading(self.settings.db_url) as session:
-            waiting = session.scalar(_claiming().waiting) is not None
+        if waiting is None:
+            with reading(self.settings.db_url) as session:
+                waiting = session.scalar(_claiming().waiting) is not None
         to_launch: list[int] = []
         if waiting:  # else nothing is counted and no lock taken (SQLite's is the writers')
             with session_scope(self.settings.db_url) as session:

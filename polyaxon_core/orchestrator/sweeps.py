@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, defer
 from polyaxon_core.config import Settings
 from polyaxon_core.db.claims import claim_rows
 from polyaxon_core.db.models import Metric, Run, with_project
-from polyaxon_core.db.session import reading, session_scope
+from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.commands import create_trial, load_spec, request_stop
 from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.domain.state import transition
@@ -40,11 +40,6 @@ _CONTROLLED = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
 
 # The statements of every pass, built once (on first use: the mappers are complete only
 # once every model is imported).
-@functools.cache
-def _controlled_sweeps() -> Any:
-    return select(Run.id).where(Run.kind == "matrix", Run.status.in_(_CONTROLLED))
-
-
 @functools.cache
 def _locked_sweep() -> Any:
     return claim_rows(select(Run).options(with_project()).where(Run.id == bindparam("sweep")), Run)
@@ -134,24 +129,27 @@ class SweepController:
         optimizer_class = get_plugin_manager().get("optimizer", spec.matrix.kind)
         return spec, optimizer_class(spec.matrix)
 
-    def control_all(self, db_url: str) -> None:
-        with reading(db_url) as session:
-            ids = session.scalars(_controlled_sweeps()).all()
+    def control_all(self, db_url: str, ids: Sequence[int]) -> bool:
+        """Drive the sweeps ``ids`` (those queued, running or stopping), each in a
+        transaction of its own; whether they created trials."""
         for ended in set(self._known) - set(ids):
             del self._known[ended]
             self._ordered.pop(ended, None)
             self._stamps.pop(ended, None)
+        created = False
         for sweep_id in ids:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
                 sweep = session.scalar(_locked_sweep(), {"sweep": sweep_id})
                 if sweep is not None and sweep.status in _CONTROLLED:
-                    self.control(session, sweep)
+                    created = self.control(session, sweep) or created
+        return created
 
-    def control(self, session: Session, sweep: Run) -> None:
+    def control(self, session: Session, sweep: Run) -> bool:
+        """One pass over ``sweep``; whether it created trials."""
         if sweep.status == Status.STOPPING.value:
             self._stop(session, sweep)
-            return
+            return False
         # what the optimizer and the rules read of the trials, as plain rows: a sweep of
         # thousands of trials is looked at on every pass
         children, trials = self._children(session, sweep)
@@ -159,12 +157,12 @@ class SweepController:
             spec, optimizer = self.optimizer_for(sweep)
         except Exception as exc:
             transition(session, sweep, Status.FAILED, reason="optimizer error", message=str(exc))
-            return
+            return False
         if sweep.status == Status.QUEUED.value:
             transition(session, sweep, Status.RUNNING, reason="running")
         rules = early_stopping.read_rules(spec.matrix.options)
         if rules and self._apply_early_stopping(session, sweep, children, optimizer, trials, rules):
-            return
+            return False
         unfinished = sum(1 for trial in trials if trial.status not in FINAL_STATUSES)
         concurrency = spec.matrix.concurrency or self.settings.default_concurrency
         slots = max(0, concurrency - unfinished)
@@ -176,7 +174,7 @@ class SweepController:
                 logger.exception("optimizer %s failed on sweep %s", spec.matrix.kind, sweep.uuid)
                 transition(session, sweep, Status.STOPPING, reason="optimizer error",
                            message=f"{type(exc).__name__}: {exc}")
-                return
+                return False
             for suggestion in suggestions:
                 trial = create_trial(session, sweep, spec, suggestion.params, suggestion.meta)
                 children.append(trial)
@@ -186,6 +184,7 @@ class SweepController:
         sweep.meta_info = {**(sweep.meta_info or {}), "optimizer": optimizer.describe(trials)}
         if not created and unfinished == 0 and optimizer.is_done(trials):
             self._finish(session, sweep, children)
+        return created > 0
 
     def _apply_early_stopping(
         self, session: Session, sweep: Run, children: list[Any], optimizer: Optimizer,

@@ -81,6 +81,55 @@ def test_a_dag_started_in_a_pass_has_its_first_operations_launched_in_that_pass(
     assert statuses == {"first": Status.STARTING.value, "second": Status.COMPILED.value}
 
 
+SWEEP_DAG = """
+version: 1.1
+kind: component
+name: a-search
+run:
+  kind: dag
+  components:
+    - name: trial
+      inputs: [{name: x, type: float}]
+      run: {kind: job, container: {image: python:3.11-slim, command: [python, -c, pass]}}
+  operations:
+    - name: search
+      dagRef: trial
+      matrix:
+        kind: grid
+        concurrency: 2
+        params: {x: {kind: choice, value: [1.0, 2.0, 3.0]}}
+"""
+
+
+class KindRecordingScheduler(RecordingScheduler):
+    """Records the kind of each run it was handed, and the index of each trial."""
+
+    def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
+        self.submitted.append(f"{launch.run.kind} {launch.run.meta_info['matrix']['index']}")
+        return {"submitted": True}
+
+
+def test_a_sweep_a_dag_queues_in_a_pass_has_its_first_trials_launched_in_that_pass(
+    polyaxon_settings: Settings, tmp_path: Path
+) -> None:
+    """The pass reads which sweeps to drive before the DAGs queue theirs: it reads again
+    when a DAG queued one, rather than leave it to the next pass."""
+    migrate(polyaxon_settings.db_url)
+    scheduler = KindRecordingScheduler(polyaxon_settings)
+    orchestrator = Orchestrator(polyaxon_settings, scheduler=scheduler,
+                                store=create("store", "local", polyaxon_settings))
+    path = tmp_path / "dag.yaml"
+    path.write_text(SWEEP_DAG)
+    with session_scope(polyaxon_settings.db_url) as session:
+        submit_operation(session, create_project(session, "tests"), read_polyaxonfile(path),
+                         default_concurrency=4, context_path=str(tmp_path))
+    orchestrator.tick()
+    assert scheduler.submitted == ["job 0", "job 1"]  # the sweep's concurrency
+    with session_scope(polyaxon_settings.db_url) as session:
+        sweep = session.scalar(select(Run).where(Run.kind == "matrix"))
+        assert sweep is not None and sweep.status == Status.RUNNING.value
+
+
 class UnpreparedScheduler(RecordingScheduler):
     """Cannot get ready ahead of its runs (what a scheduler whose backend is down at the
     orchestrator's start does)."""
