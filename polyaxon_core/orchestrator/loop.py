@@ -212,9 +212,9 @@ class Orchestrator:
         the looks for what no wake-up announces: runs left claimed by an orchestrator
         that died, and images being built (see :meth:`schedule`).
 
-        What the controllers drive, and whether a run waits, is one read after the
-        reconciliation (:meth:`_look`); the controllers then say what they queued, so
-        scheduling does not read again to know."""
+        The DAGs and the sweeps to drive are one read (:meth:`_controlled`); their
+        controllers say what they queued, so that scheduling reads whether a run waits
+        only when they queued nothing."""
         with orchestrator_pass():  # it acts on what it commits: it wakes nobody
             self.reconcile()
             now = time.monotonic()
@@ -224,24 +224,23 @@ class Orchestrator:
                 self.culling.control_all()
                 self.ci.control_all(self.settings.db_url)
                 self.schedules.control_all(self.settings.db_url)
-            controlled, waiting = self._look()
+            controlled = self._controlled()
             queued = self.dags.control_all(self.settings.db_url, controlled.get("dag", []))
             sweeps = controlled.get("matrix", [])
             if "matrix" in queued:  # a DAG's sweep, queued now: its first trials in this pass
-                sweeps = self._look()[0].get("matrix", [])
+                sweeps = self._controlled().get("matrix", [])
             created = self.sweeps.control_all(self.settings.db_url, sweeps)
             claimable = created or bool(queued - set(CONTROLLED_KINDS))
-            self.schedule(recover=timed, waiting=waiting or claimable)
+            # what the controllers queued waits: no need to read whether a run does
+            self.schedule(recover=timed, waiting=True if claimable else None)
 
-    def _look(self) -> tuple[dict[str, list[int]], bool]:
-        """The DAGs and sweeps to drive (ids by kind), and whether a run waits to be
-        claimed, in one read: a pass's controllers then tell what they queued themselves."""
+    def _controlled(self) -> dict[str, list[int]]:
+        """The DAGs and sweeps to drive, ids by kind, in one read."""
         controlled: dict[str, list[int]] = {}
         with reading(self.settings.db_url) as session:
             for run_id, kind in session.execute(_controlled()):
                 controlled.setdefault(kind, []).append(run_id)
-            waiting = session.scalar(_claiming().waiting) is not None
-        return controlled, waiting
+        return controlled
 
     def has_unfinished_runs(self) -> bool:
         """Whether anything still needs this orchestrator: an unfinished run, or a project
