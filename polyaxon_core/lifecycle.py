@@ -63,6 +63,8 @@ ACTIVE_STATUSES: frozenset[Status] = frozenset(
 #: Kinds of run driven by a controller of their own (a sweep's trials, a DAG's operations)
 #: rather than launched by a scheduler; they hold no slot of a queue.
 CONTROLLED_KINDS: tuple[str, ...] = ("matrix", "dag")
+#: The statuses in which such a run's controller drives it: started or about to be, or stopping.
+CONTROLLED_STATUSES: tuple[str, ...] = (Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value)
 
 _ENDINGS = {Status.SUCCEEDED, Status.FAILED, Status.STOPPED, Status.STOPPING}
 _ALIVE = {Status.RUNNING, Status.WARNING, Status.UNKNOWN, Status.UNSCHEDULABLE}

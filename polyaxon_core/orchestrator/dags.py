@@ -55,7 +55,7 @@ from polyaxon_core.domain.references import (
 )
 from polyaxon_core.domain.state import transition
 from polyaxon_core.interfaces import ArtifactStore
-from polyaxon_core.lifecycle import FINAL_STATUSES, Status, is_final
+from polyaxon_core.lifecycle import CONTROLLED_STATUSES, FINAL_STATUSES, Status, is_final
 from polyaxon_core.orchestrator import early_stopping
 from polyaxon_core.spec import OperationSpec, PolyaxonfileError
 from polyaxon_core.spec.params import parse_ref_value
@@ -63,7 +63,6 @@ from polyaxon_core.spec.templating import conditions_hold
 
 logger = logging.getLogger(__name__)
 
-_CONTROLLED = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
 #: what a waiting operation is: created with the DAG, not yet decided
 WAITING = Status.COMPILED.value
 #: an upstream operation in one of these did not succeed and was not skipped
@@ -246,7 +245,7 @@ class DagController:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
                 dag = session.scalar(_locked_dag(), {"dag": dag_id})
-                if dag is not None and dag.status in _CONTROLLED:
+                if dag is not None and dag.status in CONTROLLED_STATUSES:
                     queued |= self.control(session, dag)
         return queued
 

@@ -46,7 +46,13 @@ from polyaxon_core.entities import ContainerSpec, InitStep, LaunchRequest, Statu
 from polyaxon_core.interfaces import ArtifactStore, Scheduler
 from polyaxon_core.interfaces.builder import BuildRequest, BuildUnavailable
 from polyaxon_core.interfaces.scheduler import ActiveRun, SchedulerUnavailable
-from polyaxon_core.lifecycle import ACTIVE_STATUSES, CONTROLLED_KINDS, FINAL_STATUSES, Status
+from polyaxon_core.lifecycle import (
+    ACTIVE_STATUSES,
+    CONTROLLED_KINDS,
+    CONTROLLED_STATUSES,
+    FINAL_STATUSES,
+    Status,
+)
 from polyaxon_core.orchestrator.builds import (
     BuildController,
     BuildFailed,
@@ -66,8 +72,6 @@ logger = logging.getLogger(__name__)
 
 _ACTIVE = [status.value for status in ACTIVE_STATUSES]
 _FINAL = [status.value for status in FINAL_STATUSES]
-#: a DAG or a sweep its controller drives: started or about to be, or stopping
-_CONTROLLING = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
 
 
 # The statements of every pass, built once (on first use: the mappers are complete only
@@ -82,7 +86,7 @@ def _active_runs() -> Select[Run]:
 @functools.cache
 def _controlled() -> Select[int, str]:
     """The DAGs and sweeps their controllers drive: the id and kind of each."""
-    return select(Run.id, Run.kind).where(Run.kind.in_(CONTROLLED_KINDS), Run.status.in_(_CONTROLLING))
+    return select(Run.id, Run.kind).where(Run.kind.in_(CONTROLLED_KINDS), Run.status.in_(CONTROLLED_STATUSES))
 
 
 @functools.cache

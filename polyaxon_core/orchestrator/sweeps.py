@@ -30,12 +30,10 @@ from polyaxon_core.domain.metrics import current_attempt
 from polyaxon_core.domain.state import transition
 from polyaxon_core.entities import Trial
 from polyaxon_core.interfaces import Optimizer
-from polyaxon_core.lifecycle import FINAL_STATUSES, Status, is_final
+from polyaxon_core.lifecycle import CONTROLLED_STATUSES, FINAL_STATUSES, Status, is_final
 from polyaxon_core.orchestrator import early_stopping
 
 logger = logging.getLogger(__name__)
-
-_CONTROLLED = [Status.QUEUED.value, Status.RUNNING.value, Status.STOPPING.value]
 
 
 # The statements of every pass, built once (on first use: the mappers are complete only
@@ -141,7 +139,7 @@ class SweepController:
             with session_scope(db_url) as session:
                 # locked for the pass: another replica skips it meanwhile
                 sweep = session.scalar(_locked_sweep(), {"sweep": sweep_id})
-                if sweep is not None and sweep.status in _CONTROLLED:
+                if sweep is not None and sweep.status in CONTROLLED_STATUSES:
                     created = self.control(session, sweep) or created
         return created
 
