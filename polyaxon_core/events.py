@@ -20,16 +20,30 @@ _KEY = "polyaxon_pending_events"
 #: orchestrator tells the runs that write to the database themselves (the embedded
 #: default), so that a run answers :func:`has_listeners` without loading every plugin
 LISTENERS_VARIABLE = "POLYAXON_EVENT_LISTENERS"
+#: the same, as the running orchestrator published it (see :func:`declare_listeners`)
+_declared: str | None = None
 
 
 def queue_event(session: Session, hook_name: str, **kwargs: Any) -> None:
-    session.info.setdefault(_KEY, []).append((hook_name, kwargs))
+    """Queue the event for after the commit, unless no plugin hears it (:func:`has_listeners`)."""
+    if has_listeners(hook_name):
+        session.info.setdefault(_KEY, []).append((hook_name, kwargs))
+
+
+def declare_listeners(names: str) -> None:
+    """Take ``names`` (as :func:`listened_events` gives them) as the event hooks plugins
+    implement, for the rest of this process: what the orchestrator serving the home
+    published, found with the plugins this process would load (a command that submits to
+    it need not load them all to know that nobody listens)."""
+    global _declared
+    _declared = names
 
 
 def has_listeners(hook_name: str) -> bool:
     """Whether any plugin implements the event hook ``hook_name`` (events nobody hears
-    need not be queued); in a run, as the orchestrator that launched it said."""
-    declared = os.environ.get(LISTENERS_VARIABLE)
+    need not be queued); in a run, as the orchestrator that launched it said, and in a
+    process that submits to a running orchestrator, as that one published."""
+    declared = os.environ.get(LISTENERS_VARIABLE, _declared)
     if declared is not None:
         return hook_name in declared.split(",")
     from polyaxon_core.plugins import get_plugin_manager

@@ -29,9 +29,12 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     from polyaxon_core.cli.common import database
     from polyaxon_core.cli.errors import CliError
     from polyaxon_core.db.session import UNPINGED_SECONDS, ping_only_idle_connections
+    from polyaxon_core.events import listened_events
+    from polyaxon_core.interfaces.base import class_path
     from polyaxon_core.orchestrator import Orchestrator, OrchestratorLock
     from polyaxon_core.orchestrator.backends import check_backends
     from polyaxon_core.orchestrator.loop import fail_waiting_runs
+    from polyaxon_core.plugins import get_plugin_manager
     from polyaxon_core.wakeup import wake, wakeup_path
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -45,7 +48,9 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     # a pass that loses its connection is logged and done again by the next: the many short
     # transactions of a pass do not each pay a ping
     ping_only_idle_connections(UNPINGED_SECONDS)
-    lock = OrchestratorLock(current)
+    lock = OrchestratorLock(current, plugins={
+        "scheduler_class": class_path(get_plugin_manager().get("scheduler", current.scheduler)),
+        "listeners": listened_events()})
     if not lock.acquire():
         if quiet_if_running:
             return

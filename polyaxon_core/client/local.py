@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from polyaxon_core.client.api import LogChunk
     from polyaxon_core.db.models import Project, Run
+    from polyaxon_core.interfaces import Scheduler
     from polyaxon_core.spec import OperationSpec
 
 
@@ -73,13 +74,14 @@ class LocalPlatform(Platform):
                 "POLYAXON_ORCHESTRATOR=external starts none: start `polyaxon scheduler` "
                 "(or unset POLYAXON_ORCHESTRATOR) for the run to go on; waiting")
 
-    def _check_backends(self) -> None:
+    def _check_backends(self) -> type[Scheduler] | None:
         """Refuse work for a scheduler or store that is not installed, or that the running
-        orchestrator does not use (ConfigurationError), before anything is written."""
-        from polyaxon_core.orchestrator.backends import check_backends, check_running_orchestrator
+        orchestrator does not use (ConfigurationError), before anything is written; the
+        scheduler's class when the running orchestrator vouches for it
+        (:func:`~polyaxon_core.orchestrator.backends.check_submission_backends`)."""
+        from polyaxon_core.orchestrator.backends import check_submission_backends
 
-        check_backends(self.settings)
-        check_running_orchestrator(self.settings)
+        return check_submission_backends(self.settings)
 
     def _keep_going_after(self, uuid: str) -> None:
         """keep_going() once ``uuid`` was queued; an error says the run exists."""
@@ -177,13 +179,15 @@ class LocalPlatform(Platform):
         from polyaxon_core.domain.listing import run_document
         from polyaxon_core.domain.projects import get_project
 
-        self._check_backends()
+        scheduler = self._check_backends() or self.settings.scheduler
         with self.database() as session:
             run = submit_operation(
                 session, get_project(session, project), spec,
                 default_concurrency=self.settings.default_concurrency, raw_content=raw_content,
                 name=name, description=description, tags=list(tags), queue=queue,
-                context_path=context_path, store=self.store, scheduler=self.settings.scheduler,
+                context_path=context_path, scheduler=scheduler,
+                # the store is made only when the run's joins read artifacts paths
+                store=self.store if spec.joins else None,
             )
             data = run_document(run)
         self._keep_going_after(data["uuid"])
@@ -196,7 +200,6 @@ class LocalPlatform(Platform):
         from polyaxon_core.domain.commands import submit_operation
         from polyaxon_core.domain.projects import get_project
         from polyaxon_core.errors import InvalidRequest
-        from polyaxon_core.interfaces import Scheduler
         from polyaxon_core.lifecycle import CONTROLLED_KINDS
         from polyaxon_core.orchestrator.backends import check_backends
         from polyaxon_core.orchestrator.builds import BuiltImage

@@ -22,7 +22,7 @@ from polyaxon_core.lifecycle import Status, is_final
 from polyaxon_core.wakeup import wake_after_commit
 
 if TYPE_CHECKING:
-    from polyaxon_core.interfaces import ArtifactStore
+    from polyaxon_core.interfaces import ArtifactStore, Scheduler
     from polyaxon_core.spec import OperationSpec
 
 
@@ -122,12 +122,12 @@ def submit_operation(
     queue: str | None = None,
     context_path: str | None = None,
     store: ArtifactStore | None = None,
-    scheduler: str | None = None,
+    scheduler: str | type[Scheduler] | None = None,
 ) -> Run:
     """Create a run from a validated operation, compile it and queue it.
 
-    ``scheduler`` names the scheduler that will start it: what that one cannot start is
-    refused now, rather than failing the run at launch.
+    ``scheduler`` names the scheduler that will start it (or is its class): what that one
+    cannot start is refused now, rather than failing the run at launch.
 
     Its ``joins`` are resolved now, over the project's runs as they are (``store`` gives
     the paths of ``artifacts.*`` values); the values collected replace them in the run's

@@ -84,13 +84,16 @@ def owed(content: Mapping[str, Any], status: str, context: Mapping[str, Any]) ->
 
 def hook_problems(spec: Any) -> list[str]:
     """Why the ``hooks`` of ``spec`` (an OperationSpec, its DAG's operations included)
-    cannot act: a ``hubRef`` that names no installed notifier, or no ``connection``."""
+    cannot act: a ``hubRef`` that names no installed notifier, or no ``connection``. The
+    installed notifiers are looked for only when there is a hook."""
+    hooks = list(_hooks(spec))
+    if not hooks:
+        return []
     from polyaxon_core.plugins import get_plugin_manager
 
     notifiers = sorted(get_plugin_manager().contributions("notifier"))
     problems = []
-    for index, hook in enumerate(spec.hooks):
-        where = f"{spec.name or 'the operation'}: hooks[{index}]"
+    for where, hook in hooks:
         if hook.get("hubRef") not in notifiers:
             problems.append(
                 f"{where}.hubRef `{hook.get('hubRef')}` names no installed notifier (installed: "
@@ -99,9 +102,15 @@ def hook_problems(spec: Any) -> list[str]:
         elif not hook.get("connection"):
             problems.append(f"{where} needs a `connection`: the catalog entry its notifier "
                             "delivers through")
-    for operation in spec.dag_operations:
-        problems += hook_problems(operation)
     return problems
+
+
+def _hooks(spec: Any) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """The hooks of ``spec`` and of its DAG's operations, each with where it is."""
+    for index, hook in enumerate(spec.hooks):
+        yield f"{spec.name or 'the operation'}: hooks[{index}]", hook
+    for operation in spec.dag_operations:
+        yield from _hooks(operation)
 
 
 def notifier_kinds() -> set[str]:

@@ -142,7 +142,10 @@ def born(session: Session, runs: Sequence[Run], path: Sequence[tuple[Status, str
     session.execute(_TIMELINE, [
         {"run_id": run.id, "status": status.value, "reason": reason, "created_at": now}
         for run in runs for status, reason in path])
+    created = has_listeners("polyaxon_on_run_created")
     changed = has_listeners("polyaxon_on_run_status_changed")
+    if not (created or changed):  # events nobody hears are not built
+        return
     for run in runs:
         entity = run_to_entity(run)
         queue_event(session, "polyaxon_on_run_created", run=replace(entity, status=Status.CREATED.value))

@@ -13,6 +13,7 @@ from polyaxon_core.config import ConfigurationError, Settings
 from polyaxon_core.orchestrator.embedded import OrchestratorLock
 
 if TYPE_CHECKING:
+    from polyaxon_core.interfaces import Scheduler
     from polyaxon_core.plugins import PluginManager
     from polyaxon_core.spec import OperationSpec
 
@@ -48,13 +49,49 @@ def check_backends(settings: Settings, manager: PluginManager | None = None) -> 
         )
 
 
-def check_running_orchestrator(settings: Settings) -> None:
+def check_submission_backends(settings: Settings) -> type[Scheduler] | None:
+    """Refuse (ConfigurationError) work for a scheduler or store that is not installed, or
+    that the running orchestrator does not use; the class of the scheduler when the
+    orchestrator serving ``settings.home`` vouches for it.
+
+    That orchestrator runs with these very backends and the same plugins turned off, so
+    what it found of the installed plugins holds here: the backends are not looked for
+    again, its scheduler's class, which checks what is submitted
+    (:func:`scheduler_problems`), is imported by the path it published, and the event
+    hooks it found implemented are those this process's changes are heard by
+    (:func:`~polyaxon_core.events.declare_listeners`). A command that submits to a
+    running orchestrator imports that one plugin, not every installed one. Without one
+    (or when what it published cannot be used here), every plugin is discovered
+    (:func:`check_backends`), and None is returned."""
+    from polyaxon_core.events import declare_listeners
+    from polyaxon_core.interfaces import Scheduler
+    from polyaxon_core.interfaces.base import class_at
+
+    status = check_running_orchestrator(settings)
+    recorded, listeners = status.get("scheduler_class"), status.get("listeners")
+    if (isinstance(recorded, str) and isinstance(listeners, str)
+            and status.get("store") == settings.store
+            and status.get("disabled_plugins") == sorted(settings.disabled_plugins)):
+        try:
+            found = class_at(recorded)
+        except Exception:  # uninstalled since, or broken here: discovered as without one
+            found = None
+        if (isinstance(found, type) and issubclass(found, Scheduler)
+                and getattr(found, "name", None) == settings.scheduler):
+            declare_listeners(listeners)
+            return found
+    check_backends(settings)
+    return None
+
+
+def check_running_orchestrator(settings: Settings) -> dict[str, object]:
     """Raise ConfigurationError when the orchestrator serving ``settings.home`` uses other
     backends than ``settings``: it would run what is submitted with its own, so the
-    setting would be silently ignored."""
+    setting would be silently ignored. What that orchestrator published (empty when
+    none serves the home, see :meth:`OrchestratorLock.holder_status`)."""
     lock = OrchestratorLock(settings)
     if not lock.is_held():
-        return
+        return {}
     status = lock.holder_status()
     for kind, variable in BACKEND_SETTINGS.items():
         wanted, used = getattr(settings, kind), status.get(kind)
@@ -66,30 +103,33 @@ def check_running_orchestrator(settings: Settings) -> None:
                 f"(`kill {pid}`; an on-demand one also exits after POLYAXON_IDLE_EXIT seconds "
                 f"idle) and submit again, or set {variable}={used}."
             )
+    return status
 
 
-def scheduler_problems(scheduler: str, spec: OperationSpec) -> list[tuple[str, str]]:
-    """What the scheduler named ``scheduler`` cannot start in ``spec`` (its run, and each
-    operation of a DAG), and what no builder could build (:func:`build_problems`):
-    ``(field path, message)`` pairs; none for an unknown scheduler (:func:`check_backends`
-    reports that)."""
-    from polyaxon_core.interfaces import Scheduler
+def scheduler_problems(scheduler: str | type[Scheduler], spec: OperationSpec) -> list[tuple[str, str]]:
+    """What the scheduler named ``scheduler`` (or that class) cannot start in ``spec`` (its
+    run, and each operation of a DAG), and what no builder could build
+    (:func:`build_problems`): ``(field path, message)`` pairs; none for an unknown
+    scheduler (:func:`check_backends` reports that)."""
     from polyaxon_core.plugins import UnknownPluginError, get_plugin_manager
 
-    try:
-        found: type[Scheduler] = get_plugin_manager().get("scheduler", scheduler)
-    except UnknownPluginError:
-        return []
+    if isinstance(scheduler, str):
+        try:
+            found: type[Scheduler] = get_plugin_manager().get("scheduler", scheduler)
+        except UnknownPluginError:
+            return []
+    else:
+        found = scheduler
     run = spec.run
     if spec.build and isinstance(run.get("container"), dict) and not run["container"].get("image"):
         # the container runs the image its build makes
         run = {**run, "container": {**run["container"], "image": "<built by build>"}}
-    problems = [(path, f"{message} (POLYAXON_SCHEDULER={scheduler})")
+    problems = [(path, f"{message} (POLYAXON_SCHEDULER={found.name})")
                 for path, message in found.check_run(run)]
     problems += build_problems(spec)
     for operation in spec.dag_operations:
         problems += [(f"operation `{operation.name}`: {path}", message)
-                     for path, message in scheduler_problems(scheduler, operation)]
+                     for path, message in scheduler_problems(found, operation)]
     return problems
 
 

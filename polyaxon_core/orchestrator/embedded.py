@@ -9,8 +9,11 @@ managed by other means (systemd, a container).
 
 The lock file also says who holds it and how it is doing, as one JSON object: the pid,
 the scheduler and store it uses (so a command configured for other backends can refuse
-instead of being silently ignored), and, while its passes fail on storage it cannot
-write (a full disk, a read-only database), that error. The file is rewritten in place
+instead of being silently ignored), what it found of the installed plugins (the class of
+that scheduler as ``module:qualname``, the event hooks some plugin implements, the plugins
+turned off: a command submitting to it need not discover every installed plugin again),
+and, while its passes fail on storage it cannot write (a full disk, a read-only
+database), that error. The file is rewritten in place
 and stays well under one block, so this works on a full disk too.
 """
 
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TextIO
@@ -44,8 +48,10 @@ class OrchestratorUnavailable(PolyaxonError):
 class OrchestratorLock:
     """The exclusive lock that makes an orchestrator *the* orchestrator of a home."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, plugins: Mapping[str, object] | None = None) -> None:
         self.settings = settings
+        #: what the holder publishes of its plugins (``scheduler_class``, ``listeners``)
+        self.plugins = dict(plugins or {})
         self.path = settings.home / "orchestrator.lock"
         self._file: TextIO | None = None
 
@@ -67,7 +73,9 @@ class OrchestratorLock:
         if self._file is None:
             return
         status = {"pid": os.getpid(), "scheduler": self.settings.scheduler,
-                  "store": self.settings.store, "error": error and error[:_STATUS_LIMIT]}
+                  "store": self.settings.store, **self.plugins,
+                  "disabled_plugins": sorted(self.settings.disabled_plugins),
+                  "error": error and error[:_STATUS_LIMIT]}
         data = json.dumps(status).encode()
         try:  # unbuffered, in place: written first, then cut to its length
             os.pwrite(self._file.fileno(), data, 0)
@@ -81,7 +89,8 @@ class OrchestratorLock:
             self._file = None
 
     def holder_status(self) -> dict[str, object]:
-        """What the holder last published (pid, scheduler, store, error); empty if nothing."""
+        """What the holder last published (pid, scheduler, store, what it found of the
+        plugins, error); empty if nothing."""
         try:
             status = json.loads(self.path.read_text() or "{}")
         except (FileNotFoundError, ValueError):

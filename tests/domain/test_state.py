@@ -12,6 +12,7 @@ from polyaxon_core.db.models import Run, RunStatusCondition
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.projects import create_project
 from polyaxon_core.domain.state import born, transition
+from polyaxon_core.events import LISTENERS_VARIABLE
 from polyaxon_core.lifecycle import FINAL_STATUSES, Status
 
 _FINAL = [status.value for status in FINAL_STATUSES]
@@ -99,7 +100,10 @@ def test_a_refused_move_writes_no_condition(db_url: str) -> None:
         assert after == before and run.status == "running"
 
 
-def test_runs_are_born_at_their_starting_status_with_every_step_in_their_timelines(db_url: str) -> None:
+def test_runs_are_born_at_their_starting_status_with_every_step_in_their_timelines(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(LISTENERS_VARIABLE, "polyaxon_on_run_created")  # a plugin hears creations
     with session_scope(db_url) as session:
         project = create_project(session, "p")
         runs = [Run(project=project, kind="job", runtime="job", name=name) for name in ("a", "b")]
@@ -150,9 +154,10 @@ def test_changes_are_written_with_the_move_and_only_if_it_happens(db_url: str) -
         assert stored.outputs == {"loss": 0.5} and "refused" not in (stored.meta_info or {})
 
 
-def test_a_tracked_run_is_heard_created_like_any_run(db_url: str) -> None:
+def test_a_tracked_run_is_heard_created_like_any_run(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from polyaxon_core.domain.commands import create_tracked_run
 
+    monkeypatch.setenv(LISTENERS_VARIABLE, "polyaxon_on_run_created")
     with session_scope(db_url) as session:
         project = create_project(session, "p")
         create_tracked_run(session, project, name="notebook")
@@ -160,3 +165,15 @@ def test_a_tracked_run_is_heard_created_like_any_run(db_url: str) -> None:
                   for name, kwargs in session.info.get("polyaxon_pending_events", [])]
     created = [event for event in events if event[0] == "polyaxon_on_run_created"]
     assert created == [("polyaxon_on_run_created", "notebook", "created", None)]
+
+
+def test_events_no_plugin_hears_are_not_queued(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LISTENERS_VARIABLE, "polyaxon_on_run_done")
+    with session_scope(db_url) as session:
+        project = create_project(session, "p")
+        run = Run(project=project, kind="job", runtime="job", name="quiet")
+        born(session, [run], [(Status.CREATED, "created"), (Status.COMPILED, "compiled"),
+                              (Status.QUEUED, "queued")])
+        assert transition(session, run, Status.FAILED, reason="test")
+        queued = [name for name, _ in session.info.get("polyaxon_pending_events", [])]
+    assert queued == ["polyaxon_on_run_done"]

@@ -201,10 +201,10 @@ class LocalScheduler(Scheduler):
 
     def _store_class(self) -> str:
         """``module:qualname`` of the store plugin selected by name, for the runner."""
+        from polyaxon_core.interfaces.base import class_path
         from polyaxon_core.plugins import get_plugin_manager
 
-        store_class = get_plugin_manager().get("store", self.settings.store)
-        return f"{store_class.__module__}:{store_class.__qualname__}"
+        return class_path(get_plugin_manager().get("store", self.settings.store))
 
     def _environment(self, launch: LaunchRequest) -> dict[str, str]:
         """The run's environment: for a run of the embedded default, this process's own

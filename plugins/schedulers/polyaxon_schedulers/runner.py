@@ -53,7 +53,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from polyaxon_core.config import ConfigurationError
+from polyaxon_core.config import ConfigurationError, Settings, load_settings
 from polyaxon_schedulers.folders import files_of
 from polyaxon_schedulers.processes import (
     give,
@@ -161,19 +161,13 @@ def _upload_artifacts(store: Any, run_uuid: str, launch: Mapping[str, Any]) -> s
     return None
 
 
-def _store(launch: Mapping[str, Any]):  # type: ignore[no-untyped-def]
+def _store(launch: Mapping[str, Any], settings: Settings):  # type: ignore[no-untyped-def]
     """The artifact store the scheduler chose through the plugin manager, by the class it
     recorded (``module:qualname``): the runner starts fast, without discovering and
     importing every installed plugin again for each run."""
-    import importlib
+    from polyaxon_core.interfaces.base import class_at
 
-    from polyaxon_core.config import load_settings
-
-    module, _, qualname = str(launch["store_class"]).partition(":")
-    found: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        found = getattr(found, part)
-    return found(load_settings())
+    return class_at(str(launch["store_class"]))(settings)
 
 
 class GroupKeeper(Protocol):
@@ -185,20 +179,19 @@ class GroupKeeper(Protocol):
     def forget(self, group: int) -> None: ...
 
 
-def _relay(launch: Mapping[str, Any], environment: Mapping[str, str]) -> Any:
+def _relay(launch: Mapping[str, Any], environment: Mapping[str, str], settings: Settings) -> Any:
     """For a run of the embedded default (it writes to the database itself), a server of
     its tracking calls in this process (:mod:`polyaxon_core.tracking.relay`), so that the
     command need not load the database layer; None for a run that tracks through a
     server's API, that has its relay already (a Celery worker's pool process serves it),
     or that runs as another user (who cannot reach this user's socket). The runner
-    serves on the settings of the process it runs in, which are its scheduler's: a run of
-    another database (none the scheduler starts) tracks by itself."""
-    from polyaxon_core.config import load_settings
+    serves on the settings of the process it runs in (``settings``), which are its
+    scheduler's: a run of another database (none the scheduler starts) tracks by itself."""
     from polyaxon_core.tracking import relay
 
     if launch.get("run_as_user") or not relay.serves(environment):
         return None
-    if environment.get("POLYAXON_DB_URL") != load_settings().db_url:
+    if environment.get("POLYAXON_DB_URL") != settings.db_url:
         return None
     return relay.start(environment["POLYAXON_RUN_UUID"], relay.attempt_of(environment))
 
@@ -331,19 +324,21 @@ def _own(control_dir: Path, environment: Mapping[str, str],
     if launch is None:
         write_json_atomically(control_dir / EXIT_FILE, {"exit_code": 127, "error": "launch.json missing"})
         return 1
-    store = _store(launch)
+    # read once for the attempt: the store and the relay serve on the same settings
+    settings = load_settings()
+    store = _store(launch, settings)
     stops = _Stops(control_dir, owner, keeper)
     with _SUPERVISED_LOCK:
         _SUPERVISED.add(stops)
     try:
-        return _attempt(control_dir, launch, store, stops, environment, init_environments)
+        return _attempt(control_dir, launch, settings, store, stops, environment, init_environments)
     finally:
         with _SUPERVISED_LOCK:
             _SUPERVISED.discard(stops)
         stops.ended()
 
 
-def _attempt(control_dir: Path, launch: Mapping[str, Any], store: Any, stops: _Stops,
+def _attempt(control_dir: Path, launch: Mapping[str, Any], settings: Settings, store: Any, stops: _Stops,
              environment: Mapping[str, str], init_environments: Sequence[Mapping[str, str]]) -> int:
     run_uuid: str = launch["run_uuid"]
     handed_over = [Path(folder) for folder in launch.get("handed_over") or []]
@@ -379,7 +374,7 @@ def _attempt(control_dir: Path, launch: Mapping[str, Any], store: Any, stops: _S
     if failed is not None:
         finish({"exit_code": 1, "error": failed, "reason": "init failed"})
         return 0
-    relay = _relay(launch, environment)
+    relay = _relay(launch, environment, settings)
     child: subprocess.Popen[bytes] | None = None
     try:
         child = subprocess.Popen(
