@@ -303,7 +303,11 @@ class RelayServer:
             kind = "retry" if _retryable(exc) else "refused"
             return {"error": kind, "message": f"{type(exc).__name__}: {exc}"}
 
+    def stop(self) -> None:
+        """Take no more connections; calls in flight finish."""
+        self._listener.close()
+
     def close(self) -> None:
         """Take no more connections and remove the socket; calls in flight finish."""
-        self._listener.close()
+        self.stop()
         shutil.rmtree(self._folder, ignore_errors=True)

@@ -416,23 +416,27 @@ def _attempt(control_dir: Path, launch: Mapping[str, Any], settings: Settings, s
         _fail(control_dir, launch, _log_write_error(exc) + note, stops.asked)
         return 1
     exit_code = child.wait()
-    if relay is not None:
-        relay.close()
-    take_back(handed_over)
-    if unreachable:
-        store.append_log(run_uuid, f"{unreachable[0]}\n".encode())
-    if log.remote:
-        uploaded = _upload_artifacts(store, run_uuid, launch)
-        if uploaded is not None:
-            _fail(control_dir, launch, uploaded, stops.asked)
-            return 1
-    _finish(control_dir, launch, {
-        "exit_code": exit_code,
-        "terminated": stops.asked,
-        "finished_at": datetime.now(UTC).isoformat(),
-        **({"error": unreachable[0], "reason": "service unreachable"} if unreachable else {}),
-    })
-    return 0
+    if relay is not None:  # no call is taken once the command ended
+        relay.stop()
+    try:
+        take_back(handed_over)
+        if unreachable:
+            store.append_log(run_uuid, f"{unreachable[0]}\n".encode())
+        if log.remote:
+            uploaded = _upload_artifacts(store, run_uuid, launch)
+            if uploaded is not None:
+                _fail(control_dir, launch, uploaded, stops.asked)
+                return 1
+        _finish(control_dir, launch, {
+            "exit_code": exit_code,
+            "terminated": stops.asked,
+            "finished_at": datetime.now(UTC).isoformat(),
+            **({"error": unreachable[0], "reason": "service unreachable"} if unreachable else {}),
+        })
+        return 0
+    finally:
+        if relay is not None:  # its socket goes once the end is told: the next run need not wait
+            relay.close()
 
 
 def supervise(control_dir: Path, environment: Mapping[str, str],
