@@ -387,8 +387,11 @@ class Orchestrator:
         claimed: list[Run] = []
         # queues share the machine-wide limit; higher-priority queues get its slots first
         free = self.settings.max_concurrency - sum(busy.values())
-        agents = agent_names(session)
-        quotas = QuotaGate(session)
+        # read when a candidate needs them: only an agent's queue names one (``agent/queue``),
+        # and the quotas matter to a run that fits its queue
+        agents = (agent_names(session) if any(agent_of_queue(run.queue) for run in candidates)
+                  else set())
+        quotas: QuotaGate | None = None
         for run in candidates:
             if free <= 0:
                 break
@@ -401,6 +404,7 @@ class Orchestrator:
             queues[queue_name] = queue
             if busy[queue_name] >= queue.concurrency:
                 continue
+            quotas = quotas or QuotaGate(session)
             held = quotas.refusal(run)
             if held is not None:  # waits, saying why; the runs after it may fit
                 note(session, run, held.reason, held.message)
