@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -20,8 +23,9 @@ _KEY = "polyaxon_pending_events"
 #: orchestrator tells the runs that write to the database themselves (the embedded
 #: default), so that a run answers :func:`has_listeners` without loading every plugin
 LISTENERS_VARIABLE = "POLYAXON_EVENT_LISTENERS"
-#: the same, as the running orchestrator published it (see :func:`declare_listeners`)
-_declared: str | None = None
+#: the same, as the running orchestrator published it, while a command submits to it
+#: (see :func:`listeners_declared`)
+_declared: ContextVar[str | None] = ContextVar("polyaxon_event_listeners", default=None)
 
 
 def queue_event(session: Session, hook_name: str, **kwargs: Any) -> None:
@@ -30,20 +34,25 @@ def queue_event(session: Session, hook_name: str, **kwargs: Any) -> None:
         session.info.setdefault(_KEY, []).append((hook_name, kwargs))
 
 
-def declare_listeners(names: str) -> None:
-    """Take ``names`` (as :func:`listened_events` gives them) as the event hooks plugins
-    implement, for the rest of this process: what the orchestrator serving the home
+@contextmanager
+def listeners_declared(names: str | None) -> Iterator[None]:
+    """Within the block, take ``names`` (as :func:`listened_events` gives them; None: no
+    change) as the event hooks plugins implement: what the orchestrator serving the home
     published, found with the plugins this process would load (a command that submits to
     it need not load them all to know that nobody listens)."""
-    global _declared
-    _declared = names
+    token = _declared.set(names) if names is not None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _declared.reset(token)
 
 
 def has_listeners(hook_name: str) -> bool:
     """Whether any plugin implements the event hook ``hook_name`` (events nobody hears
     need not be queued); in a run, as the orchestrator that launched it said, and in a
     process that submits to a running orchestrator, as that one published."""
-    declared = os.environ.get(LISTENERS_VARIABLE, _declared)
+    declared = os.environ.get(LISTENERS_VARIABLE, _declared.get())
     if declared is not None:
         return hook_name in declared.split(",")
     from polyaxon_core.plugins import get_plugin_manager

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from polyaxon_core.client.api import LogChunk
     from polyaxon_core.db.models import Project, Run
     from polyaxon_core.interfaces import Scheduler
+    from polyaxon_core.orchestrator.backends import Vouched
     from polyaxon_core.spec import OperationSpec
 
 
@@ -74,10 +75,10 @@ class LocalPlatform(Platform):
                 "POLYAXON_ORCHESTRATOR=external starts none: start `polyaxon scheduler` "
                 "(or unset POLYAXON_ORCHESTRATOR) for the run to go on; waiting")
 
-    def _check_backends(self) -> type[Scheduler] | None:
+    def _check_backends(self) -> Vouched | None:
         """Refuse work for a scheduler or store that is not installed, or that the running
-        orchestrator does not use (ConfigurationError), before anything is written; the
-        scheduler's class when the running orchestrator vouches for it
+        orchestrator does not use (ConfigurationError), before anything is written; what
+        the running orchestrator found of the plugins, when it vouches for them
         (:func:`~polyaxon_core.orchestrator.backends.check_submission_backends`)."""
         from polyaxon_core.orchestrator.backends import check_submission_backends
 
@@ -178,14 +179,16 @@ class LocalPlatform(Platform):
         from polyaxon_core.domain.commands import submit_operation
         from polyaxon_core.domain.listing import run_document
         from polyaxon_core.domain.projects import get_project
+        from polyaxon_core.events import listeners_declared
 
-        scheduler = self._check_backends() or self.settings.scheduler
-        with self.database() as session:
+        vouched = self._check_backends()
+        with listeners_declared(vouched.listeners if vouched else None), self.database() as session:
             run = submit_operation(
                 session, get_project(session, project), spec,
                 default_concurrency=self.settings.default_concurrency, raw_content=raw_content,
                 name=name, description=description, tags=list(tags), queue=queue,
-                context_path=context_path, scheduler=scheduler,
+                context_path=context_path,
+                scheduler=vouched.scheduler if vouched else self.settings.scheduler,
                 # the store is made only when the run's joins read artifacts paths
                 store=self.store if spec.joins else None,
             )

@@ -7,7 +7,7 @@ by the orchestrator, in its log, after the run was reported queued.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from polyaxon_core.config import ConfigurationError, Settings
 from polyaxon_core.orchestrator.embedded import OrchestratorLock
@@ -49,21 +49,29 @@ def check_backends(settings: Settings, manager: PluginManager | None = None) -> 
         )
 
 
-def check_submission_backends(settings: Settings) -> type[Scheduler] | None:
+class Vouched(NamedTuple):
+    """What the orchestrator serving a home found of the installed plugins."""
+
+    #: its scheduler's class
+    scheduler: type[Scheduler]
+    #: the event hooks some plugin implements (:func:`~polyaxon_core.events.listened_events`)
+    listeners: str
+
+
+def check_submission_backends(settings: Settings) -> Vouched | None:
     """Refuse (ConfigurationError) work for a scheduler or store that is not installed, or
-    that the running orchestrator does not use; the class of the scheduler when the
-    orchestrator serving ``settings.home`` vouches for it.
+    that the running orchestrator does not use; what the orchestrator serving
+    ``settings.home`` found of the installed plugins, when it vouches for them.
 
     That orchestrator runs with these very backends and the same plugins turned off, so
     what it found of the installed plugins holds here: the backends are not looked for
     again, its scheduler's class, which checks what is submitted
     (:func:`scheduler_problems`), is imported by the path it published, and the event
-    hooks it found implemented are those this process's changes are heard by
-    (:func:`~polyaxon_core.events.declare_listeners`). A command that submits to a
+    hooks it found implemented are those the submission's changes are heard by
+    (:func:`~polyaxon_core.events.listeners_declared`). A command that submits to a
     running orchestrator imports that one plugin, not every installed one. Without one
     (or when what it published cannot be used here), every plugin is discovered
     (:func:`check_backends`), and None is returned."""
-    from polyaxon_core.events import declare_listeners
     from polyaxon_core.interfaces import Scheduler
     from polyaxon_core.interfaces.base import class_at
 
@@ -78,8 +86,7 @@ def check_submission_backends(settings: Settings) -> type[Scheduler] | None:
             found = None
         if (isinstance(found, type) and issubclass(found, Scheduler)
                 and getattr(found, "name", None) == settings.scheduler):
-            declare_listeners(listeners)
-            return found
+            return Vouched(found, listeners)
     check_backends(settings)
     return None
 

@@ -177,3 +177,16 @@ def test_events_no_plugin_hears_are_not_queued(db_url: str, monkeypatch: pytest.
         assert transition(session, run, Status.FAILED, reason="test")
         queued = [name for name, _ in session.info.get("polyaxon_pending_events", [])]
     assert queued == ["polyaxon_on_run_done"]
+
+
+def test_the_listeners_a_running_orchestrator_published_answer_within_the_submission_only(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from polyaxon_core.events import has_listeners, listeners_declared
+
+    monkeypatch.delenv(LISTENERS_VARIABLE, raising=False)
+    assert not has_listeners("polyaxon_on_run_done")  # no installed plugin hears it
+    with listeners_declared("polyaxon_on_run_created,polyaxon_on_run_done"):
+        assert has_listeners("polyaxon_on_run_done")
+        assert not has_listeners("polyaxon_on_run_metrics_logged")
+    assert not has_listeners("polyaxon_on_run_done")
