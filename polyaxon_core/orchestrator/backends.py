@@ -75,17 +75,16 @@ def check_submission_backends(settings: Settings) -> Vouched | None:
     from polyaxon_core.interfaces import Scheduler
     from polyaxon_core.interfaces.base import class_at
 
+    # the backends it uses are these, or check_running_orchestrator refused already
     status = check_running_orchestrator(settings)
     recorded, listeners = status.get("scheduler_class"), status.get("listeners")
     if (isinstance(recorded, str) and isinstance(listeners, str)
-            and status.get("store") == settings.store
             and status.get("disabled_plugins") == sorted(settings.disabled_plugins)):
         try:
-            found = class_at(recorded)
+            found: type | None = class_at(recorded)
         except Exception:  # uninstalled since, or broken here: discovered as without one
             found = None
-        if (isinstance(found, type) and issubclass(found, Scheduler)
-                and getattr(found, "name", None) == settings.scheduler):
+        if found is not None and issubclass(found, Scheduler):
             return Vouched(found, listeners)
     check_backends(settings)
     return None
