@@ -53,6 +53,7 @@ from polyaxon_core.lifecycle import (
     FINAL_STATUSES,
     Status,
 )
+from polyaxon_core.memory import freeze_long_lived
 from polyaxon_core.orchestrator.builds import (
     BuildController,
     BuildFailed,
@@ -289,6 +290,7 @@ class Orchestrator:
 
         idle_since: float | None = None
         reported: str | None = None
+        frozen = False
         # woken through the home's named pipe, and on PostgreSQL by the notifications of
         # every process of the deployment, on whatever machine (polyaxon_core.wakeup)
         with WakeupChannel(wakeup_path(self.settings), self.settings.db_url) as wakeup:
@@ -312,6 +314,9 @@ class Orchestrator:
                 if report_error is not None and problem != reported:
                     report_error(problem)
                 reported = problem
+                if not frozen:  # what the first pass loaded is kept for the process's life
+                    freeze_long_lived()
+                    frozen = True
                 if idle_exit is not None:
                     # notifications still owed keep it going too
                     if self.has_unfinished_runs() or notifications.has_pending():

@@ -174,3 +174,23 @@ def test_runs_left_claimed_are_looked_for_once_a_poll_interval_not_in_every_pass
     assert scheduler.submitted == ["first", "second"]
     with session_scope(settings.db_url) as session:
         assert session.get(Run, second_id).status == Status.STARTING.value  # type: ignore[union-attr]
+
+
+def test_what_the_first_pass_loaded_is_left_out_of_the_garbage_collectors_walks_once(
+    polyaxon_settings: Settings, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The orchestrator hands what it keeps for its life to the permanent generation after
+    its first pass (its plugins, mappers and statements are loaded by then), and only
+    then: later passes allocate what the collector must still see."""
+    from polyaxon_core.orchestrator import loop
+
+    scheduler = RecordingScheduler(polyaxon_settings)
+    orchestrator, _ = _submitted_dag(polyaxon_settings, tmp_path, scheduler)
+    passes: list[int] = []
+    frozen_after: list[int] = []
+    monkeypatch.setattr(loop, "freeze_long_lived", lambda: frozen_after.append(len(passes)))
+    tick = orchestrator.tick
+    monkeypatch.setattr(orchestrator, "tick", lambda: (passes.append(1), tick())[1])
+    orchestrator.run_forever(lambda: len(passes) >= 3)
+    assert frozen_after == [1]
+    assert scheduler.submitted == ["first"]

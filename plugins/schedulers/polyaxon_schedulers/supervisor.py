@@ -51,6 +51,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
 
+from polyaxon_core.memory import freeze_long_lived
 from polyaxon_core.tracking import relay
 from polyaxon_schedulers import runner
 
@@ -100,13 +101,19 @@ def serve(requests: BinaryIO) -> None:
         return  # the runs end, stopped; the process leaves after the last
 
 
+def _warm() -> None:
+    """Load what runs need, and keep it out of the garbage collector's walks."""
+    relay.warm()
+    freeze_long_lived()
+
+
 def _serve(requests: BinaryIO) -> None:
     # what runs of the embedded default need to serve their tracking is loaded once here:
     # at once when the supervisor was started ahead of any run (the scheduler's
     # ``prepare``), else once the first run is on its way
     warm = not select.select([requests], [], [], 0)[0]
     if warm:
-        relay.warm()
+        _warm()
     for line in requests:
         try:
             if not line.endswith(b"\n"):
@@ -125,7 +132,7 @@ def _serve(requests: BinaryIO) -> None:
             continue
         _start(*attempt)
         if not warm:  # a run is on its way: what it may ask, now
-            relay.warm()
+            _warm()
             warm = True
 
 
