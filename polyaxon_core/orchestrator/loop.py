@@ -492,7 +492,7 @@ class Orchestrator:
         ``build``). Starts the build, or waits for it, on the way (``pending: build``)."""
         if not load_spec(run).build:
             return True, None
-        artifacts = self.store.local_path(run.uuid) or self.settings.runs_path / run.uuid / "artifacts"
+        artifacts = _artifacts(self.settings, self.store, run)
         request, builder = plan_run_build(self.settings, run, artifacts,
                                           type(self.scheduler).run_globals(self.settings))
         built = self.builds.image_for(session, run, request, builder)
@@ -535,9 +535,12 @@ class Orchestrator:
 
     def launch_request(self, run: Run, built: BuiltImage | None = None) -> LaunchRequest:
         """What the scheduler gets to start ``run`` (with the image its build made), once
-        the run's folders exist."""
-        return prepare_launch(self.settings, self.store, self.scheduler, run, built,
-                              token=not type(self.scheduler).launches_on_workers)
+        the run's folders exist. A scheduler that launches on workers gets it to check the
+        run, and the worker that takes the run builds it again and makes the folders, on
+        its own machine: none is made here."""
+        if type(self.scheduler).launches_on_workers:
+            return plan_launch(self.settings, self.store, self.scheduler, run, built, token=False)
+        return prepare_launch(self.settings, self.store, self.scheduler, run, built)
 
     # ------------------------------------------------------------------------- reconcile
     def reconcile(self) -> None:
@@ -748,13 +751,23 @@ def prepare_launch(settings: Settings, store: ArtifactStore, scheduler: Schedule
     # a run's folder, and the folder of them all, are its owner's only
     settings.runs_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     run_path.mkdir(mode=0o700, exist_ok=True)
-    artifacts = store.local_path(run.uuid) or run_path / "artifacts"
-    (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
+    (_artifacts(settings, store, run) / "outputs").mkdir(parents=True, exist_ok=True)
+    return plan_launch(settings, store, scheduler, run, built, token=token)
+
+
+def plan_launch(settings: Settings, store: ArtifactStore, scheduler: Scheduler, run: Run,
+                built: BuiltImage | None = None, token: bool = True) -> LaunchRequest:
+    """The launch request :func:`prepare_launch` makes, without making the run's folders."""
     run_globals = type(scheduler).run_globals(settings)
     if run.kind == "service":  # where this scheduler lets it listen
         run_globals = {**run_globals,
                        "ports": scheduler.service_ports(declared_ports(load_spec(run).run))}
-    return build_launch(settings, run, artifacts, run_globals, built, token=token)
+    return build_launch(settings, run, _artifacts(settings, store, run), run_globals, built, token=token)
+
+
+def _artifacts(settings: Settings, store: ArtifactStore, run: Run) -> Path:
+    """Where ``run``'s artifacts are on this machine."""
+    return store.local_path(run.uuid) or settings.runs_path / run.uuid / "artifacts"
 
 
 def build_launch(settings: Settings, run: Run, artifacts: Path,

@@ -194,3 +194,35 @@ def test_what_the_first_pass_loaded_is_left_out_of_the_garbage_collectors_walks_
     orchestrator.run_forever(lambda: len(passes) >= 3)
     assert frozen_after == [1]
     assert scheduler.submitted == ["first"]
+
+
+class WorkersScheduler(RecordingScheduler):
+    """Hands its runs to workers, which build their launch again where they run (what the
+    Celery scheduler does); keeps the launches it was handed."""
+
+    name = "workers"
+    launches_on_workers = True
+
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.launches: list[LaunchRequest] = []
+
+    def submit(self, launch: LaunchRequest) -> Mapping[str, Any]:
+        self.launches.append(launch)
+        return super().submit(launch)
+
+
+def test_a_run_handed_to_workers_gets_its_launch_checked_but_no_folder_on_this_machine(
+    polyaxon_settings: Settings, tmp_path: Path
+) -> None:
+    scheduler = WorkersScheduler(polyaxon_settings)
+    orchestrator, _ = _submitted_dag(polyaxon_settings, tmp_path, scheduler)
+    orchestrator.tick()
+    (launch,) = scheduler.launches
+    assert launch.container.command == ("python", "-c", "pass")
+    assert "POLYAXON_AUTH_TOKEN" not in launch.env  # issued by the worker that takes it
+    # the worker makes the run's folders on its machine
+    assert not (polyaxon_settings.runs_path / launch.run.uuid).exists()
+    with session_scope(polyaxon_settings.db_url) as session:
+        run = session.scalar(select(Run).where(Run.uuid == launch.run.uuid))
+        assert run is not None and run.status == Status.STARTING.value
