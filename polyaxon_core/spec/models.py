@@ -15,15 +15,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import TemplateError
-
 from polyaxon_core.entities import ContainerSpec, MatrixConfig
 from polyaxon_core.spec.errors import PolyaxonfileError, Problem, one_of
 from polyaxon_core.spec.loader import PathKey, Position, format_path
 from polyaxon_core.spec.params import normalize_param
 from polyaxon_core.spec.patching import patch
 from polyaxon_core.spec.schemas import io_rules
-from polyaxon_core.spec.templating import format_value, has_template, render
+from polyaxon_core.spec.templating import format_value, has_template, render, render_errors
 from polyaxon_core.spec.types import (
     TypeMismatch,
     check_rules,
@@ -31,10 +29,6 @@ from polyaxon_core.spec.types import (
     describe_type,
     is_template,
 )
-
-#: What rendering a user's template can raise: Jinja's own errors, and whatever a filter or
-#: an operation on a value raises (e.g. `join` on a missing list, `1 / 0`).
-RENDER_ERRORS = (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError)
 
 
 @dataclass(frozen=True)
@@ -365,7 +359,7 @@ class OperationSpec:
         for index, name in enumerate(names):
             try:
                 rendered.append(render(str(name), context) if has_template(str(name)) else str(name))
-            except RENDER_ERRORS as exc:
+            except render_errors() as exc:
                 where = Located(self.component.where.source, ("run",), {})
                 problems.append(where.problem(("connections", index), f"cannot render `{name}`: {exc}",
                                               "names defined as inputs/outputs or given in globals"))
@@ -480,7 +474,7 @@ class OperationSpec:
             if isinstance(value, str) and has_template(value):
                 try:
                     values[name] = render(value, {"globals": globals_context})
-                except RENDER_ERRORS as exc:
+                except render_errors() as exc:
                     problems.append(
                         Problem(
                             self.where.source,
@@ -498,7 +492,7 @@ class OperationSpec:
             context[name] = (f"--{name}" if value else "") if is_flag else value
             try:
                 as_arg = _as_arg(name, value, declared_io)
-            except RENDER_ERRORS as exc:
+            except render_errors() as exc:
                 problems.append(
                     Problem(
                         self.where.source, None, name, f"cannot render argFormat: {exc}", "a valid argFormat"
@@ -529,7 +523,7 @@ def _renderer(where: Located, context: Mapping[str, Any], problems: list[Problem
             return format_value(value)
         try:
             return render(value, context)
-        except RENDER_ERRORS as exc:
+        except render_errors() as exc:
             problems.append(
                 where.problem(
                     path,

@@ -13,13 +13,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
-from typing import Any
-
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from typing import TYPE_CHECKING, Any
 
 from polyaxon_core.spec.errors import one_of
 from polyaxon_core.spec.loader import PathKey
+
+if TYPE_CHECKING:
+    from jinja2 import nodes
+    from jinja2.sandbox import SandboxedEnvironment
 
 #: The ``globals.*`` a run's templates can use (Polyaxon's names).
 GLOBALS = (
@@ -73,6 +74,11 @@ def format_value(value: Any) -> str:
 
 @lru_cache(maxsize=1)
 def environment() -> SandboxedEnvironment:
+    """Jinja2's sandbox, loaded on the first template: a polyaxonfile without one (most
+    of them) never imports Jinja2."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
     return SandboxedEnvironment(
         undefined=StrictUndefined,
         finalize=format_value,
@@ -108,6 +114,8 @@ def reference_problems(
     ``names`` are the top-level names it may use (inputs, outputs, context params) besides
     ``sections``; ``param_names`` those it may read as ``params.<name>``.
     """
+    from jinja2 import TemplateSyntaxError, meta
+
     try:
         tree = environment().parse(text)
     except TemplateSyntaxError as exc:
@@ -135,6 +143,8 @@ def reference_problems(
 
 
 def _section_keys(tree: nodes.Template) -> Iterator[tuple[str, str]]:
+    from jinja2 import nodes
+
     for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
         target = getattr(node, "node", None)
         if not isinstance(target, nodes.Name) or target.name not in ("globals", "params"):
@@ -145,6 +155,16 @@ def _section_keys(tree: nodes.Template) -> Iterator[tuple[str, str]]:
             key = node.arg
             if isinstance(key, nodes.Const) and isinstance(key.value, str):
                 yield target.name, key.value
+
+
+def render_errors() -> tuple[type[Exception], ...]:
+    """What rendering a user's template can raise: Jinja2's own errors, and whatever a
+    filter or an operation on a value raises (``join`` on a missing list, ``1 / 0``). For
+    ``except render_errors()``, evaluated only once something was raised: Jinja2 is not
+    imported for it."""
+    from jinja2 import TemplateError
+
+    return (TemplateError, TypeError, ValueError, ArithmeticError, LookupError, AttributeError)
 
 
 def render(text: str, context: Mapping[str, Any]) -> str:
@@ -167,12 +187,10 @@ _FALSE = frozenset({"false", "no", "0", "", "none"})
 def conditions_hold(conditions: str, context: Mapping[str, Any]) -> bool:
     """Whether the Jinja expression ``conditions`` (``"{{ loss < 0.5 }}"``, braces optional)
     is true over ``context``; ValueError naming the problem when it cannot be told."""
-    from polyaxon_core.spec.models import RENDER_ERRORS
-
     template = conditions if has_template(conditions) else "{{ " + conditions + " }}"
     try:
         rendered = render(template, context).strip()
-    except RENDER_ERRORS as exc:
+    except render_errors() as exc:
         raise ValueError(f"cannot evaluate conditions `{conditions}`: {exc}") from None
     if rendered.lower() in _TRUE:
         return True

@@ -288,3 +288,31 @@ def test_template_values_may_only_use_the_globals() -> None:
         ("component.inputs[2].value", "`globals.run_output_path` is not a Polyaxon global"),
         ("params.out.value", "the template refers to `lr`, but here only globals can be used"),
     ]
+
+
+def test_jinja2_is_loaded_for_the_first_template_only(tmp_path: Any) -> None:
+    """A polyaxonfile without a template is checked without importing Jinja2; one with a
+    template loads it, and its mistakes are still the file's problems."""
+    import subprocess
+    import sys
+
+    plain = tmp_path / "plain.yaml"
+    plain.write_text("version: 1.1\nkind: component\nrun:\n  kind: job\n"
+                     "  container: {image: busybox, command: [echo, hello]}\n")
+    templated = tmp_path / "templated.yaml"
+    templated.write_text("version: 1.1\nkind: component\ninputs: [{name: n, type: int}]\n"
+                         "run:\n  kind: job\n"
+                         "  container: {image: busybox, command: [echo, '{{ m }}']}\n")
+    code = (
+        "import sys\n"
+        "from polyaxon_core.spec import PolyaxonfileError, read_polyaxonfile\n"
+        f"read_polyaxonfile({str(plain)!r})\n"
+        "print('jinja2' in sys.modules)\n"
+        "try:\n"
+        f"    read_polyaxonfile({str(templated)!r})\n"
+        "except PolyaxonfileError as exc:\n"
+        "    print('jinja2' in sys.modules, '`m`' in str(exc))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               check=True, timeout=60)
+    assert completed.stdout.splitlines() == ["False", "True True"]
