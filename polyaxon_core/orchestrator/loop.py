@@ -751,18 +751,26 @@ def prepare_launch(settings: Settings, store: ArtifactStore, scheduler: Schedule
     # a run's folder, and the folder of them all, are its owner's only
     settings.runs_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     run_path.mkdir(mode=0o700, exist_ok=True)
-    (_artifacts(settings, store, run) / "outputs").mkdir(parents=True, exist_ok=True)
-    return plan_launch(settings, store, scheduler, run, built, token=token)
+    artifacts = _artifacts(settings, store, run)
+    (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
+    return _launch_at(settings, scheduler, run, artifacts, built, token)
 
 
 def plan_launch(settings: Settings, store: ArtifactStore, scheduler: Scheduler, run: Run,
                 built: BuiltImage | None = None, token: bool = True) -> LaunchRequest:
     """The launch request :func:`prepare_launch` makes, without making the run's folders."""
+    return _launch_at(settings, scheduler, run, _artifacts(settings, store, run), built, token)
+
+
+def _launch_at(settings: Settings, scheduler: Scheduler, run: Run, artifacts: Path,
+               built: BuiltImage | None, token: bool) -> LaunchRequest:
+    """The launch request of ``run`` with its artifacts in ``artifacts``, with the
+    ``globals.*`` ``scheduler`` gives."""
     run_globals = type(scheduler).run_globals(settings)
     if run.kind == "service":  # where this scheduler lets it listen
         run_globals = {**run_globals,
                        "ports": scheduler.service_ports(declared_ports(load_spec(run).run))}
-    return build_launch(settings, run, _artifacts(settings, store, run), run_globals, built, token=token)
+    return build_launch(settings, run, artifacts, run_globals, built, token=token)
 
 
 def _artifacts(settings: Settings, store: ArtifactStore, run: Run) -> Path:
