@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from polyaxon_core.db.convert import run_to_entity
 from polyaxon_core.db.models import Project, Run, utcnow
 from polyaxon_core.domain.queues import DEFAULT_QUEUE, ensure_queue, validate_queue
-from polyaxon_core.domain.state import born, transition
+from polyaxon_core.domain.state import born, born_in_bulk, transition
 from polyaxon_core.errors import Conflict, InvalidRequest, Unprocessable
 from polyaxon_core.events import queue_event
 from polyaxon_core.lifecycle import Status, is_final
@@ -82,16 +82,10 @@ def _unborn_run(project: Project, spec: OperationSpec, content: Mapping[str, Any
                 cloning_kind: str | None = None, user_id: int | None = None) -> Run:
     """The row of a new run, not yet in any session (see :func:`~polyaxon_core.domain.state.born`)."""
     return Run(
+        **_run_columns(spec, content, name=name, description=description, tags=tags, queue=queue,
+                       meta_info=meta_info),
         project=project,
-        name=name,
-        description=description,
-        kind="matrix" if content.get("matrix") else spec.run_kind,
-        runtime=spec.run_kind,
-        queue=queue,
         inputs=dict(inputs),
-        tags=list(dict.fromkeys(tags)),
-        meta_info=dict(meta_info),
-        content=json.dumps(content, sort_keys=True),
         raw_content=raw_content,
         pipeline=pipeline,
         matrix_index=matrix_index,
@@ -99,6 +93,22 @@ def _unborn_run(project: Project, spec: OperationSpec, content: Mapping[str, Any
         cloning_kind=cloning_kind,
         user_id=user_id,
     )
+
+
+def _run_columns(spec: OperationSpec, content: Mapping[str, Any], *, name: str | None,
+                 description: str | None, tags: Sequence[str], queue: str,
+                 meta_info: Mapping[str, Any]) -> dict[str, Any]:
+    """What a new run's row holds of its operation."""
+    return {
+        "name": name,
+        "description": description,
+        "kind": "matrix" if content.get("matrix") else spec.run_kind,
+        "runtime": spec.run_kind,
+        "queue": queue,
+        "tags": list(dict.fromkeys(tags)),
+        "meta_info": dict(meta_info),
+        "content": json.dumps(content, sort_keys=True),
+    }
 
 
 def _birth(then: Status | None) -> list[tuple[Status, str]]:
@@ -241,30 +251,27 @@ def operation_content(operation: OperationSpec) -> dict[str, Any]:
     return content
 
 
-def create_operations(session: Session, dag: Run, operations: Sequence[OperationSpec]) -> list[Run]:
+def create_operations(session: Session, dag: Run, operations: Sequence[OperationSpec]) -> list[int]:
     """The runs of ``dag``'s ``operations``, each waiting (``compiled``) for its trigger,
-    inserted together; their ``ref`` params are resolved when they are queued (see
+    inserted together (:func:`~polyaxon_core.domain.state.born_in_bulk`); their ids. Their
+    ``ref`` params are resolved when they are queued (see
     :mod:`polyaxon_core.orchestrator.dags`). Each acts as the DAG's creator, as does
     everything it starts (a nested DAG's operations, a sweep's trials)."""
     context = {k: v for k, v in (dag.meta_info or {}).items() if k == "context_path"}
-    runs = [
-        _unborn_run(
-            dag.project,
-            operation,
-            operation_content(operation),
-            {},
-            name=operation.name,
-            description=operation.description,
-            tags=list(operation.tags),
-            queue=validate_queue(operation.queue or dag.queue or DEFAULT_QUEUE),
-            meta_info={**context, "operation": operation.name},
-            pipeline=dag,
-            user_id=dag.user_id,
-        )
+    rows = [
+        {
+            **_run_columns(operation, operation_content(operation), name=operation.name,
+                           description=operation.description, tags=operation.tags,
+                           queue=validate_queue(operation.queue or dag.queue or DEFAULT_QUEUE),
+                           meta_info={**context, "operation": operation.name}),
+            "project_id": dag.project_id,
+            "inputs": {},
+            "pipeline_id": dag.id,
+            "user_id": dag.user_id,
+        }
         for operation in operations
     ]
-    born(session, runs, _birth(None))
-    return runs
+    return born_in_bulk(session, rows, _birth(None))
 
 
 def create_firing(session: Session, schedule: Run, index: int, at: datetime, missed: int = 0) -> Run:

@@ -19,7 +19,7 @@ from datetime import datetime
 from itertools import pairwise
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, insert, update
+from sqlalchemy import CursorResult, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -128,24 +128,63 @@ def born(session: Session, runs: Sequence[Run], path: Sequence[tuple[Status, str
     ``INSERT`` per step. The events are those the steps would have queued one by one
     (``created``, then each status change).
     """
+    statuses = _birth_statuses(path)
+    now = utcnow()
+    for run in runs:
+        run.status, run.created_at, run.updated_at = statuses[-1].value, now, now
+    session.add_all(runs)
+    session.flush()
+    _timelines(session, [run.id for run in runs], path, now)
+    if _birth_heard():
+        _birth_events(session, runs, statuses)
+
+
+def born_in_bulk(session: Session, rows: Sequence[Mapping[str, Any]],
+                 path: Sequence[tuple[Status, str]]) -> list[int]:
+    """:func:`born` for runs given as the values of their columns, however many (a DAG's
+    operations): one ``INSERT`` for them all, and no object made of them unless a plugin
+    hears the events; their ids, in the order of ``rows``. (The unit of work :func:`born`
+    goes through costs more per row than the insert itself.)"""
+    statuses = _birth_statuses(path)
+    if not rows:
+        return []
+    now = utcnow()
+    values = [{**row, "status": statuses[-1].value, "created_at": now, "updated_at": now} for row in rows]
+    ids = list(session.scalars(insert(Run).returning(Run.id, sort_by_parameter_order=True), values))
+    _timelines(session, ids, path, now)
+    if _birth_heard():
+        runs = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(ids)))}
+        _birth_events(session, [runs[run_id] for run_id in ids], statuses)
+    return ids
+
+
+def _birth_statuses(path: Sequence[tuple[Status, str]]) -> list[Status]:
+    """The statuses of ``path``, checked: from ``created``, each move allowed."""
     statuses = [status for status, _ in path]
     if not statuses or statuses[0] != Status.CREATED:
         raise ValueError(f"a run is born created, not {statuses[:1]}")
     for previous, status in pairwise(statuses):
         if not can_transition(previous, status):
             raise ValueError(f"a run cannot be born through {previous.value} -> {status.value}")
-    now = utcnow()
-    for run in runs:
-        run.status, run.created_at, run.updated_at = statuses[-1].value, now, now
-    session.add_all(runs)
-    session.flush()
+    return statuses
+
+
+def _timelines(session: Session, ids: Sequence[int], path: Sequence[tuple[Status, str]],
+               now: datetime) -> None:
+    """The timelines of the new runs ``ids``, every step of ``path``, in one statement."""
     session.execute(_TIMELINE, [
-        {"run_id": run.id, "status": status.value, "reason": reason, "created_at": now}
-        for run in runs for status, reason in path])
-    created = has_listeners("polyaxon_on_run_created")
+        {"run_id": run_id, "status": status.value, "reason": reason, "created_at": now}
+        for run_id in ids for status, reason in path])
+
+
+def _birth_heard() -> bool:
+    """Whether a plugin hears the events of a birth (else they are not built)."""
+    return has_listeners("polyaxon_on_run_created") or has_listeners("polyaxon_on_run_status_changed")
+
+
+def _birth_events(session: Session, runs: Sequence[Run], statuses: Sequence[Status]) -> None:
+    """The events the new ``runs`` would have queued going through ``statuses`` one by one."""
     changed = has_listeners("polyaxon_on_run_status_changed")
-    if not (created or changed):  # events nobody hears are not built
-        return
     for run in runs:
         entity = run_to_entity(run)
         queue_event(session, "polyaxon_on_run_created", run=replace(entity, status=Status.CREATED.value))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from polyaxon_core.db.models import Run, RunStatusCondition
+from polyaxon_core.db.models import Project, Run, RunStatusCondition
 from polyaxon_core.db.session import session_scope
 from polyaxon_core.domain.projects import create_project
-from polyaxon_core.domain.state import born, transition
+from polyaxon_core.domain.state import born, born_in_bulk, transition
 from polyaxon_core.events import LISTENERS_VARIABLE
 from polyaxon_core.lifecycle import FINAL_STATUSES, Status
 
@@ -100,32 +102,54 @@ def test_a_refused_move_writes_no_condition(db_url: str) -> None:
         assert after == before and run.status == "running"
 
 
+_BIRTH = [(Status.CREATED, "created"), (Status.COMPILED, "compiled"), (Status.QUEUED, "queued")]
+
+
+def _born_as_objects(session: Session, project: Project, names: list[str]) -> list[int]:
+    runs = [Run(project=project, kind="job", runtime="job", name=name) for name in names]
+    born(session, runs, _BIRTH)
+    return [run.id for run in runs]
+
+
+def _born_as_rows(session: Session, project: Project, names: list[str]) -> list[int]:
+    return born_in_bulk(session, [{"project_id": project.id, "kind": "job", "runtime": "job", "name": name}
+                                  for name in names], _BIRTH)
+
+
+@pytest.mark.parametrize("birth", [_born_as_objects, _born_as_rows])
 def test_runs_are_born_at_their_starting_status_with_every_step_in_their_timelines(
-    db_url: str, monkeypatch: pytest.MonkeyPatch
+    db_url: str, monkeypatch: pytest.MonkeyPatch, birth: Callable[[Session, Project, list[str]], list[int]]
 ) -> None:
     monkeypatch.setenv(LISTENERS_VARIABLE, "polyaxon_on_run_created")  # a plugin hears creations
+    names = [f"run-{index}" for index in range(30)]
     with session_scope(db_url) as session:
         project = create_project(session, "p")
-        runs = [Run(project=project, kind="job", runtime="job", name=name) for name in ("a", "b")]
-        born(session, runs, [(Status.CREATED, "created"), (Status.COMPILED, "compiled"),
-                             (Status.QUEUED, "queued")])
-        run_ids = [run.id for run in runs]
+        run_ids = birth(session, project, names)
         events = [(name, kwargs["run"].name, kwargs["run"].status, kwargs.get("previous"))
                   for name, kwargs in session.info.get("polyaxon_pending_events", [])]
-    assert len(set(run_ids)) == 2
-    for run_id in run_ids:
-        with session_scope(db_url) as session:
+    assert len(set(run_ids)) == len(names)
+    with session_scope(db_url) as session:
+        for run_id, name in zip(run_ids, names, strict=True):  # each id is that of its row
             stored = session.get(Run, run_id)
-            assert stored is not None and stored.status == "queued"
+            assert stored is not None and (stored.name, stored.status) == (name, "queued")
+            assert len(stored.uuid) == 32 and stored.meta_info == {} and stored.managed_by == "agent"
             timeline = session.execute(select(RunStatusCondition.status, RunStatusCondition.reason)
                                        .where(RunStatusCondition.run_id == run_id)
                                        .order_by(RunStatusCondition.id)).all()
-        assert [tuple(row) for row in timeline] == [("created", "created"), ("compiled", "compiled"),
-                                                    ("queued", "queued")]
+            assert [tuple(row) for row in timeline] == [("created", "created"), ("compiled", "compiled"),
+                                                        ("queued", "queued")]
     # each created event shows its run as it was created, whatever it was born at
     created = [event for event in events if event[0] == "polyaxon_on_run_created"]
-    assert created == [("polyaxon_on_run_created", "a", "created", None),
-                       ("polyaxon_on_run_created", "b", "created", None)]
+    assert created == [("polyaxon_on_run_created", name, "created", None) for name in names]
+
+
+def test_runs_born_in_bulk_build_no_event_nobody_hears(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LISTENERS_VARIABLE, "polyaxon_on_run_done")
+    with session_scope(db_url) as session:
+        project = create_project(session, "p")
+        assert len(_born_as_rows(session, project, ["a", "b"])) == 2
+        assert not session.info.get("polyaxon_pending_events")
+        assert born_in_bulk(session, [], _BIRTH) == []
 
 
 @pytest.mark.parametrize("path", [[(Status.QUEUED, "queued")],
