@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from polyaxon_core.db.convert import run_to_entity
-from polyaxon_core.db.models import ApiToken, Run, RunStatusCondition, utcnow
+from polyaxon_core.db.models import ApiToken, Run, RunStatusCondition, new_uuid, utcnow
 from polyaxon_core.events import has_listeners, queue_event
 from polyaxon_core.lifecycle import Status, can_transition, is_final
 
@@ -142,15 +142,20 @@ def born(session: Session, runs: Sequence[Run], path: Sequence[tuple[Status, str
 def born_in_bulk(session: Session, rows: Sequence[Mapping[str, Any]],
                  path: Sequence[tuple[Status, str]]) -> list[int]:
     """:func:`born` for runs given as the values of their columns, however many (a DAG's
-    operations): one ``INSERT`` for them all, and no object made of them unless a plugin
+    operations): inserted in batches of many rows a statement, and no object made of them unless a plugin
     hears the events; their ids, in the order of ``rows``. (The unit of work :func:`born`
     goes through costs more per row than the insert itself.)"""
     statuses = _birth_statuses(path)
     if not rows:
         return []
     now = utcnow()
-    values = [{**row, "status": statuses[-1].value, "created_at": now, "updated_at": now} for row in rows]
-    ids = list(session.scalars(insert(Run).returning(Run.id, sort_by_parameter_order=True), values))
+    # each row's uuid made here: the ids come back by it, in batches of many rows a
+    # statement (asking for them in the rows' order would insert one row a statement on SQLite)
+    values = [{"uuid": new_uuid(), **row, "status": statuses[-1].value, "created_at": now,
+               "updated_at": now} for row in rows]
+    by_uuid = {uuid: run_id for uuid, run_id in session.execute(insert(Run).returning(Run.uuid, Run.id),
+                                                                 values)}
+    ids = [by_uuid[value["uuid"]] for value in values]
     _timelines(session, ids, path, now)
     if _birth_heard():
         runs = {run.id: run for run in session.scalars(select(Run).where(Run.id.in_(ids)))}
