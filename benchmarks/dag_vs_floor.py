@@ -20,7 +20,9 @@ The two alternate over ``--rounds`` rounds; the ratio of the medians ours / floo
 round's two measurements (a machine whose speed drifts moves both alike), the whole
 machine's CPU per operation on each side (the floor's too), and where a link of ours's
 chain spends its time, read from the runs' timelines: from the previous operation's end to
-this one being queued, claimed (``scheduled``), launched (``starting``) and ended.
+this one being queued, claimed (``scheduled``), launched (``starting``) and ended; and
+what ours spends before its first operation runs: ``polyaxon run`` itself, then the DAG's
+start (from its creation to its first operation's launch).
 
     .venv/bin/python benchmarks/dag_vs_floor.py [--width 98] [--concurrency 4] [--rounds 3]
 """
@@ -40,6 +42,7 @@ from contextlib import closing
 from graphlib import TopologicalSorter
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import psutil
 import yaml
@@ -132,10 +135,10 @@ def final_status(home: Path, uuid: str) -> str:
             time.sleep(0.02)  # reading the outcome, not synchronizing the work
 
 
-def ours(dag_file: Path, concurrency: int, work: Path) -> tuple[float, float, float, str]:
-    """Seconds from the submit to the DAG's final status, the CPU seconds of the
-    orchestrator and of the whole machine meanwhile, and the URL of the database the DAG
-    ran in."""
+def ours(dag_file: Path, concurrency: int, work: Path) -> tuple[float, float, float, float, str]:
+    """Seconds from the submit to the DAG's final status, the seconds ``polyaxon run``
+    itself took, the CPU seconds of the orchestrator and of the whole machine meanwhile,
+    and the URL of the database the DAG ran in."""
     home = Path(tempfile.mkdtemp(dir=work))
     env = {key: value for key, value in os.environ.items() if not key.startswith("POLYAXON_")}
     env.update(POLYAXON_HOME=str(home), POLYAXON_ORCHESTRATOR="external",
@@ -160,12 +163,14 @@ def ours(dag_file: Path, concurrency: int, work: Path) -> tuple[float, float, fl
         db_url = f"sqlite:///{home / 'polyaxon.db'}"
         before, machine_before = process.cpu_times(), machine_cpu()
         begin = time.perf_counter()
-        status = final_status(home, submitted(env, dag_file))
+        uuid = submitted(env, dag_file)
+        submit = time.perf_counter() - begin
+        status = final_status(home, uuid)
         elapsed = time.perf_counter() - begin
         after, machine_after = process.cpu_times(), machine_cpu()
         if status != "succeeded":
             raise SystemExit(f"the DAG ended {status}; see {home}")
-        return (elapsed, (after.user + after.system) - (before.user + before.system),
+        return (elapsed, submit, (after.user + after.system) - (before.user + before.system),
                 machine_after - machine_before, db_url)
     finally:
         scheduler.terminate()
@@ -201,6 +206,25 @@ def chain_link(db_url: str, chain: int) -> dict[str, float]:
     return {name: statistics.median(values) for name, values in steps.items()}
 
 
+def dag_start(db_url: str) -> float:
+    """Seconds from the DAG's creation to the launch of its first operation (``root``),
+    from the timeline in ``db_url``."""
+    from sqlalchemy import select
+
+    from polyaxon_core.db.models import Run, RunStatusCondition
+    from polyaxon_core.db.session import session_scope
+
+    def moment(which: Any, status: str) -> Any:
+        return (select(RunStatusCondition.created_at)
+                .join(Run, RunStatusCondition.run_id == Run.id)
+                .where(which, RunStatusCondition.status == status))
+
+    with session_scope(db_url) as session:
+        created = session.scalar(moment(Run.kind == "dag", "created"))
+        launched = session.scalar(moment(Run.name == "root", "starting"))
+    return float((launched - created).total_seconds())
+
+
 def machine_cpu() -> float:
     """Seconds of CPU every process of this machine has spent so far (user and system, not
     the time a virtual machine's host took away)."""
@@ -227,6 +251,8 @@ def main() -> None:
     machine: dict[str, list[float]] = {"ours": [], "floor": []}
     links: list[dict[str, float]] = []
     floor_links: list[float] = []
+    submits: list[float] = []
+    starts: list[float] = []
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         dag_file = work / "dag.yaml"
@@ -240,8 +266,10 @@ def main() -> None:
                     times["floor"].append(elapsed)
                     floor_links.append(floor_link)
                 else:
-                    elapsed, seconds, machine_seconds, db_url = ours(dag_file, args.concurrency, work)
+                    elapsed, submit, seconds, machine_seconds, db_url = ours(dag_file, args.concurrency, work)
                     times["ours"].append(elapsed)
+                    submits.append(submit)
+                    starts.append(dag_start(db_url))
                     cpu.append(seconds)
                     machine["ours"].append(machine_seconds)
                     links.append(chain_link(db_url, OPERATIONS - args.width - 2))
@@ -250,6 +278,7 @@ def main() -> None:
     # this machine's speed drifts over minutes: each round's pair, measured side by side
     paired = [ours_time / floor_time
               for ours_time, floor_time in zip(times["ours"], times["floor"], strict=True)]
+    after_submit = [total - submit for total, submit in zip(times["ours"], submits, strict=True)]
     per_operation = {tool: statistics.median(values) / OPERATIONS * 1000 for tool, values in times.items()}
     chain = OPERATIONS - args.width - 2
     link = {name: statistics.median(each[name] for each in links) for name in links[0]}
@@ -273,6 +302,12 @@ def main() -> None:
         f"- ours / floor: **{ratio:.2f}** ({'goal met' if ratio <= TARGET_RATIO else 'goal not met'})",
         f"- each round's ours / floor: median {statistics.median(paired):.2f}, from "
         f"{min(paired):.2f} to {max(paired):.2f}",
+        f"- of ours, `polyaxon run` itself took {statistics.median(submits):.2f} s (median), and "
+        f"the DAG's start {statistics.median(starts) * 1000:.0f} ms (from the DAG's creation to "
+        f"its first operation's launch: its {OPERATIONS} operations created, the first queued, "
+        f"claimed and handed to the scheduler); ours from the end of its submit: "
+        f"{statistics.median(after_submit):.2f} s, "
+        f"{statistics.median(after_submit) / statistics.median(times['floor']):.2f}x the floor",
         f"- the whole machine's CPU (user + system of every process, from `/proc/stat`) per "
         f"operation: ours {statistics.median(machine['ours']) / OPERATIONS * 1000:.1f} ms, the "
         f"floor {statistics.median(machine['floor']) / OPERATIONS * 1000:.1f} ms",
