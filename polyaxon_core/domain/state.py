@@ -142,9 +142,9 @@ def born(session: Session, runs: Sequence[Run], path: Sequence[tuple[Status, str
 def born_in_bulk(session: Session, rows: Sequence[Mapping[str, Any]],
                  path: Sequence[tuple[Status, str]]) -> list[int]:
     """:func:`born` for runs given as the values of their columns, however many (a DAG's
-    operations): inserted in batches of many rows a statement, and no object made of them unless a plugin
-    hears the events; their ids, in the order of ``rows``. (The unit of work :func:`born`
-    goes through costs more per row than the insert itself.)"""
+    operations): inserted in batches of many rows a statement, and no object made of them
+    unless a plugin hears the events; their ids, in the order of ``rows``. (The unit of
+    work :func:`born` goes through costs more per row than the insert itself.)"""
     statuses = _birth_statuses(path)
     if not rows:
         return []

@@ -539,7 +539,7 @@ class Orchestrator:
         run, and the worker that takes the run builds it again and makes the folders, on
         its own machine: none is made here."""
         if type(self.scheduler).launches_on_workers:
-            return plan_launch(self.settings, self.store, self.scheduler, run, built, token=False)
+            return plan_launch(self.settings, self.store, self.scheduler, run, built)
         return prepare_launch(self.settings, self.store, self.scheduler, run, built)
 
     # ------------------------------------------------------------------------- reconcile
@@ -743,23 +743,26 @@ def template_globals(settings: Settings, run: Run, artifacts: Path,
 
 
 def prepare_launch(settings: Settings, store: ArtifactStore, scheduler: Scheduler, run: Run,
-                   built: BuiltImage | None = None, token: bool = True) -> LaunchRequest:
+                   built: BuiltImage | None = None) -> LaunchRequest:
     """The launch request ``scheduler`` gets to start ``run`` on this machine (with the
-    image its build made), once the run's folders exist here: the orchestrator's, or a
-    worker's that executes the runs it is handed. ``token``: see :func:`build_launch`."""
+    image its build made, and a token of its own: see :func:`build_launch`), once the
+    run's folders exist here: the orchestrator's, or a worker's that executes the runs it
+    is handed."""
     run_path = settings.runs_path / run.uuid
     # a run's folder, and the folder of them all, are its owner's only
     settings.runs_path.mkdir(mode=0o700, parents=True, exist_ok=True)
     run_path.mkdir(mode=0o700, exist_ok=True)
     artifacts = _artifacts(settings, store, run)
     (artifacts / "outputs").mkdir(parents=True, exist_ok=True)
-    return _launch_at(settings, scheduler, run, artifacts, built, token)
+    return _launch_at(settings, scheduler, run, artifacts, built, token=True)
 
 
 def plan_launch(settings: Settings, store: ArtifactStore, scheduler: Scheduler, run: Run,
-                built: BuiltImage | None = None, token: bool = True) -> LaunchRequest:
-    """The launch request :func:`prepare_launch` makes, without making the run's folders."""
-    return _launch_at(settings, scheduler, run, _artifacts(settings, store, run), built, token)
+                built: BuiltImage | None = None) -> LaunchRequest:
+    """The launch request :func:`prepare_launch` makes, without making the run's folders
+    nor issuing it a token: what checks a run that a worker launches, building its launch
+    again where it runs."""
+    return _launch_at(settings, scheduler, run, _artifacts(settings, store, run), built, token=False)
 
 
 def _launch_at(settings: Settings, scheduler: Scheduler, run: Run, artifacts: Path,
