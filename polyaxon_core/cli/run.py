@@ -62,47 +62,40 @@ def run_command(
     polyaxon run -f sweep.yaml --watch
     polyaxon run --hub tensorboard -P uuids=8aac02e3a62a4f0aaa257c59da5eab80
     """
-    from polyaxon_core.spec import read_hub_component, read_polyaxonfile
-
     for path in polyaxonfiles:
         if not path.is_file():
             raise CliError(f"{path}: no such file; pass the path of a polyaxonfile with -f")
-    if hub_ref:
-        spec = read_hub_component(hub_ref, parse_params(params), presets=polyaxonfiles)
-        # what the run was made from: the reference, resolved to the version it ran
-        raw_content = f"version: 1.1\nkind: operation\nhubRef: {spec.to_dict().get('hubRef', hub_ref)}\n"
-        context_path = str(Path.cwd())
-    elif polyaxonfiles:
-        polyaxonfile, *presets = polyaxonfiles
-        spec = read_polyaxonfile(polyaxonfile, parse_params(params), presets=presets)
-        raw_content, context_path = polyaxonfile.read_text(), str(polyaxonfile.resolve().parent)
-    else:
+    if not hub_ref and not polyaxonfiles:
         raise CliError("nothing to run: pass a polyaxonfile with -f FILE, or a hub component "
                        "with --hub NAME[:VERSION] (`polyaxon hub ls` lists them)")
-    project = default_project_name(project_name)
     if dry_run:
         if watch:
             raise CliError("--dry-run starts nothing to watch; drop --watch")
-        documents = platform().preview_run(project, spec, raw_content=raw_content,
-                                           context_path=context_path, name=name)
+        spec, raw_content, context_path = _read(polyaxonfiles, hub_ref, parse_params(params))
+        documents = platform().preview_run(default_project_name(project_name), spec,
+                                           raw_content=raw_content, context_path=context_path,
+                                           name=name)
         _print_documents(documents, output)
         return
-    data = platform().submit_run(
-        project,
-        spec,
-        raw_content=raw_content,
-        context_path=context_path,
-        name=name,
-        description=description,
-        tags=[t.strip() for t in (tags or "").split(",") if t.strip()],
-        queue=queue,
-    )
+    options: dict[str, Any] = {
+        "name": name, "description": description, "queue": queue,
+        "tags": [t.strip() for t in (tags or "").split(",") if t.strip()]}
+    taken = None if hub_ref else _handed_over(project_name, polyaxonfiles, parse_params(params), options)
+    if taken is not None:
+        project, data, what = taken
+    else:
+        from polyaxon_core.orchestrator.intake import submission_kind
+
+        spec, raw_content, context_path = _read(polyaxonfiles, hub_ref, parse_params(params))
+        project = default_project_name(project_name)
+        data = platform().submit_run(project, spec, raw_content=raw_content,
+                                     context_path=context_path, **options)
+        what = submission_kind(spec, data)
     if output == "json":
         print_json(data)
     elif output == "yaml":
         _print_documents([data], "yaml")
     else:
-        what = f"sweep ({spec.matrix.kind})" if spec.matrix else data["kind"]
         click.echo(f"Run {data['uuid']} queued: {data.get('name') or '-'}, {what}, project {project}.")
         if not watch:
             click.echo(f"Follow it with `polyaxon ops get {data['uuid'][:12]} --watch`.")
@@ -112,6 +105,48 @@ def run_command(
         status = watch_run(data["uuid"], project)
         if status != "succeeded":
             raise SystemExit(1)
+
+
+def _read(polyaxonfiles: tuple[Path, ...], hub_ref: str | None,
+          params: dict[str, str]) -> tuple[Any, str, str]:
+    """The operation to run, the text it was made from, and the folder it came from."""
+    from polyaxon_core.orchestrator.intake import read_polyaxonfiles
+
+    if not hub_ref:
+        return read_polyaxonfiles(polyaxonfiles, params)
+    from polyaxon_core.spec import read_hub_component
+
+    spec = read_hub_component(hub_ref, params, presets=polyaxonfiles)
+    # what the run was made from: the reference, resolved to the version it ran
+    raw_content = f"version: 1.1\nkind: operation\nhubRef: {spec.to_dict().get('hubRef', hub_ref)}\n"
+    return spec, raw_content, str(Path.cwd())
+
+
+def _handed_over(project_name: str | None, polyaxonfiles: tuple[Path, ...], params: dict[str, str],
+                 options: dict[str, Any]) -> tuple[str, dict[str, Any], str] | None:
+    """The project, the run and what kind it is, when the orchestrator serving the home took
+    the submission (this process then loads neither the database layer nor the spec
+    compiler, see :mod:`polyaxon_core.orchestrator.intake`); None when this process is to
+    submit it, and report its problems, itself."""
+    from polyaxon_core.client.credentials import resolve
+
+    if resolve() is not None:  # a server between this command and the runs
+        return None
+    try:
+        project = default_project_name(project_name)
+    except CliError:  # said once the polyaxonfile is read: its problems come first
+        return None
+    from polyaxon_core.cli.common import database, settings
+    from polyaxon_core.client.local import LocalPlatform
+    from polyaxon_core.orchestrator.intake import submit
+
+    current = settings()
+    taken = submit(current, polyaxonfiles, params, project=project, **options)
+    if taken is None:
+        return None
+    data, what = taken
+    LocalPlatform(current, database).keep_going_after(data["uuid"])
+    return project, data, what
 
 
 def _print_documents(documents: list[dict[str, Any]], output: str) -> None:

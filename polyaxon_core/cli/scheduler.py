@@ -5,10 +5,16 @@ import os
 import signal
 import sys
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import click
 
 from polyaxon_core.cli.common import domain_errors, settings
+
+if TYPE_CHECKING:
+    from polyaxon_core.config import Settings
+    from polyaxon_core.orchestrator import OrchestratorLock
+    from polyaxon_core.orchestrator.intake import Intake
 
 
 @click.command("scheduler")
@@ -31,7 +37,7 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     from polyaxon_core.db.session import UNPINGED_SECONDS, ping_only_idle_connections
     from polyaxon_core.events import listened_events
     from polyaxon_core.interfaces.base import class_path
-    from polyaxon_core.orchestrator import Orchestrator, OrchestratorLock
+    from polyaxon_core.orchestrator import Orchestrator, OrchestratorLock, ensure_orchestrator
     from polyaxon_core.orchestrator.backends import check_backends
     from polyaxon_core.orchestrator.loop import fail_waiting_runs
     from polyaxon_core.plugins import get_plugin_manager
@@ -51,7 +57,8 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
     lock = OrchestratorLock(current, plugins={
         "scheduler_class": class_path(get_plugin_manager().get("scheduler", current.scheduler)),
         "listeners": listened_events()})
-    if not lock.acquire():
+    holder = lock.acquire()
+    if not holder:
         if quiet_if_running:
             return
         if not replicas_allowed(current.db_url):
@@ -87,10 +94,33 @@ def scheduler_command(exit_when_idle: float | None, once: bool, quiet_if_running
         if once:
             orchestrator.tick()
             return
+        intake = _intake(current, lock) if holder else None
         click.echo(f"orchestrator started for {current.home} (pid {os.getpid()})", err=True)
         sys.stderr.flush()
-        orchestrator.run_forever(lambda: stopping, idle_exit=exit_when_idle,
-                                 report_error=lock.record_error)
+        try:
+            orchestrator.run_forever(lambda: stopping, idle_exit=exit_when_idle,
+                                     report_error=lock.record_error)
+        finally:
+            if intake is not None:
+                intake.close()  # the submissions it took are written first
+    if not stopping and orchestrator.has_unfinished_runs():
+        # idle no more: a run submitted while this one was leaving (whose command found the
+        # lock still held) is served by a successor
+        ensure_orchestrator(current)
+
+
+def _intake(current: Settings, lock: OrchestratorLock) -> Intake | None:
+    """The orchestrator holding the lock takes the submissions of commands, and says where."""
+    from polyaxon_core.orchestrator.intake import STATUS_KEY, Intake
+
+    try:
+        intake = Intake(current)
+    except OSError as exc:  # commands then submit in their own processes, as without one
+        logging.getLogger(__name__).warning("commands cannot hand their submissions to this "
+                                            "orchestrator: %s", exc.strerror or exc)
+        return None
+    lock.publish(**{STATUS_KEY: intake.address})
+    return intake
 
 
 def replicas_allowed(db_url: str) -> bool:

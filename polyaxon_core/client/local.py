@@ -84,7 +84,7 @@ class LocalPlatform(Platform):
 
         return check_submission_backends(self.settings)
 
-    def _keep_going_after(self, uuid: str) -> None:
+    def keep_going_after(self, uuid: str) -> None:
         """keep_going() once ``uuid`` was queued; an error says the run exists."""
         from polyaxon_core.orchestrator import OrchestratorUnavailable
 
@@ -193,7 +193,7 @@ class LocalPlatform(Platform):
                 store=self.store if spec.joins else None,
             )
             data = run_document(run)
-        self._keep_going_after(data["uuid"])
+        self.keep_going_after(data["uuid"])
         return data
 
     def preview_run(self, project: str, spec: OperationSpec, *, raw_content: str,
@@ -378,7 +378,7 @@ class LocalPlatform(Platform):
             data = run_document(run)
             if copy:
                 copy_run_artifacts(self.store, original.uuid, run.uuid)
-        self._keep_going_after(data["uuid"])
+        self.keep_going_after(data["uuid"])
         return data
 
     def resume_run(self, uuid: str, project: str | None) -> dict[str, Any]:
@@ -388,7 +388,7 @@ class LocalPlatform(Platform):
         self._check_backends()
         with self.database() as session:
             data = run_document(resume_run(session, self._run(session, uuid, project)))
-        self._keep_going_after(data["uuid"])
+        self.keep_going_after(data["uuid"])
         return data
 
     def archive_run(self, uuid: str, project: str | None) -> dict[str, Any]:

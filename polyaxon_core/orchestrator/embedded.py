@@ -12,8 +12,9 @@ the scheduler and store it uses (so a command configured for other backends can 
 instead of being silently ignored), what it found of the installed plugins (the class of
 that scheduler as ``module:qualname``, the event hooks some plugin implements, the plugins
 turned off: a command submitting to it need not discover every installed plugin again),
-and, while its passes fail on storage it cannot write (a full disk, a read-only
-database), that error. The file is rewritten in place
+the socket it takes submissions on (:mod:`polyaxon_core.orchestrator.intake`), and,
+while its passes fail on storage it cannot write (a full disk, a read-only database),
+that error. The file is rewritten in place
 and stays well under one block, so this works on a full disk too.
 """
 
@@ -82,6 +83,11 @@ class OrchestratorLock:
             os.ftruncate(self._file.fileno(), len(data))
         except OSError as exc:  # a home remounted read-only: the orchestrator's log says it
             logger.warning("cannot update %s: %s", self.path, exc.strerror or exc)
+
+    def publish(self, **entries: object) -> None:
+        """Add ``entries`` to what the holder publishes (an address it serves on)."""
+        self.plugins.update(entries)
+        self.record_error(None)
 
     def release(self) -> None:
         if self._file is not None:
