@@ -8,8 +8,9 @@ of them, then a chain of operations one after the other (200 in all), each runni
   (``POLYAXON_ORCHESTRATOR=external``, the machine-wide and default queue concurrency
   set to the same number), waited for until it says it started and has run one
   operation of the same command (what a long-lived orchestrator has done before: its
-  supervisor of local runs is ready), then ``polyaxon run -f dag.yaml``: the time from the submit
-  to the DAG's final status (read from the database every 20 ms), and the CPU time the
+  supervisor of local runs is ready), then ``polyaxon run -f dag.yaml`` (which hands the
+  submission to that orchestrator, :mod:`polyaxon_core.orchestrator.intake`): the time
+  from the submit to the DAG's final status (read from the database every 20 ms), and the CPU time the
   orchestrator process, and the whole machine, spent meanwhile, per operation;
 * the floor: the same commands started by a loop over :mod:`graphlib`'s ready set, at
   most ``--concurrency`` at once, each operation started as soon as its upstream ones
