@@ -102,12 +102,12 @@ def submit(settings: Settings, files: Sequence[Path], params: Mapping[str, str],
         try:
             connection.sendall(request)
             with connection.makefile("rb") as answers:
-                line = answers.readline(REQUEST_LIMIT)
+                line = answers.readline()  # a run's document: as long as its content is
         except OSError as exc:
             line, failure = b"", f"{exc.strerror or exc}"
         else:
             failure = "it closed the connection"
-    if not line:
+    if not line.endswith(b"\n"):  # nothing, or an answer cut short
         raise SubmissionLost(
             f"the orchestrator serving {settings.home} (pid {lock.holder_pid()}) took the "
             f"submission and did not answer ({failure}); `polyaxon ops ls` shows whether the "

@@ -177,6 +177,31 @@ def test_the_intake_declines_what_is_no_submission_and_writes_nothing(
     assert not Path(intake.address).exists()
 
 
+def test_a_run_whose_document_is_longer_than_a_request_reaches_the_command(
+        home: Path, cli: Cli, tmp_path: Path) -> None:
+    from polyaxon_core.orchestrator.intake import submit
+
+    job = tmp_path / "job.yaml"
+    job.write_text(JOB + "".join(f"# {index:07d} {'x' * 90}\n" for index in range(12_000)))
+    settings = load_settings()
+    intake = Intake(settings)
+    lock = OrchestratorLock(settings)
+    # what the orchestrator holding the home's lock publishes, this process's intake in it
+    assert lock.acquire()
+    try:
+        lock.publish(**{STATUS_KEY: intake.address})
+        taken = submit(settings, [job], {}, project="tests", name=None, description=None,
+                       tags=[], queue=None)
+    finally:
+        lock.release()
+        intake.close()
+    assert taken is not None
+    document, what = taken
+    assert what == "job" and len(document["raw_content"]) > REQUEST_LIMIT
+    assert document["raw_content"] == job.read_text()
+    assert _run_count() == 1
+
+
 def test_another_user_can_neither_reach_the_intake_nor_submit_through_it(
         home: Path, cli: Cli, tmp_path: Path) -> None:
     job = tmp_path / "job.yaml"
