@@ -5,7 +5,8 @@ it waits on a named pipe, ``$POLYAXON_HOME/orchestrator.wakeup``: a process that
 changed something the orchestrator acts on writes one byte to it with :func:`wake`. The
 runner does when a run's process ends; the domain functions that submit, stop, restart or
 resume a run mark their session (:func:`wake_after_commit`), and the transaction scopes of
-the CLI and of the server wake the orchestrator once it committed. Its next pass then
+the CLI, of the server and of the orchestrator's intake (:func:`waking_scope`) wake the
+orchestrator once it committed. Its next pass then
 starts at once instead of up to a poll interval later.
 
 A named pipe reaches the processes of one machine only. On PostgreSQL, which the
@@ -103,6 +104,18 @@ def wake_if_marked(session: Any, settings: Settings) -> None:
     database did not carry the wake-up."""
     if session.info.pop(_SESSION_KEY, False) and not session.info.pop(_NOTIFIED_KEY, False):
         wake(wakeup_path(settings))
+
+
+@contextlib.contextmanager
+def waking_scope(settings: Settings) -> Iterator[Any]:
+    """A transaction on the database of ``settings`` (see
+    :func:`~polyaxon_core.db.session.session_scope`) that wakes the orchestrator once it
+    committed work for it."""
+    from polyaxon_core.db.session import session_scope
+
+    with session_scope(settings.db_url) as session:
+        yield session
+    wake_if_marked(session, settings)
 
 
 @contextlib.contextmanager

@@ -18,8 +18,7 @@ from flask import Flask, current_app
 from polyaxon_core.api.config import ServerConfig
 from polyaxon_core.api.stream_slots import StreamSlots
 from polyaxon_core.config import Settings
-from polyaxon_core.db.session import session_scope
-from polyaxon_core.wakeup import wake_if_marked
+from polyaxon_core.wakeup import waking_scope
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -94,9 +93,8 @@ class Server:
     def session(self) -> Iterator[Session]:
         """A transaction on the server's database (events are dispatched after commit, and
         the orchestrator woken when the transaction gave it work)."""
-        with session_scope(self.settings.db_url) as session:
+        with waking_scope(self.settings) as session:
             yield session
-        wake_if_marked(session, self.settings)
 
     def ensure_orchestrator(self) -> None:
         """Start the embedded orchestrator if this server is configured to, and none runs.

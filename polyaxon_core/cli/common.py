@@ -101,9 +101,9 @@ def database() -> Iterator[Any]:
     """A session on the configured database, migrated first if needed."""
     from sqlalchemy.exc import OperationalError
 
-    from polyaxon_core.db.session import ensure_database, session_scope
+    from polyaxon_core.db.session import ensure_database
     from polyaxon_core.storage_errors import describe_storage_error
-    from polyaxon_core.wakeup import wake_if_marked
+    from polyaxon_core.wakeup import waking_scope
 
     current = settings()
     try:
@@ -117,9 +117,8 @@ def database() -> Iterator[Any]:
             f"cannot open the database at {current.db_url!r}: {exc.orig}. Check POLYAXON_DB_URL "
             "(and that the server is running), or unset it to use the embedded SQLite database."
         ) from None
-    with session_scope(current.db_url) as session:
+    with waking_scope(current) as session:
         yield session
-    wake_if_marked(session, current)
 
 
 def platform() -> Platform:

@@ -84,13 +84,11 @@ def run_command(
     if taken is not None:
         project, data, what = taken
     else:
-        from polyaxon_core.orchestrator.intake import submission_kind
+        from polyaxon_core.orchestrator.intake import submit_spec
 
-        spec, raw_content, context_path = _read(polyaxonfiles, hub_ref, parse_params(params))
+        read = _read(polyaxonfiles, hub_ref, parse_params(params))
         project = default_project_name(project_name)
-        data = platform().submit_run(project, spec, raw_content=raw_content,
-                                     context_path=context_path, **options)
-        what = submission_kind(spec, data)
+        data, what = submit_spec(platform(), project, read, **options)
     if output == "json":
         print_json(data)
     elif output == "yaml":

@@ -36,18 +36,17 @@ import socket
 import struct
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from datetime import datetime
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from polyaxon_core.client.local import LocalPlatform
 from polyaxon_core.config import Settings
 from polyaxon_core.errors import PolyaxonError
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+from polyaxon_core.wakeup import waking_scope
 
 logger = logging.getLogger(__name__)
 
@@ -141,14 +140,13 @@ def read_polyaxonfiles(files: Sequence[Path], params: Mapping[str, str]) -> tupl
     return spec, polyaxonfile.read_text(), str(polyaxonfile.resolve().parent)
 
 
-def submit_polyaxonfile(platform: Any, project: str, files: Sequence[Path],
-                        params: Mapping[str, str], *, name: str | None,
-                        description: str | None, tags: Sequence[str],
-                        queue: str | None) -> tuple[dict[str, Any], str]:
-    """Read the polyaxonfile ``files[0]`` (``files[1:]``: presets) and submit it through
-    ``platform``: the run's document and what kind it is. What ``polyaxon run -f`` does,
-    in its process or in the orchestrator's."""
-    spec, raw_content, context_path = read_polyaxonfiles(files, params)
+def submit_spec(platform: Any, project: str, read: tuple[Any, str, str], *, name: str | None,
+                description: str | None, tags: Sequence[str],
+                queue: str | None) -> tuple[dict[str, Any], str]:
+    """Submit the operation ``read`` (what :func:`read_polyaxonfiles` returns) through
+    ``platform``: the run's document and what kind it is. What ``polyaxon run`` does, in
+    its process or in the orchestrator's."""
+    spec, raw_content, context_path = read
     document = platform.submit_run(project, spec, raw_content=raw_content, context_path=context_path,
                                    name=name, description=description, tags=list(tags), queue=queue)
     return document, submission_kind(spec, document)
@@ -179,7 +177,7 @@ class Intake:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.platform = _Itself(settings, self._database)
+        self.platform = _Itself(settings, partial(waking_scope, settings))
         self.configuration = configuration()
         # a folder of this user's alone (0700): nobody else can reach the socket
         self._folder = tempfile.mkdtemp(prefix="polyaxon-intake-")
@@ -199,15 +197,6 @@ class Intake:
             raise
         self._taking = threading.Thread(target=self._accept, name="polyaxon-intake", daemon=True)
         self._taking.start()
-
-    @contextmanager
-    def _database(self) -> Iterator[Session]:
-        from polyaxon_core.db.session import session_scope
-        from polyaxon_core.wakeup import wake_if_marked
-
-        with session_scope(self.settings.db_url) as session:
-            yield session
-        wake_if_marked(session, self.settings)
 
     def _accept(self) -> None:
         waiting = select.poll()
@@ -278,8 +267,8 @@ class Intake:
         if not files or not all(file.is_absolute() for file in files):
             return {"declined": "no polyaxonfile, or a relative path"}
         try:
-            document, what = submit_polyaxonfile(self.platform, project, files, params,
-                                                 tags=tags, **options)
+            document, what = submit_spec(self.platform, project, read_polyaxonfiles(files, params),
+                                         tags=tags, **options)
         except Exception as exc:  # rolled back: the command submits it and says what it is
             return {"declined": f"{type(exc).__name__}: {exc}"}
         logger.info("run %s submitted by a command (%s)", document["uuid"], files[0])
